@@ -1,0 +1,101 @@
+# libautotls: a plain Makefile (STYLE.md "Tests and build").
+#
+#   make            libautotls.so and build/libautotls-core.a
+#   make test       installs what is missing, builds, runs unit then integration tests
+#   make bench      benchmarks (ratios against a baseline run in the same script)
+#   make demo       a verified handshake with a certificate from a local test CA
+#   SANITIZE=address,undefined | thread   builds everything with that sanitizer into build-<name>/
+#   WERROR=1        turns warnings into errors (CI sets it)
+
+CC      ?= gcc
+SANITIZE ?=
+BUILD   ?= $(if $(SANITIZE),build-$(subst $(comma),-,$(SANITIZE)),build)
+comma   := ,
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat-security \
+           -Wformat=2 -Wpointer-arith -Wvla
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-strict-aliasing \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) -I. $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
+ifneq ($(WERROR),)
+CFLAGS_BASE += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -U_FORTIFY_SOURCE -O1
+LDFLAGS_SAN := -fsanitize=$(SANITIZE)
+endif
+CFLAGS  += $(CFLAGS_BASE)
+LIBS    := -lcjson -lcurl -lssl -lcrypto -lpthread -ldl
+LDFLAGS += $(LDFLAGS_SAN)
+
+CORE_SRC  := $(wildcard util/*.c acme/*.c store/*.c)
+SHIM_SRC  := $(wildcard shim/*.c)
+HARN_SRC  := $(wildcard tests/harness/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integ/test_*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/%.o)
+HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
+INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+
+CORE_LIB  := $(BUILD)/libautotls-core.a
+SHIM_LIB  := $(BUILD)/libautotls.so
+
+.PHONY: all deps test unit integ bench demo clean tests fuzz
+all: $(CORE_LIB) $(SHIM_LIB) tests
+
+tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# The shim links the core statically; see docs/DESIGN.md for why libssl is resolved at run time.
+$(SHIM_LIB): $(SHIM_OBJ) $(CORE_LIB)
+	$(CC) -shared -o $@ $(SHIM_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(HARN_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
+
+$(BUILD)/tests/integ/%: tests/integ/%.c $(HARN_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
+
+$(BUILD)/tests/bench/%: tests/bench/%.c $(HARN_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	@BUILD=$(BUILD) tests/run.sh unit
+
+integ: $(UNIT_BIN) $(INTEG_BIN)
+	@BUILD=$(BUILD) tests/run.sh integ
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) tests/run.sh unit integ
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/bench.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,64 @@
+/*
+ * The HTTP seam (STYLE.md "HTTP behind a small seam"). The ACME logic above it owns every retry policy
+ * (badNonce, Retry-After, rateLimited); an implementation only moves one request and one response, with a
+ * timeout, a cap on the body and no redirects. libcurl is the real implementation (http_curl.c); unit tests
+ * script responses through the same struct.
+ */
+#ifndef AUTOTLS_ACME_HTTP_H
+#define AUTOTLS_ACME_HTTP_H
+
+#include <stddef.h>
+
+#define AT_HTTP_MAX_BODY (1024 * 1024) /* a chain is the largest thing a CA sends us */
+#define AT_HTTP_MAX_LINKS 8
+
+struct at_http_request {
+	const char *method;       /* "GET", "HEAD" or "POST" */
+	const char *url;
+	const char *content_type; /* POST only */
+	const char *body;
+	size_t body_len;
+	long timeout_ms;          /* whole request */
+	size_t max_body;          /* cap; 0 means AT_HTTP_MAX_BODY */
+};
+
+struct at_http_response {
+	long status;
+	char *body;                 /* owned, NUL-terminated, may be NULL */
+	size_t body_len;
+	char *content_type;         /* owned, may be NULL; parameters stripped, lowercase */
+	char *location;             /* owned, may be NULL */
+	char *replay_nonce;         /* owned, may be NULL */
+	char *retry_after;          /* owned, may be NULL: the raw header value */
+	char *links[AT_HTTP_MAX_LINKS]; /* owned: each raw Link header value, in order */
+	size_t nlinks;
+};
+
+struct at_http_ops {
+	/* Fills *resp (which the caller clears with at_http_response_clear). Returns 0 when a response arrived,
+	 * whatever its status; AT_E_NET, AT_E_TIMEOUT, AT_E_TOOBIG otherwise. */
+	int (*perform)(void *ctx, const struct at_http_request *req, struct at_http_response *resp);
+	void (*cleanup)(void *ctx);
+	void *ctx;
+};
+
+void at_http_response_clear(struct at_http_response *resp);
+
+/*
+ * The libcurl implementation: one handle kept for connection reuse (keep-alive saves a TLS handshake per
+ * request), TLS verified against the system roots plus ca_file when not NULL, no redirects, HTTP/1.1.
+ * Returns 0, AT_E_NOMEM or AT_E_UNSUPPORTED (a libcurl built without thread safety).
+ */
+int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *user_agent)
+	__attribute__((warn_unused_result));
+
+/* Parses Retry-After (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date) into seconds from now, >= 0.
+ * Returns 0 or AT_E_PARSE. */
+int at_http_retry_after(long *seconds, const char *value, long now) __attribute__((warn_unused_result));
+
+/* Finds the URL of the first Link with rel="<rel>" in the response's Link headers (RFC 8288). *out new, caller
+ * frees; AT_E_NOTFOUND when none. idx selects the idx-th match (for rel="alternate"). */
+int at_http_link(char **out, const struct at_http_response *resp, const char *rel, size_t idx)
+	__attribute__((warn_unused_result));
+
+#endif

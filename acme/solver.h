@@ -1,0 +1,49 @@
+/*
+ * The solver interface: how the caller answers challenges (RFC 8555 section 8). The ACME client picks, for each
+ * pending authorization, the first offered challenge whose type has a solver, calls present() with everything
+ * that challenge needs, tells the CA to validate, and calls cleanup() once the authorization is final (valid or
+ * invalid), on every path. A solver never sees the account key.
+ */
+#ifndef AUTOTLS_ACME_SOLVER_H
+#define AUTOTLS_ACME_SOLVER_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+enum at_challenge_type {
+	AT_CHALLENGE_TLS_ALPN_01 = 0,
+	AT_CHALLENGE_HTTP_01,
+	AT_CHALLENGE_DNS_01,
+	AT_CHALLENGE_COUNT,
+};
+
+/* "tls-alpn-01", "http-01", "dns-01". */
+const char *at_challenge_type_name(enum at_challenge_type type);
+/* Returns 0 and sets *out, or AT_E_UNSUPPORTED for any other type string. */
+int at_challenge_type_parse(enum at_challenge_type *out, const char *name) __attribute__((warn_unused_result));
+
+/* Everything a solver may need; all members are borrowed for the duration of the call. */
+struct at_challenge {
+	enum at_challenge_type type;
+	const char *identifier_type;   /* "dns" or "ip" */
+	const char *identifier;        /* the name (without "*." for a wildcard) or the IP literal */
+	int wildcard;                  /* the order asked for "*.identifier" */
+	const char *token;
+	const char *key_authorization; /* http-01 body */
+	const char *dns_txt_name;      /* dns-01: "_acme-challenge.<identifier>" */
+	const char *dns_txt_value;     /* dns-01: base64url(SHA-256(key authorization)) */
+	X509 *alpn_cert;               /* tls-alpn-01: the validation certificate (RFC 8737 section 3) */
+	EVP_PKEY *alpn_key;            /* tls-alpn-01: its key */
+	const char *alpn_sni;          /* tls-alpn-01: the SNI the validator sends (the reverse name for IPs) */
+};
+
+struct at_solver {
+	enum at_challenge_type type;
+	/* Makes the challenge answerable; returns 0 or a negative error (the challenge is then not triggered). */
+	int (*present)(void *ctx, const struct at_challenge *ch);
+	/* Withdraws it; errors are logged and otherwise ignored. */
+	void (*cleanup)(void *ctx, const struct at_challenge *ch);
+	void *ctx;
+};
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * Certificate records in the store: one record per managed certificate, holding the private key, the chain
+ * and a small JSON header, written as one value so that no reader can ever see a key from one issuance with a
+ * certificate from another. A new record is staged (written under staging/), read back and checked (the key
+ * matches, the chain parses, the names are covered) and only then promoted to certificates/; on any failure the
+ * live record stays untouched.
+ *
+ * Layout (keys):  certificates/<ca>/<first-name>/record     the live record
+ *                 staging/<ca>/<first-name>/record          a candidate, deleted after promotion
+ * <ca> is at_store_ca_component() of the directory URL.
+ */
+#ifndef AUTOTLS_STORE_CERTS_H
+#define AUTOTLS_STORE_CERTS_H
+
+#include "store/store.h"
+#include "util/x509.h"
+
+#include <stddef.h>
+
+struct at_cert_record {
+	char *key_pem;        /* owned, secret: cleansed on clear */
+	size_t key_len;
+	char *chain_pem;      /* owned: leaf first */
+	size_t chain_len;
+	char **names;         /* owned: the names the certificate was ordered for, normalised */
+	size_t nnames;
+	char *ari_cert_id;    /* owned, may be NULL: RFC 9773 certificate identifier */
+	long long renew_after; /* unix seconds chosen for the next renewal (ARI or lifetime based), 0 if unset */
+	struct at_cert_info info; /* filled on load */
+};
+
+/* A store component naming a CA, from its directory URL: host plus path, with anything outside [a-z0-9.-]
+ * folded to '-' (e.g. "acme-v02.api.letsencrypt.org-directory"). out holds at least 254 bytes. */
+int at_store_ca_component(char *out, size_t size, const char *directory_url) __attribute__((warn_unused_result));
+
+/* Stages, checks (AT_CHECK_* flags as in at_chain_check; trust may be NULL) and promotes rec for ca. The first
+ * name is the record's store name. Returns 0 or the check's or the store's error; the live record is unchanged
+ * on error. */
+int at_cert_record_save(struct at_store *s, const char *ca, const struct at_cert_record *rec)
+	__attribute__((warn_unused_result));
+
+/* Loads and re-checks the live record for name (normalised). AT_E_NOTFOUND when there is none. */
+int at_cert_record_load(struct at_store *s, const char *ca, const char *name, struct at_cert_record *rec)
+	__attribute__((warn_unused_result));
+
+void at_cert_record_clear(struct at_cert_record *rec);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * Identifier normalisation, before a name is used as a store component, sent to a CA or compared with SNI:
+ * lowercase, no trailing dot, IDNA A-labels (RFC 3492 punycode for labels with non-ASCII UTF-8), LDH labels of
+ * 1..63 bytes, 253 bytes at most; an optional leading "*." wildcard label; IP literals (RFC 8738) in their
+ * canonical text form. Anything that could leave a folder (".", "..", "/", "\\", NUL, control bytes) is refused.
+ */
+#ifndef AUTOTLS_STORE_NAME_H
+#define AUTOTLS_STORE_NAME_H
+
+#include <stddef.h>
+
+#define AT_NAME_MAX 253
+
+/* Writes the normalised form of in (in_len bytes, which may contain a NUL: it is refused) into out[AT_NAME_MAX+1].
+ * Returns 0 or AT_E_BADNAME. */
+int at_name_normalize(char out[AT_NAME_MAX + 1], const char *in, size_t in_len) __attribute__((warn_unused_result));
+
+/* The store component for a normalised name: '*' becomes '_' (wildcard) and ':' becomes '-'... kept unique by
+ * construction. out must hold AT_NAME_MAX+1 bytes. */
+int at_name_to_component(char out[AT_NAME_MAX + 1], const char *normalized) __attribute__((warn_unused_result));
+
+#endif

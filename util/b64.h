@@ -1,0 +1,16 @@
+/* base64url without padding (RFC 8555 section 6.1 / RFC 7515 section 2), as JWS and key authorizations need. */
+#ifndef AUTOTLS_UTIL_B64_H
+#define AUTOTLS_UTIL_B64_H
+
+#include <stddef.h>
+
+/* Encodes n bytes. *out is a new NUL-terminated string the caller frees. Returns 0 or AT_E_NOMEM. */
+int at_b64url_encode(char **out, const void *in, size_t n) __attribute__((warn_unused_result));
+
+/* Decodes base64url (padding tolerated). *out (caller frees) gets *outlen bytes. Returns 0, AT_E_PARSE, AT_E_NOMEM. */
+int at_b64url_decode(unsigned char **out, size_t *outlen, const char *in, size_t n) __attribute__((warn_unused_result));
+
+/* Standard base64 with padding, for PEM-less DER bodies (e.g. none yet); same ownership as above. */
+int at_b64_encode(char **out, const void *in, size_t n) __attribute__((warn_unused_result));
+
+#endif
