@@ -27,7 +27,7 @@ CFLAGS  += $(CFLAGS_BASE)
 LIBS    := -lcjson -lcurl -lssl -lcrypto -lpthread -ldl
 LDFLAGS += $(LDFLAGS_SAN)
 
-CORE_SRC  := $(wildcard util/*.c acme/*.c store/*.c)
+CORE_SRC  := $(wildcard util/*.c acme/*.c store/*.c engine/*.c)
 SHIM_SRC  := $(wildcard shim/*.c)
 HARN_SRC  := $(wildcard tests/harness/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)

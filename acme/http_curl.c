@@ -1,0 +1,224 @@
+/*
+ * The libcurl implementation of the HTTP seam. One easy handle is kept for the life of the client so that
+ * requests to the CA reuse one TLS connection (a fresh handshake per request is most of what a slow client
+ * spends on loopback). No redirects are followed (a CA has no reason to redirect us, and following one to
+ * another host is how a hostile CA would make us fetch what it likes); every response body is capped.
+ */
+#include "acme/http.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct curl_ctx {
+	CURL *easy;       /* owned */
+	char *ca_file;    /* owned */
+	char *user_agent; /* owned */
+};
+
+struct recv_state {
+	struct at_buf body;
+	struct at_http_response *resp;
+	int too_big;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_ok;
+
+static void global_init(void)
+{
+	/* curl_global_init is not thread-safe before 7.84; calling it once under pthread_once is. */
+	global_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct recv_state *st = userdata;
+	size_t n = size * nmemb;
+	if (at_buf_append(&st->body, ptr, n) != 0) {
+		st->too_big = 1;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+static char *dup_trimmed(const char *v, size_t n)
+{
+	while (n > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, v, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static void set_once(char **slot, const char *v, size_t n)
+{
+	/* A header may appear in each response of a redirect-less exchange only once that matters; keep the
+	 * last, which is the final response's. */
+	char *s = dup_trimmed(v, n);
+	if (s) {
+		free(*slot);
+		*slot = s;
+	}
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct recv_state *st = userdata;
+	size_t n = size * nitems;
+	const char *colon = memchr(buf, ':', n);
+	if (colon == NULL)
+		return n;
+	size_t name_len = (size_t)(colon - buf);
+	const char *v = colon + 1;
+	size_t vlen = n - name_len - 1;
+	struct at_http_response *r = st->resp;
+
+	if (name_len == 12 && strncasecmp(buf, "Replay-Nonce", 12) == 0) {
+		set_once(&r->replay_nonce, v, vlen);
+	} else if (name_len == 8 && strncasecmp(buf, "Location", 8) == 0) {
+		set_once(&r->location, v, vlen);
+	} else if (name_len == 11 && strncasecmp(buf, "Retry-After", 11) == 0) {
+		set_once(&r->retry_after, v, vlen);
+	} else if (name_len == 12 && strncasecmp(buf, "Content-Type", 12) == 0) {
+		char *ct = dup_trimmed(v, vlen);
+		if (ct) {
+			char *semi = strchr(ct, ';');
+			if (semi)
+				*semi = '\0';
+			for (char *p = ct; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			size_t l = strlen(ct);
+			while (l > 0 && ct[l - 1] == ' ')
+				ct[--l] = '\0';
+			free(r->content_type);
+			r->content_type = ct;
+		}
+	} else if (name_len == 4 && strncasecmp(buf, "Link", 4) == 0 && r->nlinks < AT_HTTP_MAX_LINKS) {
+		char *l = dup_trimmed(v, vlen);
+		if (l)
+			r->links[r->nlinks++] = l;
+	}
+	return n;
+}
+
+static int curl_perform(void *vctx, const struct at_http_request *req, struct at_http_response *resp)
+{
+	struct curl_ctx *ctx = vctx;
+	CURL *e = ctx->easy;
+	struct curl_slist *hdrs = NULL;
+	struct recv_state st;
+	int rc = AT_E_NET;
+
+	memset(resp, 0, sizeof(*resp));
+	at_buf_init(&st.body, req->max_body ? req->max_body : AT_HTTP_MAX_BODY);
+	st.resp = resp;
+	st.too_big = 0;
+
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 15000L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->timeout_ms > 0 && req->timeout_ms < 10000 ?
+			 req->timeout_ms : 10000L);
+	/* A slow-drip server cannot hold us past the timeout, and one that stalls gets dropped sooner. */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 10L);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)st.body.max);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &st);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, &st);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, ctx->user_agent);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ctx->ca_file) {
+		/* CAINFO replaces the default bundle; CAPATH keeps the system roots trusted beside it. */
+		curl_easy_setopt(e, CURLOPT_CAINFO, ctx->ca_file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	if (strcmp(req->method, "POST") == 0) {
+		char ct[128];
+		snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type ? req->content_type : "application/jose+json");
+		hdrs = curl_slist_append(hdrs, ct);
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	}
+	/* Expect: 100-continue costs a round trip for nothing on small ACME bodies. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+
+	CURLcode cr = curl_easy_perform(e);
+	if (cr == CURLE_OK) {
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->body_len = st.body.len;
+		resp->body = at_buf_steal(&st.body);
+		rc = 0;
+	} else if (st.too_big || cr == CURLE_FILESIZE_EXCEEDED) {
+		rc = AT_E_TOOBIG;
+	} else if (cr == CURLE_OPERATION_TIMEDOUT) {
+		rc = AT_E_TIMEOUT;
+	} else if (cr == CURLE_OUT_OF_MEMORY) {
+		rc = AT_E_NOMEM;
+	}
+	if (rc != 0)
+		at_http_response_clear(resp);
+	at_buf_free(&st.body);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+static void curl_cleanup(void *vctx)
+{
+	struct curl_ctx *ctx = vctx;
+	if (ctx == NULL)
+		return;
+	curl_easy_cleanup(ctx->easy);
+	free(ctx->ca_file);
+	free(ctx->user_agent);
+	free(ctx);
+}
+
+int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *user_agent)
+{
+	pthread_once(&global_once, global_init);
+	if (!global_ok)
+		return AT_E_UNSUPPORTED;
+	/* The manager runs beside server threads: a libcurl without thread-safe init is not one we can use. */
+	if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_THREADSAFE))
+		return AT_E_UNSUPPORTED;
+
+	struct curl_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return AT_E_NOMEM;
+	ctx->easy = curl_easy_init();
+	ctx->user_agent = strdup(user_agent ? user_agent : "libautotls/0.1");
+	ctx->ca_file = ca_file ? strdup(ca_file) : NULL;
+	if (ctx->easy == NULL || ctx->user_agent == NULL || (ca_file && ctx->ca_file == NULL)) {
+		curl_cleanup(ctx);
+		return AT_E_NOMEM;
+	}
+	out->perform = curl_perform;
+	out->cleanup = curl_cleanup;
+	out->ctx = ctx;
+	return 0;
+}

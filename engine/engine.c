@@ -1,0 +1,317 @@
+/* The engine (see engine.h): account persistence, the reuse check, locking and saving around an issuance. */
+#include "engine/engine.h"
+#include "store/name.h"
+#include "util/err.h"
+#include "util/keys.h"
+#include "util/log.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ISSUE_LOCK_LEASE_S 300
+
+struct at_engine {
+	struct at_engine_config cfg; /* strings borrowed from the caller's config */
+	struct at_acme *acme;        /* owned */
+	struct at_jws_key *account;  /* owned; NULL until at_engine_account */
+	char *account_url;           /* owned */
+	char ca[256];
+	char account_dir[64];        /* store component for the contact */
+};
+
+/* A store component for the contact email: [a-z0-9.-] kept, everything else '-'. "default" without one. */
+static void contact_component(char *out, size_t size, const char *email)
+{
+	size_t o = 0;
+	if (email == NULL || *email == '\0') {
+		snprintf(out, size, "default");
+		return;
+	}
+	for (const char *p = email; *p && o + 1 < size; p++) {
+		char ch = *p;
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		out[o++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ? ch : '-';
+	}
+	out[o] = '\0';
+	if (out[0] == '.')
+		out[0] = '-';
+}
+
+int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg)
+{
+	if (cfg == NULL || cfg->directory_url == NULL || cfg->store == NULL)
+		return AT_E_INVAL;
+	struct at_engine *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return AT_E_NOMEM;
+	e->cfg = *cfg;
+	int rc = at_store_ca_component(e->ca, sizeof(e->ca), cfg->directory_url);
+	if (rc != 0)
+		goto fail;
+	contact_component(e->account_dir, sizeof(e->account_dir), cfg->email);
+	struct at_acme_config ac = {
+		.directory_url = cfg->directory_url,
+		.ca_file = cfg->ca_file,
+		.http = cfg->http,
+		.poll_timeout_ms = cfg->poll_timeout_ms,
+	};
+	rc = at_acme_new(&e->acme, &ac);
+	if (rc != 0)
+		goto fail;
+	*out = e;
+	return 0;
+fail:
+	free(e);
+	return rc;
+}
+
+void at_engine_free(struct at_engine *e)
+{
+	if (e == NULL)
+		return;
+	at_acme_free(e->acme);
+	at_jws_key_free(e->account);
+	free(e->account_url);
+	free(e);
+}
+
+struct at_acme *at_engine_acme(struct at_engine *e)
+{
+	return e->acme;
+}
+
+const char *at_engine_ca(const struct at_engine *e)
+{
+	return e->ca;
+}
+
+static int account_keys(struct at_engine *e, char *key_key, char *url_key, size_t size)
+{
+	int rc = at_store_key(key_key, size, "accounts", e->ca, e->account_dir, "key.pem", (char *)NULL);
+	if (rc == 0)
+		rc = at_store_key(url_key, size, "accounts", e->ca, e->account_dir, "url", (char *)NULL);
+	return rc;
+}
+
+int at_engine_account(struct at_engine *e, char **url)
+{
+	char key_key[512], url_key[512];
+	char *pem = NULL, *stored_url = NULL;
+	size_t pem_len = 0, url_len = 0;
+	int rc;
+
+	if (e->account == NULL) {
+		rc = account_keys(e, key_key, url_key, sizeof(key_key));
+		if (rc != 0)
+			return rc;
+		rc = at_store_load(e->cfg.store, key_key, &pem, &pem_len);
+		if (rc == 0) {
+			rc = at_jws_key_from_pem(&e->account, pem, pem_len);
+			at_secret_free(pem, pem_len);
+			if (rc != 0) {
+				at_log_error("account key in the store (%s) does not parse", key_key);
+				return rc;
+			}
+		} else if (rc == AT_E_NOTFOUND) {
+			rc = at_jws_key_generate(&e->account, e->cfg.account_key_type);
+			if (rc != 0)
+				return rc;
+			rc = at_jws_key_to_pem(&pem, &pem_len, e->account);
+			if (rc == 0) {
+				rc = at_store_put(e->cfg.store, key_key, pem, pem_len);
+				at_secret_free(pem, pem_len);
+			}
+			if (rc != 0) {
+				at_jws_key_free(e->account);
+				e->account = NULL;
+				return rc;
+			}
+		} else {
+			return rc;
+		}
+		if (at_store_load(e->cfg.store, url_key, &stored_url, &url_len) == 0) {
+			free(e->account_url);
+			e->account_url = strndup(stored_url, url_len);
+			at_secret_free(stored_url, url_len);
+		}
+	}
+	/* Asking newAccount with the stored key returns the existing account (200) or re-creates it when the
+	 * CA forgot it (a test CA restarted): one request, and the URL we hold is known to be good. */
+	struct at_acme_account_opts ao = {
+		.email = e->cfg.email,
+		.agree_tos = 1,
+		.eab_kid = e->cfg.eab_kid,
+		.eab_hmac_key = e->cfg.eab_hmac_key,
+	};
+	char *fresh = NULL;
+	rc = at_acme_account(e->acme, e->account, &ao, &fresh);
+	if (rc != 0)
+		return rc;
+	if (e->account_url == NULL || strcmp(e->account_url, fresh) != 0) {
+		rc = account_keys(e, key_key, url_key, sizeof(key_key));
+		if (rc == 0)
+			rc = at_store_put(e->cfg.store, url_key, fresh, strlen(fresh));
+		if (rc != 0) {
+			free(fresh);
+			return rc;
+		}
+		free(e->account_url);
+		e->account_url = fresh;
+	} else {
+		free(fresh);
+	}
+	if (url) {
+		*url = strdup(e->account_url);
+		if (*url == NULL)
+			return AT_E_NOMEM;
+	}
+	return 0;
+}
+
+time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long jitter_s)
+{
+	time_t life = not_after - not_before;
+	if (life <= 0)
+		return not_before;
+	/* A third of the lifetime left, or half of it for short-lived certificates (under ten days). */
+	time_t left = life < 10 * 86400 ? life / 2 : life / 3;
+	time_t t = not_after - left;
+	if (jitter_s > 0) {
+		/* Never move earlier than half-way through the lifetime left at that point. */
+		long j = jitter_s < (long)(left / 2) ? jitter_s : (long)(left / 2);
+		if (j > 0)
+			t -= (time_t)(rnd % (unsigned long)(j + 1));
+	}
+	return t;
+}
+
+static int record_good(const struct at_cert_record *rec, const char *const *names, size_t n, time_t now)
+{
+	/* The record must cover exactly what is asked now: a name added to the set needs a new order. */
+	if (rec->nnames != n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while (j < rec->nnames && strcmp(rec->names[j], names[i]) != 0)
+			j++;
+		if (j == rec->nnames)
+			return 0;
+	}
+	if (now >= rec->info.not_after)
+		return 0;
+	time_t due = rec->renew_after > 0 ? (time_t)rec->renew_after :
+					    at_renewal_time(rec->info.not_before, rec->info.not_after, 0, 0);
+	return now < due;
+}
+
+static int issue_locked(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
+			size_t nsolvers, struct at_cert_record *old)
+{
+	struct at_acme_cert cert;
+	struct at_cert_record rec;
+	int rc;
+
+	if (e->account == NULL || e->account_url == NULL) {
+		rc = at_engine_account(e, NULL);
+		if (rc != 0)
+			return rc;
+	} else {
+		rc = at_acme_use_account(e->acme, e->account, e->account_url);
+		if (rc != 0)
+			return rc;
+	}
+	char *replaces = NULL;
+	if (old && old->chain_pem && at_ari_cert_id(&replaces, old->chain_pem, old->chain_len) != 0)
+		replaces = NULL;
+	struct at_acme_order_opts oo = {
+		.names = names,
+		.nnames = nnames,
+		.key_type = e->cfg.key_type,
+		.solvers = solvers,
+		.nsolvers = nsolvers,
+		.preferred_chain = e->cfg.preferred_chain,
+		.profile = e->cfg.profile,
+		.replaces = replaces,
+	};
+	at_log_info("obtaining a certificate for %s%s", names[0], nnames > 1 ? " and more" : "");
+	rc = at_acme_obtain(e->acme, &oo, &cert);
+	if (rc == AT_E_NO_ACCOUNT || rc == AT_E_ACME) {
+		/* The CA may have forgotten the account (a restarted test CA): register the key again, once. */
+		const struct at_problem *p = at_acme_last_problem(e->acme);
+		if (rc == AT_E_NO_ACCOUNT || (p->type && strstr(p->type, "unauthorized"))) {
+			if (at_engine_account(e, NULL) == 0)
+				rc = at_acme_obtain(e->acme, &oo, &cert);
+		}
+	}
+	free(replaces);
+	if (rc != 0)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	rec.key_pem = cert.key_pem;
+	rec.key_len = cert.key_len;
+	rec.chain_pem = cert.chain_pem;
+	rec.chain_len = cert.chain_len;
+	rec.names = (char **)names;
+	rec.nnames = nnames;
+	rc = at_cert_record_save(e->cfg.store, e->ca, &rec);
+	at_acme_cert_clear(&cert);
+	return rc;
+}
+
+int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
+		     size_t nsolvers, int force, struct at_cert_record *out, int *ordered)
+{
+	struct at_cert_record rec;
+	char comp[AT_NAME_MAX + 1], lock[AT_NAME_MAX + 16];
+	int rc, have;
+
+	*ordered = 0;
+	if (nnames == 0)
+		return AT_E_INVAL;
+	rc = at_name_to_component(comp, names[0]);
+	if (rc != 0)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
+	if (have && !force && record_good(&rec, names, nnames, time(NULL)))
+		goto done;
+
+	snprintf(lock, sizeof(lock), "issue-%s", comp);
+	long wait = e->cfg.poll_timeout_ms > 0 ? e->cfg.poll_timeout_ms : 120000;
+	rc = at_store_lock(e->cfg.store, lock, ISSUE_LOCK_LEASE_S, (int)wait);
+	if (rc != 0) {
+		at_cert_record_clear(&rec);
+		return rc;
+	}
+	/* Another process or host may have issued while we waited for the lock. */
+	at_cert_record_clear(&rec);
+	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
+	if (!have || force || !record_good(&rec, names, nnames, time(NULL))) {
+		rc = issue_locked(e, names, nnames, solvers, nsolvers, have ? &rec : NULL);
+		if (rc == 0) {
+			*ordered = 1;
+			at_cert_record_clear(&rec);
+			rc = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec);
+			if (rc == 0)
+				at_log_info("obtained a certificate for %s, issuer %s, valid until %ld", names[0],
+					    rec.info.issuer, (long)rec.info.not_after);
+		}
+	}
+	int urc = at_store_unlock(e->cfg.store, lock);
+	if (rc == 0 && urc != 0)
+		at_log_warn("store lock %s: unlock failed: %s", lock, at_strerror(urc));
+	if (rc != 0) {
+		at_cert_record_clear(&rec);
+		return rc;
+	}
+done:
+	if (out)
+		*out = rec;
+	else
+		at_cert_record_clear(&rec);
+	return 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * The engine: acme/ and store/ put together, which both the shim's manager and the command-line tool use.
+ *
+ * It keeps the account (key and URL) in the store, so a second run reuses it; before ordering it looks in the
+ * store and orders nothing for names whose certificate is valid and not yet due; it takes the store's per-name
+ * lock around an issuance so that processes and hosts sharing one store order each certificate once; and it
+ * saves the result through the store's stage-check-promote path. It never runs on a server thread: it blocks
+ * on the network.
+ */
+#ifndef AUTOTLS_ENGINE_ENGINE_H
+#define AUTOTLS_ENGINE_ENGINE_H
+
+#include "acme/acme.h"
+#include "store/certs.h"
+#include "store/store.h"
+
+#include <time.h>
+
+struct at_engine;
+
+struct at_engine_config {
+	const char *directory_url;       /* required */
+	const char *ca_file;             /* extra roots for TLS to the CA */
+	const char *email;               /* account contact, may be NULL */
+	const char *eab_kid;             /* External Account Binding, both or neither */
+	const char *eab_hmac_key;
+	enum at_key_type key_type;       /* certificate keys */
+	enum at_key_type account_key_type; /* the account key, when one is made */
+	struct at_store *store;          /* borrowed */
+	const struct at_http_ops *http;  /* NULL: libcurl */
+	long poll_timeout_ms;            /* 0: the client's default */
+	const char *preferred_chain;
+	const char *profile;
+};
+
+int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) __attribute__((warn_unused_result));
+void at_engine_free(struct at_engine *e);
+
+/* The ACME client the engine drives (for revocation, ARI). Borrowed. */
+struct at_acme *at_engine_acme(struct at_engine *e);
+
+/* Loads the account from the store (or creates it and stores it) and makes sure the CA knows it.
+ * *url (may be NULL) gets a new copy of the account URL. */
+int at_engine_account(struct at_engine *e, char **url) __attribute__((warn_unused_result));
+
+/* The store component for this engine's CA. Borrowed. */
+const char *at_engine_ca(const struct at_engine *e);
+
+/*
+ * Makes sure the store holds a valid certificate for names (normalised; the first is the record's name) that
+ * is not due for renewal; orders one through the solvers when it does not (or when force is set). *ordered
+ * tells whether an order was placed. rec (may be NULL) gets the live record. Returns 0 or an error, with
+ * at_acme_last_problem(at_engine_acme(e)) holding the CA's side.
+ */
+int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
+		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
+	__attribute__((warn_unused_result));
+
+/*
+ * When a certificate should be renewed without ARI (Let's Encrypt's integration guide): when a third of its
+ * lifetime is left, or half for certificates of under ten days. jitter_s (>= 0) moves it earlier by up to that.
+ */
+time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long jitter_s);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * What a user cares about, as a test: a TLS client that trusts only the CA's root completes a verified
+ * handshake for a name. tls_verify_pair does it in memory (a server with the chain and key, a client over a
+ * BIO pair); tls_client_connect does it over TCP against a running server.
+ */
+#ifndef AUTOTLS_TESTS_HARNESS_TLSVERIFY_H
+#define AUTOTLS_TESTS_HARNESS_TLSVERIFY_H
+
+#include <stddef.h>
+
+/* 0 when a client trusting only root_file verifies the server's chain and name (DNS name or IP literal);
+ * -1 otherwise, with the reason printed. */
+int tls_verify_pair(const char *chain_pem, size_t chain_len, const char *key_pem, size_t key_len,
+		    const char *root_file, const char *name);
+
+struct tls_client_result {
+	char subject[256];
+	char issuer[256];
+	char alpn[32];       /* negotiated ALPN, "" when none */
+	char version[16];    /* "TLSv1.2", "TLSv1.3" */
+	long verify_result;  /* X509_V_OK when verified */
+	char serial[80];
+};
+
+/*
+ * Connects to 127.0.0.1:port, sends sni (NULL: none), offers alpn (comma list, NULL: none), limits the
+ * version (0, or TLS1_2_VERSION / TLS1_3_VERSION for exactly that one), and verifies against root_file (NULL:
+ * no verification) with host check on verify_name (NULL: sni). Returns 0 when the handshake completed and,
+ * with a root, verified; -1 otherwise. res (may be NULL) is filled whenever the handshake completed.
+ */
+int tls_client_connect(int port, const char *sni, const char *alpn, int version, const char *root_file,
+		       const char *verify_name, struct tls_client_result *res);
+
+#endif

@@ -1,0 +1,41 @@
+/* Acceptance 2 of the engine: with Pebble rejecting 60 % of good nonces, every issuance still succeeds. */
+#include "tests/integ/issue_env.h"
+#include "tests/test.h"
+
+static struct issue_env env;
+
+static void each_challenge_under_badnonce(void)
+{
+	const char *a[] = { "alpn.nonce.example.test" };
+	const char *h[] = { "http.nonce.example.test" };
+	const char *d[] = { "dns.nonce.example.test" };
+	const char *three[] = { "x.nonce.example.test", "y.nonce.example.test", "z.nonce.example.test" };
+	CHECK_OK(env_issue(&env, &env.s_alpn, a, 1, NULL));
+	CHECK_OK(env_issue(&env, &env.s_http, h, 1, NULL));
+	CHECK_OK(env_issue(&env, &env.s_dns, d, 1, NULL));
+	CHECK_OK(env_issue(&env, &env.s_alpn, three, 3, NULL));
+}
+
+static void badnonce_was_exercised(void)
+{
+	/* The scenario means nothing unless Pebble really rejected nonces: its log says so. */
+	size_t len = 0;
+	char *log = harness_read_file(env.p.log_file, &len);
+	REQUIRE(log != NULL);
+	CHECK(strstr(log, "badNonce") != NULL || strstr(log, "bad nonce") != NULL || strstr(log, "Nonce") != NULL);
+	free(log);
+}
+
+int main(void)
+{
+	struct pebble_opts o = { .nonce_reject = 60, .authz_reuse = 0 };
+	if (env_start(&env, &o) != 0) {
+		printf("FAIL %s:setup\n", __FILE__);
+		env_stop(&env);
+		return 1;
+	}
+	RUN(each_challenge_under_badnonce);
+	RUN(badnonce_was_exercised);
+	env_stop(&env);
+	return TEST_EXIT();
+}

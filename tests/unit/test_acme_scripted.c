@@ -1,0 +1,393 @@
+/*
+ * The ACME client against scripted responses through the HTTP seam: what Debian's Pebble 2.4 cannot show
+ * (ARI renewalInfo, "replaces" refused and retried without it, profiles), and the retry rules (badNonce,
+ * rateLimited with Retry-After) plus hostile answers (a huge body, a wrong content type, a chain for another
+ * key). Each step names the request it expects; a request out of script fails the test.
+ */
+#include "acme/acme.h"
+#include "tests/test.h"
+#include "util/b64.h"
+#include "util/err.h"
+#include "util/keys.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define CA "https://ca.test"
+
+struct step {
+	const char *method;
+	const char *url;          /* exact */
+	long status;
+	const char *ctype;
+	const char *body;         /* "@CHAIN" is replaced by the test's chain */
+	const char *location;
+	const char *retry_after;
+	const char *link;
+	const char *payload_has;  /* the decoded JWS payload must contain this */
+	const char *payload_lacks;/* ... and must not contain this */
+};
+
+struct script {
+	const struct step *steps;
+	size_t n, pos;
+	int nonce;
+	int off_script;
+	const char *chain;
+};
+
+static char *jws_payload(const char *body, size_t len)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "payload");
+	char *out = NULL;
+	if (cJSON_IsString(p)) {
+		unsigned char *d;
+		size_t dl;
+		if (at_b64url_decode(&d, &dl, p->valuestring, strlen(p->valuestring)) == 0) {
+			out = malloc(dl + 1);
+			memcpy(out, d, dl);
+			out[dl] = '\0';
+			free(d);
+		}
+	}
+	cJSON_Delete(j);
+	return out;
+}
+
+static int scripted_perform(void *vctx, const struct at_http_request *req, struct at_http_response *resp)
+{
+	struct script *s = vctx;
+	memset(resp, 0, sizeof(*resp));
+	char nonce[32];
+	snprintf(nonce, sizeof(nonce), "nonce-%d", ++s->nonce);
+	resp->replay_nonce = strdup(nonce);
+	if (strcmp(req->method, "HEAD") == 0 && strcmp(req->url, CA "/nonce") == 0) {
+		resp->status = 200;
+		return 0;
+	}
+	if (s->pos >= s->n || strcmp(s->steps[s->pos].method, req->method) != 0 ||
+	    strcmp(s->steps[s->pos].url, req->url) != 0) {
+		fprintf(stderr, "  off script at step %zu: %s %s\n", s->pos, req->method, req->url);
+		s->off_script = 1;
+		resp->status = 500;
+		return 0;
+	}
+	const struct step *st = &s->steps[s->pos++];
+	if (st->payload_has || st->payload_lacks) {
+		char *p = jws_payload(req->body, req->body_len);
+		if (p == NULL || (st->payload_has && strstr(p, st->payload_has) == NULL) ||
+		    (st->payload_lacks && strstr(p, st->payload_lacks) != NULL)) {
+			fprintf(stderr, "  step %zu: payload %s\n", s->pos - 1, p ? p : "(none)");
+			s->off_script = 1;
+		}
+		free(p);
+	}
+	resp->status = st->status;
+	if (st->ctype)
+		resp->content_type = strdup(st->ctype);
+	const char *body = st->body && strcmp(st->body, "@CHAIN") == 0 ? s->chain : st->body;
+	if (body) {
+		size_t max = req->max_body ? req->max_body : AT_HTTP_MAX_BODY;
+		if (strlen(body) > max) {
+			at_http_response_clear(resp);
+			return AT_E_TOOBIG;
+		}
+		resp->body = strdup(body);
+		resp->body_len = strlen(body);
+	}
+	if (st->location)
+		resp->location = strdup(st->location);
+	if (st->retry_after)
+		resp->retry_after = strdup(st->retry_after);
+	if (st->link) {
+		resp->links[0] = strdup(st->link);
+		resp->nlinks = 1;
+	}
+	return 0;
+}
+
+static const char *DIR_ARI =
+	"{\"newNonce\":\"" CA "/nonce\",\"newAccount\":\"" CA "/acct\",\"newOrder\":\"" CA "/order\","
+	"\"revokeCert\":\"" CA "/revoke\",\"renewalInfo\":\"" CA "/ari\","
+	"\"meta\":{\"termsOfService\":\"" CA "/tos\",\"profiles\":{\"classic\":\"90 days\",\"shortlived\":\"6 days\"}}}";
+static const char *DIR_PLAIN =
+	"{\"newNonce\":\"" CA "/nonce\",\"newAccount\":\"" CA "/acct\",\"newOrder\":\"" CA "/order\"}";
+
+#define J "application/json"
+#define P "application/problem+json"
+
+/* A self-signed certificate for names with key, as PEM (caller frees). */
+static char *make_cert(EVP_PKEY *key, const char *const *names, size_t n)
+{
+	X509 *x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME *nm = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"scripted", -1, -1, 0);
+	X509_set_issuer_name(x, nm);
+	X509_set_pubkey(x, key);
+	char san[512] = "";
+	for (size_t i = 0; i < n; i++)
+		snprintf(san + strlen(san), sizeof(san) - strlen(san), "%sDNS:%s", i ? "," : "", names[i]);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	X509_sign(x, key, EVP_sha256());
+	BIO *b = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(b, x);
+	char *p;
+	long len = BIO_get_mem_data(b, &p);
+	char *out = strndup(p, (size_t)len);
+	BIO_free(b);
+	X509_free(x);
+	return out;
+}
+
+struct fixture {
+	struct script s;
+	struct at_http_ops ops;
+	struct at_acme *c;
+	struct at_jws_key *account;
+	EVP_PKEY *cert_key;
+	char *chain;
+};
+
+static int fixture_start(struct fixture *f, const struct step *steps, size_t n, const char *const *names, size_t nn)
+{
+	memset(f, 0, sizeof(*f));
+	f->s.steps = steps;
+	f->s.n = n;
+	f->ops.perform = scripted_perform;
+	f->ops.ctx = &f->s;
+	struct at_acme_config cfg = { .directory_url = CA "/dir", .http = &f->ops, .poll_timeout_ms = 5000 };
+	if (at_acme_new(&f->c, &cfg) != 0 || at_jws_key_generate(&f->account, AT_KEY_P256) != 0 ||
+	    at_key_generate(&f->cert_key, AT_KEY_P256) != 0)
+		return -1;
+	f->chain = make_cert(f->cert_key, names, nn);
+	f->s.chain = f->chain;
+	return 0;
+}
+
+static void fixture_stop(struct fixture *f)
+{
+	at_acme_free(f->c);
+	at_jws_key_free(f->account);
+	EVP_PKEY_free(f->cert_key);
+	free(f->chain);
+}
+
+static const char *ONE[] = { "a.example.test" };
+
+/* Authorization already valid, order ready, finalize, valid, download: the tail every scenario shares. */
+#define TAIL_STEPS                                                                                              \
+	{ "POST", CA "/authz/1", 200, J, "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example.test\"}}" }, \
+	{ "POST", CA "/order/1", 200, J, "{\"status\":\"ready\",\"finalize\":\"" CA "/finalize/1\",\"authorizations\":[\"" CA "/authz/1\"]}" }, \
+	{ "POST", CA "/finalize/1", 200, J, "{\"status\":\"processing\",\"finalize\":\"" CA "/finalize/1\"}", NULL, "0" }, \
+	{ "POST", CA "/order/1", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" }, \
+	{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN" }
+
+#define ORDER_CREATED "{\"status\":\"pending\",\"finalize\":\"" CA "/finalize/1\",\"authorizations\":[\"" CA "/authz/1\"]}"
+
+static void replaces_refused_then_dropped_with_profile(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/acct", 201, J, "{\"status\":\"valid\"}", CA "/acct/7", NULL, NULL, "termsOfServiceAgreed" },
+		{ "POST", CA "/order", 409, P, "{\"type\":\"urn:ietf:params:acme:error:alreadyReplaced\",\"detail\":\"no\"}",
+		  NULL, NULL, NULL, "\"replaces\":\"AAA.BBB\"" },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1", NULL, NULL, "\"profile\":\"shortlived\"", "replaces" },
+		TAIL_STEPS,
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_ARI;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	struct at_acme_account_opts ao = { .agree_tos = 1 };
+	char *url = NULL;
+	CHECK_OK(at_acme_account(f.c, f.account, &ao, &url));
+	CHECK_STR(url, CA "/acct/7");
+	free(url);
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .profile = "shortlived", .replaces = "AAA.BBB" };
+	struct at_acme_cert cert;
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_INT(cert.replaces_dropped, ==, 1);
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
+static void profile_not_offered(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1", NULL, NULL, "identifiers", "profile" },
+		TAIL_STEPS,
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_PLAIN;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .profile = "shortlived", .replaces = "AAA.BBB" };
+	struct at_acme_cert cert;
+	/* Required but not offered: refused before any order. */
+	oo.profile_required = 1;
+	CHECK_INT(at_acme_obtain(f.c, &oo, &cert), ==, AT_E_UNSUPPORTED);
+	/* Preferred: ordered without it, and without "replaces" since this CA has no ARI. */
+	oo.profile_required = 0;
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
+static void badnonce_and_ratelimit_retried(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order", 400, P, "{\"type\":\"urn:ietf:params:acme:error:badNonce\"}" },
+		{ "POST", CA "/order", 400, P, "{\"type\":\"urn:ietf:params:acme:error:badNonce\"}" },
+		{ "POST", CA "/order", 429, P, "{\"type\":\"urn:ietf:params:acme:error:rateLimited\"}", NULL, "1" },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1" },
+		TAIL_STEPS,
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_PLAIN;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none, .nsolvers = 1 };
+	struct at_acme_cert cert;
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_INT(f.s.off_script, ==, 0);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
+static void long_ratelimit_is_returned(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order", 429, P, "{\"type\":\"urn:ietf:params:acme:error:rateLimited\",\"detail\":\"slow down\"}",
+		  NULL, "3600" },
+	};
+	struct step s0[2];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_PLAIN;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, 2, ONE, 1) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none, .nsolvers = 1 };
+	struct at_acme_cert cert;
+	CHECK_INT(at_acme_obtain(f.c, &oo, &cert), ==, AT_E_RATELIMITED);
+	CHECK_INT(at_acme_last_problem(f.c)->retry_after, ==, 3600);
+	CHECK_STR(at_acme_last_problem(f.c)->detail, "slow down");
+	fixture_stop(&f);
+}
+
+static void hostile_chain_refused(void)
+{
+	/* The CA hands back a certificate for our names but another key: it must never be accepted. */
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1" },
+		TAIL_STEPS,
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_PLAIN;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	EVP_PKEY *other = NULL;
+	REQUIRE(at_key_generate(&other, AT_KEY_P256) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = other, .solvers = &none, .nsolvers = 1 };
+	struct at_acme_cert cert;
+	CHECK_INT(at_acme_obtain(f.c, &oo, &cert), ==, AT_E_KEY_MISMATCH);
+	EVP_PKEY_free(other);
+	fixture_stop(&f);
+}
+
+static void wrong_content_type_refused(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, "text/html", "<html>not a directory</html>" },
+	};
+	struct fixture f;
+	REQUIRE(fixture_start(&f, steps, 1, ONE, 1) == 0);
+	struct at_acme_directory_info di;
+	CHECK_INT(at_acme_directory(f.c, &di), ==, AT_E_PARSE);
+	fixture_stop(&f);
+}
+
+static void ari_renewal_info(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "GET", CA "/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", 200, J,
+		  "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\",\"end\":\"2025-01-03T04:00:00Z\"},"
+		  "\"explanationURL\":\"https://ca.test/why\"}", NULL, "21600" },
+	};
+	struct step s0[2];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_ARI;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, 2, ONE, 1) == 0);
+	struct at_ari_window w;
+	memset(&w, 0, sizeof(w));
+	CHECK_OK(at_acme_renewal_info(f.c, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", &w));
+	CHECK_INT(w.start, ==, 1735790400L);
+	CHECK_INT(w.end, ==, 1735876800L);
+	CHECK_INT(w.retry_after, ==, 21600);
+	CHECK_STR(w.explanation_url, "https://ca.test/why");
+	at_ari_window_clear(&w);
+	fixture_stop(&f);
+}
+
+static void ari_absent(void)
+{
+	const struct step steps[] = { { "GET", CA "/dir", 200, J, NULL } };
+	struct step s0[1];
+	memcpy(s0, steps, sizeof(steps));
+	s0[0].body = DIR_PLAIN;
+	struct fixture f;
+	REQUIRE(fixture_start(&f, s0, 1, ONE, 1) == 0);
+	struct at_ari_window w;
+	memset(&w, 0, sizeof(w));
+	CHECK_INT(at_acme_renewal_info(f.c, "x.y", &w), ==, AT_E_UNSUPPORTED);
+	fixture_stop(&f);
+}
+
+int main(void)
+{
+	RUN(replaces_refused_then_dropped_with_profile);
+	RUN(profile_not_offered);
+	RUN(badnonce_and_ratelimit_retried);
+	RUN(long_ratelimit_is_returned);
+	RUN(hostile_chain_refused);
+	RUN(wrong_content_type_refused);
+	RUN(ari_renewal_info);
+	RUN(ari_absent);
+	return TEST_EXIT();
+}
