@@ -1,0 +1,185 @@
+/* Reading and checking the AUTOTLS_* variables (see config.h). */
+#include "shim/config.h"
+#include "store/name.h"
+#include "store/store.h"
+#include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int set_str(char **slot, const char *v)
+{
+	*slot = strdup(v);
+	return *slot ? 0 : AT_E_NOMEM;
+}
+
+static int parse_domains(struct shim_config *cfg, const char *v)
+{
+	const char *p = v;
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		const char *end = p;
+		while (*end && *end != ',' && *end != ' ')
+			end++;
+		char norm[AT_NAME_MAX + 1];
+		if (at_name_normalize(norm, p, (size_t)(end - p)) != 0) {
+			at_log_error("AUTOTLS_DOMAINS: \"%.*s\" is not a valid domain name or IP address; expected "
+				     "a comma-separated list such as example.com,www.example.com",
+				     (int)((end - p) > 80 ? 80 : (end - p)), p);
+			return AT_E_INVAL;
+		}
+		if (cfg->ndomains == SHIM_MAX_DOMAINS) {
+			at_log_error("AUTOTLS_DOMAINS: more than %d names; one certificate can cover at most %d",
+				     SHIM_MAX_DOMAINS, SHIM_MAX_DOMAINS);
+			return AT_E_INVAL;
+		}
+		int dup = 0;
+		for (size_t i = 0; i < cfg->ndomains; i++)
+			dup |= strcmp(cfg->domains[i], norm) == 0;
+		if (!dup && set_str(&cfg->domains[cfg->ndomains++], norm) != 0)
+			return AT_E_NOMEM;
+		p = end;
+	}
+	if (cfg->ndomains == 0) {
+		at_log_error("AUTOTLS_DOMAINS is set but names nothing; expected e.g. example.com,www.example.com");
+		return AT_E_INVAL;
+	}
+	return 0;
+}
+
+static int parse_level(enum at_log_level *out, const char *v)
+{
+	static const struct {
+		const char *name;
+		enum at_log_level level;
+	} t[] = { { "error", AT_LOG_ERROR }, { "warn", AT_LOG_WARN }, { "warning", AT_LOG_WARN },
+		  { "info", AT_LOG_INFO }, { "debug", AT_LOG_DEBUG } };
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcasecmp(v, t[i].name) == 0) {
+			*out = t[i].level;
+			return 0;
+		}
+	return AT_E_INVAL;
+}
+
+int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->key_type = AT_KEY_P256;
+	cfg->log_level = AT_LOG_INFO;
+	cfg->log_sink = AT_LOG_SINK_STDERR;
+
+	/* The log settings first, so that what follows is reported where the user asked. */
+	v = getenv_fn("AUTOTLS_LOG_LEVEL");
+	if (v && *v && parse_level(&cfg->log_level, v) != 0) {
+		at_log_error("AUTOTLS_LOG_LEVEL: \"%.40s\" is not one of error, warn, info, debug", v);
+		rc = AT_E_INVAL;
+		goto fail;
+	}
+	v = getenv_fn("AUTOTLS_LOG");
+	if (v && *v && strcmp(v, "stderr") != 0) {
+		if (strcmp(v, "syslog") == 0) {
+			cfg->log_sink = AT_LOG_SINK_SYSLOG;
+		} else if (v[0] == '/') {
+			cfg->log_sink = AT_LOG_SINK_FILE;
+			if (set_str(&cfg->log_path, v) != 0) {
+				rc = AT_E_NOMEM;
+				goto fail;
+			}
+		} else {
+			at_log_error("AUTOTLS_LOG: \"%.80s\" is not stderr, syslog or an absolute file path", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+	}
+	if (at_log_open(cfg->log_sink, cfg->log_path, cfg->log_level) != 0) {
+		at_log_error("AUTOTLS_LOG: cannot open %s for appending", cfg->log_path);
+		rc = AT_E_INVAL;
+		goto fail;
+	}
+
+	v = getenv_fn("AUTOTLS_DOMAINS");
+	if (v == NULL || *v == '\0') {
+		rc = AT_E_NOTFOUND;
+		goto fail;
+	}
+	rc = parse_domains(cfg, v);
+	if (rc != 0)
+		goto fail;
+
+	v = getenv_fn("AUTOTLS_CA");
+	if (v && *v && strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
+		at_log_error("AUTOTLS_CA: \"%.80s\" is not an ACME directory URL (https://...)", v);
+		rc = AT_E_INVAL;
+		goto fail;
+	}
+	if (set_str(&cfg->ca, v && *v ? v : SHIM_DEFAULT_CA) != 0)
+		goto nomem;
+
+	v = getenv_fn("AUTOTLS_CA_ROOTS");
+	if (v && *v) {
+		if (v[0] != '/') {
+			at_log_error("AUTOTLS_CA_ROOTS: \"%.80s\" must be an absolute path to a PEM file", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		if (set_str(&cfg->ca_roots, v) != 0)
+			goto nomem;
+	}
+	v = getenv_fn("AUTOTLS_EMAIL");
+	if (v && *v) {
+		if (strchr(v, '@') == NULL || strchr(v, ',') || strchr(v, ' ') || strlen(v) > 254) {
+			at_log_error("AUTOTLS_EMAIL: \"%.80s\" is not one email address", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		if (set_str(&cfg->email, v) != 0)
+			goto nomem;
+	}
+	v = getenv_fn("AUTOTLS_KEY_TYPE");
+	if (v && *v && at_key_type_parse(&cfg->key_type, v) != 0) {
+		at_log_error("AUTOTLS_KEY_TYPE: \"%.40s\" is not one of p256, p384, rsa2048, rsa3072, rsa4096", v);
+		rc = AT_E_INVAL;
+		goto fail;
+	}
+	v = getenv_fn("AUTOTLS_STORAGE");
+	if (v && *v) {
+		if (v[0] != '/') {
+			at_log_error("AUTOTLS_STORAGE: \"%.80s\" must be an absolute path", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		if (set_str(&cfg->storage, v) != 0)
+			goto nomem;
+	} else if (at_store_default_path(&cfg->storage) != 0) {
+		at_log_error("AUTOTLS_STORAGE is not set and no default location could be found (no HOME)");
+		rc = AT_E_INVAL;
+		goto fail;
+	}
+	cfg->active = 1;
+	return 0;
+nomem:
+	rc = AT_E_NOMEM;
+fail:
+	shim_config_clear(cfg);
+	return rc;
+}
+
+void shim_config_clear(struct shim_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ndomains; i++)
+		free(cfg->domains[i]);
+	free(cfg->ca);
+	free(cfg->ca_roots);
+	free(cfg->email);
+	free(cfg->storage);
+	free(cfg->log_path);
+	memset(cfg, 0, sizeof(*cfg));
+}

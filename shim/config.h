@@ -1,0 +1,39 @@
+/*
+ * Configuration, read once from the environment when the library loads (nginx replaces its workers'
+ * environment, Postfix and Dovecot scrub theirs: anything read later may be gone). A bad value is one log line
+ * naming the variable and what it accepts; the shim then stays passive.
+ */
+#ifndef AUTOTLS_SHIM_CONFIG_H
+#define AUTOTLS_SHIM_CONFIG_H
+
+#include "util/keys.h"
+#include "util/log.h"
+
+#include <stddef.h>
+
+#define SHIM_MAX_DOMAINS 100
+#define SHIM_DEFAULT_CA "https://acme-v02.api.letsencrypt.org/directory"
+
+struct shim_config {
+	int active;                       /* AUTOTLS_DOMAINS set and every value valid */
+	char *domains[SHIM_MAX_DOMAINS];  /* owned, normalised; one certificate covers them all */
+	size_t ndomains;
+	char *ca;                         /* owned: AUTOTLS_CA or the default */
+	char *ca_roots;                   /* owned, may be NULL: AUTOTLS_CA_ROOTS */
+	char *email;                      /* owned, may be NULL */
+	char *storage;                    /* owned: AUTOTLS_STORAGE or the default location */
+	enum at_key_type key_type;        /* AUTOTLS_KEY_TYPE */
+	enum at_log_level log_level;      /* AUTOTLS_LOG_LEVEL */
+	enum at_log_sink log_sink;        /* AUTOTLS_LOG */
+	char *log_path;                   /* owned, for the file sink */
+};
+
+/* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim
+ * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when
+ * AUTOTLS_DOMAINS is not set (the shim stays silent and passive). */
+int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+	__attribute__((warn_unused_result));
+
+void shim_config_clear(struct shim_config *cfg);
+
+#endif
