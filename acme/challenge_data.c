@@ -202,6 +202,9 @@ int at_reverse_dns_name(char **out, const char *ip)
 	} else {
 		return AT_E_INVAL;
 	}
-	*out = strdup(buf);
-	return *out != NULL ? 0 : AT_E_NOMEM;
+	char *copy = strdup(buf);
+	if (copy == NULL)
+		return AT_E_NOMEM;
+	*out = copy;
+	return 0;
 }

@@ -295,6 +295,7 @@ int at_jws_sign(char **out, const struct at_jws_key *key, const char *url, const
 	cJSON *jws = NULL;
 	char *prot_json = NULL;
 	char *text = NULL;
+	char *copy;
 	int rc;
 
 	if (out == NULL || key == NULL || url == NULL || nonce == NULL)
@@ -339,8 +340,13 @@ int at_jws_sign(char **out, const struct at_jws_key *key, const char *url, const
 		goto out;
 	}
 	/* cJSON's allocator is malloc unless cJSON_InitHooks changed it; hand over a plain malloc'd copy. */
-	*out = strdup(text);
-	rc = *out != NULL ? 0 : AT_E_NOMEM;
+	copy = strdup(text);
+	if (copy == NULL) {
+		rc = AT_E_NOMEM;
+		goto out;
+	}
+	*out = copy;
+	rc = 0;
 out:
 	cJSON_free(text);
 	cJSON_Delete(jws);
