@@ -1,0 +1,50 @@
+/*
+ * The certificate cache the handshake path reads: an immutable snapshot of the managed certificates and the
+ * pending TLS-ALPN-01 challenge certificates, replaced as a whole by the manager.
+ *
+ * Readers (server threads, every handshake) load one atomic pointer and use the snapshot for the rest of the
+ * callback: no lock, no reference count, no allocation. The publisher swaps the pointer and keeps retired
+ * snapshots for a grace period (CACHE_GRACE_S) before freeing them, far longer than any callback runs; what a
+ * callback hands to OpenSSL (SSL_use_cert_and_key) is up-referenced by OpenSSL itself.
+ */
+#ifndef AUTOTLS_SHIM_PRELOAD_CACHE_H
+#define AUTOTLS_SHIM_PRELOAD_CACHE_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CACHE_GRACE_S 30
+
+struct cache_cert {
+	char name[256];          /* lowercase DNS name or IP literal; "*.x" covers one label */
+	X509 *leaf;              /* owned by the snapshot */
+	STACK_OF(X509) *chain;   /* owned, may be NULL */
+	EVP_PKEY *key;           /* owned */
+	time_t not_after;
+};
+
+struct cache_snapshot {
+	uint64_t generation;
+	size_t ncerts;
+	struct cache_cert *certs;       /* owned array; one entry per name a certificate covers */
+	size_t nchallenges;
+	struct cache_cert *challenges;  /* owned array: TLS-ALPN-01 certificates by SNI (chain NULL) */
+	void (*free_fn)(struct cache_snapshot *); /* frees everything, set by whoever built it */
+	struct cache_snapshot *retired_next;
+	time_t retired_at;
+};
+
+/* The current snapshot, or NULL. Valid until the calling callback returns. */
+const struct cache_snapshot *cache_current(void);
+
+/* Makes s current (the cache takes it) and frees snapshots retired more than CACHE_GRACE_S ago. Called by the
+ * manager's thread only. */
+void cache_publish(struct cache_snapshot *s);
+
+/* Lookups in a snapshot: a managed certificate for an SNI (exact, then one-label wildcard) or a challenge
+ * certificate. NULL when none, or when the certificate has expired. */
+const struct cache_cert *cache_find_cert(const struct cache_snapshot *s, const char *sni, time_t now);
+const struct cache_cert *cache_find_challenge(const struct cache_snapshot *s, const char *sni);
+
+#endif
