@@ -108,9 +108,21 @@ static void reg_init(void)
 	sa.sa_sigaction = on_fatal_signal;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < NSIG_HANDLED; i++)
-		sigaction(handled_signals[i], &sa, &old_actions[i]);
+	for (size_t i = 0; i < NSIG_HANDLED; i++) {
+		/* A signal the test was started with ignored (SIGINT in a background job) stays ignored. */
+		if (sigaction(handled_signals[i], NULL, &old_actions[i]) == 0 &&
+		    old_actions[i].sa_handler != SIG_IGN)
+			sigaction(handled_signals[i], &sa, NULL);
+	}
+	harness_ignore_sigpipe();
 	atexit(stop_all_atexit);
+}
+
+void harness_ignore_sigpipe(void)
+{
+	struct sigaction old;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 }
 
 static int reg_slot(const void *p)

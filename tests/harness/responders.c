@@ -181,6 +181,7 @@ static int accept_one(struct responder *r)
 
 static int start_thread(struct responder *r, void *(*fn)(void *), int port)
 {
+	harness_ignore_sigpipe();
 	r->listen_fd = listen_on(port);
 	if (r->listen_fd < 0 || pipe2(r->wake, O_CLOEXEC) != 0)
 		return -1;
