@@ -528,8 +528,8 @@ static void http_serve(struct responder *r, int fd)
 		pthread_mutex_unlock(&r->lock);
 	}
 	if (body != NULL) {
+		count_answered(r); /* before the reply, so a client that has read it sees the count */
 		http_reply(fd, 200, body, is_head);
-		count_answered(r);
 	} else {
 		http_reply(fd, 404, NULL, 0);
 	}
