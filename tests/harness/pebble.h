@@ -64,6 +64,10 @@ int pebble_count_orders(const struct pebble *p);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int harness_free_port(void);
 
+/* Ignores SIGPIPE in the test process (when it has the default action): a TLS or HTTP peer that closes early
+ * must fail one write, not kill the test. pebble_start and the responders call it. */
+void harness_ignore_sigpipe(void);
+
 /* Reads a whole file into a new NUL-terminated buffer (caller frees); NULL on error. */
 char *harness_read_file(const char *path, size_t *len);
 
