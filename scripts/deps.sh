@@ -9,8 +9,9 @@ PACKAGES=(
 	libssl-dev libcurl4-openssl-dev libcjson-dev
 	pebble openssl curl ca-certificates
 	valgrind procps
-	# Servers the integration tests will drive under the shim are added here later (nginx, apache2, haproxy,
-	# lighttpd, stunnel4, python3, ...), together with the tests that use them.
+	# Servers the integration tests drive under the shim (tests/harness/servers.c), and what scripts/demo.sh
+	# uses. ssl-cert provides the www-data-readable snakeoil placeholder and the ssl-cert group.
+	nginx apache2 haproxy lighttpd stunnel4 python3 ssl-cert
 )
 
 missing=()
@@ -38,6 +39,24 @@ export DEBIAN_FRONTEND=noninteractive
 apt_get() {
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"
 }
+
+# The server packages' postinst scripts would start (and enable) nginx, apache2, haproxy, ... on ports 80/443.
+# A policy-rc.d that exits 101 tells invoke-rc.d not to start anything; we remove it afterwards only if it
+# was ours (a container image often ships one on purpose).
+POLICY=/usr/sbin/policy-rc.d
+policy_created=0
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\n# written by libautotls scripts/deps.sh for the duration of an install\nexit 101\n' |
+		"${SUDO[@]}" tee "$POLICY" >/dev/null
+	"${SUDO[@]}" chmod 0755 "$POLICY"
+	policy_created=1
+fi
+cleanup_policy() {
+	if [ "$policy_created" -eq 1 ]; then
+		"${SUDO[@]}" rm -f "$POLICY"
+	fi
+}
+trap cleanup_policy EXIT
 
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 	apt_get update
