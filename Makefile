@@ -28,14 +28,19 @@ LIBS    := -lcjson -lcurl -lssl -lcrypto -lpthread -ldl
 LDFLAGS += $(LDFLAGS_SAN)
 
 CORE_SRC  := $(wildcard util/*.c acme/*.c store/*.c engine/*.c)
-SHIM_SRC  := $(wildcard shim/*.c)
+# libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
+# nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
+PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c util/log.c util/err.c util/key_type.c store/name.c store/key.c
+# libautotls-manager.so, loaded by the preload on a process's first server context.
+MANAGER_SRC := $(wildcard shim/manager/*.c) shim/shm.c
 HARN_SRC  := $(wildcard tests/harness/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integ/test_*.c)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
-SHIM_OBJ  := $(SHIM_SRC:%.c=$(BUILD)/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
+MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o)
 HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
@@ -43,9 +48,10 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 
 CORE_LIB  := $(BUILD)/libautotls-core.a
 SHIM_LIB  := $(BUILD)/libautotls.so
+MANAGER_LIB := $(BUILD)/libautotls-manager.so
 
 .PHONY: all deps test unit integ bench demo clean tests fuzz
-all: $(CORE_LIB) $(SHIM_LIB) tests
+all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) tests
 
 tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
@@ -58,9 +64,12 @@ $(CORE_LIB): $(CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-# The shim links the core statically; see docs/DESIGN.md for why libssl is resolved at run time.
-$(SHIM_LIB): $(SHIM_OBJ) $(CORE_LIB)
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
+# -z defs: a direct call into libssl from the preload would fail to link here instead of at run time.
+$(SHIM_LIB): $(PRELOAD_OBJ)
+	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed -lpthread -ldl
+
+$(MANAGER_LIB): $(MANAGER_OBJ) $(CORE_LIB)
+	$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -52,6 +52,10 @@ void at_http_response_clear(struct at_http_response *resp);
 int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *user_agent)
 	__attribute__((warn_unused_result));
 
+/* Hooks called around every wait for the network inside the libcurl implementation (the shim's manager
+ * releases its fork-quiesce lock there). Set once, before any transfer. */
+void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void));
+
 /* Parses Retry-After (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date) into seconds from now, >= 0.
  * Returns 0 or AT_E_PARSE. */
 int at_http_retry_after(long *seconds, const char *value, long now) __attribute__((warn_unused_result));

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 struct curl_ctx {
+	CURLM *multi;     /* owned: drives easy so that waits happen outside the quiesce lock */
 	CURL *easy;       /* owned */
 	char *ca_file;    /* owned */
 	char *user_agent; /* owned */
@@ -30,6 +31,51 @@ struct recv_state {
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_ok;
+static void (*wait_begin)(void);
+static void (*wait_end)(void);
+
+void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void))
+{
+	wait_begin = begin;
+	wait_end = end;
+}
+
+/*
+ * One transfer through the multi interface: curl_multi_perform (CPU: TLS, parsing) runs under the caller's
+ * quiesce lock; the wait for the network (curl_multi_poll) runs with it released, so a host that forks never
+ * waits for a slow CA, and never forks while a transfer is inside OpenSSL.
+ */
+static CURLcode transfer(struct curl_ctx *ctx)
+{
+	CURLcode result = CURLE_OK;
+	int running = 1;
+	if (curl_multi_add_handle(ctx->multi, ctx->easy) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running) {
+		if (curl_multi_perform(ctx->multi, &running) != CURLM_OK) {
+			result = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		if (wait_begin)
+			wait_begin();
+		CURLMcode pm = curl_multi_poll(ctx->multi, NULL, 0, 200, NULL);
+		if (wait_end)
+			wait_end();
+		if (pm != CURLM_OK) {
+			result = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	int left;
+	CURLMsg *m;
+	while ((m = curl_multi_info_read(ctx->multi, &left)) != NULL)
+		if (m->msg == CURLMSG_DONE && m->easy_handle == ctx->easy)
+			result = m->data.result;
+	curl_multi_remove_handle(ctx->multi, ctx->easy);
+	return result;
+}
 
 static void global_init(void)
 {
@@ -167,7 +213,7 @@ static int curl_perform(void *vctx, const struct at_http_request *req, struct at
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 
-	CURLcode cr = curl_easy_perform(e);
+	CURLcode cr = transfer(ctx);
 	if (cr == CURLE_OK) {
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->body_len = st.body.len;
@@ -193,6 +239,7 @@ static void curl_cleanup(void *vctx)
 	if (ctx == NULL)
 		return;
 	curl_easy_cleanup(ctx->easy);
+	curl_multi_cleanup(ctx->multi);
 	free(ctx->ca_file);
 	free(ctx->user_agent);
 	free(ctx);
@@ -211,9 +258,10 @@ int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *u
 	if (ctx == NULL)
 		return AT_E_NOMEM;
 	ctx->easy = curl_easy_init();
+	ctx->multi = curl_multi_init();
 	ctx->user_agent = strdup(user_agent ? user_agent : "libautotls/0.1");
 	ctx->ca_file = ca_file ? strdup(ca_file) : NULL;
-	if (ctx->easy == NULL || ctx->user_agent == NULL || (ca_file && ctx->ca_file == NULL)) {
+	if (ctx->easy == NULL || ctx->multi == NULL || ctx->user_agent == NULL || (ca_file && ctx->ca_file == NULL)) {
 		curl_cleanup(ctx);
 		return AT_E_NOMEM;
 	}

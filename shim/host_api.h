@@ -1,0 +1,29 @@
+/*
+ * The interface between libautotls.so (the preloaded interposer) and libautotls-manager.so (the manager it
+ * loads on the first server context). The preload owns everything here; the manager borrows it for the life
+ * of the process and never unloads.
+ */
+#ifndef AUTOTLS_SHIM_HOST_API_H
+#define AUTOTLS_SHIM_HOST_API_H
+
+#include "shim/config.h"
+#include "shim/preload/cache.h"
+#include "shim/shm.h"
+
+#define SHIM_HOST_API_VERSION 1
+
+struct shim_host {
+	int version;
+	const struct shim_config *cfg;
+	struct shm_region *shm;                        /* NULL when the mapping failed: single-process mode */
+	void (*publish)(struct cache_snapshot *s);     /* cache_publish */
+	const struct cache_snapshot *(*current)(void); /* cache_current */
+	int (**sync_now)(void);                        /* the manager sets *sync_now (hooks_sync_now) */
+	void (*set_in_manager)(int on);                /* marks the calling thread as the manager's */
+};
+
+/* Exported by libautotls-manager.so. Returns 0 or a negative error (then the shim stays passive). */
+typedef int (*shim_manager_attach_fn)(const struct shim_host *host);
+#define SHIM_MANAGER_ATTACH "autotls_manager_attach"
+
+#endif

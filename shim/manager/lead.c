@@ -1,0 +1,175 @@
+/*
+ * Following and leading (see manager.h): the election on <storage>/manager.lock, the follower's wait, and the
+ * leader's schedule: obtain at start (after a short settle, so a server that daemonises right after making its
+ * contexts does not order from a process about to exit), renew when a third of the lifetime is left (half
+ * under ten days) plus a small jitter, retry after 1 min, 10 min, 100 min, then daily while the old
+ * certificate keeps being served.
+ */
+#include "shim/manager/manager.h"
+#include "engine/engine.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SETTLE_MS 300
+#define ELECTION_EVERY_MS 1000
+
+static const long backoff_s[] = { 60, 600, 6000, 86400 };
+
+int mgr_can_lead(void)
+{
+	return faccessat(AT_FDCWD, mgr_host->cfg->storage, W_OK | X_OK, AT_EACCESS) == 0;
+}
+
+/* Opens (creating the store folder when needed) and tries the election lock. Returns the fd on success. */
+static int try_elect(void)
+{
+	char path[4096];
+	const char *dir = mgr_host->cfg->storage;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/manager.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static unsigned random_u32(void)
+{
+	unsigned r = 0;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (unsigned)time(NULL) ^ (unsigned)getpid();
+	return r;
+}
+
+/* The leader's issuance loop; returns when the lead should be given up. */
+static void lead(struct at_engine *e, struct at_solver *solver)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	const char *const *names = (const char *const *)cfg->domains;
+	int failures = 0;
+
+	for (;;) {
+		struct at_cert_record rec;
+		int ordered = 0;
+		memset(&rec, 0, sizeof(rec));
+		int rc = at_engine_ensure(e, names, cfg->ndomains, solver, 1, 0, &rec, &ordered);
+		long wait_s;
+		if (rc == 0) {
+			failures = 0;
+			if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, names[0]) == 0)
+				at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
+					    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
+					    ordered ? "" : " from the store");
+			time_t due = at_renewal_time(rec.info.not_before, rec.info.not_after, 0, 0);
+			long life = (long)(rec.info.not_after - rec.info.not_before);
+			/* Jitter after the due time, at most 1/20 of the lifetime and an hour, so a fleet spreads. */
+			long j = life / 20 < 3600 ? life / 20 : 3600;
+			wait_s = (long)(due - time(NULL)) + (j > 0 ? (long)(random_u32() % (unsigned)j) : 0);
+			if (wait_s < 1)
+				wait_s = 1;
+			at_cert_record_clear(&rec);
+		} else {
+			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
+			wait_s = backoff_s[failures < 3 ? failures : 3];
+			if (p->retry_after > wait_s)
+				wait_s = p->retry_after;
+			failures++;
+			at_log_error("obtaining a certificate for %s failed: %s%s%s%s; next try in %ld s", names[0],
+				     at_strerror(rc), p->type ? " (" : "", p->type ? at_problem_short_type(p) : "",
+				     p->type ? ")" : "", wait_s);
+			if (p->detail)
+				at_log_error("the CA said: %s", p->detail);
+		}
+		/* Sleep in slices so that losing the right to lead (a setuid) is noticed. */
+		for (long slept = 0; slept < wait_s * 1000; slept += 1000) {
+			mgr_sleep_ms(1000);
+			if (!mgr_can_lead())
+				return;
+		}
+	}
+}
+
+static int lead_with_engine(void)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	struct at_store *store = NULL;
+	struct at_engine *e = NULL;
+	struct at_solver solver;
+	int rc = at_store_open_file(&store, cfg->storage);
+	if (rc != 0) {
+		at_log_error("AUTOTLS_STORAGE %s: cannot open the store: %s", cfg->storage, at_strerror(rc));
+		return rc;
+	}
+	struct at_engine_config ec = {
+		.directory_url = cfg->ca,
+		.ca_file = cfg->ca_roots,
+		.email = cfg->email,
+		.key_type = cfg->key_type,
+		.account_key_type = AT_KEY_P256,
+		.store = store,
+	};
+	rc = at_engine_new(&e, &ec);
+	if (rc == 0) {
+		mgr_solver_init(&solver);
+		lead(e, &solver);
+	}
+	at_engine_free(e);
+	at_store_close(store);
+	return rc;
+}
+
+void mgr_lead(void)
+{
+	struct shm_region *shm = mgr_host->shm;
+	int fd = -1;
+	long since_try = ELECTION_EVERY_MS;
+
+	for (;;) {
+		if (fd < 0 && since_try >= ELECTION_EVERY_MS) {
+			since_try = 0;
+			if (mgr_can_lead())
+				fd = try_elect();
+			if (fd >= 0) {
+				at_log_info("managing certificates in pid %d", (int)getpid());
+				if (shm)
+					atomic_store(&shm->leader_pid, (int32_t)getpid());
+				mgr_sleep_ms(SETTLE_MS);
+				lead_with_engine();
+				/* Gave up the lead (lost permission or could not open the store). */
+				close(fd);
+				fd = -1;
+				at_log_info("pid %d no longer manages certificates", (int)getpid());
+				mgr_sleep_ms(ELECTION_EVERY_MS);
+				continue;
+			}
+		}
+		if (shm) {
+			uint32_t seen = atomic_load(&shm->futex);
+			mgr_sync();
+			mgr_quiesce_leave();
+			shm_wait(shm, seen, 250);
+			mgr_quiesce_enter();
+			since_try += 250;
+		} else {
+			mgr_sleep_ms(250);
+			since_try += 250;
+		}
+	}
+}

@@ -1,0 +1,54 @@
+/*
+ * libautotls-manager.so: the manager thread, loaded by the preload on the first server context of a process.
+ *
+ * Every process that hooked a server context runs one manager thread. Exactly one of them, per store, is the
+ * leader: it holds an fcntl lock on <storage>/manager.lock (per process, released when the holder dies, not
+ * inherited by fork) and does the ACME work: obtain, renew, answer TLS-ALPN-01 by publishing challenge
+ * certificates, and publish every certificate into the shared region. The others are followers: they wait on
+ * the region's futex and rebuild their process's cache when it changes, and try for the lock every few
+ * seconds when their user can write the store (a worker that dropped to www-data never leads).
+ *
+ * Fork: the thread does all CPU work (OpenSSL, libcurl, the store) holding the quiesce lock and releases it
+ * while it waits (network, sleeps). pthread_atfork's prepare takes the lock, so no fork ever happens while the
+ * manager is inside OpenSSL or holds a store mutex; the child handler starts a fresh thread in the child,
+ * with a fresh engine (the parent's is abandoned: its sockets belong to the parent).
+ *
+ * It never runs on a server thread, except sync_now(), which a ClientHello offering only acme-tls/1 may call
+ * (a parse of the region, no I/O).
+ */
+#ifndef AUTOTLS_SHIM_MANAGER_MANAGER_H
+#define AUTOTLS_SHIM_MANAGER_MANAGER_H
+
+#include "shim/host_api.h"
+
+#include <pthread.h>
+
+extern const struct shim_host *mgr_host;
+
+/* The quiesce lock (see above). */
+void mgr_quiesce_enter(void);
+void mgr_quiesce_leave(void);
+/* Sleeps ms with the quiesce lock released. */
+void mgr_sleep_ms(long ms);
+
+/* Builds this process's cache from the region (or from payload when there is no region) when its generation
+ * changed. Returns 0 or a negative error. Takes the publish mutex. */
+int mgr_sync(void);
+int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation);
+
+/* The leader's work until it loses the lead (returns) or the process ends. */
+void mgr_lead(void);
+
+/* Starts the manager thread in this process. */
+int mgr_thread_start(void);
+
+/* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region. */
+struct at_solver;
+void mgr_solver_init(struct at_solver *s);
+/* The current certificate set the leader publishes beside challenges (replaced on every issuance). */
+int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
+
+/* 1 when this process's user may write the store (and so may lead). */
+int mgr_can_lead(void);
+
+#endif

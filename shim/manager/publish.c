@@ -1,0 +1,156 @@
+/*
+ * The leader's side of publishing: the current certificate and the pending challenge certificates, written
+ * together into the shared region (or, without one, straight into this process's cache), and the TLS-ALPN-01
+ * solver that adds and withdraws challenge certificates. Runs on the manager thread only.
+ */
+#include "shim/manager/manager.h"
+#include "acme/solver.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/keys.h"
+#include "util/log.h"
+
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CHALLENGES 64
+
+struct pem_pair {
+	char name[256];
+	char *chain;   /* owned */
+	size_t chain_len;
+	char *key;     /* owned, secret */
+	size_t key_len;
+};
+
+static struct pem_pair current;                     /* the managed certificate */
+static struct pem_pair challenges[MAX_CHALLENGES];  /* pending TLS-ALPN-01 certificates, by SNI */
+static size_t nchallenges;
+static uint64_t private_generation;                 /* without a shared region */
+
+static void pair_clear(struct pem_pair *p)
+{
+	free(p->chain);
+	at_secret_free(p->key, p->key_len);
+	memset(p, 0, sizeof(*p));
+}
+
+static int write_all(void)
+{
+	struct at_buf b;
+	int rc = 0;
+	at_buf_init(&b, SHM_DATA_MAX);
+	if (current.chain)
+		rc = shm_append_record(&b, SHM_CERT, current.name, current.chain, current.chain_len, current.key,
+				       current.key_len);
+	for (size_t i = 0; rc == 0 && i < nchallenges; i++)
+		rc = shm_append_record(&b, SHM_CHALLENGE, challenges[i].name, challenges[i].chain,
+				       challenges[i].chain_len, challenges[i].key, challenges[i].key_len);
+	if (rc == 0) {
+		if (mgr_host->shm) {
+			rc = shm_write(mgr_host->shm, b.data ? b.data : "", b.len);
+			if (rc == 0)
+				rc = mgr_sync();
+		} else {
+			rc = mgr_sync_payload((const unsigned char *)(b.data ? b.data : ""), b.len, ++private_generation);
+		}
+	}
+	at_buf_free_secret(&b);
+	return rc;
+}
+
+int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
+{
+	struct pem_pair next;
+	memset(&next, 0, sizeof(next));
+	snprintf(next.name, sizeof(next.name), "%s", name);
+	next.chain = malloc(chain_len);
+	next.key = malloc(key_len);
+	if (next.chain == NULL || next.key == NULL) {
+		pair_clear(&next);
+		return AT_E_NOMEM;
+	}
+	memcpy(next.chain, chain, chain_len);
+	next.chain_len = chain_len;
+	memcpy(next.key, key, key_len);
+	next.key_len = key_len;
+	if (current.chain && current.chain_len == chain_len && memcmp(current.chain, chain, chain_len) == 0) {
+		pair_clear(&next);
+		return AT_E_STATE; /* nothing new */
+	}
+	struct pem_pair old = current;
+	current = next;
+	int rc = write_all();
+	if (rc != 0) {
+		/* Keep serving what was served before. */
+		pair_clear(&current);
+		current = old;
+		return rc;
+	}
+	pair_clear(&old);
+	return 0;
+}
+
+static int cert_pem(char **out, size_t *len, X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	if (b == NULL || PEM_write_bio_X509(b, x) != 1) {
+		BIO_free(b);
+		return AT_E_CRYPTO;
+	}
+	long n = BIO_get_mem_data(b, &p);
+	*out = malloc((size_t)n);
+	if (*out)
+		memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	BIO_free(b);
+	return *out ? 0 : AT_E_NOMEM;
+}
+
+static int alpn_present(void *ctx, const struct at_challenge *ch)
+{
+	(void)ctx;
+	if (nchallenges == MAX_CHALLENGES)
+		return AT_E_RANGE;
+	struct pem_pair *p = &challenges[nchallenges];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", ch->alpn_sni);
+	int rc = cert_pem(&p->chain, &p->chain_len, ch->alpn_cert);
+	if (rc == 0)
+		rc = at_key_to_pem(&p->key, &p->key_len, ch->alpn_key);
+	if (rc != 0) {
+		pair_clear(p);
+		return rc;
+	}
+	nchallenges++;
+	rc = write_all();
+	if (rc == 0)
+		at_log_debug("tls-alpn-01 challenge published for %s", ch->alpn_sni);
+	return rc;
+}
+
+static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
+{
+	(void)ctx;
+	for (size_t i = 0; i < nchallenges; i++) {
+		if (strcmp(challenges[i].name, ch->alpn_sni) != 0)
+			continue;
+		pair_clear(&challenges[i]);
+		challenges[i] = challenges[nchallenges - 1];
+		memset(&challenges[nchallenges - 1], 0, sizeof(challenges[0]));
+		nchallenges--;
+		break;
+	}
+	if (write_all() != 0)
+		at_log_warn("withdrawing the tls-alpn-01 challenge for %s failed", ch->alpn_sni);
+}
+
+void mgr_solver_init(struct at_solver *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->type = AT_CHALLENGE_TLS_ALPN_01;
+	s->present = alpn_present;
+	s->cleanup = alpn_cleanup;
+}

@@ -1,0 +1,249 @@
+/* The handshake callbacks (see hooks.h). */
+#include "shim/preload/hooks.h"
+#include "shim/preload/cache.h"
+#include "shim/preload/clienthello.h"
+#include "shim/preload/real.h"
+
+#include <openssl/tls1.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int (*hooks_sync_now)(void);
+
+/* What the host installed on a context; owned by the context through its ex_data (freed with it). */
+struct ctx_hooks {
+	SSL_client_hello_cb_fn ch_cb;
+	void *ch_arg;
+	int (*cert_cb)(SSL *, void *);
+	void *cert_arg;
+	SSL_CTX_alpn_select_cb_func alpn_cb;
+	void *alpn_arg;
+};
+
+/* A host's per-connection certificate callback (Node's SSL_set_cert_cb); owned by the SSL's ex_data. */
+struct ssl_cert_hook {
+	int (*cb)(SSL *, void *);
+	void *arg;
+};
+
+static int ctx_idx = -1, ssl_mark_idx = -1, ssl_cb_idx = -1;
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+/* The value stored in a marked connection's ex_data: any non-NULL address, no allocation. */
+static char challenge_mark;
+
+static void free_owned(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+static void make_indexes(void)
+{
+	const struct real_ssl *r = real_ssl();
+	if (r == NULL)
+		return;
+	ctx_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL, free_owned);
+	ssl_mark_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
+	ssl_cb_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, free_owned);
+}
+
+static struct ctx_hooks *hooks_of(const SSL_CTX *ctx)
+{
+	const struct real_ssl *r = real_ssl();
+	if (r == NULL || ctx == NULL || ctx_idx < 0)
+		return NULL;
+	return r->SSL_CTX_get_ex_data(ctx, ctx_idx);
+}
+
+static int sni_from_hello(const struct real_ssl *r, SSL *ssl, char out[CH_SNI_MAX + 1])
+{
+	const unsigned char *p;
+	size_t n;
+	if (r->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) != 1)
+		return -1;
+	return ch_parse_sni(p, n, out);
+}
+
+static int shim_client_hello_cb(SSL *ssl, int *al, void *arg)
+{
+	const struct real_ssl *r = real_ssl();
+	struct ctx_hooks *h = arg;
+	const unsigned char *alpn;
+	size_t alpn_len;
+
+	/* A HelloRetryRequest runs this twice in TLS 1.3: marking is idempotent. */
+	if (r->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &alpn,
+					 &alpn_len) == 1 &&
+	    ch_alpn_only_acme(alpn, alpn_len)) {
+		char sni[CH_SNI_MAX + 1];
+		if (sni_from_hello(r, ssl, sni) == 0) {
+			const struct cache_snapshot *s = cache_current();
+			if (cache_find_challenge(s, sni) == NULL && hooks_sync_now) {
+				/* The validator may arrive before this process's follower caught up. */
+				hooks_sync_now();
+				s = cache_current();
+			}
+			if (cache_find_challenge(s, sni) != NULL) {
+				r->SSL_set_ex_data(ssl, ssl_mark_idx, &challenge_mark);
+				/* RFC 8737 section 3: the validation handshake must not set up resumption. */
+				r->SSL_set_options(ssl, SSL_OP_NO_TICKET);
+			}
+		}
+	}
+	if (h && h->ch_cb)
+		return h->ch_cb(ssl, al, h->ch_arg);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+static int is_marked(const struct real_ssl *r, const SSL *ssl)
+{
+	return r->SSL_get_ex_data(ssl, ssl_mark_idx) == &challenge_mark;
+}
+
+static int shim_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+			unsigned int inlen, void *arg)
+{
+	const struct real_ssl *r = real_ssl();
+	struct ctx_hooks *h = arg;
+
+	if (is_marked(r, ssl)) {
+		/* The offer was exactly acme-tls/1 (checked in the ClientHello callback): select it from the
+		 * client's own list, as OpenSSL expects out to point into in. */
+		if (inlen == 11 && in[0] == 10) {
+			*out = in + 1;
+			*outlen = 10;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	/* After SSL_set_SSL_CTX the callback installed is the switched-to context's: use its hooks. */
+	struct ctx_hooks *cur = hooks_of(r->SSL_get_SSL_CTX(ssl));
+	if (cur == NULL)
+		cur = h;
+	if (cur && cur->alpn_cb)
+		return cur->alpn_cb(ssl, out, outlen, in, inlen, cur->alpn_arg);
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+static int shim_cert_cb(SSL *ssl, void *arg)
+{
+	const struct real_ssl *r = real_ssl();
+	struct ctx_hooks *h = arg;
+	struct ssl_cert_hook *sh = ssl_cb_idx >= 0 ? r->SSL_get_ex_data(ssl, ssl_cb_idx) : NULL;
+	int rc = 1;
+
+	if (sh && sh->cb)
+		rc = sh->cb(ssl, sh->arg);
+	else if (h && h->cert_cb)
+		rc = h->cert_cb(ssl, h->cert_arg);
+	/* The host's error or retry (< 1) goes back unchanged, and clients are not ours to touch. */
+	if (rc <= 0 || !r->SSL_is_server(ssl))
+		return rc;
+
+	const struct cache_snapshot *s = cache_current();
+	if (s == NULL)
+		return rc;
+	const char *sni = r->SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (sni == NULL)
+		return rc;
+	char lower[CH_SNI_MAX + 1];
+	size_t n = strnlen(sni, sizeof(lower));
+	if (n == sizeof(lower))
+		return rc;
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)(sni[i] >= 'A' && sni[i] <= 'Z' ? sni[i] - 'A' + 'a' : sni[i]);
+
+	const struct cache_cert *c;
+	if (is_marked(r, ssl)) {
+		c = cache_find_challenge(s, lower);
+		if (c == NULL)
+			return rc;
+	} else {
+		c = cache_find_cert(s, lower, time(NULL));
+		if (c == NULL)
+			return rc;
+	}
+	r->SSL_certs_clear(ssl);
+	if (r->SSL_use_cert_and_key(ssl, c->leaf, c->key, c->chain, 1) != 1)
+		return 0; /* the slots were cleared: failing the handshake beats serving nothing */
+	return 1;
+}
+
+int hooks_install(SSL_CTX *ctx)
+{
+	const struct real_ssl *r = real_ssl();
+	pthread_once(&idx_once, make_indexes);
+	if (r == NULL || ctx_idx < 0 || ssl_mark_idx < 0 || ssl_cb_idx < 0)
+		return -1;
+	struct ctx_hooks *h = calloc(1, sizeof(*h));
+	if (h == NULL || r->SSL_CTX_set_ex_data(ctx, ctx_idx, h) != 1) {
+		free(h);
+		return -1;
+	}
+	r->SSL_CTX_set_client_hello_cb(ctx, shim_client_hello_cb, h);
+	r->SSL_CTX_set_cert_cb(ctx, shim_cert_cb, h);
+	r->SSL_CTX_set_alpn_select_cb(ctx, shim_alpn_cb, h);
+	return 0;
+}
+
+int hooks_installed(const SSL_CTX *ctx)
+{
+	return hooks_of(ctx) != NULL;
+}
+
+int hooks_take_client_hello_cb(SSL_CTX *ctx, SSL_client_hello_cb_fn cb, void *arg)
+{
+	struct ctx_hooks *h = hooks_of(ctx);
+	if (h == NULL)
+		return 0;
+	h->ch_cb = cb;
+	h->ch_arg = arg;
+	return 1;
+}
+
+int hooks_take_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg)
+{
+	struct ctx_hooks *h = hooks_of(ctx);
+	if (h == NULL)
+		return 0;
+	h->cert_cb = cb;
+	h->cert_arg = arg;
+	return 1;
+}
+
+int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg)
+{
+	struct ctx_hooks *h = hooks_of(ctx);
+	if (h == NULL)
+		return 0;
+	h->alpn_cb = cb;
+	h->alpn_arg = arg;
+	return 1;
+}
+
+int hooks_take_ssl_cert_cb(SSL *ssl, int (*cb)(SSL *, void *), void *arg)
+{
+	const struct real_ssl *r = real_ssl();
+	if (r == NULL || ssl_cb_idx < 0 || !hooks_installed(r->SSL_get_SSL_CTX(ssl)))
+		return 0;
+	struct ssl_cert_hook *sh = r->SSL_get_ex_data(ssl, ssl_cb_idx);
+	if (sh == NULL) {
+		sh = calloc(1, sizeof(*sh));
+		if (sh == NULL || r->SSL_set_ex_data(ssl, ssl_cb_idx, sh) != 1) {
+			free(sh);
+			return 0;
+		}
+	}
+	sh->cb = cb;
+	sh->arg = arg;
+	/* Ours stays the SSL's callback; it calls the host's first. */
+	r->SSL_set_cert_cb(ssl, shim_cert_cb, hooks_of(r->SSL_get_SSL_CTX(ssl)));
+	return 1;
+}

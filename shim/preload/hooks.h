@@ -1,0 +1,36 @@
+/*
+ * The handshake path: the callbacks the shim installs on every server-capable SSL_CTX, chained in front of the
+ * host's own (research/interposition.md section 3.3, "Option B"):
+ *   ClientHello: parse SNI and ALPN; a connection offering only "acme-tls/1" for a name with a pending
+ *     challenge is marked (and gets no session ticket); then the host's callback runs, its answer returned;
+ *   ALPN: a marked connection gets "acme-tls/1"; every other one gets the host's answer (or none);
+ *   certificate: the host's callback first; then, on a server, a marked connection gets the challenge
+ *     certificate and a managed name gets the managed certificate (the slots cleared first, so a host with an
+ *     RSA and an ECDSA certificate cannot still pick its own). Everything else is left exactly as the host set.
+ * The certificate callback runs after any SSL_set_SSL_CTX the host did, in TLS 1.2 and 1.3 alike.
+ * Nothing here blocks, locks, or allocates for a managed or unmanaged name; a marked connection may sync the
+ * challenge table once (a rare handshake from the CA's validator).
+ */
+#ifndef AUTOTLS_SHIM_PRELOAD_HOOKS_H
+#define AUTOTLS_SHIM_PRELOAD_HOOKS_H
+
+#include <openssl/ssl.h>
+
+/* Installs the shim's callbacks on a new server-capable context. Returns 0 or -1 (the context stays as the
+ * host made it). */
+int hooks_install(SSL_CTX *ctx);
+
+/* 1 when ctx carries the shim's callbacks. */
+int hooks_installed(const SSL_CTX *ctx);
+
+/* Remember the host's callback (and keep ours). Each returns 1 when ctx/ssl is hooked and the callback was
+ * taken, 0 when the caller should pass the call through. */
+int hooks_take_client_hello_cb(SSL_CTX *ctx, SSL_client_hello_cb_fn cb, void *arg);
+int hooks_take_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg);
+int hooks_take_ssl_cert_cb(SSL *ssl, int (*cb)(SSL *, void *), void *arg);
+int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg);
+
+/* Called by the manager side: sync the local cache from the shared region now (set once at attach). */
+extern int (*hooks_sync_now)(void);
+
+#endif

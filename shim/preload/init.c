@@ -1,0 +1,107 @@
+/* The library constructor and the loading of the manager (see init.h). */
+#include "shim/preload/init.h"
+#include "shim/host_api.h"
+#include "shim/preload/hooks.h"
+#include "util/log.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MANAGER_SO "libautotls-manager.so"
+
+static struct shim_config config;
+static struct shim_host host;
+static int active;
+static _Thread_local int in_manager;
+static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
+static int attached;              /* the manager is loaded (it survives fork with the address space) */
+static _Atomic pid_t logged_pid;  /* the process that last logged "hooked" */
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static void set_in_manager(int on)
+{
+	in_manager = on;
+}
+
+__attribute__((constructor)) static void autotls_init(void)
+{
+	int rc = shim_config_read(&config, env);
+	if (rc != 0) {
+		if (rc != -401 /* AT_E_NOTFOUND: AUTOTLS_DOMAINS unset, stay silent */)
+			at_log_error("configuration refused; the server runs without libautotls (see above)");
+		return;
+	}
+	host.version = SHIM_HOST_API_VERSION;
+	host.cfg = &config;
+	host.shm = shm_create();
+	host.publish = cache_publish;
+	host.current = cache_current;
+	host.sync_now = &hooks_sync_now;
+	host.set_in_manager = set_in_manager;
+	if (host.shm == NULL)
+		at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
+	active = 1;
+}
+
+int shim_active(void)
+{
+	return active;
+}
+
+int shim_in_manager(void)
+{
+	return in_manager;
+}
+
+/* The folder this library was loaded from: the manager is installed beside it. */
+static int manager_path(char *out, size_t size)
+{
+	Dl_info info;
+	if (dladdr((void *)manager_path, &info) == 0 || info.dli_fname == NULL)
+		return -1;
+	const char *slash = strrchr(info.dli_fname, '/');
+	if (slash == NULL)
+		return snprintf(out, size, "%s", MANAGER_SO) < (int)size ? 0 : -1;
+	int n = snprintf(out, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, MANAGER_SO);
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+void shim_on_server_ctx(void)
+{
+	pid_t me = getpid();
+	if (atomic_exchange(&logged_pid, me) != me) {
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		at_log_info("hooked server SSL_CTX in %s (pid %d, uid %d); managing %s%s", exe, (int)me, (int)geteuid(),
+			    config.domains[0], config.ndomains > 1 ? " and more" : "");
+	}
+	pthread_mutex_lock(&attach_mu);
+	if (!attached) {
+		char path[PATH_MAX];
+		attached = -1;
+		if (manager_path(path, sizeof(path)) == 0) {
+			in_manager = 1; /* libcurl's and libssl's constructors must not be hooked */
+			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+			shim_manager_attach_fn attach = h ? (shim_manager_attach_fn)dlsym(h, SHIM_MANAGER_ATTACH) : NULL;
+			int rc = attach ? attach(&host) : -1;
+			in_manager = 0;
+			if (rc == 0)
+				attached = 1;
+			else
+				at_log_error("cannot load %s (%s); serving the server's own certificates only", path,
+					     h ? "attach failed" : dlerror());
+		}
+	}
+	pthread_mutex_unlock(&attach_mu);
+}

@@ -1,0 +1,20 @@
+/*
+ * The library's life in a host process: the constructor reads the configuration and maps the shared region
+ * (both before the host forks, daemonises or drops privileges); the first server context a process makes
+ * loads libautotls-manager.so from the folder libautotls.so was loaded from and hands it the host API.
+ * A process that never makes a server context (a shell, `nginx -t`) does nothing more than read a few
+ * environment variables.
+ */
+#ifndef AUTOTLS_SHIM_PRELOAD_INIT_H
+#define AUTOTLS_SHIM_PRELOAD_INIT_H
+
+/* 1 when the configuration is valid and names domains. */
+int shim_active(void);
+
+/* 1 on a thread of the manager (its own TLS contexts, libcurl's, must pass through untouched). */
+int shim_in_manager(void);
+
+/* A server context was just hooked in this process. */
+void shim_on_server_ctx(void);
+
+#endif

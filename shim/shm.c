@@ -1,0 +1,138 @@
+/* The shared region (see shm.h). */
+#include "shim/shm.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void futex_wake_all(_Atomic uint32_t *addr)
+{
+	/* Not FUTEX_PRIVATE: the waiters are other processes sharing the mapping. */
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+int shm_write(struct shm_region *r, const void *payload, size_t len)
+{
+	if (len > SHM_DATA_MAX)
+		return AT_E_TOOBIG;
+	atomic_fetch_add_explicit(&r->seq, 1, memory_order_acq_rel); /* odd: writing */
+	atomic_thread_fence(memory_order_release);
+	memcpy(r->data, payload, len);
+	atomic_store_explicit(&r->used, (uint32_t)len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->generation, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->seq, 1, memory_order_release); /* even: done */
+	atomic_fetch_add_explicit(&r->futex, 1, memory_order_release);
+	futex_wake_all(&r->futex);
+	return 0;
+}
+
+int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation)
+{
+	for (int tries = 0;; tries++) {
+		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
+		if (s1 == 0)
+			return AT_E_NOTFOUND;
+		if (s1 & 1) {
+			/* The manager is writing: a memcpy of a few kilobytes, so yield and look again. */
+			sched_yield();
+			continue;
+		}
+		uint32_t used = atomic_load_explicit(&r->used, memory_order_relaxed);
+		uint64_t gen = atomic_load_explicit(&r->generation, memory_order_relaxed);
+		if (used > SHM_DATA_MAX)
+			continue;
+		unsigned char *copy = malloc(used ? used : 1);
+		if (copy == NULL)
+			return AT_E_NOMEM;
+		memcpy(copy, r->data, used);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->seq, memory_order_relaxed) == s1) {
+			*out = copy;
+			*len = used;
+			*generation = gen;
+			return 0;
+		}
+		shm_copy_free(copy, used);
+	}
+}
+
+void shm_copy_free(unsigned char *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	/* The copy holds private keys. volatile stores so the compiler keeps them (no libcrypto here). */
+	volatile unsigned char *v = p;
+	for (size_t i = 0; i < len; i++)
+		v[i] = 0;
+	free(p);
+}
+
+void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms)
+{
+	struct timespec ts = { .tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L };
+	syscall(SYS_futex, (uint32_t *)&r->futex, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+static int put_u32(struct at_buf *b, size_t v)
+{
+	unsigned char x[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 24) };
+	return at_buf_append(b, x, 4);
+}
+
+int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
+		      const char *key, size_t key_len)
+{
+	size_t nl = strlen(name);
+	unsigned char hdr[2] = { (unsigned char)kind, (unsigned char)nl };
+	int rc;
+	if (nl == 0 || nl > 255)
+		return AT_E_INVAL;
+	if ((rc = at_buf_append(b, hdr, 2)) != 0 || (rc = at_buf_append(b, name, nl)) != 0 ||
+	    (rc = put_u32(b, chain_len)) != 0 || (rc = at_buf_append(b, chain, chain_len)) != 0 ||
+	    (rc = put_u32(b, key_len)) != 0 || (rc = at_buf_append(b, key, key_len)) != 0)
+		return rc;
+	return 0;
+}
+
+static int get_u32(const unsigned char *p, size_t len, size_t *off, size_t *v)
+{
+	if (len - *off < 4)
+		return -1;
+	const unsigned char *x = p + *off;
+	*v = (size_t)x[0] | (size_t)x[1] << 8 | (size_t)x[2] << 16 | (size_t)x[3] << 24;
+	*off += 4;
+	return 0;
+}
+
+int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_record *rec)
+{
+	if (*off == len)
+		return 0;
+	if (*off > len || len - *off < 2)
+		return -1;
+	unsigned kind = p[*off], nl = p[*off + 1];
+	*off += 2;
+	if ((kind != SHM_CERT && kind != SHM_CHALLENGE) || nl == 0 || len - *off < nl)
+		return -1;
+	rec->kind = (enum shm_kind)kind;
+	memcpy(rec->name, p + *off, nl);
+	rec->name[nl] = '\0';
+	*off += nl;
+	if (get_u32(p, len, off, &rec->chain_len) != 0 || len - *off < rec->chain_len)
+		return -1;
+	rec->chain = (const char *)p + *off;
+	*off += rec->chain_len;
+	if (get_u32(p, len, off, &rec->key_len) != 0 || len - *off < rec->key_len)
+		return -1;
+	rec->key = (const char *)p + *off;
+	*off += rec->key_len;
+	return 1;
+}

@@ -1,0 +1,73 @@
+/*
+ * The shared region: how a new certificate reaches every process of a server without a reload, including
+ * workers that run as another user or in a chroot.
+ *
+ * The library's constructor maps an anonymous MAP_SHARED region before the host forks, so the nginx master,
+ * its workers, Apache's children and any other descendant share it; nothing is ever written to a file for
+ * it, so no private key becomes readable by another user. The elected manager writes the current
+ * certificates (and pending TLS-ALPN-01 challenge certificates) into it under a seqlock; every process has a
+ * follower that waits on the region's futex word and rebuilds its own in-process cache when it changes.
+ *
+ * Record format (little-endian, packed one after another from data[0] to data[used]):
+ *   u8 kind (SHM_CERT, SHM_CHALLENGE) | u8 name_len | name | u32 chain_len | chain PEM | u32 key_len | key PEM
+ * A SHM_CERT record's name is the certificate's first name; a certificate covering several names is
+ * published once per name.
+ */
+#ifndef AUTOTLS_SHIM_SHM_H
+#define AUTOTLS_SHIM_SHM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHM_MAGIC 0x4154534du /* "ATSM" */
+#define SHM_SIZE (8u << 20)  /* reserved, not committed: only written pages cost memory */
+
+enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2 };
+
+struct shm_region {
+	uint32_t magic;
+	_Atomic uint32_t seq;      /* seqlock: odd while the manager writes */
+	_Atomic uint32_t futex;    /* bumped after every write; followers FUTEX_WAIT on it */
+	_Atomic int32_t leader_pid;
+	_Atomic uint64_t generation;
+	_Atomic uint32_t used;
+	uint32_t pad;
+	unsigned char data[];
+};
+
+#define SHM_DATA_MAX (SHM_SIZE - sizeof(struct shm_region))
+
+/* Maps a new region (the constructor, before any fork). NULL on failure. */
+struct shm_region *shm_create(void);
+
+/* Replaces the content with payload[0..len) (the manager's thread only) and wakes every follower.
+ * Returns 0 or AT_E_TOOBIG. */
+int shm_write(struct shm_region *r, const void *payload, size_t len);
+
+/* Copies a consistent content into *out (new, caller frees with shm_copy_free) and its generation.
+ * Returns 0, AT_E_NOMEM, or AT_E_NOTFOUND when nothing was ever written. */
+int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation);
+void shm_copy_free(unsigned char *p, size_t len);
+
+/* Waits until the futex word differs from seen or timeout_ms passes. */
+void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms);
+
+/* Appends one record to a payload being built. Returns 0, AT_E_TOOBIG, AT_E_NOMEM. */
+struct at_buf;
+int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
+		      const char *key, size_t key_len);
+
+struct shm_record {
+	enum shm_kind kind;
+	char name[256];
+	const char *chain; /* borrowed from the payload */
+	size_t chain_len;
+	const char *key;
+	size_t key_len;
+};
+
+/* Iterates records: *off starts at 0. Returns 1 with rec filled, 0 at the end, -1 on a malformed payload. */
+int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_record *rec);
+
+#endif
