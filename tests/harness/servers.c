@@ -1,0 +1,682 @@
+/*
+ * Real servers for the shim tests (see servers.h).
+ *
+ * Who calls it: integration tests, from their main thread (PR_SET_PDEATHSIG fires when the thread that forked
+ * ends).
+ *
+ * What it owns: the processes it starts, and the files it writes into the folder the test gives. Every running
+ * server is registered; an atexit handler stops what a test forgot. A test killed by a signal is covered by
+ * PR_SET_PDEATHSIG in the direct children, and for nginx (whose master is a grandchild after ngx_daemon, and
+ * the death signal is cleared by fork) by a watchdog child that waits for its own death signal and then
+ * SIGKILLs the master's process group. The test process becomes a child subreaper on the first nginx start, so
+ * the daemonised master and its workers stay ours to reap.
+ *
+ * What it must never do: find processes by name, listen anywhere but 127.0.0.1.
+ */
+#include "tests/harness/servers.h"
+#include "tests/harness/certgen.h"
+#include "tests/harness/pebble.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define READY_TIMEOUT_MS 15000
+#define STOP_GRACE_MS 5000
+#define POLL_MS 10
+#define MAX_SERVERS 16
+
+/* ---- small helpers ---- */
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* dst = dir + "/" + name; "" when it does not fit (every caller then fails on the empty path). */
+static void join(char *dst, size_t cap, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(dst, cap, "%s/%s", dir, name) >= cap)
+		dst[0] = '\0';
+}
+
+static int tcp_connects(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+const char *server_kind_name(enum server_kind kind)
+{
+	switch (kind) {
+	case SERVER_S_SERVER:
+		return "s_server";
+	case SERVER_NGINX:
+		return "nginx";
+	case SERVER_PYTHON:
+		return "python";
+	default:
+		return "unknown";
+	}
+}
+
+/* ---- registry: what atexit stops ---- */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct server *reg[MAX_SERVERS];
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+static void stop_all_atexit(void)
+{
+	struct server *todo[MAX_SERVERS];
+	int n = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_SERVERS; i++)
+		if (reg[i] != NULL)
+			todo[n++] = reg[i];
+	pthread_mutex_unlock(&reg_lock);
+	/* The structs are the tests' (usually static); a test that returned from main without stopping left them
+	 * valid, since static storage outlives atexit handlers. */
+	for (int i = 0; i < n; i++)
+		server_stop(todo[i]);
+}
+
+static void reg_init(void)
+{
+	harness_ignore_sigpipe();
+	atexit(stop_all_atexit);
+}
+
+static int reg_add(struct server *s)
+{
+	int ret = -1;
+
+	pthread_once(&reg_once, reg_init);
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_SERVERS && ret != 0; i++)
+		if (reg[i] == s || reg[i] == NULL) {
+			reg[i] = s;
+			ret = 0;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	return ret;
+}
+
+static void reg_remove(struct server *s)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_SERVERS; i++)
+		if (reg[i] == s)
+			reg[i] = NULL;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- processes ---- */
+
+/* Our environment with every name that extra sets removed, plus extra. New array (strings borrowed); free(). */
+static char **make_env(char *const *extra)
+{
+	size_t n = 0, x = 0, k = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	while (extra != NULL && extra[x] != NULL)
+		x++;
+	env = calloc(n + x + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+		int replaced = 0;
+		for (size_t j = 0; j < x && !replaced; j++)
+			replaced = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
+		if (!replaced)
+			env[k++] = environ[i];
+	}
+	for (size_t j = 0; j < x; j++)
+		env[k++] = extra[j];
+	env[k] = NULL;
+	return env;
+}
+
+/*
+ * fork + exec with stdin from /dev/null and stdout/stderr appended to out_path. die_with_us: PR_SET_PDEATHSIG
+ * SIGKILL (not for nginx's launcher: its daemonised master would not keep it anyway). The PID or -1.
+ */
+static pid_t spawn(char *const argv[], char *const extra_env[], const char *out_path, int die_with_us)
+{
+	pid_t parent = getpid(), pid = -1;
+	int outfd = -1, nullfd = -1;
+	char **env = NULL;
+
+	outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	env = make_env(extra_env);
+	if (outfd < 0 || nullfd < 0 || env == NULL)
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls from here on. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
+			_exit(127);
+		if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
+			_exit(127);
+		execvpe(argv[0], argv, env);
+		_exit(127);
+	}
+out:
+	free(env);
+	if (outfd >= 0)
+		close(outfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	return pid;
+}
+
+/*
+ * A child that sleeps until the test dies (its PR_SET_PDEATHSIG is SIGTERM, which it waits for with sigwait)
+ * and then SIGKILLs process group pgid. server_stop kills it once the group is gone.
+ */
+static pid_t spawn_watchdog(pid_t pgid)
+{
+	pid_t parent = getpid();
+	sigset_t term, old;
+	pid_t pid;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, &old);
+	pid = fork();
+	if (pid == 0) {
+		int sig = 0;
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) {
+			kill(-pgid, SIGKILL);
+			_exit(0);
+		}
+		for (int fd = 0; fd < 1024; fd++)
+			close(fd);
+		while (sigwait(&term, &sig) != 0 || sig != SIGTERM)
+			;
+		kill(-pgid, SIGKILL);
+		_exit(0);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return pid;
+}
+
+/* 1 when pid has exited (and is reaped, when it was our child); *status gets its wait status if we reaped it. */
+static int child_gone(pid_t pid, int *status)
+{
+	int st = 0;
+	pid_t r = waitpid(pid, &st, WNOHANG);
+	if (r == pid) {
+		if (status != NULL)
+			*status = st;
+		return 1;
+	}
+	if (r < 0 && errno == ECHILD)
+		return kill(pid, 0) != 0 && errno == ESRCH;
+	return 0;
+}
+
+/* Reaps every exited member of group pgid that is our child (we are a subreaper), then 1 when none is left. */
+static int group_gone(pid_t pgid)
+{
+	while (waitpid(-pgid, NULL, WNOHANG) > 0)
+		;
+	return kill(-pgid, 0) != 0 && errno == ESRCH;
+}
+
+/* SIGTERM pid, wait up to STOP_GRACE_MS, then SIGKILL; reaps it when it is our child. */
+static void stop_child(pid_t pid)
+{
+	long deadline = now_ms() + STOP_GRACE_MS;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (!child_gone(pid, NULL)) {
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+}
+
+/* The same for a whole process group (nginx master + workers): SIGTERM the master, then SIGKILL the group. */
+static void stop_group(pid_t master)
+{
+	long deadline = now_ms() + STOP_GRACE_MS;
+
+	if (master <= 0)
+		return;
+	kill(master, SIGTERM);
+	while (!group_gone(master)) {
+		if (now_ms() > deadline) {
+			kill(-master, SIGKILL);
+			deadline = now_ms() + STOP_GRACE_MS;
+			while (!group_gone(master) && now_ms() < deadline)
+				sleep_ms(POLL_MS);
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+}
+
+/* ---- files ---- */
+
+static int serial_hex(X509 *cert, char *out, size_t cap)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int ret = -1;
+
+	if (hex != NULL && (size_t)snprintf(out, cap, "%s", hex) < cap)
+		ret = 0;
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ret;
+}
+
+/* Makes a self-signed P-256 placeholder for cn (also the SAN) unless cert_path and key_path both exist already
+ * (a restart keeps the same placeholder). Fills serial. 0 or -1. */
+static int placeholder(const char *cert_path, const char *key_path, const char *cn, char *serial, size_t cap)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	FILE *f = NULL;
+	int ret = -1;
+
+	if (cert_path[0] == '\0' || key_path[0] == '\0')
+		return -1;
+	if (access(cert_path, R_OK) == 0 && access(key_path, R_OK) == 0) {
+		f = fopen(cert_path, "re");
+		if (f == NULL || (cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
+			goto out;
+	} else {
+		unlink(cert_path);
+		unlink(key_path);
+		if (harness_cert_make(&cert, &key, cn, cn, NULL, 0, NULL, NULL, 30) != 0 ||
+		    harness_write_cert_pem(cert_path, cert) != 0 || harness_write_key_pem(key_path, key) != 0)
+			goto out;
+	}
+	ret = serial_hex(cert, serial, cap);
+out:
+	if (f != NULL)
+		fclose(f);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return ret;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t len = strlen(text), off = 0;
+
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (fchmod(fd, mode) != 0) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* nginx's workers run as www-data: dir must be traversable (made 0755 here); every parent must be too. */
+static int make_traversable(const char *dir)
+{
+	char path[SERVER_PATH_MAX];
+	struct stat st;
+
+	if (chmod(dir, 0755) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *slash = strrchr(path, '/'); slash != NULL && slash != path; slash = strrchr(path, '/')) {
+		*slash = '\0';
+		if (stat(path, &st) != 0 || (st.st_mode & S_IXOTH) == 0) {
+			fprintf(stderr, "servers: %s is not traversable by other users (nginx workers run as www-data)\n",
+				path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- per server ---- */
+
+/* nginx.conf; every variable envp names gets an `env` directive so it reaches the workers (nginx replaces
+ * their environment with TZ and those). */
+static int write_nginx_conf(const struct server *s, char *const envp[])
+{
+	char env_lines[4096] = "";
+	size_t used = 0;
+	char *text = NULL;
+	int ret = -1, n;
+
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		const char *eq = strchr(envp[i], '=');
+		int len = eq ? (int)(eq - envp[i]) : (int)strlen(envp[i]);
+		n = snprintf(env_lines + used, sizeof(env_lines) - used, "env %.*s;\n", len, envp[i]);
+		if (n < 0 || (size_t)n >= sizeof(env_lines) - used)
+			return -1;
+		used += (size_t)n;
+	}
+	n = asprintf(&text,
+		     "# written by tests/harness/servers.c\n"
+		     "%s"
+		     "worker_processes 2;\n"
+		     "pid %s;\n"
+		     "error_log %s info;\n"
+		     "%s"
+		     "events { worker_connections 256; }\n"
+		     "http {\n"
+		     "    default_type text/plain;\n"
+		     "    access_log %s/access.log;\n"
+		     "    client_body_temp_path %s/tmp-body;\n"
+		     "    proxy_temp_path %s/tmp-proxy;\n"
+		     "    fastcgi_temp_path %s/tmp-fastcgi;\n"
+		     "    uwsgi_temp_path %s/tmp-uwsgi;\n"
+		     "    scgi_temp_path %s/tmp-scgi;\n"
+		     "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+		     "    server {\n"
+		     "        listen 127.0.0.1:%d ssl http2 default_server;\n"
+		     "        server_name _;\n"
+		     "        ssl_certificate %s;\n"
+		     "        ssl_certificate_key %s;\n"
+		     "        location / { return 200 \"default\\n\"; }\n"
+		     "    }\n"
+		     "    server {\n"
+		     "        listen 127.0.0.1:%d ssl http2;\n"
+		     "        server_name %s;\n"
+		     "        ssl_certificate %s;\n"
+		     "        ssl_certificate_key %s;\n"
+		     "        location / { return 200 \"other\\n\"; }\n"
+		     "    }\n"
+		     "}\n",
+		     geteuid() == 0 ? "user www-data;\n" : "", s->pid_file, s->error_log, env_lines, s->dir, s->dir,
+		     s->dir, s->dir, s->dir, s->dir, s->port, s->cert_file, s->key_file, s->port, SERVER_OTHER_NAME,
+		     s->other_cert_file, s->other_key_file);
+	if (n < 0)
+		return -1;
+	ret = write_file(s->config_file, text, 0644);
+	free(text);
+	return ret;
+}
+
+static const char python_script[] =
+	"# written by tests/harness/servers.c: http.server behind ssl.SSLContext(PROTOCOL_TLS_SERVER)\n"
+	"import http.server, ssl, sys\n"
+	"\n"
+	"port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]\n"
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"ctx.load_cert_chain(cert, key)\n"
+	"ctx.set_alpn_protocols(['http/1.1'])\n"
+	"\n"
+	"class Handler(http.server.BaseHTTPRequestHandler):\n"
+	"    def do_GET(self):\n"
+	"        body = b'python\\n'\n"
+	"        self.send_response(200)\n"
+	"        self.send_header('Content-Type', 'text/plain')\n"
+	"        self.send_header('Content-Length', str(len(body)))\n"
+	"        self.end_headers()\n"
+	"        self.wfile.write(body)\n"
+	"\n"
+	"class Server(http.server.ThreadingHTTPServer):\n"
+	"    daemon_threads = True\n"
+	"    def handle_error(self, request, client_address):\n"
+	"        pass  # handshake-only probes and clients that hang up are normal here\n"
+	"\n"
+	"httpd = Server(('127.0.0.1', port), Handler)\n"
+	"# The handshake happens in the handler thread (on the first read), so a stuck client cannot block accept.\n"
+	"httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)\n"
+	"print('listening on 127.0.0.1:%d' % port, flush=True)\n"
+	"httpd.serve_forever()\n";
+
+static int start_s_server(struct server *s, char *const envp[])
+{
+	char accept[64];
+	char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", s->cert_file, "-key", s->key_file,
+			"-www", "-alpn", "h2,http/1.1", NULL};
+
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", s->port);
+	s->pid = spawn(argv, envp, s->out_file, 1);
+	return s->pid > 0 ? 0 : -1;
+}
+
+static int start_python(struct server *s, char *const envp[])
+{
+	char port[16];
+	char *argv[] = {"python3", "-u", s->config_file, port, s->cert_file, s->key_file, NULL};
+
+	snprintf(port, sizeof(port), "%d", s->port);
+	if (write_file(s->config_file, python_script, 0644) != 0)
+		return -1;
+	s->pid = spawn(argv, envp, s->out_file, 1);
+	return s->pid > 0 ? 0 : -1;
+}
+
+static pid_t read_pid_file(const char *path)
+{
+	char *text = harness_read_file(path, NULL);
+	long v = text ? strtol(text, NULL, 10) : 0;
+	free(text);
+	return v > 1 ? (pid_t)v : 0;
+}
+
+static int start_nginx(struct server *s, char *const envp[])
+{
+	char prefix[SERVER_PATH_MAX + 2];
+	char *argv[] = {"nginx", "-p", prefix, "-c", s->config_file, "-e", s->error_log, NULL};
+	long deadline = now_ms() + READY_TIMEOUT_MS;
+	pid_t launcher;
+	int status = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s/", s->dir);
+	if (placeholder(s->other_cert_file, s->other_key_file, SERVER_OTHER_CN, s->other_serial,
+			sizeof(s->other_serial)) != 0 ||
+	    make_traversable(s->dir) != 0 || write_nginx_conf(s, envp) != 0)
+		return -1;
+	unlink(s->pid_file);
+	/* The daemonised master is reparented to us, so we can wait for it and its workers. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	launcher = spawn(argv, envp, s->out_file, 0);
+	if (launcher <= 0)
+		return -1;
+	/* The launcher exits 0 right after ngx_daemon's fork, or 1 on a config error. */
+	while (!child_gone(launcher, &status)) {
+		if (now_ms() > deadline) {
+			kill(launcher, SIGKILL);
+			waitpid(launcher, NULL, 0);
+			return -1;
+		}
+		sleep_ms(POLL_MS);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "servers: nginx exited with status 0x%x before daemonising\n", status);
+		return -1;
+	}
+	/* The master writes its pid file after daemonising. */
+	while ((s->pid = read_pid_file(s->pid_file)) == 0) {
+		if (now_ms() > deadline) {
+			fprintf(stderr, "servers: nginx wrote no pid file %s\n", s->pid_file);
+			return -1;
+		}
+		sleep_ms(POLL_MS);
+	}
+	if (getpgid(s->pid) != s->pid)
+		fprintf(stderr, "servers: nginx master %d is not its group's leader; stop may miss workers\n",
+			(int)s->pid);
+	s->watchdog_pid = spawn_watchdog(s->pid);
+	return 0;
+}
+
+int server_start(struct server *s, enum server_kind kind, const char *dir, int port, char *const envp[])
+{
+	long deadline;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->port = port;
+	if (dir == NULL || strlen(dir) > 400 || port <= 0 || port > 65535) {
+		fprintf(stderr, "servers: bad folder or port\n");
+		return -1;
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	join(s->cert_file, sizeof(s->cert_file), dir, "placeholder-cert.pem");
+	join(s->key_file, sizeof(s->key_file), dir, "placeholder-key.pem");
+	join(s->other_cert_file, sizeof(s->other_cert_file), dir, "other-cert.pem");
+	join(s->other_key_file, sizeof(s->other_key_file), dir, "other-key.pem");
+	join(s->error_log, sizeof(s->error_log), dir, "error.log");
+	join(s->pid_file, sizeof(s->pid_file), dir, "nginx.pid");
+	join(s->config_file, sizeof(s->config_file), dir, kind == SERVER_PYTHON ? "server.py" : "nginx.conf");
+	snprintf(s->out_file, sizeof(s->out_file), "%s/%s.out", dir, server_kind_name(kind));
+	if (chmod(dir, 0755) != 0 ||
+	    placeholder(s->cert_file, s->key_file, SERVER_PLACEHOLDER_CN, s->serial, sizeof(s->serial)) != 0) {
+		fprintf(stderr, "servers: could not prepare %s (%s)\n", dir, strerror(errno));
+		return -1;
+	}
+	if (reg_add(s) != 0) {
+		fprintf(stderr, "servers: too many servers at once\n");
+		return -1;
+	}
+	switch (kind) {
+	case SERVER_S_SERVER:
+		rc = start_s_server(s, envp);
+		break;
+	case SERVER_NGINX:
+		rc = start_nginx(s, envp);
+		break;
+	case SERVER_PYTHON:
+		rc = start_python(s, envp);
+		break;
+	default:
+		rc = -1;
+		break;
+	}
+	if (rc != 0)
+		goto fail;
+	deadline = now_ms() + READY_TIMEOUT_MS;
+	while (!tcp_connects(port)) {
+		if (!server_alive(s) || now_ms() > deadline)
+			goto fail;
+		sleep_ms(POLL_MS);
+	}
+	/* Someone else on the port would also accept: make sure it is ours that runs. */
+	if (!server_alive(s))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "servers: %s did not start on 127.0.0.1:%d\n", server_kind_name(kind), port);
+	server_print_logs(s);
+	server_stop(s);
+	return -1;
+}
+
+int server_alive(struct server *s)
+{
+	if (s->pid <= 0)
+		return 0;
+	if (child_gone(s->pid, NULL)) {
+		/* nginx: the master is gone but its group may not be; server_stop still sweeps it. */
+		if (s->kind != SERVER_NGINX)
+			s->pid = 0;
+		return 0;
+	}
+	return 1;
+}
+
+void server_stop(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->kind == SERVER_NGINX) {
+		pid_t master = s->pid > 0 ? s->pid : read_pid_file(s->pid_file);
+		stop_group(master);
+		if (s->watchdog_pid > 0) {
+			kill(s->watchdog_pid, SIGKILL);
+			while (waitpid(s->watchdog_pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		s->watchdog_pid = 0;
+	} else {
+		stop_child(s->pid);
+	}
+	s->pid = 0;
+	reg_remove(s);
+}
+
+static void print_tail(const char *path)
+{
+	size_t len = 0;
+	char *text = path[0] ? harness_read_file(path, &len) : NULL;
+
+	if (text == NULL)
+		return;
+	fprintf(stderr, "  --- %s (tail) ---\n%s\n  ---\n", path, len > 3000 ? text + len - 3000 : text);
+	free(text);
+}
+
+void server_print_logs(const struct server *s)
+{
+	print_tail(s->out_file);
+	if (s->kind == SERVER_NGINX)
+		print_tail(s->error_log);
+}
