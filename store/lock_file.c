@@ -3,7 +3,8 @@
  * across hosts that share the store folder (NFS with a lock manager).
  *
  * A lock is the file .locks/<name>.lock holding one JSON record: {"v":1, "host", "node", "pid", "start",
- * "lease_expires", "token"}. "node" is the kernel boot id plus the pid namespace: two records with the same node
+ * "lease_expires" (unix seconds, with milliseconds as a fraction, so short leases are not cut by a whole second),
+ * "token"}. "node" is the kernel boot id plus the pid namespace: two records with the same node
  * name processes in the same pid space, so a pid (and its start time, /proc/<pid>/stat field 22, which tells a
  * reused pid apart) can be checked; across nodes only the lease counts, which assumes clocks agree to within a
  * small part of a lease. The token is random per acquisition: it is how a holder recognises its own record.
@@ -69,6 +70,15 @@ static long long mono_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wall clock in milliseconds: leases are compared across hosts, so they cannot use the monotonic clock. */
+static long long real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -141,7 +151,7 @@ struct record {
 	char node[128];
 	long long pid;
 	unsigned long long start;
-	long long lease_expires;
+	long long lease_expires_ms;
 	char token[AT_LOCK_TOKEN_LEN + 1];
 };
 
@@ -172,7 +182,7 @@ static int record_parse(struct record *r, const char *text, size_t len)
 		goto out;
 	r->pid = (long long)pid->valuedouble;
 	r->start = start->valuedouble > 0 ? (unsigned long long)start->valuedouble : 0;
-	r->lease_expires = (long long)lease->valuedouble;
+	r->lease_expires_ms = (long long)(lease->valuedouble * 1000.0);
 	rc = 0;
 out:
 	cJSON_Delete(j);
@@ -237,7 +247,7 @@ static int record_write(struct at_lockset *ls, const char *fname, const char *to
 	    cJSON_AddStringToObject(j, "node", ls->node) == NULL ||
 	    cJSON_AddNumberToObject(j, "pid", (double)pid) == NULL ||
 	    cJSON_AddNumberToObject(j, "start", (double)pid_start_time(pid)) == NULL ||
-	    cJSON_AddNumberToObject(j, "lease_expires", (double)(time(NULL) + lease_s)) == NULL ||
+	    cJSON_AddNumberToObject(j, "lease_expires", (double)(real_ms() + 1000LL * lease_s) / 1000.0) == NULL ||
 	    cJSON_AddStringToObject(j, "token", token) == NULL)
 		goto out;
 	text = cJSON_PrintUnformatted(j);
@@ -311,13 +321,13 @@ static int try_once(struct at_lockset *ls, const char *name, int lease_s, long l
 	rc = record_read(ls, fname, name, &r, &present);
 	if (rc != 0)
 		goto out;
-	if (present && r.lease_expires > (long long)time(NULL) && !holder_gone(ls, &r)) {
+	if (present && r.lease_expires_ms > real_ms() && !holder_gone(ls, &r)) {
 		rc = AT_E_LOCKED;
 		goto out;
 	}
 	if (present)
 		at_log_info("store: taking over lock %s from pid %lld on %s (%s)", name, r.pid, r.host,
-			    r.lease_expires > (long long)time(NULL) ? "holder gone" : "lease ended");
+			    r.lease_expires_ms > real_ms() ? "holder gone" : "lease ended");
 	rc = at_fio_random_hex(token, AT_LOCK_TOKEN_LEN / 2);
 	if (rc != 0)
 		goto out;

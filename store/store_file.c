@@ -192,7 +192,8 @@ static int file_list(struct at_store *s, const char *prefix, char ***keys, size_
 		k[plen + nl] = '\0';
 		out[cnt++] = k;
 	}
-	qsort(out, cnt, sizeof *out, cmp_str);
+	if (cnt > 1)
+		qsort(out, cnt, sizeof *out, cmp_str);
 	*keys = out;
 	*n = cnt;
 	out = NULL;

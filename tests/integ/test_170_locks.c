@@ -163,7 +163,7 @@ static void test_stalled_holder(void)
 	CHECK_OK(at_store_unlock(s, "stall"));
 
 	/* refreshing keeps it held past its lease */
-	h = holder("fresh", 1, 200);
+	h = holder("fresh", 1, 150);
 	REQUIRE(h > 0);
 	CHECK_INT(at_store_lock(s, "fresh", 30, 2500), ==, AT_E_LOCKED);
 	kill(h, SIGKILL);
