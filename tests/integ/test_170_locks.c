@@ -163,9 +163,9 @@ static void test_stalled_holder(void)
 	CHECK_OK(at_store_unlock(s, "stall"));
 
 	/* refreshing keeps it held past its lease */
-	h = holder("fresh", 1, 150);
+	h = holder("fresh", 2, 150);
 	REQUIRE(h > 0);
-	CHECK_INT(at_store_lock(s, "fresh", 30, 2500), ==, AT_E_LOCKED);
+	CHECK_INT(at_store_lock(s, "fresh", 30, 3500), ==, AT_E_LOCKED);
 	kill(h, SIGKILL);
 	waitpid(h, NULL, 0);
 	CHECK_OK(at_store_lock(s, "fresh", 30, 0)); /* and dead: free at once */
