@@ -15,8 +15,9 @@
  * Returns 0 or AT_E_BADNAME. */
 int at_name_normalize(char out[AT_NAME_MAX + 1], const char *in, size_t in_len) __attribute__((warn_unused_result));
 
-/* The store component for a normalised name: '*' becomes '_' (wildcard) and ':' becomes '-'... kept unique by
- * construction. out must hold AT_NAME_MAX+1 bytes. */
+/* The store component for a normalised name (refused with AT_E_BADNAME if it is not normalised): a DNS name or
+ * IPv4 literal is its own component, a wildcard "*.rest" becomes "_.rest" and an IPv6 literal has each ':'
+ * replaced by '_'. The mapping is injective (normalised names never contain '_'). out holds AT_NAME_MAX+1 bytes. */
 int at_name_to_component(char out[AT_NAME_MAX + 1], const char *normalized) __attribute__((warn_unused_result));
 
 #endif

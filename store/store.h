@@ -1,8 +1,9 @@
 /*
  * The store: the one door through which certificates, keys, accounts and locks reach storage.
  *
- * Keys are paths of '/'-separated components, each matching [a-z0-9._-]{1,253} and never "." or ".." (built with
- * at_store_key(), which refuses anything else), so a backend can map them to files or to a key/value engine
+ * Keys are paths of '/'-separated components, each matching [a-z0-9._-]{1,253} and never starting with '.' (so
+ * never "." or "..", and a backend may keep its own files under dot-names; built with at_store_key(), which
+ * refuses anything else), so a backend can map them to files or to a key/value engine
  * without escaping. Values are opaque bytes. Every value is treated as secret on disk (0600 files in 0700
  * folders): the store holds private keys, and per-value permission choices are how keys leak.
  *
@@ -33,14 +34,18 @@ struct at_store_ops {
 	int (*store)(struct at_store *s, const char *key, const void *val, size_t len);
 	/* Deletes a key, or every key below a prefix ending in '/'. Absent is not an error. */
 	int (*del)(struct at_store *s, const char *key);
-	/* Keys directly below prefix (which ends in '/'), sorted. *keys (each entry and the array) caller frees
-	 * with at_store_list_free. Unfinished writes never appear. */
+	/* Keys directly below prefix (which ends in '/'; "" is the root), sorted, each as a full key; a folder
+	 * below prefix appears as a prefix ending in '/'. An absent prefix gives n = 0. *keys (each entry and the
+	 * array) caller frees with at_store_list_free. Unfinished writes and lock files never appear. */
 	int (*list)(struct at_store *s, const char *prefix, char ***keys, size_t *n);
 	int (*stat)(struct at_store *s, const char *key, struct at_store_stat *st);
-	/* Waits up to wait_ms (0: try once) for the named lock. Returns 0 or AT_E_LOCKED. */
+	/* Waits up to wait_ms (0: try once) for the named lock. Returns 0 or AT_E_LOCKED. Not recursive. */
 	int (*lock)(struct at_store *s, const char *name, int lease_s, int wait_ms);
+	/* Both return 0, AT_E_STATE (this store object does not hold name) or AT_E_LOCKED (the lease ended and
+	 * another holder took the lock over: it is not ours any more). */
 	int (*lock_refresh)(struct at_store *s, const char *name, int lease_s);
 	int (*unlock)(struct at_store *s, const char *name);
+	/* Releases the locks still held through this object. */
 	void (*close)(struct at_store *s);
 };
 

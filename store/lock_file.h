@@ -1,0 +1,46 @@
+/*
+ * Named leased locks of the file backend (see the design paragraph in store/lock_file.c).
+ */
+#ifndef AUTOTLS_STORE_LOCK_FILE_H
+#define AUTOTLS_STORE_LOCK_FILE_H
+
+#include <stddef.h>
+
+#define AT_LOCK_HELD_MAX 64
+#define AT_LOCK_TOKEN_LEN 32
+
+struct at_lock_held {
+	char name[254];
+	char token[AT_LOCK_TOKEN_LEN + 1];
+};
+
+/* The locks one store object holds, and who we are. */
+struct at_lockset {
+	int dirfd;                /* owned: the store's ".locks" folder */
+	/* held and nheld are only touched with the process-wide guard mutex of lock_file.c held */
+	struct at_lock_held held[AT_LOCK_HELD_MAX];
+	size_t nheld;
+	char host[256];           /* gethostname(), for people reading a record */
+	char node[128];           /* boot id + pid namespace: where a pid means the same process; "" if unknown */
+};
+
+/* Opens (creating 0700) ".locks" below root and fills in who we are. */
+int at_lockset_init(struct at_lockset *ls, int root) __attribute__((warn_unused_result));
+
+/* Releases every lock still held and closes the folder. */
+void at_lockset_fini(struct at_lockset *ls);
+
+/* Takes name (a store component) for lease_s seconds (1..604800), waiting up to wait_ms. Not recursive: a second
+ * lock of a held name, from any thread, waits like everyone else. Returns 0, AT_E_LOCKED, AT_E_BADNAME,
+ * AT_E_RANGE (lease out of range, or AT_LOCK_HELD_MAX locks held) or a store error. */
+int at_lockset_lock(struct at_lockset *ls, const char *name, int lease_s, int wait_ms)
+	__attribute__((warn_unused_result));
+
+/* Extends the lease of a held lock to now + lease_s. Returns 0, AT_E_STATE (not held by this store object) or
+ * AT_E_LOCKED (the lease had ended and someone else took the lock; it is no longer ours). */
+int at_lockset_refresh(struct at_lockset *ls, const char *name, int lease_s) __attribute__((warn_unused_result));
+
+/* Releases a held lock. Same returns as at_lockset_refresh; the lock is not ours afterwards in every case. */
+int at_lockset_unlock(struct at_lockset *ls, const char *name) __attribute__((warn_unused_result));
+
+#endif
