@@ -9,6 +9,7 @@
 #include "tests/harness/responders.h"
 #include "tests/harness/tlsverify.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static int cmp(const void *a, const void *b)
 
 static int one_run(struct pebble *p, struct at_solver *solver, int i, double *secs)
 {
-	char dir[512], name[64];
+	char dir[PATH_MAX + 32], name[64];
 	snprintf(dir, sizeof(dir), "%s/bench-store-%d", p->workdir, i);
 	snprintf(name, sizeof(name), "bench%d.example.test", i);
 	const char *names[] = { name };

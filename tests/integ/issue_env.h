@@ -12,6 +12,7 @@
 #include "tests/harness/pebble.h"
 #include "tests/harness/responders.h"
 #include "tests/harness/tlsverify.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/x509.h"
 
@@ -22,7 +23,7 @@
 
 struct issue_env {
 	struct pebble p;
-	char store_dir[256];
+	char store_dir[PATH_MAX + 16];
 	struct at_store *store;
 	struct responder *alpn, *http, *dns;
 	struct at_solver s_alpn, s_http, s_dns;
