@@ -37,6 +37,9 @@ void at_acme_free(struct at_acme *c);
 /* The problem document of the last failure (type NULL when the last failure had none). Borrowed. */
 const struct at_problem *at_acme_last_problem(const struct at_acme *c);
 
+/* How many requests were signed again after a badNonce (section 6.5) since the client was made. */
+unsigned long at_acme_badnonce_retries(const struct at_acme *c);
+
 /* What the directory offers (fetched on first use, section 7.1.1). Borrowed strings, NULL when absent. */
 struct at_acme_directory_info {
 	const char *terms_of_service;

@@ -57,6 +57,11 @@ const struct at_problem *at_acme_last_problem(const struct at_acme *c)
 	return &c->problem;
 }
 
+unsigned long at_acme_badnonce_retries(const struct at_acme *c)
+{
+	return c->badnonce_retries;
+}
+
 int at_acme_use_account(struct at_acme *c, const struct at_jws_key *key, const char *kid)
 {
 	char *k = strdup(kid);

@@ -38,6 +38,7 @@ struct at_acme {
 	char *kid;                    /* owned: the account URL */
 
 	struct at_problem problem;    /* the last failure's problem document */
+	unsigned long badnonce_retries; /* how many POSTs were signed again after badNonce */
 };
 
 /* Fetches the directory once (section 7.1.1). */

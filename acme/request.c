@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BADNONCE_RETRIES 10
+#define BADNONCE_RETRIES 40
 #define RATELIMIT_WAIT_MAX_S 10
 
 void acme_nonce_keep(struct at_acme *c, char *nonce)
@@ -156,6 +156,7 @@ int acme_post(struct at_acme *c, const char *url, const char *payload, int use_j
 		rc = fail_from_response(c, "POST", url, resp);
 		at_http_response_clear(resp);
 		if (rc == AT_E_BADNONCE && attempt < BADNONCE_RETRIES) {
+			c->badnonce_retries++;
 			at_log_debug("ACME POST %s: badNonce, retrying with a fresh nonce", url);
 			continue;
 		}

@@ -13,6 +13,9 @@
 int tls_verify_pair(const char *chain_pem, size_t chain_len, const char *key_pem, size_t key_len,
 		    const char *root_file, const char *name);
 
+/* Set to 1 around a handshake that is expected to fail, to keep the test output readable. */
+extern int tls_verify_quiet;
+
 struct tls_client_result {
 	char subject[256];
 	char issuer[256];

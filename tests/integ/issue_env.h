@@ -98,8 +98,11 @@ static inline int env_verify(struct issue_env *env, const struct at_cert_record 
 		}
 	}
 	/* A name the certificate was not ordered for must not verify. */
-	if (tls_verify_pair(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, env->p.issuing_root_file,
-			    "not-ordered.example.test") == 0) {
+	tls_verify_quiet = 1;
+	int other = tls_verify_pair(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, env->p.issuing_root_file,
+			    "not-ordered.example.test");
+	tls_verify_quiet = 0;
+	if (other == 0) {
 		fprintf(stderr, "  an unordered name verified\n");
 		bad = 1;
 	}

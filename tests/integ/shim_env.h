@@ -81,8 +81,14 @@ static inline int shim_lib_path(char *out, size_t cap)
 	/* Not there (yet): still name it absolutely, so the failure message is clear. */
 	if (rel[0] == '/')
 		snprintf(out, cap, "%s", rel);
-	else if (getcwd(cwd, sizeof(cwd)) != NULL)
-		snprintf(out, cap, "%s/%s", cwd, rel);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL) {
+		size_t a = strlen(cwd), b = strlen(rel);
+		if (a + 1 + b + 1 <= cap) {
+			memcpy(out, cwd, a);
+			out[a] = '/';
+			memcpy(out + a + 1, rel, b + 1);
+		}
+	}
 	fprintf(stderr, "  shim: %s does not exist (build it with make)\n", out);
 	return -1;
 }
