@@ -32,10 +32,8 @@ static void issues_and_publishes(void)
 	REQUIRE(started);
 	long ms = shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
 	CHECK(ms >= 0);
-	if (ms < 0) {
-		shim_env_dump(&env);
+	if (ms < 0)
 		return;
-	}
 	issued = 1;
 	fprintf(stderr, "  s_server: %s verified after %ld ms\n", SHIM_NAME, ms);
 	CHECK(shim_log_has(&env, "hooked server SSL_CTX"));

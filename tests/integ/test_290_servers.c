@@ -1,0 +1,163 @@
+/*
+ * The server harness itself, without the shim: each server starts on a free port with its placeholder, serves
+ * it (nginx: h2 and http/1.1, other.test's own certificate, two workers as www-data when we are root, the
+ * variables we pass named in env directives), and stop leaves no process behind (nginx: none in its group).
+ */
+#include "tests/harness/pebble.h"
+#include "tests/harness/servers.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[256];
+static struct server srv;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static int new_dir(const char *tag)
+{
+	snprintf(dir, sizeof(dir), "/tmp/autotls-servers-%s-XXXXXX", tag);
+	return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static void served_placeholder(int port, const char *sni, const char *cn, const char *serial)
+{
+	struct tls_client_result r;
+	char subject[128];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(subject, sizeof(subject), "/CN=%s", cn);
+	CHECK_OK(tls_client_connect(port, sni, NULL, 0, NULL, NULL, &r));
+	CHECK_STR(r.subject, subject);
+	CHECK_STR(r.serial, serial);
+}
+
+/* How many processes are in group pgid, and how many of them run as uid (from /proc). */
+static int group_members(pid_t pgid, uid_t uid, int *with_uid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	*with_uid = 0;
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct stat st;
+		char path[64];
+		if (*end != '\0' || pid <= 0 || getpgid((pid_t)pid) != pgid)
+			continue;
+		n++;
+		snprintf(path, sizeof(path), "/proc/%ld", pid);
+		if (stat(path, &st) == 0 && st.st_uid == uid)
+			(*with_uid)++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void s_server(void)
+{
+	int port = harness_free_port();
+	REQUIRE(new_dir("s_server") == 0);
+	REQUIRE(server_start(&srv, SERVER_S_SERVER, dir, port, NULL) == 0);
+	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
+	struct tls_client_result r;
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(port, "x.test", "h2", TLS1_3_VERSION, NULL, NULL, &r));
+	CHECK_STR(r.alpn, "h2");
+	pid_t pid = srv.pid;
+	server_stop(&srv);
+	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void python(void)
+{
+	int port = harness_free_port();
+	REQUIRE(new_dir("python") == 0);
+	REQUIRE(server_start(&srv, SERVER_PYTHON, dir, port, NULL) == 0);
+	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
+	struct tls_client_result r;
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(port, "x.test", "h2,http/1.1", TLS1_2_VERSION, NULL, NULL, &r));
+	CHECK_STR(r.alpn, "http/1.1");
+	CHECK_STR(r.version, "TLSv1.2");
+	pid_t pid = srv.pid;
+	server_stop(&srv);
+	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void nginx(void)
+{
+	int port = harness_free_port(), www = 0, members;
+	char e1[] = "AUTOTLS_TEST_MARK=servers-290";
+	char *envp[] = {e1, NULL};
+	struct tls_client_result r;
+
+	REQUIRE(new_dir("nginx") == 0);
+	REQUIRE(server_start(&srv, SERVER_NGINX, dir, port, envp) == 0);
+	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
+	served_placeholder(port, SERVER_OTHER_NAME, SERVER_OTHER_CN, srv.other_serial);
+	CHECK(strcmp(srv.serial, srv.other_serial) != 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(port, "x.test", "h2,http/1.1", 0, NULL, NULL, &r));
+	CHECK_STR(r.alpn, "h2");
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(port, "x.test", "http/1.1", TLS1_2_VERSION, NULL, NULL, &r));
+	CHECK_STR(r.alpn, "http/1.1");
+	/* TLS 1.1 is refused: ssl_protocols TLSv1.2 TLSv1.3. */
+	CHECK(tls_client_connect(port, "x.test", NULL, TLS1_1_VERSION, NULL, NULL, NULL) != 0);
+
+	members = group_members(srv.pid, 33, &www);
+	CHECK_INT(members, ==, 3);
+	if (geteuid() == 0)
+		CHECK_INT(www, ==, 2);
+	/* Every variable we pass gets an env directive, so it reaches the workers. (nginx's setproctitle writes
+	 * over the original environment block, so /proc/<pid>/environ cannot show it.) */
+	char *conf = harness_read_file(srv.config_file, NULL);
+	CHECK(conf != NULL && strstr(conf, "\nenv AUTOTLS_TEST_MARK;\n") != NULL);
+	free(conf);
+
+	pid_t master = srv.pid;
+	server_stop(&srv);
+	CHECK(kill(-master, 0) != 0 && errno == ESRCH);
+	CHECK_INT(group_members(master, 33, &www), ==, 0);
+
+	/* A restart in the same folder keeps the placeholders. */
+	char serial[80];
+	snprintf(serial, sizeof(serial), "%s", srv.serial);
+	REQUIRE(server_start(&srv, SERVER_NGINX, dir, port, envp) == 0);
+	CHECK_STR(srv.serial, serial);
+	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, serial);
+	server_stop(&srv);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+	RUN(s_server);
+	RUN(python);
+	RUN(nginx);
+	return TEST_EXIT();
+}
