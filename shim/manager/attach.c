@@ -91,6 +91,9 @@ int autotls_manager_attach(const struct shim_host *host)
 	if (host == NULL || host->version != SHIM_HOST_API_VERSION)
 		return AT_E_INVAL;
 	mgr_host = host;
+	/* This library has its own copy of the logger: point it where the preload's goes. */
+	if (at_log_open(host->cfg->log_sink, host->cfg->log_path, host->cfg->log_level) != 0)
+		return AT_E_IO;
 	*host->sync_now = mgr_sync;
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)

@@ -26,9 +26,30 @@
 
 static const long backoff_s[] = { 60, 600, 6000, 86400 };
 
+/* mkdir -p with 0700 for the folders we create (the store's own open does the same later). */
+static void make_dirs(const char *path)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp))
+		return;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(tmp, 0700);
+		*p = '/';
+	}
+	mkdir(tmp, 0700);
+}
+
 int mgr_can_lead(void)
 {
-	return faccessat(AT_FDCWD, mgr_host->cfg->storage, W_OK | X_OK, AT_EACCESS) == 0;
+	const char *dir = mgr_host->cfg->storage;
+	if (faccessat(AT_FDCWD, dir, F_OK, AT_EACCESS) != 0)
+		make_dirs(dir);
+	return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
 }
 
 /* Opens (creating the store folder when needed) and tries the election lock. Returns the fd on success. */
