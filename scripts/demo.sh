@@ -9,6 +9,7 @@
 # 3. Waits up to 30 s until curl, trusting only Pebble's root, fetches https://demo.example.test:PORT/, then
 #    prints the served certificate's subject, issuer and expiry.
 # Everything it starts is stopped by PID on exit, and its folder is removed (AUTOTLS_DEMO_KEEP=1 keeps it).
+# AUTOTLS_DEMO_SERVER=s_server uses s_server even when nginx is there; AUTOTLS_DEMO_TIMEOUT changes the 30 s.
 # Needs what scripts/deps.sh installs, and the build (make).
 set -euo pipefail
 
@@ -153,7 +154,7 @@ run=("$here/autotls-run" -d "$NAME" --ca "$directory" --ca-roots "$work/api-ca.p
 	--email demo@example.test --log "$work/autotls.log" --log-level info --)
 export AUTOTLS_LIB=$lib
 
-if command -v nginx >/dev/null 2>&1; then
+if [ "${AUTOTLS_DEMO_SERVER:-nginx}" = nginx ] && command -v nginx >/dev/null 2>&1; then
 	server=nginx
 	user_line=
 	[ "$(id -u)" -ne 0 ] || user_line="user www-data;"
