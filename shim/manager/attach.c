@@ -55,6 +55,7 @@ static void fork_child(void)
 	 * manager thread (the parent's did not come along). */
 	pthread_mutex_unlock(&mgr_publish_mu);
 	pthread_mutex_unlock(&quiesce);
+	mgr_forked_child = 1;
 	if (mgr_thread_start() != 0)
 		at_log_error("cannot start the manager thread after fork in pid %d", (int)getpid());
 }

@@ -23,6 +23,11 @@
 
 #define SETTLE_MS 300
 #define ELECTION_EVERY_MS 1000
+/* A freshly forked child waits this long before its first try: nginx and Apache fork their workers as root
+ * and only then drop to www-data, and a worker must not win the election in between. */
+#define FORKED_WAIT_MS 1500
+
+int mgr_forked_child;
 
 static const long backoff_s[] = { 60, 600, 6000, 86400 };
 
@@ -84,7 +89,7 @@ static void lead(struct at_engine *e, struct at_solver *solver)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
-	int failures = 0;
+	int failures = 0, served = 0;
 
 	for (;;) {
 		struct at_cert_record rec;
@@ -94,10 +99,13 @@ static void lead(struct at_engine *e, struct at_solver *solver)
 		long wait_s;
 		if (rc == 0) {
 			failures = 0;
+			if (ordered && served)
+				at_log_info("renewed the certificate for %s%s", names[0], cfg->ndomains > 1 ? " and more" : "");
 			if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, names[0]) == 0)
 				at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
 					    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
 					    ordered ? "" : " from the store");
+			served = 1;
 			time_t due = at_renewal_time(rec.info.not_before, rec.info.not_after, 0, 0);
 			long life = (long)(rec.info.not_after - rec.info.not_before);
 			/* Jitter after the due time, at most 1/20 of the lifetime and an hour, so a fleet spreads. */
@@ -160,7 +168,7 @@ void mgr_lead(void)
 {
 	struct shm_region *shm = mgr_host->shm;
 	int fd = -1;
-	long since_try = ELECTION_EVERY_MS;
+	long since_try = mgr_forked_child ? ELECTION_EVERY_MS - FORKED_WAIT_MS : ELECTION_EVERY_MS;
 
 	for (;;) {
 		if (fd < 0 && since_try >= ELECTION_EVERY_MS) {

@@ -48,6 +48,9 @@ void mgr_solver_init(struct at_solver *s);
 /* The current certificate set the leader publishes beside challenges (replaced on every issuance). */
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
 
+/* Set in a child after fork: it waits a little before its first election (lead.c). */
+extern int mgr_forked_child;
+
 /* 1 when this process's user may write the store (and so may lead). */
 int mgr_can_lead(void);
 

@@ -114,6 +114,9 @@ static inline int shim_copy_file(const char *from, const char *to, mode_t mode)
  * Starts Pebble (tlsPort = a free port) and the server of kind on that port under the shim. 0 or -1 (and
  * prints why). On -1 call shim_env_stop all the same.
  */
+/* Pebble's certificateValidityPeriod for the next shim_env_start (0: Pebble's default). */
+static long shim_env_validity_s;
+
 static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -137,6 +140,7 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	e->port = harness_free_port();
 	po.tls_port = e->port;
 	po.authz_reuse = -1;
+	po.validity_s = shim_env_validity_s;
 	if (e->port <= 0 || pebble_start(&e->p, &po) != 0)
 		return -1;
 	e->pebble_started = 1;
