@@ -43,13 +43,10 @@ __attribute__((constructor)) static void autotls_init(void)
 	}
 	host.version = SHIM_HOST_API_VERSION;
 	host.cfg = &config;
-	host.shm = shm_create();
 	host.publish = cache_publish;
 	host.current = cache_current;
 	host.sync_now = &hooks_sync_now;
 	host.set_in_manager = set_in_manager;
-	if (host.shm == NULL)
-		at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 	active = 1;
 }
 
@@ -90,6 +87,11 @@ void shim_on_server_ctx(void)
 	if (!attached) {
 		char path[PATH_MAX];
 		attached = -1;
+		/* The shared region is mapped here, not in the constructor: every server we know makes its contexts
+		 * before it forks its workers, and a process that never serves TLS should not pay for it. */
+		host.shm = shm_create();
+		if (host.shm == NULL)
+			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 		if (manager_path(path, sizeof(path)) == 0) {
 			in_manager = 1; /* libcurl's and libssl's constructors must not be hooked */
 			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);

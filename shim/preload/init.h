@@ -1,7 +1,7 @@
 /*
- * The library's life in a host process: the constructor reads the configuration and maps the shared region
- * (both before the host forks, daemonises or drops privileges); the first server context a process makes
- * loads libautotls-manager.so from the folder libautotls.so was loaded from and hands it the host API.
+ * The library's life in a host process: the constructor reads the configuration (before the host forks,
+ * daemonises, drops privileges or scrubs its environment); the first server context a process makes maps the
+ * shared region (servers make their contexts before they fork workers) and loads libautotls-manager.so from the folder libautotls.so was loaded from and hands it the host API.
  * A process that never makes a server context (a shell, `nginx -t`) does nothing more than read a few
  * environment variables.
  */
