@@ -99,11 +99,18 @@ int at_http_link(char **out, const struct at_http_response *resp, const char *re
 			const char *gt = strchr(lt, '>');
 			if (gt == NULL)
 				break;
-			/* The parameters run to the next ",<" (a comma inside a quoted string cannot start with <). */
+			/* The parameters run to the next ',' that is followed (after spaces) by '<'. */
 			const char *next = gt + 1;
-			while (*next && !(*next == ',' && strchr(next, '<') != NULL &&
-					  strspn(next + 1, " ") == (size_t)(strchr(next, '<') - next - 1)))
+			while (*next) {
+				if (*next == ',') {
+					const char *q = next + 1;
+					while (*q == ' ' || *q == '\t')
+						q++;
+					if (*q == '<')
+						break;
+				}
 				next++;
+			}
 			if (rel_matches(gt + 1, (size_t)(next - gt - 1), rel)) {
 				if (seen++ == idx) {
 					size_t len = (size_t)(gt - lt - 1);
