@@ -203,7 +203,7 @@ int tls_client_connect(int port, const char *sni, const char *alpn, int version,
 		const unsigned char *ap;
 		unsigned al;
 		SSL_get0_alpn_selected(ssl, &ap, &al);
-		if (al < sizeof(res->alpn)) {
+		if (ap != NULL && al < sizeof(res->alpn)) {
 			memcpy(res->alpn, ap, al);
 			res->alpn[al] = '\0';
 		}
