@@ -46,9 +46,10 @@ struct shim_env {
 	char store[300];
 	char log[300];
 	char ca_roots[300];    /* a world-readable copy of Pebble's API root (workers may run as www-data) */
-	char e_preload[PATH_MAX + 16], e_domains[128], e_ca[200], e_roots[320], e_storage[320], e_log[320];
+	char e_preload[2 * PATH_MAX + 16], e_domains[128], e_ca[200], e_roots[320], e_storage[320], e_log[320];
 	char e_level[32];
-	char *envp[8];
+	char e_asan[96], e_ubsan[96];
+	char *envp[12];
 	int orders_after_issue;
 };
 
@@ -150,6 +151,21 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	if (shim_copy_file(e->p.api_root_file, e->ca_roots, 0644) != 0)
 		return -1;
 	snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s", e->lib);
+	if (strstr(e->lib, "address") != NULL) {
+		/* A library built with AddressSanitizer needs its runtime loaded first in an uninstrumented server;
+		 * the servers' own leaks at exit are not ours to report. */
+		char asan[PATH_MAX] = "";
+		FILE *f = popen("gcc -print-file-name=libasan.so", "r");
+		if (f && fgets(asan, sizeof(asan), f))
+			asan[strcspn(asan, "\n")] = '\0';
+		if (f)
+			pclose(f);
+		char real[PATH_MAX];
+		if (realpath(asan, real) != NULL)
+			snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s:%s", real, e->lib);
+		snprintf(e->e_asan, sizeof(e->e_asan), "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0");
+		snprintf(e->e_ubsan, sizeof(e->e_ubsan), "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1");
+	}
 	snprintf(e->e_domains, sizeof(e->e_domains), "AUTOTLS_DOMAINS=%s", SHIM_NAME);
 	snprintf(e->e_ca, sizeof(e->e_ca), "AUTOTLS_CA=%s", e->p.directory_url);
 	snprintf(e->e_roots, sizeof(e->e_roots), "AUTOTLS_CA_ROOTS=%s", e->ca_roots);
@@ -163,6 +179,10 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	e->envp[k++] = e->e_storage;
 	e->envp[k++] = e->e_log;
 	e->envp[k++] = e->e_level;
+	if (e->e_asan[0]) {
+		e->envp[k++] = e->e_asan;
+		e->envp[k++] = e->e_ubsan;
+	}
 	e->envp[k] = NULL;
 	return server_start(&e->srv, kind, e->dir, e->port, e->envp);
 }
