@@ -11,7 +11,7 @@ PACKAGES=(
 	valgrind procps
 	# Servers the integration tests drive under the shim (tests/harness/servers.c), and what scripts/demo.sh
 	# uses. ssl-cert provides the www-data-readable snakeoil placeholder and the ssl-cert group.
-	nginx apache2 haproxy lighttpd stunnel4 python3 ssl-cert
+	nginx apache2 haproxy lighttpd lighttpd-mod-openssl stunnel4 python3 ssl-cert
 )
 
 missing=()

@@ -1,7 +1,8 @@
 /*
  * The server harness itself, without the shim: each server starts on a free port with its placeholder, serves
  * it (nginx: h2 and http/1.1, other.test's own certificate, two workers as www-data when we are root, the
- * variables we pass named in env directives), and stop leaves no process behind (nginx: none in its group).
+ * variables we pass named in env directives), and stop leaves no process behind (nginx: none in its group);
+ * Apache, HAProxy, lighttpd and stunnel likewise (daemon_kind).
  */
 #include "tests/harness/pebble.h"
 #include "tests/harness/servers.h"
@@ -11,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -154,10 +156,76 @@ static void nginx(void)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Apache, HAProxy, lighttpd, stunnel: the placeholder for any name, other.test's own certificate by SNI, ALPN
+ * where the server does it, the unprivileged user on the processes that handshake (when we are root), a
+ * reload where the harness has one (the same main process still serves afterwards), and stop leaves nothing in
+ * the process group.
+ */
+static void daemon_kind(enum server_kind kind, const char *alpn, uid_t user, int min_user_procs)
+{
+	int port = harness_free_port(), with_user = 0;
+	struct tls_client_result r;
+
+	REQUIRE(new_dir(server_kind_name(kind)) == 0);
+	REQUIRE(server_start(&srv, kind, dir, port, NULL) == 0);
+	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
+	served_placeholder(port, SERVER_OTHER_NAME, SERVER_OTHER_CN, srv.other_serial);
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(port, "x.test", "h2,http/1.1", TLS1_2_VERSION, NULL, NULL, &r));
+	CHECK_STR(r.alpn, alpn);
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(port, "x.test", NULL, TLS1_3_VERSION, NULL, NULL, &r));
+	CHECK_STR(r.version, "TLSv1.3");
+	CHECK(srv.pgid > 1);
+	CHECK_INT(group_members(srv.pgid, user, &with_user), >=, 1);
+	if (geteuid() == 0)
+		CHECK_INT(with_user, >=, min_user_procs);
+	if (server_reload(&srv) == 0) {
+		usleep(1500 * 1000);
+		CHECK(server_alive(&srv));
+		served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
+	}
+	pid_t pgid = srv.pgid;
+	server_stop(&srv);
+	CHECK(kill(-pgid, 0) != 0 && errno == ESRCH);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uid_t uid_of(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	return pw != NULL ? pw->pw_uid : (uid_t)-1;
+}
+
+static void apache(void)
+{
+	daemon_kind(SERVER_APACHE, "h2", 33, 2);
+}
+
+static void haproxy(void)
+{
+	daemon_kind(SERVER_HAPROXY, "h2", uid_of("haproxy"), 1);
+}
+
+static void lighttpd(void)
+{
+	daemon_kind(SERVER_LIGHTTPD, "h2", 33, 1);
+}
+
+static void stunnel(void)
+{
+	daemon_kind(SERVER_STUNNEL, "", uid_of("stunnel4"), 1);
+}
+
 int main(void)
 {
 	RUN(s_server);
 	RUN(python);
 	RUN(nginx);
+	RUN(apache);
+	RUN(haproxy);
+	RUN(lighttpd);
+	RUN(stunnel);
 	return TEST_EXIT();
 }
