@@ -4,6 +4,7 @@
 #include "store/store.h"
 #include "util/err.h"
 
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -162,6 +163,19 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		at_log_error("AUTOTLS_STORAGE is not set and no default location could be found (no HOME)");
 		rc = AT_E_INVAL;
 		goto fail;
+	}
+	cfg->storage_gid = -1;
+	v = getenv_fn("AUTOTLS_STORAGE_GROUP");
+	if (v && *v) {
+		struct group gr, *res = NULL;
+		char buf[4096];
+		if (getgrnam_r(v, &gr, buf, sizeof(buf), &res) != 0 || res == NULL) {
+			at_log_error("AUTOTLS_STORAGE_GROUP: no group named \"%.40s\"; name an existing group whose "
+				     "members (e.g. postgres, redis) may read the managed certificates", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		cfg->storage_gid = (long)res->gr_gid;
 	}
 	cfg->active = 1;
 	return 0;

@@ -22,6 +22,8 @@ struct shim_config {
 	char *ca_roots;                   /* owned, may be NULL: AUTOTLS_CA_ROOTS */
 	char *email;                      /* owned, may be NULL */
 	char *storage;                    /* owned: AUTOTLS_STORAGE or the default location */
+	long storage_gid;                 /* AUTOTLS_STORAGE_GROUP's gid, -1 when unset: the group that may read
+					   * certificates (not account keys) from the store */
 	enum at_key_type key_type;        /* AUTOTLS_KEY_TYPE */
 	enum at_log_level log_level;      /* AUTOTLS_LOG_LEVEL */
 	enum at_log_sink log_sink;        /* AUTOTLS_LOG */

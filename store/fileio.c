@@ -48,7 +48,22 @@ int at_fio_err(int e)
 	}
 }
 
-static int open_sub(int dirfd, const char *name, int create)
+/* Makes a folder readable (not writable) by group gid: 0750 and that group. Only what we own is changed. */
+static int share_fd(int fd, gid_t gid, mode_t mode)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if (st.st_uid != geteuid())
+		return 0;
+	if (st.st_gid != gid && fchown(fd, (uid_t)-1, gid) != 0)
+		return -1;
+	if ((st.st_mode & 07777) != mode && fchmod(fd, mode) != 0)
+		return -1;
+	return 0;
+}
+
+static int open_sub(int dirfd, const char *name, int create, gid_t gid)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -57,17 +72,33 @@ static int open_sub(int dirfd, const char *name, int create)
 			return -1;
 		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		/* the umask may have taken bits away, never added any; make the folder exactly 0700 */
-		if (fd >= 0 && fchmod(fd, 0700) != 0) {
+		if (fd >= 0 && gid == (gid_t)-1 && fchmod(fd, 0700) != 0) {
 			int e = errno;
 			close(fd);
 			errno = e;
 			return -1;
 		}
 	}
+	if (fd >= 0 && create && gid != (gid_t)-1 && share_fd(fd, gid, 0750) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	return fd;
 }
 
+int at_fio_share_root(int root, gid_t gid)
+{
+	return share_fd(root, gid, 0750) == 0 ? 0 : at_fio_err(errno);
+}
+
 int at_fio_open_dir(int *out, int dirfd, const char *path, size_t len, int create)
+{
+	return at_fio_open_dir_shared(out, dirfd, path, len, create, (gid_t)-1);
+}
+
+int at_fio_open_dir_shared(int *out, int dirfd, const char *path, size_t len, int create, gid_t gid)
 {
 	char comp[256];
 	size_t start = 0;
@@ -84,7 +115,7 @@ int at_fio_open_dir(int *out, int dirfd, const char *path, size_t len, int creat
 		}
 		memcpy(comp, path + start, end - start);
 		comp[end - start] = '\0';
-		int next = open_sub(fd, comp, create);
+		int next = open_sub(fd, comp, create, gid);
 		int e = errno;
 		close(fd);
 		if (next < 0)
@@ -202,6 +233,11 @@ static int write_all(int fd, const void *val, size_t len)
 
 int at_fio_write(int dirfd, const char *name, const void *val, size_t len)
 {
+	return at_fio_write_shared(dirfd, name, val, len, (gid_t)-1);
+}
+
+int at_fio_write_shared(int dirfd, const char *name, const void *val, size_t len, gid_t gid)
+{
 	char tmp[sizeof AT_FIO_TMP_PREFIX + 32];
 	int fd = -1, rc, made = 0;
 
@@ -217,7 +253,8 @@ int at_fio_write(int dirfd, const char *name, const void *val, size_t len)
 	if (fd < 0)
 		return AT_E_IO;
 	made = 1;
-	if (fchmod(fd, 0600) != 0) {
+	/* Private (0600) unless the value is shared with a reader group: then 0640 and that group. */
+	if ((gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) || fchmod(fd, gid != (gid_t)-1 ? 0640 : 0600) != 0) {
 		rc = at_fio_err(errno);
 		goto out;
 	}

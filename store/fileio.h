@@ -6,6 +6,7 @@
 #define AUTOTLS_STORE_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define AT_FIO_TMP_PREFIX ".tmp-"
@@ -26,6 +27,15 @@ int at_fio_read(int dirfd, const char *name, size_t max, char **val, size_t *len
 /* Replaces name in dirfd atomically and durably: a ".tmp-" file (exclusive create, 0600), write, fsync, rename,
  * fsync of the folder. The temporary is unlinked on every error path. */
 int at_fio_write(int dirfd, const char *name, const void *val, size_t len) __attribute__((warn_unused_result));
+
+/* The same, for values shared read-only with a group (AUTOTLS_STORAGE_GROUP): folders created or met on the way
+ * become 0750 with group gid, the file 0640 with group gid. gid (gid_t)-1 means private, as above. */
+int at_fio_open_dir_shared(int *out, int dirfd, const char *path, size_t len, int create, gid_t gid)
+	__attribute__((warn_unused_result));
+int at_fio_write_shared(int dirfd, const char *name, const void *val, size_t len, gid_t gid)
+	__attribute__((warn_unused_result));
+/* Makes the store's root folder 0750 with group gid (when we own it). */
+int at_fio_share_root(int root, gid_t gid) __attribute__((warn_unused_result));
 
 /* Removes name in dirfd and, for a folder, everything below it (without following links). Absent is fine. */
 int at_fio_remove(int dirfd, const char *name) __attribute__((warn_unused_result));

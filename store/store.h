@@ -17,6 +17,7 @@
 #define AUTOTLS_STORE_STORE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct at_store;
@@ -59,6 +60,12 @@ struct at_store {
  * Caller closes with at_store_close.
  */
 int at_store_open_file(struct at_store **out, const char *path) __attribute__((warn_unused_result));
+
+/* The same, sharing live certificate records (certificates/...) read-only with group share_gid: those files
+ * 0640 and their folders 0750 with that group; everything else (account keys, staging, locks) stays private.
+ * A user who can read but not write the store gets a reader: loads work, locks and writes are refused. */
+int at_store_open_file_shared(struct at_store **out, const char *path, gid_t share_gid)
+	__attribute__((warn_unused_result));
 
 /* The default location as above; *out new, caller frees. */
 int at_store_default_path(char **out) __attribute__((warn_unused_result));

@@ -28,8 +28,19 @@
 struct store_file {
 	struct at_store base; /* first: at_store pointers are store_file pointers */
 	int root;             /* owned: the root folder */
-	struct at_lockset locks;
+	struct at_lockset locks; /* dirfd -1 for a reader that may not write the store: locks are refused */
+	gid_t share_gid;      /* (gid_t)-1, or the group that may read certificates/ (AUTOTLS_STORAGE_GROUP) */
 };
+
+#define SHARED_PREFIX "certificates/"
+
+/* The group a key is shared with: only live certificate records, never accounts, staging or locks. */
+static gid_t share_gid_for(const struct store_file *f, const char *key)
+{
+	if (f->share_gid == (gid_t)-1 || strncmp(key, SHARED_PREFIX, sizeof(SHARED_PREFIX) - 1) != 0)
+		return (gid_t)-1;
+	return f->share_gid;
+}
 
 static struct store_file *sf(struct at_store *s)
 {
@@ -41,7 +52,7 @@ static int open_parent(struct store_file *f, const char *key, int create, int *d
 {
 	const char *slash = strrchr(key, '/');
 	size_t len = slash ? (size_t)(slash - key) : 0;
-	int rc = at_fio_open_dir(dirfd, f->root, key, len, create);
+	int rc = at_fio_open_dir_shared(dirfd, f->root, key, len, create, share_gid_for(f, key));
 
 	if (rc == 0)
 		*leaf = slash ? slash + 1 : key;
@@ -83,7 +94,7 @@ static int file_store(struct at_store *s, const char *key, const void *val, size
 	rc = open_parent(sf(s), key, 1, &dirfd, &leaf);
 	if (rc != 0)
 		return rc;
-	rc = at_fio_write(dirfd, leaf, val ? val : "", len);
+	rc = at_fio_write_shared(dirfd, leaf, val ? val : "", len, share_gid_for(sf(s), key));
 	close(dirfd);
 	return rc;
 }
@@ -233,16 +244,22 @@ static int file_stat(struct at_store *s, const char *key, struct at_store_stat *
 
 static int file_lock(struct at_store *s, const char *name, int lease_s, int wait_ms)
 {
+	if (sf(s)->locks.dirfd < 0)
+		return AT_E_PERM;
 	return at_lockset_lock(&sf(s)->locks, name, lease_s, wait_ms);
 }
 
 static int file_lock_refresh(struct at_store *s, const char *name, int lease_s)
 {
+	if (sf(s)->locks.dirfd < 0)
+		return AT_E_PERM;
 	return at_lockset_refresh(&sf(s)->locks, name, lease_s);
 }
 
 static int file_unlock(struct at_store *s, const char *name)
 {
+	if (sf(s)->locks.dirfd < 0)
+		return AT_E_PERM;
 	return at_lockset_unlock(&sf(s)->locks, name);
 }
 
@@ -293,6 +310,11 @@ static int mkdir_p(const char *path)
 
 int at_store_open_file(struct at_store **out, const char *path)
 {
+	return at_store_open_file_shared(out, path, (gid_t)-1);
+}
+
+int at_store_open_file_shared(struct at_store **out, const char *path, gid_t share_gid)
+{
 	struct store_file *f = NULL;
 	char *def = NULL;
 	struct stat st;
@@ -314,6 +336,7 @@ int at_store_open_file(struct at_store **out, const char *path)
 	f->base.ops = &file_ops;
 	f->root = -1;
 	f->locks.dirfd = -1;
+	f->share_gid = share_gid;
 	rc = mkdir_p(path);
 	if (rc != 0)
 		goto out;
@@ -322,10 +345,19 @@ int at_store_open_file(struct at_store **out, const char *path)
 		rc = at_fio_err(errno);
 		goto out;
 	}
-	if (fstat(f->root, &st) == 0 && (st.st_mode & 077) != 0)
+	if (share_gid != (gid_t)-1 && at_fio_share_root(f->root, share_gid) != 0)
+		at_log_warn("store: cannot share %s with group %d", path, (int)share_gid);
+	/* Others may never get in; the group only when the owner shares on purpose (readers do not own it). */
+	if (fstat(f->root, &st) == 0 &&
+	    (st.st_mode & (share_gid != (gid_t)-1 || st.st_uid != geteuid() ? 007 : 077)) != 0)
 		at_log_warn("store: %s is accessible to other users (mode %03o); keys are kept there",
 			    path, (unsigned)(st.st_mode & 0777));
 	rc = at_lockset_init(&f->locks, f->root);
+	if (rc == AT_E_PERM && faccessat(f->root, ".", W_OK, AT_EACCESS) != 0) {
+		/* A reader (a service in the store's group): it may load certificates, never lock or write. */
+		f->locks.dirfd = -1;
+		rc = 0;
+	}
 	if (rc != 0)
 		goto out;
 	at_fio_sweep(f->root, TMP_MAX_AGE_S);

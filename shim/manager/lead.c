@@ -7,6 +7,8 @@
  */
 #include "shim/manager/manager.h"
 #include "engine/engine.h"
+#include "store/certs.h"
+#include "store/name.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,8 @@
 /* A freshly forked child waits this long before its first try: nginx and Apache fork their workers as root
  * and only then drop to www-data, and a worker must not win the election in between. */
 #define FORKED_WAIT_MS 1500
+/* How often a process tree without a leader looks for a new certificate in the store. */
+#define STORE_POLL_MS 2000
 
 int mgr_forked_child;
 
@@ -141,7 +146,7 @@ static int lead_with_engine(void)
 	struct at_store *store = NULL;
 	struct at_engine *e = NULL;
 	struct at_solver solver;
-	int rc = at_store_open_file(&store, cfg->storage);
+	int rc = at_store_open_file_shared(&store, cfg->storage, (gid_t)cfg->storage_gid);
 	if (rc != 0) {
 		at_log_error("AUTOTLS_STORAGE %s: cannot open the store: %s", cfg->storage, at_strerror(rc));
 		return rc;
@@ -164,10 +169,65 @@ static int lead_with_engine(void)
 	return rc;
 }
 
+/* 1 when pid names a live process (ours to ask about or not). */
+static int alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/*
+ * In a process tree without a leader (PostgreSQL, Redis: they serve managed names but another server answers
+ * the challenges and leads), one process claims the region's publisher slot and copies the certificate from
+ * the store into the region whenever the record changes; the others follow the region as usual.
+ */
+static int claim_tree(struct shm_region *shm)
+{
+	int32_t me = (int32_t)getpid();
+	int32_t cur = atomic_load(&shm->leader_pid);
+	if (cur == me)
+		return 1;
+	if (alive(cur))
+		return 0;
+	return atomic_compare_exchange_strong(&shm->leader_pid, &cur, me);
+}
+
+static void publish_from_store(void)
+{
+	static struct at_store *reader; /* kept open for the life of the process */
+	static struct at_store_stat last;
+	static int warned;
+	const struct shim_config *cfg = mgr_host->cfg;
+	char ca[256], comp[AT_NAME_MAX + 1], key[1024];
+	struct at_store_stat st;
+	struct at_cert_record rec;
+
+	if (reader == NULL && at_store_open_file(&reader, cfg->storage) != 0) {
+		if (!warned++)
+			at_log_debug("pid %d (uid %d) can neither lead nor read %s; it serves its own certificates until "
+				    "a leader in its process tree publishes (see AUTOTLS_STORAGE_GROUP)",
+				    (int)getpid(), (int)geteuid(), cfg->storage);
+		return;
+	}
+	if (at_store_ca_component(ca, sizeof(ca), cfg->ca) != 0 || at_name_to_component(comp, cfg->domains[0]) != 0 ||
+	    at_store_key(key, sizeof(key), "certificates", ca, comp, "record", (char *)NULL) != 0)
+		return;
+	if (at_store_stat(reader, key, &st) != 0 || (st.modified == last.modified && st.size == last.size))
+		return;
+	memset(&rec, 0, sizeof(rec));
+	if (at_cert_record_load(reader, ca, cfg->domains[0], &rec) != 0)
+		return;
+	last = st;
+	if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, cfg->domains[0]) == 0)
+		at_log_info("published the certificate for %s from the store (not after %ld) in pid %d", cfg->domains[0],
+			    (long)rec.info.not_after, (int)getpid());
+	at_cert_record_clear(&rec);
+}
+
 void mgr_lead(void)
 {
 	struct shm_region *shm = mgr_host->shm;
 	int fd = -1;
+	long since_poll = STORE_POLL_MS;
 	long since_try = mgr_forked_child ? ELECTION_EVERY_MS - FORKED_WAIT_MS : ELECTION_EVERY_MS;
 
 	for (;;) {
@@ -182,6 +242,8 @@ void mgr_lead(void)
 				mgr_sleep_ms(SETTLE_MS);
 				lead_with_engine();
 				/* Gave up the lead (lost permission or could not open the store). */
+				if (shm)
+					atomic_store(&shm->leader_pid, 0);
 				close(fd);
 				fd = -1;
 				at_log_info("pid %d no longer manages certificates", (int)getpid());
@@ -189,6 +251,12 @@ void mgr_lead(void)
 				continue;
 			}
 		}
+		if (fd < 0 && since_poll >= STORE_POLL_MS && !mgr_can_lead()) {
+			since_poll = 0;
+			if (shm == NULL || claim_tree(shm))
+				publish_from_store();
+		}
+		since_poll += 250;
 		if (shm) {
 			uint32_t seen = atomic_load(&shm->futex);
 			mgr_sync();
