@@ -51,37 +51,45 @@ SHIM_LIB  := $(BUILD)/libautotls.so
 MANAGER_LIB := $(BUILD)/libautotls-manager.so
 
 .PHONY: all deps test unit integ bench demo clean tests fuzz
+# Keep every object (the harness objects are otherwise "intermediate" and deleted after each link).
+.SECONDARY:
+
+# Quiet by default; V=1 prints the commands.
+ifeq ($(V),)
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2);
+endif
 all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) tests
 
 tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call msg,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	$(call msg,AR,$@)ar rcs $@ $^
 
 # -z defs: a direct call into libssl from the preload would fail to link here instead of at run time.
 $(SHIM_LIB): $(PRELOAD_OBJ)
-	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed -lpthread -ldl
+	$(call msg,LD,$@)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed -lpthread -ldl
 
 $(MANAGER_LIB): $(MANAGER_OBJ) $(CORE_LIB)
-	$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
+	$(call msg,LD,$@)$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
+	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
 $(BUILD)/tests/integ/%: tests/integ/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
+	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
 $(BUILD)/tests/bench/%: tests/bench/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
+	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
 deps:
 	@scripts/deps.sh
