@@ -1,0 +1,146 @@
+/*
+ * The AUTOTLS_* settings: good values are taken, every bad value is refused with one log line that names the
+ * variable (so the shim stays passive and the server runs as without it), and an unset AUTOTLS_DOMAINS is
+ * silent.
+ */
+#include "shim/config.c" /* the preload's own file: not in the core archive */
+#include "tests/test.h"
+#include "util/err.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const *vars; /* NAME, value, NAME, value, ..., NULL */
+
+static const char *fake_getenv(const char *name)
+{
+	for (size_t i = 0; vars[i]; i += 2)
+		if (strcmp(vars[i], name) == 0)
+			return vars[i + 1];
+	return NULL;
+}
+
+/* Runs the parser with stderr captured; returns its result and what it logged. */
+static int read_with(const char *const *v, struct shim_config *cfg, char *logbuf, size_t size)
+{
+	char path[] = "/tmp/at-config-XXXXXX";
+	int fd = mkstemp(path);
+	int saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	vars = v;
+	int rc = shim_config_read(cfg, fake_getenv);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ssize_t n = pread(fd, logbuf, size - 1, 0);
+	logbuf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	at_log_open(AT_LOG_SINK_STDERR, NULL, AT_LOG_WARN);
+	return rc;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void good_values(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "Example.COM., www.example.com,example.com,127.0.0.1",
+			    "AUTOTLS_CA", "https://ca.test/dir", "AUTOTLS_EMAIL", "ops@example.com",
+			    "AUTOTLS_KEY_TYPE", "RSA2048", "AUTOTLS_STORAGE", "/var/lib/x", "AUTOTLS_LOG_LEVEL", "debug",
+			    NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.active, ==, 1);
+	CHECK_INT(cfg.ndomains, ==, 3); /* normalised, duplicates dropped */
+	CHECK_STR(cfg.domains[0], "example.com");
+	CHECK_STR(cfg.domains[1], "www.example.com");
+	CHECK_STR(cfg.domains[2], "127.0.0.1");
+	CHECK_STR(cfg.ca, "https://ca.test/dir");
+	CHECK_INT(cfg.key_type, ==, AT_KEY_RSA2048);
+	CHECK_STR(cfg.storage, "/var/lib/x");
+	CHECK_INT(cfg.storage_gid, ==, -1);
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+}
+
+static void defaults(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.ca, SHIM_DEFAULT_CA);
+	CHECK_INT(cfg.key_type, ==, AT_KEY_P256);
+	CHECK(cfg.email == NULL);
+	shim_config_clear(&cfg);
+}
+
+static void unset_is_silent(void)
+{
+	const char *v[] = { "AUTOTLS_EMAIL", "ops@example.com", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	CHECK_INT(read_with(v, &cfg, log, sizeof(log)), ==, AT_E_NOTFOUND);
+	CHECK_INT(cfg.active, ==, 0);
+	CHECK_STR(log, "");
+}
+
+static void bad_values_name_the_variable(void)
+{
+	static const struct {
+		const char *var, *value;
+	} t[] = {
+		{ "AUTOTLS_DOMAINS", "../etc" },
+		{ "AUTOTLS_DOMAINS", "a b,,c/d" },
+		{ "AUTOTLS_DOMAINS", "," },
+		{ "AUTOTLS_CA", "ftp://ca.test/dir" },
+		{ "AUTOTLS_CA_ROOTS", "relative/roots.pem" },
+		{ "AUTOTLS_EMAIL", "not-an-address" },
+		{ "AUTOTLS_EMAIL", "a@b.c,d@e.f" },
+		{ "AUTOTLS_KEY_TYPE", "ed25519" },
+		{ "AUTOTLS_STORAGE", "relative" },
+		{ "AUTOTLS_LOG_LEVEL", "loud" },
+		{ "AUTOTLS_LOG", "somewhere" },
+		{ "AUTOTLS_STORAGE_GROUP", "no-such-group-autotls" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", t[i].var, t[i].value, NULL };
+		/* the bad variable comes last in the table, so it overrides the good one of the same name */
+		const char *w[7];
+		memcpy(w, v, sizeof(v));
+		if (strcmp(t[i].var, "AUTOTLS_DOMAINS") == 0 || strcmp(t[i].var, "AUTOTLS_STORAGE") == 0) {
+			w[0] = t[i].var;
+			w[1] = t[i].value;
+			w[2] = strcmp(t[i].var, "AUTOTLS_STORAGE") == 0 ? "AUTOTLS_DOMAINS" : "AUTOTLS_STORAGE";
+			w[3] = strcmp(t[i].var, "AUTOTLS_STORAGE") == 0 ? "example.com" : "/x";
+			w[4] = NULL;
+		}
+		struct shim_config cfg;
+		char log[2048];
+		int rc = read_with(w, &cfg, log, sizeof(log));
+		CHECK_INT(rc, ==, AT_E_INVAL);
+		CHECK_INT(cfg.active, ==, 0);
+		if (strstr(log, t[i].var) == NULL)
+			fprintf(stderr, "  %s=%s logged: %s\n", t[i].var, t[i].value, log);
+		CHECK(strstr(log, t[i].var) != NULL);
+		CHECK_INT(count_lines(log), ==, 1);
+	}
+}
+
+int main(void)
+{
+	RUN(good_values);
+	RUN(defaults);
+	RUN(unset_is_silent);
+	RUN(bad_values_name_the_variable);
+	return TEST_EXIT();
+}
