@@ -12,6 +12,8 @@ PACKAGES=(
 	# Servers the integration tests drive under the shim (tests/harness/servers.c), and what scripts/demo.sh
 	# uses. ssl-cert provides the www-data-readable snakeoil placeholder and the ssl-cert group.
 	nginx apache2 haproxy lighttpd lighttpd-mod-openssl stunnel4 python3 ssl-cert
+	# Servers that use a managed certificate without answering TLS-ALPN-01 (tests/harness/dbservers.c).
+	postgresql-15 redis-server
 )
 
 missing=()

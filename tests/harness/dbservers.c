@@ -1,0 +1,557 @@
+/*
+ * PostgreSQL and Redis for the shim tests (see dbservers.h).
+ *
+ * Who calls it: integration tests, from their main thread (PR_SET_PDEATHSIG fires when the thread that forked
+ * ends).
+ *
+ * What it owns: the processes it starts (each the leader of its own process group, so a stop can sweep what a
+ * postmaster leaves behind without naming anything), and the folder <dir>/pg or <dir>/redis it makes. Every
+ * running server is registered; an atexit handler stops what a test forgot.
+ *
+ * The change of user happens in the forked child, before exec, with the groups looked up in the parent
+ * (getpwnam / getgrouplist / getgrnam are not async-signal-safe): setgroups, setgid, setuid, then
+ * PR_SET_PDEATHSIG (a change of credentials clears it). No setpriv or runuser in between, so the extra
+ * environment (LD_PRELOAD) reaches the server alone.
+ *
+ * What it must never do: find processes by name, listen anywhere but 127.0.0.1.
+ */
+#include "tests/harness/dbservers.h"
+#include "tests/harness/certgen.h"
+#include "tests/harness/pebble.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define READY_TIMEOUT_MS 30000
+#define INITDB_TIMEOUT_MS 120000
+#define STOP_GRACE_MS 5000
+#define POLL_MS 20
+#define MAX_DBSERVERS 8
+#define MAX_GROUPS 64
+
+#define PG_BIN_DIR "/usr/lib/postgresql/15/bin"
+#define REDIS_SERVER "/usr/bin/redis-server"
+
+/* ---- small helpers ---- */
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int tcp_connects(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int join(char *dst, size_t cap, const char *dir, const char *name)
+{
+	return (size_t)snprintf(dst, cap, "%s/%s", dir, name) < cap ? 0 : -1;
+}
+
+const char *dbserver_kind_name(enum dbserver_kind kind)
+{
+	switch (kind) {
+	case DBSERVER_POSTGRES:
+		return "postgres";
+	case DBSERVER_REDIS:
+		return "redis";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *kind_user(enum dbserver_kind kind)
+{
+	return kind == DBSERVER_POSTGRES ? "postgres" : "redis";
+}
+
+/* ---- registry: what atexit stops ---- */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dbserver *reg[MAX_DBSERVERS];
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+static void stop_all_atexit(void)
+{
+	struct dbserver *todo[MAX_DBSERVERS];
+	int n = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_DBSERVERS; i++)
+		if (reg[i] != NULL)
+			todo[n++] = reg[i];
+	pthread_mutex_unlock(&reg_lock);
+	for (int i = 0; i < n; i++)
+		dbserver_stop(todo[i]);
+}
+
+static void reg_init(void)
+{
+	harness_ignore_sigpipe();
+	atexit(stop_all_atexit);
+}
+
+static int reg_add(struct dbserver *s)
+{
+	int ret = -1;
+
+	pthread_once(&reg_once, reg_init);
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_DBSERVERS && ret != 0; i++)
+		if (reg[i] == s || reg[i] == NULL) {
+			reg[i] = s;
+			ret = 0;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	return ret;
+}
+
+static void reg_remove(struct dbserver *s)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < MAX_DBSERVERS; i++)
+		if (reg[i] == s)
+			reg[i] = NULL;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- processes ---- */
+
+struct creds {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[MAX_GROUPS];
+	int ngroups;
+};
+
+/* user's uid, primary gid and supplementary groups (as initgroups would set them), plus extra_group. 0 or -1. */
+static int lookup_creds(struct creds *c, const char *user, const char *extra_group)
+{
+	struct passwd *pw = getpwnam(user);
+
+	memset(c, 0, sizeof(*c));
+	if (pw == NULL) {
+		fprintf(stderr, "dbservers: no user %s (is the package installed? scripts/deps.sh)\n", user);
+		return -1;
+	}
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	c->ngroups = MAX_GROUPS - 1;
+	if (getgrouplist(user, pw->pw_gid, c->groups, &c->ngroups) < 0) {
+		fprintf(stderr, "dbservers: %s has more than %d groups\n", user, MAX_GROUPS - 1);
+		return -1;
+	}
+	if (extra_group != NULL) {
+		struct group *gr = getgrnam(extra_group);
+		int have = 0;
+		if (gr == NULL) {
+			fprintf(stderr, "dbservers: no group %s\n", extra_group);
+			return -1;
+		}
+		for (int i = 0; i < c->ngroups; i++)
+			have |= c->groups[i] == gr->gr_gid;
+		if (!have)
+			c->groups[c->ngroups++] = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* Our environment with every name that extra sets removed, plus extra. New array (strings borrowed); free(). */
+static char **make_env(char *const *extra)
+{
+	size_t n = 0, x = 0, k = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	while (extra != NULL && extra[x] != NULL)
+		x++;
+	env = calloc(n + x + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+		int replaced = 0;
+		for (size_t j = 0; j < x && !replaced; j++)
+			replaced = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
+		if (!replaced)
+			env[k++] = environ[i];
+	}
+	for (size_t j = 0; j < x; j++)
+		env[k++] = extra[j];
+	env[k] = NULL;
+	return env;
+}
+
+/*
+ * fork + exec of argv[0] (an absolute path) as c's user, in cwd, in a new process group, with stdin from
+ * /dev/null and stdout/stderr appended to out_path, our environment plus extra_env. The PID or -1.
+ */
+static pid_t spawn_as(const struct creds *c, const char *cwd, char *const argv[], char *const extra_env[],
+		      const char *out_path)
+{
+	pid_t parent = getpid(), pid = -1;
+	int outfd = -1, nullfd = -1;
+	char **env = NULL;
+
+	outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	env = make_env(extra_env);
+	if (outfd < 0 || nullfd < 0 || env == NULL)
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls from here on. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL); /* an ignored signal would stay ignored across exec */
+		if (setpgid(0, 0) != 0)
+			_exit(127);
+		if (setgroups((size_t)c->ngroups, c->groups) != 0 || setgid(c->gid) != 0 || setuid(c->uid) != 0)
+			_exit(126);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
+		if (chdir(cwd) != 0)
+			_exit(125);
+		if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
+			_exit(127);
+		execve(argv[0], argv, env);
+		_exit(127);
+	}
+	if (pid > 0)
+		setpgid(pid, pid); /* also here: no window in which a stop would miss the group */
+out:
+	free(env);
+	if (outfd >= 0)
+		close(outfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	return pid;
+}
+
+/* 1 when pid (our child) has exited and is reaped; *status gets its wait status. */
+static int child_gone(pid_t pid, int *status)
+{
+	int st = 0;
+	pid_t r = waitpid(pid, &st, WNOHANG);
+	if (r == pid) {
+		if (status != NULL)
+			*status = st;
+		return 1;
+	}
+	return r < 0 && errno == ECHILD;
+}
+
+/* SIGTERM the leader, wait up to STOP_GRACE_MS for it, then SIGKILL the whole group; reaps what is ours. */
+static void stop_pid_group(pid_t pid)
+{
+	long deadline = now_ms() + STOP_GRACE_MS;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (!child_gone(pid, NULL)) {
+		if (now_ms() > deadline) {
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+	/* Whatever is left of the group (a postmaster's child that outlived it): gone now. */
+	kill(-pid, SIGKILL);
+	while (waitpid(-pid, NULL, WNOHANG) > 0)
+		;
+}
+
+/* ---- files ---- */
+
+static int serial_hex(X509 *cert, char *out, size_t cap)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int ret = -1;
+
+	if (hex != NULL && (size_t)snprintf(out, cap, "%s", hex) < cap)
+		ret = 0;
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ret;
+}
+
+/* The self-signed P-256 placeholder (CN and SAN placeholder.test), unless both files exist already; the key is
+ * made the server user's (0600). Fills s->serial. 0 or -1. */
+static int placeholder(struct dbserver *s)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	FILE *f = NULL;
+	int ret = -1;
+
+	if (access(s->cert_file, R_OK) == 0 && access(s->key_file, R_OK) == 0) {
+		f = fopen(s->cert_file, "re");
+		if (f == NULL || (cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
+			goto out;
+	} else {
+		unlink(s->cert_file);
+		unlink(s->key_file);
+		if (harness_cert_make(&cert, &key, DBSERVER_PLACEHOLDER_CN, DBSERVER_PLACEHOLDER_CN, NULL, 0, NULL,
+				      NULL, 30) != 0 ||
+		    harness_write_cert_pem(s->cert_file, cert) != 0 || harness_write_key_pem(s->key_file, key) != 0)
+			goto out;
+	}
+	if (chown(s->key_file, s->uid, s->gid) != 0 || chmod(s->key_file, 0600) != 0) {
+		fprintf(stderr, "dbservers: chown %s: %s\n", s->key_file, strerror(errno));
+		goto out;
+	}
+	ret = serial_hex(cert, s->serial, sizeof(s->serial));
+out:
+	if (f != NULL)
+		fclose(f);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return ret;
+}
+
+/* <parent>/<name>, made (0750) and given to the server's user; an existing one is kept. 0 or -1. */
+static int make_own_dir(struct dbserver *s, const char *parent, const char *name)
+{
+	if (join(s->dir, sizeof(s->dir), parent, name) != 0)
+		return -1;
+	if (mkdir(s->dir, 0750) != 0 && errno != EEXIST) {
+		fprintf(stderr, "dbservers: mkdir %s: %s\n", s->dir, strerror(errno));
+		return -1;
+	}
+	if (chown(s->dir, s->uid, s->gid) != 0 || chmod(s->dir, 0750) != 0) {
+		fprintf(stderr, "dbservers: chown %s: %s\n", s->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- PostgreSQL ---- */
+
+/* initdb into s->data_dir unless PG_VERSION is there already. 0 or -1. */
+static int pg_initdb(struct dbserver *s, const struct creds *c)
+{
+	char version[DBSERVER_PATH_MAX + 16];
+	char *argv[] = {PG_BIN_DIR "/initdb", "-D", s->data_dir, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+			"--locale=C", "--no-sync", "--no-instructions", NULL};
+	long deadline = now_ms() + INITDB_TIMEOUT_MS;
+	int status = 0;
+	pid_t pid;
+
+	snprintf(version, sizeof(version), "%s/PG_VERSION", s->data_dir);
+	if (access(version, F_OK) == 0)
+		return 0;
+	pid = spawn_as(c, s->dir, argv, NULL, s->out_file);
+	if (pid < 0)
+		return -1;
+	while (!child_gone(pid, &status)) {
+		if (now_ms() > deadline) {
+			fprintf(stderr, "dbservers: initdb did not finish within %d ms\n", INITDB_TIMEOUT_MS);
+			stop_pid_group(pid);
+			return -1;
+		}
+		sleep_ms(POLL_MS);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "dbservers: initdb failed (status 0x%x)\n", (unsigned)status);
+		return -1;
+	}
+	return 0;
+}
+
+static pid_t pg_spawn(struct dbserver *s, const struct creds *c, char *const envp[])
+{
+	char port[16], cert[DBSERVER_PATH_MAX + 32], key[DBSERVER_PATH_MAX + 32], sock[DBSERVER_PATH_MAX + 32];
+	char *argv[] = {PG_BIN_DIR "/postgres", "-D", s->data_dir,
+			"-c", "listen_addresses=127.0.0.1",
+			"-c", port,
+			"-c", sock,
+			"-c", "ssl=on",
+			"-c", cert,
+			"-c", key,
+			"-c", "fsync=off",
+			"-c", "shared_buffers=16MB",
+			"-c", "max_connections=20",
+			"-c", "logging_collector=off",
+			"-c", "log_connections=on",
+			NULL};
+
+	snprintf(port, sizeof(port), "port=%d", s->port);
+	snprintf(sock, sizeof(sock), "unix_socket_directories=%s", s->dir);
+	snprintf(cert, sizeof(cert), "ssl_cert_file=%s", s->cert_file);
+	snprintf(key, sizeof(key), "ssl_key_file=%s", s->key_file);
+	return spawn_as(c, s->dir, argv, envp, s->out_file);
+}
+
+/* ---- Redis ---- */
+
+static pid_t redis_spawn(struct dbserver *s, const struct creds *c, char *const envp[])
+{
+	char port[16];
+	char *argv[] = {REDIS_SERVER,
+			"--port", "0",
+			"--tls-port", port,
+			"--bind", "127.0.0.1",
+			"--tls-cert-file", s->cert_file,
+			"--tls-key-file", s->key_file,
+			"--tls-auth-clients", "no",
+			"--daemonize", "no",
+			"--dir", s->dir,
+			"--save", "",
+			"--appendonly", "no",
+			"--logfile", "",
+			NULL};
+
+	snprintf(port, sizeof(port), "%d", s->port);
+	return spawn_as(c, s->dir, argv, envp, s->out_file);
+}
+
+/* ---- the API ---- */
+
+int dbserver_start(struct dbserver *s, enum dbserver_kind kind, const char *dir, int port, const char *extra_group,
+		   char *const envp[])
+{
+	struct creds c;
+	long deadline;
+	int status = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->port = port;
+	if (lookup_creds(&c, kind_user(kind), extra_group) != 0)
+		return -1;
+	s->uid = c.uid;
+	s->gid = c.gid;
+	if (make_own_dir(s, dir, kind == DBSERVER_POSTGRES ? "pg" : "redis") != 0 ||
+	    join(s->cert_file, sizeof(s->cert_file), s->dir, "placeholder.pem") != 0 ||
+	    join(s->key_file, sizeof(s->key_file), s->dir, "placeholder.key") != 0 ||
+	    join(s->out_file, sizeof(s->out_file), dir, kind == DBSERVER_POSTGRES ? "pg.out" : "redis.out") != 0 ||
+	    join(s->data_dir, sizeof(s->data_dir), s->dir, "data") != 0)
+		return -1;
+	if (placeholder(s) != 0) {
+		fprintf(stderr, "dbservers: cannot make the placeholder in %s\n", s->dir);
+		return -1;
+	}
+	if (kind == DBSERVER_POSTGRES) {
+		if (pg_initdb(s, &c) != 0) {
+			dbserver_print_logs(s);
+			return -1;
+		}
+		s->pid = pg_spawn(s, &c, envp);
+	} else {
+		s->pid = redis_spawn(s, &c, envp);
+	}
+	if (s->pid <= 0) {
+		fprintf(stderr, "dbservers: cannot start %s: %s\n", dbserver_kind_name(kind), strerror(errno));
+		s->pid = 0;
+		return -1;
+	}
+	reg_add(s);
+	deadline = now_ms() + READY_TIMEOUT_MS;
+	for (;;) {
+		if (child_gone(s->pid, &status)) {
+			fprintf(stderr, "dbservers: %s exited at start (status 0x%x)\n", dbserver_kind_name(kind),
+				(unsigned)status);
+			kill(-s->pid, SIGKILL);
+			s->pid = 0;
+			reg_remove(s);
+			dbserver_print_logs(s);
+			return -1;
+		}
+		if (tcp_connects(port))
+			return 0;
+		if (now_ms() > deadline) {
+			fprintf(stderr, "dbservers: %s does not accept connections on 127.0.0.1:%d after %d ms\n",
+				dbserver_kind_name(kind), port, READY_TIMEOUT_MS);
+			dbserver_print_logs(s);
+			dbserver_stop(s);
+			return -1;
+		}
+		sleep_ms(POLL_MS);
+	}
+}
+
+void dbserver_stop(struct dbserver *s)
+{
+	if (s == NULL || s->pid <= 0)
+		return;
+	stop_pid_group(s->pid);
+	s->pid = 0;
+	reg_remove(s);
+}
+
+int dbserver_alive(struct dbserver *s)
+{
+	if (s->pid <= 0)
+		return 0;
+	if (!child_gone(s->pid, NULL))
+		return 1;
+	/* It died: sweep what it left of its group, and forget it. */
+	kill(-s->pid, SIGKILL);
+	while (waitpid(-s->pid, NULL, WNOHANG) > 0)
+		;
+	s->pid = 0;
+	reg_remove(s);
+	return 0;
+}
+
+void dbserver_print_logs(const struct dbserver *s)
+{
+	size_t len = 0;
+	char *text = s->out_file[0] ? harness_read_file(s->out_file, &len) : NULL;
+
+	if (text == NULL) {
+		fprintf(stderr, "  (no output from %s at %s)\n", dbserver_kind_name(s->kind), s->out_file);
+		return;
+	}
+	fprintf(stderr, "  --- %s (tail) ---\n%s\n  ---\n", s->out_file, len > 4000 ? text + len - 4000 : text);
+	free(text);
+}
