@@ -62,4 +62,13 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
  */
 time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long jitter_s);
 
+/*
+ * When to renew rec: with ARI (RFC 9773) offered by the CA, a random time in the suggested window when that is
+ * earlier than the lifetime rule (section 4.2: a window already begun means now), and *recheck_at when to ask
+ * again (the CA's Retry-After, else six hours, as Let's Encrypt asks clients to poll at least twice a day);
+ * without ARI, the lifetime rule and *recheck_at = *renew_at. *from_ari tells which decided.
+ */
+int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec, unsigned rnd, time_t *renew_at,
+			   time_t *recheck_at, int *from_ari) __attribute__((warn_unused_result));
+
 #endif

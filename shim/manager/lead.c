@@ -89,39 +89,32 @@ static unsigned random_u32(void)
 	return r;
 }
 
+/* Sleeps until when (unix seconds) in one-second slices; 0, or -1 when this process may no longer lead. */
+static int sleep_until(time_t when)
+{
+	while (time(NULL) < when) {
+		mgr_sleep_ms(1000);
+		if (!mgr_can_lead())
+			return -1;
+	}
+	return 0;
+}
+
 /* The leader's issuance loop; returns when the lead should be given up. */
 static void lead(struct at_engine *e, struct at_solver *solver)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
-	int failures = 0, served = 0;
+	int failures = 0, served = 0, force = 0;
 
 	for (;;) {
 		struct at_cert_record rec;
 		int ordered = 0;
 		memset(&rec, 0, sizeof(rec));
-		int rc = at_engine_ensure(e, names, cfg->ndomains, solver, 1, 0, &rec, &ordered);
-		long wait_s;
-		if (rc == 0) {
-			failures = 0;
-			if (ordered && served)
-				at_log_info("renewed the certificate for %s%s", names[0], cfg->ndomains > 1 ? " and more" : "");
-			if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, names[0]) == 0)
-				at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
-					    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
-					    ordered ? "" : " from the store");
-			served = 1;
-			time_t due = at_renewal_time(rec.info.not_before, rec.info.not_after, 0, 0);
-			long life = (long)(rec.info.not_after - rec.info.not_before);
-			/* Jitter after the due time, at most 1/20 of the lifetime and an hour, so a fleet spreads. */
-			long j = life / 20 < 3600 ? life / 20 : 3600;
-			wait_s = (long)(due - time(NULL)) + (j > 0 ? (long)(random_u32() % (unsigned)j) : 0);
-			if (wait_s < 1)
-				wait_s = 1;
-			at_cert_record_clear(&rec);
-		} else {
+		int rc = at_engine_ensure(e, names, cfg->ndomains, solver, 1, force, &rec, &ordered);
+		if (rc != 0) {
 			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
-			wait_s = backoff_s[failures < 3 ? failures : 3];
+			long wait_s = backoff_s[failures < 3 ? failures : 3];
 			if (p->retry_after > wait_s)
 				wait_s = p->retry_after;
 			failures++;
@@ -130,13 +123,39 @@ static void lead(struct at_engine *e, struct at_solver *solver)
 				     p->type ? ")" : "", wait_s);
 			if (p->detail)
 				at_log_error("the CA said: %s", p->detail);
-		}
-		/* Sleep in slices so that losing the right to lead (a setuid) is noticed. */
-		for (long slept = 0; slept < wait_s * 1000; slept += 1000) {
-			mgr_sleep_ms(1000);
-			if (!mgr_can_lead())
+			if (sleep_until(time(NULL) + wait_s) != 0)
 				return;
+			continue;
 		}
+		failures = 0;
+		force = 0;
+		if (ordered && served)
+			at_log_info("renewed the certificate for %s%s", names[0], cfg->ndomains > 1 ? " and more" : "");
+		if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, names[0]) == 0)
+			at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
+				    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
+				    ordered ? "" : " from the store");
+		served = 1;
+		/* Wait for the renewal point, asking ARI again whenever the CA said to. */
+		unsigned rnd = random_u32();
+		for (;;) {
+			time_t renew_at, recheck_at;
+			int from_ari = 0;
+			if (at_engine_renewal_plan(e, &rec, rnd, &renew_at, &recheck_at, &from_ari) != 0)
+				renew_at = recheck_at = time(NULL) + backoff_s[0];
+			if (sleep_until(recheck_at < renew_at ? recheck_at : renew_at) != 0) {
+				at_cert_record_clear(&rec);
+				return;
+			}
+			if (time(NULL) >= renew_at) {
+				/* The lifetime rule is the engine's own; an ARI window must be forced. */
+				force = from_ari;
+				if (from_ari)
+					at_log_info("renewing %s now: the CA's renewal window (ARI) says so", names[0]);
+				break;
+			}
+		}
+		at_cert_record_clear(&rec);
 	}
 }
 

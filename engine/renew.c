@@ -1,0 +1,53 @@
+/* The renewal plan (see at_engine_renewal_plan in engine.h). */
+#include "engine/engine.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#define ARI_DEFAULT_RECHECK_S (6 * 3600)
+#define ARI_MIN_RECHECK_S 60
+
+int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec, unsigned rnd, time_t *renew_at,
+			   time_t *recheck_at, int *from_ari)
+{
+	time_t now = time(NULL);
+	time_t life_due = at_renewal_time(rec->info.not_before, rec->info.not_after, 0, 0);
+	long life = (long)(rec->info.not_after - rec->info.not_before);
+	/* After the due point, up to a twentieth of the lifetime (at most an hour), so that a fleet spreads out. */
+	long j = life / 20 < 3600 ? life / 20 : 3600;
+	if (j > 0)
+		life_due += (time_t)(rnd % (unsigned long)j);
+	*renew_at = life_due;
+	*recheck_at = life_due;
+	*from_ari = 0;
+
+	struct at_acme_directory_info di;
+	char *id = NULL;
+	if (at_acme_directory(at_engine_acme(e), &di) != 0 || di.renewal_info == NULL ||
+	    at_ari_cert_id(&id, rec->chain_pem, rec->chain_len) != 0)
+		return 0;
+	struct at_ari_window w;
+	int rc = at_acme_renewal_info(at_engine_acme(e), id, &w);
+	free(id);
+	if (rc != 0) {
+		/* ARI is advice: without an answer the lifetime rule stands; ask again later. */
+		*recheck_at = now + ARI_DEFAULT_RECHECK_S < life_due ? now + ARI_DEFAULT_RECHECK_S : life_due;
+		return 0;
+	}
+	time_t pick = w.start <= now ? now : at_ari_pick(&w, rnd);
+	/* The certificate's real end still wins: never plan past the lifetime rule's emergency (1/20 left). */
+	if (pick < life_due) {
+		*renew_at = pick;
+		*from_ari = 1;
+	}
+	long again = w.retry_after > 0 ? w.retry_after : ARI_DEFAULT_RECHECK_S;
+	if (again < ARI_MIN_RECHECK_S)
+		again = ARI_MIN_RECHECK_S;
+	*recheck_at = now + again < *renew_at ? now + again : *renew_at;
+	at_log_debug("ARI window for %s: %ld..%ld, renewing at %ld", rec->names ? rec->names[0] : "?", (long)w.start,
+		     (long)w.end, (long)*renew_at);
+	at_ari_window_clear(&w);
+	return 0;
+}

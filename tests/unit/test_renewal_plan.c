@@ -1,0 +1,201 @@
+/*
+ * When the manager renews: the lifetime rule (a third left, half under ten days, plus a bounded jitter after
+ * it) and ARI (RFC 9773) through scripted renewalInfo answers: a window already begun means now, a window
+ * before the lifetime point wins, one after it does not, a CA error falls back, Retry-After sets the next look.
+ */
+#include "engine/engine.h"
+#include "tests/harness/scripted_http.h"
+#include "tests/test.h"
+#include "util/err.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#define CA "https://ca.test"
+#define DAY 86400L
+
+static const char *DIR_ARI = "{\"newNonce\":\"" CA "/nonce\",\"newAccount\":\"" CA "/acct\",\"newOrder\":\"" CA
+			     "/order\",\"renewalInfo\":\"" CA "/ari\"}";
+static const char *DIR_PLAIN = "{\"newNonce\":\"" CA "/nonce\",\"newAccount\":\"" CA "/acct\",\"newOrder\":\"" CA
+			       "/order\"}";
+
+static char store_dir[] = "/tmp/at-plan-XXXXXX";
+
+/* A certificate valid from now+nb to now+na (seconds), with an AKI so that it has an ARI identifier. */
+static char *make_cert(long nb, long na, struct at_cert_record *rec)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234);
+	X509_gmtime_adj(X509_getm_notBefore(x), nb);
+	X509_gmtime_adj(X509_getm_notAfter(x), na);
+	X509_NAME *nm = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"plan", -1, -1, 0);
+	X509_set_issuer_name(x, nm);
+	X509_set_pubkey(x, k);
+	AUTHORITY_KEYID *ak = AUTHORITY_KEYID_new();
+	ak->keyid = ASN1_OCTET_STRING_new();
+	ASN1_OCTET_STRING_set(ak->keyid, (const unsigned char *)"0123456789abcdefghij", 20);
+	X509_add1_ext_i2d(x, NID_authority_key_identifier, ak, 0, X509V3_ADD_DEFAULT);
+	AUTHORITY_KEYID_free(ak);
+	X509_sign(x, k, EVP_sha256());
+	BIO *b = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(b, x);
+	char *p;
+	long n = BIO_get_mem_data(b, &p);
+	char *pem = strndup(p, (size_t)n);
+	memset(rec, 0, sizeof(*rec));
+	rec->chain_pem = pem;
+	rec->chain_len = (size_t)n;
+	if (at_cert_info_get(&rec->info, x) != 0)
+		rec->info.not_after = 0;
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return pem;
+}
+
+struct plan {
+	time_t renew_at, recheck_at;
+	int from_ari;
+	int rc;
+	int off_script;
+};
+
+static struct plan run(const struct step *steps, size_t n, long nb, long na)
+{
+	struct script s = { .steps = steps, .n = n };
+	struct at_http_ops ops = { .perform = scripted_perform, .ctx = &s };
+	struct at_store *st = NULL;
+	struct at_engine *e = NULL;
+	struct at_cert_record rec;
+	struct plan p = { .rc = -1 };
+	if (at_store_open_file(&st, store_dir) != 0)
+		return p;
+	struct at_engine_config ec = { .directory_url = CA "/dir", .store = st, .http = &ops };
+	if (at_engine_new(&e, &ec) == 0) {
+		make_cert(nb, na, &rec);
+		p.rc = at_engine_renewal_plan(e, &rec, 12345, &p.renew_at, &p.recheck_at, &p.from_ari);
+		free(rec.chain_pem);
+		at_cert_info_clear(&rec.info);
+	}
+	p.off_script = s.off_script || s.pos != s.n;
+	at_engine_free(e);
+	at_store_close(st);
+	return p;
+}
+
+/* A 90-day certificate issued ten days ago: the lifetime rule says renew 50 days from now. */
+#define NB (-10 * DAY)
+#define NA (80 * DAY)
+
+static void lifetime_rule_without_ari(void)
+{
+	const struct step steps[] = { { "GET", CA "/dir", 200, "application/json", DIR_PLAIN } };
+	time_t now = time(NULL);
+	struct plan p = run(steps, 1, NB, NA);
+	CHECK_OK(p.rc);
+	CHECK_INT(p.off_script, ==, 0);
+	CHECK_INT(p.from_ari, ==, 0);
+	CHECK(p.renew_at >= now + 50 * DAY - 5 && p.renew_at <= now + 50 * DAY + 3600 + 5);
+	CHECK_INT(p.recheck_at, ==, p.renew_at);
+	/* Short-lived (6 days): half the lifetime. */
+	p = run(steps, 1, -1 * DAY, 5 * DAY);
+	CHECK(p.renew_at >= now + 2 * DAY - 5 && p.renew_at <= now + 2 * DAY + 3600 + 5);
+}
+
+static void window_begun_means_now(void)
+{
+	char body[256];
+	time_t now = time(NULL);
+	struct tm a, b;
+	time_t s0 = now - 3600, s1 = now + 3600;
+	gmtime_r(&s0, &a);
+	gmtime_r(&s1, &b);
+	snprintf(body, sizeof(body),
+		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
+		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
+		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, "application/json", DIR_ARI },
+		{ "GET", CA "/ari/MDEyMzQ1Njc4OWFiY2RlZmdoaWo.EjQ", 200, "application/json", body, NULL, "120" },
+	};
+	struct plan p = run(steps, 2, NB, NA);
+	CHECK_OK(p.rc);
+	CHECK_INT(p.off_script, ==, 0);
+	CHECK_INT(p.from_ari, ==, 1);
+	CHECK(p.renew_at <= now + 2);
+}
+
+static void window_before_and_after_lifetime_point(void)
+{
+	char body[256];
+	time_t now = time(NULL);
+	struct tm a, b;
+	/* 10..11 days from now: earlier than the lifetime point (50 days) */
+	time_t s0 = now + 10 * DAY, s1 = now + 11 * DAY;
+	gmtime_r(&s0, &a);
+	gmtime_r(&s1, &b);
+	snprintf(body, sizeof(body),
+		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
+		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
+		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+	struct step steps[] = {
+		{ "GET", CA "/dir", 200, "application/json", DIR_ARI },
+		{ "GET", CA "/ari/MDEyMzQ1Njc4OWFiY2RlZmdoaWo.EjQ", 200, "application/json", body, NULL, "3600" },
+	};
+	struct plan p = run(steps, 2, NB, NA);
+	CHECK_OK(p.rc);
+	CHECK_INT(p.from_ari, ==, 1);
+	CHECK(p.renew_at >= s0 && p.renew_at <= s1);
+	CHECK(p.recheck_at >= now + 3600 - 2 && p.recheck_at <= now + 3600 + 2); /* the CA's Retry-After */
+
+	/* 60..61 days from now: later than the lifetime point, which stands */
+	s0 = now + 60 * DAY;
+	s1 = now + 61 * DAY;
+	gmtime_r(&s0, &a);
+	gmtime_r(&s1, &b);
+	snprintf(body, sizeof(body),
+		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
+		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
+		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+	p = run(steps, 2, NB, NA);
+	CHECK_INT(p.from_ari, ==, 0);
+	CHECK(p.renew_at < s0);
+	CHECK(p.recheck_at <= now + 3600 + 2); /* still asked again as the CA said */
+}
+
+static void ari_error_falls_back(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, "application/json", DIR_ARI },
+		{ "GET", CA "/ari/MDEyMzQ1Njc4OWFiY2RlZmdoaWo.EjQ", 500, "application/problem+json",
+		  "{\"type\":\"urn:ietf:params:acme:error:serverInternal\"}" },
+	};
+	time_t now = time(NULL);
+	struct plan p = run(steps, 2, NB, NA);
+	CHECK_OK(p.rc);
+	CHECK_INT(p.from_ari, ==, 0);
+	CHECK(p.renew_at >= now + 50 * DAY - 5);
+	CHECK(p.recheck_at <= now + 6 * 3600 + 2);
+}
+
+int main(void)
+{
+	if (mkdtemp(store_dir) == NULL)
+		return 1;
+	RUN(lifetime_rule_without_ari);
+	RUN(window_begun_means_now);
+	RUN(window_before_and_after_lifetime_point);
+	RUN(ari_error_falls_back);
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", store_dir);
+	return system(cmd) == 0 ? TEST_EXIT() : 1;
+}
