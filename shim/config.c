@@ -164,6 +164,19 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		rc = AT_E_INVAL;
 		goto fail;
 	}
+	/* For tests that must watch a retry within seconds; not a user setting, so not in the README table. */
+	cfg->backoff_divisor = 1;
+	v = getenv_fn("AUTOTLS_TEST_BACKOFF_SCALE");
+	if (v && *v) {
+		char *end;
+		long d = strtol(v, &end, 10);
+		if (*end != '\0' || d < 1 || d > 86400) {
+			at_log_error("AUTOTLS_TEST_BACKOFF_SCALE: \"%.20s\" is not a divisor between 1 and 86400", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		cfg->backoff_divisor = d;
+	}
 	cfg->storage_gid = -1;
 	v = getenv_fn("AUTOTLS_STORAGE_GROUP");
 	if (v && *v) {

@@ -25,6 +25,7 @@ struct shim_config {
 	long storage_gid;                 /* AUTOTLS_STORAGE_GROUP's gid, -1 when unset: the group that may read
 					   * certificates (not account keys) from the store */
 	enum at_key_type key_type;        /* AUTOTLS_KEY_TYPE */
+	long backoff_divisor;             /* AUTOTLS_TEST_BACKOFF_SCALE (tests only): retry delays divided by it */
 	enum at_log_level log_level;      /* AUTOTLS_LOG_LEVEL */
 	enum at_log_sink log_sink;        /* AUTOTLS_LOG */
 	char *log_path;                   /* owned, for the file sink */

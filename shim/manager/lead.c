@@ -114,9 +114,11 @@ static void lead(struct at_engine *e, struct at_solver *solver)
 		int rc = at_engine_ensure(e, names, cfg->ndomains, solver, 1, force, &rec, &ordered);
 		if (rc != 0) {
 			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
-			long wait_s = backoff_s[failures < 3 ? failures : 3];
+			long wait_s = backoff_s[failures < 3 ? failures : 3] / cfg->backoff_divisor;
 			if (p->retry_after > wait_s)
 				wait_s = p->retry_after;
+			if (wait_s < 1)
+				wait_s = 1;
 			failures++;
 			at_log_error("obtaining a certificate for %s failed: %s%s%s%s; next try in %ld s", names[0],
 				     at_strerror(rc), p->type ? " (" : "", p->type ? at_problem_short_type(p) : "",
