@@ -7,6 +7,7 @@
 #include "acme/http.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -213,7 +214,11 @@ static int curl_perform(void *vctx, const struct at_http_request *req, struct at
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode cr = transfer(ctx);
+	if (cr != CURLE_OK)
+		at_log_debug("HTTP %s %s: %s", req->method, req->url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
 	if (cr == CURLE_OK) {
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->body_len = st.body.len;

@@ -12,6 +12,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+int tls_verify_quiet;
+
 static int is_ip(const char *s)
 {
 	unsigned char buf[16];
@@ -31,14 +33,16 @@ static void print_errors(const char *what)
 {
 	unsigned long e;
 	char buf[256];
+	if (tls_verify_quiet) {
+		ERR_clear_error();
+		return;
+	}
 	fprintf(stderr, "  tls: %s\n", what);
 	while ((e = ERR_get_error()) != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
 		fprintf(stderr, "    %s\n", buf);
 	}
 }
-
-int tls_verify_quiet;
 
 int tls_verify_pair(const char *chain_pem, size_t chain_len, const char *key_pem, size_t key_len,
 		    const char *root_file, const char *name)
@@ -198,6 +202,10 @@ int tls_client_connect(int port, const char *sni, const char *alpn, int version,
 				snprintf(res->serial, sizeof(res->serial), "%s", hex);
 			OPENSSL_free(hex);
 			BN_free(bn);
+			ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+			int pos = oid ? X509_get_ext_by_OBJ(peer, oid, -1) : -1;
+			res->acme_identifier = pos >= 0 && X509_EXTENSION_get_critical(X509_get_ext(peer, pos));
+			ASN1_OBJECT_free(oid);
 			X509_free(peer);
 		}
 		const unsigned char *ap;
