@@ -481,6 +481,14 @@ static int write_nginx_conf(const struct server *s, char *const envp[])
 	return ret;
 }
 
+int server_keep_root;
+
+/* 1 when the configs should switch to an unprivileged user. */
+static int drop_root(void)
+{
+	return geteuid() == 0 && !server_keep_root;
+}
+
 /* chown path to user (and its primary group) when we are root; 0 when done or not needed. */
 static int give_to(const char *path, const char *user)
 {
@@ -609,7 +617,7 @@ static int write_haproxy_conf(const struct server *s)
 		     "frontend fe\n"
 		     "    bind 127.0.0.1:%d ssl crt-list %s alpn h2,http/1.1 ssl-min-ver TLSv1.2\n"
 		     "    http-request return status 200 content-type text/plain string \"haproxy\\n\"\n",
-		     geteuid() == 0 ? "    user haproxy\n    group haproxy\n" : "", s->port, list);
+		     drop_root() ? "    user haproxy\n    group haproxy\n" : "", s->port, list);
 	ret = write_conf(s->config_file, text, n);
 out:
 	free(cert);
@@ -645,7 +653,7 @@ static int write_lighttpd_conf(const struct server *s)
 		     "    ssl.privkey = \"%s\"\n"
 		     "}\n",
 		     s->dir, s->port,
-		     geteuid() == 0 ? "server.username = \"www-data\"\nserver.groupname = \"www-data\"\n" : "",
+		     drop_root() ? "server.username = \"www-data\"\nserver.groupname = \"www-data\"\n" : "",
 		     s->pid_file, s->error_log, s->cert_file, s->key_file, SERVER_OTHER_NAME, s->other_cert_file,
 		     s->other_key_file);
 	return write_conf(s->config_file, text, n);
@@ -684,7 +692,7 @@ static int write_stunnel_conf(struct server *s)
 		     "key = %s\n"
 		     "exec = /bin/echo\n"
 		     "execArgs = echo other\n",
-		     s->pid_file, s->error_log, geteuid() == 0 ? "setuid = stunnel4\nsetgid = stunnel4\n" : "",
+		     s->pid_file, s->error_log, drop_root() ? "setuid = stunnel4\nsetgid = stunnel4\n" : "",
 		     s->port, s->cert_file, s->key_file, SERVER_OTHER_NAME, s->other_cert_file, s->other_key_file);
 	return write_conf(s->config_file, text, n);
 }

@@ -57,6 +57,14 @@ struct server {
 };
 
 /*
+ * 1: the next starts write no user switch for HAProxy (user/group), lighttpd (server.username) and stunnel
+ * (setuid/setgid), so every process of theirs stays root (nginx and Apache keep theirs: their root master or
+ * parent stays anyway). For the shim scenarios that
+ * show what works once the certificate manager can run in a process that stays privileged. Default 0.
+ */
+extern int server_keep_root;
+
+/*
  * Writes the config (and, unless they are already there from an earlier start, the placeholder certificates)
  * into dir, starts the server on 127.0.0.1:port with the current environment plus envp (NULL-terminated
  * "NAME=value" strings; a name given here replaces ours; envp may be NULL), and waits (up to 15 s) until the

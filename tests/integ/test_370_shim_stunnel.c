@@ -1,0 +1,159 @@
+/*
+ * The shim under stunnel4 5.68: contexts made with SSL_CTX_new_ex (SSL_CTX_new is not even imported) as root,
+ * then setuid(stunnel4) and daemon(); a thread per connection; service [svc] answers with /bin/echo once the
+ * handshake is done, and [other] (sni = svc:other.test) has its own certificate, chosen in stunnel's servername
+ * callback (SSL_set_SSL_CTX). No ALPN. The managed name gets a Pebble certificate through TLS-ALPN-01 on
+ * stunnel's own port, served over TLS 1.2 and 1.3; other.test and a name stunnel does not know keep stunnel's
+ * certificates; a restart on the same store serves the stored certificate at once without a new order; the
+ * store's permissions and the log's hygiene hold. No reload here: stunnel's SIGHUP re-creates its contexts as
+ * stunnel4, which cannot read the placeholder key.
+ */
+/*
+ * KNOWN FAILURE (a shim limitation, found here; the shim was not changed): with setuid = stunnel4 (as Debian's
+ * examples have it) no certificate is ever obtained. What happens (shim log at debug): stunnel (root) builds its
+ * contexts with SSL_CTX_new_ex, the shim hooks them and that process wins the election ("managing certificates
+ * in pid A"); stunnel then drops to stunnel4 and calls daemon(), and the original process exits, ending the
+ * lead before an order is placed. The daemon (uid stunnel4, with a manager thread from pthread_atfork) may
+ * neither lead nor read the root-owned 0700 store ("pid S (uid 995) can neither lead nor read ... store"): no
+ * root process is left, so nothing leads and the placeholder is served for good. issues_with_stunnel_as_stunnel4
+ * asserts the expected behaviour and fails until the shim covers it; every other scenario runs stunnel without
+ * setuid (server_keep_root), where the daemon stays root and leads.
+ */
+#include "tests/integ/shim_env.h"
+
+#include <signal.h>
+
+static struct shim_env env;
+static int started, issued;
+static char first_serial[80];
+
+static void starts_under_the_shim(void)
+{
+	struct tls_client_result r;
+
+	CHECK(started);
+	if (!started)
+		return;
+	/* What a client got at once: the placeholder, unless the shim was already done (then the managed
+	 * certificate, checked in issues_and_publishes). */
+	memset(&r, 0, sizeof(r));
+	if (tls_client_connect(env.port, SHIM_NAME, NULL, 0, NULL, NULL, &r) == 0)
+		snprintf(first_serial, sizeof(first_serial), "%s", r.serial);
+	CHECK(first_serial[0] != '\0');
+	/* Daemonised: the main process is not the one we started, and its process group is its own. */
+	CHECK(env.srv.pid > 0);
+	CHECK(env.srv.pgid > 1);
+}
+
+static void issues_and_publishes(void)
+{
+	struct tls_client_result r;
+
+	REQUIRE(started);
+	long ms = shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
+	CHECK(ms >= 0);
+	if (ms < 0)
+		return;
+	issued = 1;
+	fprintf(stderr, "  stunnel: %s verified after %ld ms\n", SHIM_NAME, ms);
+	CHECK(shim_log_has(&env, "hooked server SSL_CTX"));
+	CHECK(shim_log_has(&env, "obtained a certificate for " SHIM_NAME));
+	CHECK(shim_log_has(&env, "published"));
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, &r));
+	CHECK(strcmp(first_serial, env.srv.serial) == 0 || strcmp(first_serial, r.serial) == 0);
+}
+
+/* stunnel handshakes on a thread per connection: every one verified. */
+static void every_process_serves_it(void)
+{
+	int ok = 0;
+
+	REQUIRE(issued);
+	for (int i = 0; i < 20; i++)
+		ok += tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, NULL) == 0;
+	CHECK_INT(ok, ==, 20);
+}
+
+static void both_versions_verify(void)
+{
+	REQUIRE(issued);
+	shim_check_versions(&env);
+}
+
+static void unmanaged_names_untouched(void)
+{
+	REQUIRE(started);
+	/* other.test: its own sni= service's certificate; unmanaged.test: the default one's. */
+	shim_check_untouched(&env, SERVER_OTHER_NAME, SERVER_OTHER_CN, env.srv.other_serial);
+	shim_check_untouched(&env, SHIM_UNMANAGED, SERVER_PLACEHOLDER_CN, env.srv.serial);
+}
+
+static void restart_reuses_the_store(void)
+{
+	REQUIRE(issued);
+	shim_check_restart(&env);
+	shim_check_untouched(&env, SERVER_OTHER_NAME, SERVER_OTHER_CN, env.srv.other_serial);
+}
+
+static void stop_leaves_nothing(void)
+{
+	REQUIRE(started);
+	pid_t pgid = env.srv.pgid;
+	REQUIRE(pgid > 1);
+	server_stop(&env.srv);
+	CHECK(kill(-pgid, 0) != 0 && errno == ESRCH);
+}
+
+static void store_permissions(void)
+{
+	REQUIRE(issued);
+	shim_check_store_perms(&env);
+}
+
+static void log_hygiene(void)
+{
+	REQUIRE(started);
+	shim_check_log(&env);
+}
+
+/* The Debian-style configuration, with the user switch: see KNOWN FAILURE above. */
+static void issues_with_stunnel_as_stunnel4(void)
+{
+	struct shim_env u;
+	int ok;
+
+	server_keep_root = 0;
+	ok = shim_env_start(&u, SERVER_STUNNEL) == 0;
+	CHECK(ok);
+	if (ok) {
+		long ms = shim_wait_verified(&u, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
+		CHECK(ms >= 0);
+		if (ms >= 0)
+			shim_check_versions(&u);
+	}
+	if (test_failed_now)
+		shim_env_dump(&u);
+	shim_env_stop(&u);
+}
+
+int main(void)
+{
+	/* The main scenario without the user switch (see KNOWN FAILURE above). */
+	server_keep_root = 1;
+	started = shim_env_start(&env, SERVER_STUNNEL) == 0;
+	RUN(starts_under_the_shim);
+	RUN(issues_and_publishes);
+	RUN(every_process_serves_it);
+	RUN(both_versions_verify);
+	RUN(unmanaged_names_untouched);
+	RUN(restart_reuses_the_store);
+	if (test_failed_total)
+		shim_env_dump(&env);
+	RUN(stop_leaves_nothing);
+	RUN(store_permissions);
+	RUN(log_hygiene);
+	shim_env_stop(&env);
+	RUN(issues_with_stunnel_as_stunnel4);
+	return TEST_EXIT();
+}
