@@ -55,7 +55,9 @@ int at_problem_parse(struct at_problem *p, const char *json, size_t len)
 	p->type = dup_json_string(root, "type");
 	p->detail = dup_json_string(root, "detail");
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
-	if (cJSON_IsNumber(status))
+	/* RFC 7807 section 3.1: an HTTP status code. Anything else is ignored (and converting an out-of-range
+	 * double to long would be undefined behaviour). */
+	if (cJSON_IsNumber(status) && status->valuedouble >= 100 && status->valuedouble <= 599)
 		p->status = (long)status->valuedouble;
 	const cJSON *subs = cJSON_GetObjectItemCaseSensitive(root, "subproblems");
 	const cJSON *sub;
