@@ -215,9 +215,10 @@ static int wait_order(struct obtain *ob, const char *want)
 		at_http_response_clear(&resp);
 		if (rc != 0)
 			return rc;
+		/* Every status the loop goes on with (pending, processing, and ready while waiting for valid) waits
+		 * first: a CA that keeps answering "ready" after finalize must not be polled in a tight loop. */
 		status = acme_json_str(ob->order, "status");
-		if (status && strcmp(status, want) != 0 &&
-		    (strcmp(status, "pending") == 0 || strcmp(status, "processing") == 0))
+		if (status && strcmp(status, want) != 0)
 			acme_sleep_ms(delay);
 	}
 }
