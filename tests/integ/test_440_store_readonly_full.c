@@ -1,0 +1,130 @@
+/*
+ * The store runs out of space at renewal time: the store is a 64 KiB tmpfs (mount -t tmpfs -o size=64k; the
+ * tests run as root and this sandbox allows it, so the read-only variant with an unprivileged server is not
+ * needed). s_server under the shim gets a 30-second certificate; then the tmpfs is filled with a big file and
+ * the renewal (due ~15 s before expiry) cannot write. No AUTOTLS_TEST_BACKOFF_SCALE here: the next try is 60 s
+ * away, so exactly one failed renewal falls inside the certificate's lifetime. While the certificate is valid
+ * a client loops verified handshakes: none fails and the serial stays; the failure is logged as errors that
+ * name the cause (counted: lines with "error:" mentioning the store or the space); the record still loads
+ * (key matching) afterwards, and nothing in the store is empty or half-written.
+ */
+#include "tests/integ/fault_env.h"
+
+#include <sys/mount.h>
+
+static int fill(const char *path)
+{
+	static char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	long n = 0;
+
+	if (fd < 0)
+		return -1;
+	while (write(fd, block, sizeof(block)) == (ssize_t)sizeof(block))
+		n++;
+	/* The last pages, byte by byte would be slow: a partial page is enough to leave nothing. */
+	while (write(fd, block, 1) == 1)
+		;
+	int err = errno;
+	close(fd);
+	fprintf(stderr, "  filled the store with %ld KiB (%s)\n", n * 4, strerror(err));
+	return err == ENOSPC ? 0 : -1;
+}
+
+static int store_line(const char *line)
+{
+	return strstr(line, "store") || strstr(line, "space") || strstr(line, "AUTOTLS_STORAGE") ||
+	       strstr(line, "write") || strstr(line, "lock");
+}
+
+static void old_certificate_kept_when_the_store_is_full(void)
+{
+	struct shim_env env;
+	struct pebble_opts po = {.validity_s = 30, .authz_reuse = -1};
+	struct at_cert_record rec;
+	struct tls_client_result r;
+	char s1[80], filler[400];
+	int mounted = 0;
+
+	fault_backoff_scale = 0;
+	int ok = fault_env_prepare(&env, SERVER_S_SERVER, &po) == 0;
+	CHECK(ok);
+	if (!ok)
+		goto out;
+	CHECK_OK(mkdir(env.store, 0700));
+	if (mount("tmpfs", env.store, "tmpfs", 0, "size=64k,mode=0700") != 0) {
+		fprintf(stderr, "  mount -t tmpfs on %s: %s (tmpfs mounts not allowed here)\n", env.store,
+			strerror(errno));
+		CHECK(!"a tmpfs store");
+		goto out;
+	}
+	mounted = 1;
+	REQUIRE(fault_server_start(&env) == 0);
+	long ms = fault_wait_serial(&env, env.p.issuing_root_file, NULL, SHIM_ISSUE_TIMEOUT_MS, s1, sizeof(s1));
+	CHECK(ms >= 0);
+	if (ms < 0)
+		goto out;
+	CHECK_OK(fault_record_load(env.store, env.p.directory_url, SHIM_NAME, &rec));
+	time_t not_after = rec.info.not_after;
+	at_cert_record_clear(&rec);
+	snprintf(filler, sizeof(filler), "%s/filler", env.store);
+	CHECK_OK(fill(filler));
+	int errors_before = fault_log_count(&env, "error:", NULL);
+
+	int handshakes = 0, failed = 0, changed = 0;
+	while (time(NULL) < not_after - 1) {
+		handshakes++;
+		if (fault_try(&env, env.p.issuing_root_file, &r) != 0)
+			failed++;
+		else if (strcmp(r.serial, s1) != 0)
+			changed++;
+		shim_sleep_ms(50);
+	}
+	int attempts = fault_log_count(&env, "obtaining a certificate for", NULL) - 1;
+	int errors = fault_log_count(&env, "error:", NULL) - errors_before;
+	fprintf(stderr, "  until expiry: %d handshakes, %d failed, %d with another serial; %d renewal attempt(s), %d "
+			"error line(s), %d orders at Pebble:\n",
+		handshakes, failed, changed, attempts, errors, pebble_count_orders(&env.p));
+	fault_log_print(&env, "error:", 8);
+	fault_log_print(&env, "warn:", 8);
+	CHECK_INT(failed, ==, 0);
+	CHECK_INT(changed, ==, 0);
+	CHECK_INT(errors, >=, 1);
+	/* One failure, said once: the manager's line (and at most one more with the cause); it names the store. */
+	CHECK_INT(fault_log_count(&env, "error:", "next try in"), ==, 1);
+	CHECK_INT(errors, <=, 2);
+	int store_errors = 0;
+	{
+		char *text = harness_read_file(env.log, NULL);
+		for (char *line = text; line && *line;) {
+			char *end = strchr(line, '\n');
+			if (end)
+				*end = '\0';
+			store_errors += strstr(line, "error:") && store_line(line);
+			if (!end)
+				break;
+			line = end + 1;
+		}
+		free(text);
+	}
+	CHECK_INT(store_errors, >=, 1);
+	/* Nothing corrupted: the record loads, with the first certificate. */
+	CHECK_OK(fault_record_load(env.store, env.p.directory_url, SHIM_NAME, &rec));
+	CHECK(rec.info.not_after == not_after);
+	at_cert_record_clear(&rec);
+	shim_check_log(&env);
+out:
+	if (test_failed_now)
+		shim_env_dump(&env);
+	server_stop(&env.srv);
+	if (mounted && umount(env.store) != 0)
+		fprintf(stderr, "  umount %s: %s\n", env.store, strerror(errno));
+	shim_env_stop(&env);
+	fault_backoff_scale = 60;
+}
+
+int main(void)
+{
+	RUN(old_certificate_kept_when_the_store_is_full);
+	return TEST_EXIT();
+}
