@@ -31,8 +31,11 @@ CORE_SRC  := $(wildcard util/*.c acme/*.c store/*.c engine/*.c)
 # libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
 PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c util/log.c util/err.c util/key_type.c store/name.c store/punycode.c store/key.c
-# libautotls-manager.so, loaded by the preload on a process's first server context.
-MANAGER_SRC := $(wildcard shim/manager/*.c) shim/shm.c
+# libautotls-manager.so, loaded by the preload on a process's first server context, and autotls-manager, the
+# manager process the preload starts for each server process tree (shim/preload/spawn.c).
+MANAGER_SRC := $(filter-out shim/manager/helper.c,$(wildcard shim/manager/*.c)) shim/shm.c
+HELPER_SRC  := $(filter-out shim/manager/attach.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
+               shim/preload/shm_map.c
 HARN_SRC  := $(wildcard tests/harness/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integ/test_*.c)
@@ -41,6 +44,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o)
+HELPER_OBJ  := $(HELPER_SRC:%.c=$(BUILD)/%.o)
 HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
@@ -49,6 +53,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 CORE_LIB  := $(BUILD)/libautotls-core.a
 SHIM_LIB  := $(BUILD)/libautotls.so
 MANAGER_LIB := $(BUILD)/libautotls-manager.so
+HELPER_EXE  := $(BUILD)/autotls-manager
 
 .PHONY: all deps test unit integ bench demo clean tests fuzz
 # Keep every object (the harness objects are otherwise "intermediate" and deleted after each link).
@@ -59,7 +64,7 @@ ifeq ($(V),)
 Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2);
 endif
-all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) tests
+all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) tests
 
 tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
@@ -75,6 +80,9 @@ $(CORE_LIB): $(CORE_OBJ)
 # -z defs: a direct call into libssl from the preload would fail to link here instead of at run time.
 $(SHIM_LIB): $(PRELOAD_OBJ)
 	$(call msg,LD,$@)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed -lpthread -ldl
+
+$(HELPER_EXE): $(HELPER_OBJ) $(CORE_LIB)
+	$(call msg,LD,$@)$(CC) -o $@ $(HELPER_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 
 $(MANAGER_LIB): $(MANAGER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
@@ -116,3 +124,56 @@ clean:
 	rm -rf build build-*
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- libFuzzer targets (STYLE.md "Tests and build"): one per parser of outside bytes, tests/fuzz/fuzz_*.c, each
+# with a seed corpus in tests/fuzz/corpus/<target>/, an optional dictionary tests/fuzz/<target>.dict and optional
+# extra libFuzzer flags in tests/fuzz/<target>.options.
+# The core's sources (and the few shim and harness files the targets reach) are compiled again with clang and
+# the fuzzer's instrumentation into build-fuzz/, not taken from the gcc archive. `make fuzz` builds every target
+# and runs each for FUZZ_SECONDS on a copy of its corpus (the seeds stay as committed); a crash, a leak or a
+# broken property fails the rule, the input is kept as build-fuzz/artifacts/<target>/crash-* and the log as
+# build-fuzz/logs/<target>.log.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer $(WARN) -I. $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c tests/harness/scripted_http.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$<)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZLD,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP $< $(FUZZ_LIB_OBJ) -o $@ $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@fail=0; \
+	for t in $(FUZZ_NAMES); do \
+		rm -rf $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t $(FUZZ_BUILD)/logs; \
+		cp tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null || true; \
+		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+		opts=; [ -f tests/fuzz/$$t.options ] && opts=$$(cat tests/fuzz/$$t.options); \
+		if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+			$$dict $$opts -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/corpus/$$t \
+			>$(FUZZ_BUILD)/logs/$$t.log 2>&1; then \
+			printf '  %-6s %-20s %s runs, %s corpus files\n' FUZZ $$t \
+				"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/logs/$$t.log)" \
+				"$$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l)"; \
+		else \
+			fail=1; printf '  %-6s %-20s FAILED (log: %s)\n' FUZZ $$t $(FUZZ_BUILD)/logs/$$t.log; \
+			grep -E '^(==[0-9]+==ERROR|SUMMARY|.*property broken)' $(FUZZ_BUILD)/logs/$$t.log | head -5; \
+			ls $(FUZZ_BUILD)/artifacts/$$t/; \
+		fi; \
+	done; \
+	exit $$fail
+
+.PHONY: fuzz-build
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -2,9 +2,10 @@
  * The shared region: how a new certificate reaches every process of a server without a reload, including
  * workers that run as another user or in a chroot.
  *
- * The library's constructor maps an anonymous MAP_SHARED region before the host forks, so the nginx master,
- * its workers, Apache's children and any other descendant share it; nothing is ever written to a file for
- * it, so no private key becomes readable by another user. The elected manager writes the current
+ * The first server context of a process maps a MAP_SHARED region backed by a memfd (no name in any file
+ * system) before the host forks, so the nginx master, its workers, Apache's children and any other
+ * descendant share it, and so does the tree's manager process, which gets the memfd at spawn; nothing is
+ * written to a file for it, so no private key becomes readable by another user. The elected manager writes the current
  * certificates (and pending TLS-ALPN-01 challenge certificates) into it under a seqlock; every process has a
  * follower that waits on the region's futex word and rebuilds its own in-process cache when it changes.
  *
@@ -32,14 +33,18 @@ struct shm_region {
 	_Atomic int32_t leader_pid;
 	_Atomic uint64_t generation;
 	_Atomic uint32_t used;
-	uint32_t pad;
+	_Atomic int32_t helper_pid; /* the tree's manager process (autotls-manager), 0 when there is none */
 	unsigned char data[];
 };
 
 #define SHM_DATA_MAX (SHM_SIZE - sizeof(struct shm_region))
 
-/* Maps a new region (the constructor, before any fork). NULL on failure. */
-struct shm_region *shm_create(void);
+/* Maps a new region, backed by a memfd (so that the manager process can map it too). *fd gets the memfd
+ * (close-on-exec). NULL on failure. */
+struct shm_region *shm_create(int *fd);
+
+/* Maps an existing region from a memfd (the manager process). NULL when fd is not one. */
+struct shm_region *shm_map_fd(int fd);
 
 /* Replaces the content with payload[0..len) (the manager's thread only) and wakes every follower.
  * Returns 0 or AT_E_TOOBIG. */

@@ -13,40 +13,19 @@
 #include <time.h>
 #include <unistd.h>
 
-const struct shim_host *mgr_host;
-
-static pthread_mutex_t quiesce = PTHREAD_MUTEX_INITIALIZER;
+extern pthread_mutex_t mgr_quiesce;
 extern pthread_mutex_t mgr_publish_mu;
-
-void mgr_quiesce_enter(void)
-{
-	pthread_mutex_lock(&quiesce);
-}
-
-void mgr_quiesce_leave(void)
-{
-	pthread_mutex_unlock(&quiesce);
-}
-
-void mgr_sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	mgr_quiesce_leave();
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	mgr_quiesce_enter();
-}
 
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&quiesce);
+	pthread_mutex_lock(&mgr_quiesce);
 	pthread_mutex_lock(&mgr_publish_mu);
 }
 
 static void fork_parent(void)
 {
 	pthread_mutex_unlock(&mgr_publish_mu);
-	pthread_mutex_unlock(&quiesce);
+	pthread_mutex_unlock(&mgr_quiesce);
 }
 
 static void fork_child(void)
@@ -54,7 +33,7 @@ static void fork_child(void)
 	/* The forking thread holds both locks in the child too: release them, then give the child its own
 	 * manager thread (the parent's did not come along). */
 	pthread_mutex_unlock(&mgr_publish_mu);
-	pthread_mutex_unlock(&quiesce);
+	pthread_mutex_unlock(&mgr_quiesce);
 	mgr_forked_child = 1;
 	if (mgr_thread_start() != 0)
 		at_log_error("cannot start the manager thread after fork in pid %d", (int)getpid());

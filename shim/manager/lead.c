@@ -33,6 +33,7 @@
 #define STORE_POLL_MS 2000
 
 int mgr_forked_child;
+int mgr_is_helper;
 
 static const long backoff_s[] = { 60, 600, 6000, 86400 };
 
@@ -251,8 +252,12 @@ void mgr_lead(void)
 	long since_poll = STORE_POLL_MS;
 	long since_try = mgr_forked_child ? ELECTION_EVERY_MS - FORKED_WAIT_MS : ELECTION_EVERY_MS;
 
+	if (mgr_is_helper)
+		since_try = ELECTION_EVERY_MS;
 	for (;;) {
-		if (fd < 0 && since_try >= ELECTION_EVERY_MS) {
+		/* A tree with a live manager process leaves the election to it; the others stand by. */
+		int defer = !mgr_is_helper && shm && alive(atomic_load(&shm->helper_pid));
+		if (fd < 0 && since_try >= ELECTION_EVERY_MS && !defer) {
 			since_try = 0;
 			if (mgr_can_lead())
 				fd = try_elect();
@@ -272,7 +277,9 @@ void mgr_lead(void)
 				continue;
 			}
 		}
-		if (fd < 0 && since_poll >= STORE_POLL_MS && !mgr_can_lead()) {
+		/* Not the leader: a tree whose leader lives elsewhere (another tree's manager process, another
+		 * host) copies the certificate from the store, through its manager process when it has one. */
+		if (fd < 0 && since_poll >= STORE_POLL_MS && !defer && (mgr_is_helper || !mgr_can_lead())) {
 			since_poll = 0;
 			if (shm == NULL || claim_tree(shm))
 				publish_from_store();

@@ -50,6 +50,8 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 
 /* Set in a child after fork: it waits a little before its first election (lead.c). */
 extern int mgr_forked_child;
+/* Set in autotls-manager, the tree's manager process (helper.c): it leads, or copies from the store. */
+extern int mgr_is_helper;
 
 /* 1 when this process's user may write the store (and so may lead). */
 int mgr_can_lead(void);

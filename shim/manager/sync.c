@@ -116,6 +116,10 @@ int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generati
 		snapshot_free(s);
 		return rc;
 	}
+	if (mgr_host->publish == NULL) {
+		snapshot_free(s);
+		return 0;
+	}
 	mgr_host->publish(s);
 	return 0;
 }
@@ -128,7 +132,8 @@ int mgr_sync(void)
 	uint64_t gen = 0;
 	int rc = 0;
 
-	if (shm == NULL)
+	/* The manager process serves no handshakes: it has no cache to fill. */
+	if (shm == NULL || mgr_host->publish == NULL)
 		return 0;
 	pthread_mutex_lock(&mgr_publish_mu);
 	if (atomic_load(&shm->generation) == local_generation)

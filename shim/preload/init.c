@@ -2,9 +2,11 @@
 #include "shim/preload/init.h"
 #include "shim/host_api.h"
 #include "shim/preload/hooks.h"
+#include "shim/preload/spawn.h"
 #include "util/log.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #define MANAGER_SO "libautotls-manager.so"
+#define MANAGER_EXE "autotls-manager"
 
 static struct shim_config config;
 static struct shim_host host;
@@ -22,6 +25,7 @@ static _Thread_local int in_manager;
 static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static int attached;              /* the manager is loaded (it survives fork with the address space) */
 static _Atomic pid_t logged_pid;  /* the process that last logged "hooked" */
+static int shm_fd = -1;           /* the region's memfd (close-on-exec), kept for the life of the process */
 
 static const char *env(const char *name)
 {
@@ -60,17 +64,40 @@ int shim_in_manager(void)
 	return in_manager;
 }
 
-/* The folder this library was loaded from: the manager is installed beside it. */
-static int manager_path(char *out, size_t size)
+/* A file installed beside this library (the manager library and the manager process). */
+static int beside_me(char *out, size_t size, const char *file)
 {
 	Dl_info info;
-	if (dladdr((void *)manager_path, &info) == 0 || info.dli_fname == NULL)
+	if (dladdr((void *)beside_me, &info) == 0 || info.dli_fname == NULL)
 		return -1;
 	const char *slash = strrchr(info.dli_fname, '/');
 	if (slash == NULL)
-		return snprintf(out, size, "%s", MANAGER_SO) < (int)size ? 0 : -1;
-	int n = snprintf(out, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, MANAGER_SO);
+		return snprintf(out, size, "%s", file) < (int)size ? 0 : -1;
+	int n = snprintf(out, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, file);
 	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Whether this process could manage the store now: its user can write the store (or create it). */
+static int may_manage(void)
+{
+	const char *dir = config.storage;
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
+		return 1;
+	if (faccessat(AT_FDCWD, dir, F_OK, AT_EACCESS) == 0)
+		return 0;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash == NULL)
+		return 0;
+	if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	/* The store's folders are created on the way down; a writable ancestor is enough to start. */
+	while (faccessat(AT_FDCWD, parent, F_OK, AT_EACCESS) != 0 && (slash = strrchr(parent, '/')) && slash != parent)
+		*slash = '\0';
+	return faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) == 0;
 }
 
 void shim_on_server_ctx(void)
@@ -89,10 +116,15 @@ void shim_on_server_ctx(void)
 		attached = -1;
 		/* The shared region is mapped here, not in the constructor: every server we know makes its contexts
 		 * before it forks its workers, and a process that never serves TLS should not pay for it. */
-		host.shm = shm_create();
+		host.shm = shm_create(&shm_fd);
 		if (host.shm == NULL)
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
-		if (manager_path(path, sizeof(path)) == 0) {
+		else if (may_manage() && beside_me(path, sizeof(path), MANAGER_EXE) == 0) {
+			pid_t pid = spawn_manager(path, shm_fd);
+			if (pid > 0)
+				atomic_store(&host.shm->helper_pid, (int32_t)pid);
+		}
+		if (beside_me(path, sizeof(path), MANAGER_SO) == 0) {
 			in_manager = 1; /* libcurl's and libssl's constructors must not be hooked */
 			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 			shim_manager_attach_fn attach = h ? (shim_manager_attach_fn)dlsym(h, SHIM_MANAGER_ATTACH) : NULL;

@@ -1,17 +1,46 @@
-/* Mapping the shared region (see shim/shm.h); the only part of it the preloaded library itself needs. */
+/* Mapping the shared region (see shim/shm.h). */
 #include "shim/shm.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-struct shm_region *shm_create(void)
+static struct shm_region *map(int fd)
 {
-	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	/* Keys live here: keep them out of core dumps. */
 	madvise(p, SHM_SIZE, MADV_DONTDUMP);
-	struct shm_region *r = p;
+	return p;
+}
+
+struct shm_region *shm_create(int *fd_out)
+{
+	int fd = memfd_create("autotls", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct shm_region *r = NULL;
+	if (ftruncate(fd, SHM_SIZE) == 0)
+		r = map(fd);
+	if (r == NULL) {
+		close(fd);
+		return NULL;
+	}
 	r->magic = SHM_MAGIC;
+	*fd_out = fd;
 	return r;
 }
 
+struct shm_region *shm_map_fd(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size != SHM_SIZE)
+		return NULL;
+	struct shm_region *r = map(fd);
+	if (r && r->magic != SHM_MAGIC) {
+		munmap(r, SHM_SIZE);
+		return NULL;
+	}
+	return r;
+}

@@ -10,18 +10,6 @@
  * reload here: lighttpd's graceful restart re-reads its configuration as www-data, which cannot read the
  * placeholder key (as on a stock Debian lighttpd).
  */
-/*
- * KNOWN FAILURE (a shim limitation, found here; the shim was not changed): with server.username = "www-data"
- * (as Debian ships it) no certificate is ever obtained. What happens (shim log at debug): the one lighttpd
- * process (root) builds its context, the shim hooks it and that process wins the election ("managing
- * certificates in pid A"); lighttpd then calls setuid(www-data) in that process and detaches (fork, setsid,
- * fork), and the original process exits, ending the lead before an order is placed. The process that serves
- * (a grandchild, uid 33, with a manager thread from pthread_atfork) may neither lead nor read the root-owned
- * 0700 store ("pid S (uid 33) can neither lead nor read ... store"): no root process is left in the tree, so
- * nothing leads and the placeholder is served for good. issues_with_lighttpd_as_www_data asserts the expected
- * behaviour and fails until the shim covers it; every other scenario runs lighttpd without server.username
- * (server_keep_root), where the detached process stays root and leads.
- */
 #include "tests/integ/shim_env.h"
 
 #include <signal.h>
@@ -136,30 +124,10 @@ static void log_hygiene(void)
 	shim_check_log(&env);
 }
 
-/* The Debian-style configuration, with the user switch: see KNOWN FAILURE above. */
-static void issues_with_lighttpd_as_www_data(void)
-{
-	struct shim_env u;
-	int ok;
-
-	server_keep_root = 0;
-	ok = shim_env_start(&u, SERVER_LIGHTTPD) == 0;
-	CHECK(ok);
-	if (ok) {
-		long ms = shim_wait_verified(&u, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
-		CHECK(ms >= 0);
-		if (ms >= 0)
-			shim_check_versions(&u);
-	}
-	if (test_failed_now)
-		shim_env_dump(&u);
-	shim_env_stop(&u);
-}
-
 int main(void)
 {
-	/* The main scenario without the user switch (see KNOWN FAILURE above). */
-	server_keep_root = 1;
+	/* As Debian ships it: the server drops to its own user after making its contexts. */
+	server_keep_root = 0;
 	started = shim_env_start(&env, SERVER_LIGHTTPD) == 0;
 	RUN(starts_under_the_shim);
 	RUN(issues_and_publishes);
@@ -174,6 +142,5 @@ int main(void)
 	RUN(store_permissions);
 	RUN(log_hygiene);
 	shim_env_stop(&env);
-	RUN(issues_with_lighttpd_as_www_data);
 	return TEST_EXIT();
 }

@@ -8,17 +8,6 @@
  * store's permissions and the log's hygiene hold. No reload here: stunnel's SIGHUP re-creates its contexts as
  * stunnel4, which cannot read the placeholder key.
  */
-/*
- * KNOWN FAILURE (a shim limitation, found here; the shim was not changed): with setuid = stunnel4 (as Debian's
- * examples have it) no certificate is ever obtained. What happens (shim log at debug): stunnel (root) builds its
- * contexts with SSL_CTX_new_ex, the shim hooks them and that process wins the election ("managing certificates
- * in pid A"); stunnel then drops to stunnel4 and calls daemon(), and the original process exits, ending the
- * lead before an order is placed. The daemon (uid stunnel4, with a manager thread from pthread_atfork) may
- * neither lead nor read the root-owned 0700 store ("pid S (uid 995) can neither lead nor read ... store"): no
- * root process is left, so nothing leads and the placeholder is served for good. issues_with_stunnel_as_stunnel4
- * asserts the expected behaviour and fails until the shim covers it; every other scenario runs stunnel without
- * setuid (server_keep_root), where the daemon stays root and leads.
- */
 #include "tests/integ/shim_env.h"
 
 #include <signal.h>
@@ -117,30 +106,10 @@ static void log_hygiene(void)
 	shim_check_log(&env);
 }
 
-/* The Debian-style configuration, with the user switch: see KNOWN FAILURE above. */
-static void issues_with_stunnel_as_stunnel4(void)
-{
-	struct shim_env u;
-	int ok;
-
-	server_keep_root = 0;
-	ok = shim_env_start(&u, SERVER_STUNNEL) == 0;
-	CHECK(ok);
-	if (ok) {
-		long ms = shim_wait_verified(&u, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
-		CHECK(ms >= 0);
-		if (ms >= 0)
-			shim_check_versions(&u);
-	}
-	if (test_failed_now)
-		shim_env_dump(&u);
-	shim_env_stop(&u);
-}
-
 int main(void)
 {
-	/* The main scenario without the user switch (see KNOWN FAILURE above). */
-	server_keep_root = 1;
+	/* As Debian ships it: the server drops to its own user after making its contexts. */
+	server_keep_root = 0;
 	started = shim_env_start(&env, SERVER_STUNNEL) == 0;
 	RUN(starts_under_the_shim);
 	RUN(issues_and_publishes);
@@ -154,6 +123,5 @@ int main(void)
 	RUN(store_permissions);
 	RUN(log_hygiene);
 	shim_env_stop(&env);
-	RUN(issues_with_stunnel_as_stunnel4);
 	return TEST_EXIT();
 }

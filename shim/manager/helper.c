@@ -1,0 +1,74 @@
+/*
+ * autotls-manager: the manager process of one server process tree (started by the preload, see
+ * shim/preload/spawn.c). It reads the same AUTOTLS_* settings, maps the tree's shared region from fd 3, and
+ * runs the manager's loop: it leads (election lock, ACME, publishing) or, when another tree's manager leads
+ * the store, copies certificates from the store into its tree's region. It exits when its lifeline (fd 4)
+ * reaches end-of-file, i.e. when the last process of its server is gone.
+ */
+#include "shim/manager/manager.h"
+#include "acme/http.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHM_FD 3
+#define LIFELINE_FD 4
+
+static struct shim_config config;
+static struct shim_host host;
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static void no_in_manager(int on)
+{
+	(void)on;
+}
+
+static void *watch_lifeline(void *arg)
+{
+	(void)arg;
+	char buf[64];
+	for (;;) {
+		struct pollfd p = { .fd = LIFELINE_FD, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0)
+			continue;
+		if (read(LIFELINE_FD, buf, sizeof(buf)) <= 0) {
+			at_log_info("autotls-manager pid %d: the server is gone; exiting", (int)getpid());
+			/* Writes to the store are atomic renames: leaving now never leaves a partial record. */
+			_exit(0);
+		}
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	if (shim_config_read(&config, env) != 0)
+		return 2;
+	struct shm_region *shm = shm_map_fd(SHM_FD);
+	if (shm == NULL) {
+		at_log_error("autotls-manager: fd %d is not a libautotls region; it is started by libautotls.so", SHM_FD);
+		return 2;
+	}
+	host.version = SHIM_HOST_API_VERSION;
+	host.cfg = &config;
+	host.shm = shm;
+	host.set_in_manager = no_in_manager;
+	mgr_host = &host;
+	mgr_is_helper = 1;
+	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
+	pthread_t t;
+	if (pthread_create(&t, NULL, watch_lifeline, NULL) != 0)
+		return 1;
+	mgr_quiesce_enter();
+	mgr_lead();
+	return 0;
+}
