@@ -75,6 +75,15 @@ static int fail_from_response(struct at_acme *c, const char *what, const char *u
 	memset(&p, 0, sizeof(p));
 	p.retry_after = -1;
 	int code = AT_E_HTTP;
+	if (resp->status >= 300 && resp->status <= 399) {
+		/* No redirect is followed (http.h): a CA has no reason to send one, and following it to another
+		 * host is how a hostile CA would make us fetch what it likes. */
+		at_problem_clear(&c->problem);
+		c->problem.status = resp->status;
+		at_log_warn("ACME %s %s: HTTP %ld redirect to %s refused", what, url, resp->status,
+			    resp->location ? resp->location : "nowhere");
+		return AT_E_REDIRECT;
+	}
 	if (resp->body && resp->content_type && strcmp(resp->content_type, "application/problem+json") == 0 &&
 	    resp->body_len <= AT_JSON_MAX && at_problem_parse(&p, resp->body, resp->body_len) == 0) {
 		code = at_problem_code(&p);
