@@ -419,9 +419,10 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 		case OB_CHECK:
 			rc = at_key_to_pem(&key_pem, &key_len, ob.key);
 			if (rc == 0)
-				/* A CA is outside input too: the chain must hold our key and exactly our names. */
+				/* A CA is outside input too: the chain must hold our key and exactly our names, and
+				 * hang together (each certificate signed by the next). */
 				rc = at_chain_check(ob.chain, ob.chain_len, key_pem, key_len, o->names, o->nnames, NULL,
-						    AT_CHECK_NAMES_EXACT, NULL);
+						    AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED, NULL);
 			st = OB_DONE;
 			break;
 		default:

@@ -380,6 +380,34 @@ out:
 	return rc;
 }
 
+/*
+ * AT_CHECK_CHAIN_LINKED: certificate i is issued by certificate i + 1 (names, key identifiers and key usage, as
+ * X509_check_issued sees them) and its signature verifies with that certificate's key. The top is not checked
+ * against anything (the root is not sent, RFC 8555 section 7.4.2), except a lone leaf that claims to be its own
+ * issuer, which must then be signed by its own key.
+ */
+static int chain_linked(STACK_OF(X509) *chain)
+{
+	int n = sk_X509_num(chain);
+	int rc = 0;
+
+	for (int i = 0; i + 1 < n && rc == 0; i++) {
+		X509 *sub = sk_X509_value(chain, i), *iss = sk_X509_value(chain, i + 1);
+		EVP_PKEY *k = X509_get0_pubkey(iss);
+		if (X509_check_issued(iss, sub) != X509_V_OK || k == NULL || X509_verify(sub, k) != 1)
+			rc = AT_E_CHAIN;
+	}
+	if (rc == 0 && n == 1) {
+		X509 *leaf = sk_X509_value(chain, 0);
+		EVP_PKEY *k = X509_get0_pubkey(leaf);
+		if (X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(leaf)) == 0 &&
+		    (k == NULL || X509_verify(leaf, k) != 1))
+			rc = AT_E_CHAIN;
+	}
+	ERR_clear_error();
+	return rc;
+}
+
 int at_chain_check(const char *chain_pem, size_t chain_len, const char *key_pem, size_t key_len,
 		   const char *const *names, size_t nnames, X509_STORE *trust, unsigned flags,
 		   struct at_cert_info *info)
@@ -410,6 +438,11 @@ int at_chain_check(const char *chain_pem, size_t chain_len, const char *key_pem,
 			rc = AT_E_EXPIRED;
 			goto out;
 		}
+	}
+	if (flags & AT_CHECK_CHAIN_LINKED) {
+		rc = chain_linked(chain);
+		if (rc != 0)
+			goto out;
 	}
 	if (trust != NULL) {
 		rc = chain_verify(chain, trust, flags);

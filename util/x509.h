@@ -34,10 +34,13 @@ void at_cert_info_clear(struct at_cert_info *info);
 /* Flags for at_chain_check. */
 #define AT_CHECK_NAMES_EXACT 0x1 /* the leaf's SANs are exactly the names, not a superset */
 #define AT_CHECK_NOT_EXPIRED 0x2 /* now is within the validity period */
+#define AT_CHECK_CHAIN_LINKED 0x4 /* each certificate is issued and signed by the next; a lone self-issued leaf
+				   * is signed by its own key (no trust anchor needed: what a CA's answer must be) */
 
 /*
  * The checks a new certificate must pass before it is served: the chain parses, the key matches the leaf, every
- * name is covered by a SAN (a wildcard SAN covers one label), and with trust != NULL the chain verifies to it.
+ * name is covered by a SAN (a wildcard SAN covers one label), with AT_CHECK_CHAIN_LINKED the chain hangs
+ * together, and with trust != NULL the chain verifies to it.
  * info may be NULL. Returns 0, AT_E_PARSE, AT_E_KEY_MISMATCH, AT_E_NAMES, AT_E_EXPIRED or AT_E_CHAIN.
  */
 int at_chain_check(const char *chain_pem, size_t chain_len, const char *key_pem, size_t key_len,
