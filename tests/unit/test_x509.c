@@ -220,11 +220,74 @@ static void test_expiry_and_verify(void)
 	EVP_PKEY_free(ok2);
 }
 
+/* AT_CHECK_CHAIN_LINKED: what the client asks of a CA's chain without a trust anchor. */
+static void test_chain_linked(void)
+{
+	EVP_PKEY *rk = cg_key(), *ik = cg_key(), *lk = cg_key(), *ok2 = cg_key();
+	REQUIRE(rk && ik && lk && ok2);
+	X509 *root = cg_cert(rk, NULL, NULL, "Root", NULL, -3600, 86400, 1);
+	X509 *inter = cg_cert(ik, root, rk, "Inter", NULL, -3600, 86400, 1);
+	X509 *leaf = cg_cert(lk, inter, ik, "leaf", "DNS:example.com", -60, 86400, 0);
+	X509 *other = cg_cert(ok2, NULL, NULL, "Other", NULL, -3600, 86400, 1);
+	X509 *self = cg_cert(lk, NULL, NULL, "leaf", "DNS:example.com", -60, 86400, 0);
+	/* issuer "CN=leaf" = its subject, but signed by another key */
+	X509 *namesake = cg_cert(ok2, NULL, NULL, "leaf", NULL, -3600, 86400, 1);
+	X509 *forged = namesake ? cg_cert(lk, namesake, ok2, "leaf", "DNS:example.com", -60, 86400, 0) : NULL;
+	REQUIRE(root && inter && leaf && other && self && forged);
+	size_t n;
+	char *root_pem = cg_cert_text(root, &n), *inter_pem = cg_cert_text(inter, &n), *leaf_pem = cg_cert_text(leaf, &n);
+	char *other_pem = cg_cert_text(other, &n), *self_pem = cg_cert_text(self, &n), *forged_pem = cg_cert_text(forged, &n);
+	char *key = cg_key_pem(lk, &n);
+	char *chain = cat2(leaf_pem, inter_pem), *unlinked = cat2(leaf_pem, other_pem), *reversed = cat2(inter_pem, leaf_pem);
+	char *full = chain ? cat2(chain, root_pem) : NULL;
+	const char *names[] = { "example.com" };
+	const unsigned f = AT_CHECK_CHAIN_LINKED;
+	REQUIRE(key && chain && unlinked && reversed && full && self_pem && forged_pem);
+
+	CHECK_OK(at_chain_check(chain, strlen(chain), key, strlen(key), names, 1, NULL, f, NULL));
+	CHECK_OK(at_chain_check(full, strlen(full), key, strlen(key), names, 1, NULL, f, NULL));
+	CHECK_OK(at_chain_check(leaf_pem, strlen(leaf_pem), key, strlen(key), names, 1, NULL, f, NULL));
+	CHECK_OK(at_chain_check(self_pem, strlen(self_pem), key, strlen(key), names, 1, NULL, f, NULL));
+	CHECK_INT(at_chain_check(unlinked, strlen(unlinked), key, strlen(key), names, 1, NULL, f, NULL), ==, AT_E_CHAIN);
+	CHECK_INT(at_chain_check(forged_pem, strlen(forged_pem), key, strlen(key), names, 1, NULL, f, NULL), ==,
+		  AT_E_CHAIN);
+	/* without the flag, neither is looked at (the store's own checks) */
+	CHECK_OK(at_chain_check(unlinked, strlen(unlinked), key, strlen(key), names, 1, NULL, 0, NULL));
+	CHECK_OK(at_chain_check(forged_pem, strlen(forged_pem), key, strlen(key), names, 1, NULL, 0, NULL));
+	/* leaf not first: the key check refuses it before the links are looked at */
+	CHECK_INT(at_chain_check(reversed, strlen(reversed), key, strlen(key), names, 1, NULL, f, NULL), ==,
+		  AT_E_KEY_MISMATCH);
+
+	free(root_pem);
+	free(inter_pem);
+	free(leaf_pem);
+	free(other_pem);
+	free(self_pem);
+	free(forged_pem);
+	free(key);
+	free(chain);
+	free(unlinked);
+	free(reversed);
+	free(full);
+	X509_free(root);
+	X509_free(inter);
+	X509_free(leaf);
+	X509_free(other);
+	X509_free(self);
+	X509_free(namesake);
+	X509_free(forged);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(lk);
+	EVP_PKEY_free(ok2);
+}
+
 int main(void)
 {
 	RUN(test_parse);
 	RUN(test_info);
 	RUN(test_check_names_and_key);
 	RUN(test_expiry_and_verify);
+	RUN(test_chain_linked);
 	return TEST_EXIT();
 }
