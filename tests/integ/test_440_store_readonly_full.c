@@ -80,9 +80,11 @@ static void old_certificate_kept_when_the_store_is_full(void)
 			changed++;
 		shim_sleep_ms(50);
 	}
-	int attempts = fault_log_count(&env, "obtaining a certificate for", NULL) - 1;
+	/* Orders the renewal started ("obtaining ..." lines that are not the failure's own line, less the first). */
+	int attempts = fault_log_count(&env, "obtaining a certificate for", NULL) -
+		       fault_log_count(&env, "obtaining a certificate for", "failed") - 1;
 	int errors = fault_log_count(&env, "error:", NULL) - errors_before;
-	fprintf(stderr, "  until expiry: %d handshakes, %d failed, %d with another serial; %d renewal attempt(s), %d "
+	fprintf(stderr, "  until expiry: %d handshakes, %d failed, %d with another serial; %d renewal order(s) started, %d "
 			"error line(s), %d orders at Pebble:\n",
 		handshakes, failed, changed, attempts, errors, pebble_count_orders(&env.p));
 	fault_log_print(&env, "error:", 8);
