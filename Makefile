@@ -177,3 +177,56 @@ fuzz: $(FUZZ_BIN)
 
 .PHONY: fuzz-build
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+# --- libFuzzer targets (STYLE.md "Tests and build"): one per parser of outside bytes, tests/fuzz/fuzz_*.c, each
+# with a seed corpus in tests/fuzz/corpus/<target>/, an optional dictionary tests/fuzz/<target>.dict and optional
+# extra libFuzzer flags in tests/fuzz/<target>.options.
+# The core's sources (and the few shim and harness files the targets reach) are compiled again with clang and
+# the fuzzer's instrumentation into build-fuzz/, not taken from the gcc archive. `make fuzz` builds every target
+# and runs each for FUZZ_SECONDS on a copy of its corpus (the seeds stay as committed); a crash, a leak or a
+# broken property fails the rule, the input is kept as build-fuzz/artifacts/<target>/crash-* and the log as
+# build-fuzz/logs/<target>.log.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer $(WARN) -I. $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
+FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c tests/harness/scripted_http.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZCC,$<)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call msg,FUZZLD,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP $< $(FUZZ_LIB_OBJ) -o $@ $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@fail=0; \
+	for t in $(FUZZ_NAMES); do \
+		rm -rf $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t $(FUZZ_BUILD)/logs; \
+		cp tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null || true; \
+		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+		opts=; [ -f tests/fuzz/$$t.options ] && opts=$$(cat tests/fuzz/$$t.options); \
+		if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+			$$dict $$opts -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/corpus/$$t \
+			>$(FUZZ_BUILD)/logs/$$t.log 2>&1; then \
+			printf '  %-6s %-20s %s runs, %s corpus files\n' FUZZ $$t \
+				"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/logs/$$t.log)" \
+				"$$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l)"; \
+		else \
+			fail=1; printf '  %-6s %-20s FAILED (log: %s)\n' FUZZ $$t $(FUZZ_BUILD)/logs/$$t.log; \
+			grep -E '^(==[0-9]+==ERROR|SUMMARY|.*property broken)' $(FUZZ_BUILD)/logs/$$t.log | head -5; \
+			ls $(FUZZ_BUILD)/artifacts/$$t/; \
+		fi; \
+	done; \
+	exit $$fail
+
+.PHONY: fuzz-build
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
