@@ -422,7 +422,7 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 				/* A CA is outside input too: the chain must hold our key and exactly our names, and
 				 * hang together (each certificate signed by the next). */
 				rc = at_chain_check(ob.chain, ob.chain_len, key_pem, key_len, o->names, o->nnames, NULL,
-						    AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED, NULL);
+						    AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED | AT_CHECK_NOT_EXPIRED, NULL);
 			st = OB_DONE;
 			break;
 		default:
