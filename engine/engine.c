@@ -58,6 +58,7 @@ int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg)
 		.ca_file = cfg->ca_file,
 		.http = cfg->http,
 		.poll_timeout_ms = cfg->poll_timeout_ms,
+		.request_timeout_ms = cfg->request_timeout_ms,
 	};
 	rc = at_acme_new(&e->acme, &ac);
 	if (rc != 0)

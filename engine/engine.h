@@ -29,6 +29,7 @@ struct at_engine_config {
 	struct at_store *store;          /* borrowed */
 	const struct at_http_ops *http;  /* NULL: libcurl */
 	long poll_timeout_ms;            /* 0: the client's default */
+	long request_timeout_ms;         /* per request; 0: the client's default (15 s) */
 	const char *preferred_chain;
 	const char *profile;
 };
