@@ -18,6 +18,7 @@
 #include "tests/harness/dbservers.h"
 #include "tests/harness/certgen.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define READY_TIMEOUT_MS 30000
 #define INITDB_TIMEOUT_MS 120000
 #define STOP_GRACE_MS 5000
@@ -53,37 +52,6 @@ extern char **environ;
 #define REDIS_SERVER "/usr/bin/redis-server"
 
 /* ---- small helpers ---- */
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static int tcp_connects(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ok;
-
-	if (fd < 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
 
 static int join(char *dst, size_t cap, const char *dir, const char *name)
 {
@@ -198,34 +166,6 @@ static int lookup_creds(struct creds *c, const char *user, const char *extra_gro
 	return 0;
 }
 
-/* Our environment with every name that extra sets removed, plus extra. New array (strings borrowed); free(). */
-static char **make_env(char *const *extra)
-{
-	size_t n = 0, x = 0, k = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	while (extra != NULL && extra[x] != NULL)
-		x++;
-	env = calloc(n + x + 1, sizeof(*env));
-	if (env == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(environ[i], '=');
-		size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-		int replaced = 0;
-		for (size_t j = 0; j < x && !replaced; j++)
-			replaced = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
-		if (!replaced)
-			env[k++] = environ[i];
-	}
-	for (size_t j = 0; j < x; j++)
-		env[k++] = extra[j];
-	env[k] = NULL;
-	return env;
-}
-
 /*
  * fork + exec of argv[0] (an absolute path) as c's user, in cwd, in a new process group, with stdin from
  * /dev/null and stdout/stderr appended to out_path, our environment plus extra_env. The PID or -1.
@@ -239,7 +179,7 @@ static pid_t spawn_as(const struct creds *c, const char *cwd, char *const argv[]
 
 	outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	env = make_env(extra_env);
+	env = harness_make_env(extra_env);
 	if (outfd < 0 || nullfd < 0 || env == NULL)
 		goto out;
 	pid = fork();
@@ -289,19 +229,19 @@ static int child_gone(pid_t pid, int *status)
 /* SIGTERM the leader, wait up to STOP_GRACE_MS for it, then SIGKILL the whole group; reaps what is ours. */
 static void stop_pid_group(pid_t pid)
 {
-	long deadline = now_ms() + STOP_GRACE_MS;
+	long deadline = harness_now_ms() + STOP_GRACE_MS;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
 	while (!child_gone(pid, NULL)) {
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			kill(-pid, SIGKILL);
 			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 				;
 			break;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	/* Whatever is left of the group (a postmaster's child that outlived it): gone now. */
 	kill(-pid, SIGKILL);
@@ -310,19 +250,6 @@ static void stop_pid_group(pid_t pid)
 }
 
 /* ---- files ---- */
-
-static int serial_hex(X509 *cert, char *out, size_t cap)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-	int ret = -1;
-
-	if (hex != NULL && (size_t)snprintf(out, cap, "%s", hex) < cap)
-		ret = 0;
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return ret;
-}
 
 /* The self-signed P-256 placeholder (CN and SAN placeholder.test), unless both files exist already; the key is
  * made the server user's (0600). Fills s->serial. 0 or -1. */
@@ -349,7 +276,7 @@ static int placeholder(struct dbserver *s)
 		fprintf(stderr, "dbservers: chown %s: %s\n", s->key_file, strerror(errno));
 		goto out;
 	}
-	ret = serial_hex(cert, s->serial, sizeof(s->serial));
+	ret = harness_serial_hex(cert, s->serial, sizeof(s->serial));
 out:
 	if (f != NULL)
 		fclose(f);
@@ -382,7 +309,7 @@ static int pg_initdb(struct dbserver *s, const struct creds *c)
 	char version[DBSERVER_PATH_MAX + 16];
 	char *argv[] = {PG_BIN_DIR "/initdb", "-D", s->data_dir, "-A", "trust", "-U", "postgres", "-E", "UTF8",
 			"--locale=C", "--no-sync", "--no-instructions", NULL};
-	long deadline = now_ms() + INITDB_TIMEOUT_MS;
+	long deadline = harness_now_ms() + INITDB_TIMEOUT_MS;
 	int status = 0;
 	pid_t pid;
 
@@ -393,12 +320,12 @@ static int pg_initdb(struct dbserver *s, const struct creds *c)
 	if (pid < 0)
 		return -1;
 	while (!child_gone(pid, &status)) {
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			fprintf(stderr, "dbservers: initdb did not finish within %d ms\n", INITDB_TIMEOUT_MS);
 			stop_pid_group(pid);
 			return -1;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "dbservers: initdb failed (status 0x%x)\n", (unsigned)status);
@@ -495,7 +422,7 @@ int dbserver_start(struct dbserver *s, enum dbserver_kind kind, const char *dir,
 		return -1;
 	}
 	reg_add(s);
-	deadline = now_ms() + READY_TIMEOUT_MS;
+	deadline = harness_now_ms() + READY_TIMEOUT_MS;
 	for (;;) {
 		if (child_gone(s->pid, &status)) {
 			fprintf(stderr, "dbservers: %s exited at start (status 0x%x)\n", dbserver_kind_name(kind),
@@ -506,16 +433,16 @@ int dbserver_start(struct dbserver *s, enum dbserver_kind kind, const char *dir,
 			dbserver_print_logs(s);
 			return -1;
 		}
-		if (tcp_connects(port))
+		if (harness_tcp_connects(port))
 			return 0;
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			fprintf(stderr, "dbservers: %s does not accept connections on 127.0.0.1:%d after %d ms\n",
 				dbserver_kind_name(kind), port, READY_TIMEOUT_MS);
 			dbserver_print_logs(s);
 			dbserver_stop(s);
 			return -1;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 }
 

@@ -21,6 +21,7 @@
 #include "tests/harness/servers.h"
 #include "tests/harness/certgen.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,8 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define READY_TIMEOUT_MS 15000
 #define STOP_GRACE_MS 5000
 #define POLL_MS 10
@@ -50,42 +49,11 @@ extern char **environ;
 
 /* ---- small helpers ---- */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* dst = dir + "/" + name; "" when it does not fit (every caller then fails on the empty path). */
 static void join(char *dst, size_t cap, const char *dir, const char *name)
 {
 	if ((size_t)snprintf(dst, cap, "%s/%s", dir, name) >= cap)
 		dst[0] = '\0';
-}
-
-static int tcp_connects(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ok;
-
-	if (fd < 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
 }
 
 const char *server_kind_name(enum server_kind kind)
@@ -164,34 +132,6 @@ static void reg_remove(struct server *s)
 
 /* ---- processes ---- */
 
-/* Our environment with every name that extra sets removed, plus extra. New array (strings borrowed); free(). */
-static char **make_env(char *const *extra)
-{
-	size_t n = 0, x = 0, k = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	while (extra != NULL && extra[x] != NULL)
-		x++;
-	env = calloc(n + x + 1, sizeof(*env));
-	if (env == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(environ[i], '=');
-		size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-		int replaced = 0;
-		for (size_t j = 0; j < x && !replaced; j++)
-			replaced = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
-		if (!replaced)
-			env[k++] = environ[i];
-	}
-	for (size_t j = 0; j < x; j++)
-		env[k++] = extra[j];
-	env[k] = NULL;
-	return env;
-}
-
 /*
  * fork + exec with stdin from /dev/null and stdout/stderr appended to out_path. die_with_us: PR_SET_PDEATHSIG
  * SIGKILL (not for a daemon's launcher: its detached main process would not keep it anyway). The PID or -1.
@@ -204,7 +144,7 @@ static pid_t spawn(char *const argv[], char *const extra_env[], const char *out_
 
 	outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	env = make_env(extra_env);
+	env = harness_make_env(extra_env);
 	if (outfd < 0 || nullfd < 0 || env == NULL)
 		goto out;
 	pid = fork();
@@ -287,19 +227,19 @@ static int group_gone(pid_t pgid)
 /* SIGTERM pid, wait up to STOP_GRACE_MS, then SIGKILL; reaps it when it is our child. */
 static void stop_child(pid_t pid)
 {
-	long deadline = now_ms() + STOP_GRACE_MS;
+	long deadline = harness_now_ms() + STOP_GRACE_MS;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
 	while (!child_gone(pid, NULL)) {
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 				;
 			break;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 }
 
@@ -307,7 +247,7 @@ static void stop_child(pid_t pid)
  * then SIGKILL the group. */
 static void stop_group(pid_t master, pid_t pgid)
 {
-	long deadline = now_ms() + STOP_GRACE_MS;
+	long deadline = harness_now_ms() + STOP_GRACE_MS;
 
 	if (pgid <= 0)
 		pgid = master;
@@ -318,31 +258,18 @@ static void stop_group(pid_t master, pid_t pgid)
 	else
 		kill(-pgid, SIGTERM);
 	while (!group_gone(pgid)) {
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			kill(-pgid, SIGKILL);
-			deadline = now_ms() + STOP_GRACE_MS;
-			while (!group_gone(pgid) && now_ms() < deadline)
-				sleep_ms(POLL_MS);
+			deadline = harness_now_ms() + STOP_GRACE_MS;
+			while (!group_gone(pgid) && harness_now_ms() < deadline)
+				harness_sleep_ms(POLL_MS);
 			break;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 }
 
 /* ---- files ---- */
-
-static int serial_hex(X509 *cert, char *out, size_t cap)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-	int ret = -1;
-
-	if (hex != NULL && (size_t)snprintf(out, cap, "%s", hex) < cap)
-		ret = 0;
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return ret;
-}
 
 /* Makes a self-signed P-256 placeholder for cn (also the SAN) unless cert_path and key_path both exist already
  * (a restart keeps the same placeholder). Fills serial. 0 or -1. */
@@ -366,7 +293,7 @@ static int placeholder(const char *cert_path, const char *key_path, const char *
 		    harness_write_cert_pem(cert_path, cert) != 0 || harness_write_key_pem(key_path, key) != 0)
 			goto out;
 	}
-	ret = serial_hex(cert, serial, cap);
+	ret = harness_serial_hex(cert, serial, cap);
 out:
 	if (f != NULL)
 		fclose(f);
@@ -770,7 +697,7 @@ static int is_daemon(enum server_kind kind)
  */
 static int start_daemon(struct server *s, char *const argv[], char *const envp[])
 {
-	long deadline = now_ms() + READY_TIMEOUT_MS;
+	long deadline = harness_now_ms() + READY_TIMEOUT_MS;
 	pid_t launcher;
 	int status = 0;
 
@@ -781,12 +708,12 @@ static int start_daemon(struct server *s, char *const argv[], char *const envp[]
 	if (launcher <= 0)
 		return -1;
 	while (!child_gone(launcher, &status)) {
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			kill(launcher, SIGKILL);
 			waitpid(launcher, NULL, 0);
 			return -1;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "servers: %s exited with status 0x%x before daemonising\n", server_kind_name(s->kind),
@@ -795,11 +722,11 @@ static int start_daemon(struct server *s, char *const argv[], char *const envp[]
 	}
 	/* The main process writes its pid file after detaching. */
 	while ((s->pid = read_pid_file(s->pid_file)) == 0) {
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			fprintf(stderr, "servers: %s wrote no pid file %s\n", server_kind_name(s->kind), s->pid_file);
 			return -1;
 		}
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	s->pgid = getpgid(s->pid);
 	if (s->pgid <= 1 || s->pgid == getpgid(0)) {
@@ -937,11 +864,11 @@ int server_start(struct server *s, enum server_kind kind, const char *dir, int p
 	}
 	if (rc != 0)
 		goto fail;
-	deadline = now_ms() + READY_TIMEOUT_MS;
-	while (!tcp_connects(port)) {
-		if (!server_alive(s) || now_ms() > deadline)
+	deadline = harness_now_ms() + READY_TIMEOUT_MS;
+	while (!harness_tcp_connects(port)) {
+		if (!server_alive(s) || harness_now_ms() > deadline)
 			goto fail;
-		sleep_ms(POLL_MS);
+		harness_sleep_ms(POLL_MS);
 	}
 	/* Someone else on the port would also accept: make sure it is ours that runs. */
 	if (!server_alive(s))

@@ -4,41 +4,39 @@
  * new ones), forks new workers and lets the old ones finish: no handshake may fail, the new workers serve the
  * managed certificate (the same serial) and Pebble sees no new order (shim_reload.h).
  */
-#include "tests/integ/shim_reload.h"
+#include "tests/integ/shim_scenarios.h"
 
-static struct shim_env env;
-static int started, issued;
+static void other_untouched(void);
+
+static const struct shim_server nginx = {
+	.kind = SERVER_NGINX,
+	.process = SHIM_DAEMON_LEADER,
+	.has_other = 1,
+	.alpn = {SHIM_ALPN_H2_AND_HTTP11},
+	.after_reload = other_untouched,
+};
+
+/* The unmanaged server block is untouched by the reload too. */
+static void other_untouched(void)
+{
+	shim_check_untouched(&shim, SERVER_OTHER_NAME, SERVER_OTHER_CN, shim.srv.other_serial);
+}
 
 static void issues(void)
 {
-	REQUIRE(started);
-	long ms = shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
+	REQUIRE(shim_started);
+	long ms = shim_wait_verified(&shim, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
 	CHECK(ms >= 0);
-	issued = ms >= 0;
-}
-
-static void reload_under_load(void)
-{
-	REQUIRE(issued);
-	shim_check_reload(&env);
-	/* The unmanaged server block is untouched by the reload too. */
-	shim_check_untouched(&env, SERVER_OTHER_NAME, SERVER_OTHER_CN, env.srv.other_serial);
-}
-
-static void log_hygiene(void)
-{
-	REQUIRE(started);
-	shim_check_log(&env);
+	shim_issued = ms >= 0;
 }
 
 int main(void)
 {
-	started = shim_env_start(&env, SERVER_NGINX) == 0;
+	shim_scenarios_start(&nginx);
 	RUN(issues);
 	RUN(reload_under_load);
 	RUN(log_hygiene);
-	if (test_failed_total)
-		shim_env_dump(&env);
-	shim_env_stop(&env);
+	shim_scenarios_dump_on_failure();
+	shim_env_stop(&shim);
 	return TEST_EXIT();
 }

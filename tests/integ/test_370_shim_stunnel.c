@@ -8,120 +8,20 @@
  * store's permissions and the log's hygiene hold. No reload here: stunnel's SIGHUP re-creates its contexts as
  * stunnel4, which cannot read the placeholder key.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/integ/shim_scenarios.h"
 
-#include <signal.h>
-
-static struct shim_env env;
-static int started, issued;
-static char first_serial[80];
-
-static void starts_under_the_shim(void)
-{
-	struct tls_client_result r;
-
-	CHECK(started);
-	if (!started)
-		return;
-	/* What a client got at once: the placeholder, unless the shim was already done (then the managed
-	 * certificate, checked in issues_and_publishes). */
-	memset(&r, 0, sizeof(r));
-	if (tls_client_connect(env.port, SHIM_NAME, NULL, 0, NULL, NULL, &r) == 0)
-		snprintf(first_serial, sizeof(first_serial), "%s", r.serial);
-	CHECK(first_serial[0] != '\0');
-	/* Daemonised: the main process is not the one we started, and its process group is its own. */
-	CHECK(env.srv.pid > 0);
-	CHECK(env.srv.pgid > 1);
-}
-
-static void issues_and_publishes(void)
-{
-	struct tls_client_result r;
-
-	REQUIRE(started);
-	long ms = shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
-	CHECK(ms >= 0);
-	if (ms < 0)
-		return;
-	issued = 1;
-	fprintf(stderr, "  stunnel: %s verified after %ld ms\n", SHIM_NAME, ms);
-	CHECK(shim_log_has(&env, "hooked server SSL_CTX"));
-	CHECK(shim_log_has(&env, "obtained a certificate for " SHIM_NAME));
-	CHECK(shim_log_has(&env, "published"));
-	memset(&r, 0, sizeof(r));
-	CHECK_OK(tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, &r));
-	CHECK(strcmp(first_serial, env.srv.serial) == 0 || strcmp(first_serial, r.serial) == 0);
-}
-
-/* stunnel handshakes on a thread per connection: every one verified. */
-static void every_process_serves_it(void)
-{
-	int ok = 0;
-
-	REQUIRE(issued);
-	for (int i = 0; i < 20; i++)
-		ok += tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, NULL) == 0;
-	CHECK_INT(ok, ==, 20);
-}
-
-static void both_versions_verify(void)
-{
-	REQUIRE(issued);
-	shim_check_versions(&env);
-}
-
-static void unmanaged_names_untouched(void)
-{
-	REQUIRE(started);
-	/* other.test: its own sni= service's certificate; unmanaged.test: the default one's. */
-	shim_check_untouched(&env, SERVER_OTHER_NAME, SERVER_OTHER_CN, env.srv.other_serial);
-	shim_check_untouched(&env, SHIM_UNMANAGED, SERVER_PLACEHOLDER_CN, env.srv.serial);
-}
-
-static void restart_reuses_the_store(void)
-{
-	REQUIRE(issued);
-	shim_check_restart(&env);
-	shim_check_untouched(&env, SERVER_OTHER_NAME, SERVER_OTHER_CN, env.srv.other_serial);
-}
-
-static void stop_leaves_nothing(void)
-{
-	REQUIRE(started);
-	pid_t pgid = env.srv.pgid;
-	REQUIRE(pgid > 1);
-	server_stop(&env.srv);
-	CHECK(kill(-pgid, 0) != 0 && errno == ESRCH);
-}
-
-static void store_permissions(void)
-{
-	REQUIRE(issued);
-	shim_check_store_perms(&env);
-}
-
-static void log_hygiene(void)
-{
-	REQUIRE(started);
-	shim_check_log(&env);
-}
+/* stunnel handshakes on a thread per connection, as stunnel4; other.test has its own sni= service,
+ * unmanaged.test gets the default one's certificate. No ALPN. */
+static const struct shim_server stunnel = {
+	.kind = SERVER_STUNNEL,
+	.process = SHIM_DAEMON_GROUP,
+	.drops_root = 1,
+	.has_other = 1,
+};
 
 int main(void)
 {
-	/* As Debian ships it: the server drops to its own user after making its contexts. */
-	server_keep_root = 0;
-	started = shim_env_start(&env, SERVER_STUNNEL) == 0;
-	RUN(starts_under_the_shim);
-	RUN(issues_and_publishes);
-	RUN(every_process_serves_it);
-	RUN(both_versions_verify);
-	RUN(unmanaged_names_untouched);
-	RUN(restart_reuses_the_store);
-	if (test_failed_total)
-		shim_env_dump(&env);
-	RUN(stop_leaves_nothing);
-	RUN(store_permissions);
-	RUN(log_hygiene);
-	shim_env_stop(&env);
+	shim_scenarios_start(&stunnel);
+	SHIM_RUN_DAEMON_SCENARIOS(every_process_serves_it);
 	return TEST_EXIT();
 }

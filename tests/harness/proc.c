@@ -1,0 +1,88 @@
+/*
+ * Small process and file helpers that servers.c and dbservers.c share (see proc.h).
+ */
+#include "tests/harness/proc.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/bn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void harness_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+long harness_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int harness_tcp_connects(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+char **harness_make_env(char *const *extra)
+{
+	size_t n = 0, x = 0, k = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	while (extra != NULL && extra[x] != NULL)
+		x++;
+	env = calloc(n + x + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+		int replaced = 0;
+		for (size_t j = 0; j < x && !replaced; j++)
+			replaced = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
+		if (!replaced)
+			env[k++] = environ[i];
+	}
+	for (size_t j = 0; j < x; j++)
+		env[k++] = extra[j];
+	env[k] = NULL;
+	return env;
+}
+
+int harness_serial_hex(X509 *cert, char *out, size_t cap)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int ret = -1;
+
+	if (hex != NULL && (size_t)snprintf(out, cap, "%s", hex) < cap)
+		ret = 0;
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ret;
+}
