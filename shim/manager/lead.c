@@ -126,6 +126,9 @@ static void lead(struct at_engine *e, struct at_solver *solver)
 				     p->type ? ")" : "", wait_s);
 			if (p->detail)
 				at_log_error("the CA said: %s", p->detail);
+			if (at_err_band(rc) == AT_BAND_STORE)
+				at_log_error("the store %s refused a write (%s); the current certificate stays in service",
+					     cfg->storage, at_strerror(rc));
 			if (sleep_until(time(NULL) + wait_s) != 0)
 				return;
 			continue;
