@@ -5,6 +5,7 @@
  * that offers only acme-tls/1 (sync_now).
  */
 #include "shim/manager/manager.h"
+#include "acme/csr.h"
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
@@ -80,9 +81,11 @@ static int add_record(struct cache_snapshot *s, size_t *cap_c, size_t *cap_ch, c
 		if (r->kind == SHM_CHALLENGE) {
 			rc = add_entry(&s->challenges, &s->nchallenges, cap_ch, r->name, leaf, NULL, key, info.not_after);
 		} else {
-			for (size_t i = 0; rc == 0 && i < info.nnames; i++)
+			for (size_t i = 0; rc == 0 && i < info.nnames; i++) {
 				rc = add_entry(&s->certs, &s->ncerts, cap_c, info.names[i], leaf,
 					       sk_X509_num(chain) > 0 ? chain : NULL, key, info.not_after);
+				s->has_ip |= at_name_is_ip(info.names[i]);
+			}
 		}
 	}
 	at_cert_info_clear(&info);

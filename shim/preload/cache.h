@@ -28,6 +28,8 @@ struct cache_snapshot {
 	uint64_t generation;
 	size_t ncerts;
 	struct cache_cert *certs;       /* owned array; one entry per name a certificate covers */
+	int has_ip;                     /* some certificate covers an IP address (RFC 8738): look up clients
+					 * without SNI by the address they connected to */
 	size_t nchallenges;
 	struct cache_cert *challenges;  /* owned array: TLS-ALPN-01 certificates by SNI (chain NULL) */
 	void (*free_fn)(struct cache_snapshot *); /* frees everything, set by whoever built it */

@@ -4,7 +4,10 @@
 #include "shim/preload/clienthello.h"
 #include "shim/preload/real.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/tls1.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +135,24 @@ static int shim_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outl
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* The local address of the connection as canonical text (IPv4-mapped IPv6 as IPv4). */
+static int local_address(const struct real_ssl *r, SSL *ssl, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = r->SSL_get_fd(ssl);
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)size) ? 0 : -1;
+	if (ss.ss_family != AF_INET6)
+		return -1;
+	const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		return inet_ntop(AF_INET, a->s6_addr + 12, out, (socklen_t)size) ? 0 : -1;
+	return inet_ntop(AF_INET6, a, out, (socklen_t)size) ? 0 : -1;
+}
+
 static int shim_cert_cb(SSL *ssl, void *arg)
 {
 	const struct real_ssl *r = real_ssl();
@@ -151,8 +172,14 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 	if (s == NULL)
 		return rc;
 	const char *sni = r->SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	if (sni == NULL)
-		return rc;
+	char addr[INET6_ADDRSTRLEN];
+	if (sni == NULL) {
+		/* A client that connects to an address sends no SNI (RFC 6066 section 3 forbids literals in it):
+		 * serve a managed IP certificate for the address it reached. One getsockname, only then. */
+		if (!s->has_ip || is_marked(r, ssl) || local_address(r, ssl, addr, sizeof(addr)) != 0)
+			return rc;
+		sni = addr;
+	}
 	char lower[CH_SNI_MAX + 1];
 	size_t n = strnlen(sni, sizeof(lower));
 	if (n == sizeof(lower))

@@ -49,6 +49,7 @@ static void resolve(void)
 	FIND(SSL_set_ex_data);
 	FIND(SSL_client_hello_get0_ext);
 	FIND(SSL_get_servername);
+	FIND(SSL_get_fd);
 	FIND(SSL_use_cert_and_key);
 	FIND(SSL_certs_clear);
 	FIND(SSL_set_options);

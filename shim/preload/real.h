@@ -28,6 +28,7 @@ struct real_ssl {
 	int (*SSL_set_ex_data)(SSL *, int, void *);
 	int (*SSL_client_hello_get0_ext)(SSL *, unsigned int, const unsigned char **, size_t *);
 	const char *(*SSL_get_servername)(const SSL *, const int);
+	int (*SSL_get_fd)(const SSL *);
 	int (*SSL_use_cert_and_key)(SSL *, X509 *, EVP_PKEY *, STACK_OF(X509) *, int);
 	void (*SSL_certs_clear)(SSL *);
 	uint64_t (*SSL_set_options)(SSL *, uint64_t);

@@ -117,6 +117,8 @@ static inline int shim_copy_file(const char *from, const char *to, mode_t mode)
  */
 /* Pebble's certificateValidityPeriod for the next shim_env_start (0: Pebble's default). */
 static long shim_env_validity_s;
+/* AUTOTLS_DOMAINS for the next shim_env_start (NULL: SHIM_NAME). */
+static const char *shim_env_domains;
 
 static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 {
@@ -166,7 +168,7 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 		snprintf(e->e_asan, sizeof(e->e_asan), "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0");
 		snprintf(e->e_ubsan, sizeof(e->e_ubsan), "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1");
 	}
-	snprintf(e->e_domains, sizeof(e->e_domains), "AUTOTLS_DOMAINS=%s", SHIM_NAME);
+	snprintf(e->e_domains, sizeof(e->e_domains), "AUTOTLS_DOMAINS=%s", shim_env_domains ? shim_env_domains : SHIM_NAME);
 	snprintf(e->e_ca, sizeof(e->e_ca), "AUTOTLS_CA=%s", e->p.directory_url);
 	snprintf(e->e_roots, sizeof(e->e_roots), "AUTOTLS_CA_ROOTS=%s", e->ca_roots);
 	snprintf(e->e_storage, sizeof(e->e_storage), "AUTOTLS_STORAGE=%s", e->store);
