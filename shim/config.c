@@ -4,10 +4,13 @@
 #include "store/store.h"
 #include "util/err.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int set_str(char **slot, const char *v)
 {
@@ -65,6 +68,82 @@ static int parse_level(enum at_log_level *out, const char *v)
 			return 0;
 		}
 	return AT_E_INVAL;
+}
+
+/* AUTOTLS_DNS_RESOLVER: "1.2.3.4", "1.2.3.4:53", "[::1]" or "[::1]:8053" into an IP literal and a port. */
+static int parse_resolver(struct shim_config *cfg, const char *v)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const char *port = NULL;
+	size_t n;
+	unsigned char bin[sizeof(struct in6_addr)];
+	int family = AF_INET;
+
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+		if (rb == NULL || (rb[1] != '\0' && rb[1] != ':'))
+			return AT_E_INVAL;
+		n = (size_t)(rb - v - 1);
+		port = rb[1] == ':' ? rb + 2 : NULL;
+		v++;
+		family = AF_INET6;
+	} else {
+		const char *colon = strchr(v, ':');
+		n = colon ? (size_t)(colon - v) : strlen(v);
+		port = colon ? colon + 1 : NULL;
+	}
+	if (n == 0 || n >= sizeof(ip))
+		return AT_E_INVAL;
+	memcpy(ip, v, n);
+	ip[n] = '\0';
+	if (inet_pton(family, ip, bin) != 1)
+		return AT_E_INVAL;
+	cfg->dns_resolver_port = 53;
+	if (port != NULL) {
+		char *end;
+		long pn = strtol(port, &end, 10);
+		if (*port < '0' || *port > '9' || *end != '\0' || pn < 1 || pn > 65535)
+			return AT_E_INVAL;
+		cfg->dns_resolver_port = (int)pn;
+	}
+	return set_str(&cfg->dns_resolver, ip);
+}
+
+/* The DNS-01 hook's settings (read whether or not a hook is set: a bad value is still a mistake). */
+static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v = getenv_fn("AUTOTLS_DNS_HOOK");
+	struct stat st;
+	int rc;
+
+	if (v && *v) {
+		if (v[0] != '/' || stat(v, &st) != 0 || !S_ISREG(st.st_mode) || access(v, X_OK) != 0) {
+			at_log_error("AUTOTLS_DNS_HOOK: \"%.80s\" is not an absolute path to an executable file "
+				     "(called as HOOK add|del <name> <value>)", v);
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->dns_hook, v) != 0)
+			return AT_E_NOMEM;
+	}
+	v = getenv_fn("AUTOTLS_DNS_RESOLVER");
+	if (v && *v && (rc = parse_resolver(cfg, v)) != 0) {
+		if (rc == AT_E_INVAL)
+			at_log_error("AUTOTLS_DNS_RESOLVER: \"%.80s\" is not a DNS server address; expected an IPv4 "
+				     "literal or [IPv6], optionally with :port, e.g. 127.0.0.1:8053 or [::1]:53", v);
+		return rc;
+	}
+	cfg->dns_wait_s = 60;
+	v = getenv_fn("AUTOTLS_DNS_WAIT");
+	if (v && *v) {
+		char *end;
+		long w = strtol(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end != '\0' || w < 1 || w > 3600) {
+			at_log_error("AUTOTLS_DNS_WAIT: \"%.20s\" is not a number of seconds between 1 and 3600", v);
+			return AT_E_INVAL;
+		}
+		cfg->dns_wait_s = w;
+	}
+	return 0;
 }
 
 int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
@@ -190,6 +269,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		}
 		cfg->storage_gid = (long)res->gr_gid;
 	}
+	rc = parse_dns(cfg, getenv_fn);
+	if (rc != 0)
+		goto fail;
 	cfg->active = 1;
 	return 0;
 nomem:
@@ -208,5 +290,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->email);
 	free(cfg->storage);
 	free(cfg->log_path);
+	free(cfg->dns_hook);
+	free(cfg->dns_resolver);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -29,6 +29,11 @@ struct shim_config {
 	enum at_log_level log_level;      /* AUTOTLS_LOG_LEVEL */
 	enum at_log_sink log_sink;        /* AUTOTLS_LOG */
 	char *log_path;                   /* owned, for the file sink */
+	/* DNS-01 through a hook (shim/manager/dns01.c); the solver exists only when dns_hook is set. */
+	char *dns_hook;                   /* owned, may be NULL: AUTOTLS_DNS_HOOK, an absolute path to an executable */
+	char *dns_resolver;               /* owned, may be NULL: AUTOTLS_DNS_RESOLVER's IP literal (no brackets) */
+	int dns_resolver_port;            /* its port (53 when not given) */
+	long dns_wait_s;                  /* AUTOTLS_DNS_WAIT: seconds for the TXT record to appear (1..3600) */
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim

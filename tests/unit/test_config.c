@@ -84,6 +84,37 @@ static void defaults(void)
 	shim_config_clear(&cfg);
 }
 
+static void dns_values(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_HOOK", "/bin/true",
+			    "AUTOTLS_DNS_RESOLVER", "127.0.0.1:8053", "AUTOTLS_DNS_WAIT", "5", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.dns_hook, "/bin/true");
+	CHECK_STR(cfg.dns_resolver, "127.0.0.1");
+	CHECK_INT(cfg.dns_resolver_port, ==, 8053);
+	CHECK_INT(cfg.dns_wait_s, ==, 5);
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+
+	const char *w[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_RESOLVER", "[::1]",
+			    NULL };
+	REQUIRE(read_with(w, &cfg, log, sizeof(log)) == 0);
+	CHECK(cfg.dns_hook == NULL);
+	CHECK_STR(cfg.dns_resolver, "::1");
+	CHECK_INT(cfg.dns_resolver_port, ==, 53);
+	CHECK_INT(cfg.dns_wait_s, ==, 60); /* the default */
+	shim_config_clear(&cfg);
+
+	const char *x[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_RESOLVER",
+			    "[2001:db8::53]:5353", NULL };
+	REQUIRE(read_with(x, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.dns_resolver, "2001:db8::53");
+	CHECK_INT(cfg.dns_resolver_port, ==, 5353);
+	shim_config_clear(&cfg);
+}
+
 static void unset_is_silent(void)
 {
 	const char *v[] = { "AUTOTLS_EMAIL", "ops@example.com", NULL };
@@ -111,6 +142,22 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_LOG_LEVEL", "loud" },
 		{ "AUTOTLS_LOG", "somewhere" },
 		{ "AUTOTLS_STORAGE_GROUP", "no-such-group-autotls" },
+		{ "AUTOTLS_DNS_HOOK", "relative/hook.sh" },
+		{ "AUTOTLS_DNS_HOOK", "/nonexistent/autotls-hook" },
+		{ "AUTOTLS_DNS_HOOK", "/etc/passwd" },   /* not executable */
+		{ "AUTOTLS_DNS_HOOK", "/tmp" },          /* not a file */
+		{ "AUTOTLS_DNS_RESOLVER", "dns.example.com:53" },
+		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:" },
+		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:70000" },
+		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:53x" },
+		{ "AUTOTLS_DNS_RESOLVER", "[::1" },
+		{ "AUTOTLS_DNS_RESOLVER", "[::1]x" },
+		{ "AUTOTLS_DNS_RESOLVER", "[127.0.0.1]:53" },
+		{ "AUTOTLS_DNS_RESOLVER", "::1:53" },
+		{ "AUTOTLS_DNS_WAIT", "0" },
+		{ "AUTOTLS_DNS_WAIT", "3601" },
+		{ "AUTOTLS_DNS_WAIT", "-5" },
+		{ "AUTOTLS_DNS_WAIT", "10s" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", t[i].var, t[i].value, NULL };
@@ -140,6 +187,7 @@ int main(void)
 {
 	RUN(good_values);
 	RUN(defaults);
+	RUN(dns_values);
 	RUN(unset_is_silent);
 	RUN(bad_values_name_the_variable);
 	return TEST_EXIT();
