@@ -272,6 +272,39 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	rc = parse_dns(cfg, getenv_fn);
 	if (rc != 0)
 		goto fail;
+	/* HTTP-01 (shim/manager/http01.c). */
+	cfg->http_port = 80;
+	v = getenv_fn("AUTOTLS_HTTP_PORT");
+	if (v && *v) {
+		char *end;
+		long port = strtol(v, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535 || !(*v >= '0' && *v <= '9')) {
+			at_log_error("AUTOTLS_HTTP_PORT: \"%.20s\" is not a port number between 1 and 65535", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		cfg->http_port = (int)port;
+	}
+	v = getenv_fn("AUTOTLS_HTTP_REDIRECT");
+	if (v && *v) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+			at_log_error("AUTOTLS_HTTP_REDIRECT: \"%.20s\" is not 0 or 1", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		cfg->http_redirect = v[0] == '1';
+	}
+	v = getenv_fn("AUTOTLS_WEBROOT");
+	if (v && *v) {
+		if (v[0] != '/' || strlen(v) > 3000) {
+			at_log_error("AUTOTLS_WEBROOT: \"%.80s\" must be an absolute path to the folder the web server "
+				     "serves for http://<name>/", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		if (set_str(&cfg->webroot, v) != 0)
+			goto nomem;
+	}
 	cfg->active = 1;
 	return 0;
 nomem:
@@ -290,6 +323,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->email);
 	free(cfg->storage);
 	free(cfg->log_path);
+	free(cfg->webroot);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);
 	memset(cfg, 0, sizeof(*cfg));

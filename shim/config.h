@@ -34,6 +34,12 @@ struct shim_config {
 	char *dns_resolver;               /* owned, may be NULL: AUTOTLS_DNS_RESOLVER's IP literal (no brackets) */
 	int dns_resolver_port;            /* its port (53 when not given) */
 	long dns_wait_s;                  /* AUTOTLS_DNS_WAIT: seconds for the TXT record to appear (1..3600) */
+	/* HTTP-01 (shim/manager/http01.c). */
+	int http_port;                    /* AUTOTLS_HTTP_PORT: the built-in responder's port (1..65535, 80) */
+	int http_redirect;                /* AUTOTLS_HTTP_REDIRECT=1: that responder answers every other request
+					   * with a 301 to https:// */
+	char *webroot;                    /* owned, may be NULL: AUTOTLS_WEBROOT, an absolute path; HTTP-01 is then
+					   * answered by files the host's web server serves, no built-in responder */
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim

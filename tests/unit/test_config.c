@@ -55,6 +55,7 @@ static void good_values(void)
 	const char *v[] = { "AUTOTLS_DOMAINS", "Example.COM., www.example.com,example.com,127.0.0.1",
 			    "AUTOTLS_CA", "https://ca.test/dir", "AUTOTLS_EMAIL", "ops@example.com",
 			    "AUTOTLS_KEY_TYPE", "RSA2048", "AUTOTLS_STORAGE", "/var/lib/x", "AUTOTLS_LOG_LEVEL", "debug",
+			    "AUTOTLS_HTTP_PORT", "8080", "AUTOTLS_HTTP_REDIRECT", "1", "AUTOTLS_WEBROOT", "/var/www/html",
 			    NULL };
 	struct shim_config cfg;
 	char log[2048];
@@ -68,6 +69,9 @@ static void good_values(void)
 	CHECK_INT(cfg.key_type, ==, AT_KEY_RSA2048);
 	CHECK_STR(cfg.storage, "/var/lib/x");
 	CHECK_INT(cfg.storage_gid, ==, -1);
+	CHECK_INT(cfg.http_port, ==, 8080);
+	CHECK_INT(cfg.http_redirect, ==, 1);
+	CHECK_STR(cfg.webroot, "/var/www/html");
 	CHECK_STR(log, "");
 	shim_config_clear(&cfg);
 }
@@ -81,6 +85,9 @@ static void defaults(void)
 	CHECK_STR(cfg.ca, SHIM_DEFAULT_CA);
 	CHECK_INT(cfg.key_type, ==, AT_KEY_P256);
 	CHECK(cfg.email == NULL);
+	CHECK_INT(cfg.http_port, ==, 80);
+	CHECK_INT(cfg.http_redirect, ==, 0);
+	CHECK(cfg.webroot == NULL);
 	shim_config_clear(&cfg);
 }
 
@@ -142,6 +149,14 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_LOG_LEVEL", "loud" },
 		{ "AUTOTLS_LOG", "somewhere" },
 		{ "AUTOTLS_STORAGE_GROUP", "no-such-group-autotls" },
+		{ "AUTOTLS_HTTP_PORT", "0" },
+		{ "AUTOTLS_HTTP_PORT", "65536" },
+		{ "AUTOTLS_HTTP_PORT", "80x" },
+		{ "AUTOTLS_HTTP_PORT", "-80" },
+		{ "AUTOTLS_HTTP_PORT", " 80" },
+		{ "AUTOTLS_HTTP_REDIRECT", "yes" },
+		{ "AUTOTLS_HTTP_REDIRECT", "2" },
+		{ "AUTOTLS_WEBROOT", "var/www/html" },
 		{ "AUTOTLS_DNS_HOOK", "relative/hook.sh" },
 		{ "AUTOTLS_DNS_HOOK", "/nonexistent/autotls-hook" },
 		{ "AUTOTLS_DNS_HOOK", "/etc/passwd" },   /* not executable */
