@@ -1,0 +1,236 @@
+/*
+ * DNS-01 through AUTOTLS_DNS_HOOK (shim/manager/dns01.c) against Pebble: a bash hook in the test's folder sets
+ * and clears the TXT record through pebble-challtestsrv's management API with curl (the URL in
+ * AUTOTLS_TEST_CHALL_URL), the solver waits until the mock DNS (AUTOTLS_DNS_RESOLVER) shows it, and an engine
+ * orders for dns.example.test and for *.wild.example.test with wild.example.test. A hook that fails (exit 3,
+ * a message on stderr) fails the issuance with the status and the message in one log line; a hook that
+ * succeeds without setting anything fails after AUTOTLS_DNS_WAIT and is asked to delete.
+ *
+ * The manager's files are not in the core archive: the test compiles the ones it needs and sets up the
+ * mgr_host the solver reads, holding the quiesce lock as the manager thread does.
+ */
+#include "shim/config.c"
+#include "shim/manager/dns01.c"
+#include "shim/manager/quiesce.c"
+#include "tests/integ/issue_env.h"
+#include "tests/test.h"
+#include "util/dns.h"
+
+#include <sys/stat.h>
+
+static struct issue_env env;
+static struct shim_config cfg;
+static struct shim_host host;
+static char hook_path[PATH_MAX + 32], calls_path[PATH_MAX + 32], log_path[PATH_MAX + 32];
+static char resolver[64], wait_s[16] = "20";
+static int started;
+
+static const char *fake_getenv(const char *name)
+{
+	if (strcmp(name, "AUTOTLS_DOMAINS") == 0)
+		return "dns.example.test";
+	if (strcmp(name, "AUTOTLS_STORAGE") == 0)
+		return env.store_dir;
+	if (strcmp(name, "AUTOTLS_DNS_HOOK") == 0)
+		return hook_path;
+	if (strcmp(name, "AUTOTLS_DNS_RESOLVER") == 0)
+		return resolver;
+	if (strcmp(name, "AUTOTLS_DNS_WAIT") == 0)
+		return wait_s;
+	return NULL;
+}
+
+static int write_hook(const char *body)
+{
+	FILE *f = fopen(hook_path, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "#!/bin/bash\n%s", body);
+	fclose(f);
+	return chmod(hook_path, 0755);
+}
+
+/* Reads the configuration again (the hook's path is checked there) and makes the solver. */
+static int configure(struct at_solver *s)
+{
+	shim_config_clear(&cfg);
+	if (shim_config_read(&cfg, fake_getenv) != 0)
+		return -1;
+	if (getenv("AUTOTLS_TEST_DEBUG"))
+		at_log_set_level(AT_LOG_DEBUG);
+	return mgr_dns01_solver(s);
+}
+
+/* Sends stderr (where the log goes) to log_path until log_end. */
+static int saved_stderr = -1;
+static void log_begin(void)
+{
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
+static char *log_end(void)
+{
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	char *text = harness_read_file(log_path, NULL);
+	fprintf(stderr, "%s", text ? text : "");
+	return text;
+}
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *l = text; l && *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		char line[2048];
+		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), l);
+		n += strstr(line, needle) != NULL;
+		l = e ? e + 1 : NULL;
+	}
+	return n;
+}
+
+static const char good_hook[] =
+	"set -eu\n"
+	"echo \"$@\" >> \"$AUTOTLS_TEST_HOOK_CALLS\"\n"
+	"case \"$1\" in\n"
+	"add) curl -fsS -o /dev/null -X POST -d \"{\\\"host\\\":\\\"$2.\\\",\\\"value\\\":\\\"$3\\\"}\" "
+	"\"$AUTOTLS_TEST_CHALL_URL/set-txt\" ;;\n"
+	"del) curl -fsS -o /dev/null -X POST -d \"{\\\"host\\\":\\\"$2.\\\"}\" \"$AUTOTLS_TEST_CHALL_URL/clear-txt\" ;;\n"
+	"*) echo \"unknown verb $1\" >&2; exit 2 ;;\n"
+	"esac\n";
+
+static void start(void)
+{
+	REQUIRE(env_start(&env, NULL) == 0);
+	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
+	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
+	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
+	snprintf(resolver, sizeof(resolver), "127.0.0.1:%d", env.p.dns_port);
+	setenv("AUTOTLS_TEST_CHALL_URL", env.p.chall_mgmt_url, 1);
+	setenv("AUTOTLS_TEST_HOOK_CALLS", calls_path, 1);
+	REQUIRE(write_hook(good_hook) == 0);
+	host.version = SHIM_HOST_API_VERSION;
+	host.cfg = &cfg;
+	mgr_host = &host;
+	started = 1;
+}
+
+static void no_hook_no_solver(void)
+{
+	struct at_solver s;
+	struct shim_config empty;
+	memset(&empty, 0, sizeof(empty));
+	host.cfg = &empty;
+	CHECK_INT(mgr_dns01_solver(&s), ==, AT_E_STATE);
+	host.cfg = &cfg;
+}
+
+static void issue_one_name(void)
+{
+	struct at_solver s;
+	REQUIRE(started);
+	REQUIRE(configure(&s) == 0);
+	CHECK(s.type == AT_CHALLENGE_DNS_01);
+	unlink(calls_path);
+	const char *names[] = { "dns.example.test" };
+	int ordered = 0;
+	CHECK_OK(env_issue(&env, &s, names, 1, &ordered));
+	CHECK_INT(ordered, ==, 1);
+	/* The hook was called as HOOK add <name> <value>, then HOOK del <name> <value>. */
+	char *calls = harness_read_file(calls_path, NULL);
+	CHECK(calls != NULL && strncmp(calls, "add _acme-challenge.dns.example.test ", 37) == 0);
+	CHECK_INT(count_lines_with(calls, "add _acme-challenge.dns.example.test "), ==, 1);
+	CHECK_INT(count_lines_with(calls, "del _acme-challenge.dns.example.test "), ==, 1);
+	free(calls);
+	/* And the record is gone. */
+	int found = -1;
+	CHECK_OK(at_dns_txt_has("127.0.0.1", env.p.dns_port, "_acme-challenge.dns.example.test", "x", 2000, &found));
+	CHECK_INT(found, ==, 0);
+}
+
+static void issue_wildcard(void)
+{
+	struct at_solver s;
+	REQUIRE(started);
+	REQUIRE(configure(&s) == 0);
+	unlink(calls_path);
+	const char *names[] = { "*.wild.example.test", "wild.example.test" };
+	CHECK_OK(env_issue(&env, &s, names, 2, NULL));
+	char *calls = harness_read_file(calls_path, NULL);
+	/* One name, two values (the wildcard's and the base name's). */
+	CHECK_INT(count_lines_with(calls, "add _acme-challenge.wild.example.test "), ==, 2);
+	CHECK_INT(count_lines_with(calls, "del _acme-challenge.wild.example.test "), ==, 2);
+	free(calls);
+}
+
+static void failing_hook(void)
+{
+	struct at_solver s;
+	struct at_cert_record rec;
+	int ordered = 0;
+	REQUIRE(started);
+	REQUIRE(write_hook("echo \"provider refused: bad API token\" >&2\necho second line >&2\nexit 3\n") == 0);
+	REQUIRE(configure(&s) == 0);
+	const char *names[] = { "fail.example.test" };
+	log_begin();
+	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
+	char *log = log_end();
+	CHECK(rc != 0);
+	CHECK_INT(count_lines_with(log, "exit status 3: provider refused: bad API token"), ==, 1);
+	CHECK_INT(count_lines_with(log, "second line"), ==, 0);
+	free(log);
+	if (rc == 0)
+		at_cert_record_clear(&rec);
+	REQUIRE(write_hook(good_hook) == 0);
+}
+
+/* The hook says yes but sets nothing: present() gives up after AUTOTLS_DNS_WAIT and deletes. */
+static void record_never_appears(void)
+{
+	struct at_solver s;
+	REQUIRE(started);
+	REQUIRE(write_hook("echo \"$@\" >> \"$AUTOTLS_TEST_HOOK_CALLS\"\nexit 0\n") == 0);
+	snprintf(wait_s, sizeof(wait_s), "1");
+	REQUIRE(configure(&s) == 0);
+	unlink(calls_path);
+	struct at_challenge ch = { .type = AT_CHALLENGE_DNS_01, .identifier_type = "dns",
+				   .identifier = "never.example.test",
+				   .dns_txt_name = "_acme-challenge.never.example.test", .dns_txt_value = "v-never" };
+	long t0 = now_ms();
+	log_begin();
+	int rc = s.present(s.ctx, &ch);
+	char *log = log_end();
+	long took = now_ms() - t0;
+	CHECK_INT(rc, ==, AT_E_TIMEOUT);
+	CHECK(took >= 1000 && took < 5000);
+	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value"), ==, 1);
+	free(log);
+	char *calls = harness_read_file(calls_path, NULL);
+	CHECK(calls != NULL && strcmp(calls, "add _acme-challenge.never.example.test v-never\n"
+					    "del _acme-challenge.never.example.test v-never\n") == 0);
+	free(calls);
+	snprintf(wait_s, sizeof(wait_s), "20");
+	REQUIRE(write_hook(good_hook) == 0);
+}
+
+int main(void)
+{
+	mgr_quiesce_enter(); /* as the manager thread: the solver releases it while it waits */
+	RUN(start);
+	RUN(no_hook_no_solver);
+	RUN(issue_one_name);
+	RUN(issue_wildcard);
+	RUN(failing_hook);
+	RUN(record_never_appears);
+	shim_config_clear(&cfg);
+	env_stop(&env);
+	mgr_quiesce_leave();
+	return TEST_EXIT();
+}
