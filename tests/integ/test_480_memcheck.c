@@ -8,10 +8,10 @@
  * are checked: the test fails if no log names autotls-manager.
  *
  * After the first verified handshake and one renewal (the serial changes) the server gets SIGTERM; the manager
- * process then exits through its lifeline. Every vg.*.log must end in an ERROR SUMMARY. The manager's (all of
- * it is ours) must say "ERROR SUMMARY: 0 errors". s_server's: an error record any of whose stack frames is in
- * libautotls*.so, autotls-manager or our sources fails the test; records only in OpenSSL / s_server / libc are
- * counted and printed as not ours (s_server dies by SIGTERM without freeing its own state). No suppressions.
+ * process then exits through its lifeline. Every vg.*.log must end in "ERROR SUMMARY: 0 errors" (s_server's
+ * too: it has no definite leak of its own, its state is still reachable when SIGTERM ends it), and no error
+ * record may have a stack frame in libautotls*.so, autotls-manager or our sources; every record is printed as
+ * ours or not ours, so that a future OpenSSL/s_server leak is told apart at once. No suppressions needed.
  */
 #include "tests/harness/certgen.h"
 #include "tests/harness/pebble.h"
@@ -352,8 +352,10 @@ static void memcheck_issue_and_renew(void)
 		CHECK(v->has_summary);
 		CHECK_INT(v->our_records, ==, 0);
 		CHECK_INT(v->definite_ours, ==, 0);
-		if (is_manager)
-			CHECK_INT(v->summary_errors, ==, 0);
+		/* Strict for both: s_server reports no definite leak of its own today (it dies by SIGTERM with its
+		 * state still reachable). Should OpenSSL or s_server start reporting some, the records above already
+		 * say which are not ours. */
+		CHECK_INT(v->summary_errors, ==, 0);
 	}
 	CHECK(saw_server);
 	if (!saw_manager)
