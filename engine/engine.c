@@ -238,7 +238,8 @@ static int issue_locked(struct at_engine *e, const char *const *names, size_t nn
 		.profile = e->cfg.profile,
 		.replaces = replaces,
 	};
-	at_log_info("obtaining a certificate for %s%s", names[0], nnames > 1 ? " and more" : "");
+	at_log_info("obtaining a certificate for %s%s through %s", names[0], nnames > 1 ? " and more" : "",
+		    at_challenge_type_name(solvers[0].type));
 	rc = at_acme_obtain(e->acme, &oo, &cert);
 	if (rc == AT_E_NO_ACCOUNT || rc == AT_E_ACME) {
 		/* The CA may have forgotten the account (a restarted test CA): register the key again, once. */

@@ -55,6 +55,37 @@ static int parse_domains(struct shim_config *cfg, const char *v)
 	return 0;
 }
 
+/* AUTOTLS_CHALLENGES: a comma-separated subset of tls-alpn-01, http-01, dns-01, as a bit per type. */
+static int parse_challenges(unsigned *out, const char *v)
+{
+	static const char *const names[] = { "tls-alpn-01", "http-01", "dns-01" };
+	unsigned mask = 0;
+	const char *p = v;
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		size_t n = strcspn(p, ", ");
+		size_t i = 0;
+		while (i < 3 && !(strlen(names[i]) == n && strncasecmp(p, names[i], n) == 0))
+			i++;
+		if (i == 3) {
+			at_log_error("AUTOTLS_CHALLENGES: \"%.*s\" is not one of tls-alpn-01, http-01, dns-01",
+				     (int)(n > 40 ? 40 : n), p);
+			return AT_E_INVAL;
+		}
+		mask |= 1u << i;
+		p += n;
+	}
+	if (mask == 0) {
+		at_log_error("AUTOTLS_CHALLENGES is set but names no challenge; list some of tls-alpn-01, http-01, dns-01");
+		return AT_E_INVAL;
+	}
+	*out = mask;
+	return 0;
+}
+
 static int parse_level(enum at_log_level *out, const char *v)
 {
 	static const struct {
@@ -304,6 +335,12 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		}
 		if (set_str(&cfg->webroot, v) != 0)
 			goto nomem;
+	}
+	v = getenv_fn("AUTOTLS_CHALLENGES");
+	if (v && *v) {
+		rc = parse_challenges(&cfg->challenges, v);
+		if (rc != 0)
+			goto fail;
 	}
 	cfg->active = 1;
 	return 0;

@@ -29,6 +29,8 @@ struct shim_config {
 	enum at_log_level log_level;      /* AUTOTLS_LOG_LEVEL */
 	enum at_log_sink log_sink;        /* AUTOTLS_LOG */
 	char *log_path;                   /* owned, for the file sink */
+	unsigned challenges;              /* AUTOTLS_CHALLENGES: a bit per enum at_challenge_type (tls-alpn-01 = 1,
+					   * http-01 = 2, dns-01 = 4); 0: every type that can work */
 	/* DNS-01 through a hook (shim/manager/dns01.c); the solver exists only when dns_hook is set. */
 	char *dns_hook;                   /* owned, may be NULL: AUTOTLS_DNS_HOOK, an absolute path to an executable */
 	char *dns_resolver;               /* owned, may be NULL: AUTOTLS_DNS_RESOLVER's IP literal (no brackets) */

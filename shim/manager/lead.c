@@ -102,7 +102,34 @@ static int sleep_until(time_t when)
 }
 
 /* The leader's issuance loop; returns when the lead should be given up. */
-static void lead(struct at_engine *e, struct at_solver *solver)
+/*
+ * One ensure through each enabled challenge in turn (mgr_challenges shuffles them), falling back to the next
+ * when the challenge itself failed; the CA being unreachable or limiting us ends the round (backoff instead).
+ */
+static int ensure_any(struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	const char *const *names = (const char *const *)cfg->domains;
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	size_t n = 0;
+	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &n);
+	if (rc != 0) {
+		at_log_error("no challenge can be answered here (AUTOTLS_CHALLENGES); nothing can be obtained");
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memset(rec, 0, sizeof(*rec));
+		rc = at_engine_ensure(e, names, cfg->ndomains, &list[i], 1, force, rec, ordered);
+		if (rc == 0 || !mgr_challenge_fallback(rc))
+			return rc;
+		if (i + 1 < n)
+			at_log_warn("%s failed for %s (%s); falling back to %s", at_challenge_type_name(list[i].type),
+				    names[0], at_strerror(rc), at_challenge_type_name(list[i + 1].type));
+	}
+	return rc;
+}
+
+static void lead(struct at_engine *e)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
@@ -112,7 +139,7 @@ static void lead(struct at_engine *e, struct at_solver *solver)
 		struct at_cert_record rec;
 		int ordered = 0;
 		memset(&rec, 0, sizeof(rec));
-		int rc = at_engine_ensure(e, names, cfg->ndomains, solver, 1, force, &rec, &ordered);
+		int rc = ensure_any(e, force, &rec, &ordered);
 		if (rc != 0) {
 			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
 			long wait_s = backoff_s[failures < 3 ? failures : 3] / cfg->backoff_divisor;
@@ -170,7 +197,6 @@ static int lead_with_engine(void)
 	const struct shim_config *cfg = mgr_host->cfg;
 	struct at_store *store = NULL;
 	struct at_engine *e = NULL;
-	struct at_solver solver;
 	int rc = at_store_open_file_shared(&store, cfg->storage, (gid_t)cfg->storage_gid);
 	if (rc != 0) {
 		at_log_error("AUTOTLS_STORAGE %s: cannot open the store: %s", cfg->storage, at_strerror(rc));
@@ -186,8 +212,7 @@ static int lead_with_engine(void)
 	};
 	rc = at_engine_new(&e, &ec);
 	if (rc == 0) {
-		mgr_solver_init(&solver);
-		lead(e, &solver);
+		lead(e);
 	}
 	at_engine_free(e);
 	at_store_close(store);

@@ -53,6 +53,11 @@ extern int mgr_forked_child;
 /* Set in autotls-manager, the tree's manager process (helper.c): it leads, or copies from the store. */
 extern int mgr_is_helper;
 
+/* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
+int mgr_challenges(struct at_solver *out, size_t max, size_t *n);
+/* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
+int mgr_challenge_fallback(int rc);
+
 /* 1 when this process's user may write the store (and so may lead). */
 int mgr_can_lead(void);
 
