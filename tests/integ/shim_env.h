@@ -49,7 +49,7 @@ struct shim_env {
 	char e_preload[2 * PATH_MAX + 16], e_domains[128], e_ca[200], e_roots[320], e_storage[320], e_log[320];
 	char e_level[32];
 	char e_asan[96], e_ubsan[96];
-	char *envp[12];
+	char *envp[14];
 	int orders_after_issue;
 };
 
@@ -119,6 +119,10 @@ static inline int shim_copy_file(const char *from, const char *to, mode_t mode)
 static long shim_env_validity_s;
 /* AUTOTLS_DOMAINS for the next shim_env_start (NULL: SHIM_NAME). */
 static const char *shim_env_domains;
+/* Pebble's validation ports for the next shim_env_start (0: tlsPort is the server's port, httpPort free). */
+static int shim_env_pebble_tls_port, shim_env_pebble_http_port;
+/* Up to two more "NAME=value" settings for the server's environment. */
+static const char *shim_env_extra[2];
 
 static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 {
@@ -141,7 +145,8 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	}
 	chmod(e->dir, 0755);
 	e->port = harness_free_port();
-	po.tls_port = e->port;
+	po.tls_port = shim_env_pebble_tls_port ? shim_env_pebble_tls_port : e->port;
+	po.http_port = shim_env_pebble_http_port;
 	po.authz_reuse = -1;
 	po.validity_s = shim_env_validity_s;
 	if (e->port <= 0 || pebble_start(&e->p, &po) != 0)
@@ -185,6 +190,9 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 		e->envp[k++] = e->e_asan;
 		e->envp[k++] = e->e_ubsan;
 	}
+	for (int x = 0; x < 2; x++)
+		if (shim_env_extra[x])
+			e->envp[k++] = (char *)shim_env_extra[x];
 	e->envp[k] = NULL;
 	return server_start(&e->srv, kind, e->dir, e->port, e->envp);
 }
