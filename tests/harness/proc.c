@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <openssl/bn.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,4 +86,25 @@ int harness_serial_hex(X509 *cert, char *out, size_t cap)
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return ret;
+}
+
+int harness_preload_value(char *out, size_t size, const char *lib, int *sanitized)
+{
+	int n = snprintf(out, size, "%s", lib);
+	if (sanitized)
+		*sanitized = 0;
+	if (strstr(lib, "address") != NULL) {
+		char asan[PATH_MAX] = "", real[PATH_MAX];
+		FILE *f = popen("gcc -print-file-name=libasan.so", "r");
+		if (f && fgets(asan, sizeof(asan), f))
+			asan[strcspn(asan, "\n")] = '\0';
+		if (f)
+			pclose(f);
+		if (realpath(asan, real) != NULL) {
+			n = snprintf(out, size, "%s:%s", real, lib);
+			if (sanitized)
+				*sanitized = 1;
+		}
+	}
+	return n > 0 && (size_t)n < size ? 0 : -1;
 }

@@ -23,4 +23,17 @@ char **harness_make_env(char *const *extra);
 /* cert's serial number in upper-case hex into out. 0, or -1 when it does not fit. */
 int harness_serial_hex(X509 *cert, char *out, size_t cap);
 
+/*
+ * The LD_PRELOAD value for running a real (uninstrumented) server under the library at lib: lib itself, or,
+ * for a library built with a sanitizer whose runtime must come first (AddressSanitizer: "address" in the
+ * build folder's name), that runtime then lib. *sanitized (may be NULL) is set to 1 in that case, and the
+ * caller should also pass the ASAN_OPTIONS/UBSAN_OPTIONS of harness_sanitizer_env. 0 or -1 (out too small).
+ */
+int harness_preload_value(char *out, size_t size, const char *lib, int *sanitized);
+
+/* "ASAN_OPTIONS=..." and "UBSAN_OPTIONS=..." for a sanitized preload: the servers' own leaks at exit are not
+ * ours to report, and undefined behaviour must stop the process so that the test sees it. */
+#define HARNESS_ASAN_OPTIONS "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0"
+#define HARNESS_UBSAN_OPTIONS "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
+
 #endif

@@ -12,6 +12,7 @@
 #define AUTOTLS_TESTS_INTEG_SHIM_ENV_H
 
 #include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
 #include "tests/harness/servers.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
@@ -157,21 +158,14 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	snprintf(e->ca_roots, sizeof(e->ca_roots), "%s/ca-api-root.pem", e->dir);
 	if (shim_copy_file(e->p.api_root_file, e->ca_roots, 0644) != 0)
 		return -1;
-	snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s", e->lib);
-	if (strstr(e->lib, "address") != NULL) {
-		/* A library built with AddressSanitizer needs its runtime loaded first in an uninstrumented server;
-		 * the servers' own leaks at exit are not ours to report. */
-		char asan[PATH_MAX] = "";
-		FILE *f = popen("gcc -print-file-name=libasan.so", "r");
-		if (f && fgets(asan, sizeof(asan), f))
-			asan[strcspn(asan, "\n")] = '\0';
-		if (f)
-			pclose(f);
-		char real[PATH_MAX];
-		if (realpath(asan, real) != NULL)
-			snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s:%s", real, e->lib);
-		snprintf(e->e_asan, sizeof(e->e_asan), "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0");
-		snprintf(e->e_ubsan, sizeof(e->e_ubsan), "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1");
+	char pre[2 * PATH_MAX];
+	int sanitized = 0;
+	if (harness_preload_value(pre, sizeof(pre), e->lib, &sanitized) != 0)
+		return -1;
+	snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s", pre);
+	if (sanitized) {
+		snprintf(e->e_asan, sizeof(e->e_asan), "%s", HARNESS_ASAN_OPTIONS);
+		snprintf(e->e_ubsan, sizeof(e->e_ubsan), "%s", HARNESS_UBSAN_OPTIONS);
 	}
 	snprintf(e->e_domains, sizeof(e->e_domains), "AUTOTLS_DOMAINS=%s", shim_env_domains ? shim_env_domains : SHIM_NAME);
 	snprintf(e->e_ca, sizeof(e->e_ca), "AUTOTLS_CA=%s", e->p.directory_url);

@@ -7,6 +7,7 @@
  */
 #include "tests/harness/certgen.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
 #include "tests/harness/servers.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
@@ -70,34 +71,35 @@ static void challenge_only_for_exact_offer(void)
 	int ca_port = harness_free_port();
 	char port_s[16];
 	snprintf(port_s, sizeof(port_s), "%d", ca_port);
-	int pfd[2];
-	REQUIRE(pipe(pfd) == 0);
 	pid_t ca = fork();
 	REQUIRE(ca >= 0);
 	if (ca == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		close(pfd[0]);
 		execlp("python3", "python3", "tests/tools/holding_ca.py", port_s, cert, key, (char *)NULL);
 		_exit(127);
 	}
-	close(pfd[1]);
-	char ready[16] = "";
-	ssize_t rn = read(pfd[0], ready, sizeof(ready) - 1);
-	close(pfd[0]);
-	if (rn <= 0 || strncmp(ready, "ready", 5) != 0) {
+	/* Ready when its port accepts connections. */
+	int up = 0;
+	for (int i = 0; i < 200 && !up; i++) {
+		up = harness_tcp_connects(ca_port);
+		if (!up)
+			usleep(25 * 1000);
+	}
+	if (!up) {
 		kill(ca, SIGKILL);
 		waitpid(ca, NULL, 0);
 		REQUIRE(!"the holding CA did not start");
 	}
 
-	char e_pre[PATH_MAX + 16], e_ca[128], e_roots[320], e_store[320], e_log[320];
-	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", lib);
+	char e_pre[2 * PATH_MAX + 16], pre[2 * PATH_MAX], e_ca[128], e_roots[320], e_store[320], e_log[320];
+	int sanitized = 0;
+	REQUIRE(harness_preload_value(pre, sizeof(pre), lib, &sanitized) == 0);
+	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", pre);
 	snprintf(e_ca, sizeof(e_ca), "AUTOTLS_CA=https://127.0.0.1:%d/dir", ca_port);
 	snprintf(e_roots, sizeof(e_roots), "AUTOTLS_CA_ROOTS=%s", cert);
 	snprintf(e_store, sizeof(e_store), "AUTOTLS_STORAGE=%s", store);
 	snprintf(e_log, sizeof(e_log), "AUTOTLS_LOG=%s", log);
 	char *envp[] = { e_pre, "AUTOTLS_DOMAINS=a.example.test", e_ca, e_roots, e_store, e_log,
-			 "AUTOTLS_LOG_LEVEL=debug", NULL };
+			 "AUTOTLS_LOG_LEVEL=debug", sanitized ? HARNESS_ASAN_OPTIONS : NULL, HARNESS_UBSAN_OPTIONS, NULL };
 	struct server srv;
 	int port = harness_free_port();
 	int started = server_start(&srv, SERVER_S_SERVER, dir, port, envp) == 0;

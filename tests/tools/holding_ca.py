@@ -2,7 +2,7 @@
 """A fake ACME CA for one test: it accepts an account and an order, offers a tls-alpn-01 challenge, and then
 keeps the authorization pending for ever, so that the shim holds a pending challenge while the test probes
 which ClientHellos get the challenge certificate. It checks nothing (no JWS verification): it is not a CA, it
-is a way to stop time at "challenge presented". Usage: holding_ca.py PORT CERT KEY; prints "ready" when up."""
+is a way to stop time at "challenge presented". Usage: holding_ca.py PORT CERT KEY; ready when PORT accepts connections."""
 import http.server
 import json
 import ssl
@@ -64,5 +64,4 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[2], sys.argv[3])
 server.socket = ctx.wrap_socket(server.socket, server_side=True)
-print("ready", flush=True)
 server.serve_forever()
