@@ -1,8 +1,10 @@
 /*
  * Renewal while clients keep coming: Pebble issues 30-second certificates, so the manager renews when half the
- * lifetime is left (every ~15 s). A client loops full handshakes (verified against Pebble's root, a new
- * connection each time) through at least two renewals: no handshake fails, the serial changes at least twice,
- * and for nginx every worker ends up serving the newest certificate (checked over many connections at the end).
+ * lifetime is left (every ~15 s). For every real server (s_server, nginx, python, Apache, HAProxy, lighttpd,
+ * stunnel4, each running as Debian configures it), a client loops full handshakes (verified against Pebble's
+ * root, a new connection each time) through at least two renewals: no handshake fails, the serial changes at
+ * least twice, and every worker ends up serving the newest certificate (checked over many connections at the
+ * end).
  */
 #include "tests/integ/shim_env.h"
 
@@ -76,9 +78,39 @@ static void nginx_renews(void)
 	renew_under_load(SERVER_NGINX);
 }
 
+static void python_renews(void)
+{
+	renew_under_load(SERVER_PYTHON);
+}
+
+static void apache_renews(void)
+{
+	renew_under_load(SERVER_APACHE);
+}
+
+static void haproxy_renews(void)
+{
+	renew_under_load(SERVER_HAPROXY);
+}
+
+static void lighttpd_renews(void)
+{
+	renew_under_load(SERVER_LIGHTTPD);
+}
+
+static void stunnel_renews(void)
+{
+	renew_under_load(SERVER_STUNNEL);
+}
+
 int main(void)
 {
 	RUN(s_server_renews);
 	RUN(nginx_renews);
+	RUN(python_renews);
+	RUN(apache_renews);
+	RUN(haproxy_renews);
+	RUN(lighttpd_renews);
+	RUN(stunnel_renews);
 	return TEST_EXIT();
 }
