@@ -48,9 +48,9 @@ struct shim_env {
 	char log[300];
 	char ca_roots[300];    /* a world-readable copy of Pebble's API root (workers may run as www-data) */
 	char e_preload[2 * PATH_MAX + 16], e_domains[128], e_ca[200], e_roots[320], e_storage[320], e_log[320];
-	char e_level[32];
+	char e_level[32], e_http[48];
 	char e_asan[96], e_ubsan[96];
-	char *envp[14];
+	char *envp[16];
 	int orders_after_issue;
 };
 
@@ -173,6 +173,9 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	snprintf(e->e_storage, sizeof(e->e_storage), "AUTOTLS_STORAGE=%s", e->store);
 	snprintf(e->e_log, sizeof(e->e_log), "AUTOTLS_LOG=%s", e->log);
 	snprintf(e->e_level, sizeof(e->e_level), "AUTOTLS_LOG_LEVEL=debug");
+	/* HTTP-01 is enabled by default (port free): its responder must be where Pebble validates, so that
+	 * whichever challenge the random order takes first succeeds and a name costs exactly one order. */
+	snprintf(e->e_http, sizeof(e->e_http), "AUTOTLS_HTTP_PORT=%d", e->p.http_port);
 	e->envp[k++] = e->e_preload;
 	e->envp[k++] = e->e_domains;
 	e->envp[k++] = e->e_ca;
@@ -180,6 +183,7 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	e->envp[k++] = e->e_storage;
 	e->envp[k++] = e->e_log;
 	e->envp[k++] = e->e_level;
+	e->envp[k++] = e->e_http;
 	if (e->e_asan[0]) {
 		e->envp[k++] = e->e_asan;
 		e->envp[k++] = e->e_ubsan;
