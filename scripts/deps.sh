@@ -14,6 +14,8 @@ PACKAGES=(
 	nginx apache2 haproxy lighttpd lighttpd-mod-openssl stunnel4 python3 ssl-cert
 	# Servers that use a managed certificate without answering TLS-ALPN-01 (tests/harness/dbservers.c).
 	postgresql-15 redis-server
+	# An authoritative DNS server that takes RFC 2136 updates signed with TSIG (tests/integ/test_525_dns_rfc2136.c).
+	knot
 )
 
 missing=()
