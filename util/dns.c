@@ -17,7 +17,7 @@
 
 #define HDR 12
 #define NAME_MAX_WIRE 255
-#define NAME_MAX_TEXT 254 /* 253 characters and the NUL */
+#define NAME_MAX_TEXT AT_DNS_NAME_TEXT
 #define CLASS_IN 1
 #define RCODE_NXDOMAIN 3
 #define UDP_MAX 65535
@@ -65,12 +65,9 @@ int at_dns_build_query(unsigned char *out, size_t cap, size_t *len, const char *
 	return 0;
 }
 
-/*
- * Reads the possibly compressed name at msg[*off] into text (lower case, dots between labels, no final dot; ""
- * for the root) and moves *off past it in the message. Pointers must point backwards (before the byte where the
- * current stretch of labels began), and at most AT_DNS_MAX_JUMPS are followed, so a loop cannot hold it.
- */
-static int read_name(const unsigned char *msg, size_t len, size_t *off, char text[NAME_MAX_TEXT])
+/* See dns.h. Pointers must point backwards (before the byte where the current stretch of labels began), and at
+ * most AT_DNS_MAX_JUMPS are followed, so a loop cannot hold it. */
+int at_dns_read_name(const unsigned char *msg, size_t len, size_t *off, char text[AT_DNS_NAME_TEXT])
 {
 	size_t pos = *off, start = *off, t = 0, wire = 1, end = 0;
 	int jumps = 0, jumped = 0;
@@ -143,8 +140,24 @@ static int txt_equals(const unsigned char *rd, size_t rdlen, const char *value)
 	return equal && at == vlen;
 }
 
-int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const char *name, const char *value,
-		     int *found)
+/* The SOA RDATA at msg[off] (rdlen bytes): two names that end exactly 20 bytes (five 32-bit values) before the
+ * end. Names may be compressed, pointing anywhere earlier in the message. */
+static int soa_ok(const unsigned char *msg, size_t off, size_t rdlen)
+{
+	char tmp[NAME_MAX_TEXT];
+	size_t r = off, end = off + rdlen;
+	if (at_dns_read_name(msg, end, &r, tmp) != 0 || at_dns_read_name(msg, end, &r, tmp) != 0)
+		return 0;
+	return r + 20 == end;
+}
+
+/*
+ * The answer to (name, qtype IN) with the given id. TXT: *found when a TXT record of name or of the end of a
+ * CNAME chain from it equals value. SOA: *found when the answer section holds an SOA record owned by name itself
+ * (a zone apex; a CNAME is not followed, since no apex is an alias).
+ */
+static int parse_answer(const unsigned char *msg, size_t len, uint16_t id, const char *name, unsigned qtype,
+			const char *value, int *found)
 {
 	char owner[NAME_MAX_TEXT], target[NAME_MAX_TEXT], cname[NAME_MAX_TEXT];
 	size_t off = HDR;
@@ -159,9 +172,9 @@ int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const ch
 	unsigned rcode = msg[3] & 0x0F, qd = get16(msg + 4), an = get16(msg + 6);
 	if (qd != 1)
 		return AT_E_PARSE;
-	if (read_name(msg, len, &off, owner) != 0 || off + 4 > len)
+	if (at_dns_read_name(msg, len, &off, owner) != 0 || off + 4 > len)
 		return AT_E_PARSE;
-	if (!same_name(name, owner) || get16(msg + off) != AT_DNS_TYPE_TXT || get16(msg + off + 2) != CLASS_IN)
+	if (!same_name(name, owner) || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
 		return AT_E_PARSE;
 	off += 4;
 	if (rcode == RCODE_NXDOMAIN) {
@@ -173,16 +186,23 @@ int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const ch
 
 	snprintf(target, sizeof(target), "%s", owner);
 	for (unsigned i = 0; i < an; i++) {
-		if (read_name(msg, len, &off, owner) != 0 || off + 10 > len)
+		if (at_dns_read_name(msg, len, &off, owner) != 0 || off + 10 > len)
 			return AT_E_PARSE;
 		unsigned type = get16(msg + off), klass = get16(msg + off + 2);
 		size_t rdlen = get16(msg + off + 8);
 		off += 10;
 		if (off + rdlen > len)
 			return AT_E_PARSE;
-		if (klass == CLASS_IN && type == AT_DNS_TYPE_CNAME && strcmp(owner, target) == 0) {
+		if (qtype == AT_DNS_TYPE_SOA) {
+			if (klass == CLASS_IN && type == AT_DNS_TYPE_SOA) {
+				if (!soa_ok(msg, off, rdlen))
+					return AT_E_PARSE;
+				if (strcmp(owner, target) == 0)
+					hit = 1;
+			}
+		} else if (klass == CLASS_IN && type == AT_DNS_TYPE_CNAME && strcmp(owner, target) == 0) {
 			size_t r = off;
-			if (++links > AT_DNS_MAX_CNAMES || read_name(msg, off + rdlen, &r, cname) != 0 ||
+			if (++links > AT_DNS_MAX_CNAMES || at_dns_read_name(msg, off + rdlen, &r, cname) != 0 ||
 			    r != off + rdlen)
 				return AT_E_PARSE;
 			memcpy(target, cname, sizeof(target));
@@ -197,6 +217,17 @@ int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const ch
 	}
 	*found = hit;
 	return 0;
+}
+
+int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const char *name, const char *value,
+		     int *found)
+{
+	return parse_answer(msg, len, id, name, AT_DNS_TYPE_TXT, value, found);
+}
+
+int at_dns_parse_soa(const unsigned char *msg, size_t len, uint16_t id, const char *name, int *found)
+{
+	return parse_answer(msg, len, id, name, AT_DNS_TYPE_SOA, NULL, found);
 }
 
 /* ---- transport ---- */
@@ -251,7 +282,8 @@ static int make_addr(struct sockaddr_storage *ss, socklen_t *sl, const char *ip,
 }
 
 static int ask_udp(unsigned char *r, const struct sockaddr_storage *ss, socklen_t sl, const unsigned char *q,
-		   size_t qlen, uint16_t id, const char *name, const char *value, long deadline, int *found)
+		   size_t qlen, uint16_t id, const char *name, unsigned qtype, const char *value, long deadline,
+		   int *found)
 {
 	int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int rc = AT_E_NET;
@@ -272,7 +304,7 @@ static int ask_udp(unsigned char *r, const struct sockaddr_storage *ss, socklen_
 			continue;
 		if (n < 0)
 			goto out; /* ECONNREFUSED: nothing listens there */
-		rc = at_dns_parse_txt(r, (size_t)n, id, name, value, found);
+		rc = parse_answer(r, (size_t)n, id, name, qtype, value, found);
 		/* An answer to another query (or garbage) is not ours: keep waiting for ours. */
 		if (rc == AT_E_PARSE && ((size_t)n < HDR || get16(r) != id))
 			continue;
@@ -302,7 +334,8 @@ static int io_full(int fd, unsigned char *buf, size_t n, int writing, long deadl
 
 /* RFC 1035 section 4.2.2: over TCP each message is prefixed with its two-byte length. */
 static int ask_tcp(unsigned char *r, const struct sockaddr_storage *ss, socklen_t sl, const unsigned char *q,
-		   size_t qlen, uint16_t id, const char *name, const char *value, long deadline, int *found)
+		   size_t qlen, uint16_t id, const char *name, unsigned qtype, const char *value, long deadline,
+		   int *found)
 {
 	unsigned char out[2 + 512], lenbuf[2] = { 0, 0 };
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -328,7 +361,7 @@ static int ask_tcp(unsigned char *r, const struct sockaddr_storage *ss, socklen_
 	if (rc == 0)
 		rc = io_full(fd, r, n, 0, deadline);
 	if (rc == 0)
-		rc = at_dns_parse_txt(r, n, id, name, value, found);
+		rc = parse_answer(r, n, id, name, qtype, value, found);
 	if (rc == AT_E_TOOBIG)
 		rc = AT_E_PARSE; /* TC over TCP makes no sense */
 out:
@@ -336,8 +369,9 @@ out:
 	return rc;
 }
 
-int at_dns_txt_has(const char *server_ip, int port, const char *name, const char *value, int timeout_ms,
-		   int *found)
+/* One question (name, qtype) to server_ip:port over UDP, then TCP when truncated. */
+static int ask(const char *server_ip, int port, const char *name, unsigned qtype, const char *value, int timeout_ms,
+	       int *found)
 {
 	unsigned char q[512];
 	size_t qlen;
@@ -347,24 +381,77 @@ int at_dns_txt_has(const char *server_ip, int port, const char *name, const char
 	long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
 	int rc;
 
-	if (server_ip == NULL || name == NULL || value == NULL || make_addr(&ss, &sl, server_ip, port) != 0)
+	if (server_ip == NULL || name == NULL || make_addr(&ss, &sl, server_ip, port) != 0)
 		return AT_E_INVAL;
 	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		id = (uint16_t)(ts.tv_nsec ^ getpid());
 	}
-	rc = at_dns_build_query(q, sizeof(q), &qlen, name, id, AT_DNS_TYPE_TXT);
+	rc = at_dns_build_query(q, sizeof(q), &qlen, name, id, (uint16_t)qtype);
 	if (rc != 0)
 		return rc == AT_E_RANGE ? AT_E_BADNAME : rc;
 	/* One buffer for the largest message either transport can carry (a two-byte length caps both). */
 	unsigned char *r = malloc(UDP_MAX);
 	if (r == NULL)
 		return AT_E_NOMEM;
-	rc = ask_udp(r, &ss, sl, q, qlen, id, name, value, deadline, found);
+	rc = ask_udp(r, &ss, sl, q, qlen, id, name, qtype, value, deadline, found);
 	if (rc == AT_E_TOOBIG)
-		rc = ask_tcp(r, &ss, sl, q, qlen, id, name, value, deadline, found);
+		rc = ask_tcp(r, &ss, sl, q, qlen, id, name, qtype, value, deadline, found);
 	free(r);
+	return rc;
+}
+
+int at_dns_txt_has(const char *server_ip, int port, const char *name, const char *value, int timeout_ms,
+		   int *found)
+{
+	if (value == NULL)
+		return AT_E_INVAL;
+	return ask(server_ip, port, name, AT_DNS_TYPE_TXT, value, timeout_ms, found);
+}
+
+int at_dns_is_zone(const char *server_ip, int port, const char *name, int timeout_ms, int *found)
+{
+	return ask(server_ip, port, name, AT_DNS_TYPE_SOA, NULL, timeout_ms, found);
+}
+
+int at_dns_tcp_exchange(const char *server_ip, int port, const unsigned char *q, size_t qlen, unsigned char *r,
+			size_t cap, size_t *rlen, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	unsigned char lenbuf[2] = { 0, 0 };
+	unsigned char *out = NULL;
+	long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	int fd = -1, rc;
+
+	if (server_ip == NULL || make_addr(&ss, &sl, server_ip, port) != 0 || qlen > 65535)
+		return AT_E_INVAL;
+	out = malloc(qlen + 2);
+	if (out == NULL)
+		return AT_E_NOMEM;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || (connect(fd, (const struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS)) {
+		rc = AT_E_NET;
+		goto out;
+	}
+	out[0] = (unsigned char)(qlen >> 8);
+	out[1] = (unsigned char)qlen;
+	memcpy(out + 2, q, qlen);
+	rc = io_full(fd, out, qlen + 2, 1, deadline);
+	if (rc == 0)
+		rc = io_full(fd, lenbuf, 2, 0, deadline);
+	size_t n = get16(lenbuf);
+	if (rc == 0 && n > cap)
+		rc = AT_E_TOOBIG;
+	if (rc == 0)
+		rc = io_full(fd, r, n, 0, deadline);
+	if (rc == 0)
+		*rlen = n;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(out);
 	return rc;
 }
 

@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #define AT_DNS_TYPE_CNAME 5
+#define AT_DNS_TYPE_SOA 6
 #define AT_DNS_TYPE_TXT 16
+#define AT_DNS_NAME_TEXT 254  /* a name as text: 253 characters and the NUL */
 #define AT_DNS_MAX_JUMPS 16   /* compression pointers followed within one name */
 #define AT_DNS_MAX_CNAMES 8   /* CNAME links followed within one answer */
 
@@ -38,6 +40,19 @@ int at_dns_build_query(unsigned char *out, size_t cap, size_t *len, const char *
 int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const char *name, const char *value,
 		     int *found) __attribute__((warn_unused_result));
 
+/* As at_dns_parse_txt, for the answer to an SOA query for name: *found is 1 when the answer section holds a
+ * well-formed SOA record owned by name itself (name is a zone apex at that server), else 0 (also NXDOMAIN). */
+int at_dns_parse_soa(const unsigned char *msg, size_t len, uint16_t id, const char *name, int *found)
+	__attribute__((warn_unused_result));
+
+/*
+ * Reads the possibly compressed name at msg[*off] (the message is len bytes) into text (lower case, dots
+ * between labels, no final dot; "" for the root) and moves *off past it. Returns 0 or AT_E_PARSE (past the end,
+ * a forward or looping pointer, a label over 63 or a name over 255 octets, an extended label type).
+ */
+int at_dns_read_name(const unsigned char *msg, size_t len, size_t *off, char text[AT_DNS_NAME_TEXT])
+	__attribute__((warn_unused_result));
+
 /*
  * Asks server_ip (an IPv4 or IPv6 literal) at port whether name has a TXT record equal to value: one query over
  * UDP (a random id, RD set; answers with another id are ignored), over TCP when the answer is truncated, within
@@ -46,6 +61,19 @@ int at_dns_parse_txt(const unsigned char *msg, size_t len, uint16_t id, const ch
  */
 int at_dns_txt_has(const char *server_ip, int port, const char *name, const char *value, int timeout_ms,
 		   int *found) __attribute__((warn_unused_result));
+
+/* As at_dns_txt_has, with an SOA query: *found is 1 when name is a zone apex at that server. */
+int at_dns_is_zone(const char *server_ip, int port, const char *name, int timeout_ms, int *found)
+	__attribute__((warn_unused_result));
+
+/*
+ * Sends the message q (qlen bytes) to server_ip:port over TCP (RFC 1035 section 4.2.2, a two-byte length
+ * first) and reads one message back into r (cap bytes), *rlen its size, within timeout_ms. Does not look at the
+ * bytes either way. Returns 0, AT_E_INVAL, AT_E_NET, AT_E_TIMEOUT, AT_E_TOOBIG (the answer is over cap) or
+ * AT_E_NOMEM. Borrows everything.
+ */
+int at_dns_tcp_exchange(const char *server_ip, int port, const unsigned char *q, size_t qlen, unsigned char *r,
+			size_t cap, size_t *rlen, int timeout_ms) __attribute__((warn_unused_result));
 
 /*
  * The first "nameserver" line of resolv_conf (NULL: /etc/resolv.conf) into ip (cap bytes, an IP literal without
