@@ -2,6 +2,7 @@
 #include "shim/config.h"
 #include "store/name.h"
 #include "store/store.h"
+#include "util/dns_update.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -101,8 +102,9 @@ static int parse_level(enum at_log_level *out, const char *v)
 	return AT_E_INVAL;
 }
 
-/* AUTOTLS_DNS_RESOLVER: "1.2.3.4", "1.2.3.4:53", "[::1]" or "[::1]:8053" into an IP literal and a port. */
-static int parse_resolver(struct shim_config *cfg, const char *v)
+/* AUTOTLS_DNS_RESOLVER and AUTOTLS_DNS_UPDATE: "1.2.3.4", "1.2.3.4:53", "[::1]" or "[::1]:8053" into an IP
+ * literal (*ip_out, new) and a port. */
+static int parse_server(char **ip_out, int *port_out, const char *v)
 {
 	char ip[INET6_ADDRSTRLEN];
 	const char *port = NULL;
@@ -129,15 +131,130 @@ static int parse_resolver(struct shim_config *cfg, const char *v)
 	ip[n] = '\0';
 	if (inet_pton(family, ip, bin) != 1)
 		return AT_E_INVAL;
-	cfg->dns_resolver_port = 53;
+	*port_out = 53;
 	if (port != NULL) {
 		char *end;
 		long pn = strtol(port, &end, 10);
 		if (*port < '0' || *port > '9' || *end != '\0' || pn < 1 || pn > 65535)
 			return AT_E_INVAL;
-		cfg->dns_resolver_port = (int)pn;
+		*port_out = (int)pn;
 	}
-	return set_str(&cfg->dns_resolver, ip);
+	return set_str(ip_out, ip);
+}
+
+/* A DNS name of n bytes at v (an optional final dot) into a new lower-case string without the dot: labels of
+ * 1..63 letters, digits, '-' and '_', 253 characters at most. */
+static int parse_dns_name(char **out, const char *v, size_t n)
+{
+	if (n > 0 && v[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
+		return AT_E_INVAL;
+	char *s = malloc(n + 1);
+	if (s == NULL)
+		return AT_E_NOMEM;
+	size_t label = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (c == '.') {
+			if (label == 0)
+				goto bad;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			label++;
+		} else if (c >= 'A' && c <= 'Z') {
+			c = (char)(c + 32);
+			label++;
+		} else {
+			goto bad;
+		}
+		if (label > 63)
+			goto bad;
+		s[i] = c;
+	}
+	if (label == 0)
+		goto bad;
+	s[n] = '\0';
+	*out = s;
+	return 0;
+bad:
+	free(s);
+	return AT_E_INVAL;
+}
+
+/* Strict standard base64 (RFC 4648 section 4, padding required) of n bytes at v into a new buffer. The preload
+ * links no OpenSSL, hence our own. The output is a secret: the caller cleanses it. */
+static int b64_decode_strict(unsigned char **out, size_t *outlen, const char *v, size_t n)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	if (n == 0 || n % 4 != 0)
+		return AT_E_INVAL;
+	unsigned char *b = malloc(n / 4 * 3);
+	size_t o = 0;
+	if (b == NULL)
+		return AT_E_NOMEM;
+	for (size_t i = 0; i < n; i += 4) {
+		unsigned val = 0;
+		int pad = 0;
+		for (size_t k = 0; k < 4; k++) {
+			char c = v[i + k];
+			const char *p = c ? strchr(alphabet, c) : NULL;
+			if (c == '=' && i + 4 == n && k >= 2 && (k == 3 || v[i + 3] == '=')) {
+				pad++;
+				val <<= 6;
+			} else if (p != NULL && pad == 0) {
+				val = val << 6 | (unsigned)(p - alphabet);
+			} else {
+				explicit_bzero(b, n / 4 * 3);
+				free(b);
+				return AT_E_INVAL;
+			}
+		}
+		b[o++] = (unsigned char)(val >> 16);
+		if (pad < 2)
+			b[o++] = (unsigned char)(val >> 8);
+		if (pad < 1)
+			b[o++] = (unsigned char)val;
+	}
+	*out = b;
+	*outlen = o;
+	return 0;
+}
+
+/* AUTOTLS_DNS_TSIG: alg:name:secret. The value holds a secret: a complaint names the part that is wrong and
+ * never prints the value. */
+static int parse_tsig(struct shim_config *cfg, const char *v)
+{
+	const char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	static const char form[] = "expected hmac-sha256|hmac-sha512:<key name>:<base64 secret>";
+	int rc;
+
+	if (c2 == NULL) {
+		at_log_error("AUTOTLS_DNS_TSIG: not three parts separated by ':'; %s", form);
+		return AT_E_INVAL;
+	}
+	size_t alen = (size_t)(c1 - v);
+	if (alen == 11 && strncasecmp(v, "hmac-sha256", 11) == 0) {
+		cfg->dns_tsig_alg = AT_TSIG_HMAC_SHA256;
+	} else if (alen == 11 && strncasecmp(v, "hmac-sha512", 11) == 0) {
+		cfg->dns_tsig_alg = AT_TSIG_HMAC_SHA512;
+	} else {
+		at_log_error("AUTOTLS_DNS_TSIG: the algorithm \"%.*s\" is not hmac-sha256 or hmac-sha512; %s",
+			     (int)(alen > 20 ? 20 : alen), v, form);
+		return AT_E_INVAL;
+	}
+	rc = parse_dns_name(&cfg->dns_tsig_name, c1 + 1, (size_t)(c2 - c1 - 1));
+	if (rc == AT_E_INVAL)
+		at_log_error("AUTOTLS_DNS_TSIG: the key name is not a DNS name (labels of letters, digits, '-' "
+			     "and '_'); %s", form);
+	if (rc != 0)
+		return rc;
+	rc = b64_decode_strict(&cfg->dns_tsig_secret, &cfg->dns_tsig_secret_len, c2 + 1, strlen(c2 + 1));
+	if (rc == 0 && cfg->dns_tsig_secret_len > 512)
+		rc = AT_E_INVAL;
+	if (rc == AT_E_INVAL)
+		at_log_error("AUTOTLS_DNS_TSIG: the secret is not base64 (with padding) of 1..512 bytes; %s", form);
+	return rc;
 }
 
 /* The DNS-01 hook's settings (read whether or not a hook is set: a bad value is still a mistake). */
@@ -157,7 +274,7 @@ static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 			return AT_E_NOMEM;
 	}
 	v = getenv_fn("AUTOTLS_DNS_RESOLVER");
-	if (v && *v && (rc = parse_resolver(cfg, v)) != 0) {
+	if (v && *v && (rc = parse_server(&cfg->dns_resolver, &cfg->dns_resolver_port, v)) != 0) {
 		if (rc == AT_E_INVAL)
 			at_log_error("AUTOTLS_DNS_RESOLVER: \"%.80s\" is not a DNS server address; expected an IPv4 "
 				     "literal or [IPv6], optionally with :port, e.g. 127.0.0.1:8053 or [::1]:53", v);
@@ -173,6 +290,35 @@ static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 			return AT_E_INVAL;
 		}
 		cfg->dns_wait_s = w;
+	}
+	/* RFC 2136 updates: AUTOTLS_DNS_UPDATE and AUTOTLS_DNS_TSIG together, AUTOTLS_DNS_ZONE optional. */
+	v = getenv_fn("AUTOTLS_DNS_UPDATE");
+	const char *t = getenv_fn("AUTOTLS_DNS_TSIG");
+	if (v && *v && (rc = parse_server(&cfg->dns_update, &cfg->dns_update_port, v)) != 0) {
+		if (rc == AT_E_INVAL)
+			at_log_error("AUTOTLS_DNS_UPDATE: \"%.80s\" is not a DNS server address; expected the zone's "
+				     "primary as an IPv4 literal or [IPv6], optionally with :port, e.g. 192.0.2.53:53", v);
+		return rc;
+	}
+	if (t && *t && (rc = parse_tsig(cfg, t)) != 0)
+		return rc;
+	if ((cfg->dns_update != NULL) != (cfg->dns_tsig_name != NULL)) {
+		at_log_error("%s is set without %s: RFC 2136 updates need both (the server and the TSIG key)",
+			     cfg->dns_update ? "AUTOTLS_DNS_UPDATE" : "AUTOTLS_DNS_TSIG",
+			     cfg->dns_update ? "AUTOTLS_DNS_TSIG" : "AUTOTLS_DNS_UPDATE");
+		return AT_E_INVAL;
+	}
+	v = getenv_fn("AUTOTLS_DNS_ZONE");
+	if (v && *v) {
+		if (cfg->dns_update == NULL) {
+			at_log_error("AUTOTLS_DNS_ZONE is set without AUTOTLS_DNS_UPDATE: it names the zone to update");
+			return AT_E_INVAL;
+		}
+		rc = parse_dns_name(&cfg->dns_zone, v, strlen(v));
+		if (rc == AT_E_INVAL)
+			at_log_error("AUTOTLS_DNS_ZONE: \"%.80s\" is not a DNS name, e.g. example.com", v);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -363,5 +509,11 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->webroot);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);
+	free(cfg->dns_update);
+	free(cfg->dns_tsig_name);
+	free(cfg->dns_zone);
+	if (cfg->dns_tsig_secret != NULL)
+		explicit_bzero(cfg->dns_tsig_secret, cfg->dns_tsig_secret_len);
+	free(cfg->dns_tsig_secret);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -36,6 +36,17 @@ struct shim_config {
 	char *dns_resolver;               /* owned, may be NULL: AUTOTLS_DNS_RESOLVER's IP literal (no brackets) */
 	int dns_resolver_port;            /* its port (53 when not given) */
 	long dns_wait_s;                  /* AUTOTLS_DNS_WAIT: seconds for the TXT record to appear (1..3600) */
+	/* DNS-01 through RFC 2136 updates signed with TSIG (util/dns_update.c). Both AUTOTLS_DNS_UPDATE and
+	 * AUTOTLS_DNS_TSIG or neither; when set, DNS-01 is offered and uses them, even when AUTOTLS_DNS_HOOK is set
+	 * too (the hook is then unused). */
+	char *dns_update;                 /* owned, may be NULL: AUTOTLS_DNS_UPDATE's IP literal (no brackets) */
+	int dns_update_port;              /* its port (53 when not given) */
+	int dns_tsig_alg;                 /* AUTOTLS_DNS_TSIG's algorithm: an enum at_tsig_alg (1 sha256, 2 sha512) */
+	char *dns_tsig_name;              /* owned: the key's name, lower case, no final dot */
+	unsigned char *dns_tsig_secret;   /* owned, a secret: the decoded key, never logged, cleansed on clear */
+	size_t dns_tsig_secret_len;
+	char *dns_zone;                   /* owned, may be NULL: AUTOTLS_DNS_ZONE, the zone to update (lower case,
+					   * no final dot); unset: found by SOA queries at the update server */
 	/* HTTP-01 (shim/manager/http01.c). */
 	int http_port;                    /* AUTOTLS_HTTP_PORT: the built-in responder's port (1..65535, 80) */
 	int http_redirect;                /* AUTOTLS_HTTP_REDIRECT=1: that responder answers every other request

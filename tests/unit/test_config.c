@@ -132,6 +132,73 @@ static void unset_is_silent(void)
 	CHECK_STR(log, "");
 }
 
+/* RFC 2136: the server, the TSIG key (its secret decoded, never logged) and the optional zone. */
+static void dns_update_values(void)
+{
+	/* "c2VjcmV0LWJ5dGVzIQ==" is base64 of "secret-bytes!" */
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_UPDATE",
+			    "[2001:db8::53]:5353", "AUTOTLS_DNS_TSIG", "HMAC-SHA512:Acme-Key.Example.:c2VjcmV0LWJ5dGVzIQ==",
+			    "AUTOTLS_DNS_ZONE", "Example.COM.", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.dns_update, "2001:db8::53");
+	CHECK_INT(cfg.dns_update_port, ==, 5353);
+	CHECK_INT(cfg.dns_tsig_alg, ==, AT_TSIG_HMAC_SHA512);
+	CHECK_STR(cfg.dns_tsig_name, "acme-key.example");
+	CHECK_INT(cfg.dns_tsig_secret_len, ==, 13);
+	CHECK(cfg.dns_tsig_secret != NULL && memcmp(cfg.dns_tsig_secret, "secret-bytes!", 13) == 0);
+	CHECK_STR(cfg.dns_zone, "example.com");
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+	CHECK(cfg.dns_tsig_secret == NULL && cfg.dns_tsig_secret_len == 0);
+
+	const char *w[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_UPDATE", "127.0.0.1",
+			    "AUTOTLS_DNS_TSIG", "hmac-sha256:k:YQ==", NULL };
+	REQUIRE(read_with(w, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.dns_update, "127.0.0.1");
+	CHECK_INT(cfg.dns_update_port, ==, 53);
+	CHECK_INT(cfg.dns_tsig_alg, ==, AT_TSIG_HMAC_SHA256);
+	CHECK_INT(cfg.dns_tsig_secret_len, ==, 1);
+	CHECK(cfg.dns_zone == NULL);
+	shim_config_clear(&cfg);
+
+	/* Rows that need both set: each bad value is one line naming the variable, and no secret in the log. */
+	static const struct {
+		const char *var, *value;
+	} t[] = {
+		{ "AUTOTLS_DNS_ZONE", "exa mple.com" },
+		{ "AUTOTLS_DNS_ZONE", "a..b" },
+		{ "AUTOTLS_DNS_TSIG", "hmac-md5:k:c2VjcmV0LWJ5dGVzIQ==" },
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:bad/name:c2VjcmV0LWJ5dGVzIQ==" },
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256::c2VjcmV0LWJ5dGVzIQ==" },
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LWJ5dGVzIQ" },    /* padding missing */
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LWJ5dGVzIQ=a" },  /* a character after padding */
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LW*5dGVzIQ==" },  /* not in the alphabet */
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:" },
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k" },
+		{ "AUTOTLS_DNS_TSIG", "c2VjcmV0LWJ5dGVzIQ==" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *x[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_UPDATE",
+				    "127.0.0.1", "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LWJ5dGVzIQ==", t[i].var, t[i].value,
+				    NULL };
+		if (strcmp(t[i].var, "AUTOTLS_DNS_TSIG") == 0) {
+			x[6] = t[i].var;
+			x[7] = t[i].value;
+			x[8] = NULL;
+		}
+		int rc = read_with(x, &cfg, log, sizeof(log));
+		CHECK_INT(rc, ==, AT_E_INVAL);
+		CHECK_INT(cfg.active, ==, 0);
+		if (strstr(log, t[i].var) == NULL || count_lines(log) != 1)
+			fprintf(stderr, "  %s=%s logged: %s\n", t[i].var, t[i].value, log);
+		CHECK(strstr(log, t[i].var) != NULL);
+		CHECK_INT(count_lines(log), ==, 1);
+		CHECK(strstr(log, "c2VjcmV0") == NULL);
+	}
+}
+
 static void bad_values_name_the_variable(void)
 {
 	static const struct {
@@ -176,6 +243,11 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_DNS_WAIT", "3601" },
 		{ "AUTOTLS_DNS_WAIT", "-5" },
 		{ "AUTOTLS_DNS_WAIT", "10s" },
+		{ "AUTOTLS_DNS_UPDATE", "127.0.0.1" },          /* without AUTOTLS_DNS_TSIG */
+		{ "AUTOTLS_DNS_UPDATE", "ns1.example.com" },
+		{ "AUTOTLS_DNS_UPDATE", "127.0.0.1:0" },
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:YQ==" },   /* without AUTOTLS_DNS_UPDATE */
+		{ "AUTOTLS_DNS_ZONE", "example.com" },          /* without AUTOTLS_DNS_UPDATE */
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", t[i].var, t[i].value, NULL };
@@ -206,6 +278,7 @@ int main(void)
 	RUN(good_values);
 	RUN(defaults);
 	RUN(dns_values);
+	RUN(dns_update_values);
 	RUN(unset_is_silent);
 	RUN(bad_values_name_the_variable);
 	return TEST_EXIT();
