@@ -1,8 +1,8 @@
 /*
  * Which challenges the manager answers, and in what order. AUTOTLS_CHALLENGES lists the enabled types (default:
  * every type that can work here: TLS-ALPN-01 always, HTTP-01 when its port or webroot is usable, DNS-01 when a
- * hook is configured). The order is random on every issuance and a failure falls back to the next type: a
- * client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018, and an order that fails
+ * hook or an RFC 2136 update server is configured). The order is random on every issuance and a failure falls
+ * back to the next type: a client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018, and an order that fails
  * one way (a firewall on 443, a port 80 taken by another server) should not stop the others from being tried.
  */
 #include "shim/manager/manager.h"

@@ -18,12 +18,19 @@
  * this thread holds and start a manager thread in the child. If the host reaps children itself (a SIGCHLD
  * handler calling waitpid(-1)), the hook's status is lost: add is then judged by the DNS check alone.
  *
+ * A second mode, RFC 2136 (when AUTOTLS_DNS_UPDATE and AUTOTLS_DNS_TSIG are set; it then wins over a hook):
+ * present() adds the TXT value by a TSIG-signed UPDATE to the server in AUTOTLS_DNS_UPDATE (the zone from
+ * AUTOTLS_DNS_ZONE, or found by SOA queries there), then polls that same server for the record as above;
+ * cleanup() deletes that one value. A refused update is one line with the server's answer (BADSIG, BADKEY,
+ * NOTAUTH, ...), never the secret.
+ *
  * Manager thread only: it blocks for seconds, and releases the quiesce lock while it waits.
  */
 #include "shim/manager/dns01.h"
 #include "acme/solver.h"
 #include "shim/manager/manager.h"
 #include "util/dns.h"
+#include "util/dns_update.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -206,7 +213,8 @@ static int hook(const char *verb, const struct at_challenge *ch)
 	return 0;
 }
 
-/* Polls the resolver until the record holds the value or AUTOTLS_DNS_WAIT passes. */
+/* Polls the resolver (the update server in RFC 2136 mode) until the record holds the value or AUTOTLS_DNS_WAIT
+ * passes. */
 static int wait_for_record(const struct at_challenge *ch)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
@@ -215,7 +223,10 @@ static int wait_for_record(const struct at_challenge *ch)
 	long start = now_ms(), deadline = start + cfg->dns_wait_s * 1000L, delay = POLL_FIRST_MS;
 	int rc = 0, tries = 0;
 
-	if (cfg->dns_resolver != NULL) {
+	if (cfg->dns_update != NULL) {
+		snprintf(ip, sizeof(ip), "%s", cfg->dns_update);
+		port = cfg->dns_update_port;
+	} else if (cfg->dns_resolver != NULL) {
 		snprintf(ip, sizeof(ip), "%s", cfg->dns_resolver);
 	} else if (at_dns_system_resolver(ip, sizeof(ip), NULL) == 0) {
 		port = 53;
@@ -251,6 +262,80 @@ static int wait_for_record(const struct at_challenge *ch)
 	return AT_E_TIMEOUT;
 }
 
+/* ---- RFC 2136 mode ---- */
+
+/* Adds (add = 1) or deletes the challenge's TXT value at AUTOTLS_DNS_UPDATE, the quiesce lock released. Returns 0
+ * or AT_E_CHALLENGE (logged as one line with the server's answer). */
+static int update(int add, const struct at_challenge *ch)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	const struct at_tsig_key key = { .alg = (enum at_tsig_alg)cfg->dns_tsig_alg, .name = cfg->dns_tsig_name,
+					 .secret = cfg->dns_tsig_secret, .secret_len = cfg->dns_tsig_secret_len };
+	struct at_dns_update_result res;
+	char zone[AT_DNS_NAME_TEXT];
+	const char *verb = add ? "add" : "delete";
+	int rc = 0;
+
+	memset(&res, 0, sizeof(res));
+	mgr_quiesce_leave();
+	if (cfg->dns_zone != NULL)
+		snprintf(zone, sizeof(zone), "%s", cfg->dns_zone);
+	else
+		rc = at_dns_find_zone(cfg->dns_update, cfg->dns_update_port, ch->dns_txt_name, (int)QUERY_TIMEOUT_MS,
+				      zone, sizeof(zone));
+	if (rc != 0) {
+		mgr_quiesce_enter();
+		at_log_error("dns-01: no zone holding %s at AUTOTLS_DNS_UPDATE %s port %d (%s): set AUTOTLS_DNS_ZONE",
+			     ch->dns_txt_name, cfg->dns_update, cfg->dns_update_port,
+			     rc == AT_E_NOTFOUND ? "no SOA on the way up" : at_strerror(rc));
+		return AT_E_CHALLENGE;
+	}
+	rc = at_dns_update_txt(cfg->dns_update, cfg->dns_update_port, &key, zone, ch->dns_txt_name, ch->dns_txt_value,
+			       add, (int)QUERY_TIMEOUT_MS * 2, &res);
+	mgr_quiesce_enter();
+	if (rc == 0) {
+		at_log_info("dns-01: %s TXT %s in zone %s at %s port %d: done", verb, ch->dns_txt_name, zone,
+			    cfg->dns_update, cfg->dns_update_port);
+		return 0;
+	}
+	if (rc == AT_E_NET && res.rcode != 0)
+		at_log_error("dns-01: RFC 2136 %s of TXT %s in zone %s at %s port %d with TSIG key %s refused: %s",
+			     verb, ch->dns_txt_name, zone, cfg->dns_update, cfg->dns_update_port, cfg->dns_tsig_name,
+			     at_dns_update_strerror(&res));
+	else if (rc == AT_E_CRYPTO)
+		at_log_error("dns-01: RFC 2136 %s of TXT %s in zone %s at %s port %d: %s", verb, ch->dns_txt_name, zone,
+			     cfg->dns_update, cfg->dns_update_port, at_dns_update_strerror(&res));
+	else
+		at_log_error("dns-01: RFC 2136 %s of TXT %s in zone %s at %s port %d failed: %s", verb, ch->dns_txt_name,
+			     zone, cfg->dns_update, cfg->dns_update_port, at_strerror(rc));
+	return AT_E_CHALLENGE;
+}
+
+static int rfc2136_present(void *ctx, const struct at_challenge *ch)
+{
+	(void)ctx;
+	if (ch->type != AT_CHALLENGE_DNS_01 || ch->dns_txt_name == NULL || ch->dns_txt_value == NULL)
+		return AT_E_INVAL;
+	int rc = update(1, ch);
+	if (rc != 0)
+		return rc;
+	rc = wait_for_record(ch);
+	if (rc != 0 && update(0, ch) != 0)
+		at_log_warn("dns-01: the TXT record of %s may be left behind", ch->dns_txt_name);
+	return rc;
+}
+
+static void rfc2136_cleanup(void *ctx, const struct at_challenge *ch)
+{
+	(void)ctx;
+	if (ch->dns_txt_name == NULL || ch->dns_txt_value == NULL)
+		return;
+	if (update(0, ch) != 0)
+		at_log_warn("dns-01: the TXT record of %s may be left behind", ch->dns_txt_name);
+}
+
+/* ---- hook mode ---- */
+
 static int dns01_present(void *ctx, const struct at_challenge *ch)
 {
 	(void)ctx;
@@ -279,12 +364,16 @@ static void dns01_cleanup(void *ctx, const struct at_challenge *ch)
 
 int mgr_dns01_solver(struct at_solver *out)
 {
-	if (mgr_host == NULL || mgr_host->cfg == NULL || mgr_host->cfg->dns_hook == NULL)
+	if (mgr_host == NULL || mgr_host->cfg == NULL)
+		return AT_E_STATE;
+	const struct shim_config *cfg = mgr_host->cfg;
+	int rfc2136 = cfg->dns_update != NULL && cfg->dns_tsig_name != NULL && cfg->dns_tsig_secret != NULL;
+	if (!rfc2136 && cfg->dns_hook == NULL)
 		return AT_E_STATE;
 	memset(out, 0, sizeof(*out));
 	out->type = AT_CHALLENGE_DNS_01;
-	out->present = dns01_present;
-	out->cleanup = dns01_cleanup;
+	out->present = rfc2136 ? rfc2136_present : dns01_present;
+	out->cleanup = rfc2136 ? rfc2136_cleanup : dns01_cleanup;
 	out->ctx = NULL;
 	return 0;
 }
