@@ -469,7 +469,8 @@ static int spawn_pebble(struct pebble *p, const struct pebble_opts *o)
 	int k = 0;
 
 	wd_path(cfg, sizeof(cfg), p->workdir, "pebble-config.json");
-	snprintf(dns, sizeof(dns), "127.0.0.1:%d", p->dns_port);
+	/* The mock DNS, or a test's own server (an authoritative one for RFC 2136 updates). */
+	snprintf(dns, sizeof(dns), "127.0.0.1:%d", o->dns_server_port > 0 ? o->dns_server_port : p->dns_port);
 	extra[k++] = e_nosleep;
 	snprintf(e_nonce, sizeof(e_nonce), "PEBBLE_WFE_NONCEREJECT=%d", o->nonce_reject);
 	extra[k++] = e_nonce;

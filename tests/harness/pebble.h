@@ -22,6 +22,8 @@ struct pebble_opts {
 	long validity_s;          /* certificateValidityPeriod in seconds; 0: Pebble's default */
 	int authz_reuse;          /* PEBBLE_AUTHZREUSE percentage; -1 leaves Pebble's default */
 	int alternate_roots;      /* PEBBLE_ALTERNATE_ROOTS count; 0: none */
+	int dns_server_port;      /* nonzero: Pebble resolves through 127.0.0.1:<this port> (a test's own DNS
+				   * server, which must then answer A queries too) instead of the mock DNS */
 };
 
 /* The EAB key pair the harness configures when eab_required is set. */
