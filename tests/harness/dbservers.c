@@ -45,7 +45,6 @@
 #define INITDB_TIMEOUT_MS 120000
 #define STOP_GRACE_MS 5000
 #define POLL_MS 20
-#define MAX_DBSERVERS 8
 #define MAX_GROUPS 64
 
 #define PG_BIN_DIR "/usr/lib/postgresql/15/bin"
@@ -75,54 +74,11 @@ static const char *kind_user(enum dbserver_kind kind)
 	return kind == DBSERVER_POSTGRES ? "postgres" : "redis";
 }
 
-/* ---- registry: what atexit stops ---- */
+/* ---- registry (proc.h): what atexit stops ---- */
 
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dbserver *reg[MAX_DBSERVERS];
-static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-
-static void stop_all_atexit(void)
+static void stop_registered(void *s)
 {
-	struct dbserver *todo[MAX_DBSERVERS];
-	int n = 0;
-
-	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_DBSERVERS; i++)
-		if (reg[i] != NULL)
-			todo[n++] = reg[i];
-	pthread_mutex_unlock(&reg_lock);
-	for (int i = 0; i < n; i++)
-		dbserver_stop(todo[i]);
-}
-
-static void reg_init(void)
-{
-	harness_ignore_sigpipe();
-	atexit(stop_all_atexit);
-}
-
-static int reg_add(struct dbserver *s)
-{
-	int ret = -1;
-
-	pthread_once(&reg_once, reg_init);
-	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_DBSERVERS && ret != 0; i++)
-		if (reg[i] == s || reg[i] == NULL) {
-			reg[i] = s;
-			ret = 0;
-		}
-	pthread_mutex_unlock(&reg_lock);
-	return ret;
-}
-
-static void reg_remove(struct dbserver *s)
-{
-	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_DBSERVERS; i++)
-		if (reg[i] == s)
-			reg[i] = NULL;
-	pthread_mutex_unlock(&reg_lock);
+	dbserver_stop(s);
 }
 
 /* ---- processes ---- */
@@ -421,7 +377,7 @@ int dbserver_start(struct dbserver *s, enum dbserver_kind kind, const char *dir,
 		s->pid = 0;
 		return -1;
 	}
-	reg_add(s);
+	harness_reg_add(s, stop_registered);
 	deadline = harness_now_ms() + READY_TIMEOUT_MS;
 	for (;;) {
 		if (child_gone(s->pid, &status)) {
@@ -429,7 +385,7 @@ int dbserver_start(struct dbserver *s, enum dbserver_kind kind, const char *dir,
 				(unsigned)status);
 			kill(-s->pid, SIGKILL);
 			s->pid = 0;
-			reg_remove(s);
+			harness_reg_remove(s);
 			dbserver_print_logs(s);
 			return -1;
 		}
@@ -452,7 +408,7 @@ void dbserver_stop(struct dbserver *s)
 		return;
 	stop_pid_group(s->pid);
 	s->pid = 0;
-	reg_remove(s);
+	harness_reg_remove(s);
 }
 
 int dbserver_alive(struct dbserver *s)
@@ -466,7 +422,7 @@ int dbserver_alive(struct dbserver *s)
 	while (waitpid(-s->pid, NULL, WNOHANG) > 0)
 		;
 	s->pid = 0;
-	reg_remove(s);
+	harness_reg_remove(s);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "tests/harness/pebble.h"
 #include "tests/harness/certgen.h"
 #include "tests/harness/fetch.h"
+#include "tests/harness/proc.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -169,20 +170,6 @@ static void reg_remove(struct pebble *p)
 
 /* ---- small helpers ---- */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int harness_free_port(void)
 {
 	struct sockaddr_in sa;
@@ -251,23 +238,6 @@ static void wd_path(char *dst, size_t cap, const char *dir, const char *name)
 	memcpy(dst, dir, a);
 	dst[a] = '/';
 	memcpy(dst + a + 1, name, b + 1);
-}
-
-static int tcp_connects(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ok;
-
-	if (fd < 0)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)port);
-	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
 }
 
 /* The child's environment: ours without any PEBBLE_* variable, plus extra (NULL-terminated). New; free_env. */
@@ -340,18 +310,18 @@ static void stop_pid(pid_t *pidp, int sig_first)
 	if (pid <= 0)
 		return;
 	kill(pid, sig_first);
-	deadline = now_ms() + STOP_GRACE_MS;
+	deadline = harness_now_ms() + STOP_GRACE_MS;
 	for (;;) {
 		pid_t r = waitpid(pid, NULL, WNOHANG);
 		if (r == pid || (r < 0 && errno == ECHILD))
 			break;
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 				;
 			break;
 		}
-		sleep_ms(POLL_SLEEP_MS);
+		harness_sleep_ms(POLL_SLEEP_MS);
 	}
 	*pidp = 0;
 }
@@ -505,28 +475,28 @@ static int spawn_chall(struct pebble *p, int chall_mgmt_port)
 /* Polls Pebble's directory until it answers 200, the process exits, or READY_TIMEOUT_MS pass. */
 static int wait_pebble(struct pebble *p)
 {
-	long deadline = now_ms() + READY_TIMEOUT_MS;
-	while (now_ms() < deadline) {
+	long deadline = harness_now_ms() + READY_TIMEOUT_MS;
+	while (harness_now_ms() < deadline) {
 		long status = 0;
 		if (exited(&p->pebble_pid))
 			return -1;
 		if (harness_fetch(&status, NULL, NULL, "GET", p->directory_url, p->api_root_file, NULL, 1000) == 0 &&
 		    status == 200)
 			return 0;
-		sleep_ms(POLL_SLEEP_MS);
+		harness_sleep_ms(POLL_SLEEP_MS);
 	}
 	return -1;
 }
 
 static int wait_chall(struct pebble *p, int chall_mgmt_port)
 {
-	long deadline = now_ms() + READY_TIMEOUT_MS;
-	while (now_ms() < deadline) {
+	long deadline = harness_now_ms() + READY_TIMEOUT_MS;
+	while (harness_now_ms() < deadline) {
 		if (exited(&p->chall_pid))
 			return -1;
-		if (tcp_connects(chall_mgmt_port) && tcp_connects(p->dns_port))
+		if (harness_tcp_connects(chall_mgmt_port) && harness_tcp_connects(p->dns_port))
 			return 0;
-		sleep_ms(POLL_SLEEP_MS);
+		harness_sleep_ms(POLL_SLEEP_MS);
 	}
 	return -1;
 }

@@ -1,7 +1,7 @@
 /*
- * TLS clients for PostgreSQL and Redis (see pgtls.h). The handshake and the result mirror tls_client_connect in
- * tlsverify.c; what differs is what happens on the socket before (PostgreSQL's SSLRequest) and after (a first
- * exchange in the server's own protocol).
+ * TLS clients for PostgreSQL and Redis (see pgtls.h). The handshake and the result are tls_client_connect's
+ * (tls_client_handshake_fd in tlsverify.c); what differs is what happens on the socket before (PostgreSQL's
+ * SSLRequest) and after (a first exchange in the server's own protocol).
  */
 #include "tests/harness/pgtls.h"
 
@@ -20,21 +20,6 @@
 
 #define PG_SSL_REQUEST_CODE 80877103u
 #define PG_PROTOCOL_3_0 196608u
-
-static int is_ip(const char *s)
-{
-	unsigned char buf[16];
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-static int set_verify_name(SSL *ssl, const char *name)
-{
-	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (is_ip(name))
-		return X509_VERIFY_PARAM_set1_ip_asc(vp, name) == 1 ? 0 : -1;
-	return X509_VERIFY_PARAM_set1_host(vp, name, 0) == 1 ? 0 : -1;
-}
 
 static void print_errors(const char *what)
 {
@@ -173,60 +158,16 @@ enum proto { PROTO_PG, PROTO_PG_STARTUP, PROTO_REDIS };
 static int db_tls_connect(enum proto proto, int port, const char *sni, const char *root_file,
 			  const char *verify_name, struct tls_client_result *res)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	SSL *ssl = NULL;
-	int fd = -1, rc = -1;
+	int fd, rc = -1;
 
-	if (ctx == NULL)
-		return -1;
-	if (root_file) {
-		if (SSL_CTX_load_verify_locations(ctx, root_file, NULL) != 1) {
-			print_errors("cannot load the root");
-			goto out;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
 	fd = tcp_open(port);
 	if (fd < 0)
-		goto out;
+		return -1;
 	if (proto != PROTO_REDIS && pg_ssl_request(fd) != 0)
 		goto out;
-	ssl = SSL_new(ctx);
-	if (ssl == NULL)
+	if (tls_client_handshake_fd(fd, sni, NULL, 0, root_file, verify_name, res, &ssl) != 0)
 		goto out;
-	if (sni)
-		SSL_set_tlsext_host_name(ssl, sni);
-	const char *vn = verify_name ? verify_name : sni;
-	if (root_file && vn && set_verify_name(ssl, vn) != 0)
-		goto out;
-	SSL_set_fd(ssl, fd);
-	int r = SSL_connect(ssl);
-	long vr = SSL_get_verify_result(ssl);
-	if (r == 1 && res) {
-		memset(res, 0, sizeof(*res));
-		X509 *peer = SSL_get1_peer_certificate(ssl);
-		if (peer) {
-			X509_NAME_oneline(X509_get_subject_name(peer), res->subject, sizeof(res->subject));
-			X509_NAME_oneline(X509_get_issuer_name(peer), res->issuer, sizeof(res->issuer));
-			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), NULL);
-			char *hex = bn ? BN_bn2hex(bn) : NULL;
-			if (hex)
-				snprintf(res->serial, sizeof(res->serial), "%s", hex);
-			OPENSSL_free(hex);
-			BN_free(bn);
-			X509_free(peer);
-		}
-		snprintf(res->version, sizeof(res->version), "%s", SSL_get_version(ssl));
-		res->verify_result = vr;
-	}
-	if (r != 1) {
-		print_errors("client handshake failed");
-		goto out;
-	}
-	if (root_file != NULL && vr != X509_V_OK) {
-		fprintf(stderr, "  dbtls: verify failed: %s\n", X509_verify_cert_error_string(vr));
-		goto out;
-	}
 	if (proto == PROTO_PG_STARTUP && pg_startup(ssl) != 0)
 		goto out;
 	if (proto == PROTO_REDIS && redis_ping(ssl) != 0)
@@ -235,9 +176,7 @@ static int db_tls_connect(enum proto proto, int port, const char *sni, const cha
 	SSL_shutdown(ssl);
 out:
 	SSL_free(ssl);
-	if (fd >= 0)
-		close(fd);
-	SSL_CTX_free(ctx);
+	close(fd);
 	return rc;
 }
 

@@ -1,11 +1,15 @@
 /*
  * Small process and file helpers that servers.c and dbservers.c share (see proc.h).
+ *
+ * What it owns: the registry of running servers (pointers to the callers' structs, behind a lock).
  */
 #include "tests/harness/proc.h"
+#include "tests/harness/pebble.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/bn.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
@@ -107,4 +111,62 @@ int harness_preload_value(char *out, size_t size, const char *lib, int *sanitize
 		}
 	}
 	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* ---- registry: what atexit stops ---- */
+
+struct reg_entry {
+	void *obj;
+	void (*stop)(void *obj);
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reg_entry reg[HARNESS_REG_MAX];
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+static void stop_all_atexit(void)
+{
+	struct reg_entry todo[HARNESS_REG_MAX];
+	int n = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < HARNESS_REG_MAX; i++)
+		if (reg[i].obj != NULL)
+			todo[n++] = reg[i];
+	pthread_mutex_unlock(&reg_lock);
+	/* The structs are the tests' (usually static); a test that returned from main without stopping left them
+	 * valid, since static storage outlives atexit handlers. */
+	for (int i = 0; i < n; i++)
+		todo[i].stop(todo[i].obj);
+}
+
+static void reg_init(void)
+{
+	harness_ignore_sigpipe();
+	atexit(stop_all_atexit);
+}
+
+int harness_reg_add(void *obj, void (*stop)(void *obj))
+{
+	int ret = -1;
+
+	pthread_once(&reg_once, reg_init);
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < HARNESS_REG_MAX && ret != 0; i++)
+		if (reg[i].obj == obj || reg[i].obj == NULL) {
+			reg[i].obj = obj;
+			reg[i].stop = stop;
+			ret = 0;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	return ret;
+}
+
+void harness_reg_remove(const void *obj)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < HARNESS_REG_MAX; i++)
+		if (reg[i].obj == obj)
+			reg[i].obj = NULL;
+	pthread_mutex_unlock(&reg_lock);
 }

@@ -1,6 +1,7 @@
 /*
- * Small process and file helpers that servers.c and dbservers.c share: time, a TCP probe, the environment of a
- * spawned server, a certificate's serial. No state.
+ * Small process and file helpers that servers.c and dbservers.c (and pebble.c: time and the probe) share: time, a TCP probe, the environment of a
+ * spawned server, a certificate's serial, and the registry of running servers that an atexit handler stops
+ * (its only state).
  */
 #ifndef AUTOTLS_TESTS_HARNESS_PROC_H
 #define AUTOTLS_TESTS_HARNESS_PROC_H
@@ -35,5 +36,17 @@ int harness_preload_value(char *out, size_t size, const char *lib, int *sanitize
  * ours to report, and undefined behaviour must stop the process so that the test sees it. */
 #define HARNESS_ASAN_OPTIONS "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0"
 #define HARNESS_UBSAN_OPTIONS "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
+
+/*
+ * The registry of running servers (servers.c and dbservers.c share it): an atexit handler calls stop(obj) for
+ * every obj still registered, i.e. what a test forgot to stop. The first registration ignores SIGPIPE
+ * (harness_ignore_sigpipe) and installs the handler. Registering obj again is a no-op. The objects must outlive
+ * the handler (the tests' are usually static). 0, or -1 when all HARNESS_REG_MAX places are taken.
+ */
+#define HARNESS_REG_MAX 24
+int harness_reg_add(void *obj, void (*stop)(void *obj));
+
+/* Forgets obj (a no-op when it is not registered). */
+void harness_reg_remove(const void *obj);
 
 #endif

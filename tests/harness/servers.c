@@ -45,7 +45,6 @@
 #define READY_TIMEOUT_MS 15000
 #define STOP_GRACE_MS 5000
 #define POLL_MS 10
-#define MAX_SERVERS 16
 
 /* ---- small helpers ---- */
 
@@ -78,56 +77,11 @@ const char *server_kind_name(enum server_kind kind)
 	}
 }
 
-/* ---- registry: what atexit stops ---- */
+/* ---- registry (proc.h): what atexit stops ---- */
 
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct server *reg[MAX_SERVERS];
-static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-
-static void stop_all_atexit(void)
+static void stop_registered(void *s)
 {
-	struct server *todo[MAX_SERVERS];
-	int n = 0;
-
-	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_SERVERS; i++)
-		if (reg[i] != NULL)
-			todo[n++] = reg[i];
-	pthread_mutex_unlock(&reg_lock);
-	/* The structs are the tests' (usually static); a test that returned from main without stopping left them
-	 * valid, since static storage outlives atexit handlers. */
-	for (int i = 0; i < n; i++)
-		server_stop(todo[i]);
-}
-
-static void reg_init(void)
-{
-	harness_ignore_sigpipe();
-	atexit(stop_all_atexit);
-}
-
-static int reg_add(struct server *s)
-{
-	int ret = -1;
-
-	pthread_once(&reg_once, reg_init);
-	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_SERVERS && ret != 0; i++)
-		if (reg[i] == s || reg[i] == NULL) {
-			reg[i] = s;
-			ret = 0;
-		}
-	pthread_mutex_unlock(&reg_lock);
-	return ret;
-}
-
-static void reg_remove(struct server *s)
-{
-	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < MAX_SERVERS; i++)
-		if (reg[i] == s)
-			reg[i] = NULL;
-	pthread_mutex_unlock(&reg_lock);
+	server_stop(s);
 }
 
 /* ---- processes ---- */
@@ -832,7 +786,7 @@ int server_start(struct server *s, enum server_kind kind, const char *dir, int p
 		fprintf(stderr, "servers: could not prepare %s for %s\n", dir, server_kind_name(kind));
 		return -1;
 	}
-	if (reg_add(s) != 0) {
+	if (harness_reg_add(s, stop_registered) != 0) {
 		fprintf(stderr, "servers: too many servers at once\n");
 		return -1;
 	}
@@ -918,7 +872,7 @@ void server_stop(struct server *s)
 		stop_child(s->pid);
 	}
 	s->pid = 0;
-	reg_remove(s);
+	harness_reg_remove(s);
 }
 
 static void print_tail(const char *path)

@@ -143,13 +143,15 @@ static int alpn_wire(unsigned char *out, size_t size, const char *list)
 	return (int)o;
 }
 
-int tls_client_connect(int port, const char *sni, const char *alpn, int version, const char *root_file,
-		       const char *verify_name, struct tls_client_result *res)
+int tls_client_handshake_fd(int fd, const char *sni, const char *alpn, int version, const char *root_file,
+			    const char *verify_name, struct tls_client_result *res, SSL **ssl_out)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	SSL *ssl = NULL;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
+	if (ssl_out)
+		*ssl_out = NULL;
 	if (ctx == NULL)
 		return -1;
 	if (version) {
@@ -162,16 +164,6 @@ int tls_client_connect(int port, const char *sni, const char *alpn, int version,
 			goto out;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct timeval tv = { .tv_sec = 10 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		fprintf(stderr, "  tls: connect to 127.0.0.1:%d failed\n", port);
-		goto out;
 	}
 	ssl = SSL_new(ctx);
 	if (ssl == NULL)
@@ -220,7 +212,12 @@ int tls_client_connect(int port, const char *sni, const char *alpn, int version,
 	}
 	if (r == 1 && (root_file == NULL || vr == X509_V_OK)) {
 		rc = 0;
-		SSL_shutdown(ssl);
+		if (ssl_out) {
+			*ssl_out = ssl; /* it holds its own reference to ctx */
+			ssl = NULL;
+		} else {
+			SSL_shutdown(ssl);
+		}
 	} else if (r != 1) {
 		print_errors("client handshake failed");
 	} else {
@@ -228,8 +225,26 @@ int tls_client_connect(int port, const char *sni, const char *alpn, int version,
 	}
 out:
 	SSL_free(ssl);
-	if (fd >= 0)
-		close(fd);
 	SSL_CTX_free(ctx);
+	return rc;
+}
+
+int tls_client_connect(int port, const char *sni, const char *alpn, int version, const char *root_file,
+		       const char *verify_name, struct tls_client_result *res)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "  tls: connect to 127.0.0.1:%d failed\n", port);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rc = tls_client_handshake_fd(fd, sni, alpn, version, root_file, verify_name, res, NULL);
+	close(fd);
 	return rc;
 }

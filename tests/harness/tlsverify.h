@@ -6,6 +6,7 @@
 #ifndef AUTOTLS_TESTS_HARNESS_TLSVERIFY_H
 #define AUTOTLS_TESTS_HARNESS_TLSVERIFY_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 
 /* 0 when a client trusting only root_file verifies the server's chain and name (DNS name or IP literal);
@@ -34,5 +35,15 @@ struct tls_client_result {
  */
 int tls_client_connect(int port, const char *sni, const char *alpn, int version, const char *root_file,
 		       const char *verify_name, struct tls_client_result *res);
+
+/*
+ * The handshake half of tls_client_connect, on fd: a socket already connected (and past whatever the protocol
+ * sends before TLS, e.g. PostgreSQL's SSLRequest). sni, alpn, version, root_file, verify_name and res as there.
+ * 0 when the handshake completed and, with a root, verified; -1 otherwise (the reason printed). With ssl_out
+ * NULL the session is shut down and freed; otherwise, on 0, *ssl_out is the session on fd for the caller to go
+ * on with (SSL_shutdown, SSL_free). fd stays the caller's to close.
+ */
+int tls_client_handshake_fd(int fd, const char *sni, const char *alpn, int version, const char *root_file,
+			    const char *verify_name, struct tls_client_result *res, SSL **ssl_out);
 
 #endif

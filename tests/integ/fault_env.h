@@ -25,69 +25,24 @@ static char fault_e_backoff[64];
  */
 static inline int fault_env_prepare(struct shim_env *e, enum server_kind kind, const struct pebble_opts *opts)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct pebble_opts po = {0};
-	int k = 0;
+	int k = 0, rc;
 
-	memset(e, 0, sizeof(*e));
-	e->kind = kind;
-	harness_ignore_sigpipe();
-	if (shim_lib_path(e->lib, sizeof(e->lib)) != 0)
-		return -1;
-	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 150)
-		tmp = "/tmp";
-	snprintf(e->dir, sizeof(e->dir), "%s/autotls-fault-%s-XXXXXX", tmp, server_kind_name(kind));
-	if (mkdtemp(e->dir) == NULL) {
-		fprintf(stderr, "  fault: mkdtemp %s: %s\n", e->dir, strerror(errno));
-		e->dir[0] = '\0';
-		return -1;
-	}
-	chmod(e->dir, 0755);
 	if (opts != NULL)
 		po = *opts;
 	else
 		po.authz_reuse = -1;
-	e->port = harness_free_port();
-	po.tls_port = e->port;
-	if (e->port <= 0 || pebble_start(&e->p, &po) != 0)
+	shim_env_pebble_opts = &po;
+	shim_env_no_http_port = 1;
+	shim_env_dir_tag = "fault";
+	rc = shim_env_prepare(e, kind);
+	shim_env_pebble_opts = NULL;
+	shim_env_no_http_port = 0;
+	shim_env_dir_tag = NULL;
+	if (rc != 0)
 		return -1;
-	e->pebble_started = 1;
-	snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
-	snprintf(e->log, sizeof(e->log), "%s/autotls.log", e->dir);
-	snprintf(e->ca_roots, sizeof(e->ca_roots), "%s/ca-api-root.pem", e->dir);
-	/* Pebble's API certificate is the harness's and survives pebble_restart: this copy stays right. */
-	if (shim_copy_file(e->p.api_root_file, e->ca_roots, 0644) != 0)
-		return -1;
-	snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s", e->lib);
-	if (strstr(e->lib, "address") != NULL) {
-		char asan[PATH_MAX] = "", real[PATH_MAX];
-		FILE *f = popen("gcc -print-file-name=libasan.so", "r");
-		if (f && fgets(asan, sizeof(asan), f))
-			asan[strcspn(asan, "\n")] = '\0';
-		if (f)
-			pclose(f);
-		if (realpath(asan, real) != NULL)
-			snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s:%s", real, e->lib);
-		snprintf(e->e_asan, sizeof(e->e_asan), "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0");
-		snprintf(e->e_ubsan, sizeof(e->e_ubsan), "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1");
-	}
-	snprintf(e->e_domains, sizeof(e->e_domains), "AUTOTLS_DOMAINS=%s", SHIM_NAME);
-	snprintf(e->e_ca, sizeof(e->e_ca), "AUTOTLS_CA=%s", e->p.directory_url);
-	snprintf(e->e_roots, sizeof(e->e_roots), "AUTOTLS_CA_ROOTS=%s", e->ca_roots);
-	snprintf(e->e_storage, sizeof(e->e_storage), "AUTOTLS_STORAGE=%s", e->store);
-	snprintf(e->e_log, sizeof(e->e_log), "AUTOTLS_LOG=%s", e->log);
-	snprintf(e->e_level, sizeof(e->e_level), "AUTOTLS_LOG_LEVEL=debug");
-	e->envp[k++] = e->e_preload;
-	e->envp[k++] = e->e_domains;
-	e->envp[k++] = e->e_ca;
-	e->envp[k++] = e->e_roots;
-	e->envp[k++] = e->e_storage;
-	e->envp[k++] = e->e_log;
-	e->envp[k++] = e->e_level;
-	if (e->e_asan[0]) {
-		e->envp[k++] = e->e_asan;
-		e->envp[k++] = e->e_ubsan;
-	}
+	while (e->envp[k] != NULL)
+		k++;
 	if (fault_backoff_scale > 0) {
 		snprintf(fault_e_backoff, sizeof(fault_e_backoff), "AUTOTLS_TEST_BACKOFF_SCALE=%ld", fault_backoff_scale);
 		e->envp[k++] = fault_e_backoff;
@@ -104,21 +59,8 @@ static inline int fault_server_start(struct shim_env *e)
 /* One handshake for SHIM_NAME verified against root_file (NULL: none), the client's chatter silenced. */
 static inline int fault_try(const struct shim_env *e, const char *root_file, struct tls_client_result *res)
 {
-	int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), rc;
-
 	memset(res, 0, sizeof(*res));
-	fflush(stderr);
-	if (saved >= 0 && devnull >= 0)
-		dup2(devnull, 2);
-	rc = tls_client_connect(e->port, SHIM_NAME, NULL, 0, root_file, SHIM_NAME, res);
-	fflush(stderr);
-	if (saved >= 0) {
-		dup2(saved, 2);
-		close(saved);
-	}
-	if (devnull >= 0)
-		close(devnull);
-	return rc;
+	return shim_try_root(e, SHIM_NAME, NULL, 0, root_file, res);
 }
 
 /* Polls every 50 ms until a handshake verified against root_file shows a serial other than old (old may be

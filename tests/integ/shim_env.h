@@ -112,10 +112,6 @@ static inline int shim_copy_file(const char *from, const char *to, mode_t mode)
 	return ret;
 }
 
-/*
- * Starts Pebble (tlsPort = a free port) and the server of kind on that port under the shim. 0 or -1 (and
- * prints why). On -1 call shim_env_stop all the same.
- */
 /* Pebble's certificateValidityPeriod for the next shim_env_start (0: Pebble's default). */
 static long shim_env_validity_s;
 /* AUTOTLS_DOMAINS for the next shim_env_start (NULL: SHIM_NAME). */
@@ -124,8 +120,17 @@ static const char *shim_env_domains;
 static int shim_env_pebble_tls_port, shim_env_pebble_http_port;
 /* Up to two more "NAME=value" settings for the server's environment. */
 static const char *shim_env_extra[2];
+/* Pebble's options for the next shim_env_start (NULL: from the knobs above, authz_reuse -1); tlsPort is the
+ * server's port all the same. */
+static const struct pebble_opts *shim_env_pebble_opts;
+/* 1: no AUTOTLS_HTTP_PORT in the server's environment (the shim's own default for HTTP-01). */
+static int shim_env_no_http_port;
+/* The folder is <TMPDIR>/autotls-<tag>-<kind>-XXXXXX (NULL: "shim"). */
+static const char *shim_env_dir_tag;
 
-static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
+/* What shim_env_start does but start the server: server_start(&e->srv, kind, e->dir, e->port, e->envp) comes
+ * next (shim_env_start, or the caller once it has done what comes before). 0 or -1, as there. */
+static inline int shim_env_prepare(struct shim_env *e, enum server_kind kind)
 {
 	const char *tmp = getenv("TMPDIR");
 	struct pebble_opts po = {0};
@@ -138,7 +143,8 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 		return -1;
 	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 150)
 		tmp = "/tmp";
-	snprintf(e->dir, sizeof(e->dir), "%s/autotls-shim-%s-XXXXXX", tmp, server_kind_name(kind));
+	snprintf(e->dir, sizeof(e->dir), "%s/autotls-%s-%s-XXXXXX", tmp, shim_env_dir_tag ? shim_env_dir_tag : "shim",
+		 server_kind_name(kind));
 	if (mkdtemp(e->dir) == NULL) {
 		fprintf(stderr, "  shim: mkdtemp %s: %s\n", e->dir, strerror(errno));
 		e->dir[0] = '\0';
@@ -146,16 +152,22 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	}
 	chmod(e->dir, 0755);
 	e->port = harness_free_port();
-	po.tls_port = shim_env_pebble_tls_port ? shim_env_pebble_tls_port : e->port;
-	po.http_port = shim_env_pebble_http_port;
-	po.authz_reuse = -1;
-	po.validity_s = shim_env_validity_s;
+	if (shim_env_pebble_opts != NULL) {
+		po = *shim_env_pebble_opts;
+		po.tls_port = e->port;
+	} else {
+		po.tls_port = shim_env_pebble_tls_port ? shim_env_pebble_tls_port : e->port;
+		po.http_port = shim_env_pebble_http_port;
+		po.authz_reuse = -1;
+		po.validity_s = shim_env_validity_s;
+	}
 	if (e->port <= 0 || pebble_start(&e->p, &po) != 0)
 		return -1;
 	e->pebble_started = 1;
 	snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
 	snprintf(e->log, sizeof(e->log), "%s/autotls.log", e->dir);
 	snprintf(e->ca_roots, sizeof(e->ca_roots), "%s/ca-api-root.pem", e->dir);
+	/* Pebble's API certificate is the harness's and survives pebble_restart: this copy stays right. */
 	if (shim_copy_file(e->p.api_root_file, e->ca_roots, 0644) != 0)
 		return -1;
 	char pre[2 * PATH_MAX];
@@ -183,7 +195,8 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 	e->envp[k++] = e->e_storage;
 	e->envp[k++] = e->e_log;
 	e->envp[k++] = e->e_level;
-	e->envp[k++] = e->e_http;
+	if (!shim_env_no_http_port)
+		e->envp[k++] = e->e_http;
 	if (e->e_asan[0]) {
 		e->envp[k++] = e->e_asan;
 		e->envp[k++] = e->e_ubsan;
@@ -192,6 +205,17 @@ static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
 		if (shim_env_extra[x])
 			e->envp[k++] = (char *)shim_env_extra[x];
 	e->envp[k] = NULL;
+	return 0;
+}
+
+/*
+ * Starts Pebble (tlsPort = a free port) and the server of kind on that port under the shim. 0 or -1 (and
+ * prints why). On -1 call shim_env_stop all the same.
+ */
+static inline int shim_env_start(struct shim_env *e, enum server_kind kind)
+{
+	if (shim_env_prepare(e, kind) != 0)
+		return -1;
 	return server_start(&e->srv, kind, e->dir, e->port, e->envp);
 }
 
@@ -234,16 +258,17 @@ static inline void shim_env_dump(const struct shim_env *e)
 	free(text);
 }
 
-/* One verified handshake for name, the client's stderr chatter silenced (a poll makes hundreds of attempts). */
-static inline int shim_try_verified(const struct shim_env *e, const char *name, const char *alpn, int version,
-				    struct tls_client_result *res)
+/* One handshake for name verified against root_file (NULL: none), the client's stderr chatter silenced (a poll
+ * makes hundreds of attempts). */
+static inline int shim_try_root(const struct shim_env *e, const char *name, const char *alpn, int version,
+				const char *root_file, struct tls_client_result *res)
 {
 	int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), rc;
 
 	fflush(stderr);
 	if (saved >= 0 && devnull >= 0)
 		dup2(devnull, 2);
-	rc = tls_client_connect(e->port, name, alpn, version, e->p.issuing_root_file, name, res);
+	rc = tls_client_connect(e->port, name, alpn, version, root_file, name, res);
 	fflush(stderr);
 	if (saved >= 0) {
 		dup2(saved, 2);
@@ -252,6 +277,13 @@ static inline int shim_try_verified(const struct shim_env *e, const char *name, 
 	if (devnull >= 0)
 		close(devnull);
 	return rc;
+}
+
+/* One verified handshake for name against Pebble's issuing root (shim_try_root). */
+static inline int shim_try_verified(const struct shim_env *e, const char *name, const char *alpn, int version,
+				    struct tls_client_result *res)
+{
+	return shim_try_root(e, name, alpn, version, e->p.issuing_root_file, res);
 }
 
 /* Polls every 50 ms until a client trusting only Pebble's root verifies name; the elapsed ms, or -1. */

@@ -37,74 +37,23 @@ static char nginx_serial[80];
 
 /*
  * shim_env_start (tests/integ/shim_env.h) with one more variable, AUTOTLS_STORAGE_GROUP, which nginx must have
- * from its first start (it decides how the store's records are made): Pebble with tlsPort = nginx's port, the
- * folder, the environment, nginx under the shim. 0 or -1; on -1 call shim_env_stop all the same.
+ * from its first start (it decides how the store's records are made), and without AUTOTLS_HTTP_PORT: Pebble
+ * with tlsPort = nginx's port, the folder, the environment, nginx under the shim. 0 or -1; on -1 call
+ * shim_env_stop all the same.
  */
 static int env_start(struct shim_env *e)
 {
-	const char *tmp = getenv("TMPDIR");
-	struct pebble_opts po = {0};
-	int k = 0;
+	int rc;
 
-	memset(e, 0, sizeof(*e));
-	e->kind = SERVER_NGINX;
-	harness_ignore_sigpipe();
-	if (shim_lib_path(e->lib, sizeof(e->lib)) != 0)
-		return -1;
-	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 150)
-		tmp = "/tmp";
-	snprintf(e->dir, sizeof(e->dir), "%s/autotls-shim-pgredis-XXXXXX", tmp);
-	if (mkdtemp(e->dir) == NULL) {
-		fprintf(stderr, "  shim: mkdtemp %s: %s\n", e->dir, strerror(errno));
-		e->dir[0] = '\0';
-		return -1;
-	}
-	chmod(e->dir, 0755);
-	e->port = harness_free_port();
-	po.tls_port = e->port;
-	po.authz_reuse = -1;
-	if (e->port <= 0 || pebble_start(&e->p, &po) != 0)
-		return -1;
-	e->pebble_started = 1;
-	snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
-	snprintf(e->log, sizeof(e->log), "%s/autotls.log", e->dir);
-	snprintf(e->ca_roots, sizeof(e->ca_roots), "%s/ca-api-root.pem", e->dir);
-	if (shim_copy_file(e->p.api_root_file, e->ca_roots, 0644) != 0)
-		return -1;
-	snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s", e->lib);
-	if (strstr(e->lib, "address") != NULL) {
-		char asan[PATH_MAX] = "", real[PATH_MAX];
-		FILE *f = popen("gcc -print-file-name=libasan.so", "r");
-		if (f && fgets(asan, sizeof(asan), f))
-			asan[strcspn(asan, "\n")] = '\0';
-		if (f)
-			pclose(f);
-		if (realpath(asan, real) != NULL)
-			snprintf(e->e_preload, sizeof(e->e_preload), "LD_PRELOAD=%s:%s", real, e->lib);
-		snprintf(e->e_asan, sizeof(e->e_asan), "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0");
-		snprintf(e->e_ubsan, sizeof(e->e_ubsan), "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1");
-	}
-	snprintf(e->e_domains, sizeof(e->e_domains), "AUTOTLS_DOMAINS=%s", SHIM_NAME);
-	snprintf(e->e_ca, sizeof(e->e_ca), "AUTOTLS_CA=%s", e->p.directory_url);
-	snprintf(e->e_roots, sizeof(e->e_roots), "AUTOTLS_CA_ROOTS=%s", e->ca_roots);
-	snprintf(e->e_storage, sizeof(e->e_storage), "AUTOTLS_STORAGE=%s", e->store);
-	snprintf(e->e_log, sizeof(e->e_log), "AUTOTLS_LOG=%s", e->log);
-	snprintf(e->e_level, sizeof(e->e_level), "AUTOTLS_LOG_LEVEL=debug");
 	snprintf(e_group, sizeof(e_group), "AUTOTLS_STORAGE_GROUP=%s", STORAGE_GROUP);
-	e->envp[k++] = e->e_preload;
-	e->envp[k++] = e->e_domains;
-	e->envp[k++] = e->e_ca;
-	e->envp[k++] = e->e_roots;
-	e->envp[k++] = e->e_storage;
-	e->envp[k++] = e->e_log;
-	e->envp[k++] = e->e_level;
-	e->envp[k++] = e_group;
-	if (e->e_asan[0]) {
-		e->envp[k++] = e->e_asan;
-		e->envp[k++] = e->e_ubsan;
-	}
-	e->envp[k] = NULL;
-	return server_start(&e->srv, SERVER_NGINX, e->dir, e->port, e->envp);
+	shim_env_extra[0] = e_group;
+	shim_env_no_http_port = 1;
+	shim_env_dir_tag = "shim-pgredis";
+	rc = shim_env_start(e, SERVER_NGINX);
+	shim_env_extra[0] = NULL;
+	shim_env_no_http_port = 0;
+	shim_env_dir_tag = NULL;
+	return rc;
 }
 
 /* nginx's environment with AUTOTLS_LOG replaced by log_env (each service logs into a file of its own user's). */

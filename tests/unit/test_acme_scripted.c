@@ -96,6 +96,16 @@ static void fixture_stop(struct fixture *f)
 
 static const char *ONE[] = { "a.example.test" };
 
+/* fixture_start for ONE on copy: steps (n of them) with the first answer, the directory's, made dir. copy must
+ * live as long as f. */
+static int fixture_start_dir(struct fixture *f, struct step *copy, const struct step *steps, size_t n,
+			     const char *dir)
+{
+	memcpy(copy, steps, n * sizeof(*copy));
+	copy[0].body = dir;
+	return fixture_start(f, copy, n, ONE, 1);
+}
+
 /* Authorization already valid, order ready, finalize, valid, download: the tail every scenario shares. */
 #define TAIL_STEPS                                                                                              \
 	{ "POST", CA "/authz/1", 200, J, "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example.test\"}}" }, \
@@ -117,10 +127,8 @@ static void replaces_refused_then_dropped_with_profile(void)
 		TAIL_STEPS,
 	};
 	struct step s0[sizeof(steps) / sizeof(steps[0])];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_ARI;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_ARI) == 0);
 	struct at_acme_account_opts ao = { .agree_tos = 1 };
 	char *url = NULL;
 	CHECK_OK(at_acme_account(f.c, f.account, &ao, &url));
@@ -146,10 +154,8 @@ static void profile_not_offered(void)
 		TAIL_STEPS,
 	};
 	struct step s0[sizeof(steps) / sizeof(steps[0])];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_PLAIN;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
 	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
 	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
 	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
@@ -178,10 +184,8 @@ static void badnonce_and_ratelimit_retried(void)
 		TAIL_STEPS,
 	};
 	struct step s0[sizeof(steps) / sizeof(steps[0])];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_PLAIN;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
 	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
 	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
 	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none, .nsolvers = 1 };
@@ -200,10 +204,8 @@ static void long_ratelimit_is_returned(void)
 		  NULL, "3600" },
 	};
 	struct step s0[2];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_PLAIN;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, 2, ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, 2, DIR_PLAIN) == 0);
 	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
 	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
 	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none, .nsolvers = 1 };
@@ -223,10 +225,8 @@ static void hostile_chain_refused(void)
 		TAIL_STEPS,
 	};
 	struct step s0[sizeof(steps) / sizeof(steps[0])];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_PLAIN;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, sizeof(s0) / sizeof(s0[0]), ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
 	EVP_PKEY *other = NULL;
 	REQUIRE(at_key_generate(&other, AT_KEY_P256) == 0);
 	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
@@ -259,10 +259,8 @@ static void ari_renewal_info(void)
 		  "\"explanationURL\":\"https://ca.test/why\"}", NULL, "21600" },
 	};
 	struct step s0[2];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_ARI;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, 2, ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, 2, DIR_ARI) == 0);
 	struct at_ari_window w;
 	memset(&w, 0, sizeof(w));
 	CHECK_OK(at_acme_renewal_info(f.c, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", &w));
@@ -278,10 +276,8 @@ static void ari_absent(void)
 {
 	const struct step steps[] = { { "GET", CA "/dir", 200, J, NULL } };
 	struct step s0[1];
-	memcpy(s0, steps, sizeof(steps));
-	s0[0].body = DIR_PLAIN;
 	struct fixture f;
-	REQUIRE(fixture_start(&f, s0, 1, ONE, 1) == 0);
+	REQUIRE(fixture_start_dir(&f, s0, steps, 1, DIR_PLAIN) == 0);
 	struct at_ari_window w;
 	memset(&w, 0, sizeof(w));
 	CHECK_INT(at_acme_renewal_info(f.c, "x.y", &w), ==, AT_E_UNSUPPORTED);

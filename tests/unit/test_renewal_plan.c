@@ -62,6 +62,19 @@ static char *make_cert(long nb, long na, struct at_cert_record *rec)
 	return pem;
 }
 
+/* An ARI answer whose suggested window is [start, end] (UTC, to the second) into body. */
+static void window_body(char *body, size_t cap, time_t start, time_t end)
+{
+	struct tm a, b;
+
+	gmtime_r(&start, &a);
+	gmtime_r(&end, &b);
+	snprintf(body, cap,
+		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
+		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
+		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+}
+
 struct plan {
 	time_t renew_at, recheck_at;
 	int from_ari;
@@ -115,14 +128,8 @@ static void window_begun_means_now(void)
 {
 	char body[256];
 	time_t now = time(NULL);
-	struct tm a, b;
 	time_t s0 = now - 3600, s1 = now + 3600;
-	gmtime_r(&s0, &a);
-	gmtime_r(&s1, &b);
-	snprintf(body, sizeof(body),
-		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
-		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
-		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+	window_body(body, sizeof(body), s0, s1);
 	const struct step steps[] = {
 		{ "GET", CA "/dir", 200, "application/json", DIR_ARI },
 		{ "GET", CA "/ari/MDEyMzQ1Njc4OWFiY2RlZmdoaWo.EjQ", 200, "application/json", body, NULL, "120" },
@@ -138,15 +145,9 @@ static void window_before_and_after_lifetime_point(void)
 {
 	char body[256];
 	time_t now = time(NULL);
-	struct tm a, b;
 	/* 10..11 days from now: earlier than the lifetime point (50 days) */
 	time_t s0 = now + 10 * DAY, s1 = now + 11 * DAY;
-	gmtime_r(&s0, &a);
-	gmtime_r(&s1, &b);
-	snprintf(body, sizeof(body),
-		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
-		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
-		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+	window_body(body, sizeof(body), s0, s1);
 	struct step steps[] = {
 		{ "GET", CA "/dir", 200, "application/json", DIR_ARI },
 		{ "GET", CA "/ari/MDEyMzQ1Njc4OWFiY2RlZmdoaWo.EjQ", 200, "application/json", body, NULL, "3600" },
@@ -160,12 +161,7 @@ static void window_before_and_after_lifetime_point(void)
 	/* 60..61 days from now: later than the lifetime point, which stands */
 	s0 = now + 60 * DAY;
 	s1 = now + 61 * DAY;
-	gmtime_r(&s0, &a);
-	gmtime_r(&s1, &b);
-	snprintf(body, sizeof(body),
-		 "{\"suggestedWindow\":{\"start\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\",\"end\":\"%04d-%02d-%02dT%02d:%02d:%02dZ\"}}",
-		 a.tm_year + 1900, a.tm_mon + 1, a.tm_mday, a.tm_hour, a.tm_min, a.tm_sec, b.tm_year + 1900, b.tm_mon + 1,
-		 b.tm_mday, b.tm_hour, b.tm_min, b.tm_sec);
+	window_body(body, sizeof(body), s0, s1);
 	p = run(steps, 2, NB, NA);
 	CHECK_INT(p.from_ari, ==, 0);
 	CHECK(p.renew_at < s0);
