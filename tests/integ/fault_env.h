@@ -33,11 +33,9 @@ static inline int fault_env_prepare(struct shim_env *e, enum server_kind kind, c
 	else
 		po.authz_reuse = -1;
 	shim_env_pebble_opts = &po;
-	shim_env_no_http_port = 1;
 	shim_env_dir_tag = "fault";
 	rc = shim_env_prepare(e, kind);
 	shim_env_pebble_opts = NULL;
-	shim_env_no_http_port = 0;
 	shim_env_dir_tag = NULL;
 	if (rc != 0)
 		return -1;

@@ -123,8 +123,6 @@ static const char *shim_env_extra[2];
 /* Pebble's options for the next shim_env_start (NULL: from the knobs above, authz_reuse -1); tlsPort is the
  * server's port all the same. */
 static const struct pebble_opts *shim_env_pebble_opts;
-/* 1: no AUTOTLS_HTTP_PORT in the server's environment (the shim's own default for HTTP-01). */
-static int shim_env_no_http_port;
 /* The folder is <TMPDIR>/autotls-<tag>-<kind>-XXXXXX (NULL: "shim"). */
 static const char *shim_env_dir_tag;
 
@@ -195,8 +193,7 @@ static inline int shim_env_prepare(struct shim_env *e, enum server_kind kind)
 	e->envp[k++] = e->e_storage;
 	e->envp[k++] = e->e_log;
 	e->envp[k++] = e->e_level;
-	if (!shim_env_no_http_port)
-		e->envp[k++] = e->e_http;
+	e->envp[k++] = e->e_http;
 	if (e->e_asan[0]) {
 		e->envp[k++] = e->e_asan;
 		e->envp[k++] = e->e_ubsan;

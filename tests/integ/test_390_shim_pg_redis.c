@@ -47,11 +47,9 @@ static int env_start(struct shim_env *e)
 
 	snprintf(e_group, sizeof(e_group), "AUTOTLS_STORAGE_GROUP=%s", STORAGE_GROUP);
 	shim_env_extra[0] = e_group;
-	shim_env_no_http_port = 1;
 	shim_env_dir_tag = "shim-pgredis";
 	rc = shim_env_start(e, SERVER_NGINX);
 	shim_env_extra[0] = NULL;
-	shim_env_no_http_port = 0;
 	shim_env_dir_tag = NULL;
 	return rc;
 }
