@@ -153,6 +153,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 run=("$here/autotls-run" -d "$NAME" --ca "$directory" --ca-roots "$work/api-ca.pem" --storage "$work/store"
 	--email demo@example.test --log "$work/autotls.log" --log-level info --)
 export AUTOTLS_LIB=$lib
+# The local CA validates HTTP-01 on its own httpPort: the shim's built-in responder goes there, so that whichever
+# challenge the shim tries first (TLS-ALPN-01 on the server's port, or HTTP-01) succeeds.
+export AUTOTLS_HTTP_PORT=$http_port
 
 if [ "${AUTOTLS_DEMO_SERVER:-nginx}" = nginx ] && command -v nginx >/dev/null 2>&1; then
 	server=nginx
