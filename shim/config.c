@@ -19,6 +19,19 @@ static int set_str(char **slot, const char *v)
 	return *slot ? 0 : AT_E_NOMEM;
 }
 
+/* An optional setting that must be an absolute path (what says what it names): 0 when unset or taken,
+ * AT_E_INVAL (one line naming the variable), AT_E_NOMEM. */
+static int take_path(char **slot, const char *var, const char *v, const char *what)
+{
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (v[0] != '/' || strlen(v) > 3000) {
+		at_log_error("%s: \"%.80s\" must be an absolute path%s", var, v, what);
+		return AT_E_INVAL;
+	}
+	return set_str(slot, v);
+}
+
 static int parse_domains(struct shim_config *cfg, const char *v)
 {
 	const char *p = v;
@@ -380,16 +393,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	if (set_str(&cfg->ca, v && *v ? v : SHIM_DEFAULT_CA) != 0)
 		goto nomem;
 
-	v = getenv_fn("AUTOTLS_CA_ROOTS");
-	if (v && *v) {
-		if (v[0] != '/') {
-			at_log_error("AUTOTLS_CA_ROOTS: \"%.80s\" must be an absolute path to a PEM file", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		if (set_str(&cfg->ca_roots, v) != 0)
-			goto nomem;
-	}
+	rc = take_path(&cfg->ca_roots, "AUTOTLS_CA_ROOTS", getenv_fn("AUTOTLS_CA_ROOTS"), " to a PEM file");
+	if (rc != 0)
+		goto fail;
 	v = getenv_fn("AUTOTLS_EMAIL");
 	if (v && *v) {
 		if (strchr(v, '@') == NULL || strchr(v, ',') || strchr(v, ' ') || strlen(v) > 254) {
@@ -406,16 +412,10 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		rc = AT_E_INVAL;
 		goto fail;
 	}
-	v = getenv_fn("AUTOTLS_STORAGE");
-	if (v && *v) {
-		if (v[0] != '/') {
-			at_log_error("AUTOTLS_STORAGE: \"%.80s\" must be an absolute path", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		if (set_str(&cfg->storage, v) != 0)
-			goto nomem;
-	} else if (at_store_default_path(&cfg->storage) != 0) {
+	rc = take_path(&cfg->storage, "AUTOTLS_STORAGE", getenv_fn("AUTOTLS_STORAGE"), "");
+	if (rc != 0)
+		goto fail;
+	if (cfg->storage == NULL && at_store_default_path(&cfg->storage) != 0) {
 		at_log_error("AUTOTLS_STORAGE is not set and no default location could be found (no HOME)");
 		rc = AT_E_INVAL;
 		goto fail;
@@ -471,17 +471,10 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		}
 		cfg->http_redirect = v[0] == '1';
 	}
-	v = getenv_fn("AUTOTLS_WEBROOT");
-	if (v && *v) {
-		if (v[0] != '/' || strlen(v) > 3000) {
-			at_log_error("AUTOTLS_WEBROOT: \"%.80s\" must be an absolute path to the folder the web server "
-				     "serves for http://<name>/", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		if (set_str(&cfg->webroot, v) != 0)
-			goto nomem;
-	}
+	rc = take_path(&cfg->webroot, "AUTOTLS_WEBROOT", getenv_fn("AUTOTLS_WEBROOT"),
+		       " to the folder the web server serves for http://<name>/");
+	if (rc != 0)
+		goto fail;
 	v = getenv_fn("AUTOTLS_CHALLENGES");
 	if (v && *v) {
 		rc = parse_challenges(&cfg->challenges, v);
