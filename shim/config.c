@@ -100,6 +100,56 @@ static int parse_challenges(unsigned *out, const char *v)
 	return 0;
 }
 
+static int is_ip_literal(const char *s)
+{
+	unsigned char buf[16];
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* AUTOTLS_ON_DEMAND, AUTOTLS_ALLOW, AUTOTLS_ASK. On-demand without a policy stays off and says so: issuing for
+ * any name a client sends is how on-demand servers get abused. */
+static int parse_on_demand(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v = getenv_fn("AUTOTLS_ON_DEMAND");
+	if (v && *v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+		at_log_error("AUTOTLS_ON_DEMAND: \"%.20s\" is not 0 or 1", v);
+		return AT_E_INVAL;
+	}
+	int wanted = v && strcmp(v, "1") == 0;
+	v = getenv_fn("AUTOTLS_ALLOW");
+	for (const char *p = v ? v : ""; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		size_t n = strcspn(p, ", ");
+		char norm[AT_NAME_MAX + 1];
+		if (at_name_normalize(norm, p, n) != 0 || is_ip_literal(norm) || cfg->nallow == SHIM_MAX_DOMAINS) {
+			at_log_error("AUTOTLS_ALLOW: \"%.*s\" is not a name or a *.domain pattern (at most %d)",
+				     (int)(n > 80 ? 80 : n), p, SHIM_MAX_DOMAINS);
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->allow[cfg->nallow++], norm) != 0)
+			return AT_E_NOMEM;
+		p += n;
+	}
+	v = getenv_fn("AUTOTLS_ASK");
+	if (v && *v) {
+		if ((strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) || strlen(v) > 1000 ||
+		    strpbrk(v, " \r\n") != NULL) {
+			at_log_error("AUTOTLS_ASK: \"%.80s\" is not an http(s) URL", v);
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->ask, v) != 0)
+			return AT_E_NOMEM;
+	}
+	if (wanted && cfg->nallow == 0 && cfg->ask == NULL)
+		at_log_warn("AUTOTLS_ON_DEMAND=1 without AUTOTLS_ALLOW or AUTOTLS_ASK: on-demand issuance stays off "
+			    "(it would issue for any name a client sends)");
+	cfg->on_demand = wanted && (cfg->nallow > 0 || cfg->ask != NULL);
+	return 0;
+}
+
 static int parse_level(enum at_log_level *out, const char *v)
 {
 	static const struct {
@@ -475,6 +525,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		       " to the folder the web server serves for http://<name>/");
 	if (rc != 0)
 		goto fail;
+	rc = parse_on_demand(cfg, getenv_fn);
+	if (rc != 0)
+		goto fail;
 	v = getenv_fn("AUTOTLS_CHALLENGES");
 	if (v && *v) {
 		rc = parse_challenges(&cfg->challenges, v);
@@ -492,6 +545,9 @@ fail:
 
 void shim_config_clear(struct shim_config *cfg)
 {
+	for (size_t i = 0; i < cfg->nallow; i++)
+		free(cfg->allow[i]);
+	free(cfg->ask);
 	for (size_t i = 0; i < cfg->ndomains; i++)
 		free(cfg->domains[i]);
 	free(cfg->ca);

@@ -29,6 +29,12 @@ struct shim_config {
 	enum at_log_level log_level;      /* AUTOTLS_LOG_LEVEL */
 	enum at_log_sink log_sink;        /* AUTOTLS_LOG */
 	char *log_path;                   /* owned, for the file sink */
+	/* On-demand issuance (shim/preload/ondemand.c, shim/manager/ondemand.c): off unless AUTOTLS_ON_DEMAND=1 and
+	 * a policy (AUTOTLS_ALLOW patterns and/or an AUTOTLS_ASK URL) is set. */
+	int on_demand;
+	char *allow[SHIM_MAX_DOMAINS];    /* owned: normalised names or "*.suffix" patterns */
+	size_t nallow;
+	char *ask;                        /* owned, may be NULL: GET <ask>?domain=<name>, 2xx allows */
 	unsigned challenges;              /* AUTOTLS_CHALLENGES: a bit per enum at_challenge_type (tls-alpn-01 = 1,
 					   * http-01 = 2, dns-01 = 4); 0: every type that can work */
 	/* DNS-01 through a hook (shim/manager/dns01.c); the solver exists only when dns_hook is set. */

@@ -26,6 +26,16 @@
 
 enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2 };
 
+/* On-demand requests (see shim/preload/ondemand.c): names a handshake saw that the manager may issue for. A
+ * slot is 0 free, 1 being written, 2 ready, 3 being taken. Writers probe a few slots from the name's hash;
+ * when they are all busy the request is dropped (a later handshake asks again). */
+#define SHM_REQ_SLOTS 64
+#define SHM_REQ_PROBE 4
+struct shm_request {
+	_Atomic uint32_t state;
+	char name[256];
+};
+
 struct shm_region {
 	uint32_t magic;
 	_Atomic uint32_t seq;      /* seqlock: odd while the manager writes */
@@ -34,6 +44,8 @@ struct shm_region {
 	_Atomic uint64_t generation;
 	_Atomic uint32_t used;
 	_Atomic int32_t helper_pid; /* the tree's manager process (autotls-manager), 0 when there is none */
+	_Atomic uint32_t req_futex; /* bumped after every posted request; the manager waits on it */
+	struct shm_request req[SHM_REQ_SLOTS];
 	unsigned char data[];
 };
 
@@ -57,6 +69,9 @@ void shm_copy_free(unsigned char *p, size_t len);
 
 /* Waits until the futex word differs from seen or timeout_ms passes. */
 void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms);
+
+/* Takes one posted on-demand request into name (256 bytes). Returns 1 when one was taken, 0 when none. */
+int shm_take_request(struct shm_region *r, char name[256]);
 
 /* Appends one record to a payload being built. Returns 0, AT_E_TOOBIG, AT_E_NOMEM. */
 struct at_buf;

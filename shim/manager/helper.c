@@ -68,6 +68,8 @@ int main(void)
 	pthread_t t;
 	if (pthread_create(&t, NULL, watch_lifeline, NULL) != 0)
 		return 1;
+	if (mgr_ondemand_start() != 0)
+		at_log_error("cannot start the on-demand thread");
 	mgr_quiesce_enter();
 	mgr_lead();
 	return 0;

@@ -58,6 +58,12 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n);
 /* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
 int mgr_challenge_fallback(int rc);
 
+/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). */
+int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
+
+/* Starts the on-demand thread (manager process only; ondemand.c). */
+int mgr_ondemand_start(void);
+
 /* 1 when this process's user may write the store (and so may lead). */
 int mgr_can_lead(void);
 

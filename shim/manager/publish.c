@@ -11,10 +11,13 @@
 #include "util/log.h"
 
 #include <openssl/pem.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_CHALLENGES 64
+#define MAX_EXTRA 1024 /* on-demand certificates kept in the region (~4 KiB each: half of it at most) */
 
 struct pem_pair {
 	char name[256];
@@ -28,6 +31,11 @@ static struct pem_pair current;                     /* the managed certificate *
 static struct pem_pair challenges[MAX_CHALLENGES];  /* pending TLS-ALPN-01 certificates, by SNI */
 static size_t nchallenges;
 static uint64_t private_generation;                 /* without a shared region */
+static struct pem_pair *extra;                      /* on-demand certificates, by first name (owned array) */
+static size_t nextra, extra_cap;
+/* The manager's threads (the leader's and the on-demand one) both publish: this guards the state above. Held
+ * for memory work and the region's memcpy only, never across network or disk waits. */
+static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void pair_clear(struct pem_pair *p)
 {
@@ -44,6 +52,9 @@ static int write_all(void)
 	if (current.chain)
 		rc = shm_append_record(&b, SHM_CERT, current.name, current.chain, current.chain_len, current.key,
 				       current.key_len);
+	for (size_t i = 0; rc == 0 && i < nextra; i++)
+		rc = shm_append_record(&b, SHM_CERT, extra[i].name, extra[i].chain, extra[i].chain_len, extra[i].key,
+				       extra[i].key_len);
 	for (size_t i = 0; rc == 0 && i < nchallenges; i++)
 		rc = shm_append_record(&b, SHM_CHALLENGE, challenges[i].name, challenges[i].chain,
 				       challenges[i].chain_len, challenges[i].key, challenges[i].key_len);
@@ -75,7 +86,9 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 	next.chain_len = chain_len;
 	memcpy(next.key, key, key_len);
 	next.key_len = key_len;
+	pthread_mutex_lock(&state_mu);
 	if (current.chain && current.chain_len == chain_len && memcmp(current.chain, chain, chain_len) == 0) {
+		pthread_mutex_unlock(&state_mu);
 		pair_clear(&next);
 		return AT_E_STATE; /* nothing new */
 	}
@@ -86,8 +99,10 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 		/* Keep serving what was served before. */
 		pair_clear(&current);
 		current = old;
+		pthread_mutex_unlock(&state_mu);
 		return rc;
 	}
+	pthread_mutex_unlock(&state_mu);
 	pair_clear(&old);
 	return 0;
 }
@@ -109,9 +124,19 @@ static int cert_pem(char **out, size_t *len, X509 *x)
 	return *out ? 0 : AT_E_NOMEM;
 }
 
+static int alpn_present_locked(const struct at_challenge *ch);
+
 static int alpn_present(void *ctx, const struct at_challenge *ch)
 {
 	(void)ctx;
+	pthread_mutex_lock(&state_mu);
+	int rc = alpn_present_locked(ch);
+	pthread_mutex_unlock(&state_mu);
+	return rc;
+}
+
+static int alpn_present_locked(const struct at_challenge *ch)
+{
 	if (nchallenges == MAX_CHALLENGES)
 		return AT_E_RANGE;
 	struct pem_pair *p = &challenges[nchallenges];
@@ -134,6 +159,7 @@ static int alpn_present(void *ctx, const struct at_challenge *ch)
 static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
 {
 	(void)ctx;
+	pthread_mutex_lock(&state_mu);
 	for (size_t i = 0; i < nchallenges; i++) {
 		if (strcmp(challenges[i].name, ch->alpn_sni) != 0)
 			continue;
@@ -145,6 +171,60 @@ static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
 	}
 	if (write_all() != 0)
 		at_log_warn("withdrawing the tls-alpn-01 challenge for %s failed", ch->alpn_sni);
+	pthread_mutex_unlock(&state_mu);
+}
+
+int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
+{
+	struct pem_pair next;
+	memset(&next, 0, sizeof(next));
+	snprintf(next.name, sizeof(next.name), "%s", name);
+	next.chain = malloc(chain_len);
+	next.key = malloc(key_len);
+	if (next.chain == NULL || next.key == NULL) {
+		pair_clear(&next);
+		return AT_E_NOMEM;
+	}
+	memcpy(next.chain, chain, chain_len);
+	next.chain_len = chain_len;
+	memcpy(next.key, key, key_len);
+	next.key_len = key_len;
+	pthread_mutex_lock(&state_mu);
+	size_t i = 0;
+	while (i < nextra && strcmp(extra[i].name, name) != 0)
+		i++;
+	if (i == nextra && nextra == extra_cap) {
+		size_t nc = extra_cap ? extra_cap * 2 : 16;
+		struct pem_pair *nv = nc <= MAX_EXTRA ? realloc(extra, nc * sizeof(*nv)) : NULL;
+		if (nv == NULL) {
+			pthread_mutex_unlock(&state_mu);
+			pair_clear(&next);
+			return AT_E_RANGE;
+		}
+		extra = nv;
+		extra_cap = nc;
+	}
+	struct pem_pair old;
+	memset(&old, 0, sizeof(old));
+	if (i < nextra)
+		old = extra[i];
+	else
+		nextra++;
+	extra[i] = next;
+	int rc = write_all();
+	if (rc != 0) {
+		/* The region is full or the write failed: serve what was served before. */
+		pair_clear(&extra[i]);
+		if (old.chain)
+			extra[i] = old;
+		else
+			extra[i] = extra[--nextra];
+		pthread_mutex_unlock(&state_mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&state_mu);
+	pair_clear(&old);
+	return 0;
 }
 
 void mgr_solver_init(struct at_solver *s)

@@ -2,6 +2,7 @@
 #include "shim/preload/hooks.h"
 #include "shim/preload/cache.h"
 #include "shim/preload/clienthello.h"
+#include "shim/preload/ondemand.h"
 #include "shim/preload/real.h"
 
 #include <arpa/inet.h>
@@ -14,6 +15,8 @@
 #include <time.h>
 
 int (*hooks_sync_now)(void);
+const struct shim_config *hooks_on_demand;
+struct shm_region *hooks_on_demand_region;
 
 /* What the host installed on a context; owned by the context through its ex_data (freed with it). */
 struct ctx_hooks {
@@ -194,8 +197,13 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 			return rc;
 	} else {
 		c = cache_find_cert(s, lower, time(NULL));
-		if (c == NULL)
+		if (c == NULL) {
+			/* Not managed (yet): the host's own certificate now; on-demand may ask for it in the
+			 * background, so that a later handshake gets one (never a wait on this thread). */
+			if (hooks_on_demand && sni != addr && ondemand_qualifies(hooks_on_demand, lower))
+				ondemand_post(hooks_on_demand_region, lower);
 			return rc;
+		}
 	}
 	r->SSL_certs_clear(ssl);
 	if (r->SSL_use_cert_and_key(ssl, c->leaf, c->key, c->chain, 1) != 1)

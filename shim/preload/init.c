@@ -121,8 +121,14 @@ void shim_on_server_ctx(void)
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 		else if (may_manage() && beside_me(path, sizeof(path), MANAGER_EXE) == 0) {
 			pid_t pid = spawn_manager(path, shm_fd);
-			if (pid > 0)
+			if (pid > 0) {
 				atomic_store(&host.shm->helper_pid, (int32_t)pid);
+				/* Requests are served by the tree's manager process only. */
+				if (config.on_demand) {
+					hooks_on_demand_region = host.shm;
+					hooks_on_demand = &config;
+				}
+			}
 		}
 		if (beside_me(path, sizeof(path), MANAGER_SO) == 0) {
 			in_manager = 1; /* libcurl's and libssl's constructors must not be hooked */

@@ -1,0 +1,287 @@
+/*
+ * On-demand issuance, the manager side (the handshake side is shim/preload/ondemand.c). One thread in the
+ * tree's manager process takes the names handshakes posted, and for each:
+ *   - skips it while it is issued, pending, refused (10 min) or backing off after a failure (1 min doubling to
+ *     an hour): the per-name table is bounded (NAMES slots, the oldest forgotten first);
+ *   - asks AUTOTLS_ASK (GET <url>?domain=<name>, 2 s, no redirects; 2xx allows) once per refusal period;
+ *   - takes a token from a bucket (RATE_PER_MIN a minute, BURST at once) or waits for one, so that a burst of new
+ *     names cannot run into the CA's limits; names that find no room in the queue are dropped (a later
+ *     handshake asks again);
+ *   - issues under the store's per-name lock through the enabled challenges and publishes the certificate beside
+ *     the managed one.
+ * At start it serves the on-demand certificates the store already holds, and it renews them when due.
+ * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
+ */
+#include "shim/manager/manager.h"
+#include "acme/solver.h"
+#include "engine/engine.h"
+#include "store/certs.h"
+#include "store/name.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <curl/curl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAMES 4096
+#define QUEUE 256
+#define RATE_PER_MIN 10
+#define BURST 20
+#define REFUSED_S 600
+#define RENEW_CHECK_S 60
+
+enum od_state { OD_EMPTY = 0, OD_QUEUED, OD_ISSUED, OD_REFUSED, OD_FAILED };
+
+struct od_name {
+	char name[256];
+	enum od_state state;
+	time_t until;    /* refused/failed: not before; issued: when to look at renewal */
+	long backoff_s;
+	time_t touched;
+};
+
+static struct od_name names[NAMES];
+static char queue[QUEUE][256];
+static size_t qhead, qlen;
+static double tokens = BURST;
+static time_t tokens_at;
+
+static struct od_name *find(const char *name, int create)
+{
+	struct od_name *oldest = &names[0];
+	for (size_t i = 0; i < NAMES; i++) {
+		if (names[i].state != OD_EMPTY && strcmp(names[i].name, name) == 0)
+			return &names[i];
+		if (names[i].state == OD_EMPTY || names[i].touched < oldest->touched)
+			oldest = &names[i];
+	}
+	if (!create)
+		return NULL;
+	/* Forget the least recently seen (an issued name stays in the store and is found there again). */
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->name, sizeof(oldest->name), "%s", name);
+	return oldest;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+/* The ask URL's answer: 1 allow, 0 refuse, -1 could not ask (treated as a refusal, retried later). */
+static int ask(const char *name)
+{
+	const char *url = mgr_host->cfg->ask;
+	if (url == NULL)
+		return 1;
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		return -1;
+	char *full = NULL;
+	char *esc = curl_easy_escape(c, name, 0);
+	long status = 0;
+	if (esc && asprintf(&full, "%s%sdomain=%s", url, strchr(url, '?') ? "&" : "?", esc) > 0) {
+		curl_easy_setopt(c, CURLOPT_URL, full);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)65536);
+		/* The answer is the status; the body is not ours to keep. */
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		mgr_quiesce_leave();
+		CURLcode rc = curl_easy_perform(c);
+		mgr_quiesce_enter();
+		if (rc == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		else
+			status = -1;
+	}
+	free(full);
+	curl_free(esc);
+	curl_easy_cleanup(c);
+	if (status < 0) {
+		at_log_warn("on-demand: the ask URL did not answer for %s; refusing it for now", name);
+		return -1;
+	}
+	return status >= 200 && status <= 299;
+}
+
+static int take_token(void)
+{
+	time_t now = time(NULL);
+	if (tokens_at == 0)
+		tokens_at = now;
+	tokens += (double)(now - tokens_at) * RATE_PER_MIN / 60.0;
+	tokens_at = now;
+	if (tokens > BURST)
+		tokens = BURST;
+	if (tokens < 1)
+		return 0;
+	tokens -= 1;
+	return 1;
+}
+
+static void publish(const struct at_cert_record *rec, const char *name)
+{
+	if (mgr_publish_extra(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, name) == 0)
+		at_log_info("published the on-demand certificate for %s (not after %ld)", name, (long)rec->info.not_after);
+}
+
+static void issue(struct at_engine *e, struct od_name *n)
+{
+	const char *nm[] = { n->name };
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	size_t count = 0;
+	struct at_cert_record rec;
+	int ordered = 0, rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &count);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		memset(&rec, 0, sizeof(rec));
+		rc = at_engine_ensure(e, nm, 1, &list[i], 1, 0, &rec, &ordered);
+		if (rc == 0 || !mgr_challenge_fallback(rc) || i + 1 == count)
+			break;
+		rc = 0;
+	}
+	time_t now = time(NULL);
+	if (rc == 0) {
+		n->state = OD_ISSUED;
+		n->until = now + RENEW_CHECK_S;
+		n->backoff_s = 0;
+		publish(&rec, n->name);
+		at_cert_record_clear(&rec);
+		return;
+	}
+	n->backoff_s = n->backoff_s ? (n->backoff_s * 2 > 3600 ? 3600 : n->backoff_s * 2) : 60;
+	n->state = OD_FAILED;
+	n->until = now + n->backoff_s;
+	at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
+		    at_strerror(rc), n->backoff_s);
+}
+
+/* A posted name: through the policy into the queue. */
+static void consider(const char *name)
+{
+	time_t now = time(NULL);
+	struct od_name *n = find(name, 1);
+	n->touched = now;
+	if (n->state == OD_QUEUED || n->state == OD_ISSUED ||
+	    ((n->state == OD_REFUSED || n->state == OD_FAILED) && now < n->until))
+		return;
+	if (n->state != OD_FAILED) {
+		int a = ask(name);
+		if (a != 1) {
+			n->state = OD_REFUSED;
+			n->until = now + (a == 0 ? REFUSED_S : 60);
+			if (a == 0)
+				at_log_info("on-demand: the ask URL refused %s", name);
+			return;
+		}
+	}
+	if (qlen == QUEUE)
+		return; /* a later handshake asks again */
+	snprintf(queue[(qhead + qlen++) % QUEUE], 256, "%s", name);
+	n->state = OD_QUEUED;
+}
+
+/* The store's on-demand records (every live record but the managed certificate's). */
+static void load_stored(struct at_engine *e, struct at_store *st)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	char prefix[300], ca[256];
+	char **keys = NULL;
+	size_t n = 0;
+	snprintf(ca, sizeof(ca), "%s", at_engine_ca(e));
+	snprintf(prefix, sizeof(prefix), "certificates/%s/", ca);
+	if (at_store_list(st, prefix, &keys, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *comp = keys[i] + strlen(prefix);
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(comp, "/"), comp);
+		char managed[AT_NAME_MAX + 1];
+		if (at_name_to_component(managed, cfg->domains[0]) == 0 && strcmp(managed, name) == 0)
+			continue;
+		struct at_cert_record rec;
+		memset(&rec, 0, sizeof(rec));
+		if (at_cert_record_load(st, ca, name, &rec) != 0)
+			continue;
+		if (rec.nnames == 1 && rec.info.not_after > time(NULL)) {
+			struct od_name *o = find(rec.names[0], 1);
+			o->state = OD_ISSUED;
+			o->touched = time(NULL);
+			o->until = time(NULL) + RENEW_CHECK_S;
+			publish(&rec, rec.names[0]);
+		}
+		at_cert_record_clear(&rec);
+	}
+	at_store_list_free(keys, n);
+}
+
+static void *ondemand_main(void *arg)
+{
+	(void)arg;
+	const struct shim_config *cfg = mgr_host->cfg;
+	struct shm_region *shm = mgr_host->shm;
+	struct at_store *st = NULL;
+	struct at_engine *e = NULL;
+	mgr_quiesce_enter();
+	if (at_store_open_file_shared(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
+		goto out;
+	struct at_engine_config ec = { .directory_url = cfg->ca, .ca_file = cfg->ca_roots, .email = cfg->email,
+				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st };
+	if (at_engine_new(&e, &ec) != 0)
+		goto out;
+	load_stored(e, st);
+	at_log_info("on-demand issuance is on (%s%s%s)", cfg->nallow ? "AUTOTLS_ALLOW" : "",
+		    cfg->nallow && cfg->ask ? " and " : "", cfg->ask ? "AUTOTLS_ASK" : "");
+	time_t last_renew_check = time(NULL);
+	for (;;) {
+		uint32_t seen = atomic_load(&shm->req_futex);
+		char name[256];
+		while (shm_take_request(shm, name))
+			consider(name);
+		while (qlen > 0 && take_token()) {
+			char nm[256];
+			snprintf(nm, sizeof(nm), "%s", queue[qhead]);
+			qhead = (qhead + 1) % QUEUE;
+			qlen--;
+			struct od_name *n = find(nm, 1);
+			issue(e, n);
+		}
+		if (time(NULL) - last_renew_check >= RENEW_CHECK_S) {
+			/* Renewal: ensure() orders only when a stored certificate is due. */
+			last_renew_check = time(NULL);
+			for (size_t i = 0; i < NAMES; i++)
+				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check)
+					issue(e, &names[i]);
+		}
+		mgr_quiesce_leave();
+		struct timespec ts = { .tv_sec = qlen > 0 ? 1 : 5, .tv_nsec = 0 };
+		syscall(SYS_futex, (uint32_t *)&shm->req_futex, FUTEX_WAIT, seen, &ts, NULL, 0);
+		mgr_quiesce_enter();
+	}
+out:
+	at_log_error("on-demand issuance could not start (the store or the CA settings); it stays off");
+	at_engine_free(e);
+	at_store_close(st);
+	mgr_quiesce_leave();
+	return NULL;
+}
+
+int mgr_ondemand_start(void)
+{
+	if (!mgr_host->cfg->on_demand || mgr_host->shm == NULL)
+		return 0;
+	pthread_t t;
+	return pthread_create(&t, NULL, ondemand_main, NULL) == 0 ? 0 : AT_E_NOMEM;
+}
