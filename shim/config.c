@@ -143,6 +143,17 @@ static int parse_on_demand(struct shim_config *cfg, const char *(*getenv_fn)(con
 		if (set_str(&cfg->ask, v) != 0)
 			return AT_E_NOMEM;
 	}
+	v = getenv_fn("AUTOTLS_ON_DEMAND_WAIT");
+	if (v && *v) {
+		char *end;
+		long w = strtol(v, &end, 10);
+		if (*end != '\0' || w < 0 || w > 60) {
+			at_log_error("AUTOTLS_ON_DEMAND_WAIT: \"%.20s\" is not a number of seconds from 0 to 60 (only for "
+				     "threaded servers: an event-loop server's worker would stall)", v);
+			return AT_E_INVAL;
+		}
+		cfg->on_demand_wait_s = w;
+	}
 	if (wanted && cfg->nallow == 0 && cfg->ask == NULL)
 		at_log_warn("AUTOTLS_ON_DEMAND=1 without AUTOTLS_ALLOW or AUTOTLS_ASK: on-demand issuance stays off "
 			    "(it would issue for any name a client sends)");

@@ -8,7 +8,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/tls1.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +159,29 @@ static int local_address(const struct real_ssl *r, SSL *ssl, char *out, size_t s
 	return inet_ntop(AF_INET6, a, out, (socklen_t)size) ? 0 : -1;
 }
 
+/* Waits (AUTOTLS_ON_DEMAND_WAIT) until the region publishes a certificate for name or the time is up; every
+ * publication wakes it, it syncs this process's cache and looks again. */
+static const struct cache_cert *ondemand_wait(struct shm_region *r, long wait_s, const char *name)
+{
+	struct timespec end, now;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += wait_s;
+	for (;;) {
+		uint32_t seen = atomic_load(&r->futex);
+		if (hooks_sync_now)
+			hooks_sync_now();
+		const struct cache_cert *c = cache_find_cert(cache_current(), name, time(NULL));
+		if (c != NULL)
+			return c;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left_ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (left_ms <= 0)
+			return NULL;
+		struct timespec ts = { .tv_sec = left_ms / 1000, .tv_nsec = (left_ms % 1000) * 1000000L };
+		syscall(SYS_futex, (uint32_t *)&r->futex, FUTEX_WAIT, seen, &ts, NULL, 0);
+	}
+}
+
 static int shim_cert_cb(SSL *ssl, void *arg)
 {
 	const struct real_ssl *r = real_ssl();
@@ -199,10 +225,14 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 		c = cache_find_cert(s, lower, time(NULL));
 		if (c == NULL) {
 			/* Not managed (yet): the host's own certificate now; on-demand may ask for it in the
-			 * background, so that a later handshake gets one (never a wait on this thread). */
-			if (hooks_on_demand && sni != addr && ondemand_qualifies(hooks_on_demand, lower))
-				ondemand_post(hooks_on_demand_region, lower);
-			return rc;
+			 * background, so that a later handshake gets one. Only with AUTOTLS_ON_DEMAND_WAIT (a
+			 * threaded server's choice) does this thread wait for it. */
+			if (!hooks_on_demand || sni == addr || !ondemand_qualifies(hooks_on_demand, lower))
+				return rc;
+			ondemand_post(hooks_on_demand_region, lower);
+			if (hooks_on_demand->on_demand_wait_s <= 0 ||
+			    (c = ondemand_wait(hooks_on_demand_region, hooks_on_demand->on_demand_wait_s, lower)) == NULL)
+				return rc;
 		}
 	}
 	r->SSL_certs_clear(ssl);

@@ -218,6 +218,8 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_STORAGE_GROUP", "no-such-group-autotls" },
 		{ "AUTOTLS_CHALLENGES", "tls-sni-01" },
 		{ "AUTOTLS_ON_DEMAND", "yes" },
+		{ "AUTOTLS_ON_DEMAND_WAIT", "600" },
+		{ "AUTOTLS_ON_DEMAND_WAIT", "soon" },
 		{ "AUTOTLS_ALLOW", "../x" },
 		{ "AUTOTLS_ALLOW", "127.0.0.1" },
 		{ "AUTOTLS_ASK", "ftp://ask.test/" },
