@@ -44,6 +44,25 @@ static void pair_clear(struct pem_pair *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* A copy of a certificate and its key for publishing (freed with pair_clear). */
+static int pair_make(struct pem_pair *p, const char *name, const char *chain, size_t chain_len, const char *key,
+		     size_t key_len)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->chain = malloc(chain_len);
+	p->key = malloc(key_len);
+	if (p->chain == NULL || p->key == NULL) {
+		pair_clear(p);
+		return AT_E_NOMEM;
+	}
+	memcpy(p->chain, chain, chain_len);
+	p->chain_len = chain_len;
+	memcpy(p->key, key, key_len);
+	p->key_len = key_len;
+	return 0;
+}
+
 static int write_all(void)
 {
 	struct at_buf b;
@@ -74,18 +93,8 @@ static int write_all(void)
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
 	struct pem_pair next;
-	memset(&next, 0, sizeof(next));
-	snprintf(next.name, sizeof(next.name), "%s", name);
-	next.chain = malloc(chain_len);
-	next.key = malloc(key_len);
-	if (next.chain == NULL || next.key == NULL) {
-		pair_clear(&next);
+	if (pair_make(&next, name, chain, chain_len, key, key_len) != 0)
 		return AT_E_NOMEM;
-	}
-	memcpy(next.chain, chain, chain_len);
-	next.chain_len = chain_len;
-	memcpy(next.key, key, key_len);
-	next.key_len = key_len;
 	pthread_mutex_lock(&state_mu);
 	if (current.chain && current.chain_len == chain_len && memcmp(current.chain, chain, chain_len) == 0) {
 		pthread_mutex_unlock(&state_mu);
@@ -177,18 +186,8 @@ static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
 	struct pem_pair next;
-	memset(&next, 0, sizeof(next));
-	snprintf(next.name, sizeof(next.name), "%s", name);
-	next.chain = malloc(chain_len);
-	next.key = malloc(key_len);
-	if (next.chain == NULL || next.key == NULL) {
-		pair_clear(&next);
+	if (pair_make(&next, name, chain, chain_len, key, key_len) != 0)
 		return AT_E_NOMEM;
-	}
-	memcpy(next.chain, chain, chain_len);
-	next.chain_len = chain_len;
-	memcpy(next.key, key, key_len);
-	next.key_len = key_len;
 	pthread_mutex_lock(&state_mu);
 	size_t i = 0;
 	while (i < nextra && strcmp(extra[i].name, name) != 0)
