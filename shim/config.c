@@ -19,6 +19,22 @@ static int set_str(char **slot, const char *v)
 	return *slot ? 0 : AT_E_NOMEM;
 }
 
+/* An optional whole number between lo and hi (digits only); *out is left alone when unset. 0, or AT_E_INVAL
+ * with one line naming the variable, what the number is, and the range. */
+static int take_number(long *out, const char *var, const char *v, long lo, long hi, const char *what)
+{
+	if (v == NULL || *v == '\0')
+		return 0;
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || n < lo || n > hi) {
+		at_log_error("%s: \"%.20s\" is not %s from %ld to %ld", var, v, what, lo, hi);
+		return AT_E_INVAL;
+	}
+	*out = n;
+	return 0;
+}
+
 /* An optional setting that must be an absolute path (what says what it names): 0 when unset or taken,
  * AT_E_INVAL (one line naming the variable), AT_E_NOMEM. */
 static int take_path(char **slot, const char *var, const char *v, const char *what)
@@ -143,17 +159,10 @@ static int parse_on_demand(struct shim_config *cfg, const char *(*getenv_fn)(con
 		if (set_str(&cfg->ask, v) != 0)
 			return AT_E_NOMEM;
 	}
-	v = getenv_fn("AUTOTLS_ON_DEMAND_WAIT");
-	if (v && *v) {
-		char *end;
-		long w = strtol(v, &end, 10);
-		if (*end != '\0' || w < 0 || w > 60) {
-			at_log_error("AUTOTLS_ON_DEMAND_WAIT: \"%.20s\" is not a number of seconds from 0 to 60 (only for "
-				     "threaded servers: an event-loop server's worker would stall)", v);
-			return AT_E_INVAL;
-		}
-		cfg->on_demand_wait_s = w;
-	}
+	/* Only for threaded servers: an event-loop server's worker would stall. */
+	if (take_number(&cfg->on_demand_wait_s, "AUTOTLS_ON_DEMAND_WAIT", getenv_fn("AUTOTLS_ON_DEMAND_WAIT"), 0, 60,
+			"a number of seconds") != 0)
+		return AT_E_INVAL;
 	if (wanted && cfg->nallow == 0 && cfg->ask == NULL)
 		at_log_warn("AUTOTLS_ON_DEMAND=1 without AUTOTLS_ALLOW or AUTOTLS_ASK: on-demand issuance stays off "
 			    "(it would issue for any name a client sends)");
@@ -355,16 +364,9 @@ static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		return rc;
 	}
 	cfg->dns_wait_s = 60;
-	v = getenv_fn("AUTOTLS_DNS_WAIT");
-	if (v && *v) {
-		char *end;
-		long w = strtol(v, &end, 10);
-		if (*v < '0' || *v > '9' || *end != '\0' || w < 1 || w > 3600) {
-			at_log_error("AUTOTLS_DNS_WAIT: \"%.20s\" is not a number of seconds between 1 and 3600", v);
-			return AT_E_INVAL;
-		}
-		cfg->dns_wait_s = w;
-	}
+	if (take_number(&cfg->dns_wait_s, "AUTOTLS_DNS_WAIT", getenv_fn("AUTOTLS_DNS_WAIT"), 1, 3600,
+			"a number of seconds") != 0)
+		return AT_E_INVAL;
 	/* RFC 2136 updates: AUTOTLS_DNS_UPDATE and AUTOTLS_DNS_TSIG together, AUTOTLS_DNS_ZONE optional. */
 	v = getenv_fn("AUTOTLS_DNS_UPDATE");
 	const char *t = getenv_fn("AUTOTLS_DNS_TSIG");
@@ -483,17 +485,10 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	}
 	/* For tests that must watch a retry within seconds; not a user setting, so not in the README table. */
 	cfg->backoff_divisor = 1;
-	v = getenv_fn("AUTOTLS_TEST_BACKOFF_SCALE");
-	if (v && *v) {
-		char *end;
-		long d = strtol(v, &end, 10);
-		if (*end != '\0' || d < 1 || d > 86400) {
-			at_log_error("AUTOTLS_TEST_BACKOFF_SCALE: \"%.20s\" is not a divisor between 1 and 86400", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		cfg->backoff_divisor = d;
-	}
+	rc = take_number(&cfg->backoff_divisor, "AUTOTLS_TEST_BACKOFF_SCALE", getenv_fn("AUTOTLS_TEST_BACKOFF_SCALE"), 1,
+			 86400, "a divisor");
+	if (rc != 0)
+		goto fail;
 	cfg->storage_gid = -1;
 	v = getenv_fn("AUTOTLS_STORAGE_GROUP");
 	if (v && *v) {
@@ -511,18 +506,11 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	if (rc != 0)
 		goto fail;
 	/* HTTP-01 (shim/manager/http01.c). */
-	cfg->http_port = 80;
-	v = getenv_fn("AUTOTLS_HTTP_PORT");
-	if (v && *v) {
-		char *end;
-		long port = strtol(v, &end, 10);
-		if (*end != '\0' || port < 1 || port > 65535 || !(*v >= '0' && *v <= '9')) {
-			at_log_error("AUTOTLS_HTTP_PORT: \"%.20s\" is not a port number between 1 and 65535", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		cfg->http_port = (int)port;
-	}
+	long http_port = 80;
+	rc = take_number(&http_port, "AUTOTLS_HTTP_PORT", getenv_fn("AUTOTLS_HTTP_PORT"), 1, 65535, "a port number");
+	if (rc != 0)
+		goto fail;
+	cfg->http_port = (int)http_port;
 	v = getenv_fn("AUTOTLS_HTTP_REDIRECT");
 	if (v && *v) {
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
