@@ -39,6 +39,15 @@ static void fork_child(void)
 		at_log_error("cannot start the manager thread after fork in pid %d", (int)getpid());
 }
 
+/* At exit the host's atexit handlers (OpenSSL's cleanup among them) free what the manager thread may be using.
+ * Taking the quiesce lock for good parks the thread at its next step: the wait is for CPU work only (the lock is
+ * released across every network wait and sleep), and the lock is never given back, as the process is ending.
+ * Registered after OpenSSL's own handler, so it runs first. */
+static void quiesce_at_exit(void)
+{
+	pthread_mutex_lock(&mgr_quiesce);
+}
+
 static void *thread_main(void *arg)
 {
 	(void)arg;
@@ -76,7 +85,7 @@ int autotls_manager_attach(const struct shim_host *host)
 		return AT_E_IO;
 	*host->sync_now = mgr_sync;
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
-	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0 || atexit(quiesce_at_exit) != 0)
 		return AT_E_NOMEM;
 	return mgr_thread_start();
 }
