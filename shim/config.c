@@ -363,6 +363,11 @@ static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 				     "literal or [IPv6], optionally with :port, e.g. 127.0.0.1:8053 or [::1]:53", v);
 		return rc;
 	}
+	/* For tests that bring their own resolver (in a network namespace of their own); not a user setting, so not
+	 * in the README table. */
+	rc = take_path(&cfg->dns_resolv_conf, "AUTOTLS_TEST_RESOLV_CONF", getenv_fn("AUTOTLS_TEST_RESOLV_CONF"), "");
+	if (rc != 0)
+		return rc;
 	cfg->dns_wait_s = 60;
 	if (take_number(&cfg->dns_wait_s, "AUTOTLS_DNS_WAIT", getenv_fn("AUTOTLS_DNS_WAIT"), 1, 3600,
 			"a number of seconds") != 0)
@@ -557,6 +562,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->webroot);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);
+	free(cfg->dns_resolv_conf);
 	free(cfg->dns_update);
 	free(cfg->dns_tsig_name);
 	free(cfg->dns_zone);

@@ -140,15 +140,68 @@ static int txt_equals(const unsigned char *rd, size_t rdlen, const char *value)
 	return equal && at == vlen;
 }
 
-/* The SOA RDATA at msg[off] (rdlen bytes): two names that end exactly 20 bytes (five 32-bit values) before the
- * end. Names may be compressed, pointing anywhere earlier in the message. */
-static int soa_ok(const unsigned char *msg, size_t off, size_t rdlen)
+int at_dns_soa_ok(const unsigned char *msg, size_t off, size_t rdlen)
 {
 	char tmp[NAME_MAX_TEXT];
 	size_t r = off, end = off + rdlen;
 	if (at_dns_read_name(msg, end, &r, tmp) != 0 || at_dns_read_name(msg, end, &r, tmp) != 0)
 		return 0;
 	return r + 20 == end;
+}
+
+/* RFC 1035 section 4.1.1: the header, then the one question, which must be the one we asked. */
+int at_dns_read_head(const unsigned char *msg, size_t len, uint16_t id, const char *name, unsigned qtype,
+		     struct at_dns_head *h)
+{
+	char owner[NAME_MAX_TEXT];
+	size_t off = HDR;
+
+	if (len < HDR || get16(msg) != id)
+		return AT_E_PARSE;
+	if (!(msg[2] & 0x80) || (msg[2] & 0x78) != 0)
+		return AT_E_PARSE; /* not a response, or not to a standard query */
+	if (msg[2] & 0x02)
+		return AT_E_TOOBIG; /* TC */
+	if (get16(msg + 4) != 1)
+		return AT_E_PARSE;
+	if (at_dns_read_name(msg, len, &off, owner) != 0 || off + 4 > len)
+		return AT_E_PARSE;
+	if (!same_name(name, owner) || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
+		return AT_E_PARSE;
+	h->rcode = msg[3] & 0x0F;
+	h->aa = (msg[2] & 0x04) != 0;
+	h->an = get16(msg + 6);
+	h->ns = get16(msg + 8);
+	h->ar = get16(msg + 10);
+	h->off = off + 4;
+	memcpy(h->qname, owner, sizeof(owner));
+	return 0;
+}
+
+/* RFC 1035 section 4.1.3: owner, type, class, TTL, RDLENGTH, then RDATA that must fit in the message. */
+int at_dns_read_rr(const unsigned char *msg, size_t len, size_t *off, struct at_dns_rr *rr)
+{
+	size_t o = *off;
+
+	if (at_dns_read_name(msg, len, &o, rr->owner) != 0 || o + 10 > len)
+		return AT_E_PARSE;
+	rr->type = get16(msg + o);
+	rr->klass = get16(msg + o + 2);
+	rr->rdlen = get16(msg + o + 8);
+	rr->rdoff = o + 10;
+	if (rr->rdoff + rr->rdlen > len)
+		return AT_E_PARSE;
+	*off = rr->rdoff + rr->rdlen;
+	return 0;
+}
+
+/* A name that is the whole RDATA (CNAME, NS): nothing may follow it. */
+int at_dns_read_rdata_name(const unsigned char *msg, const struct at_dns_rr *rr, char text[AT_DNS_NAME_TEXT])
+{
+	size_t r = rr->rdoff, end = rr->rdoff + rr->rdlen;
+	if (at_dns_read_name(msg, end, &r, text) != 0 || r != end)
+		return AT_E_PARSE;
+	return 0;
 }
 
 /*
@@ -159,61 +212,46 @@ static int soa_ok(const unsigned char *msg, size_t off, size_t rdlen)
 static int parse_answer(const unsigned char *msg, size_t len, uint16_t id, const char *name, unsigned qtype,
 			const char *value, int *found)
 {
-	char owner[NAME_MAX_TEXT], target[NAME_MAX_TEXT], cname[NAME_MAX_TEXT];
-	size_t off = HDR;
+	char target[NAME_MAX_TEXT], cname[NAME_MAX_TEXT];
+	struct at_dns_head h;
+	struct at_dns_rr rr;
 	int hit = 0, links = 0;
+	int rc = at_dns_read_head(msg, len, id, name, qtype, &h);
 
-	if (len < HDR || get16(msg) != id)
-		return AT_E_PARSE;
-	if (!(msg[2] & 0x80) || (msg[2] & 0x78) != 0)
-		return AT_E_PARSE; /* not a response, or not to a standard query */
-	if (msg[2] & 0x02)
-		return AT_E_TOOBIG; /* TC */
-	unsigned rcode = msg[3] & 0x0F, qd = get16(msg + 4), an = get16(msg + 6);
-	if (qd != 1)
-		return AT_E_PARSE;
-	if (at_dns_read_name(msg, len, &off, owner) != 0 || off + 4 > len)
-		return AT_E_PARSE;
-	if (!same_name(name, owner) || get16(msg + off) != qtype || get16(msg + off + 2) != CLASS_IN)
-		return AT_E_PARSE;
-	off += 4;
-	if (rcode == RCODE_NXDOMAIN) {
+	if (rc != 0)
+		return rc;
+	if (h.rcode == RCODE_NXDOMAIN) {
 		*found = 0;
 		return 0;
 	}
-	if (rcode != 0)
+	if (h.rcode != 0)
 		return AT_E_NET;
 
-	snprintf(target, sizeof(target), "%s", owner);
-	for (unsigned i = 0; i < an; i++) {
-		if (at_dns_read_name(msg, len, &off, owner) != 0 || off + 10 > len)
+	size_t off = h.off;
+	memcpy(target, h.qname, sizeof(target));
+	for (unsigned i = 0; i < h.an; i++) {
+		if (at_dns_read_rr(msg, len, &off, &rr) != 0)
 			return AT_E_PARSE;
-		unsigned type = get16(msg + off), klass = get16(msg + off + 2);
-		size_t rdlen = get16(msg + off + 8);
-		off += 10;
-		if (off + rdlen > len)
-			return AT_E_PARSE;
+		if (rr.klass != CLASS_IN)
+			continue;
 		if (qtype == AT_DNS_TYPE_SOA) {
-			if (klass == CLASS_IN && type == AT_DNS_TYPE_SOA) {
-				if (!soa_ok(msg, off, rdlen))
+			if (rr.type == AT_DNS_TYPE_SOA) {
+				if (!at_dns_soa_ok(msg, rr.rdoff, rr.rdlen))
 					return AT_E_PARSE;
-				if (strcmp(owner, target) == 0)
+				if (strcmp(rr.owner, target) == 0)
 					hit = 1;
 			}
-		} else if (klass == CLASS_IN && type == AT_DNS_TYPE_CNAME && strcmp(owner, target) == 0) {
-			size_t r = off;
-			if (++links > AT_DNS_MAX_CNAMES || at_dns_read_name(msg, off + rdlen, &r, cname) != 0 ||
-			    r != off + rdlen)
+		} else if (rr.type == AT_DNS_TYPE_CNAME && strcmp(rr.owner, target) == 0) {
+			if (++links > AT_DNS_MAX_CNAMES || at_dns_read_rdata_name(msg, &rr, cname) != 0)
 				return AT_E_PARSE;
 			memcpy(target, cname, sizeof(target));
-		} else if (klass == CLASS_IN && type == AT_DNS_TYPE_TXT) {
-			int eq = txt_equals(msg + off, rdlen, value);
+		} else if (rr.type == AT_DNS_TYPE_TXT) {
+			int eq = txt_equals(msg + rr.rdoff, rr.rdlen, value);
 			if (eq < 0)
 				return AT_E_PARSE;
-			if (eq && strcmp(owner, target) == 0)
+			if (eq && strcmp(rr.owner, target) == 0)
 				hit = 1;
 		}
-		off += rdlen;
 	}
 	*found = hit;
 	return 0;
@@ -281,9 +319,9 @@ static int make_addr(struct sockaddr_storage *ss, socklen_t *sl, const char *ip,
 	return AT_E_INVAL;
 }
 
-static int ask_udp(unsigned char *r, const struct sockaddr_storage *ss, socklen_t sl, const unsigned char *q,
-		   size_t qlen, uint16_t id, const char *name, unsigned qtype, const char *value, long deadline,
-		   int *found)
+/* Sends q over UDP and waits for a datagram with our id that is a response; other datagrams are not ours. */
+static int exchange_udp(const struct sockaddr_storage *ss, socklen_t sl, const unsigned char *q, size_t qlen,
+			uint16_t id, unsigned char *r, size_t cap, size_t *rlen, long deadline)
 {
 	int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int rc = AT_E_NET;
@@ -299,15 +337,15 @@ static int ask_udp(unsigned char *r, const struct sockaddr_storage *ss, socklen_
 			rc = w == 0 ? AT_E_TIMEOUT : AT_E_NET;
 			goto out;
 		}
-		ssize_t n = recv(fd, r, UDP_MAX, 0);
+		ssize_t n = recv(fd, r, cap, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			goto out; /* ECONNREFUSED: nothing listens there */
-		rc = parse_answer(r, (size_t)n, id, name, qtype, value, found);
-		/* An answer to another query (or garbage) is not ours: keep waiting for ours. */
-		if (rc == AT_E_PARSE && ((size_t)n < HDR || get16(r) != id))
+		if ((size_t)n < HDR || get16(r) != id || !(r[2] & 0x80))
 			continue;
+		*rlen = (size_t)n;
+		rc = 0;
 		goto out;
 	}
 out:
@@ -332,53 +370,15 @@ static int io_full(int fd, unsigned char *buf, size_t n, int writing, long deadl
 	return 0;
 }
 
-/* RFC 1035 section 4.2.2: over TCP each message is prefixed with its two-byte length. */
-static int ask_tcp(unsigned char *r, const struct sockaddr_storage *ss, socklen_t sl, const unsigned char *q,
-		   size_t qlen, uint16_t id, const char *name, unsigned qtype, const char *value, long deadline,
-		   int *found)
-{
-	unsigned char out[2 + 512], lenbuf[2] = { 0, 0 };
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int rc;
-
-	if (fd < 0)
-		return AT_E_NET;
-	if (qlen > sizeof(out) - 2) {
-		rc = AT_E_RANGE;
-		goto out;
-	}
-	if (connect(fd, (const struct sockaddr *)ss, sl) != 0 && errno != EINPROGRESS) {
-		rc = AT_E_NET;
-		goto out;
-	}
-	out[0] = (unsigned char)(qlen >> 8);
-	out[1] = (unsigned char)qlen;
-	memcpy(out + 2, q, qlen);
-	rc = io_full(fd, out, qlen + 2, 1, deadline);
-	if (rc == 0)
-		rc = io_full(fd, lenbuf, 2, 0, deadline);
-	size_t n = get16(lenbuf);
-	if (rc == 0)
-		rc = io_full(fd, r, n, 0, deadline);
-	if (rc == 0)
-		rc = parse_answer(r, n, id, name, qtype, value, found);
-	if (rc == AT_E_TOOBIG)
-		rc = AT_E_PARSE; /* TC over TCP makes no sense */
-out:
-	close(fd);
-	return rc;
-}
-
-/* One question (name, qtype) to server_ip:port over UDP, then TCP when truncated. */
-static int ask(const char *server_ip, int port, const char *name, unsigned qtype, const char *value, int timeout_ms,
-	       int *found)
+int at_dns_exchange(const char *server_ip, int port, const char *name, uint16_t qtype, int rd, unsigned char *r,
+		    size_t cap, size_t *rlen, uint16_t *id_out, int timeout_ms)
 {
 	unsigned char q[512];
-	size_t qlen;
+	size_t qlen, n = 0;
 	uint16_t id;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	long start = now_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 1);
 	int rc;
 
 	if (server_ip == NULL || name == NULL || make_addr(&ss, &sl, server_ip, port) != 0)
@@ -388,16 +388,43 @@ static int ask(const char *server_ip, int port, const char *name, unsigned qtype
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		id = (uint16_t)(ts.tv_nsec ^ getpid());
 	}
-	rc = at_dns_build_query(q, sizeof(q), &qlen, name, id, (uint16_t)qtype);
+	rc = at_dns_build_query(q, sizeof(q), &qlen, name, id, qtype);
 	if (rc != 0)
 		return rc == AT_E_RANGE ? AT_E_BADNAME : rc;
+	if (!rd)
+		q[2] &= (unsigned char)~0x01;
+	rc = exchange_udp(&ss, sl, q, qlen, id, r, cap, &n, deadline);
+	/* RFC 7766 section 5: a truncated answer is asked again over TCP. */
+	if (rc == 0 && (r[2] & 0x02)) {
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return AT_E_TIMEOUT;
+		rc = at_dns_tcp_exchange(server_ip, port, q, qlen, r, cap, &n, (int)left);
+		if (rc == 0 && (n < HDR || get16(r) != id))
+			rc = AT_E_PARSE;
+		if (rc == 0 && (r[2] & 0x02))
+			rc = AT_E_PARSE; /* TC over TCP makes no sense */
+	}
+	if (rc != 0)
+		return rc;
+	*rlen = n;
+	*id_out = id;
+	return 0;
+}
+
+/* One question (name, qtype) with RD set, answered and parsed. */
+static int ask(const char *server_ip, int port, const char *name, unsigned qtype, const char *value, int timeout_ms,
+	       int *found)
+{
+	size_t n;
+	uint16_t id;
 	/* One buffer for the largest message either transport can carry (a two-byte length caps both). */
 	unsigned char *r = malloc(UDP_MAX);
 	if (r == NULL)
 		return AT_E_NOMEM;
-	rc = ask_udp(r, &ss, sl, q, qlen, id, name, qtype, value, deadline, found);
-	if (rc == AT_E_TOOBIG)
-		rc = ask_tcp(r, &ss, sl, q, qlen, id, name, qtype, value, deadline, found);
+	int rc = at_dns_exchange(server_ip, port, name, (uint16_t)qtype, 1, r, UDP_MAX, &n, &id, timeout_ms);
+	if (rc == 0)
+		rc = parse_answer(r, n, id, name, qtype, value, found);
 	free(r);
 	return rc;
 }

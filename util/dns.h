@@ -14,9 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define AT_DNS_TYPE_A 1
+#define AT_DNS_TYPE_NS 2
 #define AT_DNS_TYPE_CNAME 5
 #define AT_DNS_TYPE_SOA 6
 #define AT_DNS_TYPE_TXT 16
+#define AT_DNS_TYPE_AAAA 28
 #define AT_DNS_NAME_TEXT 254  /* a name as text: 253 characters and the NUL */
 #define AT_DNS_MAX_JUMPS 16   /* compression pointers followed within one name */
 #define AT_DNS_MAX_CNAMES 8   /* CNAME links followed within one answer */
@@ -52,6 +55,55 @@ int at_dns_parse_soa(const unsigned char *msg, size_t len, uint16_t id, const ch
  */
 int at_dns_read_name(const unsigned char *msg, size_t len, size_t *off, char text[AT_DNS_NAME_TEXT])
 	__attribute__((warn_unused_result));
+
+/* The header and question of an answer (at_dns_read_head): RCODE, AA, the three other section counts, the
+ * question's name as read (lower case) and the offset of the first record after the question. */
+struct at_dns_head {
+	unsigned rcode;
+	int aa;
+	unsigned an, ns, ar;
+	size_t off;
+	char qname[AT_DNS_NAME_TEXT];
+};
+
+/* One resource record's fixed part (at_dns_read_rr): its RDATA is msg[rdoff .. rdoff + rdlen), inside the
+ * message. */
+struct at_dns_rr {
+	char owner[AT_DNS_NAME_TEXT];
+	unsigned type, klass;
+	size_t rdoff, rdlen;
+};
+
+/*
+ * Checks that msg (len bytes) is a response with the given id to a standard query holding exactly the one
+ * question (name, qtype, IN), and fills *h. Returns 0, AT_E_TOOBIG when TC is set (ask again over TCP) or
+ * AT_E_PARSE. The RCODE is left for the caller to judge.
+ */
+int at_dns_read_head(const unsigned char *msg, size_t len, uint16_t id, const char *name, unsigned qtype,
+		     struct at_dns_head *h) __attribute__((warn_unused_result));
+
+/* Reads the record at msg[*off] into *rr and moves *off past its RDATA. Returns 0 or AT_E_PARSE (a bad owner
+ * name, the fixed part or the RDATA running past len). */
+int at_dns_read_rr(const unsigned char *msg, size_t len, size_t *off, struct at_dns_rr *rr)
+	__attribute__((warn_unused_result));
+
+/* The RDATA of rr (a CNAME or NS record of msg) as one name that fills it exactly, into text. 0 or AT_E_PARSE. */
+int at_dns_read_rdata_name(const unsigned char *msg, const struct at_dns_rr *rr, char text[AT_DNS_NAME_TEXT])
+	__attribute__((warn_unused_result));
+
+/* 1 when the SOA RDATA at msg[off] (rdlen bytes) is two names followed by exactly five 32-bit values, else 0. */
+int at_dns_soa_ok(const unsigned char *msg, size_t off, size_t rdlen);
+
+/*
+ * Sends one query for (name, qtype, IN) to server_ip:port with a random id, RD set when rd is nonzero (RFC 1035
+ * section 4.1.1; an authoritative server is asked with RD clear), over UDP and again over TCP when the answer is
+ * truncated, within timeout_ms in all. Datagrams that are not a response with that id are ignored. The answer
+ * goes into r (cap bytes), *rlen its size, *id the id to check it with. Returns 0, AT_E_INVAL (bad address),
+ * AT_E_BADNAME, AT_E_TIMEOUT, AT_E_NET (unreachable, refused), AT_E_TOOBIG, AT_E_PARSE or AT_E_NOMEM. The
+ * answer is not parsed: see at_dns_read_head.
+ */
+int at_dns_exchange(const char *server_ip, int port, const char *name, uint16_t qtype, int rd, unsigned char *r,
+		    size_t cap, size_t *rlen, uint16_t *id, int timeout_ms) __attribute__((warn_unused_result));
 
 /*
  * Asks server_ip (an IPv4 or IPv6 literal) at port whether name has a TXT record equal to value: one query over

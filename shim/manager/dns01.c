@@ -6,10 +6,8 @@
  * digest (RFC 8555 section 8.4); a wildcard and its base name share a name with two values, so `del` names the
  * value it removes.
  *
- * Which server is asked: AUTOTLS_DNS_RESOLVER when set, else the first nameserver of /etc/resolv.conf. The
- * zone's authoritative servers are not looked up: a recursive resolver may cache the name's absence for the
- * zone's negative TTL (RFC 2308), so a provider whose records take a while should set AUTOTLS_DNS_RESOLVER to
- * one of its authoritative servers.
+ * Which servers are asked (dns01_wait.c): AUTOTLS_DNS_RESOLVER when set, else every authoritative server of the
+ * zone, found through the first nameserver of /etc/resolv.conf.
  *
  * The hook runs without a shell (posix_spawn of the path itself, the process's environment, stdin and stdout
  * on /dev/null, stderr into a pipe of which the first 4 KiB are kept, every other descriptor closed, default
@@ -27,6 +25,7 @@
  * Manager thread only: it blocks for seconds, and releases the quiesce lock while it waits.
  */
 #include "shim/manager/dns01.h"
+#include "shim/manager/dns01_wait.h"
 #include "acme/solver.h"
 #include "shim/manager/manager.h"
 #include "util/dns.h"
@@ -47,8 +46,6 @@
 
 #define HOOK_TIMEOUT_MS 60000L
 #define HOOK_STDERR_MAX 4096
-#define POLL_FIRST_MS 50L
-#define POLL_MAX_MS 2000L
 #define QUERY_TIMEOUT_MS 2000L
 
 extern char **environ;
@@ -213,55 +210,6 @@ static int hook(const char *verb, const struct at_challenge *ch)
 	return 0;
 }
 
-/* Polls the resolver (the update server in RFC 2136 mode) until the record holds the value or AUTOTLS_DNS_WAIT
- * passes. */
-static int wait_for_record(const struct at_challenge *ch)
-{
-	const struct shim_config *cfg = mgr_host->cfg;
-	char ip[64];
-	int port = cfg->dns_resolver_port;
-	long start = now_ms(), deadline = start + cfg->dns_wait_s * 1000L, delay = POLL_FIRST_MS;
-	int rc = 0, tries = 0;
-
-	if (cfg->dns_update != NULL) {
-		snprintf(ip, sizeof(ip), "%s", cfg->dns_update);
-		port = cfg->dns_update_port;
-	} else if (cfg->dns_resolver != NULL) {
-		snprintf(ip, sizeof(ip), "%s", cfg->dns_resolver);
-	} else if (at_dns_system_resolver(ip, sizeof(ip), NULL) == 0) {
-		port = 53;
-	} else {
-		at_log_error("dns-01: no DNS server to check %s at: set AUTOTLS_DNS_RESOLVER (no nameserver in "
-			     "/etc/resolv.conf)", ch->dns_txt_name);
-		return AT_E_STATE;
-	}
-	for (;;) {
-		long left = deadline - now_ms();
-		int found = 0;
-		if (left <= 0)
-			break;
-		tries++;
-		mgr_quiesce_leave();
-		rc = at_dns_txt_has(ip, port, ch->dns_txt_name, ch->dns_txt_value,
-				    (int)(left < QUERY_TIMEOUT_MS ? left : QUERY_TIMEOUT_MS), &found);
-		mgr_quiesce_enter();
-		if (rc == 0 && found) {
-			at_log_info("dns-01: the TXT record of %s is visible at %s port %d after %ld ms", ch->dns_txt_name,
-				    ip, port, now_ms() - start);
-			return 0;
-		}
-		left = deadline - now_ms();
-		if (left <= 0)
-			break;
-		mgr_sleep_ms(delay < left ? delay : left);
-		delay = delay * 2 > POLL_MAX_MS ? POLL_MAX_MS : delay * 2;
-	}
-	at_log_error("dns-01: the TXT record of %s did not show the value at %s port %d within %ld s (%d queries, "
-		     "last: %s)", ch->dns_txt_name, ip, port, cfg->dns_wait_s, tries,
-		     rc == 0 ? "not there yet" : at_strerror(rc));
-	return AT_E_TIMEOUT;
-}
-
 /* ---- RFC 2136 mode ---- */
 
 /* Adds (add = 1) or deletes the challenge's TXT value at AUTOTLS_DNS_UPDATE, the quiesce lock released. Returns 0
@@ -319,7 +267,7 @@ static int rfc2136_present(void *ctx, const struct at_challenge *ch)
 	int rc = update(1, ch);
 	if (rc != 0)
 		return rc;
-	rc = wait_for_record(ch);
+	rc = mgr_dns01_wait(ch);
 	if (rc != 0 && update(0, ch) != 0)
 		at_log_warn("dns-01: the TXT record of %s may be left behind", ch->dns_txt_name);
 	return rc;
@@ -344,7 +292,7 @@ static int dns01_present(void *ctx, const struct at_challenge *ch)
 	int rc = hook("add", ch);
 	if (rc != 0)
 		return rc;
-	rc = wait_for_record(ch);
+	rc = mgr_dns01_wait(ch);
 	if (rc != 0) {
 		/* The client calls cleanup() only after a successful present(): withdraw what add did. */
 		if (hook("del", ch) != 0)

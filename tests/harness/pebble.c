@@ -82,7 +82,6 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
 }
 
 static void stop_pid(pid_t *pidp, int sig_first);
-static void remove_tree(const char *dir);
 
 static void stop_all_atexit(void)
 {
@@ -95,7 +94,7 @@ static void stop_all_atexit(void)
 			stop_pid(&pid, SIGTERM);
 			reg_pids[i][j] = 0;
 		}
-		remove_tree(reg_workdir[i]);
+		harness_remove_tree(reg_workdir[i]);
 		reg[i] = NULL;
 	}
 	pthread_mutex_unlock(&reg_lock);
@@ -346,7 +345,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-static void remove_tree(const char *dir)
+void harness_remove_tree(const char *dir)
 {
 	if (dir[0] != '\0')
 		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -673,7 +672,7 @@ void pebble_stop(struct pebble *p)
 	stop_pid(&p->chall_pid, SIGTERM);
 	reg_remove(p);
 	opts_forget(p);
-	remove_tree(p->workdir);
+	harness_remove_tree(p->workdir);
 	p->workdir[0] = '\0';
 }
 

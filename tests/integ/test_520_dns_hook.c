@@ -11,8 +11,10 @@
  */
 #include "shim/config.c"
 #include "shim/manager/dns01.c"
+#include "shim/manager/dns01_wait.c"
 #include "shim/manager/quiesce.c"
 #include "tests/integ/issue_env.h"
+#include "tests/integ/log_capture.h"
 #include "tests/test.h"
 #include "util/dns.h"
 
@@ -59,41 +61,6 @@ static int configure(struct at_solver *s)
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
 	return mgr_dns01_solver(s);
-}
-
-/* Sends stderr (where the log goes) to log_path until log_end. */
-static int saved_stderr = -1;
-static void log_begin(void)
-{
-	int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	fflush(stderr);
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-}
-
-static char *log_end(void)
-{
-	fflush(stderr);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	char *text = harness_read_file(log_path, NULL);
-	fprintf(stderr, "%s", text ? text : "");
-	return text;
-}
-
-static int count_lines_with(const char *text, const char *needle)
-{
-	int n = 0;
-	for (const char *l = text; l && *l;) {
-		const char *e = strchr(l, '\n');
-		size_t len = e ? (size_t)(e - l) : strlen(l);
-		char line[2048];
-		snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1), l);
-		n += strstr(line, needle) != NULL;
-		l = e ? e + 1 : NULL;
-	}
-	return n;
 }
 
 static const char good_hook[] =
@@ -179,9 +146,9 @@ static void failing_hook(void)
 	REQUIRE(write_hook("echo \"provider refused: bad API token\" >&2\necho second line >&2\nexit 3\n") == 0);
 	REQUIRE(configure(&s) == 0);
 	const char *names[] = { "fail.example.test" };
-	log_begin();
+	log_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
-	char *log = log_end();
+	char *log = log_end(log_path);
 	CHECK(rc != 0);
 	CHECK_INT(count_lines_with(log, "exit status 3: provider refused: bad API token"), ==, 1);
 	CHECK_INT(count_lines_with(log, "second line"), ==, 0);
@@ -204,9 +171,9 @@ static void record_never_appears(void)
 				   .identifier = "never.example.test",
 				   .dns_txt_name = "_acme-challenge.never.example.test", .dns_txt_value = "v-never" };
 	long t0 = now_ms();
-	log_begin();
+	log_begin(log_path);
 	int rc = s.present(s.ctx, &ch);
-	char *log = log_end();
+	char *log = log_end(log_path);
 	long took = now_ms() - t0;
 	CHECK_INT(rc, ==, AT_E_TIMEOUT);
 	CHECK(took >= 1000 && took < 5000);

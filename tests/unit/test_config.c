@@ -94,10 +94,12 @@ static void defaults(void)
 static void dns_values(void)
 {
 	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_HOOK", "/bin/true",
-			    "AUTOTLS_DNS_RESOLVER", "127.0.0.1:8053", "AUTOTLS_DNS_WAIT", "5", NULL };
+			    "AUTOTLS_DNS_RESOLVER", "127.0.0.1:8053", "AUTOTLS_DNS_WAIT", "5",
+			    "AUTOTLS_TEST_RESOLV_CONF", "/tmp/resolv.conf", NULL };
 	struct shim_config cfg;
 	char log[2048];
 	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.dns_resolv_conf, "/tmp/resolv.conf");
 	CHECK_STR(cfg.dns_hook, "/bin/true");
 	CHECK_STR(cfg.dns_resolver, "127.0.0.1");
 	CHECK_INT(cfg.dns_resolver_port, ==, 8053);
@@ -245,6 +247,7 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_DNS_RESOLVER", "[::1]x" },
 		{ "AUTOTLS_DNS_RESOLVER", "[127.0.0.1]:53" },
 		{ "AUTOTLS_DNS_RESOLVER", "::1:53" },
+		{ "AUTOTLS_TEST_RESOLV_CONF", "resolv.conf" },
 		{ "AUTOTLS_DNS_WAIT", "0" },
 		{ "AUTOTLS_DNS_WAIT", "3601" },
 		{ "AUTOTLS_DNS_WAIT", "-5" },

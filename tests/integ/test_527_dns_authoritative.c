@@ -1,0 +1,365 @@
+/*
+ * DNS-01 through AUTOTLS_DNS_HOOK with the TXT record checked at the zone's authoritative servers
+ * (shim/manager/dns01_wait.c, util/dns_auth.c), against real servers: three Debian knotd instances and Pebble.
+ *
+ * Where: a network namespace of the test's own (unshare(CLONE_NEWNET), loopback brought up), so the servers can
+ * listen on port 53, which authoritative servers are always asked on, at fixed loopback addresses without
+ * colliding with anything on the host or with another run of this test, and so nothing but loopback can be
+ * reached at all. Pebble and pebble-challtestsrv run in it too (they are the test's children).
+ *
+ *   127.0.53.53  knotd "R", the resolver (AUTOTLS_TEST_RESOLV_CONF names it): zones example.test and
+ *                nsprov.test, never given the TXT record, as a resolver that cached its absence.
+ *   127.0.53.1   knotd "A" = ns1.example.test (its address comes as glue with the NS answer): gets the record
+ *                at once.
+ *   127.0.53.2   knotd "B" = ns2.nsprov.test, also on ::1 (in another zone, so no glue: found by A and AAAA
+ *   and ::1      queries): gets the record after a delay, or never.
+ *   127.0.53.3   ns3.example.test: nothing listens (an unreachable server, left out).
+ *
+ * The hook sets the record in pebble-challtestsrv too, which Pebble validates against, and in A with knotc at
+ * once and in B later (AUTOTLS_TEST_LAG_B seconds, or "never"). The solver is wrapped so the test can ask every
+ * server, at the moment present() returns (just before the CA is told), whether it shows the value.
+ *
+ * Scenarios: the servers as found; B lagging 3 s: present() waits for it and a certificate is issued and
+ * verifies; B never: the wait ends after AUTOTLS_DNS_WAIT with an error naming B, the hook deletes, nothing is
+ * issued; AUTOTLS_DNS_RESOLVER set to A: checked there only, so it succeeds although B never has the record.
+ */
+#include "shim/config.c"
+#include "shim/manager/dns01.c"
+#include "shim/manager/dns01_wait.c"
+#include "shim/manager/quiesce.c"
+#include "tests/harness/knot.h"
+#include "tests/harness/proc.h"
+#include "tests/integ/issue_env.h"
+#include "tests/integ/log_capture.h"
+#include "tests/test.h"
+#include "util/dns_auth.h"
+
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#define IP_R "127.0.53.53"
+#define IP_A "127.0.53.1"
+#define IP_B "127.0.53.2"
+
+static struct issue_env env;
+static struct shim_config cfg;
+static struct shim_host host;
+static struct knot knot_r, knot_a, knot_b;
+static char hook_path[PATH_MAX + 32], calls_path[PATH_MAX + 32], log_path[PATH_MAX + 32];
+static char resolv_path[PATH_MAX + 32], b_done_path[PATH_MAX + 32];
+static char resolver[64], wait_s[16] = "30";
+static int started;
+
+/* What the wrapped present() saw. */
+static struct at_solver real;
+static long present_ms, present_end;
+static int all_show, resolver_shows;
+
+static const char *fake_getenv(const char *name)
+{
+	if (strcmp(name, "AUTOTLS_DOMAINS") == 0)
+		return "lag.example.test";
+	if (strcmp(name, "AUTOTLS_STORAGE") == 0)
+		return env.store_dir;
+	if (strcmp(name, "AUTOTLS_DNS_HOOK") == 0)
+		return hook_path;
+	if (strcmp(name, "AUTOTLS_DNS_RESOLVER") == 0)
+		return resolver;
+	if (strcmp(name, "AUTOTLS_DNS_WAIT") == 0)
+		return wait_s;
+	if (strcmp(name, "AUTOTLS_TEST_RESOLV_CONF") == 0)
+		return resolv_path;
+	return NULL;
+}
+
+static const char hook_script[] =
+	"#!/bin/bash\n"
+	"set -u\n"
+	"echo \"$@\" >> \"$AUTOTLS_TEST_HOOK_CALLS\"\n"
+	"kc() { /usr/sbin/knotc -s \"$1/knot.sock\" \"${@:2}\" > /dev/null; }\n"
+	"edit() { kc \"$1\" zone-begin example.test || return 1\n"
+	"  if kc \"$1\" \"$2\" example.test \"$3.\" \"${@:4}\"; then kc \"$1\" zone-commit example.test\n"
+	"  else kc \"$1\" zone-abort example.test; return 1; fi; }\n"
+	"case \"$1\" in\n"
+	"add)\n"
+	"  curl -fsS -o /dev/null -X POST -d \"{\\\"host\\\":\\\"$2.\\\",\\\"value\\\":\\\"$3\\\"}\" "
+	"\"$AUTOTLS_TEST_CHALL_URL/set-txt\" || exit 1\n"
+	"  edit \"$AUTOTLS_TEST_KNOT_A\" zone-set \"$2\" 60 TXT \"$3\" || { echo \"knotc at A failed\" >&2; exit 1; }\n"
+	"  if [ \"$AUTOTLS_TEST_LAG_B\" != never ]; then\n"
+	"    ( sleep \"$AUTOTLS_TEST_LAG_B\"; edit \"$AUTOTLS_TEST_KNOT_B\" zone-set \"$2\" 60 TXT \"$3\" &&\n"
+	"      date +%s%3N > \"$AUTOTLS_TEST_B_DONE\" ) < /dev/null > /dev/null 2>&1 &\n"
+	"  fi ;;\n"
+	"del)\n"
+	"  curl -fsS -o /dev/null -X POST -d \"{\\\"host\\\":\\\"$2.\\\"}\" \"$AUTOTLS_TEST_CHALL_URL/clear-txt\"\n"
+	"  edit \"$AUTOTLS_TEST_KNOT_A\" zone-unset \"$2\" TXT \"$3\"\n"
+	"  edit \"$AUTOTLS_TEST_KNOT_B\" zone-unset \"$2\" TXT \"$3\"\n"
+	"  exit 0 ;;\n"
+	"esac\n";
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	int ok = fputs(text, f) >= 0;
+	return fclose(f) == 0 && ok && chmod(path, mode) == 0 ? 0 : -1;
+}
+
+/* A network namespace of our own with loopback up (127.0.0.0/8 and ::1 then route to it). 0 or -1. */
+static int own_network(void)
+{
+	struct ifreq ifr;
+	int fd, rc = -1;
+
+	if (unshare(CLONE_NEWNET) != 0) {
+		perror("  unshare(CLONE_NEWNET) (the test needs root, or CAP_SYS_ADMIN)");
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static const char zone_example[] =
+	"$ORIGIN example.test.\n$TTL 60\n"
+	"@ SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 60\n"
+	"@ NS ns1.example.test.\n@ NS ns2.nsprov.test.\n@ NS ns3.example.test.\n"
+	"ns1 A 127.0.53.1\nns3 A 127.0.53.3\n";
+
+static const char zone_nsprov[] =
+	"$ORIGIN nsprov.test.\n$TTL 60\n"
+	"@ SOA ns.nsprov.test. hostmaster.nsprov.test. 1 3600 600 86400 60\n"
+	"@ NS ns.nsprov.test.\nns A 127.0.53.53\n"
+	"ns2 A 127.0.53.2\nns2 AAAA ::1\n";
+
+/* One knotd listening on listen (knot's syntax, e.g. "[ 127.0.53.2@53, ::1@53 ]") with example.test, and
+ * nsprov.test when with_nsprov. */
+static int start_knot(struct knot *k, const char *listen, int with_nsprov, const char *ip)
+{
+	char conf[2048];
+	if (knot_prepare(k) != 0)
+		return -1;
+	snprintf(conf, sizeof(conf),
+		 "server:\n    rundir: %s\n    pidfile: %s/knotd.pid\n    listen: %s\n"
+		 "database:\n    storage: %s\n"
+		 "template:\n  - id: default\n    storage: %s\n    zonefile-sync: -1\n"
+		 "zone:\n  - domain: example.test\n    file: example.test.zone\n%s"
+		 "log:\n  - target: stderr\n    any: info\n",
+		 k->dir, k->dir, listen, k->dir, k->dir,
+		 with_nsprov ? "  - domain: nsprov.test\n    file: nsprov.test.zone\n" : "");
+	if (knot_file(k, "knot.conf", conf) != 0 || knot_file(k, "example.test.zone", zone_example) != 0 ||
+	    (with_nsprov && knot_file(k, "nsprov.test.zone", zone_nsprov) != 0))
+		return -1;
+	return knot_run(k, ip, 53, "example.test");
+}
+
+static void stop_all(void)
+{
+	knot_stop(&knot_r);
+	knot_stop(&knot_a);
+	knot_stop(&knot_b);
+}
+
+static int checked_present(void *ctx, const struct at_challenge *ch)
+{
+	static const char *const auth[] = { IP_A, IP_B, "::1" };
+	enum at_dns_auth_answer ans;
+	unsigned rcode;
+	long t0 = harness_now_ms();
+	int rc = real.present(ctx, ch);
+
+	present_end = harness_now_ms();
+	present_ms = present_end - t0;
+	all_show = rc == 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(auth) / sizeof(auth[0]); i++)
+		if (at_dns_auth_txt(auth[i], 53, ch->dns_txt_name, ch->dns_txt_value, 1, 2000, &ans, &rcode) != 0 ||
+		    ans != AT_DNS_AUTH_SHOWS)
+			all_show = 0;
+	resolver_shows = at_dns_auth_txt(IP_R, 53, ch->dns_txt_name, ch->dns_txt_value, 1, 2000, &ans, &rcode) == 0 &&
+			 ans == AT_DNS_AUTH_SHOWS;
+	return rc;
+}
+
+/* Reads the configuration again and makes the wrapped solver. */
+static int configure(struct at_solver *s, const char *lag_b)
+{
+	setenv("AUTOTLS_TEST_LAG_B", lag_b, 1);
+	shim_config_clear(&cfg);
+	if (shim_config_read(&cfg, fake_getenv) != 0 || mgr_dns01_solver(&real) != 0)
+		return -1;
+	if (getenv("AUTOTLS_TEST_DEBUG"))
+		at_log_set_level(AT_LOG_DEBUG);
+	*s = real;
+	s->present = checked_present;
+	present_ms = present_end = -1;
+	all_show = resolver_shows = -1;
+	unlink(calls_path);
+	unlink(b_done_path);
+	return 0;
+}
+
+static void start(void)
+{
+	REQUIRE(own_network() == 0);
+	atexit(stop_all);
+	REQUIRE(start_knot(&knot_r, IP_R "@53", 1, IP_R) == 0);
+	REQUIRE(start_knot(&knot_a, IP_A "@53", 0, IP_A) == 0);
+	REQUIRE(start_knot(&knot_b, "[ " IP_B "@53, ::1@53 ]", 0, IP_B) == 0);
+	REQUIRE(env_start(&env, NULL) == 0);
+	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
+	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
+	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
+	snprintf(resolv_path, sizeof(resolv_path), "%s/resolv.conf", env.p.workdir);
+	snprintf(b_done_path, sizeof(b_done_path), "%s/b-done", env.p.workdir);
+	REQUIRE(write_file(hook_path, hook_script, 0755) == 0);
+	REQUIRE(write_file(resolv_path, "search example.test\nnameserver " IP_R "\n", 0644) == 0);
+	setenv("AUTOTLS_TEST_CHALL_URL", env.p.chall_mgmt_url, 1);
+	setenv("AUTOTLS_TEST_HOOK_CALLS", calls_path, 1);
+	setenv("AUTOTLS_TEST_KNOT_A", knot_a.dir, 1);
+	setenv("AUTOTLS_TEST_KNOT_B", knot_b.dir, 1);
+	setenv("AUTOTLS_TEST_B_DONE", b_done_path, 1);
+	host.version = SHIM_HOST_API_VERSION;
+	host.cfg = &cfg;
+	mgr_host = &host;
+	started = 1;
+}
+
+/* The lookup itself: the zone by its SOA in a NODATA answer, ns1 with glue, ns2 by A and AAAA queries. */
+static void finds_the_servers(void)
+{
+	struct at_dns_auth a;
+	REQUIRE(started);
+	CHECK_OK(at_dns_auth_find(IP_R, 53, "_acme-challenge.lag.example.test", 5000, &a));
+	CHECK_STR(a.zone, "example.test");
+	CHECK_STR(a.name, "_acme-challenge.lag.example.test");
+	CHECK_INT(a.nns, ==, 3);
+	int ns1 = 0, ns2_v4 = 0, ns2_v6 = 0, ns3 = 0;
+	for (size_t i = 0; i < a.naddr; i++) {
+		const char *ns = a.ns[a.addr[i].server], *ip = a.addr[i].ip;
+		ns1 += strcmp(ns, "ns1.example.test") == 0 && strcmp(ip, IP_A) == 0;
+		ns2_v4 += strcmp(ns, "ns2.nsprov.test") == 0 && strcmp(ip, IP_B) == 0;
+		ns2_v6 += strcmp(ns, "ns2.nsprov.test") == 0 && strcmp(ip, "::1") == 0;
+		ns3 += strcmp(ns, "ns3.example.test") == 0 && strcmp(ip, "127.0.53.3") == 0;
+	}
+	CHECK_INT(a.naddr, ==, 4);
+	CHECK(ns1 == 1 && ns2_v4 == 1 && ns2_v6 == 1 && ns3 == 1);
+	/* A name at the apex itself; one in a zone R does not serve (it answers REFUSED). */
+	CHECK_OK(at_dns_auth_find(IP_R, 53, "example.test", 5000, &a));
+	CHECK_STR(a.zone, "example.test");
+	CHECK_INT(at_dns_auth_find(IP_R, 53, "_acme-challenge.nowhere.invalid", 5000, &a), ==, AT_E_NET);
+}
+
+/* B gets the record 3 s after A: present() returns only once B shows it, and the certificate verifies. */
+static void lagging_server_waited_for(void)
+{
+	struct at_solver s;
+	REQUIRE(started);
+	REQUIRE(configure(&s, "3") == 0);
+	const char *names[] = { "lag.example.test" };
+	int ordered = 0;
+	log_begin(log_path);
+	int rc = env_issue(&env, &s, names, 1, &ordered);
+	char *log = log_end(log_path);
+	CHECK_OK(rc);
+	CHECK_INT(ordered, ==, 1);
+	fprintf(stderr, "  present() took %ld ms with B lagging 3 s\n", present_ms);
+	CHECK(present_ms >= 3000 && present_ms < 15000);
+	CHECK_INT(all_show, ==, 1);
+	CHECK_INT(resolver_shows, ==, 0); /* so the resolver was not what the wait relied on */
+	char *done = harness_read_file(b_done_path, NULL);
+	CHECK(done != NULL && atol(done) > 0);
+	free(done);
+	CHECK_INT(count_lines_with(log, "shows the value at all 4 addresses of the 3 authoritative servers of zone "
+					"example.test after "), ==, 1);
+	CHECK_INT(count_lines_with(log, "ns1.example.test " IP_A " after "), ==, 1);
+	CHECK_INT(count_lines_with(log, "ns2.nsprov.test " IP_B " after "), ==, 1);
+	CHECK_INT(count_lines_with(log, "ns2.nsprov.test ::1 after "), ==, 1);
+	CHECK_INT(count_lines_with(log, "left out, no answer: ns3.example.test 127.0.53.3 (no answer"), ==, 1);
+	free(log);
+	char *calls = harness_read_file(calls_path, NULL);
+	CHECK(calls != NULL && strstr(calls, "del _acme-challenge.lag.example.test ") != NULL);
+	free(calls);
+}
+
+/* B never gets it: after AUTOTLS_DNS_WAIT an error names B, the hook deletes, nothing is issued. */
+static void server_never_updated(void)
+{
+	struct at_solver s;
+	struct at_cert_record rec;
+	int ordered = 0;
+	REQUIRE(started);
+	snprintf(wait_s, sizeof(wait_s), "3");
+	REQUIRE(configure(&s, "never") == 0);
+	const char *names[] = { "never.example.test" };
+	log_begin(log_path);
+	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
+	char *log = log_end(log_path);
+	CHECK(rc != 0);
+	if (rc == 0)
+		at_cert_record_clear(&rec);
+	fprintf(stderr, "  present() gave up after %ld ms with AUTOTLS_DNS_WAIT=3\n", present_ms);
+	CHECK(present_ms >= 3000 && present_ms < 6000);
+	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value at all 4 addresses "
+					"of the 3 authoritative servers of zone example.test within 3 s"), ==, 1);
+	CHECK_INT(count_lines_with(log, "lagging: "), ==, 1);
+	CHECK_INT(count_lines_with(log, "ns2.nsprov.test " IP_B " (not there yet)"), ==, 1);
+	CHECK_INT(count_lines_with(log, "ns2.nsprov.test ::1 (not there yet)"), ==, 1);
+	CHECK_INT(count_lines_with(log, "shown at: ns1.example.test " IP_A " after "), ==, 1);
+	free(log);
+	char *calls = harness_read_file(calls_path, NULL);
+	CHECK(calls != NULL && strstr(calls, "del _acme-challenge.never.example.test ") != NULL);
+	free(calls);
+	struct at_cert_record got;
+	char ca[256];
+	REQUIRE(at_store_ca_component(ca, sizeof(ca), env.p.directory_url) == 0);
+	int lr = at_cert_record_load(env.store, ca, "never.example.test", &got);
+	CHECK_INT(lr, ==, AT_E_NOTFOUND);
+	if (lr == 0)
+		at_cert_record_clear(&got);
+	snprintf(wait_s, sizeof(wait_s), "30");
+}
+
+/* AUTOTLS_DNS_RESOLVER set to A: the record is checked there alone, so B never having it does not matter. */
+static void resolver_setting_checks_only_there(void)
+{
+	struct at_solver s;
+	REQUIRE(started);
+	snprintf(resolver, sizeof(resolver), "%s", IP_A);
+	REQUIRE(configure(&s, "never") == 0);
+	const char *names[] = { "resolver.example.test" };
+	log_begin(log_path);
+	int rc = env_issue(&env, &s, names, 1, NULL);
+	char *log = log_end(log_path);
+	CHECK_OK(rc);
+	CHECK(present_ms >= 0 && present_ms < 2000);
+	CHECK_INT(all_show, ==, 0); /* B did not have it when the CA was told */
+	CHECK_INT(count_lines_with(log, "_acme-challenge.resolver.example.test shows the value at AUTOTLS_DNS_RESOLVER "
+					IP_A " port 53 after "), ==, 1);
+	CHECK_INT(count_lines_with(log, "authoritative"), ==, 0);
+	free(log);
+	resolver[0] = '\0';
+}
+
+int main(void)
+{
+	mgr_quiesce_enter(); /* as the manager thread: the solver releases it while it waits */
+	RUN(start);
+	RUN(finds_the_servers);
+	RUN(lagging_server_waited_for);
+	RUN(server_never_updated);
+	RUN(resolver_setting_checks_only_there);
+	shim_config_clear(&cfg);
+	env_stop(&env);
+	stop_all();
+	mgr_quiesce_leave();
+	return TEST_EXIT();
+}

@@ -1,0 +1,161 @@
+/*
+ * The lookups behind util/dns_auth.h: the zone, its NS set and their addresses at a recursive resolver, and the
+ * TXT question to one authoritative server. Each query gets what is left of the caller's time, at most
+ * QUERY_MS, so one silent server cannot use it all.
+ */
+#include "util/dns_auth.h"
+#include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUERY_MS 2000L
+#define MSG_MAX 65535
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One query with RD set to the resolver, within what is left before deadline. */
+static int ask(const char *ip, int port, const char *name, uint16_t qtype, long deadline, unsigned char *buf,
+	       size_t *n, uint16_t *id)
+{
+	long left = deadline - now_ms();
+	if (left <= 0)
+		return AT_E_TIMEOUT;
+	return at_dns_exchange(ip, port, name, qtype, 1, buf, MSG_MAX, n, id, (int)(left < QUERY_MS ? left : QUERY_MS));
+}
+
+/*
+ * Step 1 (see dns_auth.h): the SOA query for the name itself may follow a CNAME chain, whose end (check) is
+ * then what the zone must hold; the queries for its parents only look for an SOA of their own zone, since a
+ * CNAME there leads to another zone than the one holding the name.
+ */
+static int find_zone(const char *ip, int port, const char *name, long deadline, unsigned char *buf, char *zone,
+		     char *check)
+{
+	char p[AT_DNS_NAME_TEXT], t[AT_DNS_NAME_TEXT], z[AT_DNS_NAME_TEXT];
+	size_t len = strlen(name), n;
+	uint16_t id;
+	int rc;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= sizeof(p))
+		return AT_E_BADNAME;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	p[len] = '\0';
+	memcpy(check, p, len + 1);
+	for (int step = 0; step < AT_DNS_AUTH_MAX_STEPS; step++) {
+		rc = ask(ip, port, p, AT_DNS_TYPE_SOA, deadline, buf, &n, &id);
+		if (rc == 0)
+			rc = at_dns_parse_zone(buf, n, id, p, t, z);
+		if (rc != 0)
+			return rc;
+		if (step == 0 && strcmp(t, p) != 0)
+			memcpy(check, t, sizeof(t)); /* the challenge is delegated by CNAME: its end's zone counts */
+		else if (strcmp(t, p) != 0)
+			z[0] = '\0';
+		if (z[0] != '\0') {
+			memcpy(zone, z, sizeof(z));
+			return 0;
+		}
+		const char *up = strchr(step == 0 ? check : p, '.');
+		if (up == NULL)
+			return AT_E_NOTFOUND; /* the root is not asked */
+		memmove(p, up + 1, strlen(up + 1) + 1);
+	}
+	return AT_E_NOTFOUND;
+}
+
+static int has_addr(const struct at_dns_auth *a, size_t server)
+{
+	for (size_t i = 0; i < a->naddr; i++)
+		if (a->addr[i].server == server)
+			return 1;
+	return 0;
+}
+
+int at_dns_auth_find(const char *resolver_ip, int port, const char *name, int timeout_ms, struct at_dns_auth *out)
+{
+	static const uint16_t types[] = { AT_DNS_TYPE_A, AT_DNS_TYPE_AAAA };
+	long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	struct at_dns_auth *a = calloc(1, sizeof(*a));
+	unsigned char *buf = malloc(MSG_MAX);
+	size_t n;
+	uint16_t id;
+	int rc = AT_E_NOMEM;
+
+	if (a == NULL || buf == NULL || name == NULL)
+		goto out;
+	rc = find_zone(resolver_ip, port, name, deadline, buf, a->zone, a->name);
+	if (rc == 0)
+		rc = ask(resolver_ip, port, a->zone, AT_DNS_TYPE_NS, deadline, buf, &n, &id);
+	if (rc == 0)
+		rc = at_dns_parse_ns(buf, n, id, a->zone, a);
+	if (rc == 0 && a->nns == 0)
+		rc = AT_E_NOTFOUND;
+	/* Step 3: the servers the additional section gave no address for. One that cannot be resolved is left
+	 * without addresses (the caller reports it); the others still count. */
+	for (size_t s = 0; rc == 0 && s < a->nns; s++) {
+		if (has_addr(a, s))
+			continue;
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]) && a->naddr < AT_DNS_AUTH_MAX_ADDRS; t++) {
+			int qrc = ask(resolver_ip, port, a->ns[s], types[t], deadline, buf, &n, &id);
+			if (qrc == 0)
+				qrc = at_dns_parse_addrs(buf, n, id, a->ns[s], types[t], s, a);
+			if (qrc == AT_E_TIMEOUT && now_ms() >= deadline)
+				rc = AT_E_TIMEOUT;
+		}
+	}
+	if (rc == 0 && a->naddr == 0)
+		rc = AT_E_NOTFOUND;
+	if (rc == 0)
+		memcpy(out, a, sizeof(*a));
+out:
+	free(buf);
+	free(a);
+	return rc;
+}
+
+int at_dns_auth_txt(const char *ip, int port, const char *name, const char *value, int authoritative, int timeout_ms,
+		    enum at_dns_auth_answer *answer, unsigned *rcode)
+{
+	struct at_dns_head h;
+	size_t n;
+	uint16_t id;
+	int found = 0, rc;
+	unsigned char *buf = malloc(MSG_MAX);
+
+	if (buf == NULL)
+		return AT_E_NOMEM;
+	if (value == NULL) {
+		rc = AT_E_INVAL;
+		goto out;
+	}
+	rc = at_dns_exchange(ip, port, name, AT_DNS_TYPE_TXT, !authoritative, buf, MSG_MAX, &n, &id, timeout_ms);
+	if (rc != 0)
+		goto out; /* no answer */
+	rc = at_dns_read_head(buf, n, id, name, AT_DNS_TYPE_TXT, &h);
+	if (rc != 0)
+		goto out;
+	rc = at_dns_parse_txt(buf, n, id, name, value, &found);
+	if (rc == AT_E_NET) {
+		*answer = AT_DNS_AUTH_RCODE; /* it answered, with an error */
+		rc = 0;
+	} else if (rc == 0 && authoritative && !h.aa) {
+		*answer = AT_DNS_AUTH_NOT_AUTH;
+	} else if (rc == 0) {
+		*answer = found ? AT_DNS_AUTH_SHOWS : AT_DNS_AUTH_MISSING;
+	}
+	if (rc == 0)
+		*rcode = h.rcode;
+out:
+	free(buf);
+	return rc;
+}
