@@ -16,17 +16,15 @@
  * What it must never do: find processes by name, listen anywhere but 127.0.0.1.
  */
 #include "tests/harness/dbservers.h"
-#include "tests/harness/certgen.h"
+#include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/placeholder.h"
 #include "tests/harness/proc.h"
+#include "tests/harness/spawn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
-#include <openssl/bn.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -34,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -45,7 +42,6 @@
 #define INITDB_TIMEOUT_MS 120000
 #define STOP_GRACE_MS 5000
 #define POLL_MS 20
-#define MAX_GROUPS 64
 
 #define PG_BIN_DIR "/usr/lib/postgresql/15/bin"
 #define REDIS_SERVER "/usr/bin/redis-server"
@@ -83,15 +79,8 @@ static void stop_registered(void *s)
 
 /* ---- processes ---- */
 
-struct creds {
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[MAX_GROUPS];
-	int ngroups;
-};
-
 /* user's uid, primary gid and supplementary groups (as initgroups would set them), plus extra_group. 0 or -1. */
-static int lookup_creds(struct creds *c, const char *user, const char *extra_group)
+static int lookup_creds(struct harness_creds *c, const char *user, const char *extra_group)
 {
 	struct passwd *pw = getpwnam(user);
 
@@ -102,9 +91,9 @@ static int lookup_creds(struct creds *c, const char *user, const char *extra_gro
 	}
 	c->uid = pw->pw_uid;
 	c->gid = pw->pw_gid;
-	c->ngroups = MAX_GROUPS - 1;
+	c->ngroups = HARNESS_SPAWN_MAX_GROUPS - 1;
 	if (getgrouplist(user, pw->pw_gid, c->groups, &c->ngroups) < 0) {
-		fprintf(stderr, "dbservers: %s has more than %d groups\n", user, MAX_GROUPS - 1);
+		fprintf(stderr, "dbservers: %s has more than %d groups\n", user, HARNESS_SPAWN_MAX_GROUPS - 1);
 		return -1;
 	}
 	if (extra_group != NULL) {
@@ -122,51 +111,16 @@ static int lookup_creds(struct creds *c, const char *user, const char *extra_gro
 	return 0;
 }
 
-/*
- * fork + exec of argv[0] (an absolute path) as c's user, in cwd, in a new process group, with stdin from
- * /dev/null and stdout/stderr appended to out_path, our environment plus extra_env. The PID or -1.
- */
-static pid_t spawn_as(const struct creds *c, const char *cwd, char *const argv[], char *const extra_env[],
+/* fork + exec of argv[0] (an absolute path) as c's user, in cwd, in a new process group, dying with us, our
+ * environment plus extra_env, output appended to out_path (spawn.h). The PID or -1. */
+static pid_t spawn_as(const struct harness_creds *c, const char *cwd, char *const argv[], char *const extra_env[],
 		      const char *out_path)
 {
-	pid_t parent = getpid(), pid = -1;
-	int outfd = -1, nullfd = -1;
-	char **env = NULL;
+	struct harness_spawn_opts o = {.argv = argv, .extra_env = extra_env, .out_path = out_path, .cwd = cwd,
+				       .creds = c, .own_group = 1, .die_with_us = 1};
+	pid_t pid;
 
-	outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	env = harness_make_env(extra_env);
-	if (outfd < 0 || nullfd < 0 || env == NULL)
-		goto out;
-	pid = fork();
-	if (pid == 0) {
-		/* Only async-signal-safe calls from here on. */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL); /* an ignored signal would stay ignored across exec */
-		if (setpgid(0, 0) != 0)
-			_exit(127);
-		if (setgroups((size_t)c->ngroups, c->groups) != 0 || setgid(c->gid) != 0 || setuid(c->uid) != 0)
-			_exit(126);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		if (chdir(cwd) != 0)
-			_exit(125);
-		if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
-			_exit(127);
-		execve(argv[0], argv, env);
-		_exit(127);
-	}
-	if (pid > 0)
-		setpgid(pid, pid); /* also here: no window in which a stop would miss the group */
-out:
-	free(env);
-	if (outfd >= 0)
-		close(outfd);
-	if (nullfd >= 0)
-		close(nullfd);
-	return pid;
+	return harness_spawn(&o, &pid) == 0 ? pid : -1;
 }
 
 /* 1 when pid (our child) has exited and is reaped; *status gets its wait status. */
@@ -185,20 +139,9 @@ static int child_gone(pid_t pid, int *status)
 /* SIGTERM the leader, wait up to STOP_GRACE_MS for it, then SIGKILL the whole group; reaps what is ours. */
 static void stop_pid_group(pid_t pid)
 {
-	long deadline = harness_now_ms() + STOP_GRACE_MS;
-
 	if (pid <= 0)
 		return;
-	kill(pid, SIGTERM);
-	while (!child_gone(pid, NULL)) {
-		if (harness_now_ms() > deadline) {
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		harness_sleep_ms(POLL_MS);
-	}
+	harness_stop_child(pid, SIGTERM, STOP_GRACE_MS, 1);
 	/* Whatever is left of the group (a postmaster's child that outlived it): gone now. */
 	kill(-pid, SIGKILL);
 	while (waitpid(-pid, NULL, WNOHANG) > 0)
@@ -207,38 +150,17 @@ static void stop_pid_group(pid_t pid)
 
 /* ---- files ---- */
 
-/* The self-signed P-256 placeholder (CN and SAN placeholder.test), unless both files exist already; the key is
- * made the server user's (0600). Fills s->serial. 0 or -1. */
+/* The self-signed placeholder (placeholder.h: CN and SAN placeholder.test), kept when both files exist; the key
+ * is made the server user's (0600). Fills s->serial. 0 or -1. */
 static int placeholder(struct dbserver *s)
 {
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	FILE *f = NULL;
-	int ret = -1;
-
-	if (access(s->cert_file, R_OK) == 0 && access(s->key_file, R_OK) == 0) {
-		f = fopen(s->cert_file, "re");
-		if (f == NULL || (cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
-			goto out;
-	} else {
-		unlink(s->cert_file);
-		unlink(s->key_file);
-		if (harness_cert_make(&cert, &key, DBSERVER_PLACEHOLDER_CN, DBSERVER_PLACEHOLDER_CN, NULL, 0, NULL,
-				      NULL, 30) != 0 ||
-		    harness_write_cert_pem(s->cert_file, cert) != 0 || harness_write_key_pem(s->key_file, key) != 0)
-			goto out;
-	}
+	if (harness_placeholder(s->cert_file, s->key_file, DBSERVER_PLACEHOLDER_CN, s->serial, sizeof(s->serial)) != 0)
+		return -1;
 	if (chown(s->key_file, s->uid, s->gid) != 0 || chmod(s->key_file, 0600) != 0) {
 		fprintf(stderr, "dbservers: chown %s: %s\n", s->key_file, strerror(errno));
-		goto out;
+		return -1;
 	}
-	ret = harness_serial_hex(cert, s->serial, sizeof(s->serial));
-out:
-	if (f != NULL)
-		fclose(f);
-	X509_free(cert);
-	EVP_PKEY_free(key);
-	return ret;
+	return 0;
 }
 
 /* <parent>/<name>, made (0750) and given to the server's user; an existing one is kept. 0 or -1. */
@@ -260,7 +182,7 @@ static int make_own_dir(struct dbserver *s, const char *parent, const char *name
 /* ---- PostgreSQL ---- */
 
 /* initdb into s->data_dir unless PG_VERSION is there already. 0 or -1. */
-static int pg_initdb(struct dbserver *s, const struct creds *c)
+static int pg_initdb(struct dbserver *s, const struct harness_creds *c)
 {
 	char version[DBSERVER_PATH_MAX + 16];
 	char *argv[] = {PG_BIN_DIR "/initdb", "-D", s->data_dir, "-A", "trust", "-U", "postgres", "-E", "UTF8",
@@ -290,7 +212,7 @@ static int pg_initdb(struct dbserver *s, const struct creds *c)
 	return 0;
 }
 
-static pid_t pg_spawn(struct dbserver *s, const struct creds *c, char *const envp[])
+static pid_t pg_spawn(struct dbserver *s, const struct harness_creds *c, char *const envp[])
 {
 	char port[16], cert[DBSERVER_PATH_MAX + 32], key[DBSERVER_PATH_MAX + 32], sock[DBSERVER_PATH_MAX + 32];
 	char *argv[] = {PG_BIN_DIR "/postgres", "-D", s->data_dir,
@@ -316,7 +238,7 @@ static pid_t pg_spawn(struct dbserver *s, const struct creds *c, char *const env
 
 /* ---- Redis ---- */
 
-static pid_t redis_spawn(struct dbserver *s, const struct creds *c, char *const envp[])
+static pid_t redis_spawn(struct dbserver *s, const struct harness_creds *c, char *const envp[])
 {
 	char port[16];
 	char *argv[] = {REDIS_SERVER,
@@ -342,7 +264,7 @@ static pid_t redis_spawn(struct dbserver *s, const struct creds *c, char *const 
 int dbserver_start(struct dbserver *s, enum dbserver_kind kind, const char *dir, int port, const char *extra_group,
 		   char *const envp[])
 {
-	struct creds c;
+	struct harness_creds c;
 	long deadline;
 	int status = 0;
 
@@ -428,13 +350,6 @@ int dbserver_alive(struct dbserver *s)
 
 void dbserver_print_logs(const struct dbserver *s)
 {
-	size_t len = 0;
-	char *text = s->out_file[0] ? harness_read_file(s->out_file, &len) : NULL;
-
-	if (text == NULL) {
+	if (harness_print_tail(NULL, s->out_file, 4000) != 0)
 		fprintf(stderr, "  (no output from %s at %s)\n", dbserver_kind_name(s->kind), s->out_file);
-		return;
-	}
-	fprintf(stderr, "  --- %s (tail) ---\n%s\n  ---\n", s->out_file, len > 4000 ? text + len - 4000 : text);
-	free(text);
 }

@@ -1,5 +1,6 @@
 /* knotd for tests (see knot.h). */
 #include "tests/harness/knot.h"
+#include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
 #include "util/dns.h"

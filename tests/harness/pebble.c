@@ -15,12 +15,13 @@
 #include "tests/harness/pebble.h"
 #include "tests/harness/certgen.h"
 #include "tests/harness/fetch.h"
+#include "tests/harness/files.h"
 #include "tests/harness/proc.h"
+#include "tests/harness/spawn.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -28,14 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define START_ATTEMPTS 5
 #define READY_TIMEOUT_MS 10000
@@ -239,89 +237,24 @@ static void wd_path(char *dst, size_t cap, const char *dir, const char *name)
 	memcpy(dst + a + 1, name, b + 1);
 }
 
-/* The child's environment: ours without any PEBBLE_* variable, plus extra (NULL-terminated). New; free_env. */
-static char **make_env(char *const *extra)
-{
-	size_t n = 0, k = 0, x = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	while (extra[x] != NULL)
-		x++;
-	env = calloc(n + x + 1, sizeof(*env));
-	if (env == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "PEBBLE_", 7) != 0)
-			env[k++] = environ[i];
-	for (size_t i = 0; i < x; i++)
-		env[k++] = extra[i];
-	env[k] = NULL;
-	return env;
-}
-
 /*
- * fork + exec with stdout and stderr appended to log_path and stdin from /dev/null. The child asks to be
- * SIGKILLed when we die, and checks we did not die before that took effect. Returns the PID or -1.
+ * fork + exec (spawn.h) with stdout and stderr appended to log_path, stdin from /dev/null, and our environment
+ * without any PEBBLE_* variable plus extra_env. The child asks to be SIGKILLed when we die, and checks we did
+ * not die before that took effect. Returns the PID or -1.
  */
 static pid_t spawn(char *const argv[], char *const extra_env[], const char *log_path)
 {
-	pid_t parent = getpid(), pid;
-	int logfd, nullfd;
-	char **env;
+	struct harness_spawn_opts o = {.argv = argv, .extra_env = extra_env, .drop_prefix = "PEBBLE_",
+				       .out_path = log_path, .die_with_us = 1};
+	pid_t pid;
 
-	logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	env = make_env(extra_env);
-	if (logfd < 0 || nullfd < 0 || env == NULL) {
-		pid = -1;
-		goto out;
-	}
-	pid = fork();
-	if (pid == 0) {
-		/* Only async-signal-safe calls from here on. */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-			_exit(127);
-		execvpe(argv[0], argv, env);
-		_exit(127);
-	}
-out:
-	free(env);
-	if (logfd >= 0)
-		close(logfd);
-	if (nullfd >= 0)
-		close(nullfd);
-	return pid;
+	return harness_spawn(&o, &pid) == 0 ? pid : -1;
 }
 
 /* SIGTERM, up to STOP_GRACE_MS for it to exit, then SIGKILL; always reaps. */
 static void stop_pid(pid_t *pidp, int sig_first)
 {
-	pid_t pid = *pidp;
-	long deadline;
-
-	if (pid <= 0)
-		return;
-	kill(pid, sig_first);
-	deadline = harness_now_ms() + STOP_GRACE_MS;
-	for (;;) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
-		if (r == pid || (r < 0 && errno == ECHILD))
-			break;
-		if (harness_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		harness_sleep_ms(POLL_SLEEP_MS);
-	}
+	harness_stop_child(*pidp, sig_first, STOP_GRACE_MS, 0);
 	*pidp = 0;
 }
 
@@ -334,21 +267,6 @@ static int exited(pid_t *pidp)
 		return 1;
 	}
 	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-void harness_remove_tree(const char *dir)
-{
-	if (dir[0] != '\0')
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- the parts of a start ---- */

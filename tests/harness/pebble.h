@@ -70,9 +70,6 @@ int harness_free_port(void);
  * must fail one write, not kill the test. pebble_start and the responders call it. */
 void harness_ignore_sigpipe(void);
 
-/* Removes dir and everything below it (links not followed); "" is left alone. */
-void harness_remove_tree(const char *dir);
-
 /* Reads a whole file into a new NUL-terminated buffer (caller frees); NULL on error. */
 char *harness_read_file(const char *path, size_t *len);
 

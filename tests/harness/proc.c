@@ -1,5 +1,5 @@
 /*
- * Small process and file helpers that servers.c and dbservers.c share (see proc.h).
+ * Small process and file helpers that servers.c, dbservers.c and pebble.c share (see proc.h).
  *
  * What it owns: the registry of running servers (pointers to the callers' structs, behind a lock).
  */
@@ -10,16 +10,20 @@
 #include <netinet/in.h>
 #include <openssl/bn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 extern char **environ;
+
+#define STOP_POLL_MS 5
 
 void harness_sleep_ms(long ms)
 {
@@ -33,6 +37,27 @@ long harness_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void harness_stop_child(pid_t pid, int sig, long grace_ms, int group)
+{
+	long deadline = harness_now_ms() + grace_ms;
+
+	if (pid <= 0)
+		return;
+	kill(pid, sig);
+	for (;;) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			return;
+		if (harness_now_ms() > deadline) {
+			kill(group ? -pid : pid, SIGKILL);
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			return;
+		}
+		harness_sleep_ms(STOP_POLL_MS);
+	}
 }
 
 int harness_tcp_connects(int port)
@@ -54,6 +79,12 @@ int harness_tcp_connects(int port)
 
 char **harness_make_env(char *const *extra)
 {
+	return harness_make_env_without(extra, NULL);
+}
+
+char **harness_make_env_without(char *const *extra, const char *drop_prefix)
+{
+	size_t drop_len = drop_prefix != NULL ? strlen(drop_prefix) : 0;
 	size_t n = 0, x = 0, k = 0;
 	char **env;
 
@@ -67,7 +98,7 @@ char **harness_make_env(char *const *extra)
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(environ[i], '=');
 		size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-		int replaced = 0;
+		int replaced = drop_len > 0 && strncmp(environ[i], drop_prefix, drop_len) == 0;
 		for (size_t j = 0; j < x && !replaced; j++)
 			replaced = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
 		if (!replaced)

@@ -1,13 +1,14 @@
 /*
- * Small process and file helpers that servers.c and dbservers.c (and pebble.c: time and the probe) share: time, a TCP probe, the environment of a
- * spawned server, a certificate's serial, and the registry of running servers that an atexit handler stops
- * (its only state).
+ * Small process and file helpers that servers.c, dbservers.c and pebble.c share: time, stopping a child, a TCP
+ * probe, the environment of a spawned server, a certificate's serial, and the registry of running servers that
+ * an atexit handler stops (its only state).
  */
 #ifndef AUTOTLS_TESTS_HARNESS_PROC_H
 #define AUTOTLS_TESTS_HARNESS_PROC_H
 
 #include <openssl/x509.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Sleeps ms milliseconds (resumed across EINTR). */
 void harness_sleep_ms(long ms);
@@ -15,11 +16,21 @@ void harness_sleep_ms(long ms);
 /* CLOCK_MONOTONIC in milliseconds. */
 long harness_now_ms(void);
 
+/*
+ * Stops pid, our child: sends it sig (SIGTERM; SIGKILL to kill it at once), gives it up to grace_ms to exit,
+ * then SIGKILLs it (group: its whole process group, which it leads) and waits for it. Always reaps it; a pid
+ * that is no longer our child counts as gone. pid <= 0 does nothing.
+ */
+void harness_stop_child(pid_t pid, int sig, long grace_ms, int group);
+
 /* 1 when a TCP connection to 127.0.0.1:port is accepted, else 0. */
 int harness_tcp_connects(int port);
 
 /* Our environment with every name that extra sets removed, plus extra. New array (strings borrowed); free(). */
 char **harness_make_env(char *const *extra);
+
+/* The same, also without every variable of ours whose name starts with drop_prefix (NULL or "": none). */
+char **harness_make_env_without(char *const *extra, const char *drop_prefix);
 
 /* cert's serial number in upper-case hex into out. 0, or -1 when it does not fit. */
 int harness_serial_hex(X509 *cert, char *out, size_t cap);

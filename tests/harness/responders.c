@@ -57,6 +57,7 @@ struct responder {
 
 	int listen_fd;
 	int wake[2];
+	void (*serve)(struct responder *r, int fd); /* TLS-ALPN, HTTP: one accepted connection, then close(fd) */
 	pthread_t thread;
 	int thread_running;
 	SSL_CTX *ctx;
@@ -179,15 +180,46 @@ static int accept_one(struct responder *r)
 	return fd;
 }
 
-static int start_thread(struct responder *r, void *(*fn)(void *), int port)
+/* The listener thread: one connection at a time, handed to r->serve, until responder_stop wakes it. */
+static void *serve_thread(void *arg)
+{
+	struct responder *r = arg;
+	for (;;) {
+		int fd = accept_one(r);
+		if (fd == -2)
+			break;
+		if (fd >= 0)
+			r->serve(r, fd);
+	}
+	if (r->ctx != NULL)
+		OPENSSL_thread_stop(); /* TLS-ALPN: this thread's OpenSSL state */
+	return NULL;
+}
+
+/* Listens on 127.0.0.1:port and starts serve_thread over serve. 0 or -1. */
+static int start_thread(struct responder *r, void (*serve)(struct responder *r, int fd), int port)
 {
 	harness_ignore_sigpipe();
+	r->serve = serve;
 	r->listen_fd = listen_on(port);
 	if (r->listen_fd < 0 || pipe2(r->wake, O_CLOEXEC) != 0)
 		return -1;
-	if (pthread_create(&r->thread, NULL, fn, r) != 0)
+	if (pthread_create(&r->thread, NULL, serve_thread, r) != 0)
 		return -1;
 	r->thread_running = 1;
+	return 0;
+}
+
+/* The end of every start: the solver over r, and r handed to the caller. 0. */
+static int started(struct responder *r, struct at_solver *solver, struct responder **out,
+		   int (*present)(void *ctx, const struct at_challenge *ch),
+		   void (*cleanup)(void *ctx, const struct at_challenge *ch))
+{
+	solver->type = r->type;
+	solver->present = present;
+	solver->cleanup = cleanup;
+	solver->ctx = r;
+	*out = r;
 	return 0;
 }
 
@@ -382,20 +414,6 @@ out:
 	close(fd);
 }
 
-static void *tls_thread(void *arg)
-{
-	struct responder *r = arg;
-	for (;;) {
-		int fd = accept_one(r);
-		if (fd == -2)
-			break;
-		if (fd >= 0)
-			tls_serve(r, fd);
-	}
-	OPENSSL_thread_stop();
-	return NULL;
-}
-
 static int tls_present(void *ctx, const struct at_challenge *ch)
 {
 	struct responder *r = ctx;
@@ -445,14 +463,9 @@ int responder_tls_alpn_start(struct responder **out, struct at_solver *solver, i
 	SSL_CTX_set_options(r->ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_client_hello_cb(r->ctx, tls_client_hello_cb, r);
 	SSL_CTX_set_alpn_select_cb(r->ctx, tls_alpn_select_cb, r);
-	if (start_thread(r, tls_thread, port) != 0)
+	if (start_thread(r, tls_serve, port) != 0)
 		goto fail;
-	solver->type = AT_CHALLENGE_TLS_ALPN_01;
-	solver->present = tls_present;
-	solver->cleanup = tls_cleanup;
-	solver->ctx = r;
-	*out = r;
-	return 0;
+	return started(r, solver, out, tls_present, tls_cleanup);
 fail:
 	responder_stop(r);
 	return -1;
@@ -538,19 +551,6 @@ out:
 	close(fd);
 }
 
-static void *http_thread(void *arg)
-{
-	struct responder *r = arg;
-	for (;;) {
-		int fd = accept_one(r);
-		if (fd == -2)
-			break;
-		if (fd >= 0)
-			http_serve(r, fd);
-	}
-	return NULL;
-}
-
 static int http_present(void *ctx, const struct at_challenge *ch)
 {
 	struct responder *r = ctx;
@@ -584,14 +584,9 @@ int responder_http_start(struct responder **out, struct at_solver *solver, int p
 {
 	struct responder *r = responder_new(AT_CHALLENGE_HTTP_01);
 
-	if (r == NULL || start_thread(r, http_thread, port) != 0)
+	if (r == NULL || start_thread(r, http_serve, port) != 0)
 		goto fail;
-	solver->type = AT_CHALLENGE_HTTP_01;
-	solver->present = http_present;
-	solver->cleanup = http_cleanup;
-	solver->ctx = r;
-	*out = r;
-	return 0;
+	return started(r, solver, out, http_present, http_cleanup);
 fail:
 	responder_stop(r);
 	return -1;
@@ -673,10 +668,5 @@ int responder_dns_start(struct responder **out, struct at_solver *solver, struct
 	if (p == NULL || (r = responder_new(AT_CHALLENGE_DNS_01)) == NULL)
 		return -1;
 	r->pebble = p;
-	solver->type = AT_CHALLENGE_DNS_01;
-	solver->present = dns_present;
-	solver->cleanup = dns_cleanup;
-	solver->ctx = r;
-	*out = r;
-	return 0;
+	return started(r, solver, out, dns_present, dns_cleanup);
 }

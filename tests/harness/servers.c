@@ -19,16 +19,15 @@
  * What it must never do: find processes by name, listen anywhere but 127.0.0.1.
  */
 #include "tests/harness/servers.h"
-#include "tests/harness/certgen.h"
+#include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/placeholder.h"
 #include "tests/harness/proc.h"
+#include "tests/harness/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <openssl/bn.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -86,42 +85,15 @@ static void stop_registered(void *s)
 
 /* ---- processes ---- */
 
-/*
- * fork + exec with stdin from /dev/null and stdout/stderr appended to out_path. die_with_us: PR_SET_PDEATHSIG
- * SIGKILL (not for a daemon's launcher: its detached main process would not keep it anyway). The PID or -1.
- */
+/* fork + exec (spawn.h). die_with_us: PR_SET_PDEATHSIG SIGKILL (not for a daemon's launcher: its detached main
+ * process would not keep it anyway). The PID or -1. */
 static pid_t spawn(char *const argv[], char *const extra_env[], const char *out_path, int die_with_us)
 {
-	pid_t parent = getpid(), pid = -1;
-	int outfd = -1, nullfd = -1;
-	char **env = NULL;
+	struct harness_spawn_opts o = {.argv = argv, .extra_env = extra_env, .out_path = out_path,
+				       .die_with_us = die_with_us};
+	pid_t pid;
 
-	outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	env = harness_make_env(extra_env);
-	if (outfd < 0 || nullfd < 0 || env == NULL)
-		goto out;
-	pid = fork();
-	if (pid == 0) {
-		/* Only async-signal-safe calls from here on. */
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (die_with_us && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent))
-			_exit(127);
-		if (dup2(nullfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
-			_exit(127);
-		execvpe(argv[0], argv, env);
-		_exit(127);
-	}
-out:
-	free(env);
-	if (outfd >= 0)
-		close(outfd);
-	if (nullfd >= 0)
-		close(nullfd);
-	return pid;
+	return harness_spawn(&o, &pid) == 0 ? pid : -1;
 }
 
 /*
@@ -178,25 +150,6 @@ static int group_gone(pid_t pgid)
 	return kill(-pgid, 0) != 0 && errno == ESRCH;
 }
 
-/* SIGTERM pid, wait up to STOP_GRACE_MS, then SIGKILL; reaps it when it is our child. */
-static void stop_child(pid_t pid)
-{
-	long deadline = harness_now_ms() + STOP_GRACE_MS;
-
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	while (!child_gone(pid, NULL)) {
-		if (harness_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		harness_sleep_ms(POLL_MS);
-	}
-}
-
 /* The same for a whole process group (a daemon's main process and its children): SIGTERM the main process,
  * then SIGKILL the group. */
 static void stop_group(pid_t master, pid_t pgid)
@@ -224,37 +177,6 @@ static void stop_group(pid_t master, pid_t pgid)
 }
 
 /* ---- files ---- */
-
-/* Makes a self-signed P-256 placeholder for cn (also the SAN) unless cert_path and key_path both exist already
- * (a restart keeps the same placeholder). Fills serial. 0 or -1. */
-static int placeholder(const char *cert_path, const char *key_path, const char *cn, char *serial, size_t cap)
-{
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	FILE *f = NULL;
-	int ret = -1;
-
-	if (cert_path[0] == '\0' || key_path[0] == '\0')
-		return -1;
-	if (access(cert_path, R_OK) == 0 && access(key_path, R_OK) == 0) {
-		f = fopen(cert_path, "re");
-		if (f == NULL || (cert = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
-			goto out;
-	} else {
-		unlink(cert_path);
-		unlink(key_path);
-		if (harness_cert_make(&cert, &key, cn, cn, NULL, 0, NULL, NULL, 30) != 0 ||
-		    harness_write_cert_pem(cert_path, cert) != 0 || harness_write_key_pem(key_path, key) != 0)
-			goto out;
-	}
-	ret = harness_serial_hex(cert, serial, cap);
-out:
-	if (f != NULL)
-		fclose(f);
-	X509_free(cert);
-	EVP_PKEY_free(key);
-	return ret;
-}
 
 static int write_file(const char *path, const char *text, mode_t mode)
 {
@@ -776,11 +698,11 @@ int server_start(struct server *s, enum server_kind kind, const char *dir, int p
 	else
 		snprintf(s->config_file, sizeof(s->config_file), "%s/%s.conf", dir, server_kind_name(kind));
 	if (chmod(dir, 0755) != 0 ||
-	    placeholder(s->cert_file, s->key_file, SERVER_PLACEHOLDER_CN, s->serial, sizeof(s->serial)) != 0) {
+	    harness_placeholder(s->cert_file, s->key_file, SERVER_PLACEHOLDER_CN, s->serial, sizeof(s->serial)) != 0) {
 		fprintf(stderr, "servers: could not prepare %s (%s)\n", dir, strerror(errno));
 		return -1;
 	}
-	if (is_daemon(kind) && (placeholder(s->other_cert_file, s->other_key_file, SERVER_OTHER_CN, s->other_serial,
+	if (is_daemon(kind) && (harness_placeholder(s->other_cert_file, s->other_key_file, SERVER_OTHER_CN, s->other_serial,
 					    sizeof(s->other_serial)) != 0 ||
 				make_traversable(s->dir) != 0)) {
 		fprintf(stderr, "servers: could not prepare %s for %s\n", dir, server_kind_name(kind));
@@ -869,28 +791,17 @@ void server_stop(struct server *s)
 		}
 		s->watchdog_pid = 0;
 	} else {
-		stop_child(s->pid);
+		harness_stop_child(s->pid, SIGTERM, STOP_GRACE_MS, 0);
 	}
 	s->pid = 0;
 	harness_reg_remove(s);
 }
 
-static void print_tail(const char *path)
-{
-	size_t len = 0;
-	char *text = path[0] ? harness_read_file(path, &len) : NULL;
-
-	if (text == NULL)
-		return;
-	fprintf(stderr, "  --- %s (tail) ---\n%s\n  ---\n", path, len > 3000 ? text + len - 3000 : text);
-	free(text);
-}
-
 void server_print_logs(const struct server *s)
 {
-	print_tail(s->out_file);
+	harness_print_tail(NULL, s->out_file, 3000);
 	if (is_daemon(s->kind))
-		print_tail(s->error_log);
+		harness_print_tail(NULL, s->error_log, 3000);
 }
 
 int server_reload(struct server *s)

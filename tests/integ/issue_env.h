@@ -79,6 +79,17 @@ static inline void env_stop(struct issue_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
+/* env_start for a test's main(): when it fails, prints the "FAIL <file>:setup" line tests/run.sh counts (file:
+ * the test's __FILE__), stops what did start and returns -1. 0 on success. */
+static inline int env_setup(struct issue_env *env, const struct pebble_opts *opts, const char *file)
+{
+	if (env_start(env, opts) == 0)
+		return 0;
+	printf("FAIL %s:setup\n", file);
+	env_stop(env);
+	return -1;
+}
+
 /* The user's check: every name handshakes and verifies against Pebble's root; the SANs are exactly names. */
 static inline int env_verify(struct issue_env *env, const struct at_cert_record *rec, const char *const *names,
 			     size_t n)

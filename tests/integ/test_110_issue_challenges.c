@@ -86,11 +86,8 @@ static void key_types(void)
 int main(void)
 {
 	struct pebble_opts o = { .authz_reuse = 0, .nonce_reject = 0 };
-	if (env_start(&env, &o) != 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		env_stop(&env);
+	if (env_setup(&env, &o, __FILE__) != 0)
 		return 1;
-	}
 	RUN(tls_alpn_01);
 	RUN(http_01);
 	RUN(dns_01);

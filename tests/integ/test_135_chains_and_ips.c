@@ -96,11 +96,8 @@ static void ip_tls_alpn_01(void)
 int main(void)
 {
 	struct pebble_opts o = { .alternate_roots = 1 };
-	if (env_start(&env, &o) != 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		env_stop(&env);
+	if (env_setup(&env, &o, __FILE__) != 0)
 		return 1;
-	}
 	RUN(preferred_chain);
 	RUN(ip_http_01);
 	RUN(ip_tls_alpn_01);

@@ -28,11 +28,8 @@ static void badnonce_was_exercised(void)
 int main(void)
 {
 	struct pebble_opts o = { .nonce_reject = 60, .authz_reuse = 0 };
-	if (env_start(&env, &o) != 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		env_stop(&env);
+	if (env_setup(&env, &o, __FILE__) != 0)
 		return 1;
-	}
 	RUN(each_challenge_under_badnonce);
 	RUN(badnonce_was_exercised);
 	env_stop(&env);

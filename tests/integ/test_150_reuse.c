@@ -47,11 +47,8 @@ static void second_run_reuses(void)
 int main(void)
 {
 	struct pebble_opts o = { .authz_reuse = 0 };
-	if (env_start(&env, &o) != 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		env_stop(&env);
+	if (env_setup(&env, &o, __FILE__) != 0)
 		return 1;
-	}
 	RUN(second_run_reuses);
 	env_stop(&env);
 	return TEST_EXIT();

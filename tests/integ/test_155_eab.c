@@ -51,11 +51,8 @@ static void accepted_with_eab(void)
 int main(void)
 {
 	struct pebble_opts o = { .eab_required = 1, .authz_reuse = 0 };
-	if (env_start(&env, &o) != 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		env_stop(&env);
+	if (env_setup(&env, &o, __FILE__) != 0)
 		return 1;
-	}
 	RUN(refused_without_eab);
 	RUN(refused_with_wrong_key);
 	RUN(accepted_with_eab);

@@ -22,11 +22,8 @@ static void revoke_twice(void)
 int main(void)
 {
 	struct pebble_opts o = { .authz_reuse = 0 };
-	if (env_start(&env, &o) != 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		env_stop(&env);
+	if (env_setup(&env, &o, __FILE__) != 0)
 		return 1;
-	}
 	RUN(revoke_twice);
 	env_stop(&env);
 	return TEST_EXIT();

@@ -4,6 +4,7 @@
  * variables we pass named in env directives), and stop leaves no process behind (nginx: none in its group);
  * Apache, HAProxy, lighttpd and stunnel likewise (daemon_kind).
  */
+#include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/servers.h"
 #include "tests/harness/tlsverify.h"
@@ -11,7 +12,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -23,15 +23,6 @@
 
 static char dir[256];
 static struct server srv;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 static int new_dir(const char *tag)
 {
@@ -77,37 +68,38 @@ static int group_members(pid_t pgid, uid_t uid, int *with_uid)
 	return n;
 }
 
-static void s_server(void)
+/*
+ * s_server and python, our direct children: the placeholder for any name, the ALPN (and version, want_version
+ * not NULL) a client offering offer at version gets, and stop leaves no process behind.
+ */
+static void child_kind(enum server_kind kind, const char *offer, int version, const char *want_alpn,
+		       const char *want_version)
 {
 	int port = harness_free_port();
-	REQUIRE(new_dir("s_server") == 0);
-	REQUIRE(server_start(&srv, SERVER_S_SERVER, dir, port, NULL) == 0);
-	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
 	struct tls_client_result r;
+
+	REQUIRE(new_dir(server_kind_name(kind)) == 0);
+	REQUIRE(server_start(&srv, kind, dir, port, NULL) == 0);
+	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
 	memset(&r, 0, sizeof(r));
-	CHECK_OK(tls_client_connect(port, "x.test", "h2", TLS1_3_VERSION, NULL, NULL, &r));
-	CHECK_STR(r.alpn, "h2");
+	CHECK_OK(tls_client_connect(port, "x.test", offer, version, NULL, NULL, &r));
+	CHECK_STR(r.alpn, want_alpn);
+	if (want_version != NULL)
+		CHECK_STR(r.version, want_version);
 	pid_t pid = srv.pid;
 	server_stop(&srv);
 	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	harness_remove_tree(dir);
+}
+
+static void s_server(void)
+{
+	child_kind(SERVER_S_SERVER, "h2", TLS1_3_VERSION, "h2", NULL);
 }
 
 static void python(void)
 {
-	int port = harness_free_port();
-	REQUIRE(new_dir("python") == 0);
-	REQUIRE(server_start(&srv, SERVER_PYTHON, dir, port, NULL) == 0);
-	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, srv.serial);
-	struct tls_client_result r;
-	memset(&r, 0, sizeof(r));
-	CHECK_OK(tls_client_connect(port, "x.test", "h2,http/1.1", TLS1_2_VERSION, NULL, NULL, &r));
-	CHECK_STR(r.alpn, "http/1.1");
-	CHECK_STR(r.version, "TLSv1.2");
-	pid_t pid = srv.pid;
-	server_stop(&srv);
-	CHECK(kill(pid, 0) != 0 && errno == ESRCH);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	child_kind(SERVER_PYTHON, "h2,http/1.1", TLS1_2_VERSION, "http/1.1", "TLSv1.2");
 }
 
 static void nginx(void)
@@ -153,7 +145,7 @@ static void nginx(void)
 	CHECK_STR(srv.serial, serial);
 	served_placeholder(port, "anything.test", SERVER_PLACEHOLDER_CN, serial);
 	server_stop(&srv);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	harness_remove_tree(dir);
 }
 
 /*
@@ -189,7 +181,7 @@ static void daemon_kind(enum server_kind kind, const char *alpn, uid_t user, int
 	pid_t pgid = srv.pgid;
 	server_stop(&srv);
 	CHECK(kill(-pgid, 0) != 0 && errno == ESRCH);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	harness_remove_tree(dir);
 }
 
 static uid_t uid_of(const char *name)

@@ -13,15 +13,15 @@
  * record may have a stack frame in libautotls*.so, autotls-manager or our sources; every record is printed as
  * ours or not ours, so that a future OpenSSL/s_server leak is told apart at once. No suppressions needed.
  */
-#include "tests/harness/certgen.h"
+#include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/placeholder.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -53,15 +53,6 @@ static void sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
 }
 
 /* A verified handshake to NAME; its serial into serial. Client chatter silenced. */
@@ -212,19 +203,13 @@ static void memcheck_issue_and_renew(void)
 	pebble_up = 1;
 
 	/* s_server's own placeholder. */
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
 	snprintf(cert, sizeof(cert), "%s/placeholder.pem", dir);
 	snprintf(key, sizeof(key), "%s/placeholder.key", dir);
 	snprintf(store, sizeof(store), "%s/store", dir);
 	snprintf(log, sizeof(log), "%s/autotls.log", dir);
 	snprintf(out, sizeof(out), "%s/s_server.out", dir);
 	snprintf(roots, sizeof(roots), "%s", p.api_root_file);
-	CHECK_OK(harness_cert_make(&x, &k, "placeholder.test", "placeholder.test", NULL, 0, NULL, NULL, 30));
-	CHECK_OK(harness_write_cert_pem(cert, x));
-	CHECK_OK(harness_write_key_pem(key, k));
-	X509_free(x);
-	EVP_PKEY_free(k);
+	CHECK_OK(harness_placeholder(cert, key, "placeholder.test", NULL, 0));
 	snprintf(e_preload, sizeof(e_preload), "LD_PRELOAD=%s", lib);
 	snprintf(e_domains, sizeof(e_domains), "AUTOTLS_DOMAINS=%s", NAME);
 	snprintf(e_ca, sizeof(e_ca), "AUTOTLS_CA=%s", p.directory_url);
@@ -368,18 +353,11 @@ out:
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
-	if (test_failed_now) {
-		char *t = harness_read_file(log, NULL);
-		if (t)
-			fprintf(stderr, "  --- shim log tail ---\n%s\n", strlen(t) > 3000 ? t + strlen(t) - 3000 : t);
-		free(t);
-	}
+	if (test_failed_now)
+		harness_print_tail("shim log", log, 3000);
 	if (pebble_up)
 		pebble_stop(&p);
-	if (getenv("AUTOTLS_TEST_KEEP"))
-		fprintf(stderr, "  kept %s\n", dir);
-	else
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	harness_remove_or_keep(dir);
 }
 
 int main(void)

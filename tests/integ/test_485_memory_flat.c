@@ -9,7 +9,8 @@
  * always new; VmRSS again. The growth must stay under 1 MiB. Every handshake must complete, and each must be
  * served the right certificate (Pebble's issuer for the managed name, the placeholder for the others).
  */
-#include "tests/harness/certgen.h"
+#include "tests/harness/files.h"
+#include "tests/harness/placeholder.h"
 #include "tests/harness/proc.h"
 #include "tests/integ/shim_env.h"
 
@@ -184,13 +185,7 @@ static void memory_flat(void)
 	snprintf(prefix, sizeof(prefix), "%s/", dir);
 	snprintf(roots, sizeof(roots), "%s/ca-api-root.pem", dir);
 	CHECK_OK(shim_copy_file(p.api_root_file, roots, 0644));
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
-	CHECK_OK(harness_cert_make(&x, &k, SERVER_PLACEHOLDER_CN, SERVER_PLACEHOLDER_CN, NULL, 0, NULL, NULL, 30));
-	CHECK_OK(harness_write_cert_pem(cert, x));
-	CHECK_OK(harness_write_key_pem(key, k));
-	X509_free(x);
-	EVP_PKEY_free(k);
+	CHECK_OK(harness_placeholder(cert, key, SERVER_PLACEHOLDER_CN, NULL, 0));
 	FILE *f = fopen(conf, "w");
 	REQUIRE(f != NULL);
 	fprintf(f,
@@ -287,21 +282,12 @@ out:
 		kill(-pid, SIGKILL); /* a worker left behind, if any */
 	}
 	if (test_failed_now) {
-		char *t = harness_read_file(log, NULL);
-		if (t)
-			fprintf(stderr, "  --- shim log ---\n%s\n", strlen(t) > 3000 ? t + strlen(t) - 3000 : t);
-		free(t);
-		t = harness_read_file(errlog, NULL);
-		if (t)
-			fprintf(stderr, "  --- nginx error log ---\n%s\n", strlen(t) > 3000 ? t + strlen(t) - 3000 : t);
-		free(t);
+		harness_print_tail("shim log", log, 3000);
+		harness_print_tail("nginx error log", errlog, 3000);
 	}
 	if (pebble_up)
 		pebble_stop(&p);
-	if (getenv("AUTOTLS_TEST_KEEP"))
-		fprintf(stderr, "  kept %s\n", dir);
-	else
-		nftw(dir, shim_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	harness_remove_or_keep(dir);
 }
 
 int main(void)

@@ -4,7 +4,7 @@
  * own port; the manager writes the token file there, Pebble fetches it through nginx, the managed name then
  * verifies over TLS, and the token file is gone afterwards.
  */
-#include "tests/harness/certgen.h"
+#include "tests/harness/placeholder.h"
 #include "tests/harness/proc.h"
 #include "tests/integ/shim_env.h"
 
@@ -28,12 +28,7 @@ static void webroot_served_by_nginx(void)
 	snprintf(cert, sizeof(cert), "%s/ph.pem", env.dir);
 	snprintf(key, sizeof(key), "%s/ph.key", env.dir);
 	REQUIRE(mkdir(www, 0755) == 0);
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
-	REQUIRE(harness_cert_make(&x, &k, SERVER_PLACEHOLDER_CN, SERVER_PLACEHOLDER_CN, NULL, 0, NULL, NULL, 30) == 0);
-	REQUIRE(harness_write_cert_pem(cert, x) == 0 && harness_write_key_pem(key, k) == 0);
-	X509_free(x);
-	EVP_PKEY_free(k);
+	REQUIRE(harness_placeholder(cert, key, SERVER_PLACEHOLDER_CN, NULL, 0) == 0);
 	chmod(key, 0644); /* www-data workers read it here; a test folder, not a real key */
 	FILE *f = fopen(conf, "w");
 	REQUIRE(f != NULL);

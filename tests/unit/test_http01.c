@@ -150,14 +150,22 @@ static void setup(int port, int redirect, const char *webroot)
 	mgr_host = &host;
 }
 
+/* setup() on a free port without a webroot, then the solver: 0 with *port set, or -1. */
+static int solver_on_free_port(int redirect, struct at_solver *s, int *port)
+{
+	*port = free_port();
+	if (*port <= 0)
+		return -1;
+	setup(*port, redirect, NULL);
+	return mgr_http01_solver(s);
+}
+
 static void responder_answers_and_closes(void)
 {
 	char resp[4096];
 	struct at_solver s;
-	int port = free_port();
-	REQUIRE(port > 0);
-	setup(port, 0, NULL);
-	REQUIRE(mgr_http01_solver(&s) == 0);
+	int port;
+	REQUIRE(solver_on_free_port(0, &s, &port) == 0);
 	CHECK_INT(s.type, ==, AT_CHALLENGE_HTTP_01);
 	CHECK(refused(AF_INET, port)); /* nothing listens before the first present() */
 
@@ -218,10 +226,8 @@ static void redirect_when_asked(void)
 {
 	char resp[16384];
 	struct at_solver s;
-	int port = free_port();
-	REQUIRE(port > 0);
-	setup(port, 1, NULL);
-	REQUIRE(mgr_http01_solver(&s) == 0);
+	int port;
+	REQUIRE(solver_on_free_port(1, &s, &port) == 0);
 	struct at_challenge a = challenge(TOKEN_A, TOKEN_A "." THUMB);
 	REQUIRE(s.present(s.ctx, &a) == 0);
 
@@ -265,10 +271,8 @@ static void hostile_requests(void)
 {
 	char resp[4096];
 	struct at_solver s;
-	int port = free_port();
-	REQUIRE(port > 0);
-	setup(port, 1, NULL);
-	REQUIRE(mgr_http01_solver(&s) == 0);
+	int port;
+	REQUIRE(solver_on_free_port(1, &s, &port) == 0);
 	struct at_challenge a = challenge(TOKEN_A, TOKEN_A "." THUMB);
 	long saved_timeout = h01_read_timeout_ms;
 	h01_read_timeout_ms = 300;
@@ -347,10 +351,8 @@ static void port_in_use_is_left_alone(void)
 static void bad_challenges_refused(void)
 {
 	struct at_solver s;
-	int port = free_port();
-	REQUIRE(port > 0);
-	setup(port, 0, NULL);
-	REQUIRE(mgr_http01_solver(&s) == 0);
+	int port;
+	REQUIRE(solver_on_free_port(0, &s, &port) == 0);
 	static const struct {
 		const char *token, *keyauth;
 	} t[] = {

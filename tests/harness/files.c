@@ -1,0 +1,47 @@
+/*
+ * A test's own files (see files.h).
+ *
+ * What it owns: nothing once it returns (the text it reads for a tail is freed here).
+ */
+#include "tests/harness/files.h"
+#include "tests/harness/pebble.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void harness_remove_tree(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void harness_remove_or_keep(const char *dir)
+{
+	if (getenv("AUTOTLS_TEST_KEEP"))
+		fprintf(stderr, "  kept %s\n", dir);
+	else
+		harness_remove_tree(dir);
+}
+
+int harness_print_tail(const char *title, const char *path, size_t max_bytes)
+{
+	size_t len = 0;
+	char *text = path[0] ? harness_read_file(path, &len) : NULL;
+
+	if (text == NULL)
+		return -1;
+	fprintf(stderr, "  --- %s (tail) ---\n%s\n  ---\n", title != NULL ? title : path,
+		len > max_bytes ? text + len - max_bytes : text);
+	free(text);
+	return 0;
+}
