@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,28 +49,55 @@ static void quiesce_at_exit(void)
 	pthread_mutex_lock(&mgr_quiesce);
 }
 
+/*
+ * The new thread reports here once it holds the quiesce lock; mgr_thread_start waits for that. Until then the
+ * thread is starting up outside the lock (the C library's and, under AddressSanitizer, the sanitizer's own
+ * thread set-up, which allocates and frees), and a host that forked in that window could hand its child an
+ * allocator lock held by a thread the child does not have (see mgr_thread_start).
+ */
+struct thread_start {
+	sem_t holds_quiesce;
+};
+
 static void *thread_main(void *arg)
 {
-	(void)arg;
+	struct thread_start *start = arg;
 	/* Signals belong to the host's threads. */
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	mgr_host->set_in_manager(1);
 	mgr_quiesce_enter();
+	/* The last use of start: it lives on the starter's stack, which is gone once sem_wait returns there. */
+	sem_post(&start->holds_quiesce);
 	mgr_lead(); /* follows until it may lead; never returns while the process lives */
 	mgr_quiesce_leave();
 	return NULL;
 }
 
+/*
+ * Starts the manager thread and returns only once it holds the quiesce lock, so that a fork right after this
+ * (nginx daemonises and at once forks its workers; the child handler above runs this in every worker) finds
+ * the thread either waiting for the lock or inside it, never halfway through its start. ASan's allocator (GCC
+ * 12's libasan) has no fork handlers: a master whose new thread was preempted inside it, holding a size-class
+ * lock, forked workers that inherited the lock taken, and their own manager threads (and later their server
+ * threads) blocked on it forever: workers that never saw a published certificate, and handshakes that hung.
+ */
 int mgr_thread_start(void)
 {
+	struct thread_start start;
 	pthread_t t;
 	pthread_attr_t a;
+	if (sem_init(&start.holds_quiesce, 0, 0) != 0)
+		return AT_E_NOMEM;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &a, thread_main, NULL);
+	int rc = pthread_create(&t, &a, thread_main, &start);
 	pthread_attr_destroy(&a);
+	if (rc == 0)
+		while (sem_wait(&start.holds_quiesce) != 0 && errno == EINTR)
+			;
+	sem_destroy(&start.holds_quiesce);
 	return rc == 0 ? 0 : AT_E_NOMEM;
 }
 

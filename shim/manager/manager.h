@@ -11,7 +11,8 @@
  * Fork: the thread does all CPU work (OpenSSL, libcurl, the store) holding the quiesce lock and releases it
  * while it waits (network, sleeps). pthread_atfork's prepare takes the lock, so no fork ever happens while the
  * manager is inside OpenSSL or holds a store mutex; the child handler starts a fresh thread in the child,
- * with a fresh engine (the parent's is abandoned: its sockets belong to the parent).
+ * with a fresh engine (the parent's is abandoned: its sockets belong to the parent). Starting the thread
+ * returns only once it holds the lock, so no fork catches it halfway through its start either (attach.c).
  *
  * It never runs on a server thread, except sync_now(), which a ClientHello offering only acme-tls/1 may call
  * (a parse of the region, no I/O).
@@ -39,7 +40,7 @@ int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generati
 /* The leader's work until it loses the lead (returns) or the process ends. */
 void mgr_lead(void);
 
-/* Starts the manager thread in this process. */
+/* Starts the manager thread in this process; returns once the thread holds the quiesce lock. */
 int mgr_thread_start(void);
 
 /* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region. */

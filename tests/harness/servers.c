@@ -604,7 +604,10 @@ static int start_daemon(struct server *s, char *const argv[], char *const envp[]
 		}
 		harness_sleep_ms(POLL_MS);
 	}
-	s->pgid = getpgid(s->pid);
+	/* The pid file can name the main process before it has left our process group: nginx 1.22 (Debian 12) writes
+	 * it from the launcher, right after the fork and before the child's setsid. Wait for the setsid. */
+	while ((s->pgid = getpgid(s->pid)) > 1 && s->pgid == getpgid(0) && harness_now_ms() <= deadline)
+		harness_sleep_ms(POLL_MS);
 	if (s->pgid <= 1 || s->pgid == getpgid(0)) {
 		fprintf(stderr, "servers: %s (%d) has no process group of its own\n", server_kind_name(s->kind),
 			(int)s->pid);
