@@ -17,8 +17,13 @@
 extern pthread_mutex_t mgr_quiesce;
 extern pthread_mutex_t mgr_publish_mu;
 
+/* Held while a manager thread starts (see mgr_thread_start), and taken first by fork_prepare: a host thread
+ * that forks while another thread of the host is starting ours waits until that start is complete. */
+static pthread_mutex_t starting_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void fork_prepare(void)
 {
+	pthread_mutex_lock(&starting_mu);
 	pthread_mutex_lock(&mgr_quiesce);
 	pthread_mutex_lock(&mgr_publish_mu);
 }
@@ -27,14 +32,16 @@ static void fork_parent(void)
 {
 	pthread_mutex_unlock(&mgr_publish_mu);
 	pthread_mutex_unlock(&mgr_quiesce);
+	pthread_mutex_unlock(&starting_mu);
 }
 
 static void fork_child(void)
 {
-	/* The forking thread holds both locks in the child too: release them, then give the child its own
+	/* The forking thread holds the locks in the child too: release them, then give the child its own
 	 * manager thread (the parent's did not come along). */
 	pthread_mutex_unlock(&mgr_publish_mu);
 	pthread_mutex_unlock(&mgr_quiesce);
+	pthread_mutex_unlock(&starting_mu);
 	mgr_forked_child = 1;
 	if (mgr_thread_start() != 0)
 		at_log_error("cannot start the manager thread after fork in pid %d", (int)getpid());
@@ -82,6 +89,7 @@ static void *thread_main(void *arg)
  * 12's libasan) has no fork handlers: a master whose new thread was preempted inside it, holding a size-class
  * lock, forked workers that inherited the lock taken, and their own manager threads (and later their server
  * threads) blocked on it forever: workers that never saw a published certificate, and handshakes that hung.
+ * starting_mu extends this to a fork from another host thread while this one runs.
  */
 int mgr_thread_start(void)
 {
@@ -90,6 +98,7 @@ int mgr_thread_start(void)
 	pthread_attr_t a;
 	if (sem_init(&start.holds_quiesce, 0, 0) != 0)
 		return AT_E_NOMEM;
+	pthread_mutex_lock(&starting_mu);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	int rc = pthread_create(&t, &a, thread_main, &start);
@@ -97,6 +106,7 @@ int mgr_thread_start(void)
 	if (rc == 0)
 		while (sem_wait(&start.holds_quiesce) != 0 && errno == EINTR)
 			;
+	pthread_mutex_unlock(&starting_mu);
 	sem_destroy(&start.holds_quiesce);
 	return rc == 0 ? 0 : AT_E_NOMEM;
 }
