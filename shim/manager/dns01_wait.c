@@ -7,9 +7,11 @@
  *     (util/dns_auth.h), each address asked directly on port 53 with RD clear. A recursive resolver may cache the
  *     name's absence for the zone's negative TTL (RFC 2308 section 5), and the CA may ask any authoritative
  *     server, so the record counts as visible when every server that answers shows it. An address that never
- *     answered, twice or more, is counted unreachable and left out (the CA cannot reach it either); one that
- *     answered once counts until it shows the value. When the servers cannot be found (no SOA or NS at the
- *     resolver, as with a split-horizon set-up), the resolver itself is asked, with a warning.
+ *     answered, twice or more, is counted unreachable and left out (the CA cannot reach it either), and so is
+ *     one whose last answer was without authority or an error RCODE (a lame delegation, REFUSED); one that
+ *     answered that the record is not there counts until it shows the value. When the servers cannot be found
+ *     (no SOA or NS at the resolver, as with a split-horizon set-up), the resolver itself is asked, with a
+ *     warning.
  *
  * Each round asks, one after the other, every address that has not shown the value yet (each query at most
  * WAIT_QUERY_MS); rounds are 50 ms apart, doubling up to 2 s, within AUTOTLS_DNS_WAIT seconds in all,
@@ -80,14 +82,21 @@ static int unreachable(const struct target *t)
 	return !t->answered && t->fails >= UNREACHABLE_AFTER;
 }
 
-/* Visible when one server shows the value and every other shows it too or never answered. */
+/* A lame server (answers without authority for the zone) or one that refuses or fails the question: the CA's
+ * resolver passes over it too, so it must not hold the challenge back for ever. */
+static int lame(const struct target *t)
+{
+	return t->answered && t->last_rc == 0 && (t->last == AT_DNS_AUTH_NOT_AUTH || t->last == AT_DNS_AUTH_RCODE);
+}
+
+/* Visible when one server shows the value and every other shows it too, never answered, or is lame. */
 static int visible(const struct watch *w)
 {
 	size_t shown = 0;
 	for (size_t i = 0; i < w->n; i++) {
 		if (w->t[i].shown_ms >= 0)
 			shown++;
-		else if (!unreachable(&w->t[i]))
+		else if (!unreachable(&w->t[i]) && !lame(&w->t[i]))
 			return 0;
 	}
 	return shown > 0;
@@ -261,7 +270,7 @@ int mgr_dns01_wait(const struct at_challenge *ch)
 	}
 	if (visible(&w)) {
 		at_log_info("dns-01: the TXT record of %s shows the value at %s after %ld ms: %s%s%s", ch->dns_txt_name,
-			    w.where, wait_clock_ms() - start, shown, lagging[0] ? "; left out, no answer: " : "",
+			    w.where, wait_clock_ms() - start, shown, lagging[0] ? "; left out: " : "",
 			    lagging);
 		return 0;
 	}

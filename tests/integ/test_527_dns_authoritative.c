@@ -14,6 +14,8 @@
  *   127.0.53.2   knotd "B" = ns2.nsprov.test, also on ::1 (in another zone, so no glue: found by A and AAAA
  *   and ::1      queries): gets the record after a delay, or never.
  *   127.0.53.3   ns3.example.test: nothing listens (an unreachable server, left out).
+ *   127.0.53.4   knotd "L" = ns4.example.test, a lame delegation: it serves nsprov.test only and answers REFUSED
+ *                for example.test (left out, as the CA's resolver passes over it too).
  *
  * The hook sets the record in pebble-challtestsrv too, which Pebble validates against, and in A with knotc at
  * once and in B later (AUTOTLS_TEST_LAG_B seconds, or "never"). The solver is wrapped so the test can ask every
@@ -42,11 +44,12 @@
 #define IP_R "127.0.53.53"
 #define IP_A "127.0.53.1"
 #define IP_B "127.0.53.2"
+#define IP_L "127.0.53.4"
 
 static struct issue_env env;
 static struct shim_config cfg;
 static struct shim_host host;
-static struct knot knot_r, knot_a, knot_b;
+static struct knot knot_r, knot_a, knot_b, knot_l;
 static char hook_path[PATH_MAX + 32], calls_path[PATH_MAX + 32], log_path[PATH_MAX + 32];
 static char resolv_path[PATH_MAX + 32], b_done_path[PATH_MAX + 32];
 static char resolver[64], wait_s[16] = "30";
@@ -132,8 +135,8 @@ static int own_network(void)
 static const char zone_example[] =
 	"$ORIGIN example.test.\n$TTL 60\n"
 	"@ SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 60\n"
-	"@ NS ns1.example.test.\n@ NS ns2.nsprov.test.\n@ NS ns3.example.test.\n"
-	"ns1 A 127.0.53.1\nns3 A 127.0.53.3\n";
+	"@ NS ns1.example.test.\n@ NS ns2.nsprov.test.\n@ NS ns3.example.test.\n@ NS ns4.example.test.\n"
+	"ns1 A 127.0.53.1\nns3 A 127.0.53.3\nns4 A 127.0.53.4\n";
 
 static const char zone_nsprov[] =
 	"$ORIGIN nsprov.test.\n$TTL 60\n"
@@ -141,9 +144,10 @@ static const char zone_nsprov[] =
 	"@ NS ns.nsprov.test.\nns A 127.0.53.53\n"
 	"ns2 A 127.0.53.2\nns2 AAAA ::1\n";
 
-/* One knotd listening on listen (knot's syntax, e.g. "[ 127.0.53.2@53, ::1@53 ]") with example.test, and
- * nsprov.test when with_nsprov. */
-static int start_knot(struct knot *k, const char *listen, int with_nsprov, const char *ip)
+enum { ZONE_EXAMPLE = 1, ZONE_NSPROV = 2 };
+
+/* One knotd listening on listen (knot's syntax, e.g. "[ 127.0.53.2@53, ::1@53 ]") with the zones given. */
+static int start_knot(struct knot *k, const char *listen, int zones, const char *ip)
 {
 	char conf[2048];
 	if (knot_prepare(k) != 0)
@@ -152,14 +156,16 @@ static int start_knot(struct knot *k, const char *listen, int with_nsprov, const
 		 "server:\n    rundir: %s\n    pidfile: %s/knotd.pid\n    listen: %s\n"
 		 "database:\n    storage: %s\n"
 		 "template:\n  - id: default\n    storage: %s\n    zonefile-sync: -1\n"
-		 "zone:\n  - domain: example.test\n    file: example.test.zone\n%s"
+		 "zone:\n%s%s"
 		 "log:\n  - target: stderr\n    any: info\n",
 		 k->dir, k->dir, listen, k->dir, k->dir,
-		 with_nsprov ? "  - domain: nsprov.test\n    file: nsprov.test.zone\n" : "");
-	if (knot_file(k, "knot.conf", conf) != 0 || knot_file(k, "example.test.zone", zone_example) != 0 ||
-	    (with_nsprov && knot_file(k, "nsprov.test.zone", zone_nsprov) != 0))
+		 zones & ZONE_EXAMPLE ? "  - domain: example.test\n    file: example.test.zone\n" : "",
+		 zones & ZONE_NSPROV ? "  - domain: nsprov.test\n    file: nsprov.test.zone\n" : "");
+	if (knot_file(k, "knot.conf", conf) != 0 ||
+	    ((zones & ZONE_EXAMPLE) && knot_file(k, "example.test.zone", zone_example) != 0) ||
+	    ((zones & ZONE_NSPROV) && knot_file(k, "nsprov.test.zone", zone_nsprov) != 0))
 		return -1;
-	return knot_run(k, ip, 53, "example.test");
+	return knot_run(k, ip, 53, zones & ZONE_EXAMPLE ? "example.test" : "nsprov.test");
 }
 
 static void stop_all(void)
@@ -167,6 +173,7 @@ static void stop_all(void)
 	knot_stop(&knot_r);
 	knot_stop(&knot_a);
 	knot_stop(&knot_b);
+	knot_stop(&knot_l);
 }
 
 static int checked_present(void *ctx, const struct at_challenge *ch)
@@ -211,9 +218,10 @@ static void start(void)
 {
 	REQUIRE(own_network() == 0);
 	atexit(stop_all);
-	REQUIRE(start_knot(&knot_r, IP_R "@53", 1, IP_R) == 0);
-	REQUIRE(start_knot(&knot_a, IP_A "@53", 0, IP_A) == 0);
-	REQUIRE(start_knot(&knot_b, "[ " IP_B "@53, ::1@53 ]", 0, IP_B) == 0);
+	REQUIRE(start_knot(&knot_r, IP_R "@53", ZONE_EXAMPLE | ZONE_NSPROV, IP_R) == 0);
+	REQUIRE(start_knot(&knot_a, IP_A "@53", ZONE_EXAMPLE, IP_A) == 0);
+	REQUIRE(start_knot(&knot_b, "[ " IP_B "@53, ::1@53 ]", ZONE_EXAMPLE, IP_B) == 0);
+	REQUIRE(start_knot(&knot_l, IP_L "@53", ZONE_NSPROV, IP_L) == 0);
 	REQUIRE(env_start(&env, NULL) == 0);
 	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
 	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
@@ -241,17 +249,18 @@ static void finds_the_servers(void)
 	CHECK_OK(at_dns_auth_find(IP_R, 53, "_acme-challenge.lag.example.test", 5000, &a));
 	CHECK_STR(a.zone, "example.test");
 	CHECK_STR(a.name, "_acme-challenge.lag.example.test");
-	CHECK_INT(a.nns, ==, 3);
-	int ns1 = 0, ns2_v4 = 0, ns2_v6 = 0, ns3 = 0;
+	CHECK_INT(a.nns, ==, 4);
+	int ns1 = 0, ns2_v4 = 0, ns2_v6 = 0, ns3 = 0, ns4 = 0;
 	for (size_t i = 0; i < a.naddr; i++) {
 		const char *ns = a.ns[a.addr[i].server], *ip = a.addr[i].ip;
 		ns1 += strcmp(ns, "ns1.example.test") == 0 && strcmp(ip, IP_A) == 0;
 		ns2_v4 += strcmp(ns, "ns2.nsprov.test") == 0 && strcmp(ip, IP_B) == 0;
 		ns2_v6 += strcmp(ns, "ns2.nsprov.test") == 0 && strcmp(ip, "::1") == 0;
 		ns3 += strcmp(ns, "ns3.example.test") == 0 && strcmp(ip, "127.0.53.3") == 0;
+		ns4 += strcmp(ns, "ns4.example.test") == 0 && strcmp(ip, IP_L) == 0;
 	}
-	CHECK_INT(a.naddr, ==, 4);
-	CHECK(ns1 == 1 && ns2_v4 == 1 && ns2_v6 == 1 && ns3 == 1);
+	CHECK_INT(a.naddr, ==, 5);
+	CHECK(ns1 == 1 && ns2_v4 == 1 && ns2_v6 == 1 && ns3 == 1 && ns4 == 1);
 	/* A name at the apex itself; one in a zone R does not serve (it answers REFUSED). */
 	CHECK_OK(at_dns_auth_find(IP_R, 53, "example.test", 5000, &a));
 	CHECK_STR(a.zone, "example.test");
@@ -278,12 +287,13 @@ static void lagging_server_waited_for(void)
 	char *done = harness_read_file(b_done_path, NULL);
 	CHECK(done != NULL && atol(done) > 0);
 	free(done);
-	CHECK_INT(count_lines_with(log, "shows the value at all 4 addresses of the 3 authoritative servers of zone "
+	CHECK_INT(count_lines_with(log, "shows the value at all 5 addresses of the 4 authoritative servers of zone "
 					"example.test after "), ==, 1);
 	CHECK_INT(count_lines_with(log, "ns1.example.test " IP_A " after "), ==, 1);
 	CHECK_INT(count_lines_with(log, "ns2.nsprov.test " IP_B " after "), ==, 1);
 	CHECK_INT(count_lines_with(log, "ns2.nsprov.test ::1 after "), ==, 1);
-	CHECK_INT(count_lines_with(log, "left out, no answer: ns3.example.test 127.0.53.3 (no answer"), ==, 1);
+	CHECK_INT(count_lines_with(log, "; left out: ns3.example.test 127.0.53.3 (no answer"), ==, 1);
+	CHECK_INT(count_lines_with(log, "ns4.example.test " IP_L " (answers REFUSED)"), ==, 1); /* the lame one */
 	free(log);
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strstr(calls, "del _acme-challenge.lag.example.test ") != NULL);
@@ -308,8 +318,8 @@ static void server_never_updated(void)
 		at_cert_record_clear(&rec);
 	fprintf(stderr, "  present() gave up after %ld ms with AUTOTLS_DNS_WAIT=3\n", present_ms);
 	CHECK(present_ms >= 3000 && present_ms < 6000);
-	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value at all 4 addresses "
-					"of the 3 authoritative servers of zone example.test within 3 s"), ==, 1);
+	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value at all 5 addresses "
+					"of the 4 authoritative servers of zone example.test within 3 s"), ==, 1);
 	CHECK_INT(count_lines_with(log, "lagging: "), ==, 1);
 	CHECK_INT(count_lines_with(log, "ns2.nsprov.test " IP_B " (not there yet)"), ==, 1);
 	CHECK_INT(count_lines_with(log, "ns2.nsprov.test ::1 (not there yet)"), ==, 1);
