@@ -82,12 +82,30 @@ static long long real_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void (*wait_begin)(void), (*wait_end)(void);
+
+void at_lockset_set_wait_hooks(void (*begin)(void), void (*end)(void))
+{
+	wait_begin = begin;
+	wait_end = end;
+}
+
+void at_lockset_fork_handlers(void)
+{
+	pthread_once(&guard_once, guard_init);
+}
+
+/* Only between attempts, with nothing of ours held (see at_lockset_set_wait_hooks). */
 static void sleep_ms(long long ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
 
+	if (wait_begin)
+		wait_begin();
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+	if (wait_end)
+		wait_end();
 }
 
 static int file_name(char *out, size_t size, const char *name, const char *suffix)
@@ -108,7 +126,7 @@ static int guard_enter(struct at_lockset *ls, const char *name, long long deadli
 
 	if (rc != 0)
 		return rc;
-	pthread_once(&guard_once, guard_init);
+	at_lockset_fork_handlers();
 	for (;;) {
 		pthread_mutex_lock(&guard_mu);
 		int fd = openat(ls->dirfd, fname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
@@ -477,7 +495,7 @@ void at_lockset_fini(struct at_lockset *ls)
 	if (ls == NULL || ls->dirfd < 0)
 		return;
 	for (;;) {
-		pthread_once(&guard_once, guard_init);
+		at_lockset_fork_handlers();
 		pthread_mutex_lock(&guard_mu);
 		int more = ls->nheld > 0;
 		if (more)

@@ -30,6 +30,15 @@ int at_lockset_init(struct at_lockset *ls, int root) __attribute__((warn_unused_
 /* Releases every lock still held and closes the folder. */
 void at_lockset_fini(struct at_lockset *ls);
 
+/* Called around each pause between attempts to take a lock (nothing of the lock set is held then), as
+ * at_http_set_wait_hooks: the manager releases its quiesce lock there, so that a fork or an exit never waits
+ * for another process's lease. Set once, before any lock is taken. */
+void at_lockset_set_wait_hooks(void (*begin)(void), void (*end)(void));
+/* Registers the lock set's fork handlers (otherwise done at its first lock). A caller with fork handlers of its
+ * own that hold locks around lock set calls registers these first, so that they run after its own at a fork
+ * (prepare handlers run in the reverse order of registration) and the lock order is the same as its thread's. */
+void at_lockset_fork_handlers(void);
+
 /* Takes name (a store component) for lease_s seconds (1..604800), waiting up to wait_ms. Not recursive: a second
  * lock of a held name, from any thread, waits like everyone else. Returns 0, AT_E_LOCKED, AT_E_BADNAME,
  * AT_E_RANGE (lease out of range, or AT_LOCK_HELD_MAX locks held) or a store error. */

@@ -1,6 +1,7 @@
 /* Attaching to the preload, the thread, the quiesce lock and fork (see manager.h). */
 #include "shim/manager/manager.h"
 #include "acme/http.h"
+#include "store/lock_file.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -8,6 +9,7 @@
 #include <fcntl.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,39 +23,61 @@ extern pthread_mutex_t mgr_publish_mu;
  * that forks while another thread of the host is starting ours waits until that start is complete. */
 static pthread_mutex_t starting_mu = PTHREAD_MUTEX_INITIALIZER;
 
+#define EXIT_WAIT_S 2 /* how long exit() waits for the manager to finish a step (see quiesce_at_exit) */
+static atomic_int exit_parked; /* quiesce_at_exit took the quiesce lock, in exit_thread */
+static pthread_t exit_thread;
+
+/* Whether this thread is exiting and holds the quiesce lock for good: a fork from a later exit handler must
+ * not take it again (it would wait for itself). */
+static int parked_by_me(void)
+{
+	return atomic_load(&exit_parked) && pthread_equal(exit_thread, pthread_self());
+}
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&starting_mu);
-	pthread_mutex_lock(&mgr_quiesce);
+	if (!parked_by_me())
+		pthread_mutex_lock(&mgr_quiesce);
 	pthread_mutex_lock(&mgr_publish_mu);
 }
 
 static void fork_parent(void)
 {
 	pthread_mutex_unlock(&mgr_publish_mu);
-	pthread_mutex_unlock(&mgr_quiesce);
+	if (!parked_by_me())
+		pthread_mutex_unlock(&mgr_quiesce);
 	pthread_mutex_unlock(&starting_mu);
 }
 
 static void fork_child(void)
 {
 	/* The forking thread holds the locks in the child too: release them, then give the child its own
-	 * manager thread (the parent's did not come along). */
+	 * manager thread (the parent's did not come along); not when the parent was exiting. */
 	pthread_mutex_unlock(&mgr_publish_mu);
-	pthread_mutex_unlock(&mgr_quiesce);
 	pthread_mutex_unlock(&starting_mu);
+	if (parked_by_me())
+		return;
+	pthread_mutex_unlock(&mgr_quiesce);
 	mgr_forked_child = 1;
 	if (mgr_thread_start() != 0)
 		at_log_error("cannot start the manager thread after fork in pid %d", (int)getpid());
 }
 
 /* At exit the host's atexit handlers (OpenSSL's cleanup among them) free what the manager thread may be using.
- * Taking the quiesce lock for good parks the thread at its next step: the wait is for CPU work only (the lock is
- * released across every network wait and sleep), and the lock is never given back, as the process is ending.
- * Registered after OpenSSL's own handler, so it runs first. */
+ * Taking the quiesce lock for good parks the thread at its next step: the wait is for the step in progress (the
+ * lock is released across every network wait, store lock wait and sleep), and the lock is never given back, as
+ * the process is ending. The wait is bounded all the same (a store on a hung NFS server): after EXIT_WAIT_S the
+ * exit goes on. Registered after OpenSSL's own handler, so it runs first. */
 static void quiesce_at_exit(void)
 {
-	pthread_mutex_lock(&mgr_quiesce);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += EXIT_WAIT_S;
+	if (pthread_mutex_timedlock(&mgr_quiesce, &until) == 0) {
+		exit_thread = pthread_self();
+		atomic_store(&exit_parked, 1);
+	}
 }
 
 /*
@@ -65,6 +89,10 @@ static void quiesce_at_exit(void)
 struct thread_start {
 	sem_t holds_quiesce;
 };
+/* One start at a time (starting_mu), and static, so that a post after the starter stopped waiting is harmless. */
+static struct thread_start start_sync;
+
+#define START_WAIT_S 5 /* a thread start takes milliseconds; this only bounds a start that can never finish */
 
 static void *thread_main(void *arg)
 {
@@ -75,7 +103,6 @@ static void *thread_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	mgr_host->set_in_manager(1);
 	mgr_quiesce_enter();
-	/* The last use of start: it lives on the starter's stack, which is gone once sem_wait returns there. */
 	sem_post(&start->holds_quiesce);
 	mgr_lead(); /* follows until it may lead; never returns while the process lives */
 	mgr_quiesce_leave();
@@ -93,21 +120,26 @@ static void *thread_main(void *arg)
  */
 int mgr_thread_start(void)
 {
-	struct thread_start start;
 	pthread_t t;
 	pthread_attr_t a;
-	if (sem_init(&start.holds_quiesce, 0, 0) != 0)
-		return AT_E_NOMEM;
+	struct timespec until;
 	pthread_mutex_lock(&starting_mu);
+	if (sem_init(&start_sync.holds_quiesce, 0, 0) != 0) {
+		pthread_mutex_unlock(&starting_mu);
+		return AT_E_NOMEM;
+	}
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &a, thread_main, &start);
+	int rc = pthread_create(&t, &a, thread_main, &start_sync);
 	pthread_attr_destroy(&a);
+	/* Bounded: a thread that can never take the lock (the process is exiting and holds it) must not keep the
+	 * host's thread here. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += START_WAIT_S;
 	if (rc == 0)
-		while (sem_wait(&start.holds_quiesce) != 0 && errno == EINTR)
+		while (sem_timedwait(&start_sync.holds_quiesce, &until) != 0 && errno == EINTR)
 			;
 	pthread_mutex_unlock(&starting_mu);
-	sem_destroy(&start.holds_quiesce);
 	return rc == 0 ? 0 : AT_E_NOMEM;
 }
 
@@ -123,6 +155,10 @@ int autotls_manager_attach(const struct shim_host *host)
 		return AT_E_IO;
 	*host->sync_now = mgr_sync;
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
+	at_lockset_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
+	/* The store's fork handler (it takes the lock set's guard mutex) first, so that at a fork it runs after
+	 * ours, taking the guard after the quiesce lock, as the manager thread does. */
+	at_lockset_fork_handlers();
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0 || atexit(quiesce_at_exit) != 0)
 		return AT_E_NOMEM;
 	return mgr_thread_start();

@@ -7,6 +7,7 @@
  */
 #include "shim/manager/manager.h"
 #include "acme/http.h"
+#include "store/lock_file.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -65,6 +66,7 @@ int main(void)
 	mgr_host = &host;
 	mgr_is_helper = 1;
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
+	at_lockset_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	pthread_t t;
 	if (pthread_create(&t, NULL, watch_lifeline, NULL) != 0)
 		return 1;
