@@ -100,19 +100,25 @@ int at_dns_auth_find(const char *resolver_ip, int port, const char *name, int ti
 		rc = at_dns_parse_ns(buf, n, id, a->zone, a);
 	if (rc == 0 && a->nns == 0)
 		rc = AT_E_NOTFOUND;
-	/* Step 3: the servers the additional section gave no address for. One that cannot be resolved is left
-	 * without addresses (the caller reports it); the others still count. */
-	for (size_t s = 0; rc == 0 && s < a->nns; s++) {
+	/* Step 3: the servers the additional section gave no address for. One that cannot be resolved, in time or
+	 * at all, is left without addresses (the caller reports it); the others still count, and time running out
+	 * here keeps the addresses found so far. */
+	int out_of_time = 0;
+	for (size_t s = 0; rc == 0 && !out_of_time && s < a->nns; s++) {
 		if (has_addr(a, s))
 			continue;
 		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]) && a->naddr < AT_DNS_AUTH_MAX_ADDRS; t++) {
 			int qrc = ask(resolver_ip, port, a->ns[s], types[t], deadline, buf, &n, &id);
 			if (qrc == 0)
 				qrc = at_dns_parse_addrs(buf, n, id, a->ns[s], types[t], s, a);
-			if (qrc == AT_E_TIMEOUT && now_ms() >= deadline)
-				rc = AT_E_TIMEOUT;
+			if (qrc == AT_E_TIMEOUT && now_ms() >= deadline) {
+				out_of_time = 1;
+				break;
+			}
 		}
 	}
+	if (rc == 0 && a->naddr == 0 && out_of_time)
+		rc = AT_E_TIMEOUT;
 	if (rc == 0 && a->naddr == 0)
 		rc = AT_E_NOTFOUND;
 	if (rc == 0)

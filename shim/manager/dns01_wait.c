@@ -14,9 +14,9 @@
  *     warning.
  *
  * Each round asks, one after the other, every address that has not shown the value yet (each query at most
- * WAIT_QUERY_MS); rounds are 50 ms apart, doubling up to 2 s, within AUTOTLS_DNS_WAIT seconds in all,
- * the search for the servers included. When it ends, one line says where it looked, when each server showed the
- * value, and which lagged and how.
+ * WAIT_QUERY_MS); rounds are 50 ms apart, doubling up to 2 s, within AUTOTLS_DNS_WAIT seconds in all, the
+ * search for the servers included (at most half of it). When it ends, one line says where it looked, when each
+ * server showed the value, and which lagged and how.
  */
 #include "shim/manager/dns01_wait.h"
 #include "acme/solver.h"
@@ -186,7 +186,8 @@ static int watch_authoritative(struct watch *w, const struct at_challenge *ch, l
 			     ch->dns_txt_name, conf);
 		return AT_E_STATE;
 	}
-	long left = deadline - wait_clock_ms();
+	/* At most half of the wait goes to finding the servers: the rest is for asking them. */
+	long left = (deadline - wait_clock_ms()) / 2;
 	mgr_quiesce_leave();
 	int rc = at_dns_auth_find(resolver, 53, ch->dns_txt_name, (int)(left > 0 ? left : 1), &w->auth);
 	mgr_quiesce_enter();
