@@ -6,6 +6,7 @@
  * CA (section 7.5.1) takes precedence.
  */
 #include "acme/authz.h"
+#include "util/clock.h"
 #include "acme/challenge_data.h"
 #include "acme/csr.h"
 #include "util/err.h"
@@ -31,7 +32,7 @@ long acme_poll_delay_ms(int attempt, const char *retry_after, long long deadline
 	long ra;
 	if (retry_after && at_http_retry_after(&ra, retry_after, (long)time(NULL)) == 0)
 		d = ra * 1000 > d ? ra * 1000 : d;
-	long long left = deadline_ms - acme_now_ms();
+	long long left = deadline_ms - at_clock_ms();
 	if (left < 0)
 		left = 0;
 	return d > left ? (long)left : d;
@@ -242,7 +243,7 @@ int acme_authz_wait(struct at_acme *c, struct acme_authz_work *w, long long dead
 			free(retry_after);
 			return rc;
 		}
-		if (acme_now_ms() >= deadline_ms) {
+		if (at_clock_ms() >= deadline_ms) {
 			free(retry_after);
 			at_log_warn("ACME authorization for %s: still pending at the deadline", w->identifier);
 			return AT_E_TIMEOUT;

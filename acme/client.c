@@ -80,13 +80,6 @@ void acme_sleep_ms(long ms)
 		;
 }
 
-long long acme_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *acme_json_str(const cJSON *obj, const char *member)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, member);

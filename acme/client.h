@@ -67,8 +67,6 @@ int acme_json_body(cJSON **out, const struct at_http_response *resp) __attribute
 
 /* Sleeps for ms milliseconds (the manager's thread only: never on a server thread). */
 void acme_sleep_ms(long ms);
-/* Monotonic milliseconds. */
-long long acme_now_ms(void);
 
 /* RFC 3339 timestamp to unix seconds. Returns 0 or AT_E_PARSE. */
 int acme_parse_time(time_t *out, const char *s) __attribute__((warn_unused_result));

@@ -5,6 +5,7 @@
  * on or fails; every presented challenge is cleaned up on every path.
  */
 #include "acme/authz.h"
+#include "util/clock.h"
 #include "acme/csr.h"
 #include "util/b64.h"
 #include "util/err.h"
@@ -202,7 +203,7 @@ static int wait_order(struct obtain *ob, const char *want)
 			free(txt);
 			return AT_E_ORDER_INVALID;
 		}
-		if (acme_now_ms() >= ob->deadline_ms) {
+		if (at_clock_ms() >= ob->deadline_ms) {
 			at_log_warn("ACME order %s: still %s at the deadline", ob->order_url, status);
 			return AT_E_TIMEOUT;
 		}
@@ -386,7 +387,7 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	ob.c = c;
 	ob.o = o;
 	ob.key = o->cert_key;
-	ob.deadline_ms = acme_now_ms() + c->poll_timeout_ms;
+	ob.deadline_ms = at_clock_ms() + c->poll_timeout_ms;
 	at_problem_clear(&c->problem);
 
 	while (rc == 0 && st != OB_DONE) {

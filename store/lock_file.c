@@ -22,6 +22,7 @@
  * (pthread_atfork) so a child never starts with it held.
  */
 #include "store/lock_file.h"
+#include "util/clock.h"
 #include "store/fileio.h"
 #include "store/keypath.h"
 #include "util/err.h"
@@ -63,14 +64,6 @@ static void guard_after(void)
 static void guard_init(void)
 {
 	pthread_atfork(guard_prepare, guard_after, guard_after);
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Wall clock in milliseconds: leases are compared across hosts, so they cannot use the monotonic clock. */
@@ -149,7 +142,7 @@ static int guard_enter(struct at_lockset *ls, const char *name, long long deadli
 		pthread_mutex_unlock(&guard_mu);
 		if (e != EAGAIN && e != EACCES)
 			return e == ENOLCK ? AT_E_UNSUPPORTED : at_fio_err(e);
-		if (mono_ms() >= deadline)
+		if (at_clock_ms() >= deadline)
 			return AT_E_LOCKED;
 		sleep_ms(1);
 	}
@@ -377,14 +370,14 @@ int at_lockset_lock(struct at_lockset *ls, const char *name, int lease_s, int wa
 		return rc;
 	if (lease_s <= 0 || lease_s > LEASE_MAX || wait_ms < 0)
 		return AT_E_RANGE;
-	deadline = mono_ms() + wait_ms;
+	deadline = at_clock_ms() + wait_ms;
 	for (;;) {
-		long long now = mono_ms();
+		long long now = at_clock_ms();
 		long long guard_deadline = deadline - now > GUARD_WAIT_MIN_MS ? deadline : now + GUARD_WAIT_MIN_MS;
 		rc = try_once(ls, name, lease_s, guard_deadline);
 		if (rc != AT_E_LOCKED)
 			return rc;
-		now = mono_ms();
+		now = at_clock_ms();
 		if (now >= deadline)
 			return AT_E_LOCKED;
 		sleep_ms(pause < deadline - now ? pause : deadline - now);
@@ -405,7 +398,7 @@ static int with_own_record(struct at_lockset *ls, const char *name, int lease_s,
 	rc = file_name(fname, sizeof fname, name, ".lock");
 	if (rc != 0)
 		return rc;
-	rc = guard_enter(ls, name, mono_ms() + GUARD_WAIT_OPS_MS, &fd);
+	rc = guard_enter(ls, name, at_clock_ms() + GUARD_WAIT_OPS_MS, &fd);
 	if (rc == AT_E_LOCKED)
 		return AT_E_TIMEOUT;
 	if (rc != 0)

@@ -1,5 +1,6 @@
 /* The minimal DNS client (see dns.h). RFC 1035 section 4 for the message format. */
 #include "util/dns.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -270,18 +271,11 @@ int at_dns_parse_soa(const unsigned char *msg, size_t len, uint16_t id, const ch
 
 /* ---- transport ---- */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for events or the deadline passes. 1 ready, 0 timeout, -1 error. */
 static int wait_fd(int fd, short events, long deadline)
 {
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - at_clock_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -370,6 +364,17 @@ static int io_full(int fd, unsigned char *buf, size_t n, int writing, long deadl
 	return 0;
 }
 
+uint16_t at_dns_new_id(void)
+{
+	uint16_t id;
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		id = (uint16_t)(ts.tv_nsec ^ getpid());
+	}
+	return id;
+}
+
 int at_dns_exchange(const char *server_ip, int port, const char *name, uint16_t qtype, int rd, unsigned char *r,
 		    size_t cap, size_t *rlen, uint16_t *id_out, int timeout_ms)
 {
@@ -378,16 +383,12 @@ int at_dns_exchange(const char *server_ip, int port, const char *name, uint16_t 
 	uint16_t id;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	long start = now_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 1);
+	long start = at_clock_ms(), deadline = start + (timeout_ms > 0 ? timeout_ms : 1);
 	int rc;
 
 	if (server_ip == NULL || name == NULL || make_addr(&ss, &sl, server_ip, port) != 0)
 		return AT_E_INVAL;
-	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		id = (uint16_t)(ts.tv_nsec ^ getpid());
-	}
+	id = at_dns_new_id();
 	rc = at_dns_build_query(q, sizeof(q), &qlen, name, id, qtype);
 	if (rc != 0)
 		return rc == AT_E_RANGE ? AT_E_BADNAME : rc;
@@ -396,7 +397,7 @@ int at_dns_exchange(const char *server_ip, int port, const char *name, uint16_t 
 	rc = exchange_udp(&ss, sl, q, qlen, id, r, cap, &n, deadline);
 	/* RFC 7766 section 5: a truncated answer is asked again over TCP. */
 	if (rc == 0 && (r[2] & 0x02)) {
-		long left = deadline - now_ms();
+		long left = deadline - at_clock_ms();
 		if (left <= 0)
 			return AT_E_TIMEOUT;
 		rc = at_dns_tcp_exchange(server_ip, port, q, qlen, r, cap, &n, (int)left);
@@ -449,7 +450,7 @@ int at_dns_tcp_exchange(const char *server_ip, int port, const unsigned char *q,
 	socklen_t sl;
 	unsigned char lenbuf[2] = { 0, 0 };
 	unsigned char *out = NULL;
-	long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	long deadline = at_clock_ms() + (timeout_ms > 0 ? timeout_ms : 1);
 	int fd = -1, rc;
 
 	if (server_ip == NULL || make_addr(&ss, &sl, server_ip, port) != 0 || qlen > 65535)

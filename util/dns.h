@@ -94,6 +94,9 @@ int at_dns_read_rdata_name(const unsigned char *msg, const struct at_dns_rr *rr,
 /* 1 when the SOA RDATA at msg[off] (rdlen bytes) is two names followed by exactly five 32-bit values, else 0. */
 int at_dns_soa_ok(const unsigned char *msg, size_t off, size_t rdlen);
 
+/* A query ID from the kernel's random source (RFC 5452 section 9.2: unpredictable IDs against spoofing). */
+uint16_t at_dns_new_id(void);
+
 /*
  * Sends one query for (name, qtype, IN) to server_ip:port with a random id, RD set when rd is nonzero (RFC 1035
  * section 4.1.1; an authoritative server is asked with RD clear), over UDP and again over TCP when the answer is

@@ -4,6 +4,7 @@
  * QUERY_MS, so one silent server cannot use it all.
  */
 #include "util/dns_auth.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 #include <stdlib.h>
@@ -13,18 +14,11 @@
 #define QUERY_MS 2000L
 #define MSG_MAX 65535
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One query with RD set to the resolver, within what is left before deadline. */
 static int ask(const char *ip, int port, const char *name, uint16_t qtype, long deadline, unsigned char *buf,
 	       size_t *n, uint16_t *id)
 {
-	long left = deadline - now_ms();
+	long left = deadline - at_clock_ms();
 	if (left <= 0)
 		return AT_E_TIMEOUT;
 	return at_dns_exchange(ip, port, name, qtype, 1, buf, MSG_MAX, n, id, (int)(left < QUERY_MS ? left : QUERY_MS));
@@ -84,7 +78,7 @@ static int has_addr(const struct at_dns_auth *a, size_t server)
 int at_dns_auth_find(const char *resolver_ip, int port, const char *name, int timeout_ms, struct at_dns_auth *out)
 {
 	static const uint16_t types[] = { AT_DNS_TYPE_A, AT_DNS_TYPE_AAAA };
-	long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	long deadline = at_clock_ms() + (timeout_ms > 0 ? timeout_ms : 1);
 	struct at_dns_auth *a = calloc(1, sizeof(*a));
 	unsigned char *buf = malloc(MSG_MAX);
 	size_t n;
@@ -111,7 +105,7 @@ int at_dns_auth_find(const char *resolver_ip, int port, const char *name, int ti
 			int qrc = ask(resolver_ip, port, a->ns[s], types[t], deadline, buf, &n, &id);
 			if (qrc == 0)
 				qrc = at_dns_parse_addrs(buf, n, id, a->ns[s], types[t], s, a);
-			if (qrc == AT_E_TIMEOUT && now_ms() >= deadline) {
+			if (qrc == AT_E_TIMEOUT && at_clock_ms() >= deadline) {
 				out_of_time = 1;
 				break;
 			}

@@ -501,11 +501,7 @@ int at_dns_update_txt(const char *server_ip, int port, const struct at_tsig_key 
 	if (res == NULL)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
-	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		id = (uint16_t)(ts.tv_nsec ^ (long)time(NULL));
-	}
+	id = at_dns_new_id();
 	if ((rc = at_dns_update_build(q, sizeof(q), &qlen, id, zone, name, value, add)) != 0)
 		return rc;
 	if ((rc = at_tsig_sign(q, sizeof(q), &qlen, key, (uint64_t)time(NULL), mac, &maclen)) != 0)

@@ -86,24 +86,21 @@ static void quiesce_at_exit(void)
  * thread set-up, which allocates and frees), and a host that forked in that window could hand its child an
  * allocator lock held by a thread the child does not have (see mgr_thread_start).
  */
-struct thread_start {
-	sem_t holds_quiesce;
-};
 /* One start at a time (starting_mu), and static, so that a post after the starter stopped waiting is harmless. */
-static struct thread_start start_sync;
+static sem_t start_holds_quiesce;
 
 #define START_WAIT_S 5 /* a thread start takes milliseconds; this only bounds a start that can never finish */
 
 static void *thread_main(void *arg)
 {
-	struct thread_start *start = arg;
+	(void)arg;
 	/* Signals belong to the host's threads. */
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	mgr_host->set_in_manager(1);
 	mgr_quiesce_enter();
-	sem_post(&start->holds_quiesce);
+	sem_post(&start_holds_quiesce);
 	mgr_lead(); /* follows until it may lead; never returns while the process lives */
 	mgr_quiesce_leave();
 	return NULL;
@@ -124,20 +121,20 @@ int mgr_thread_start(void)
 	pthread_attr_t a;
 	struct timespec until;
 	pthread_mutex_lock(&starting_mu);
-	if (sem_init(&start_sync.holds_quiesce, 0, 0) != 0) {
+	if (sem_init(&start_holds_quiesce, 0, 0) != 0) {
 		pthread_mutex_unlock(&starting_mu);
 		return AT_E_NOMEM;
 	}
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &a, thread_main, &start_sync);
+	int rc = pthread_create(&t, &a, thread_main, NULL);
 	pthread_attr_destroy(&a);
 	/* Bounded: a thread that can never take the lock (the process is exiting and holds it) must not keep the
 	 * host's thread here. */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += START_WAIT_S;
 	if (rc == 0)
-		while (sem_timedwait(&start_sync.holds_quiesce, &until) != 0 && errno == EINTR)
+		while (sem_timedwait(&start_holds_quiesce, &until) != 0 && errno == EINTR)
 			;
 	pthread_mutex_unlock(&starting_mu);
 	return rc == 0 ? 0 : AT_E_NOMEM;

@@ -25,6 +25,7 @@
  * Manager thread only: it blocks for seconds, and releases the quiesce lock while it waits.
  */
 #include "shim/manager/dns01.h"
+#include "util/clock.h"
 #include "shim/manager/dns01_wait.h"
 #include "acme/solver.h"
 #include "shim/manager/manager.h"
@@ -58,13 +59,6 @@ struct hook_run {
 	char err[HOOK_STDERR_MAX + 1];
 	size_t errlen;
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The first line of the hook's stderr, made printable, into out. */
 static void first_line(char *out, size_t cap, const struct hook_run *r)
@@ -131,7 +125,7 @@ static int run_hook(const char *hook, const char *verb, const char *name, const 
 		goto out;
 	}
 
-	long deadline = now_ms() + HOOK_TIMEOUT_MS;
+	long deadline = at_clock_ms() + HOOK_TIMEOUT_MS;
 	int open_fd = 1;
 	for (;;) {
 		int st;
@@ -147,7 +141,7 @@ static int run_hook(const char *hook, const char *verb, const char *name, const 
 			drain(pfd[0], r); /* ECHILD: the host reaped it; the status is unknown */
 			break;
 		}
-		if (now_ms() >= deadline) {
+		if (at_clock_ms() >= deadline) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)

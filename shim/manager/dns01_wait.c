@@ -19,6 +19,7 @@
  * server showed the value, and which lagged and how.
  */
 #include "shim/manager/dns01_wait.h"
+#include "util/clock.h"
 #include "acme/solver.h"
 #include "shim/manager/manager.h"
 #include "util/dns.h"
@@ -57,13 +58,6 @@ struct watch {
 	size_t n;
 	struct at_dns_auth auth;
 };
-
-static long wait_clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void add_target(struct watch *w, const char *server, const char *ip, int port)
 {
@@ -156,7 +150,7 @@ static void ask_round(struct watch *w, const struct at_challenge *ch, long start
 {
 	for (size_t i = 0; i < w->n; i++) {
 		struct target *t = &w->t[i];
-		long left = deadline - wait_clock_ms();
+		long left = deadline - at_clock_ms();
 		if (t->shown_ms >= 0)
 			continue;
 		if (left <= 0)
@@ -170,7 +164,7 @@ static void ask_round(struct watch *w, const struct at_challenge *ch, long start
 		}
 		t->answered = 1;
 		if (t->last_rc == 0 && t->last == AT_DNS_AUTH_SHOWS)
-			t->shown_ms = wait_clock_ms() - start;
+			t->shown_ms = at_clock_ms() - start;
 	}
 }
 
@@ -187,7 +181,7 @@ static int watch_authoritative(struct watch *w, const struct at_challenge *ch, l
 		return AT_E_STATE;
 	}
 	/* At most half of the wait goes to finding the servers: the rest is for asking them. */
-	long left = (deadline - wait_clock_ms()) / 2;
+	long left = (deadline - at_clock_ms()) / 2;
 	mgr_quiesce_leave();
 	int rc = at_dns_auth_find(resolver, 53, ch->dns_txt_name, (int)(left > 0 ? left : 1), &w->auth);
 	mgr_quiesce_enter();
@@ -222,7 +216,7 @@ static int watch_authoritative(struct watch *w, const struct at_challenge *ch, l
 int mgr_dns01_wait(const struct at_challenge *ch)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
-	long start = wait_clock_ms(), deadline = start + cfg->dns_wait_s * 1000L, delay = WAIT_POLL_FIRST_MS;
+	long start = at_clock_ms(), deadline = start + cfg->dns_wait_s * 1000L, delay = WAIT_POLL_FIRST_MS;
 	char shown[LIST_MAX] = "", lagging[LIST_MAX] = "";
 	struct watch w;
 	int rounds = 0;
@@ -245,7 +239,7 @@ int mgr_dns01_wait(const struct at_challenge *ch)
 		rounds++;
 		if (visible(&w))
 			break;
-		long left = deadline - wait_clock_ms();
+		long left = deadline - at_clock_ms();
 		if (left <= 0)
 			break;
 		mgr_sleep_ms(delay < left ? delay : left);
@@ -271,7 +265,7 @@ int mgr_dns01_wait(const struct at_challenge *ch)
 	}
 	if (visible(&w)) {
 		at_log_info("dns-01: the TXT record of %s shows the value at %s after %ld ms: %s%s%s", ch->dns_txt_name,
-			    w.where, wait_clock_ms() - start, shown, lagging[0] ? "; left out: " : "",
+			    w.where, at_clock_ms() - start, shown, lagging[0] ? "; left out: " : "",
 			    lagging);
 		return 0;
 	}

@@ -21,6 +21,7 @@
  * Every read from the network is capped (8 KiB per request, 5 s per connection, 32 connections at once).
  */
 #include "shim/manager/http01.h"
+#include "util/clock.h"
 #include "shim/manager/manager.h"
 #include "acme/solver.h"
 #include "util/err.h"
@@ -161,13 +162,6 @@ static int table_lookup(char *out, const char *token, size_t n)
 	return found;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* ---- the built-in responder ---- */
 
 /* Validates a Host header value and copies it without a ":port" into out (H01_HOST_MAX + 1). 0 or -1. */
@@ -213,8 +207,8 @@ static void send_reply(int fd, const char *status, const char *extra, const char
 	if (n < 0 || (size_t)n >= sizeof(out))
 		return;
 	size_t off = 0;
-	long deadline = now_ms() + 1000;
-	while (off < (size_t)n && now_ms() < deadline) {
+	long deadline = at_clock_ms() + 1000;
+	while (off < (size_t)n && at_clock_ms() < deadline) {
 		ssize_t w = send(fd, out + off, (size_t)n - off, MSG_NOSIGNAL);
 		if (w > 0) {
 			off += (size_t)w;
@@ -356,7 +350,7 @@ static void *responder_main(void *arg)
 		int who[1 + 2 + H01_MAX_CONNS]; /* -1 wake, -2/-3 listener 0/1, else a connection */
 		nfds_t n = 0;
 		size_t open_conns = 0;
-		long now = now_ms(), timeout = -1;
+		long now = at_clock_ms(), timeout = -1;
 		p[n] = (struct pollfd){ .fd = h01_wake[0], .events = POLLIN };
 		who[n++] = -1;
 		for (size_t i = 0; i < maxc; i++) {
@@ -402,7 +396,7 @@ static void *responder_main(void *arg)
 					break;
 				conns[i].fd = fd;
 				conns[i].len = 0;
-				conns[i].deadline = now_ms() + h01_read_timeout_ms;
+				conns[i].deadline = at_clock_ms() + h01_read_timeout_ms;
 			}
 		}
 	}
