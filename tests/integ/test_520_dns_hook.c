@@ -16,7 +16,7 @@
 #include "tests/integ/issue_env.h"
 #include "tests/integ/log_capture.h"
 #include "tests/test.h"
-#include "util/dns.h"
+#include "dns/query.h"
 
 #include <sys/stat.h>
 

@@ -1,5 +1,5 @@
 /*
- * DNS-01 through RFC 2136 updates signed with TSIG (shim/manager/dns01.c, util/dns_update.c) against a real
+ * DNS-01 through RFC 2136 updates signed with TSIG (shim/manager/dns01.c, dns/update.c) against a real
  * authoritative server: the test starts Debian's knotd as its own child on 127.0.0.1:<free port> with a config
  * in a temporary folder (zone example.test with SOA, NS and A records for the names, dynamic updates allowed for
  * two TSIG keys the test makes, hmac-sha256 and hmac-sha512), and starts Pebble with knotd as its DNS server, so
@@ -20,7 +20,6 @@
 #include "tests/integ/issue_env.h"
 #include "tests/integ/log_capture.h"
 #include "tests/test.h"
-#include "util/dns.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

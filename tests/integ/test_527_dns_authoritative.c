@@ -1,6 +1,6 @@
 /*
  * DNS-01 through AUTOTLS_DNS_HOOK with the TXT record checked at the zone's authoritative servers
- * (shim/manager/dns01_wait.c, util/dns_auth.c), against real servers: three Debian knotd instances and Pebble.
+ * (shim/manager/dns01_wait.c, dns/auth.c), against real servers: three Debian knotd instances and Pebble.
  *
  * Where: a network namespace of the test's own (unshare(CLONE_NEWNET), loopback brought up), so the servers can
  * listen on port 53, which authoritative servers are always asked on, at fixed loopback addresses without
@@ -34,7 +34,7 @@
 #include "tests/integ/issue_env.h"
 #include "tests/integ/log_capture.h"
 #include "tests/test.h"
-#include "util/dns_auth.h"
+#include "dns/auth.h"
 
 #include <net/if.h>
 #include <sched.h>

@@ -1,11 +1,12 @@
 /*
- * The DNS client (util/dns.c): the query builder, the TXT answer parser from a table of hand-built answers
- * (good ones, and hostile ones: truncated, pointer loops, lengths past the end, wrong id, another question),
- * resolv.conf, and the transport against a local server that answers UDP with TC set and the full answer over
- * TCP.
+ * The DNS client (dns/wire.c, dns/query.c, dns/transport.c): the query builder, the TXT answer parser from a
+ * table of hand-built answers (good ones, and hostile ones: truncated, pointer loops, lengths past the end, wrong
+ * id, another question), resolv.conf, and the transport against a local server that answers UDP with TC set and
+ * the full answer over TCP.
  */
 #include "tests/test.h"
-#include "util/dns.h"
+#include "dns/query.h"
+#include "dns/wire.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>

@@ -1,13 +1,14 @@
 /*
- * The authoritative-server parsers (util/dns_auth_parse.c) from answers built by hand: the zone from an SOA
- * answer (apex, NODATA and NXDOMAIN with the SOA in the authority section, a CNAME to another zone, an SOA that
+ * The authoritative-server parsers (dns/auth_parse.c, dns/zone.c) from answers built by hand: the zone from an
+ * SOA answer (apex, NODATA and NXDOMAIN with the SOA in the authority section, a CNAME to another zone, an SOA that
  * does not hold the name), the NS set with its glue, and A/AAAA answers; the caps (servers, addresses), names
  * and addresses left out; and hostile input: every cut of each good answer, pointer loops, counts past the end,
  * wrong RDATA lengths. Then at_dns_auth_txt against a scripted local server: RD clear on the wire, AA required.
  */
 #include "tests/test.h"
-#include "util/dns.h"
-#include "util/dns_auth.h"
+#include "dns/auth.h"
+#include "dns/wire.h"
+#include "dns/zone.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -382,16 +383,16 @@ static void addr_answers(void)
 
 static void host_names(void)
 {
-	CHECK(at_dns_auth_host_ok("ns1.example.test"));
-	CHECK(at_dns_auth_host_ok("a"));
-	CHECK(at_dns_auth_host_ok("_x-y.0"));
-	CHECK(!at_dns_auth_host_ok(""));
-	CHECK(!at_dns_auth_host_ok("a..b"));
-	CHECK(!at_dns_auth_host_ok(".a"));
-	CHECK(!at_dns_auth_host_ok("a."));
-	CHECK(!at_dns_auth_host_ok("a b"));
-	CHECK(!at_dns_auth_host_ok("A.test")); /* names are read as lower case */
-	CHECK(!at_dns_auth_host_ok("a\x01.test"));
+	CHECK(at_dns_host_ok("ns1.example.test"));
+	CHECK(at_dns_host_ok("a"));
+	CHECK(at_dns_host_ok("_x-y.0"));
+	CHECK(!at_dns_host_ok(""));
+	CHECK(!at_dns_host_ok("a..b"));
+	CHECK(!at_dns_host_ok(".a"));
+	CHECK(!at_dns_host_ok("a."));
+	CHECK(!at_dns_host_ok("a b"));
+	CHECK(!at_dns_host_ok("A.test")); /* names are read as lower case */
+	CHECK(!at_dns_host_ok("a\x01.test"));
 }
 
 /* ---- at_dns_auth_txt against a scripted server on loopback ---- */

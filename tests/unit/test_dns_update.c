@@ -1,12 +1,12 @@
 /*
- * RFC 2136 + TSIG (util/dns_update.c): the UPDATE's bytes for a known input, with the TSIG MAC computed here
+ * RFC 2136 + TSIG (dns/update.c, dns/tsig.c): the UPDATE's bytes for a known input, with the TSIG MAC computed here
  * independently (OpenSSL's one-shot HMAC over the message and the TSIG variables, RFC 8945 section 4.3.3), for
  * both algorithms and both verbs; and the answer parser from a table of answers built and signed here: good
  * ones, error answers (BADSIG, BADKEY, BADTIME, NOTAUTH, REFUSED) and hostile ones (forged or missing MAC, a
  * TSIG not last or compressed, another key or algorithm, a stale time, cut or trailing bytes, another zone).
  */
 #include "tests/test.h"
-#include "util/dns_update.h"
+#include "dns/update.h"
 #include "util/err.h"
 
 #include <openssl/evp.h>
