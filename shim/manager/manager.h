@@ -12,7 +12,7 @@
  * while it waits (network, sleeps). pthread_atfork's prepare takes the lock, so no fork ever happens while the
  * manager is inside OpenSSL or holds a store mutex; the child handler starts a fresh thread in the child,
  * with a fresh engine (the parent's is abandoned: its sockets belong to the parent). Starting the thread
- * returns only once it holds the lock, so no fork catches it halfway through its start either (attach.c).
+ * returns only once it holds the lock, so no fork catches it halfway through its start either (thread_life.c).
  *
  * It never runs on a server thread, except sync_now(), which a ClientHello offering only acme-tls/1 may call
  * (a parse of the region, no I/O).
@@ -51,7 +51,7 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 
 /* Set in a child after fork: it waits a little before its first election (lead.c). */
 extern int mgr_forked_child;
-/* Set in autotls-manager, the tree's manager process (helper.c): it leads, or copies from the store. */
+/* Set in autotls-manager, the tree's manager process (autotls_manager.c): it leads, or copies from the store. */
 extern int mgr_is_helper;
 
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
