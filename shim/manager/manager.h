@@ -26,6 +26,12 @@
 
 extern const struct shim_host *mgr_host;
 
+/* The quiesce lock (quiesce.c) and the lock mgr_sync holds while it parses the region into the cache (sync.c).
+ * Taken directly only by thread_life.c's fork and exit handlers, which open with the lock order; everything else
+ * uses the functions below. */
+extern pthread_mutex_t mgr_quiesce;
+extern pthread_mutex_t mgr_publish_mu;
+
 /* The quiesce lock (see above). */
 void mgr_quiesce_enter(void);
 void mgr_quiesce_leave(void);
