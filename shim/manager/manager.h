@@ -21,39 +21,43 @@
 #define AUTOTLS_SHIM_MANAGER_MANAGER_H
 
 #include "shim/host_api.h"
+#include "util/err.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 
 extern const struct shim_host *mgr_host;
-
-/* The quiesce lock (quiesce.c) and the lock mgr_sync holds while it parses the region into the cache (sync.c).
- * Taken directly only by thread_life.c's fork and exit handlers, which open with the lock order; everything else
- * uses the functions below. */
-extern pthread_mutex_t mgr_quiesce;
-extern pthread_mutex_t mgr_publish_mu;
 
 /* The quiesce lock (see above). */
 void mgr_quiesce_enter(void);
 void mgr_quiesce_leave(void);
 /* Sleeps ms with the quiesce lock released. */
 void mgr_sleep_ms(long ms);
+/* The lock itself (quiesce.c), and the one mgr_sync holds while it parses the region into the cache (sync.c):
+ * taken directly only by thread_life.c's fork and exit handlers, which open with the lock order. */
+extern pthread_mutex_t mgr_quiesce;
+extern pthread_mutex_t mgr_publish_mu;
 
 /* Builds this process's cache from the region (or from payload when there is no region) when its generation
- * changed. Returns 0 or a negative error. Takes the publish mutex. */
+ * changed. Returns 0 or a negative error. Takes the publish mutex. mgr_sync may be called for its effect alone
+ * (a follower's wake-up, sync_now): on a failure the cache stays as it was and the next change tries again. */
 int mgr_sync(void);
-int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation);
+int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation) AT_MUST_CHECK;
 
 /* The leader's work until it loses the lead (returns) or the process ends. */
 void mgr_lead(void);
 
-/* Starts the manager thread in this process; returns once the thread holds the quiesce lock. */
-int mgr_thread_start(void);
+/* Starts the manager thread in this process; returns once the thread holds the quiesce lock. Returns 0 or
+ * AT_E_NOMEM. */
+int mgr_thread_start(void) AT_MUST_CHECK;
 
 /* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region. */
 struct at_solver;
 void mgr_solver_init(struct at_solver *s);
-/* The current certificate set the leader publishes beside challenges (replaced on every issuance). */
-int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
+/* The current certificate set the leader publishes beside challenges (replaced on every issuance). Returns 0,
+ * AT_E_STATE when it is the one already published, or the error that kept the previous one in service. */
+int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
+	AT_MUST_CHECK;
 
 /* Set in a child after fork: it waits a little before its first election (lead.c). */
 extern int mgr_forked_child;
@@ -61,17 +65,21 @@ extern int mgr_forked_child;
 extern int mgr_is_helper;
 
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
-int mgr_challenges(struct at_solver *out, size_t max, size_t *n);
+int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
 /* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
 int mgr_challenge_fallback(int rc);
 
-/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). */
-int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
+/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0, or
+ * an error (AT_E_RANGE when the table of them is full, AT_E_TOOBIG when the region is) after which the earlier
+ * set stays in service. */
+int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
+	AT_MUST_CHECK;
 
-/* Starts the on-demand thread (manager process only; ondemand.c). */
-int mgr_ondemand_start(void);
+/* Starts the on-demand thread (manager process only; ondemand.c). Returns 0 (also when on-demand is off) or
+ * AT_E_NOMEM. */
+int mgr_ondemand_start(void) AT_MUST_CHECK;
 
-/* 1 when this process's user may write the store (and so may lead). */
-int mgr_can_lead(void);
+/* Whether this process's user may write the store (and so may lead). */
+bool mgr_can_lead(void);
 
 #endif

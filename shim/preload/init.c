@@ -3,6 +3,7 @@
 #include "shim/host_api.h"
 #include "shim/preload/hooks.h"
 #include "shim/preload/spawn.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <dlfcn.h>
@@ -41,7 +42,7 @@ __attribute__((constructor)) static void autotls_init(void)
 {
 	int rc = shim_config_read(&config, env);
 	if (rc != 0) {
-		if (rc != -401 /* AT_E_NOTFOUND: AUTOTLS_DOMAINS unset, stay silent */)
+		if (rc != AT_E_NOTFOUND) /* AT_E_NOTFOUND: AUTOTLS_DOMAINS unset, stay silent */
 			at_log_error("configuration refused; the server runs without libautotls (see above)");
 		return;
 	}
@@ -54,12 +55,12 @@ __attribute__((constructor)) static void autotls_init(void)
 	active = 1;
 }
 
-int shim_active(void)
+bool shim_active(void)
 {
 	return active;
 }
 
-int shim_in_manager(void)
+bool shim_in_manager(void)
 {
 	return in_manager;
 }
@@ -116,8 +117,7 @@ void shim_on_server_ctx(void)
 		attached = -1;
 		/* The shared region is mapped here, not in the constructor: every server we know makes its contexts
 		 * before it forks its workers, and a process that never serves TLS should not pay for it. */
-		host.shm = shm_create(&shm_fd);
-		if (host.shm == NULL)
+		if (shm_create(&host.shm, &shm_fd) != 0)
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 		else if (may_manage() && beside_me(path, sizeof(path), MANAGER_EXE) == 0) {
 			pid_t pid = spawn_manager(path, shm_fd);
@@ -134,7 +134,7 @@ void shim_on_server_ctx(void)
 			in_manager = 1; /* libcurl's and libssl's constructors must not be hooked */
 			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 			shim_manager_attach_fn attach = h ? (shim_manager_attach_fn)dlsym(h, SHIM_MANAGER_ATTACH) : NULL;
-			int rc = attach ? attach(&host) : -1;
+			int rc = attach ? attach(&host) : AT_E_NOTFOUND;
 			in_manager = 0;
 			if (rc == 0)
 				attached = 1;

@@ -11,8 +11,10 @@
 #include "shim/config.h"
 #include "shim/shm.h"
 
-/* 1 when name (lowercase, NUL-terminated) may be asked for under cfg's policy. */
-int ondemand_qualifies(const struct shim_config *cfg, const char *name);
+#include <stdbool.h>
+
+/* Whether name (lowercase, NUL-terminated) may be asked for under cfg's policy. */
+bool ondemand_qualifies(const struct shim_config *cfg, const char *name);
 
 /* Posts name to the region's request ring (deduplicated, dropped when full). */
 void ondemand_post(struct shm_region *r, const char *name);
