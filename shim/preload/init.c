@@ -120,8 +120,8 @@ void shim_on_server_ctx(void)
 		if (shm_create(&host.shm, &shm_fd) != 0)
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 		else if (may_manage() && beside_me(path, sizeof(path), MANAGER_EXE) == 0) {
-			pid_t pid = spawn_manager(path, shm_fd);
-			if (pid > 0) {
+			pid_t pid;
+			if (spawn_manager(path, shm_fd, &pid) == 0) {
 				atomic_store(&host.shm->helper_pid, (int32_t)pid);
 				/* Requests are served by the tree's manager process only. */
 				if (config.on_demand) {

@@ -25,7 +25,7 @@ extern char **environ;
 
 #define MAX_ENV 1024
 
-pid_t spawn_manager(const char *path, int shm_fd)
+int spawn_manager(const char *path, int shm_fd, pid_t *pid_out)
 {
 	int lifeline[2] = { -1, -1 };
 	int fd3 = -1;
@@ -78,5 +78,8 @@ out:
 		close(lifeline[0]);
 	if (lifeline[1] >= 0)
 		close(lifeline[1]);
-	return pid;
+	if (pid < 0)
+		return AT_E_IO;
+	*pid_out = pid;
+	return 0;
 }
