@@ -77,6 +77,11 @@ static int add_record(struct cache_snapshot *s, size_t *cap_c, size_t *cap_ch, c
 	X509 *leaf = sk_X509_shift(chain);
 	memset(&info, 0, sizeof(info));
 	rc = at_cert_info_get(&info, leaf);
+	unsigned refused = 0;
+	const char *why = NULL;
+	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
+	if (rc == 0 && r->kind != SHM_CHALLENGE)
+		rc = mgr_refused_levels(leaf, key, chain, &refused, &why);
 	if (rc == 0) {
 		if (r->kind == SHM_CHALLENGE) {
 			rc = add_entry(&s->challenges, &s->nchallenges, cap_ch, r->name, leaf, NULL, key, info.not_after);
@@ -84,6 +89,10 @@ static int add_record(struct cache_snapshot *s, size_t *cap_c, size_t *cap_ch, c
 			for (size_t i = 0; rc == 0 && i < info.nnames; i++) {
 				rc = add_entry(&s->certs, &s->ncerts, cap_c, info.names[i], leaf,
 					       sk_X509_num(chain) > 0 ? chain : NULL, key, info.not_after);
+				if (rc == 0) {
+					s->certs[s->ncerts - 1].refused_levels = refused;
+					s->certs[s->ncerts - 1].refused_why = why;
+				}
 				s->has_ip |= at_name_is_ip(info.names[i]);
 			}
 		}

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -26,6 +27,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : -1;
 }
 
+int harness_cert_rsa_bits;
+
 int harness_cert_make(X509 **cert_out, EVP_PKEY **key_out, const char *cn, const char *dns, const char *ip,
 		      int is_ca, X509 *issuer, EVP_PKEY *issuer_key, int days)
 {
@@ -38,7 +41,7 @@ int harness_cert_make(X509 **cert_out, EVP_PKEY **key_out, const char *cn, const
 
 	if ((issuer == NULL) != (issuer_key == NULL) || cn == NULL)
 		return -1;
-	key = EVP_EC_gen("P-256");
+	key = harness_cert_rsa_bits > 0 ? EVP_RSA_gen((unsigned)harness_cert_rsa_bits) : EVP_EC_gen("P-256");
 	cert = X509_new();
 	bn = BN_new();
 	if (key == NULL || cert == NULL || bn == NULL)

@@ -130,7 +130,7 @@ static void cache_publish_retires(void)
 	/* a is retired, not freed: a reader may still hold it inside a callback */
 	CHECK_INT(freed, ==, 0);
 	CHECK(retired == a);
-	a->retired_at -= CACHE_GRACE_S + 1;
+	a->retired_at_ms -= (CACHE_GRACE_S + 1) * 1000L; /* on the monotonic clock */
 	cache_publish(NULL);
 	CHECK_INT(freed, ==, 1);
 }
