@@ -59,7 +59,9 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n);
 /* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
 int mgr_challenge_fallback(int rc);
 
-/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). */
+/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0,
+ * AT_E_STATE when the region already holds exactly this chain for name (nothing published), AT_E_NOMEM, or
+ * the region's AT_E_TOOBIG (full: the earlier state is kept). */
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
 
 /* Starts the on-demand thread (manager process only; ondemand.c). */

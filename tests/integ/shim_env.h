@@ -118,8 +118,8 @@ static long shim_env_validity_s;
 static const char *shim_env_domains;
 /* Pebble's validation ports for the next shim_env_start (0: tlsPort is the server's port, httpPort free). */
 static int shim_env_pebble_tls_port, shim_env_pebble_http_port;
-/* Up to two more "NAME=value" settings for the server's environment. */
-static const char *shim_env_extra[2];
+/* Up to four more "NAME=value" settings for the server's environment. */
+static const char *shim_env_extra[4];
 /* Pebble's options for the next shim_env_start (NULL: from the knobs above, authz_reuse -1); tlsPort is the
  * server's port all the same. */
 static const struct pebble_opts *shim_env_pebble_opts;
@@ -198,7 +198,7 @@ static inline int shim_env_prepare(struct shim_env *e, enum server_kind kind)
 		e->envp[k++] = e->e_asan;
 		e->envp[k++] = e->e_ubsan;
 	}
-	for (int x = 0; x < 2; x++)
+	for (int x = 0; x < 4; x++)
 		if (shim_env_extra[x])
 			e->envp[k++] = (char *)shim_env_extra[x];
 	e->envp[k] = NULL;
