@@ -29,8 +29,8 @@
 #include "shim/manager/dns01_wait.h"
 #include "acme/solver.h"
 #include "shim/manager/manager.h"
-#include "util/dns.h"
-#include "util/dns_update.h"
+#include "dns/update.h"
+#include "dns/zone.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -224,7 +224,7 @@ static int update(int add, const struct at_challenge *ch)
 		snprintf(zone, sizeof(zone), "%s", cfg->dns_zone);
 	else
 		rc = at_dns_find_zone(cfg->dns_update, cfg->dns_update_port, ch->dns_txt_name, (int)QUERY_TIMEOUT_MS,
-				      zone, sizeof(zone));
+				      zone, sizeof(zone), NULL);
 	if (rc != 0) {
 		mgr_quiesce_enter();
 		at_log_error("dns-01: no zone holding %s at AUTOTLS_DNS_UPDATE %s port %d (%s): set AUTOTLS_DNS_ZONE",

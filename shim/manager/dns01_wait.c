@@ -22,8 +22,8 @@
 #include "util/clock.h"
 #include "acme/solver.h"
 #include "shim/manager/manager.h"
-#include "util/dns.h"
-#include "util/dns_auth.h"
+#include "dns/auth.h"
+#include "dns/query.h"
 #include "util/err.h"
 #include "util/log.h"
 

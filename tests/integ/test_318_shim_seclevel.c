@@ -7,23 +7,23 @@
  * with nginx's own certificate, and the shim says why in one line per serving process (two workers: at most
  * two), never one per handshake.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/servers.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define REFUSED "OpenSSL refuses the managed certificate for " SHIM_NAME
 #define HANDSHAKES_AFTER 40
 
 static struct shim_env e;
-
-/* Lines of the shim's log containing what. */
-static int log_count(const char *what)
-{
-	char *text = harness_read_file(e.log, NULL);
-	int n = 0;
-	for (const char *p = text; p && (p = strstr(p, what)) != NULL; p += strlen(what))
-		n++;
-	free(text);
-	return n;
-}
 
 /* One handshake for the managed name by a client that trusts nothing: 0 when it completed with nginx's own
  * placeholder certificate. */
@@ -39,13 +39,13 @@ static int placeholder_served(int version)
 static void refused_certificate_falls_back(void)
 {
 	int failed = 0, done = 0;
-	long start = shim_now_ms();
+	long start = harness_now_ms();
 
 	/* Handshakes while the certificate is obtained and published, until a worker has met the refusal. */
-	while (!shim_log_has(&e, REFUSED) && shim_now_ms() - start < SHIM_ISSUE_TIMEOUT_MS) {
+	while (!shim_log_has(&e, REFUSED) && harness_now_ms() - start < SHIM_ISSUE_TIMEOUT_MS) {
 		failed += placeholder_served(0) != 0;
 		done++;
-		shim_sleep_ms(SHIM_POLL_MS);
+		harness_sleep_ms(SHIM_POLL_MS);
 	}
 	CHECK(shim_log_has(&e, "published the certificate for " SHIM_NAME));
 	CHECK(shim_log_has(&e, REFUSED));
@@ -55,10 +55,10 @@ static void refused_certificate_falls_back(void)
 		done++;
 	}
 	printf("  %d handshakes for the managed name, %d failed or not nginx's own; %d refusal line(s) in %ld ms\n",
-	       done, failed, log_count(REFUSED), shim_now_ms() - start);
+	       done, failed, shim_log_count(&e, REFUSED, NULL), harness_now_ms() - start);
 	CHECK_INT(failed, ==, 0);
-	CHECK_INT(log_count(REFUSED), >=, 1);
-	CHECK_INT(log_count(REFUSED), <=, 2);
+	CHECK_INT(shim_log_count(&e, REFUSED, NULL), >=, 1);
+	CHECK_INT(shim_log_count(&e, REFUSED, NULL), <=, 2);
 }
 
 int main(void)

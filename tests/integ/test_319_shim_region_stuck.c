@@ -7,45 +7,27 @@
  * process keeps its last good snapshot (handshakes still verify), a HUP reload forks new workers that serve it
  * too, and each process says so once.
  */
-#include "shim/shm.h"
-#include "tests/integ/shim_env.h"
+#include "tests/harness/region.h"
+#include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/servers.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <dirent.h>
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 
 #define STUCK "cannot read the shared region"
 #define MAX_KIDS 16
 
 static struct shim_env e;
-
-/* Maps the region of process pid through its memfd. NULL when not found. */
-static struct shm_region *map_region_of(pid_t pid)
-{
-	char dir[64], path[320], target[256];
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	void *p = MAP_FAILED;
-	while (d && p == MAP_FAILED && (de = readdir(d)) != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (strncmp(target, "/memfd:autotls", 14) != 0)
-			continue;
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			close(fd);
-		}
-	}
-	if (d)
-		closedir(d);
-	return p == MAP_FAILED ? NULL : p;
-}
 
 /* The children of pid named nginx (its workers), up to MAX_KIDS; how many. */
 static int workers_of(pid_t pid, pid_t *out)
@@ -72,16 +54,6 @@ static int workers_of(pid_t pid, pid_t *out)
 	return n;
 }
 
-static int log_lines(const char *what)
-{
-	char *text = harness_read_file(e.log, NULL);
-	int n = 0;
-	for (const char *p = text; p && (p = strstr(p, what)) != NULL; p += strlen(what))
-		n++;
-	free(text);
-	return n;
-}
-
 static int verified_n(int n)
 {
 	struct tls_client_result r;
@@ -93,25 +65,22 @@ static int verified_n(int n)
 
 static void stuck_region_keeps_serving_and_forking(void)
 {
-	struct shm_region *region = map_region_of(e.srv.pid);
+	struct shm_region *region = harness_region_of(e.srv.pid);
 	REQUIRE(region != NULL);
 	pid_t before[MAX_KIDS], after[MAX_KIDS];
 	int nbefore = workers_of(e.srv.pid, before);
 	CHECK_INT(nbefore, ==, 2);
 
 	/* A write that never ends: odd sequence, a new generation, every follower woken. */
-	atomic_fetch_add(&region->seq, (atomic_load(&region->seq) & 1) ? 2 : 1);
-	atomic_fetch_add(&region->generation, 1);
-	atomic_fetch_add(&region->futex, 1);
-	syscall(SYS_futex, (uint32_t *)&region->futex, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-	shim_sleep_ms(1000);
+	harness_region_leave_mid_write(region);
+	harness_sleep_ms(1000);
 	int ok_stuck = verified_n(20);
 
 	/* The master forks new workers on HUP: its manager thread is not stuck in the region. */
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	CHECK_OK(server_reload(&e.srv));
 	int nafter = 0, fresh = 0;
-	while (shim_now_ms() - t0 < 10000) {
+	while (harness_now_ms() - t0 < 10000) {
 		nafter = workers_of(e.srv.pid, after);
 		fresh = 0;
 		for (int i = 0; i < nafter; i++) {
@@ -122,19 +91,19 @@ static void stuck_region_keeps_serving_and_forking(void)
 		}
 		if (nafter == 2 && fresh == 2)
 			break;
-		shim_sleep_ms(100);
+		harness_sleep_ms(100);
 	}
-	long reload_ms = shim_now_ms() - t0;
-	shim_sleep_ms(500);
+	long reload_ms = harness_now_ms() - t0;
+	harness_sleep_ms(500);
 	int ok_reloaded = verified_n(20);
 	printf("  stuck region: %d/20 verified; reload forked %d new workers in %ld ms; %d/20 verified after; "
-	       "%d '%s' line(s)\n", ok_stuck, fresh, reload_ms, ok_reloaded, log_lines(STUCK), STUCK);
+	       "%d '%s' line(s)\n", ok_stuck, fresh, reload_ms, ok_reloaded, shim_log_count(&e, STUCK, NULL), STUCK);
 	CHECK_INT(ok_stuck, ==, 20);
 	CHECK_INT(fresh, ==, 2);
 	CHECK_INT(ok_reloaded, ==, 20);
 	/* Once per process that read it: the master, two workers, two new workers; at least one. */
-	CHECK_INT(log_lines(STUCK), >=, 1);
-	CHECK_INT(log_lines(STUCK), <=, 5);
+	CHECK_INT(shim_log_count(&e, STUCK, NULL), >=, 1);
+	CHECK_INT(shim_log_count(&e, STUCK, NULL), <=, 5);
 	munmap(region, SHM_SIZE);
 }
 

@@ -30,9 +30,10 @@ static void p256_under_rsa2048_refused_from_level_3(void)
 	X509 *ca = NULL, *leaf = NULL;
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	const char *why;
-	harness_cert_rsa_bits = 2048;
-	CHECK_OK(harness_cert_make(&ca, &ca_key, "RSA 2048 CA", NULL, NULL, 1, NULL, NULL, 30));
-	harness_cert_rsa_bits = 0;
+	ca_key = EVP_RSA_gen(2048);
+	REQUIRE(ca_key != NULL);
+	ca = harness_cert_sign(ca_key, "RSA 2048 CA", NULL, -3600, 30 * 86400L, 1, NULL, NULL);
+	REQUIRE(ca != NULL);
 	CHECK_OK(harness_cert_make(&leaf, &key, "a.example.test", "a.example.test", NULL, 0, ca, ca_key, 30));
 	/* 112 bits: levels 3, 4 and 5 refuse it. */
 	CHECK_INT(levels_of(leaf, key, ca, &why), ==, 0x38u);
