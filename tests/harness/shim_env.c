@@ -17,7 +17,7 @@
 long shim_env_validity_s;
 const char *shim_env_domains;
 int shim_env_pebble_tls_port, shim_env_pebble_http_port;
-const char *shim_env_extra[2];
+const char *shim_env_extra[4];
 const struct pebble_opts *shim_env_pebble_opts;
 const char *shim_env_dir_tag;
 long shim_env_backoff_scale = 60;
@@ -93,7 +93,7 @@ int shim_env_prepare(struct shim_env *e, enum server_kind kind)
 		e->envp[k++] = e->e_asan;
 		e->envp[k++] = e->e_ubsan;
 	}
-	for (int x = 0; x < 2; x++)
+	for (int x = 0; x < 4; x++)
 		if (shim_env_extra[x])
 			e->envp[k++] = (char *)shim_env_extra[x];
 	e->envp[k] = NULL;

@@ -49,8 +49,8 @@ extern long shim_env_validity_s;
 extern const char *shim_env_domains;
 /* Pebble's validation ports for the next prepare (0: tlsPort is the server's port, httpPort free). */
 extern int shim_env_pebble_tls_port, shim_env_pebble_http_port;
-/* Up to two more "NAME=value" settings for the server's environment (borrowed: they must outlive the env). */
-extern const char *shim_env_extra[2];
+/* Up to four more "NAME=value" settings for the server's environment (borrowed: they must outlive the env). */
+extern const char *shim_env_extra[4];
 /* Pebble's options for the next prepare (NULL: from the knobs above, authz_reuse -1); tlsPort is the server's
  * port all the same. */
 extern const struct pebble_opts *shim_env_pebble_opts;

@@ -6,6 +6,7 @@
  * minute). With AUTOTLS_ASK, the ask URL is called at most once per name while its answer is cached, and a
  * refused name is never ordered. nginx keeps serving its managed name without a stall while new names are issued.
  */
+#include "tests/harness/ask.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_client.h"
 #include "tests/harness/shim_env.h"
@@ -179,38 +180,11 @@ static void nginx_no_stall(void)
 
 static void ask_url(void)
 {
-	char dir[] = "/tmp/autotls-ask-XXXXXX";
-	REQUIRE(mkdtemp(dir) != NULL);
-	char script[PATH_MAX], log[PATH_MAX], port_s[16], e_ask[128];
-	snprintf(script, sizeof(script), "%s/ask.py", dir);
-	snprintf(log, sizeof(log), "%s/asked.log", dir);
-	FILE *f = fopen(script, "w");
-	REQUIRE(f != NULL);
-	fprintf(f, "import http.server, sys, urllib.parse\n"
-		   "class H(http.server.BaseHTTPRequestHandler):\n"
-		   "    def log_message(self, *a): pass\n"
-		   "    def do_GET(self):\n"
-		   "        d = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get('domain', [''])[0]\n"
-		   "        open(sys.argv[2], 'a').write(d + '\\n')\n"
-		   "        self.send_response(200 if d.startswith('yes') else 403)\n"
-		   "        self.send_header('Content-Length', '0')\n"
-		   "        self.end_headers()\n"
-		   "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n");
-	fclose(f);
-	int ask_port = harness_free_port();
-	snprintf(port_s, sizeof(port_s), "%d", ask_port);
-	pid_t ask = fork();
-	REQUIRE(ask >= 0);
-	if (ask == 0) {
-		execlp("python3", "python3", script, port_s, log, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !harness_tcp_connects(ask_port); i++)
-		harness_sleep_ms(25);
+	struct harness_ask ask;
+	REQUIRE(harness_ask_start(&ask) == 0);
 	struct shim_env env;
-	snprintf(e_ask, sizeof(e_ask), "AUTOTLS_ASK=http://127.0.0.1:%d/check", ask_port);
 	shim_env_extra[0] = "AUTOTLS_ON_DEMAND=1";
-	shim_env_extra[1] = e_ask;
+	shim_env_extra[1] = ask.env;
 	int started = shim_env_start(&env, SERVER_S_SERVER) == 0;
 	shim_env_extra[0] = shim_env_extra[1] = NULL;
 	CHECK(started);
@@ -227,15 +201,9 @@ static void ask_url(void)
 		for (int i = 0; i < 5; i++)
 			tls_client_connect(env.port, "no1.ask.example.test", NULL, 0, NULL, NULL, &r);
 		harness_sleep_ms(1000);
-		size_t n = 0;
-		char *asked = harness_read_file(log, &n);
-		int yes = 0, no = 0, nodot = 0;
-		for (char *l = asked ? strtok(asked, "\n") : NULL; l; l = strtok(NULL, "\n")) {
-			yes += strcmp(l, "yes1.ask.example.test") == 0;
-			no += strcmp(l, "no1.ask.example.test") == 0;
-			nodot += strcmp(l, "nodot") == 0;
-		}
-		free(asked);
+		int yes = harness_ask_count(&ask, "yes1.ask.example.test");
+		int no = harness_ask_count(&ask, "no1.ask.example.test");
+		int nodot = harness_ask_count(&ask, "nodot");
 		fprintf(stderr, "  ask URL calls: yes1 %d, no1 %d, nodot %d; orders %d -> %d\n", yes, no, nodot, orders,
 			pebble_count_orders(&env.p));
 		CHECK_INT(yes, ==, 1);
@@ -246,12 +214,7 @@ static void ask_url(void)
 	if (test_failed_now)
 		shim_env_dump(&env);
 	shim_env_stop(&env);
-	kill(ask, SIGTERM);
-	waitpid(ask, NULL, 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  could not remove %s\n", dir);
+	harness_ask_stop(&ask);
 }
 
 int main(void)
