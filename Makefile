@@ -30,13 +30,14 @@ LDFLAGS += $(LDFLAGS_SAN)
 CORE_SRC  := $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c)
 # libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
-PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c util/log.c util/err.c util/key_type.c util/b64.c store/name.c \
-               store/punycode.c store/key.c
+PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
+               util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # libautotls-manager.so, loaded by the preload on a process's first server context, and autotls-manager, the
 # manager process the preload starts for each server process tree (shim/preload/spawn.c).
 MANAGER_SRC := $(filter-out shim/manager/autotls_manager.c shim/manager/ondemand.c,$(wildcard shim/manager/*.c)) \
                shim/shm.c
 HELPER_SRC  := $(filter-out shim/manager/thread_life.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
+               shim/ondemand_policy.c \
                shim/preload/shm_map.c
 HARN_SRC  := $(wildcard tests/harness/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -143,7 +144,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefine
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c tests/harness/scripted_http.c
+FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c shim/shm.c tests/harness/scripted_http.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c

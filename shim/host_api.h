@@ -20,6 +20,7 @@ struct shim_host {
 	const struct cache_snapshot *(*current)(void); /* cache_current */
 	int (**sync_now)(void);                        /* the manager sets *sync_now (hooks_sync_now) */
 	void (*set_in_manager)(int on);                /* marks the calling thread as the manager's */
+	unsigned (*refused_seen)(void);                /* cache_refused_seen; NULL in autotls-manager */
 };
 
 /* Exported by libautotls-manager.so. Returns 0 or a negative error (then the shim stays passive). */

@@ -33,33 +33,47 @@ int shm_write(struct shm_region *r, const void *payload, size_t len)
 	return 0;
 }
 
+/* How long a reader waits for a write in progress: the manager's memcpy of at most SHM_SIZE takes a few
+ * milliseconds; a writer killed in the middle (or a region scribbled on) never finishes. */
+#define READ_WAIT_MS 50
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation)
 {
-	for (int tries = 0;; tries++) {
+	long deadline = 0;
+	for (;;) {
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
 		if (s1 == 0)
 			return AT_E_NOTFOUND;
-		if (s1 & 1) {
-			/* The manager is writing: a memcpy of a few kilobytes, so yield and look again. */
-			sched_yield();
-			continue;
-		}
 		uint32_t used = atomic_load_explicit(&r->used, memory_order_relaxed);
 		uint64_t gen = atomic_load_explicit(&r->generation, memory_order_relaxed);
-		if (used > SHM_DATA_MAX)
-			continue;
-		unsigned char *copy = malloc(used ? used : 1);
-		if (copy == NULL)
-			return AT_E_NOMEM;
-		memcpy(copy, r->data, used);
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&r->seq, memory_order_relaxed) == s1) {
-			*out = copy;
-			*len = used;
-			*generation = gen;
-			return 0;
+		if (!(s1 & 1) && used <= SHM_DATA_MAX) {
+			unsigned char *copy = malloc(used ? used : 1);
+			if (copy == NULL)
+				return AT_E_NOMEM;
+			memcpy(copy, r->data, used);
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&r->seq, memory_order_relaxed) == s1) {
+				*out = copy;
+				*len = used;
+				*generation = gen;
+				return 0;
+			}
+			shm_copy_free(copy, used);
 		}
-		shm_copy_free(copy, used);
+		/* A write in progress (odd), or one that changed the content under the copy: yield and look again,
+		 * for a bounded time, so that no reader (holding a lock the host's fork needs) spins for ever. */
+		if (deadline == 0)
+			deadline = now_ms() + READ_WAIT_MS;
+		else if (now_ms() > deadline)
+			return AT_E_TIMEOUT;
+		sched_yield();
 	}
 }
 
@@ -120,7 +134,8 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 		return AT_E_PARSE;
 	unsigned kind = p[*off], nl = p[*off + 1];
 	*off += 2;
-	if ((kind != SHM_CERT && kind != SHM_CHALLENGE) || nl == 0 || len - *off < nl)
+	/* A NUL inside the name would make it another (shorter, or empty) name than the one written. */
+	if ((kind != SHM_CERT && kind != SHM_CHALLENGE) || nl == 0 || len - *off < nl || memchr(p + *off, 0, nl))
 		return AT_E_PARSE;
 	rec->kind = (enum shm_kind)kind;
 	memcpy(rec->name, p + *off, nl);

@@ -67,7 +67,8 @@ int shm_map_fd(struct shm_region **out, int fd) AT_MUST_CHECK;
 int shm_write(struct shm_region *r, const void *payload, size_t len) AT_MUST_CHECK;
 
 /* Copies a consistent content into *out (new, caller frees with shm_copy_free) and its generation.
- * Returns 0, AT_E_NOMEM, or AT_E_NOTFOUND when nothing was ever written. */
+ * Returns 0, AT_E_NOMEM, AT_E_NOTFOUND when nothing was ever written, or AT_E_TIMEOUT when no consistent
+ * copy could be made within a bounded wait (a writer stopped in the middle: never a spin without end). */
 int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation) AT_MUST_CHECK;
 void shm_copy_free(unsigned char *p, size_t len);
 

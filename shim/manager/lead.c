@@ -316,6 +316,7 @@ void mgr_lead(void)
 		if (shm) {
 			uint32_t seen = atomic_load(&shm->futex);
 			mgr_sync();
+			mgr_report_refusals();
 			mgr_quiesce_leave();
 			shm_wait(shm, seen, 250);
 			mgr_quiesce_enter();

@@ -69,15 +69,24 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
 /* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
 int mgr_challenge_fallback(int rc);
 
-/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0, or
- * an error (AT_E_RANGE when the table of them is full, AT_E_TOOBIG when the region is) after which the earlier
- * set stays in service. */
+/* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0,
+ * AT_E_STATE when the region already holds exactly this chain for name (nothing published), AT_E_NOMEM, or
+ * the region's AT_E_TOOBIG (full: the earlier state is kept). */
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 	AT_MUST_CHECK;
 
 /* Starts the on-demand thread (manager process only; ondemand.c). Returns 0 (also when on-demand is off) or
  * AT_E_NOMEM. */
 int mgr_ondemand_start(void) AT_MUST_CHECK;
+
+/* The security levels (cache_cert.refused_levels) at which OpenSSL refuses leaf with key and chain (borrowed),
+ * and OpenSSL's reason at the lowest of them (a static string, NULL when none). Caller holds the sync's lock
+ * (mgr_publish_mu). Returns 0 or AT_E_NOMEM (no probe connection could be made). refusal.c. */
+int mgr_refused_levels(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
+	AT_MUST_CHECK;
+/* Logs, once per certificate and level, each certificate of the current snapshot that handshakes of this
+ * process kept the host's certificate for. Manager thread only. refusal.c. */
+void mgr_report_refusals(void);
 
 /* Whether this process's user may write the store (and so may lead). */
 bool mgr_can_lead(void);

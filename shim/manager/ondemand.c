@@ -1,18 +1,23 @@
 /*
  * On-demand issuance, the manager side (the handshake side is shim/preload/ondemand.c). One thread in the
  * tree's manager process takes the names handshakes posted, and for each:
+ *   - checks it again against the policy's syntax and allowlist (ondemand_qualifies): any process of the
+ *     server, a worker as www-data included, can write into the request ring, so a name from it is untrusted;
  *   - skips it while it is issued, pending, refused (10 min) or backing off after a failure (1 min doubling to
- *     an hour): the per-name table is bounded (NAMES slots, the oldest forgotten first);
+ *     an hour): refused and failed names are forgotten oldest first beyond FORGET_MAX, issued and queued ones
+ *     never (the table grows: an issued name must not drop out of renewal however many names are refused);
  *   - asks AUTOTLS_ASK (GET <url>?domain=<name>, 2 s, no redirects; 2xx allows) once per refusal period;
  *   - takes a token from a bucket (RATE_PER_MIN a minute, BURST at once) or waits for one, so that a burst of new
  *     names cannot run into the CA's limits; names that find no room in the queue are dropped (a later
  *     handshake asks again);
  *   - issues under the store's per-name lock through the enabled challenges and publishes the certificate beside
- *     the managed one.
+ *     the managed one; an unchanged certificate is not published again, and one that cannot be published is
+ *     logged and tried again with the same backoff as a failed order.
  * At start it serves the on-demand certificates the store already holds, and it renews them when due.
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
 #include "shim/manager/manager.h"
+#include "shim/ondemand_policy.h"
 #include "acme/solver.h"
 #include "engine/engine.h"
 #include "store/certs.h"
@@ -30,12 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NAMES 4096
+#define FORGET_MAX 4096 /* refused and failed names remembered (the oldest forgotten first) */
+#define NAMES_MIN 64
 #define QUEUE 256
 #define RATE_PER_MIN 10
 #define BURST 20
 #define REFUSED_S 600
-#define RENEW_CHECK_S 60
+#define RENEW_CHECK_S 60 /* how often issued names are looked at for renewal (divided by the tests' scale) */
 
 enum od_state { OD_EMPTY = 0, OD_QUEUED, OD_ISSUED, OD_REFUSED, OD_FAILED };
 
@@ -45,29 +51,65 @@ struct od_name {
 	time_t until;    /* refused/failed: not before; issued: when to look at renewal */
 	long backoff_s;
 	time_t touched;
+	time_t published_not_after; /* of the certificate last published for it; 0: none yet */
 };
 
-static struct od_name names[NAMES];
+static struct od_name *names; /* owned, grows (never shrinks) */
+static size_t nnames;
 static char queue[QUEUE][256];
 static size_t qhead, qlen;
 static double tokens = BURST;
 static time_t tokens_at;
 
+static long renew_check_s(void)
+{
+	long d = mgr_host->cfg->backoff_divisor, v = RENEW_CHECK_S / (d > 0 ? d : 1);
+	return v > 0 ? v : 1;
+}
+
+static int forgettable(const struct od_name *n)
+{
+	return n->state == OD_REFUSED || n->state == OD_FAILED;
+}
+
+/* The entry for name; with create, a new one when there is none (NULL only when memory runs out). A new entry
+ * takes an empty slot, else the least recently seen refused or failed name once FORGET_MAX of them are kept,
+ * else a slot the table grows by. */
 static struct od_name *find(const char *name, int create)
 {
-	struct od_name *oldest = &names[0];
-	for (size_t i = 0; i < NAMES; i++) {
-		if (names[i].state != OD_EMPTY && strcmp(names[i].name, name) == 0)
-			return &names[i];
-		if (names[i].state == OD_EMPTY || names[i].touched < oldest->touched)
-			oldest = &names[i];
+	struct od_name *empty = NULL, *oldest = NULL;
+	size_t nforget = 0;
+	for (size_t i = 0; i < nnames; i++) {
+		struct od_name *n = &names[i];
+		if (n->state == OD_EMPTY) {
+			if (empty == NULL)
+				empty = n;
+			continue;
+		}
+		if (strcmp(n->name, name) == 0)
+			return n;
+		if (forgettable(n)) {
+			nforget++;
+			if (oldest == NULL || n->touched < oldest->touched)
+				oldest = n;
+		}
 	}
 	if (!create)
 		return NULL;
-	/* Forget the least recently seen (an issued name stays in the store and is found there again). */
-	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->name, sizeof(oldest->name), "%s", name);
-	return oldest;
+	struct od_name *slot = empty ? empty : nforget >= FORGET_MAX ? oldest : NULL;
+	if (slot == NULL) {
+		size_t nc = nnames ? nnames * 2 : NAMES_MIN;
+		struct od_name *nv = realloc(names, nc * sizeof(*nv));
+		if (nv == NULL)
+			return NULL;
+		memset(nv + nnames, 0, (nc - nnames) * sizeof(*nv));
+		names = nv;
+		slot = &names[nnames];
+		nnames = nc;
+	}
+	memset(slot, 0, sizeof(*slot));
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	return slot;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud)
@@ -132,10 +174,29 @@ static int take_token(void)
 	return 1;
 }
 
-static void publish(const struct at_cert_record *rec, const char *name)
+/* Publishes n's certificate unless it is the one already published. 0, or the publish's error (logged). */
+static int publish(struct od_name *n, const struct at_cert_record *rec)
 {
-	if (mgr_publish_extra(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, name) == 0)
-		at_log_info("published the on-demand certificate for %s (not after %ld)", name, (long)rec->info.not_after);
+	if (n->published_not_after == rec->info.not_after)
+		return 0;
+	int rc = mgr_publish_extra(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, n->name);
+	if (rc == AT_E_STATE)
+		rc = 0; /* the region already holds exactly this certificate */
+	else if (rc == 0)
+		at_log_info("published the on-demand certificate for %s (not after %ld)", n->name,
+			    (long)rec->info.not_after);
+	else
+		at_log_error("on-demand: the certificate for %s is stored but cannot be published (%s); it is not "
+			     "served until a later try succeeds", n->name, at_strerror(rc));
+	if (rc == 0)
+		n->published_not_after = rec->info.not_after;
+	return rc;
+}
+
+static void back_off(struct od_name *n, time_t now)
+{
+	n->backoff_s = n->backoff_s ? (n->backoff_s * 2 > 3600 ? 3600 : n->backoff_s * 2) : 60;
+	n->until = now + n->backoff_s;
 }
 
 static void issue(struct at_engine *e, struct od_name *n)
@@ -154,16 +215,19 @@ static void issue(struct at_engine *e, struct od_name *n)
 	}
 	time_t now = time(NULL);
 	if (rc == 0) {
+		/* Issued (and stored) either way; a publish that failed is tried again by the renewal sweep. */
 		n->state = OD_ISSUED;
-		n->until = now + RENEW_CHECK_S;
-		n->backoff_s = 0;
-		publish(&rec, n->name);
+		if (publish(n, &rec) == 0) {
+			n->until = now + renew_check_s();
+			n->backoff_s = 0;
+		} else {
+			back_off(n, now);
+		}
 		at_cert_record_clear(&rec);
 		return;
 	}
-	n->backoff_s = n->backoff_s ? (n->backoff_s * 2 > 3600 ? 3600 : n->backoff_s * 2) : 60;
 	n->state = OD_FAILED;
-	n->until = now + n->backoff_s;
+	back_off(n, now);
 	at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
 		    at_strerror(rc), n->backoff_s);
 }
@@ -172,7 +236,13 @@ static void issue(struct at_engine *e, struct od_name *n)
 static void consider(const char *name)
 {
 	time_t now = time(NULL);
+	if (!ondemand_qualifies(mgr_host->cfg, name)) {
+		at_log_debug("on-demand: a request outside the policy was ignored");
+		return;
+	}
 	struct od_name *n = find(name, 1);
+	if (n == NULL)
+		return;
 	n->touched = now;
 	if (n->state == OD_QUEUED || n->state == OD_ISSUED ||
 	    ((n->state == OD_REFUSED || n->state == OD_FAILED) && now < n->until))
@@ -215,12 +285,14 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		memset(&rec, 0, sizeof(rec));
 		if (at_cert_record_load(st, ca, name, &rec) != 0)
 			continue;
-		if (rec.nnames == 1 && rec.info.not_after > time(NULL)) {
-			struct od_name *o = find(rec.names[0], 1);
+		struct od_name *o = NULL;
+		if (rec.nnames == 1 && rec.info.not_after > time(NULL) && (o = find(rec.names[0], 1)) != NULL) {
 			o->state = OD_ISSUED;
 			o->touched = time(NULL);
-			o->until = time(NULL) + RENEW_CHECK_S;
-			publish(&rec, rec.names[0]);
+			if (publish(o, &rec) == 0)
+				o->until = time(NULL) + renew_check_s();
+			else
+				back_off(o, time(NULL));
 		}
 		at_cert_record_clear(&rec);
 	}
@@ -256,12 +328,13 @@ static void *ondemand_main(void *arg)
 			qhead = (qhead + 1) % QUEUE;
 			qlen--;
 			struct od_name *n = find(nm, 1);
-			issue(e, n);
+			if (n != NULL)
+				issue(e, n);
 		}
-		if (time(NULL) - last_renew_check >= RENEW_CHECK_S) {
+		if (time(NULL) - last_renew_check >= renew_check_s()) {
 			/* Renewal: ensure() orders only when a stored certificate is due. */
 			last_renew_check = time(NULL);
-			for (size_t i = 0; i < NAMES; i++)
+			for (size_t i = 0; i < nnames; i++)
 				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check)
 					issue(e, &names[i]);
 		}

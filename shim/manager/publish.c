@@ -17,7 +17,6 @@
 #include <string.h>
 
 #define MAX_CHALLENGES 64
-#define MAX_EXTRA 1024 /* on-demand certificates kept in the region (~4 KiB each: half of it at most) */
 
 struct pem_pair {
 	char name[256];
@@ -192,13 +191,19 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 	size_t i = 0;
 	while (i < nextra && strcmp(extra[i].name, name) != 0)
 		i++;
+	if (i < nextra && extra[i].chain_len == chain_len && memcmp(extra[i].chain, chain, chain_len) == 0) {
+		pthread_mutex_unlock(&state_mu);
+		pair_clear(&next);
+		return AT_E_STATE; /* nothing new: every process would parse the region again for nothing */
+	}
 	if (i == nextra && nextra == extra_cap) {
+		/* No count of its own: the region's size is the limit (shm_write says AT_E_TOOBIG). */
 		size_t nc = extra_cap ? extra_cap * 2 : 16;
-		struct pem_pair *nv = nc <= MAX_EXTRA ? realloc(extra, nc * sizeof(*nv)) : NULL;
+		struct pem_pair *nv = realloc(extra, nc * sizeof(*nv));
 		if (nv == NULL) {
 			pthread_mutex_unlock(&state_mu);
 			pair_clear(&next);
-			return AT_E_RANGE;
+			return AT_E_NOMEM;
 		}
 		extra = nv;
 		extra_cap = nc;

@@ -18,6 +18,11 @@
 
 pthread_mutex_t mgr_publish_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t local_generation; /* guarded by mgr_publish_mu */
+/* A region that could not be read or parsed at generation bad_generation and write sequence bad_seq: every
+ * process keeps serving its last good snapshot, says so once, and reads again only when the region changes. */
+static uint64_t bad_generation;   /* guarded by mgr_publish_mu */
+static uint32_t bad_seq;
+static int bad;
 
 static void free_entries(struct cache_cert *v, size_t n)
 {
@@ -77,6 +82,11 @@ static int add_record(struct cache_snapshot *s, size_t *cap_c, size_t *cap_ch, c
 	X509 *leaf = sk_X509_shift(chain);
 	memset(&info, 0, sizeof(info));
 	rc = at_cert_info_get(&info, leaf);
+	unsigned refused = 0;
+	const char *why = NULL;
+	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
+	if (rc == 0 && r->kind != SHM_CHALLENGE)
+		rc = mgr_refused_levels(leaf, key, chain, &refused, &why);
 	if (rc == 0) {
 		if (r->kind == SHM_CHALLENGE) {
 			rc = add_entry(&s->challenges, &s->nchallenges, cap_ch, r->name, leaf, NULL, key, info.not_after);
@@ -84,6 +94,10 @@ static int add_record(struct cache_snapshot *s, size_t *cap_c, size_t *cap_ch, c
 			for (size_t i = 0; rc == 0 && i < info.nnames; i++) {
 				rc = add_entry(&s->certs, &s->ncerts, cap_c, info.names[i], leaf,
 					       sk_X509_num(chain) > 0 ? chain : NULL, key, info.not_after);
+				if (rc == 0) {
+					s->certs[s->ncerts - 1].refused_levels = refused;
+					s->certs[s->ncerts - 1].refused_why = why;
+				}
 				s->has_ip |= at_name_is_ip(info.names[i]);
 			}
 		}
@@ -139,17 +153,28 @@ int mgr_sync(void)
 	if (shm == NULL || mgr_host->publish == NULL)
 		return 0;
 	pthread_mutex_lock(&mgr_publish_mu);
-	if (atomic_load(&shm->generation) == local_generation)
+	uint64_t now_gen = atomic_load(&shm->generation);
+	if (now_gen == local_generation ||
+	    (bad && now_gen == bad_generation && atomic_load(&shm->seq) == bad_seq))
 		goto out;
 	rc = shm_read(shm, &p, &len, &gen);
 	if (rc == 0 && gen != local_generation) {
 		rc = mgr_sync_payload(p, len, gen);
 		if (rc == 0) {
 			local_generation = gen;
+			bad = 0;
 			at_log_debug("pid %d now serves generation %llu", (int)getpid(), (unsigned long long)gen);
 		}
 	}
 	shm_copy_free(p, len);
+	if (rc != 0 && rc != AT_E_NOTFOUND && rc != AT_E_NOMEM) {
+		if (!bad && rc != AT_E_PARSE) /* mgr_sync_payload said why already */
+			at_log_error("pid %d cannot read the shared region (%s); it keeps serving the certificates it "
+				     "has until the region is written again", (int)getpid(), at_strerror(rc));
+		bad = 1;
+		bad_generation = now_gen;
+		bad_seq = atomic_load(&shm->seq);
+	}
 out:
 	pthread_mutex_unlock(&mgr_publish_mu);
 	return rc == AT_E_NOTFOUND ? 0 : rc;

@@ -22,6 +22,10 @@ struct cache_cert {
 	STACK_OF(X509) *chain;   /* owned, may be NULL */
 	EVP_PKEY *key;           /* owned */
 	time_t not_after;
+	unsigned refused_levels; /* bit L: OpenSSL refuses this certificate at security level L (0..5), found
+				  * once when the snapshot is built (cache_refused_levels); such a handshake keeps
+				  * the host's own certificate */
+	const char *refused_why; /* OpenSSL's reason at the lowest refused level (a static string), or NULL */
 };
 
 struct cache_snapshot {
@@ -32,21 +36,35 @@ struct cache_snapshot {
 					 * without SNI by the address they connected to */
 	size_t nchallenges;
 	struct cache_cert *challenges;  /* owned array: TLS-ALPN-01 certificates by SNI (chain NULL) */
-	void (*free_fn)(struct cache_snapshot *); /* frees everything, set by whoever built it */
+	uint32_t *index;                /* owned by the cache (cache_publish builds it): open addressing over
+					 * certs by name, slot = position + 1, 0 empty; NULL: lookups scan */
+	size_t index_mask;              /* slots - 1 (a power of two, at least twice ncerts) */
+	void (*free_fn)(struct cache_snapshot *); /* frees everything else, set by whoever built it */
 	struct cache_snapshot *retired_next;
-	time_t retired_at;
+	long retired_at_ms;             /* at_clock_ms: monotonic: a wall clock set back would keep it for ever */
 };
 
 /* The current snapshot, or NULL. Valid until the calling callback returns. */
 const struct cache_snapshot *cache_current(void);
 
-/* Makes s current (the cache takes it) and frees snapshots retired more than CACHE_GRACE_S ago. Called by the
- * manager's thread only. */
+/* Makes s current (the cache takes it) and frees snapshots retired more than CACHE_GRACE_S ago. Builds s's
+ * name index first (without memory for it, lookups in s scan). Called by the manager's thread only. */
 void cache_publish(struct cache_snapshot *s);
 
-/* Lookups in a snapshot: a managed certificate for an SNI (exact, then one-label wildcard) or a challenge
- * certificate. NULL when none, or when the certificate has expired. */
+/* Lookups in a snapshot: a managed certificate for an SNI (exact, then one-label wildcard; O(1) through the
+ * index, no allocation) or a challenge certificate. NULL when none, or when the certificate has expired. */
 const struct cache_cert *cache_find_cert(const struct cache_snapshot *s, const char *sni, time_t now);
 const struct cache_cert *cache_find_challenge(const struct cache_snapshot *s, const char *sni);
+
+/* The security level a handshake runs at, as the bit cache_cert.refused_levels uses (levels above 5 count as 5). */
+unsigned cache_level_bit(int level);
+
+/* Notes that a handshake at the level of bit kept the host's certificate because of a refusal (a relaxed load
+ * first: the atomic OR happens once per level and process, never per handshake). */
+void cache_note_refused(unsigned bit);
+
+/* The levels at which handshakes in this process kept the host's certificate for a refused managed one: the
+ * manager thread reads it to log each refused certificate once (mgr_report_refusals). */
+unsigned cache_refused_seen(void);
 
 #endif

@@ -237,6 +237,16 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 				return rc;
 		}
 	}
+	if (c->refused_levels != 0) {
+		/* OpenSSL would refuse this certificate at this connection's security level (found when the
+		 * snapshot was built): the host's own certificate works where ours cannot; logged once by the
+		 * manager thread, never here. */
+		unsigned bit = cache_level_bit(r->SSL_get_security_level(ssl));
+		if (c->refused_levels & bit) {
+			cache_note_refused(bit);
+			return rc;
+		}
+	}
 	r->SSL_certs_clear(ssl);
 	if (r->SSL_use_cert_and_key(ssl, c->leaf, c->key, c->chain, 1) != 1)
 		return 0; /* the slots were cleared: failing the handshake beats serving nothing */

@@ -52,6 +52,7 @@ __attribute__((constructor)) static void autotls_init(void)
 	host.current = cache_current;
 	host.sync_now = &hooks_sync_now;
 	host.set_in_manager = set_in_manager;
+	host.refused_seen = cache_refused_seen;
 	active = 1;
 }
 

@@ -8,13 +8,8 @@
 #ifndef AUTOTLS_SHIM_PRELOAD_ONDEMAND_H
 #define AUTOTLS_SHIM_PRELOAD_ONDEMAND_H
 
-#include "shim/config.h"
+#include "shim/ondemand_policy.h"
 #include "shim/shm.h"
-
-#include <stdbool.h>
-
-/* Whether name (lowercase, NUL-terminated) may be asked for under cfg's policy. */
-bool ondemand_qualifies(const struct shim_config *cfg, const char *name);
 
 /* Posts name to the region's request ring (deduplicated, dropped when full). */
 void ondemand_post(struct shm_region *r, const char *name);

@@ -52,6 +52,7 @@ static void resolve(void)
 	FIND(SSL_get_fd);
 	FIND(SSL_use_cert_and_key);
 	FIND(SSL_certs_clear);
+	FIND(SSL_get_security_level);
 	FIND(SSL_set_options);
 	FIND(CRYPTO_get_ex_new_index);
 	FIND(TLS_client_method);

@@ -31,6 +31,7 @@ struct real_ssl {
 	int (*SSL_get_fd)(const SSL *);
 	int (*SSL_use_cert_and_key)(SSL *, X509 *, EVP_PKEY *, STACK_OF(X509) *, int);
 	void (*SSL_certs_clear)(SSL *);
+	int (*SSL_get_security_level)(const SSL *);
 	uint64_t (*SSL_set_options)(SSL *, uint64_t);
 	int (*CRYPTO_get_ex_new_index)(int, long, void *, CRYPTO_EX_new *, CRYPTO_EX_dup *, CRYPTO_EX_free *);
 	/* client-only and DTLS methods, compared by pointer to skip contexts that can never serve (research 3.4) */

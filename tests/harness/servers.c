@@ -259,6 +259,7 @@ static int write_nginx_conf(const struct server *s, char *const envp[])
 		     "    uwsgi_temp_path %s/tmp-uwsgi;\n"
 		     "    scgi_temp_path %s/tmp-scgi;\n"
 		     "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+		     "%s"
 		     "    server {\n"
 		     "        listen 127.0.0.1:%d ssl http2 default_server;\n"
 		     "        server_name _;\n"
@@ -275,7 +276,8 @@ static int write_nginx_conf(const struct server *s, char *const envp[])
 		     "    }\n"
 		     "}\n",
 		     geteuid() == 0 ? "user www-data;\n" : "", s->pid_file, s->error_log, env_lines, s->dir, s->dir,
-		     s->dir, s->dir, s->dir, s->dir, s->port, s->cert_file, s->key_file, s->port, SERVER_OTHER_NAME,
+		     s->dir, s->dir, s->dir, s->dir, server_nginx_http_extra ? server_nginx_http_extra : "", s->port,
+		     s->cert_file, s->key_file, s->port, SERVER_OTHER_NAME,
 		     s->other_cert_file, s->other_key_file);
 	if (n < 0)
 		return -1;
@@ -285,6 +287,7 @@ static int write_nginx_conf(const struct server *s, char *const envp[])
 }
 
 int server_keep_root;
+const char *server_nginx_http_extra;
 
 /* 1 when the configs should switch to an unprivileged user. */
 static int drop_root(void)

@@ -64,6 +64,10 @@ struct server {
  */
 extern int server_keep_root;
 
+/* Lines the next nginx starts add inside their http block (e.g. "    ssl_ciphers DEFAULT:@SECLEVEL=3;\n"); NULL:
+ * none. */
+extern const char *server_nginx_http_extra;
+
 /*
  * Writes the config (and, unless they are already there from an earlier start, the placeholder certificates)
  * into dir, starts the server on 127.0.0.1:port with the current environment plus envp (NULL-terminated

@@ -13,12 +13,18 @@
 #include "shim/manager/dns01.c"
 #include "shim/manager/dns01_wait.c"
 #include "shim/manager/quiesce.c"
-#include "tests/integ/issue_env.h"
-#include "tests/integ/log_capture.h"
+#include "tests/harness/fake_env.h"
+#include "tests/harness/issue_env.h"
+#include "tests/harness/log_capture.h"
 #include "tests/test.h"
 #include "dns/query.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static struct issue_env env;
 static struct shim_config cfg;
@@ -27,20 +33,16 @@ static char hook_path[PATH_MAX + 32], calls_path[PATH_MAX + 32], log_path[PATH_M
 static char resolver[64], wait_s[16] = "20";
 static int started;
 
-static const char *fake_getenv(const char *name)
-{
-	if (strcmp(name, "AUTOTLS_DOMAINS") == 0)
-		return "dns.example.test";
-	if (strcmp(name, "AUTOTLS_STORAGE") == 0)
-		return env.store_dir;
-	if (strcmp(name, "AUTOTLS_DNS_HOOK") == 0)
-		return hook_path;
-	if (strcmp(name, "AUTOTLS_DNS_RESOLVER") == 0)
-		return resolver;
-	if (strcmp(name, "AUTOTLS_DNS_WAIT") == 0)
-		return wait_s;
-	return NULL;
-}
+/* The settings the solver is configured from (shim_config_read through fake_env_getenv): buffers the
+ * scenarios fill and change. */
+static const char *const config_env[] = {
+	"AUTOTLS_DOMAINS", "dns.example.test",
+	"AUTOTLS_STORAGE", env.store_dir,
+	"AUTOTLS_DNS_HOOK", hook_path,
+	"AUTOTLS_DNS_RESOLVER", resolver,
+	"AUTOTLS_DNS_WAIT", wait_s,
+	NULL,
+};
 
 static int write_hook(const char *body)
 {
@@ -56,7 +58,8 @@ static int write_hook(const char *body)
 static int configure(struct at_solver *s)
 {
 	shim_config_clear(&cfg);
-	if (shim_config_read(&cfg, fake_getenv) != 0)
+	fake_env_use(config_env);
+	if (shim_config_read(&cfg, fake_env_getenv) != 0)
 		return -1;
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
@@ -75,7 +78,7 @@ static const char good_hook[] =
 
 static void start(void)
 {
-	REQUIRE(env_start(&env, NULL) == 0);
+	REQUIRE(issue_env_start(&env, NULL) == 0);
 	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
 	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
@@ -108,13 +111,13 @@ static void issue_one_name(void)
 	unlink(calls_path);
 	const char *names[] = { "dns.example.test" };
 	int ordered = 0;
-	CHECK_OK(env_issue(&env, &s, names, 1, &ordered));
+	CHECK_OK(issue_env_issue(&env, &s, names, 1, &ordered));
 	CHECK_INT(ordered, ==, 1);
 	/* The hook was called as HOOK add <name> <value>, then HOOK del <name> <value>. */
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strncmp(calls, "add _acme-challenge.dns.example.test ", 37) == 0);
-	CHECK_INT(count_lines_with(calls, "add _acme-challenge.dns.example.test "), ==, 1);
-	CHECK_INT(count_lines_with(calls, "del _acme-challenge.dns.example.test "), ==, 1);
+	CHECK_INT(log_count_lines(calls, "add _acme-challenge.dns.example.test ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(calls, "del _acme-challenge.dns.example.test ", NULL), ==, 1);
 	free(calls);
 	/* And the record is gone. */
 	int found = -1;
@@ -129,11 +132,11 @@ static void issue_wildcard(void)
 	REQUIRE(configure(&s) == 0);
 	unlink(calls_path);
 	const char *names[] = { "*.wild.example.test", "wild.example.test" };
-	CHECK_OK(env_issue(&env, &s, names, 2, NULL));
+	CHECK_OK(issue_env_issue(&env, &s, names, 2, NULL));
 	char *calls = harness_read_file(calls_path, NULL);
 	/* One name, two values (the wildcard's and the base name's). */
-	CHECK_INT(count_lines_with(calls, "add _acme-challenge.wild.example.test "), ==, 2);
-	CHECK_INT(count_lines_with(calls, "del _acme-challenge.wild.example.test "), ==, 2);
+	CHECK_INT(log_count_lines(calls, "add _acme-challenge.wild.example.test ", NULL), ==, 2);
+	CHECK_INT(log_count_lines(calls, "del _acme-challenge.wild.example.test ", NULL), ==, 2);
 	free(calls);
 }
 
@@ -146,12 +149,12 @@ static void failing_hook(void)
 	REQUIRE(write_hook("echo \"provider refused: bad API token\" >&2\necho second line >&2\nexit 3\n") == 0);
 	REQUIRE(configure(&s) == 0);
 	const char *names[] = { "fail.example.test" };
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	CHECK(rc != 0);
-	CHECK_INT(count_lines_with(log, "exit status 3: provider refused: bad API token"), ==, 1);
-	CHECK_INT(count_lines_with(log, "second line"), ==, 0);
+	CHECK_INT(log_count_lines(log, "exit status 3: provider refused: bad API token", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "second line", NULL), ==, 0);
 	free(log);
 	if (rc == 0)
 		at_cert_record_clear(&rec);
@@ -171,13 +174,13 @@ static void record_never_appears(void)
 				   .identifier = "never.example.test",
 				   .dns_txt_name = "_acme-challenge.never.example.test", .dns_txt_value = "v-never" };
 	long t0 = at_clock_ms();
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = s.present(s.ctx, &ch);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	long took = at_clock_ms() - t0;
 	CHECK_INT(rc, ==, AT_E_TIMEOUT);
 	CHECK(took >= 1000 && took < 5000);
-	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value"), ==, 1);
+	CHECK_INT(log_count_lines(log, "_acme-challenge.never.example.test did not show the value", NULL), ==, 1);
 	free(log);
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strcmp(calls, "add _acme-challenge.never.example.test v-never\n"
@@ -197,7 +200,7 @@ int main(void)
 	RUN(failing_hook);
 	RUN(record_never_appears);
 	shim_config_clear(&cfg);
-	env_stop(&env);
+	issue_env_stop(&env);
 	mgr_quiesce_leave();
 	return TEST_EXIT();
 }

@@ -16,13 +16,19 @@
 #include "shim/manager/dns01_wait.c"
 #include "shim/manager/quiesce.c"
 #include "tests/harness/knot.h"
+#include "tests/harness/records.h"
 #include "tests/harness/proc.h"
-#include "tests/integ/issue_env.h"
-#include "tests/integ/log_capture.h"
+#include "tests/harness/fake_env.h"
+#include "tests/harness/issue_env.h"
+#include "tests/harness/log_capture.h"
 #include "tests/test.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static struct issue_env env;
@@ -33,27 +39,23 @@ static char sha256_b64[64], sha512_b64[128], update_addr[64], tsig_value[256], z
 static int knot_port;
 static int started;
 
-static const char *fake_getenv(const char *name)
-{
-	if (strcmp(name, "AUTOTLS_DOMAINS") == 0)
-		return "tsig.example.test";
-	if (strcmp(name, "AUTOTLS_STORAGE") == 0)
-		return env.store_dir;
-	if (strcmp(name, "AUTOTLS_DNS_UPDATE") == 0)
-		return update_addr;
-	if (strcmp(name, "AUTOTLS_DNS_TSIG") == 0)
-		return tsig_value;
-	if (strcmp(name, "AUTOTLS_DNS_ZONE") == 0)
-		return zone_value;
-	if (strcmp(name, "AUTOTLS_DNS_WAIT") == 0)
-		return "20";
-	return NULL;
-}
+/* The settings the solver is configured from (shim_config_read through fake_env_getenv): buffers the
+ * scenarios fill and change. */
+static const char *const config_env[] = {
+	"AUTOTLS_DOMAINS", "tsig.example.test",
+	"AUTOTLS_STORAGE", env.store_dir,
+	"AUTOTLS_DNS_UPDATE", update_addr,
+	"AUTOTLS_DNS_TSIG", tsig_value,
+	"AUTOTLS_DNS_ZONE", zone_value,
+	"AUTOTLS_DNS_WAIT", "20",
+	NULL,
+};
 
 static int configure(struct at_solver *s)
 {
 	shim_config_clear(&cfg);
-	if (shim_config_read(&cfg, fake_getenv) != 0)
+	fake_env_use(config_env);
+	if (shim_config_read(&cfg, fake_env_getenv) != 0)
 		return -1;
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
@@ -120,7 +122,7 @@ static void start(void)
 {
 	REQUIRE(knot_start() == 0);
 	struct pebble_opts o = { .dns_server_port = knot_port };
-	REQUIRE(env_start(&env, &o) == 0);
+	REQUIRE(issue_env_start(&env, &o) == 0);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
 	snprintf(update_addr, sizeof(update_addr), "127.0.0.1:%d", knot_port);
 	host.version = SHIM_HOST_API_VERSION;
@@ -141,14 +143,15 @@ static void issue_name_and_wildcard(void)
 	CHECK(cfg.dns_hook == NULL);
 	const char *names[] = { "tsig.example.test", "*.tsig.example.test" };
 	int ordered = 0;
-	log_begin(log_path);
-	int rc = env_issue(&env, &s, names, 2, &ordered);
-	char *log = log_end(log_path);
+	log_capture_begin(log_path);
+	int rc = issue_env_issue(&env, &s, names, 2, &ordered);
+	char *log = log_capture_end(log_path);
 	CHECK_OK(rc);
 	CHECK_INT(ordered, ==, 1);
 	/* One owner name, two values: two adds and two deletes, each its own. */
-	CHECK_INT(count_lines_with(log, "add TXT _acme-challenge.tsig.example.test in zone example.test"), ==, 2);
-	CHECK_INT(count_lines_with(log, "delete TXT _acme-challenge.tsig.example.test in zone example.test"), ==, 2);
+	CHECK_INT(log_count_lines(log, "add TXT _acme-challenge.tsig.example.test in zone example.test", NULL), ==, 2);
+	CHECK_INT(log_count_lines(log, "delete TXT _acme-challenge.tsig.example.test in zone example.test", NULL), ==,
+		  2);
 	CHECK(strstr(log, sha256_b64) == NULL);
 	free(log);
 	CHECK(!zone_mentions("_acme-challenge"));
@@ -164,7 +167,7 @@ static void issue_sha512_zone_given(void)
 	snprintf(zone_value, sizeof(zone_value), "example.test.");
 	REQUIRE(configure(&s) == 0);
 	const char *names[] = { "sha512.tsig.example.test" };
-	CHECK_OK(env_issue(&env, &s, names, 1, NULL));
+	CHECK_OK(issue_env_issue(&env, &s, names, 1, NULL));
 	CHECK(!zone_mentions("_acme-challenge"));
 	zone_value[0] = '\0';
 }
@@ -181,13 +184,14 @@ static void wrong_secret(void)
 	snprintf(tsig_value, sizeof(tsig_value), "hmac-sha256:acme-key.:%s", wrong);
 	REQUIRE(configure(&s) == 0);
 	const char *names[] = { "bad.tsig.example.test" };
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	CHECK(rc != 0);
-	CHECK_INT(count_lines_with(log, "_acme-challenge.bad.tsig.example.test in zone example.test at 127.0.0.1"), ==,
-		  1);
-	CHECK_INT(count_lines_with(log, "refused: BADSIG"), ==, 1);
+	CHECK_INT(log_count_lines(log, "_acme-challenge.bad.tsig.example.test in zone example.test at 127.0.0.1",
+				  NULL),
+		  ==, 1);
+	CHECK_INT(log_count_lines(log, "refused: BADSIG", NULL), ==, 1);
 	CHECK(strstr(log, wrong) == NULL);
 	CHECK(strstr(log, sha256_b64) == NULL);
 	free(log);
@@ -196,9 +200,7 @@ static void wrong_secret(void)
 	CHECK(!zone_mentions("_acme-challenge"));
 	/* Nothing in the store for that name. */
 	struct at_cert_record got;
-	char ca[256];
-	REQUIRE(at_store_ca_component(ca, sizeof(ca), env.p.directory_url) == 0);
-	int lr = at_cert_record_load(env.store, ca, "bad.tsig.example.test", &got);
+	int lr = harness_record_load(env.store, env.p.directory_url, "bad.tsig.example.test", &got);
 	CHECK_INT(lr, ==, AT_E_NOTFOUND);
 	if (lr == 0)
 		at_cert_record_clear(&got);
@@ -213,7 +215,7 @@ int main(void)
 	RUN(issue_sha512_zone_given);
 	RUN(wrong_secret);
 	shim_config_clear(&cfg);
-	env_stop(&env);
+	issue_env_stop(&env);
 	knot_stop(&knot);
 	mgr_quiesce_leave();
 	OPENSSL_cleanse(sha256_b64, sizeof(sha256_b64));

@@ -6,9 +6,21 @@
  * minute). With AUTOTLS_ASK, the ask URL is called at most once per name while its answer is cached, and a
  * refused name is never ordered. nginx keeps serving its managed name without a stall while new names are issued.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/ask.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
 
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static long rss_kb(pid_t pid)
 {
@@ -27,15 +39,15 @@ static long rss_kb(pid_t pid)
 /* Handshakes for name until it verifies against Pebble's root, up to ms; the time it took or -1. */
 static long until_verified(struct shim_env *env, const char *name, long ms)
 {
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	struct tls_client_result r;
 	tls_verify_quiet = 1;
-	while (shim_now_ms() - t0 < ms) {
+	while (harness_now_ms() - t0 < ms) {
 		if (tls_client_connect(env->port, name, NULL, 0, env->p.issuing_root_file, NULL, &r) == 0) {
 			tls_verify_quiet = 0;
-			return shim_now_ms() - t0;
+			return harness_now_ms() - t0;
 		}
-		shim_sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	tls_verify_quiet = 0;
 	return -1;
@@ -55,10 +67,10 @@ static void allowlist(void)
 	/* A new allowed name: the placeholder now, a certificate on a later handshake. */
 	struct tls_client_result r;
 	memset(&r, 0, sizeof(r));
-	long f0 = shim_now_ms();
+	long f0 = harness_now_ms();
 	CHECK_OK(tls_client_connect(env.port, "n1.od.example.test", NULL, 0, NULL, NULL, &r));
 	fprintf(stderr, "  without AUTOTLS_ON_DEMAND_WAIT: the first handshake for a new name took %ld ms (the "
-		"server's own certificate)\n", shim_now_ms() - f0);
+		"server's own certificate)\n", harness_now_ms() - f0);
 	CHECK(strstr(r.subject, SERVER_PLACEHOLDER_CN) != NULL);
 	long ms = until_verified(&env, "n1.od.example.test", 15000);
 	fprintf(stderr, "  n1.od.example.test verified %ld ms after its first handshake\n", ms);
@@ -78,7 +90,7 @@ static void allowlist(void)
 		tls_client_connect(env.port, name, NULL, 0, NULL, NULL, &r);
 		tls_verify_quiet = 0;
 	}
-	shim_sleep_ms(1500);
+	harness_sleep_ms(1500);
 	long after = rss_kb(env.srv.pid);
 	fprintf(stderr, "  10,000 junk handshakes: server RSS %ld kB -> %ld kB, orders %d -> %d\n", before, after,
 		orders, pebble_count_orders(&env.p));
@@ -88,16 +100,16 @@ static void allowlist(void)
 	CHECK(!shim_log_has(&env, "nodot"));
 
 	/* A burst of 100 allowed names: 20 at once (n1 took one token already), then 10 a minute. */
-	long b0 = shim_now_ms();
+	long b0 = harness_now_ms();
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "b%d.od.example.test", i);
 		tls_client_connect(env.port, name, NULL, 0, NULL, NULL, &r);
-		shim_sleep_ms(20);
+		harness_sleep_ms(20);
 	}
-	shim_sleep_ms(8000);
+	harness_sleep_ms(8000);
 	int burst = pebble_count_orders(&env.p) - orders;
-	long limit = 19 + (shim_now_ms() - b0) / 6000 + 1;
-	fprintf(stderr, "  burst of 100 names: %d orders in %ld ms (the bucket allows %ld)\n", burst, shim_now_ms() - b0,
+	long limit = 19 + (harness_now_ms() - b0) / 6000 + 1;
+	fprintf(stderr, "  burst of 100 names: %d orders in %ld ms (the bucket allows %ld)\n", burst, harness_now_ms() - b0,
 		limit);
 	CHECK(burst >= 10);
 	CHECK(burst <= limit);
@@ -119,9 +131,9 @@ static void threaded_server_waits(void)
 	REQUIRE(started);
 	REQUIRE(shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) >= 0);
 	struct tls_client_result r;
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	int ok = tls_client_connect(env.port, "w1.od.example.test", NULL, 0, env.p.issuing_root_file, NULL, &r) == 0;
-	long took = shim_now_ms() - t0;
+	long took = harness_now_ms() - t0;
 	fprintf(stderr, "  with AUTOTLS_ON_DEMAND_WAIT=10 (python, threaded): the first handshake for a new name "
 		"verified: %s, after %ld ms\n", ok ? "yes" : "no", took);
 	CHECK(ok);
@@ -150,9 +162,9 @@ static void nginx_no_stall(void)
 	long worst = 0;
 	int failed = 0;
 	for (int i = 0; i < 300; i++) {
-		long t0 = shim_now_ms();
+		long t0 = harness_now_ms();
 		failed += tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, &r) != 0;
-		long d = shim_now_ms() - t0;
+		long d = harness_now_ms() - t0;
 		worst = d > worst ? d : worst;
 	}
 	int issued = until_verified(&env, "s9.od.example.test", 15000) >= 0;
@@ -168,38 +180,11 @@ static void nginx_no_stall(void)
 
 static void ask_url(void)
 {
-	char dir[] = "/tmp/autotls-ask-XXXXXX";
-	REQUIRE(mkdtemp(dir) != NULL);
-	char script[PATH_MAX], log[PATH_MAX], port_s[16], e_ask[128];
-	snprintf(script, sizeof(script), "%s/ask.py", dir);
-	snprintf(log, sizeof(log), "%s/asked.log", dir);
-	FILE *f = fopen(script, "w");
-	REQUIRE(f != NULL);
-	fprintf(f, "import http.server, sys, urllib.parse\n"
-		   "class H(http.server.BaseHTTPRequestHandler):\n"
-		   "    def log_message(self, *a): pass\n"
-		   "    def do_GET(self):\n"
-		   "        d = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get('domain', [''])[0]\n"
-		   "        open(sys.argv[2], 'a').write(d + '\\n')\n"
-		   "        self.send_response(200 if d.startswith('yes') else 403)\n"
-		   "        self.send_header('Content-Length', '0')\n"
-		   "        self.end_headers()\n"
-		   "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n");
-	fclose(f);
-	int ask_port = harness_free_port();
-	snprintf(port_s, sizeof(port_s), "%d", ask_port);
-	pid_t ask = fork();
-	REQUIRE(ask >= 0);
-	if (ask == 0) {
-		execlp("python3", "python3", script, port_s, log, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200 && !harness_tcp_connects(ask_port); i++)
-		shim_sleep_ms(25);
+	struct harness_ask ask;
+	REQUIRE(harness_ask_start(&ask) == 0);
 	struct shim_env env;
-	snprintf(e_ask, sizeof(e_ask), "AUTOTLS_ASK=http://127.0.0.1:%d/check", ask_port);
 	shim_env_extra[0] = "AUTOTLS_ON_DEMAND=1";
-	shim_env_extra[1] = e_ask;
+	shim_env_extra[1] = ask.env;
 	int started = shim_env_start(&env, SERVER_S_SERVER) == 0;
 	shim_env_extra[0] = shim_env_extra[1] = NULL;
 	CHECK(started);
@@ -210,21 +195,15 @@ static void ask_url(void)
 			tls_client_connect(env.port, "yes1.ask.example.test", NULL, 0, NULL, NULL, &r);
 			tls_client_connect(env.port, "no1.ask.example.test", NULL, 0, NULL, NULL, &r);
 			tls_client_connect(env.port, "nodot", NULL, 0, NULL, NULL, &r);
-			shim_sleep_ms(100);
+			harness_sleep_ms(100);
 		}
 		CHECK(until_verified(&env, "yes1.ask.example.test", 15000) >= 0);
 		for (int i = 0; i < 5; i++)
 			tls_client_connect(env.port, "no1.ask.example.test", NULL, 0, NULL, NULL, &r);
-		shim_sleep_ms(1000);
-		size_t n = 0;
-		char *asked = harness_read_file(log, &n);
-		int yes = 0, no = 0, nodot = 0;
-		for (char *l = asked ? strtok(asked, "\n") : NULL; l; l = strtok(NULL, "\n")) {
-			yes += strcmp(l, "yes1.ask.example.test") == 0;
-			no += strcmp(l, "no1.ask.example.test") == 0;
-			nodot += strcmp(l, "nodot") == 0;
-		}
-		free(asked);
+		harness_sleep_ms(1000);
+		int yes = harness_ask_count(&ask, "yes1.ask.example.test");
+		int no = harness_ask_count(&ask, "no1.ask.example.test");
+		int nodot = harness_ask_count(&ask, "nodot");
 		fprintf(stderr, "  ask URL calls: yes1 %d, no1 %d, nodot %d; orders %d -> %d\n", yes, no, nodot, orders,
 			pebble_count_orders(&env.p));
 		CHECK_INT(yes, ==, 1);
@@ -235,12 +214,7 @@ static void ask_url(void)
 	if (test_failed_now)
 		shim_env_dump(&env);
 	shim_env_stop(&env);
-	kill(ask, SIGTERM);
-	waitpid(ask, NULL, 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "  could not remove %s\n", dir);
+	harness_ask_stop(&ask);
 }
 
 int main(void)

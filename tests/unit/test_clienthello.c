@@ -93,17 +93,10 @@ static void alpn_table(void)
 		CHECK_INT(ch_alpn_only_acme(t[i].b, t[i].n), ==, t[i].only);
 }
 
-static void cache_lookups(void)
+/* The lookups, by scan (no index) and through the name index. */
+static void lookups_in(struct cache_snapshot *sp, struct cache_cert *certs)
 {
-	struct cache_cert certs[3];
-	memset(certs, 0, sizeof(certs));
-	snprintf(certs[0].name, sizeof(certs[0].name), "a.example.test");
-	certs[0].not_after = 2000;
-	snprintf(certs[1].name, sizeof(certs[1].name), "*.wild.test");
-	certs[1].not_after = 2000;
-	snprintf(certs[2].name, sizeof(certs[2].name), "old.example.test");
-	certs[2].not_after = 500;
-	struct cache_snapshot s = { .ncerts = 3, .certs = certs };
+	struct cache_snapshot s = *sp;
 	CHECK(cache_find_cert(&s, "a.example.test", 1000) == &certs[0]);
 	CHECK(cache_find_cert(&s, "x.wild.test", 1000) == &certs[1]);
 	CHECK(cache_find_cert(&s, "wild.test", 1000) == NULL);       /* a wildcard covers one label, not the apex */
@@ -112,6 +105,62 @@ static void cache_lookups(void)
 	CHECK(cache_find_cert(&s, "b.example.test", 1000) == NULL);
 	CHECK(cache_find_cert(NULL, "a.example.test", 1000) == NULL);
 	CHECK(cache_find_challenge(&s, "a.example.test") == NULL);
+	CHECK(cache_find_cert(&s, ".wild.test", 1000) == NULL);      /* an empty label is no label */
+	CHECK(cache_find_cert(&s, "dup.example.test", 1000) == &certs[4]); /* the first live one of two */
+	CHECK(cache_find_cert(&s, "A.EXAMPLE.TEST", 1000) == NULL);  /* callers lower-case first */
+}
+
+static void cache_lookups(void)
+{
+	struct cache_cert certs[6];
+	memset(certs, 0, sizeof(certs));
+	snprintf(certs[0].name, sizeof(certs[0].name), "a.example.test");
+	certs[0].not_after = 2000;
+	snprintf(certs[1].name, sizeof(certs[1].name), "*.wild.test");
+	certs[1].not_after = 2000;
+	snprintf(certs[2].name, sizeof(certs[2].name), "old.example.test");
+	certs[2].not_after = 500;
+	snprintf(certs[3].name, sizeof(certs[3].name), "dup.example.test");
+	certs[3].not_after = 500;
+	snprintf(certs[4].name, sizeof(certs[4].name), "dup.example.test");
+	certs[4].not_after = 2000;
+	snprintf(certs[5].name, sizeof(certs[5].name), "dup.example.test");
+	certs[5].not_after = 3000;
+	struct cache_snapshot s = { .ncerts = 6, .certs = certs };
+	lookups_in(&s, certs);
+	index_build(&s);
+	CHECK(s.index != NULL);
+	lookups_in(&s, certs);
+	free(s.index);
+}
+
+/* Many names: every one found through the index, a wildcard among them, nothing found that is not there. */
+static void cache_index_many(void)
+{
+	enum { N = 5000 };
+	struct cache_cert *certs = calloc(N, sizeof(*certs));
+	REQUIRE(certs != NULL);
+	for (int i = 0; i < N; i++) {
+		snprintf(certs[i].name, sizeof(certs[i].name), i == N / 2 ? "*.w%d.test" : "n%d.example.test", i);
+		certs[i].not_after = 2000;
+	}
+	struct cache_snapshot s = { .ncerts = N, .certs = certs };
+	index_build(&s);
+	REQUIRE(s.index != NULL);
+	int found = 0;
+	char name[64];
+	for (int i = 0; i < N; i++) {
+		if (i == N / 2)
+			snprintf(name, sizeof(name), "x.w%d.test", i);
+		else
+			snprintf(name, sizeof(name), "n%d.example.test", i);
+		found += cache_find_cert(&s, name, 1000) == &certs[i];
+	}
+	CHECK_INT(found, ==, N);
+	CHECK(cache_find_cert(&s, "n5000.example.test", 1000) == NULL);
+	CHECK(cache_find_cert(&s, "x.y.w2500.test", 1000) == NULL);
+	free(s.index);
+	free(certs);
 }
 
 static int freed;
@@ -133,7 +182,7 @@ static void cache_publish_retires(void)
 	/* a is retired, not freed: a reader may still hold it inside a callback */
 	CHECK_INT(freed, ==, 0);
 	CHECK(retired == a);
-	a->retired_at -= CACHE_GRACE_S + 1;
+	a->retired_at_ms -= (CACHE_GRACE_S + 1) * 1000L; /* on the monotonic clock */
 	cache_publish(NULL);
 	CHECK_INT(freed, ==, 1);
 }
@@ -144,6 +193,7 @@ int main(void)
 	RUN(sni_hostile);
 	RUN(alpn_table);
 	RUN(cache_lookups);
+	RUN(cache_index_many);
 	RUN(cache_publish_retires);
 	return TEST_EXIT();
 }

@@ -1,5 +1,6 @@
 /* The handshake side of on-demand issuance: which names may be asked for, and the request ring. */
 #include "shim/config.c" /* the preload's own files: not in the core archive */
+#include "shim/ondemand_policy.c"
 #include "shim/preload/ondemand.c"
 #include "shim/shm.c"
 #include "tests/test.h"
