@@ -196,6 +196,7 @@ static int configure(struct at_solver *s, const char *lag_b)
 	cfg.wait.resolv_conf = resolv_path;
 	if (at_dns01_hook_solver(&real, &cfg) != 0)
 		return -1;
+	at_log_set_level(AT_LOG_INFO); /* the manager's default (AUTOTLS_LOG_LEVEL): the checks read info lines */
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
 	*s = real;
