@@ -12,8 +12,8 @@
 #include "challenge/dns01.h"
 #include "challenge/wait_hooks.h"
 #include "acme/solver.h"
-#include "util/dns.h"
-#include "util/dns_update.h"
+#include "dns/update.h"
+#include "dns/zone.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -37,7 +37,7 @@ static int update(const struct at_dns01_rfc2136_config *cfg, int add, const stru
 		snprintf(zone, sizeof(zone), "%s", cfg->zone);
 	else
 		rc = at_dns_find_zone(cfg->server, cfg->port, ch->dns_txt_name, (int)QUERY_TIMEOUT_MS, zone,
-				      sizeof(zone));
+				      sizeof(zone), NULL);
 	if (rc != 0) {
 		at_challenge_wait_end();
 		at_log_error("dns-01: no zone holding %s at AUTOTLS_DNS_UPDATE %s port %d (%s): set AUTOTLS_DNS_ZONE",

@@ -6,7 +6,7 @@
 #ifndef AUTOTLS_CHALLENGE_DNS01_RFC2136_H
 #define AUTOTLS_CHALLENGE_DNS01_RFC2136_H
 
-#include "util/dns_update.h"
+#include "dns/tsig.h"
 #include "util/err.h"
 
 struct at_solver;

@@ -5,7 +5,7 @@
  *     server, which has just applied the change; for a hook, AUTOTLS_DNS_RESOLVER when set (the user's choice,
  *     e.g. a provider's own server).
  *   - otherwise the zone's authoritative servers, found through the first nameserver of /etc/resolv.conf
- *     (util/dns_auth.h), each address asked directly on port 53 with RD clear. A recursive resolver may cache the
+ *     (dns/auth.h), each address asked directly on port 53 with RD clear. A recursive resolver may cache the
  *     name's absence for the zone's negative TTL (RFC 2308 section 5), and the CA may ask any authoritative
  *     server, so the record counts as visible when every server that answers shows it. An address that never
  *     answered, twice or more, is counted unreachable and left out (the CA cannot reach it either), and so is
@@ -26,8 +26,8 @@
 #include "challenge/wait_hooks.h"
 #include "util/clock.h"
 #include "acme/solver.h"
-#include "util/dns.h"
-#include "util/dns_auth.h"
+#include "dns/auth.h"
+#include "dns/query.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -2,7 +2,7 @@
 #include "shim/config.h"
 #include "store/name.h"
 #include "store/store.h"
-#include "util/dns_update.h"
+#include "dns/tsig.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>

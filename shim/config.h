@@ -46,7 +46,7 @@ struct shim_config {
 	long dns_wait_s;                  /* AUTOTLS_DNS_WAIT: seconds for the TXT record to appear (1..3600) */
 	char *dns_resolv_conf;            /* owned, may be NULL: AUTOTLS_TEST_RESOLV_CONF (tests only), the
 					   * resolv.conf read instead of /etc/resolv.conf to find the resolver */
-	/* DNS-01 through RFC 2136 updates signed with TSIG (util/dns_update.c). Both AUTOTLS_DNS_UPDATE and
+	/* DNS-01 through RFC 2136 updates signed with TSIG (dns/update.c). Both AUTOTLS_DNS_UPDATE and
 	 * AUTOTLS_DNS_TSIG or neither; when set, DNS-01 is offered and uses them, even when AUTOTLS_DNS_HOOK is set
 	 * too (the hook is then unused). */
 	char *dns_update;                 /* owned, may be NULL: AUTOTLS_DNS_UPDATE's IP literal (no brackets) */

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static int test_failed_now;
-static int test_passed_total;
-static int test_failed_total;
+/* One set per test binary (tests/harness/test_state.c), so that a check made in a harness file (the shim
+ * scenarios' checks, say) fails the test that called it, as one made in the test file does. */
+extern int test_failed_now;   /* a CHECK failed in the test function RUN runs now */
+extern int test_passed_total; /* test functions that passed / failed so far */
+extern int test_failed_total;
 
 #define CHECK(cond)                                                                                   \
 	do {                                                                                          \
@@ -57,17 +59,21 @@ static int test_failed_total;
 		}                                                                                     \
 	} while (0)
 
-#define RUN(fn)                                                                                       \
+/* Runs fn, a test function, and prints its line under name (a string): for a harness function whose name is
+ * not the one the test has always reported (the shim scenarios). */
+#define RUN_AS(fn, name)                                                                              \
 	do {                                                                                          \
 		test_failed_now = 0;                                                                  \
 		fn();                                                                                 \
-		printf("%s %s:%s\n", test_failed_now ? "FAIL" : "PASS", __FILE__, #fn);              \
+		printf("%s %s:%s\n", test_failed_now ? "FAIL" : "PASS", __FILE__, name);             \
 		fflush(stdout);                                                                       \
 		if (test_failed_now)                                                                  \
 			test_failed_total++;                                                          \
 		else                                                                                  \
 			test_passed_total++;                                                          \
 	} while (0)
+
+#define RUN(fn) RUN_AS(fn, #fn)
 
 #define TEST_EXIT() (test_failed_total ? 1 : 0)
 

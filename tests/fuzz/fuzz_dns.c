@@ -1,7 +1,7 @@
-/* libFuzzer: DNS answers to a TXT query (util/dns.h), as any server on the path could send them. The id and the
+/* libFuzzer: DNS answers to a TXT query (dns/query.h), as any server on the path could send them. The id and the
  * question are taken from the answer's own header when it has one, so inputs get past the id check. */
 #include "tests/fuzz/fuzz_check.h"
-#include "util/dns.h"
+#include "dns/query.h"
 #include "util/err.h"
 
 #include <stdint.h>

@@ -1,9 +1,10 @@
-/* libFuzzer: answers to the SOA, NS and A/AAAA queries that find a zone's authoritative servers
- * (util/dns_auth.h), as a resolver or anyone on the path could send them. The first byte picks the parser; the
- * rest is the message, whose own id is used so that inputs get past the id check. Properties: only the
+/* libFuzzer: answers to the SOA, NS and A/AAAA queries that find a zone's authoritative servers (dns/zone.h,
+ * dns/auth.h), as a resolver or anyone on the path could send them. The first byte picks the parser; the rest is
+ * the message, whose own id is used so that inputs get past the id check. Properties: only the
  * documented codes, names that are host names, counts within their caps, no address list changed on an error. */
 #include "tests/fuzz/fuzz_check.h"
-#include "util/dns_auth.h"
+#include "dns/auth.h"
+#include "dns/zone.h"
 #include "util/err.h"
 
 #include <stdint.h>
@@ -39,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(a.nns <= AT_DNS_AUTH_MAX_SERVERS && a.naddr <= AT_DNS_AUTH_MAX_ADDRS);
 		FUZZ_CHECK(rc == 0 || (a.nns == 0 && a.naddr == 0));
 		for (size_t i = 0; i < a.nns; i++)
-			FUZZ_CHECK(at_dns_auth_host_ok(a.ns[i]));
+			FUZZ_CHECK(at_dns_host_ok(a.ns[i]));
 		for (size_t i = 0; i < a.naddr; i++)
 			FUZZ_CHECK(a.addr[i].server < a.nns && a.addr[i].ip[0] != '\0');
 	} else {

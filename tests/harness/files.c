@@ -6,9 +6,12 @@
 #include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -31,6 +34,23 @@ void harness_remove_or_keep(const char *dir)
 		fprintf(stderr, "  kept %s\n", dir);
 	else
 		harness_remove_tree(dir);
+}
+
+int harness_copy_file(const char *from, const char *to, mode_t mode)
+{
+	size_t len = 0;
+	char *data = harness_read_file(from, &len);
+	int fd = -1, ret = -1;
+
+	if (data == NULL)
+		return -1;
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd >= 0 && write(fd, data, len) == (ssize_t)len && fchmod(fd, mode) == 0)
+		ret = 0;
+	if (fd >= 0 && close(fd) != 0)
+		ret = -1;
+	free(data);
+	return ret;
 }
 
 int harness_print_tail(const char *title, const char *path, size_t max_bytes)

@@ -109,18 +109,6 @@ const char *hostile_mode_name(enum hostile_mode mode)
 
 /* ---- certificates ---- */
 
-static char *pem_of(X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p = NULL, *out = NULL;
-	if (b && PEM_write_bio_X509(b, x)) {
-		long n = BIO_get_mem_data(b, &p);
-		out = strndup(p, (size_t)n);
-	}
-	BIO_free(b);
-	return out;
-}
-
 /*
  * A leaf for pub with the SANs sans (or one DNS name when dns is set), issued under issuer_name and signed with
  * signer. Returns a new X509 or NULL.
@@ -244,14 +232,14 @@ static char *chain_for_mode(struct hostile_ca *h, enum hostile_mode m)
 		leaf = leaf_make(h->csr_key, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0);
 		break;
 	}
-	if (leaf == NULL || (a = pem_of(leaf)) == NULL)
+	if (leaf == NULL || (a = harness_cert_pem(leaf, NULL)) == NULL)
 		goto out;
 	if (m == HC_SELF_ISSUED)
 		b = strdup("");
 	else if (m == HC_CHAIN_GARBAGE)
 		b = strdup(garbage);
 	else
-		b = pem_of(other ? other : h->ca);
+		b = harness_cert_pem(other ? other : h->ca, NULL);
 	if (b == NULL)
 		goto out;
 	size_t n = strlen(a) + strlen(b) + 1;
@@ -767,7 +755,7 @@ int hostile_ca_start(struct hostile_ca **out, const char *workdir)
 	}
 	snprintf(h->ca_file, sizeof(h->ca_file), "%s/hostile-ca.pem", workdir);
 	if (harness_cert_make(&h->ca, &h->ca_key, "libautotls hostile test CA", NULL, NULL, 1, NULL, NULL, 30) != 0 ||
-	    harness_write_cert_pem(h->ca_file, h->ca) != 0 || (h->ca_pem = pem_of(h->ca)) == NULL)
+	    harness_write_cert_pem(h->ca_file, h->ca) != 0 || (h->ca_pem = harness_cert_pem(h->ca, NULL)) == NULL)
 		goto fail;
 	h->ctx = server_ctx(h, "127.0.0.1");
 	h->fd = listen_any("127.0.0.1", &h->port);

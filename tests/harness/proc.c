@@ -5,6 +5,7 @@
  */
 #include "tests/harness/proc.h"
 #include "tests/harness/pebble.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,9 +35,7 @@ void harness_sleep_ms(long ms)
 
 long harness_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return at_clock_ms();
 }
 
 void harness_stop_child(pid_t pid, int sig, long grace_ms, int group)
@@ -121,6 +120,32 @@ int harness_serial_hex(X509 *cert, char *out, size_t cap)
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return ret;
+}
+
+int harness_shim_lib_path(char *out, size_t cap)
+{
+	const char *build = getenv("BUILD");
+	char rel[PATH_MAX], cwd[PATH_MAX];
+
+	if (build == NULL || *build == '\0')
+		build = "build";
+	if ((size_t)snprintf(rel, sizeof(rel), "%s/libautotls.so", build) >= sizeof(rel))
+		return -1;
+	if (realpath(rel, out) != NULL)
+		return 0;
+	/* Not there (yet): still name it absolutely, so the failure message is clear. */
+	if (rel[0] == '/')
+		snprintf(out, cap, "%s", rel);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL) {
+		size_t a = strlen(cwd), b = strlen(rel);
+		if (a + 1 + b + 1 <= cap) {
+			memcpy(out, cwd, a);
+			out[a] = '/';
+			memcpy(out + a + 1, rel, b + 1);
+		}
+	}
+	fprintf(stderr, "  shim: %s does not exist (build it with make)\n", out);
+	return -1;
 }
 
 int harness_preload_value(char *out, size_t size, const char *lib, int *sanitized)

@@ -13,7 +13,7 @@
 /* Sleeps ms milliseconds (resumed across EINTR). */
 void harness_sleep_ms(long ms);
 
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds (the library's clock, util/clock.h). */
 long harness_now_ms(void);
 
 /*
@@ -34,6 +34,11 @@ char **harness_make_env_without(char *const *extra, const char *drop_prefix);
 
 /* cert's serial number in upper-case hex into out. 0, or -1 when it does not fit. */
 int harness_serial_hex(X509 *cert, char *out, size_t cap);
+
+/* $BUILD/libautotls.so (BUILD defaults to "build") as an absolute path into out (cap at least PATH_MAX: it is
+ * realpath's buffer). 0, or -1 when it is not there
+ * (out then still names it absolutely, and why is printed). */
+int harness_shim_lib_path(char *out, size_t cap);
 
 /*
  * The LD_PRELOAD value for running a real (uninstrumented) server under the library at lib: lib itself, or,

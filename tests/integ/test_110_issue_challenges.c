@@ -3,8 +3,10 @@
  * (TLS-ALPN-01 on Pebble's tlsPort, HTTP-01 on its httpPort, DNS-01 through the mock DNS), and certificate keys
  * of each type. Each result verifies against Pebble's issuing root, covers exactly the names, matches its key.
  */
-#include "tests/integ/issue_env.h"
+#include "tests/harness/issue_env.h"
 #include "tests/test.h"
+
+#include <stdio.h>
 
 static struct issue_env env;
 
@@ -18,9 +20,9 @@ static void one_and_three(const struct at_solver *s, const char *tag)
 	const char *one[] = { n1 };
 	const char *three[] = { a, b, c };
 	int ordered = 0;
-	CHECK_OK(env_issue(&env, s, one, 1, &ordered));
+	CHECK_OK(issue_env_issue(&env, s, one, 1, &ordered));
 	CHECK_INT(ordered, ==, 1);
-	CHECK_OK(env_issue(&env, s, three, 3, &ordered));
+	CHECK_OK(issue_env_issue(&env, s, three, 3, &ordered));
 	CHECK_INT(ordered, ==, 1);
 }
 
@@ -49,7 +51,7 @@ static void dns_01(void)
 static void wildcard_dns_01(void)
 {
 	const char *names[] = { "*.wild.example.test", "wild.example.test" };
-	CHECK_OK(env_issue(&env, &env.s_dns, names, 2, NULL));
+	CHECK_OK(issue_env_issue(&env, &env.s_dns, names, 2, NULL));
 }
 
 static void key_types(void)
@@ -64,11 +66,11 @@ static void key_types(void)
 		{ AT_KEY_RSA2048, EVP_PKEY_RSA, 2048 },
 	};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		REQUIRE(env_engine(&env, types[i].t, NULL, NULL) == 0);
+		REQUIRE(issue_env_engine(&env, types[i].t, NULL, NULL) == 0);
 		char name[64];
 		snprintf(name, sizeof(name), "%s.keys.example.test", at_key_type_name(types[i].t));
 		const char *names[] = { name };
-		CHECK_OK(env_issue(&env, &env.s_alpn, names, 1, NULL));
+		CHECK_OK(issue_env_issue(&env, &env.s_alpn, names, 1, NULL));
 		struct at_cert_record rec;
 		int ordered;
 		REQUIRE(at_engine_ensure(env.engine, names, 1, &env.s_alpn, 1, 0, &rec, &ordered) == 0);
@@ -86,13 +88,13 @@ static void key_types(void)
 int main(void)
 {
 	struct pebble_opts o = { .authz_reuse = 0, .nonce_reject = 0 };
-	if (env_setup(&env, &o, __FILE__) != 0)
+	if (issue_env_setup(&env, &o, __FILE__) != 0)
 		return 1;
 	RUN(tls_alpn_01);
 	RUN(http_01);
 	RUN(dns_01);
 	RUN(wildcard_dns_01);
 	RUN(key_types);
-	env_stop(&env);
+	issue_env_stop(&env);
 	return TEST_EXIT();
 }

@@ -4,10 +4,15 @@
  * TLS-ALPN-01 (whose validation SNI is the reverse name).
  */
 #include "tests/harness/fetch.h"
-#include "tests/integ/issue_env.h"
+#include "tests/harness/issue_env.h"
+#include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
+#include <limits.h>
 #include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static struct issue_env env;
 
@@ -78,7 +83,7 @@ static void ip_identifier(const struct at_solver *s, const char *ip, struct resp
 	REQUIRE(at_engine_ensure(env.engine, names, 1, s, 1, 1, &rec, &ordered) == 0);
 	CHECK_INT(ordered, ==, 1);
 	CHECK_INT(responder_presented(r), ==, before + 1);
-	CHECK_OK(env_verify(&env, &rec, names, 1));
+	CHECK_OK(issue_env_verify(&env, &rec, names, 1));
 	at_cert_record_clear(&rec);
 }
 
@@ -96,11 +101,11 @@ static void ip_tls_alpn_01(void)
 int main(void)
 {
 	struct pebble_opts o = { .alternate_roots = 1 };
-	if (env_setup(&env, &o, __FILE__) != 0)
+	if (issue_env_setup(&env, &o, __FILE__) != 0)
 		return 1;
 	RUN(preferred_chain);
 	RUN(ip_http_01);
 	RUN(ip_tls_alpn_01);
-	env_stop(&env);
+	issue_env_stop(&env);
 	return TEST_EXIT();
 }

@@ -1,6 +1,8 @@
 /* Acceptance 2 of the engine: with Pebble rejecting 60 % of good nonces, every issuance still succeeds. */
-#include "tests/integ/issue_env.h"
+#include "tests/harness/issue_env.h"
 #include "tests/test.h"
+
+#include <stdio.h>
 
 static struct issue_env env;
 
@@ -10,10 +12,10 @@ static void each_challenge_under_badnonce(void)
 	const char *h[] = { "http.nonce.example.test" };
 	const char *d[] = { "dns.nonce.example.test" };
 	const char *three[] = { "x.nonce.example.test", "y.nonce.example.test", "z.nonce.example.test" };
-	CHECK_OK(env_issue(&env, &env.s_alpn, a, 1, NULL));
-	CHECK_OK(env_issue(&env, &env.s_http, h, 1, NULL));
-	CHECK_OK(env_issue(&env, &env.s_dns, d, 1, NULL));
-	CHECK_OK(env_issue(&env, &env.s_alpn, three, 3, NULL));
+	CHECK_OK(issue_env_issue(&env, &env.s_alpn, a, 1, NULL));
+	CHECK_OK(issue_env_issue(&env, &env.s_http, h, 1, NULL));
+	CHECK_OK(issue_env_issue(&env, &env.s_dns, d, 1, NULL));
+	CHECK_OK(issue_env_issue(&env, &env.s_alpn, three, 3, NULL));
 }
 
 static void badnonce_was_exercised(void)
@@ -28,10 +30,10 @@ static void badnonce_was_exercised(void)
 int main(void)
 {
 	struct pebble_opts o = { .nonce_reject = 60, .authz_reuse = 0 };
-	if (env_setup(&env, &o, __FILE__) != 0)
+	if (issue_env_setup(&env, &o, __FILE__) != 0)
 		return 1;
 	RUN(each_challenge_under_badnonce);
 	RUN(badnonce_was_exercised);
-	env_stop(&env);
+	issue_env_stop(&env);
 	return TEST_EXIT();
 }

@@ -1,8 +1,11 @@
 /* Acceptance 4 of the engine: a Pebble that requires External Account Binding refuses an account without it
  * (and with a wrong MAC key) and accepts one with it; that account then issues. */
 #include "acme/acme.h"
-#include "tests/integ/issue_env.h"
+#include "tests/harness/issue_env.h"
 #include "tests/test.h"
+#include "util/err.h"
+
+#include <stdio.h>
 
 static struct issue_env env;
 
@@ -43,19 +46,19 @@ static void accepted_with_eab(void)
 	REQUIRE(new_account(PEBBLE_EAB_KID, PEBBLE_EAB_HMAC, &code) == 0);
 	CHECK_INT(code, ==, 0);
 	/* And the engine, configured with it, issues. */
-	REQUIRE(env_engine(&env, AT_KEY_P256, PEBBLE_EAB_KID, PEBBLE_EAB_HMAC) == 0);
+	REQUIRE(issue_env_engine(&env, AT_KEY_P256, PEBBLE_EAB_KID, PEBBLE_EAB_HMAC) == 0);
 	const char *names[] = { "eab.example.test" };
-	CHECK_OK(env_issue(&env, &env.s_alpn, names, 1, NULL));
+	CHECK_OK(issue_env_issue(&env, &env.s_alpn, names, 1, NULL));
 }
 
 int main(void)
 {
 	struct pebble_opts o = { .eab_required = 1, .authz_reuse = 0 };
-	if (env_setup(&env, &o, __FILE__) != 0)
+	if (issue_env_setup(&env, &o, __FILE__) != 0)
 		return 1;
 	RUN(refused_without_eab);
 	RUN(refused_with_wrong_key);
 	RUN(accepted_with_eab);
-	env_stop(&env);
+	issue_env_stop(&env);
 	return TEST_EXIT();
 }

@@ -7,11 +7,13 @@
 #include "store/name.h"
 #include "store/store.h"
 #include "util/err.h"
-#include "tests/certgen.h"
+#include "tests/harness/certgen.h"
 #include "tests/test.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,7 +115,7 @@ static void test_hostile(void)
 							  ? "IP" : "DNS", norm);
 		free(kp);
 		free(cp);
-		REQUIRE(cg_self_signed(&kp, &kl, &cp, &cl, san) == 0);
+		REQUIRE(harness_self_signed_pem(&kp, &kl, &cp, &cl, san) == 0);
 		char *names[] = { norm };
 		struct at_cert_record r;
 		memset(&r, 0, sizeof r);

@@ -1,7 +1,8 @@
 /* Acceptance 5 of the engine: revoking an issued certificate succeeds; revoking it again reports the CA's
  * problem type (alreadyRevoked). */
-#include "tests/integ/issue_env.h"
+#include "tests/harness/issue_env.h"
 #include "tests/test.h"
+#include "util/err.h"
 
 static struct issue_env env;
 
@@ -22,9 +23,9 @@ static void revoke_twice(void)
 int main(void)
 {
 	struct pebble_opts o = { .authz_reuse = 0 };
-	if (env_setup(&env, &o, __FILE__) != 0)
+	if (issue_env_setup(&env, &o, __FILE__) != 0)
 		return 1;
 	RUN(revoke_twice);
-	env_stop(&env);
+	issue_env_stop(&env);
 	return TEST_EXIT();
 }

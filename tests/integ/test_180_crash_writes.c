@@ -7,13 +7,15 @@
 #include "store/certs.h"
 #include "store/store.h"
 #include "util/err.h"
-#include "tests/certgen.h"
+#include "tests/harness/certgen.h"
 #include "tests/test.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -109,7 +111,7 @@ static void setup_pairs(void)
 	if (at_store_open_file(&s, rootp) != 0)
 		exit(1);
 	for (int i = 0; i < NPAIRS; i++) {
-		if (cg_self_signed(&pairs[i].key, &pairs[i].kl, &pairs[i].cert, &pairs[i].cl,
+		if (harness_self_signed_pem(&pairs[i].key, &pairs[i].kl, &pairs[i].cert, &pairs[i].cl,
 				   "DNS:example.com,DNS:www.example.com") != 0)
 			exit(1);
 		struct at_cert_record r = rec_of(i);

@@ -4,7 +4,7 @@
  * another name keeps s_server's placeholder; a restart on the same store serves the stored certificate at once
  * without a new order; the store's permissions and the log's hygiene hold.
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* One foreground process; -alpn h2,http/1.1, so a client that offers only http/1.1 gets it. */
 static const struct shim_server s_server = {

@@ -8,7 +8,7 @@
  * restart on the same store serves the stored certificate at once without a new order; the store's
  * permissions and the log's hygiene hold.
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* A root master leading its own process group and two workers sharing the listener (every_worker_serves_it:
  * enough handshakes that both are met); other.test has its own server block, unmanaged.test gets the default

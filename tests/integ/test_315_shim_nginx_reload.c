@@ -2,9 +2,11 @@
  * nginx reload under the shim: once the managed name is served, nginx gets SIGHUP (as `nginx -s reload` sends)
  * while a client keeps making verified handshakes to it. The master rebuilds every context (the shim hooks the
  * new ones), forks new workers and lets the old ones finish: no handshake may fail, the new workers serve the
- * managed certificate (the same serial) and Pebble sees no new order (shim_reload.h).
+ * managed certificate (the same serial) and Pebble sees no new order (tests/harness/shim_reload.h).
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_checks.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_scenarios.h"
 
 static void other_untouched(void);
 
@@ -34,8 +36,8 @@ int main(void)
 {
 	shim_scenarios_start(&nginx);
 	RUN(issues);
-	RUN(reload_under_load);
-	RUN(log_hygiene);
+	SHIM_RUN(reload_under_load);
+	SHIM_RUN(log_hygiene);
 	shim_scenarios_dump_on_failure();
 	shim_env_stop(&shim);
 	return TEST_EXIT();

@@ -6,7 +6,7 @@
  * placeholder; a restart on the same store serves the stored certificate at once without a new order; the
  * store's permissions and the log's hygiene hold.
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* One foreground process whose context offers only http/1.1: a client offering h2 too gets http/1.1. */
 static const struct shim_server python = {

@@ -6,21 +6,22 @@
  * least twice, and every worker ends up serving the newest certificate (checked over many connections at the
  * end).
  */
-#include "tests/integ/shim_renewal.h"
+#include "tests/harness/shim_renewal.h"
+#include "tests/test.h"
 
 static void s_server_renews(void)
 {
-	renew_under_load(SERVER_S_SERVER);
+	shim_renew_under_load(SERVER_S_SERVER);
 }
 
 static void nginx_renews(void)
 {
-	renew_under_load(SERVER_NGINX);
+	shim_renew_under_load(SERVER_NGINX);
 }
 
 static void python_renews(void)
 {
-	renew_under_load(SERVER_PYTHON);
+	shim_renew_under_load(SERVER_PYTHON);
 }
 
 int main(void)

@@ -1,27 +1,28 @@
 /*
- * Renewal under load (see tests/integ/shim_renewal.h) for Apache httpd, HAProxy, lighttpd and stunnel4, each
+ * Renewal under load (see tests/harness/shim_renewal.h) for Apache httpd, HAProxy, lighttpd and stunnel4, each
  * running as Debian configures it: two renewals each while a client loops handshakes, none failing.
  */
-#include "tests/integ/shim_renewal.h"
+#include "tests/harness/shim_renewal.h"
+#include "tests/test.h"
 
 static void apache_renews(void)
 {
-	renew_under_load(SERVER_APACHE);
+	shim_renew_under_load(SERVER_APACHE);
 }
 
 static void haproxy_renews(void)
 {
-	renew_under_load(SERVER_HAPROXY);
+	shim_renew_under_load(SERVER_HAPROXY);
 }
 
 static void lighttpd_renews(void)
 {
-	renew_under_load(SERVER_LIGHTTPD);
+	shim_renew_under_load(SERVER_LIGHTTPD);
 }
 
 static void stunnel_renews(void)
 {
-	renew_under_load(SERVER_STUNNEL);
+	shim_renew_under_load(SERVER_STUNNEL);
 }
 
 int main(void)

@@ -8,7 +8,7 @@
  * handshakes loses none and the new children serve the managed certificate; a restart on the same store serves
  * the stored certificate at once without a new order; the store's permissions and the log's hygiene hold.
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* A root parent running two or more children (www-data, ~25 threads each) on the listener; other.test has its own
  * VirtualHost, unmanaged.test gets the default one's certificate. The reload is a graceful restart (SIGUSR1 to

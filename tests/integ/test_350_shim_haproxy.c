@@ -8,7 +8,7 @@
  * handshakes loses none and the new worker serves the managed certificate; a restart on the same store serves
  * the stored certificate at once without a new order; the store's permissions and the log's hygiene hold.
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* A master and one worker with two threads on the listener, as user haproxy; other.test has its own crt-list
  * entry, unmanaged.test gets the default one's certificate. The reload is master-worker's (SIGUSR2 to the

@@ -10,7 +10,7 @@
  * reload here: lighttpd's graceful restart re-reads its configuration as www-data, which cannot read the
  * placeholder key (as on a stock Debian lighttpd).
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* One process, handshakes on its event loop, as www-data; other.test has its own $HTTP["host"] block,
  * unmanaged.test gets the default one's certificate. */

@@ -8,7 +8,7 @@
  * store's permissions and the log's hygiene hold. No reload here: stunnel's SIGHUP re-creates its contexts as
  * stunnel4, which cannot read the placeholder key.
  */
-#include "tests/integ/shim_scenarios.h"
+#include "tests/harness/shim_scenarios.h"
 
 /* stunnel handshakes on a thread per connection, as stunnel4; other.test has its own sni= service,
  * unmanaged.test gets the default one's certificate. No ALPN. */

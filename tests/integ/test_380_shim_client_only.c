@@ -6,9 +6,17 @@
  * shim's log shows no "hooked server SSL_CTX" (a client makes no server context, so the manager never loads).
  * AUTOTLS_CA names a port nothing listens on: nothing here may reach a CA.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/files.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_env.h"
+#include "tests/test.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static struct server srv;
 static char dir[256], lib[PATH_MAX], log_path[300], env_prefix[PATH_MAX + 1024];
@@ -66,7 +74,7 @@ static void python_is_unaffected(void)
 
 	REQUIRE(started);
 	snprintf(script, sizeof(script), "%s/client.py", dir);
-	REQUIRE(shim_copy_file("/dev/null", script, 0644) == 0);
+	REQUIRE(harness_copy_file("/dev/null", script, 0644) == 0);
 	FILE *f = fopen(script, "we");
 	REQUIRE(f != NULL);
 	fputs(python_client, f);
@@ -98,7 +106,7 @@ int main(void)
 {
 	harness_ignore_sigpipe();
 	snprintf(dir, sizeof(dir), "/tmp/autotls-shim-client-XXXXXX");
-	started = mkdtemp(dir) != NULL && shim_lib_path(lib, sizeof(lib)) == 0;
+	started = mkdtemp(dir) != NULL && harness_shim_lib_path(lib, sizeof(lib)) == 0;
 	if (started) {
 		snprintf(log_path, sizeof(log_path), "%s/autotls.log", dir);
 		snprintf(env_prefix, sizeof(env_prefix),
@@ -121,6 +129,6 @@ int main(void)
 	}
 	server_stop(&srv);
 	if (dir[0] && !getenv("AUTOTLS_TEST_KEEP"))
-		nftw(dir, shim_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_remove_tree(dir);
 	return TEST_EXIT();
 }

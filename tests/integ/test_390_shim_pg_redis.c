@@ -15,13 +15,26 @@
  * the certificate it shows.
  */
 #include "tests/harness/dbservers.h"
+#include "tests/harness/log_capture.h"
 #include "tests/harness/pgtls.h"
-#include "tests/integ/shim_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define STORAGE_GROUP "ssl-cert"
 #define DB_SERVE_TIMEOUT_MS 10000
@@ -36,7 +49,7 @@ static int orders_before_db;
 static char nginx_serial[80];
 
 /*
- * shim_env_start (tests/integ/shim_env.h) with one more variable, AUTOTLS_STORAGE_GROUP, which nginx must have
+ * shim_env_start (tests/harness/shim_env.h) with one more variable, AUTOTLS_STORAGE_GROUP, which nginx must have
  * from its first start (it decides how the store's records are made), and without AUTOTLS_HTTP_PORT: Pebble
  * with tlsPort = nginx's port, the folder, the environment, nginx under the shim. 0 or -1; on -1 call
  * shim_env_stop all the same.
@@ -104,19 +117,9 @@ static int runs_as(pid_t pid, uid_t uid, gid_t gid)
 /* The same quietly (a poll makes many attempts): the PostgreSQL client when pg, else Redis'. */
 static int db_try(int is_pg, int port, const char *sni, const char *root, struct tls_client_result *r)
 {
-	int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), rc;
-
-	fflush(stderr);
-	if (saved >= 0 && devnull >= 0)
-		dup2(devnull, 2);
-	rc = is_pg ? pg_tls_connect(port, sni, root, sni, 0, r) : redis_tls_ping(port, sni, root, sni, r);
-	fflush(stderr);
-	if (saved >= 0) {
-		dup2(saved, 2);
-		close(saved);
-	}
-	if (devnull >= 0)
-		close(devnull);
+	int saved = log_silence_begin();
+	int rc = is_pg ? pg_tls_connect(port, sni, root, sni, 0, r) : redis_tls_ping(port, sni, root, sni, r);
+	log_silence_end(saved);
 	return rc;
 }
 
@@ -126,16 +129,16 @@ static long db_wait_verified(int is_pg, int port, long since_ms, long timeout_ms
 	for (;;) {
 		memset(r, 0, sizeof(*r));
 		if (db_try(is_pg, port, SHIM_NAME, env.p.issuing_root_file, r) == 0)
-			return shim_now_ms() - since_ms;
-		if (shim_now_ms() - since_ms > timeout_ms)
+			return harness_now_ms() - since_ms;
+		if (harness_now_ms() - since_ms > timeout_ms)
 			break;
-		shim_sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	/* Once more with the client's reasons shown. */
 	memset(r, 0, sizeof(*r));
 	if ((is_pg ? pg_tls_connect(port, SHIM_NAME, env.p.issuing_root_file, SHIM_NAME, 0, r)
 		   : redis_tls_ping(port, SHIM_NAME, env.p.issuing_root_file, SHIM_NAME, r)) == 0)
-		return shim_now_ms() - since_ms;
+		return harness_now_ms() - since_ms;
 	/* What it serves instead, seen by a client that verifies nothing. */
 	memset(r, 0, sizeof(*r));
 	db_try(is_pg, port, SHIM_NAME, NULL, r);
@@ -188,9 +191,9 @@ static void db_servers_start(void)
 	db_envp(pg_envp, sizeof(pg_envp) / sizeof(pg_envp[0]), e_pg_log);
 	db_envp(rd_envp, sizeof(rd_envp) / sizeof(rd_envp[0]), e_rd_log);
 
-	long t = shim_now_ms();
+	long t = harness_now_ms();
 	pg_started = dbserver_start(&pg, DBSERVER_POSTGRES, env.dir, harness_free_port(), STORAGE_GROUP, pg_envp) == 0;
-	pg_t0 = shim_now_ms();
+	pg_t0 = harness_now_ms();
 	CHECK(pg_started);
 	if (pg_started) {
 		fprintf(stderr, "  postgres: pid %d on port %d after %ld ms (initdb included)\n", (int)pg.pid, pg.port,
@@ -199,7 +202,7 @@ static void db_servers_start(void)
 		CHECK_INT(getpgid(pg.pid), ==, pg.pid);
 	}
 	rd_started = dbserver_start(&rd, DBSERVER_REDIS, env.dir, harness_free_port(), STORAGE_GROUP, rd_envp) == 0;
-	rd_t0 = shim_now_ms();
+	rd_t0 = harness_now_ms();
 	CHECK(rd_started);
 	if (rd_started) {
 		fprintf(stderr, "  redis: pid %d on port %d\n", (int)rd.pid, rd.port);
@@ -275,7 +278,7 @@ static void redis_serves_managed(void)
 static void services_never_order(void)
 {
 	REQUIRE(issued);
-	shim_sleep_ms(2500); /* more than one poll period of theirs */
+	harness_sleep_ms(2500); /* more than one poll period of theirs */
 	CHECK_INT(pebble_count_orders(&env.p), ==, 1);
 	CHECK(pg_started && dbserver_alive(&pg));
 	CHECK(rd_started && dbserver_alive(&rd));

@@ -6,7 +6,37 @@
  * (same ports, new roots: the client trusts both root files from then on) and the renewal completes on the
  * back-off, before the old certificate expires, with a certificate that verifies against the new root only.
  */
-#include "tests/integ/fault_env.h"
+#include "tests/harness/files.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/records.h"
+#include "tests/harness/shim_checks.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Concatenates two PEM files into out (a trust bundle for a client that must accept either root). 0 or -1. */
+static int concat_files(const char *out, const char *a, const char *b)
+{
+	size_t la = 0, lb = 0;
+	char *ta = harness_read_file(a, &la), *tb = harness_read_file(b, &lb);
+	FILE *f = ta && tb ? fopen(out, "we") : NULL;
+	int ret = -1;
+
+	if (f && fwrite(ta, 1, la, f) == la && fwrite(tb, 1, lb, f) == lb)
+		ret = 0;
+	if (f && fclose(f) != 0)
+		ret = -1;
+	free(ta);
+	free(tb);
+	return ret;
+}
 
 static void renewal_waits_for_the_ca(void)
 {
@@ -16,19 +46,19 @@ static void renewal_waits_for_the_ca(void)
 	struct tls_client_result r;
 	char root_old[400], root_new[400], bundle[400], s1[80], s2[80];
 
-	int ok = fault_env_prepare(&env, SERVER_S_SERVER, &po) == 0 && fault_server_start(&env) == 0;
+	int ok = shim_env_prepare_fault(&env, SERVER_S_SERVER, &po) == 0 && shim_env_server_start(&env) == 0;
 	CHECK(ok);
 	if (!ok)
 		goto out;
-	long ms = fault_wait_serial(&env, env.p.issuing_root_file, NULL, SHIM_ISSUE_TIMEOUT_MS, s1, sizeof(s1));
+	long ms = shim_wait_serial(&env, env.p.issuing_root_file, NULL, SHIM_ISSUE_TIMEOUT_MS, s1, sizeof(s1));
 	CHECK(ms >= 0);
 	if (ms < 0)
 		goto out;
 	snprintf(root_old, sizeof(root_old), "%s/root-old.pem", env.dir);
 	snprintf(root_new, sizeof(root_new), "%s/root-new.pem", env.dir);
 	snprintf(bundle, sizeof(bundle), "%s/roots-both.pem", env.dir);
-	CHECK_OK(shim_copy_file(env.p.issuing_root_file, root_old, 0644));
-	CHECK_OK(fault_record_load(env.store, env.p.directory_url, SHIM_NAME, &rec));
+	CHECK_OK(harness_copy_file(env.p.issuing_root_file, root_old, 0644));
+	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
 	time_t not_after = rec.info.not_after;
 	at_cert_record_clear(&rec);
 	CHECK_OK(pebble_kill(&env.p));
@@ -37,25 +67,25 @@ static void renewal_waits_for_the_ca(void)
 
 	/* The outage: until the renewal has failed twice (the next try is then 10 s away). */
 	int handshakes = 0, failed = 0, changed = 0;
-	while (fault_log_count(&env, "error:", "next try in") < 2 && time(NULL) < not_after - 2) {
+	while (shim_log_count(&env, "error:", "next try in") < 2 && time(NULL) < not_after - 2) {
 		handshakes++;
-		if (fault_try(&env, root_old, &r) != 0)
+		if (shim_try(&env, root_old, &r) != 0)
 			failed++;
 		else if (strcmp(r.serial, s1) != 0)
 			changed++;
-		shim_sleep_ms(50);
+		harness_sleep_ms(50);
 	}
 	fprintf(stderr, "  outage: %d handshakes, %d failed, %d with another serial; %ld s left\n", handshakes,
 		failed, changed, (long)(not_after - time(NULL)));
-	fault_log_print(&env, "error:", 6);
-	CHECK_INT(fault_log_count(&env, "error:", "next try in"), >=, 2);
+	shim_log_print(&env, "error:", 6);
+	CHECK_INT(shim_log_count(&env, "error:", "next try in"), >=, 2);
 	CHECK_INT(failed, ==, 0);
 	CHECK_INT(changed, ==, 0);
 
-	long t_up = shim_now_ms();
+	long t_up = harness_now_ms();
 	REQUIRE(pebble_restart(&env.p) == 0);
-	CHECK_OK(shim_copy_file(env.p.issuing_root_file, root_new, 0644));
-	CHECK_OK(fault_concat(bundle, root_old, root_new));
+	CHECK_OK(harness_copy_file(env.p.issuing_root_file, root_new, 0644));
+	CHECK_OK(concat_files(bundle, root_old, root_new));
 	char *pem_old = harness_read_file(root_old, NULL), *pem_new = harness_read_file(root_new, NULL);
 	CHECK(pem_old != NULL && pem_new != NULL && strcmp(pem_old, pem_new) != 0); /* Pebble's roots did change */
 	free(pem_old);
@@ -64,17 +94,17 @@ static void renewal_waits_for_the_ca(void)
 	/* Back: the client trusts both roots until the new certificate comes. */
 	int after = 0, after_failed = 0;
 	s2[0] = '\0';
-	while (shim_now_ms() - t_up < 40000) {
+	while (harness_now_ms() - t_up < 40000) {
 		after++;
-		if (fault_try(&env, bundle, &r) != 0) {
+		if (shim_try(&env, bundle, &r) != 0) {
 			after_failed++;
 		} else if (strcmp(r.serial, s1) != 0) {
 			snprintf(s2, sizeof(s2), "%s", r.serial);
 			break;
 		}
-		shim_sleep_ms(50);
+		harness_sleep_ms(50);
 	}
-	long t_renewed = shim_now_ms() - t_up;
+	long t_renewed = harness_now_ms() - t_up;
 	fprintf(stderr, "  renewed %ld ms after Pebble came back (%ld s before the old certificate expired); %d "
 			"handshakes, %d failed\n",
 		t_renewed, (long)(not_after - time(NULL)), after, after_failed);
@@ -83,10 +113,10 @@ static void renewal_waits_for_the_ca(void)
 	CHECK(time(NULL) <= not_after);
 	CHECK(shim_log_has(&env, "renewed the certificate for " SHIM_NAME));
 	/* The new certificate chains to the new root and not to the old one. */
-	CHECK_OK(fault_try(&env, root_new, &r));
+	CHECK_OK(shim_try(&env, root_new, &r));
 	CHECK_STR(r.serial, s2);
-	CHECK_INT(fault_try(&env, root_old, &r), ==, -1);
-	CHECK_OK(fault_record_load(env.store, env.p.directory_url, SHIM_NAME, &rec));
+	CHECK_INT(shim_try(&env, root_old, &r), ==, -1);
+	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
 	CHECK(rec.info.not_after > not_after);
 	at_cert_record_clear(&rec);
 	shim_check_log(&env);

@@ -8,7 +8,15 @@
  *     account must be registered again) the certificate arrives on the back-off
  *     (AUTOTLS_TEST_BACKOFF_SCALE=60: 1 s, 10 s, ...).
  */
-#include "tests/integ/fault_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_checks.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
+
+#include <stdio.h>
 
 static void issues_under_nonce_rejection(void)
 {
@@ -16,17 +24,17 @@ static void issues_under_nonce_rejection(void)
 	struct pebble_opts po = {.nonce_reject = 90, .authz_reuse = -1};
 	char serial[80];
 
-	int ok = fault_env_prepare(&env, SERVER_S_SERVER, &po) == 0 && fault_server_start(&env) == 0;
+	int ok = shim_env_prepare_fault(&env, SERVER_S_SERVER, &po) == 0 && shim_env_server_start(&env) == 0;
 	CHECK(ok);
 	if (ok) {
-		long ms = fault_wait_serial(&env, env.p.issuing_root_file, NULL, 60000, serial, sizeof(serial));
+		long ms = shim_wait_serial(&env, env.p.issuing_root_file, NULL, 60000, serial, sizeof(serial));
 		CHECK(ms >= 0);
-		int retries = fault_log_count(&env, "badNonce", NULL);
-		int failures = fault_log_count(&env, "error:", "next try in");
+		int retries = shim_log_count(&env, "badNonce", NULL);
+		int failures = shim_log_count(&env, "error:", "next try in");
 		fprintf(stderr, "  nonce rejection 90 %%: verified after %ld ms, %d badNonce retries logged, %d failed "
 				"orders, %d orders\n",
 			ms, retries, failures, pebble_count_orders(&env.p));
-		fault_log_print(&env, "error:", 6);
+		shim_log_print(&env, "error:", 6);
 		CHECK_INT(retries, >=, 10);
 		CHECK(shim_log_has(&env, "obtained a certificate for " SHIM_NAME));
 		shim_check_log(&env);
@@ -42,22 +50,22 @@ static void pebble_killed_mid_order(void)
 	struct tls_client_result r;
 	char serial[80];
 
-	int ok = fault_env_prepare(&env, SERVER_S_SERVER, NULL) == 0 && fault_server_start(&env) == 0;
+	int ok = shim_env_prepare_fault(&env, SERVER_S_SERVER, NULL) == 0 && shim_env_server_start(&env) == 0;
 	CHECK(ok);
 	if (!ok)
 		goto out;
-	long t0 = shim_now_ms();
-	while (fault_log_count(&env, "obtaining a certificate for", NULL) < 1 && shim_now_ms() - t0 < 10000)
-		shim_sleep_ms(2);
+	long t0 = harness_now_ms();
+	while (shim_log_count(&env, "obtaining a certificate for", NULL) < 1 && harness_now_ms() - t0 < 10000)
+		harness_sleep_ms(2);
 	CHECK_OK(pebble_kill(&env.p));
-	long t_kill = shim_now_ms();
+	long t_kill = harness_now_ms();
 	int in_flight = !shim_log_has(&env, "obtained a certificate");
 	fprintf(stderr, "  Pebble killed %ld ms after the start, %s\n", t_kill - t0,
 		in_flight ? "with the order in flight" : "too late: the order had completed");
 	CHECK(in_flight);
-	long ms = fault_log_wait(&env, "error:", "next try in", 1, 10000);
+	long ms = shim_log_wait(&env, "error:", "next try in", 1, 10000);
 	CHECK(ms >= 0);
-	fault_log_print(&env, "error:", 4);
+	shim_log_print(&env, "error:", 4);
 	/* Meanwhile the placeholder is served. */
 	CHECK_OK(tls_client_connect(env.port, SHIM_NAME, NULL, 0, NULL, NULL, &r));
 	CHECK_STR(r.serial, env.srv.serial);
@@ -66,10 +74,10 @@ static void pebble_killed_mid_order(void)
 	int orders_dead = pebble_count_orders(&env.p);
 	fprintf(stderr, "  the killed Pebble had created %d order(s)\n", orders_dead);
 	REQUIRE(pebble_restart(&env.p) == 0);
-	ms = fault_wait_serial(&env, env.p.issuing_root_file, NULL, 30000, serial, sizeof(serial));
+	ms = shim_wait_serial(&env, env.p.issuing_root_file, NULL, 30000, serial, sizeof(serial));
 	CHECK(ms >= 0);
 	fprintf(stderr, "  certificate verified %ld ms after Pebble came back (%d failed tries, %d orders in all)\n",
-		ms, fault_log_count(&env, "error:", "next try in"), pebble_count_orders(&env.p));
+		ms, shim_log_count(&env, "error:", "next try in"), pebble_count_orders(&env.p));
 	CHECK_INT(pebble_count_orders(&env.p), >, orders_dead);
 	CHECK_INT(ms, <=, 15000);
 	CHECK(shim_log_has(&env, "obtained a certificate for " SHIM_NAME));

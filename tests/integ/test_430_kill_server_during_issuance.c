@@ -8,12 +8,29 @@
  * matches the chain and the names are covered), no file outside .locks/ is empty, and the only leftovers are
  * .tmp-* temporaries. Then one more start for the last name completes the work: a verified handshake.
  */
-#include "tests/integ/fault_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/records.h"
+#include "tests/harness/shim_checks.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
 
 #include "store/name.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -109,7 +126,8 @@ static int st_entry(const char *path, const struct stat *st, int flag, struct FT
 	if (sscanf(rel, "/certificates/%255[^/]/%253[^/]/record", ca, name) == 2 && strcmp(base, "record") == 0) {
 		struct at_cert_record rec;
 		st_records++;
-		if (strcmp(ca, ca_comp) != 0 || fault_record_load(env.store, env.p.directory_url, name, &rec) != 0) {
+		if (strcmp(ca, ca_comp) != 0 ||
+		    harness_record_load_dir(env.store, env.p.directory_url, name, &rec) != 0) {
 			fprintf(stderr, "  store: %s does not load\n", rel);
 			st_bad++;
 		}
@@ -143,19 +161,19 @@ static void calibrate(void)
 	REQUIRE(prepared);
 	/* The placeholders, and the account, from one harness start run to completion. */
 	set_name("cal.example.test");
-	env.envp[1] = name_env; /* AUTOTLS_DOMAINS is envp[1] (fault_env_prepare) */
-	REQUIRE(fault_server_start(&env) == 0);
-	REQUIRE(fault_log_wait(&env, "obtained a certificate for cal.example.test", NULL, 1, 30000) >= 0);
+	env.envp[1] = name_env; /* AUTOTLS_DOMAINS is envp[1] (shim_env_prepare_fault) */
+	REQUIRE(shim_env_server_start(&env) == 0);
+	REQUIRE(shim_log_wait(&env, "obtained a certificate for cal.example.test", NULL, 1, 30000) >= 0);
 	server_stop(&env.srv);
 	/* A whole issuance from the exec: k0. */
 	set_name("k0.example.test");
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	pid_t pid = spawn_s_server();
 	REQUIRE(pid > 0);
-	long ms = fault_log_wait(&env, "obtaining a certificate for k0.example.test", NULL, 1, 30000);
-	t_obtaining = shim_now_ms() - t0;
-	ms = fault_log_wait(&env, "obtained a certificate for k0.example.test", NULL, 1, 30000);
-	t_issue = shim_now_ms() - t0;
+	long ms = shim_log_wait(&env, "obtaining a certificate for k0.example.test", NULL, 1, 30000);
+	t_obtaining = harness_now_ms() - t0;
+	ms = shim_log_wait(&env, "obtained a certificate for k0.example.test", NULL, 1, 30000);
+	t_issue = harness_now_ms() - t0;
 	kill_and_reap(pid);
 	CHECK(ms >= 0);
 	fprintf(stderr, "  from the exec: the order starts after %ld ms, the certificate is stored after %ld ms; "
@@ -168,8 +186,8 @@ static void kill_loop(void)
 {
 	REQUIRE(t_issue > 0);
 	rnd_state = (unsigned)getpid() ^ (unsigned)time(NULL);
-	long t0 = shim_now_ms();
-	for (int i = 1; i <= LOOP_MAX && (i <= LOOP_MIN || shim_now_ms() - t0 < LOOP_BUDGET_MS); i++) {
+	long t0 = harness_now_ms();
+	for (int i = 1; i <= LOOP_MAX && (i <= LOOP_MIN || harness_now_ms() - t0 < LOOP_BUDGET_MS); i++) {
 		char name[64], obtaining[128], obtained[128];
 		snprintf(name, sizeof(name), "k%d.example.test", i);
 		snprintf(obtaining, sizeof(obtaining), "obtaining a certificate for %s", name);
@@ -183,15 +201,15 @@ static void kill_loop(void)
 			CHECK(!"spawn");
 			break;
 		}
-		shim_sleep_ms(delay);
+		harness_sleep_ms(delay);
 		kill_and_reap(pid);
 		loops++;
-		if (fault_log_count(&env, obtained, NULL) > 0) {
+		if (shim_log_count(&env, obtained, NULL) > 0) {
 			killed_after++;
 		} else {
 			/* A name whose work was cut short: the last one is what the final start must complete. */
 			snprintf(last_name, sizeof(last_name), "%s", name);
-			if (fault_log_count(&env, obtaining, NULL) > 0)
+			if (shim_log_count(&env, obtaining, NULL) > 0)
 				killed_during++;
 			else
 				killed_before++;
@@ -203,7 +221,7 @@ static void kill_loop(void)
 	}
 	fprintf(stderr, "  %d kills in %ld ms: %d before the order, %d during it, %d after it completed; %d left the "
 			"store inconsistent\n",
-		loops, shim_now_ms() - t0, killed_before, killed_during, killed_after, inconsistent);
+		loops, harness_now_ms() - t0, killed_before, killed_during, killed_after, inconsistent);
 	CHECK_INT(loops, >=, LOOP_MIN);
 	CHECK_INT(inconsistent, ==, 0);
 	CHECK_INT(killed_during, >=, 5);
@@ -226,23 +244,17 @@ static void one_more_start_completes(void)
 	/* The last name killed before its certificate was stored, through the harness (so the handshake check below can use env.srv). */
 	set_name(last_name);
 	env.envp[1] = name_env;
-	long t0 = shim_now_ms();
-	REQUIRE(fault_server_start(&env) == 0);
+	long t0 = harness_now_ms();
+	REQUIRE(shim_env_server_start(&env) == 0);
 	struct tls_client_result r;
 	long ms = -1;
-	while (shim_now_ms() - t0 < SHIM_ISSUE_TIMEOUT_MS) {
+	while (harness_now_ms() - t0 < SHIM_ISSUE_TIMEOUT_MS) {
 		memset(&r, 0, sizeof(r));
-		int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		dup2(devnull, 2);
-		int rc = tls_client_connect(env.port, last_name, NULL, 0, env.p.issuing_root_file, last_name, &r);
-		dup2(saved, 2);
-		close(saved);
-		close(devnull);
-		if (rc == 0) {
-			ms = shim_now_ms() - t0;
+		if (shim_try_verified(&env, last_name, NULL, 0, &r) == 0) {
+			ms = harness_now_ms() - t0;
 			break;
 		}
-		shim_sleep_ms(SHIM_POLL_MS);
+		harness_sleep_ms(SHIM_POLL_MS);
 	}
 	snprintf(serial, sizeof(serial), "%s", r.serial);
 	fprintf(stderr, "  one more start: %s verified after %ld ms\n", last_name, ms);
@@ -254,8 +266,8 @@ static void one_more_start_completes(void)
 
 int main(void)
 {
-	fault_backoff_scale = 60;
-	prepared = fault_env_prepare(&env, SERVER_S_SERVER, NULL) == 0;
+	shim_env_backoff_scale = 60;
+	prepared = shim_env_prepare_fault(&env, SERVER_S_SERVER, NULL) == 0;
 	if (prepared)
 		prepared = at_store_ca_component(ca_comp, sizeof(ca_comp), env.p.directory_url) == 0;
 	RUN(calibrate);

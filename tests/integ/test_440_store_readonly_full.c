@@ -8,9 +8,24 @@
  * name the cause (counted: lines with "error:" mentioning the store or the space); the record still loads
  * (key matching) afterwards, and nothing in the store is empty or half-written.
  */
-#include "tests/integ/fault_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/records.h"
+#include "tests/harness/shim_checks.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static int fill(const char *path)
 {
@@ -46,8 +61,8 @@ static void old_certificate_kept_when_the_store_is_full(void)
 	char s1[80], filler[400];
 	int mounted = 0;
 
-	fault_backoff_scale = 0;
-	int ok = fault_env_prepare(&env, SERVER_S_SERVER, &po) == 0;
+	shim_env_backoff_scale = 0;
+	int ok = shim_env_prepare_fault(&env, SERVER_S_SERVER, &po) == 0;
 	CHECK(ok);
 	if (!ok)
 		goto out;
@@ -59,41 +74,41 @@ static void old_certificate_kept_when_the_store_is_full(void)
 		goto out;
 	}
 	mounted = 1;
-	REQUIRE(fault_server_start(&env) == 0);
-	long ms = fault_wait_serial(&env, env.p.issuing_root_file, NULL, SHIM_ISSUE_TIMEOUT_MS, s1, sizeof(s1));
+	REQUIRE(shim_env_server_start(&env) == 0);
+	long ms = shim_wait_serial(&env, env.p.issuing_root_file, NULL, SHIM_ISSUE_TIMEOUT_MS, s1, sizeof(s1));
 	CHECK(ms >= 0);
 	if (ms < 0)
 		goto out;
-	CHECK_OK(fault_record_load(env.store, env.p.directory_url, SHIM_NAME, &rec));
+	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
 	time_t not_after = rec.info.not_after;
 	at_cert_record_clear(&rec);
 	snprintf(filler, sizeof(filler), "%s/filler", env.store);
 	CHECK_OK(fill(filler));
-	int errors_before = fault_log_count(&env, "error:", NULL);
+	int errors_before = shim_log_count(&env, "error:", NULL);
 
 	int handshakes = 0, failed = 0, changed = 0;
 	while (time(NULL) < not_after - 1) {
 		handshakes++;
-		if (fault_try(&env, env.p.issuing_root_file, &r) != 0)
+		if (shim_try(&env, env.p.issuing_root_file, &r) != 0)
 			failed++;
 		else if (strcmp(r.serial, s1) != 0)
 			changed++;
-		shim_sleep_ms(50);
+		harness_sleep_ms(50);
 	}
 	/* Orders the renewal started ("obtaining ..." lines that are not the failure's own line, less the first). */
-	int attempts = fault_log_count(&env, "obtaining a certificate for", NULL) -
-		       fault_log_count(&env, "obtaining a certificate for", "failed") - 1;
-	int errors = fault_log_count(&env, "error:", NULL) - errors_before;
+	int attempts = shim_log_count(&env, "obtaining a certificate for", NULL) -
+		       shim_log_count(&env, "obtaining a certificate for", "failed") - 1;
+	int errors = shim_log_count(&env, "error:", NULL) - errors_before;
 	fprintf(stderr, "  until expiry: %d handshakes, %d failed, %d with another serial; %d renewal order(s) started, %d "
 			"error line(s), %d orders at Pebble:\n",
 		handshakes, failed, changed, attempts, errors, pebble_count_orders(&env.p));
-	fault_log_print(&env, "error:", 8);
-	fault_log_print(&env, "warn:", 8);
+	shim_log_print(&env, "error:", 8);
+	shim_log_print(&env, "warn:", 8);
 	CHECK_INT(failed, ==, 0);
 	CHECK_INT(changed, ==, 0);
 	CHECK_INT(errors, >=, 1);
 	/* One failure, said once: the manager's line (and at most one more with the cause); it names the store. */
-	CHECK_INT(fault_log_count(&env, "error:", "next try in"), ==, 1);
+	CHECK_INT(shim_log_count(&env, "error:", "next try in"), ==, 1);
 	CHECK_INT(errors, <=, 2);
 	int store_errors = 0;
 	{
@@ -111,7 +126,7 @@ static void old_certificate_kept_when_the_store_is_full(void)
 	}
 	CHECK_INT(store_errors, >=, 1);
 	/* Nothing corrupted: the record loads, with the first certificate. */
-	CHECK_OK(fault_record_load(env.store, env.p.directory_url, SHIM_NAME, &rec));
+	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
 	CHECK(rec.info.not_after == not_after);
 	at_cert_record_clear(&rec);
 	shim_check_log(&env);
@@ -122,20 +137,20 @@ out:
 	if (mounted) {
 		/* The tree's manager process (autotls-manager) outlives the server for a moment: wait for it to let go
 		 * of the store, then detach the mount all the same. */
-		long t0 = shim_now_ms();
+		long t0 = harness_now_ms();
 		while (umount(env.store) != 0) {
-			if (errno != EBUSY || shim_now_ms() - t0 > 10000) {
+			if (errno != EBUSY || harness_now_ms() - t0 > 10000) {
 				fprintf(stderr, "  umount %s: %s; detaching it\n", env.store, strerror(errno));
 				umount2(env.store, MNT_DETACH);
 				break;
 			}
-			shim_sleep_ms(50);
+			harness_sleep_ms(50);
 		}
-		if (shim_now_ms() - t0 > 100)
-			fprintf(stderr, "  the store stayed busy %ld ms after the server stopped\n", shim_now_ms() - t0);
+		if (harness_now_ms() - t0 > 100)
+			fprintf(stderr, "  the store stayed busy %ld ms after the server stopped\n", harness_now_ms() - t0);
 	}
 	shim_env_stop(&env);
-	fault_backoff_scale = 60;
+	shim_env_backoff_scale = 60;
 }
 
 int main(void)

@@ -6,7 +6,16 @@
  * certificate: B, which loses the election on <store>/manager.lock, has to read it from the store. Then A stops:
  * B takes the lead over and still serves the stored certificate, still with no new order.
  */
-#include "tests/integ/fault_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 static struct shim_env env;
 static struct server srv_b;
@@ -17,22 +26,22 @@ static char *envp_b[16];
 /* A verified handshake on port for SHIM_NAME, polled up to timeout_ms; elapsed ms (serial in out) or -1. */
 static long wait_port(int port, long timeout_ms, char *out, size_t cap)
 {
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	struct shim_env probe;
 
 	memcpy(&probe, &env, sizeof(probe));
 	probe.port = port;
-	return fault_wait_serial(&probe, env.p.issuing_root_file, NULL, timeout_ms, out, cap) >= 0 ?
-		       shim_now_ms() - t0 :
+	return shim_wait_serial(&probe, env.p.issuing_root_file, NULL, timeout_ms, out, cap) >= 0 ?
+		       harness_now_ms() - t0 :
 		       -1;
 }
 
 static void a_leads_and_issues(void)
 {
-	REQUIRE(fault_env_prepare(&env, SERVER_S_SERVER, NULL) == 0);
-	started_a = fault_server_start(&env) == 0;
+	REQUIRE(shim_env_prepare_fault(&env, SERVER_S_SERVER, NULL) == 0);
+	started_a = shim_env_server_start(&env) == 0;
 	REQUIRE(started_a);
-	long ms = fault_log_wait(&env, "managing certificates in pid", NULL, 1, 10000);
+	long ms = shim_log_wait(&env, "managing certificates in pid", NULL, 1, 10000);
 	CHECK(ms >= 0);
 	/* B: its own folder, port and log; the same store, name and CA. */
 	snprintf(dir_b, sizeof(dir_b), "%s/b", env.dir);
@@ -76,16 +85,16 @@ static void b_takes_over_when_a_stops(void)
 
 	REQUIRE(issued_a && started_b);
 	server_stop(&env.srv);
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	long ms = wait_port(port_b, 10000, serial_b, sizeof(serial_b));
 	CHECK(ms >= 0);
 	if (ms >= 0)
 		CHECK_STR(serial_b, serial_a);
-	shim_sleep_ms(1500);
+	harness_sleep_ms(1500);
 	char *text = harness_read_file(log_b, NULL);
 	int took_over = text && strstr(text, "managing certificates") != NULL;
 	fprintf(stderr, "  after A stopped: B %s the lead, serves %s (%ld ms)\n", took_over ? "took" : "did not take",
-		ms >= 0 ? serial_b : "no verified certificate", shim_now_ms() - t0);
+		ms >= 0 ? serial_b : "no verified certificate", harness_now_ms() - t0);
 	free(text);
 	CHECK(took_over);
 	CHECK_INT(pebble_count_orders(&env.p), ==, 1);

@@ -11,8 +11,9 @@
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/store.h"
-#include "tests/certgen.h"
+#include "tests/harness/certgen.h"
 #include "tests/harness/hostile_ca.h"
+#include "tests/harness/proc.h"
 #include "tests/test.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -20,9 +21,11 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,13 +71,6 @@ static const struct expect cases[] = {
 	{ HC_HUGE_PROBLEM, AT_E_HTTP, 3000 },
 	{ HC_PROBLEM_CONTROL, AT_E_ACME, 3000 },
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Resident and peak resident KiB (/proc/self/status). */
 static void rss_kib(long *rss, long *hwm)
@@ -219,7 +215,7 @@ static void setup_good_run(void)
 
 	char *kp = NULL, *cp = NULL;
 	size_t kl = 0, cl = 0;
-	REQUIRE(cg_self_signed(&kp, &kl, &cp, &cl, "DNS:other.hostile.test") == 0);
+	REQUIRE(harness_self_signed_pem(&kp, &kl, &cp, &cl, "DNS:other.hostile.test") == 0);
 	struct at_cert_record other = {
 		.key_pem = kp, .key_len = kl, .chain_pem = cp, .chain_len = cl, .names = (char **)OTHER, .nnames = 1,
 	};
@@ -250,9 +246,9 @@ static void run_case(const struct expect *x)
 	REQUIRE(at_log_open(AT_LOG_SINK_FILE, log_path, AT_LOG_INFO) == 0);
 	int peak_reset = reset_peak() == 0;
 	rss_kib(&rss0, &hwm0);
-	long long t0 = now_ms();
+	long long t0 = harness_now_ms();
 	int rc = at_engine_ensure(e, SAME, 1, &solver, 1, 1, NULL, &ordered);
-	long long ms = now_ms() - t0;
+	long long ms = harness_now_ms() - t0;
 	rss_kib(&rss1, &hwm1);
 	at_log_open(AT_LOG_SINK_STDERR, NULL, AT_LOG_WARN);
 	hostile_ca_counts(hc, &cnt);
@@ -326,9 +322,9 @@ static void run_case(const struct expect *x)
 	CHECK_OK(at_engine_ensure(e, OTHER, 1, &solver, 1, 0, NULL, &ordered));
 	CHECK_INT(ordered, ==, 0);
 	hostile_ca_set_mode(hc, HC_GOOD);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	rc = at_engine_ensure(e, RECOVER, 1, &solver, 1, 1, NULL, &ordered);
-	ms = now_ms() - t0;
+	ms = harness_now_ms() - t0;
 	if (rc != 0)
 		fprintf(stderr, "  after %s: the good issuance failed: %s\n", name, at_strerror(rc));
 	CHECK_OK(rc);

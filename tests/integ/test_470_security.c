@@ -54,15 +54,14 @@ static int log_has(const char *path, const char *what)
 
 static void challenge_only_for_exact_offer(void)
 {
-	char cert[300], key[300], log[300], store[300], lib[PATH_MAX], rel[300];
+	char cert[300], key[300], log[300], store[300], lib[PATH_MAX];
 	X509 *x = NULL;
 	EVP_PKEY *k = NULL;
 	snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
 	snprintf(key, sizeof(key), "%s/ca.key", dir);
 	snprintf(log, sizeof(log), "%s/autotls.log", dir);
 	snprintf(store, sizeof(store), "%s/store", dir);
-	snprintf(rel, sizeof(rel), "%s/libautotls.so", build_dir());
-	REQUIRE(realpath(rel, lib) != NULL);
+	REQUIRE(harness_shim_lib_path(lib, sizeof(lib)) == 0);
 	REQUIRE(harness_cert_make(&x, &k, "holding-ca", "localhost", "127.0.0.1", 0, NULL, NULL, 2) == 0);
 	REQUIRE(harness_write_cert_pem(cert, x) == 0 && harness_write_key_pem(key, k) == 0);
 	X509_free(x);

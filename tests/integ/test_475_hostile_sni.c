@@ -11,14 +11,26 @@
  * what it was; the store tree is byte-for-byte unchanged (every path, type, mode, size, mtime and content hash
  * listed before and after); the shim's log holds none of the raw values and no control byte but newline/tab.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_checks.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MARK "zq7hst"
 #define HANDSHAKES 1000
@@ -371,7 +383,7 @@ static void hostile_sni(void)
 	if (ms < 0)
 		goto out;
 	/* Let the manager finish writing after publishing. */
-	shim_sleep_ms(2000);
+	harness_sleep_ms(2000);
 	int orders = pebble_count_orders(&env.p);
 	int nb = list_store(env.store, before);
 	CHECK_INT(nb, >, 0);
@@ -379,13 +391,13 @@ static void hostile_sni(void)
 	size_t log_before = 0;
 	free(harness_read_file(env.log, &log_before));
 
-	long t0 = shim_now_ms(), acme_ms = 0, plain_ms = 0;
+	long t0 = harness_now_ms(), acme_ms = 0, plain_ms = 0;
 	for (int i = 0; i < HANDSHAKES; i++) {
 		const struct hostile *h = &names[i % nnames];
 		int acme = (i / nnames) % 2;
-		long t = shim_now_ms();
+		long t = harness_now_ms();
 		counts[raw_hello(env.port, h, acme)]++;
-		*(acme ? &acme_ms : &plain_ms) += shim_now_ms() - t;
+		*(acme ? &acme_ms : &plain_ms) += harness_now_ms() - t;
 		/* Every tenth value that OpenSSL's client can send: one complete handshake as well. */
 		if (i % 10 == 0 && !h->raw_list && h->len > 0 && h->len <= 255 && memchr(h->v, 0, h->len) == NULL) {
 			char s[300];
@@ -414,7 +426,7 @@ static void hostile_sni(void)
 			tls_verify_quiet = 0;
 		}
 	}
-	long total = shim_now_ms() - t0;
+	long total = harness_now_ms() - t0;
 	fprintf(stderr,
 		"  %d raw ClientHellos in %ld ms (acme-tls/1 offers %ld ms, h2 offers %ld ms): %d ServerHello, %d "
 		"alert, %d closed, %d timed out, %d connect failed; %d/%d complete handshakes through OpenSSL's "
@@ -429,7 +441,7 @@ static void hostile_sni(void)
 	CHECK(server_alive(&env.srv));
 	CHECK(shim_wait_verified(&env, SHIM_NAME, 5000) >= 0);
 	shim_check_untouched(&env, SHIM_UNMANAGED, SERVER_PLACEHOLDER_CN, env.srv.serial);
-	shim_sleep_ms(2000);
+	harness_sleep_ms(2000);
 	CHECK_INT(pebble_count_orders(&env.p), ==, orders);
 	int na = list_store(env.store, after);
 	CHECK(same_tree(before, nb, after, na));

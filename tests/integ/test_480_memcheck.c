@@ -14,8 +14,10 @@
  * ours or not ours, so that a future OpenSSL/s_server leak is told apart at once. No suppressions needed.
  */
 #include "tests/harness/files.h"
+#include "tests/harness/log_capture.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/placeholder.h"
+#include "tests/harness/proc.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
@@ -41,38 +43,15 @@
 
 static char dir[256], lib[PATH_MAX], srcdir[PATH_MAX];
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* A verified handshake to NAME; its serial into serial. Client chatter silenced. */
 static int verified(int port, const char *root, char *serial, size_t cap)
 {
 	struct tls_client_result r;
-	int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), rc;
+	int saved = log_silence_begin(), rc;
 
 	memset(&r, 0, sizeof(r));
-	fflush(stderr);
-	if (saved >= 0 && devnull >= 0)
-		dup2(devnull, 2);
 	rc = tls_client_connect(port, NAME, NULL, 0, root, NAME, &r);
-	fflush(stderr);
-	if (saved >= 0) {
-		dup2(saved, 2);
-		close(saved);
-	}
-	if (devnull >= 0)
-		close(devnull);
+	log_silence_end(saved);
 	if (rc == 0)
 		snprintf(serial, cap, "%s", r.serial);
 	return rc;
@@ -184,9 +163,7 @@ static void memcheck_issue_and_renew(void)
 	pid_t pid = -1;
 
 	harness_ignore_sigpipe();
-	char rel[PATH_MAX];
-	snprintf(rel, sizeof(rel), "%s/libautotls.so", getenv("BUILD") && *getenv("BUILD") ? getenv("BUILD") : "build");
-	REQUIRE(realpath(rel, lib) != NULL);
+	REQUIRE(harness_shim_lib_path(lib, sizeof(lib)) == 0);
 	REQUIRE(getcwd(srcdir, sizeof(srcdir)) != NULL);
 	snprintf(dir, sizeof(dir), "/tmp/autotls-memcheck-XXXXXX");
 	REQUIRE(mkdtemp(dir) != NULL);
@@ -249,29 +226,29 @@ static void memcheck_issue_and_renew(void)
 	REQUIRE(pid > 0);
 
 	char first[80] = "", second[80] = "", serial[80];
-	long t0 = now_ms(), t_first = -1, t_second = -1;
-	while (now_ms() - t0 < FIRST_TIMEOUT_MS) {
+	long t0 = harness_now_ms(), t_first = -1, t_second = -1;
+	while (harness_now_ms() - t0 < FIRST_TIMEOUT_MS) {
 		if (verified(port, p.issuing_root_file, serial, sizeof(serial)) == 0) {
 			snprintf(first, sizeof(first), "%s", serial);
-			t_first = now_ms() - t0;
+			t_first = harness_now_ms() - t0;
 			break;
 		}
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			pid = -1;
 			break;
 		}
-		sleep_ms(250);
+		harness_sleep_ms(250);
 	}
 	fprintf(stderr, "  first certificate %s after %ld ms under valgrind\n", first[0] ? first : "(none)", t_first);
 	CHECK(first[0] != '\0');
-	long t1 = now_ms();
-	while (first[0] && pid > 0 && now_ms() - t1 < RENEW_TIMEOUT_MS) {
+	long t1 = harness_now_ms();
+	while (first[0] && pid > 0 && harness_now_ms() - t1 < RENEW_TIMEOUT_MS) {
 		if (verified(port, p.issuing_root_file, serial, sizeof(serial)) == 0 && strcmp(serial, first) != 0) {
 			snprintf(second, sizeof(second), "%s", serial);
-			t_second = now_ms() - t1;
+			t_second = harness_now_ms() - t1;
 			break;
 		}
-		sleep_ms(500);
+		harness_sleep_ms(500);
 	}
 	fprintf(stderr, "  renewed to %s %ld ms after the first\n", second[0] ? second : "(none)", t_second);
 	CHECK(second[0] != '\0');
@@ -280,25 +257,25 @@ static void memcheck_issue_and_renew(void)
 	/* Stop: SIGTERM to s_server (valgrind runs it as pid); the manager leaves through its lifeline. */
 	if (pid > 0) {
 		kill(pid, SIGTERM);
-		long ts = now_ms();
+		long ts = harness_now_ms();
 		int st = 0;
 		while (waitpid(pid, &st, WNOHANG) != pid) {
-			if (now_ms() - ts > EXIT_TIMEOUT_MS) {
+			if (harness_now_ms() - ts > EXIT_TIMEOUT_MS) {
 				CHECK(!"s_server under valgrind exited after SIGTERM");
 				kill(pid, SIGKILL);
 				waitpid(pid, NULL, 0);
 				break;
 			}
-			sleep_ms(200);
+			harness_sleep_ms(200);
 		}
-		fprintf(stderr, "  s_server gone %ld ms after SIGTERM (status 0x%x)\n", now_ms() - ts, st);
+		fprintf(stderr, "  s_server gone %ld ms after SIGTERM (status 0x%x)\n", harness_now_ms() - ts, st);
 		pid = -1;
 	}
 
 	/* Every vg log ends with its summary once its process is gone (the manager exits on its own). */
 	struct vg_log logs[16];
 	int nlogs = 0, complete = 0;
-	long tw = now_ms();
+	long tw = harness_now_ms();
 	for (;;) {
 		DIR *d = opendir(dir);
 		struct dirent *de;
@@ -316,12 +293,12 @@ static void memcheck_issue_and_renew(void)
 		}
 		if (d)
 			closedir(d);
-		if (complete || now_ms() - tw > EXIT_TIMEOUT_MS)
+		if (complete || harness_now_ms() - tw > EXIT_TIMEOUT_MS)
 			break;
-		sleep_ms(500);
+		harness_sleep_ms(500);
 	}
 	fprintf(stderr, "  %d valgrind logs, all complete: %s (%ld ms after the server)\n", nlogs,
-		complete ? "yes" : "no", now_ms() - tw);
+		complete ? "yes" : "no", harness_now_ms() - tw);
 	CHECK(complete);
 	int saw_server = 0, saw_manager = 0;
 	for (int i = 0; i < nlogs; i++) {

@@ -12,7 +12,9 @@
 #include "tests/harness/files.h"
 #include "tests/harness/placeholder.h"
 #include "tests/harness/proc.h"
-#include "tests/integ/shim_env.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -26,6 +28,13 @@
 #include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define WARMUP 5000
 #define HANDSHAKES 100000
@@ -141,7 +150,7 @@ static void *client(void *arg)
 static long run_handshakes(long count)
 {
 	pthread_t t[THREADS];
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 
 	atomic_store(&next_n, target);
 	target += count;
@@ -149,7 +158,7 @@ static long run_handshakes(long count)
 		pthread_create(&t[i], NULL, client, NULL);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	return shim_now_ms() - t0;
+	return harness_now_ms() - t0;
 }
 
 static void memory_flat(void)
@@ -163,7 +172,7 @@ static void memory_flat(void)
 	pid_t pid = -1;
 
 	harness_ignore_sigpipe();
-	REQUIRE(shim_lib_path(lib, sizeof(lib)) == 0);
+	REQUIRE(harness_shim_lib_path(lib, sizeof(lib)) == 0);
 	REQUIRE(mkdtemp(dir) != NULL);
 	chmod(dir, 0755);
 	port = harness_free_port();
@@ -184,7 +193,7 @@ static void memory_flat(void)
 	snprintf(out, sizeof(out), "%s/nginx.out", dir);
 	snprintf(prefix, sizeof(prefix), "%s/", dir);
 	snprintf(roots, sizeof(roots), "%s/ca-api-root.pem", dir);
-	CHECK_OK(shim_copy_file(p.api_root_file, roots, 0644));
+	CHECK_OK(harness_copy_file(p.api_root_file, roots, 0644));
 	CHECK_OK(harness_placeholder(cert, key, SERVER_PLACEHOLDER_CN, NULL, 0));
 	FILE *f = fopen(conf, "w");
 	REQUIRE(f != NULL);
@@ -229,9 +238,9 @@ static void memory_flat(void)
 		_exit(127);
 	}
 	REQUIRE(pid > 0);
-	long t0 = shim_now_ms();
-	while (!harness_tcp_connects(port) && shim_now_ms() - t0 < 15000)
-		shim_sleep_ms(50);
+	long t0 = harness_now_ms();
+	while (!harness_tcp_connects(port) && harness_now_ms() - t0 < 15000)
+		harness_sleep_ms(50);
 	/* The managed certificate, verified. */
 	struct shim_env view;
 	memset(&view, 0, sizeof(view));
@@ -241,7 +250,7 @@ static void memory_flat(void)
 	CHECK(ms >= 0);
 	if (ms < 0)
 		goto out;
-	shim_sleep_ms(1000);
+	harness_sleep_ms(1000);
 	pid_t worker = find_worker(pid);
 	CHECK(worker > 0);
 	if (worker <= 0)
@@ -270,14 +279,14 @@ static void memory_flat(void)
 out:
 	if (pid > 0) {
 		kill(pid, SIGTERM);
-		long ts = shim_now_ms();
+		long ts = harness_now_ms();
 		while (waitpid(pid, NULL, WNOHANG) != pid) {
-			if (shim_now_ms() - ts > 5000) {
+			if (harness_now_ms() - ts > 5000) {
 				kill(-pid, SIGKILL);
 				waitpid(pid, NULL, 0);
 				break;
 			}
-			shim_sleep_ms(50);
+			harness_sleep_ms(50);
 		}
 		kill(-pid, SIGKILL); /* a worker left behind, if any */
 	}

@@ -7,6 +7,7 @@
  * makes it the TSan check of the handshake path against the manager's publishing.
  */
 #include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
 #include "tests/test.h"
 
 #include <arpa/inet.h>
@@ -200,11 +201,9 @@ int main(int argc, char **argv)
 			printf("FAIL %s:setup\n", __FILE__);
 			return 1;
 		}
-		const char *b = getenv("BUILD");
-		char rel[PATH_MAX], lib[PATH_MAX], store[PATH_MAX + 8], v[PATH_MAX + 64];
-		snprintf(rel, sizeof(rel), "%s/libautotls.so", b && *b ? b : "build");
+		char lib[PATH_MAX], store[PATH_MAX + 8], v[PATH_MAX + 64];
 		int rc = 1;
-		if (realpath(rel, lib) != NULL) {
+		if (harness_shim_lib_path(lib, sizeof(lib)) == 0) {
 			snprintf(store, sizeof(store), "%s/store", p.workdir);
 			setenv("AUTOTLS_DOMAINS", NAME, 1);
 			setenv("AUTOTLS_CA", p.directory_url, 1);

@@ -8,6 +8,7 @@
  */
 #include "tests/harness/files.h"
 #include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
 #include "tests/test.h"
 
 #include <limits.h>
@@ -45,24 +46,15 @@ static int host_main(void)
 	return 0; /* exit(): our handler parks the manager thread, then fork_at_exit forks */
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void fork_in_an_exit_handler(void)
 {
-	char dir[] = "/tmp/autotls-t495-XXXXXX", store[PATH_MAX], ca[64], rel[PATH_MAX], lib[PATH_MAX], out[PATH_MAX];
+	char dir[] = "/tmp/autotls-t495-XXXXXX", store[PATH_MAX], ca[64], lib[PATH_MAX], out[PATH_MAX];
 	REQUIRE(mkdtemp(dir) != NULL);
-	const char *b = getenv("BUILD");
-	snprintf(rel, sizeof(rel), "%s/libautotls.so", b && *b ? b : "build");
-	REQUIRE(realpath(rel, lib) != NULL);
+	REQUIRE(harness_shim_lib_path(lib, sizeof(lib)) == 0);
 	snprintf(store, sizeof(store), "%s/store", dir);
 	snprintf(out, sizeof(out), "%s/out", dir);
 	snprintf(ca, sizeof(ca), "https://127.0.0.1:%d/dir", harness_free_port());
-	long start = now_ms();
+	long start = harness_now_ms();
 	pid_t pid = fork();
 	if (pid == 0) {
 		FILE *f = freopen(out, "w", stdout);
@@ -81,7 +73,7 @@ static void fork_in_an_exit_handler(void)
 	}
 	REQUIRE(pid > 0);
 	int status = 0, done = 0;
-	while (!done && now_ms() - start < CHILD_LIMIT_MS) {
+	while (!done && harness_now_ms() - start < CHILD_LIMIT_MS) {
 		done = waitpid(pid, &status, WNOHANG) == pid;
 		if (!done)
 			usleep(20 * 1000);
@@ -90,7 +82,7 @@ static void fork_in_an_exit_handler(void)
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
-	printf("  the host exited after %ld ms\n", now_ms() - start);
+	printf("  the host exited after %ld ms\n", harness_now_ms() - start);
 	CHECK(done); /* a fork that waited for the parked lock would hang here */
 	CHECK(done && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	char *text = harness_read_file(out, NULL);

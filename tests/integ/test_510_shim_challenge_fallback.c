@@ -5,11 +5,16 @@
  * order tries first (when TLS-ALPN-01 comes first the log shows the fallback). With AUTOTLS_CHALLENGES naming
  * only tls-alpn-01, the same set-up obtains nothing and says why.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 static void falls_back_to_http01(void)
 {

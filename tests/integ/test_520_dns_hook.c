@@ -12,14 +12,21 @@
 #include "challenge/dns01_hook.h"
 #include "challenge/dns01_rfc2136.h"
 #include "acme/solver.h"
+#include "tests/harness/issue_env.h"
+#include "tests/harness/log_capture.h"
 #include "tests/harness/solver_lock.h"
-#include "tests/integ/issue_env.h"
-#include "tests/integ/log_capture.h"
 #include "tests/test.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "dns/query.h"
 #include "util/clock.h"
-#include "util/dns.h"
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static struct issue_env env;
 static struct at_dns01_hook_config cfg;
@@ -65,7 +72,7 @@ static const char good_hook[] =
 
 static void start(void)
 {
-	REQUIRE(env_start(&env, NULL) == 0);
+	REQUIRE(issue_env_start(&env, NULL) == 0);
 	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
 	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
@@ -96,13 +103,13 @@ static void issue_one_name(void)
 	unlink(calls_path);
 	const char *names[] = { "dns.example.test" };
 	int ordered = 0;
-	CHECK_OK(env_issue(&env, &s, names, 1, &ordered));
+	CHECK_OK(issue_env_issue(&env, &s, names, 1, &ordered));
 	CHECK_INT(ordered, ==, 1);
 	/* The hook was called as HOOK add <name> <value>, then HOOK del <name> <value>. */
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strncmp(calls, "add _acme-challenge.dns.example.test ", 37) == 0);
-	CHECK_INT(count_lines_with(calls, "add _acme-challenge.dns.example.test "), ==, 1);
-	CHECK_INT(count_lines_with(calls, "del _acme-challenge.dns.example.test "), ==, 1);
+	CHECK_INT(log_count_lines(calls, "add _acme-challenge.dns.example.test ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(calls, "del _acme-challenge.dns.example.test ", NULL), ==, 1);
 	free(calls);
 	/* And the record is gone. */
 	int found = -1;
@@ -117,11 +124,11 @@ static void issue_wildcard(void)
 	REQUIRE(configure(&s) == 0);
 	unlink(calls_path);
 	const char *names[] = { "*.wild.example.test", "wild.example.test" };
-	CHECK_OK(env_issue(&env, &s, names, 2, NULL));
+	CHECK_OK(issue_env_issue(&env, &s, names, 2, NULL));
 	char *calls = harness_read_file(calls_path, NULL);
 	/* One name, two values (the wildcard's and the base name's). */
-	CHECK_INT(count_lines_with(calls, "add _acme-challenge.wild.example.test "), ==, 2);
-	CHECK_INT(count_lines_with(calls, "del _acme-challenge.wild.example.test "), ==, 2);
+	CHECK_INT(log_count_lines(calls, "add _acme-challenge.wild.example.test ", NULL), ==, 2);
+	CHECK_INT(log_count_lines(calls, "del _acme-challenge.wild.example.test ", NULL), ==, 2);
 	free(calls);
 }
 
@@ -134,12 +141,12 @@ static void failing_hook(void)
 	REQUIRE(write_hook("echo \"provider refused: bad API token\" >&2\necho second line >&2\nexit 3\n") == 0);
 	REQUIRE(configure(&s) == 0);
 	const char *names[] = { "fail.example.test" };
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	CHECK(rc != 0);
-	CHECK_INT(count_lines_with(log, "exit status 3: provider refused: bad API token"), ==, 1);
-	CHECK_INT(count_lines_with(log, "second line"), ==, 0);
+	CHECK_INT(log_count_lines(log, "exit status 3: provider refused: bad API token", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "second line", NULL), ==, 0);
 	free(log);
 	if (rc == 0)
 		at_cert_record_clear(&rec);
@@ -159,13 +166,13 @@ static void record_never_appears(void)
 				   .identifier = "never.example.test",
 				   .dns_txt_name = "_acme-challenge.never.example.test", .dns_txt_value = "v-never" };
 	long t0 = at_clock_ms();
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = s.present(s.ctx, &ch);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	long took = at_clock_ms() - t0;
 	CHECK_INT(rc, ==, AT_E_TIMEOUT);
 	CHECK(took >= 1000 && took < 5000);
-	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value"), ==, 1);
+	CHECK_INT(log_count_lines(log, "_acme-challenge.never.example.test did not show the value", NULL), ==, 1);
 	free(log);
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strcmp(calls, "add _acme-challenge.never.example.test v-never\n"
@@ -184,7 +191,7 @@ int main(void)
 	RUN(issue_wildcard);
 	RUN(failing_hook);
 	RUN(record_never_appears);
-	env_stop(&env);
+	issue_env_stop(&env);
 	harness_solver_lock_drop();
 	return TEST_EXIT();
 }

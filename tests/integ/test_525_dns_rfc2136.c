@@ -1,5 +1,5 @@
 /*
- * DNS-01 through RFC 2136 updates signed with TSIG (challenge/dns01_rfc2136.c, util/dns_update.c) against a real
+ * DNS-01 through RFC 2136 updates signed with TSIG (challenge/dns01_rfc2136.c, dns/update.c) against a real
  * authoritative server: the test starts Debian's knotd as its own child on 127.0.0.1:<free port> with a config
  * in a temporary folder (zone example.test with SOA, NS and A records for the names, dynamic updates allowed for
  * two TSIG keys the test makes, hmac-sha256 and hmac-sha512), and starts Pebble with knotd as its DNS server, so
@@ -14,15 +14,21 @@
 #include "challenge/dns01_rfc2136.h"
 #include "acme/solver.h"
 #include "tests/harness/knot.h"
+#include "tests/harness/records.h"
 #include "tests/harness/proc.h"
+#include "tests/harness/issue_env.h"
+#include "tests/harness/log_capture.h"
 #include "tests/harness/solver_lock.h"
-#include "tests/integ/issue_env.h"
-#include "tests/integ/log_capture.h"
 #include "tests/test.h"
-#include "util/dns.h"
+#include "util/err.h"
+#include "util/log.h"
 
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static struct issue_env env;
@@ -111,7 +117,7 @@ static void start(void)
 {
 	REQUIRE(knot_start() == 0);
 	struct pebble_opts o = { .dns_server_port = knot_port };
-	REQUIRE(env_start(&env, &o) == 0);
+	REQUIRE(issue_env_start(&env, &o) == 0);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
 	started = 1;
 }
@@ -125,14 +131,15 @@ static void issue_name_and_wildcard(void)
 	CHECK(s.type == AT_CHALLENGE_DNS_01);
 	const char *names[] = { "tsig.example.test", "*.tsig.example.test" };
 	int ordered = 0;
-	log_begin(log_path);
-	int rc = env_issue(&env, &s, names, 2, &ordered);
-	char *log = log_end(log_path);
+	log_capture_begin(log_path);
+	int rc = issue_env_issue(&env, &s, names, 2, &ordered);
+	char *log = log_capture_end(log_path);
 	CHECK_OK(rc);
 	CHECK_INT(ordered, ==, 1);
 	/* One owner name, two values: two adds and two deletes, each its own. */
-	CHECK_INT(count_lines_with(log, "add TXT _acme-challenge.tsig.example.test in zone example.test"), ==, 2);
-	CHECK_INT(count_lines_with(log, "delete TXT _acme-challenge.tsig.example.test in zone example.test"), ==, 2);
+	CHECK_INT(log_count_lines(log, "add TXT _acme-challenge.tsig.example.test in zone example.test", NULL), ==, 2);
+	CHECK_INT(log_count_lines(log, "delete TXT _acme-challenge.tsig.example.test in zone example.test", NULL), ==,
+		  2);
 	CHECK(strstr(log, sha256_b64) == NULL);
 	free(log);
 	CHECK(!zone_mentions("_acme-challenge"));
@@ -146,7 +153,7 @@ static void issue_sha512_zone_given(void)
 	REQUIRE(started);
 	REQUIRE(configure(&s, AT_TSIG_HMAC_SHA512, "acme-512", sha512_raw, sizeof(sha512_raw), "example.test") == 0);
 	const char *names[] = { "sha512.tsig.example.test" };
-	CHECK_OK(env_issue(&env, &s, names, 1, NULL));
+	CHECK_OK(issue_env_issue(&env, &s, names, 1, NULL));
 	CHECK(!zone_mentions("_acme-challenge"));
 }
 
@@ -162,13 +169,14 @@ static void wrong_secret(void)
 	REQUIRE(random_b64(wrong_raw, wrong, sizeof(wrong), 32) == 0);
 	REQUIRE(configure(&s, AT_TSIG_HMAC_SHA256, "acme-key", wrong_raw, sizeof(wrong_raw), NULL) == 0);
 	const char *names[] = { "bad.tsig.example.test" };
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	CHECK(rc != 0);
-	CHECK_INT(count_lines_with(log, "_acme-challenge.bad.tsig.example.test in zone example.test at 127.0.0.1"), ==,
-		  1);
-	CHECK_INT(count_lines_with(log, "refused: BADSIG"), ==, 1);
+	CHECK_INT(log_count_lines(log, "_acme-challenge.bad.tsig.example.test in zone example.test at 127.0.0.1",
+				  NULL),
+		  ==, 1);
+	CHECK_INT(log_count_lines(log, "refused: BADSIG", NULL), ==, 1);
 	CHECK(strstr(log, wrong) == NULL);
 	CHECK(strstr(log, sha256_b64) == NULL);
 	free(log);
@@ -177,9 +185,7 @@ static void wrong_secret(void)
 	CHECK(!zone_mentions("_acme-challenge"));
 	/* Nothing in the store for that name. */
 	struct at_cert_record got;
-	char ca[256];
-	REQUIRE(at_store_ca_component(ca, sizeof(ca), env.p.directory_url) == 0);
-	int lr = at_cert_record_load(env.store, ca, "bad.tsig.example.test", &got);
+	int lr = harness_record_load(env.store, env.p.directory_url, "bad.tsig.example.test", &got);
 	CHECK_INT(lr, ==, AT_E_NOTFOUND);
 	if (lr == 0)
 		at_cert_record_clear(&got);
@@ -193,7 +199,7 @@ int main(void)
 	RUN(issue_name_and_wildcard);
 	RUN(issue_sha512_zone_given);
 	RUN(wrong_secret);
-	env_stop(&env);
+	issue_env_stop(&env);
 	knot_stop(&knot);
 	harness_solver_lock_drop();
 	OPENSSL_cleanse(sha256_raw, sizeof(sha256_raw));

@@ -1,6 +1,6 @@
 /*
  * DNS-01 through a hook with the TXT record checked at the zone's authoritative servers
- * (challenge/dns01_wait.c, util/dns_auth.c), against real servers: three Debian knotd instances and Pebble.
+ * (challenge/dns01_wait.c, dns/auth.c), against real servers: three Debian knotd instances and Pebble.
  *
  * Where: a network namespace of the test's own (unshare(CLONE_NEWNET), loopback brought up), so the servers can
  * listen on port 53, which authoritative servers are always asked on, at fixed loopback addresses without
@@ -32,17 +32,25 @@
 #include "challenge/dns01_hook.h"
 #include "acme/solver.h"
 #include "tests/harness/knot.h"
+#include "tests/harness/records.h"
 #include "tests/harness/proc.h"
+#include "tests/harness/issue_env.h"
+#include "tests/harness/log_capture.h"
 #include "tests/harness/solver_lock.h"
-#include "tests/integ/issue_env.h"
-#include "tests/integ/log_capture.h"
 #include "tests/test.h"
-#include "util/dns_auth.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "dns/auth.h"
 
+#include <limits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define IP_R "127.0.53.53"
 #define IP_A "127.0.53.1"
@@ -216,7 +224,7 @@ static void start(void)
 	REQUIRE(start_knot(&knot_a, IP_A "@53", ZONE_EXAMPLE, IP_A) == 0);
 	REQUIRE(start_knot(&knot_b, "[ " IP_B "@53, ::1@53 ]", ZONE_EXAMPLE, IP_B) == 0);
 	REQUIRE(start_knot(&knot_l, IP_L "@53", ZONE_NSPROV, IP_L) == 0);
-	REQUIRE(env_start(&env, NULL) == 0);
+	REQUIRE(issue_env_start(&env, NULL) == 0);
 	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
 	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
@@ -266,9 +274,9 @@ static void lagging_server_waited_for(void)
 	REQUIRE(configure(&s, "3") == 0);
 	const char *names[] = { "lag.example.test" };
 	int ordered = 0;
-	log_begin(log_path);
-	int rc = env_issue(&env, &s, names, 1, &ordered);
-	char *log = log_end(log_path);
+	log_capture_begin(log_path);
+	int rc = issue_env_issue(&env, &s, names, 1, &ordered);
+	char *log = log_capture_end(log_path);
 	CHECK_OK(rc);
 	CHECK_INT(ordered, ==, 1);
 	fprintf(stderr, "  present() took %ld ms with B lagging 3 s\n", present_ms);
@@ -278,13 +286,13 @@ static void lagging_server_waited_for(void)
 	char *done = harness_read_file(b_done_path, NULL);
 	CHECK(done != NULL && atol(done) > 0);
 	free(done);
-	CHECK_INT(count_lines_with(log, "shows the value at all 5 addresses of the 4 authoritative servers of zone "
-					"example.test after "), ==, 1);
-	CHECK_INT(count_lines_with(log, "ns1.example.test " IP_A " after "), ==, 1);
-	CHECK_INT(count_lines_with(log, "ns2.nsprov.test " IP_B " after "), ==, 1);
-	CHECK_INT(count_lines_with(log, "ns2.nsprov.test ::1 after "), ==, 1);
-	CHECK_INT(count_lines_with(log, "; left out: ns3.example.test 127.0.53.3 (no answer"), ==, 1);
-	CHECK_INT(count_lines_with(log, "ns4.example.test " IP_L " (answers REFUSED)"), ==, 1); /* the lame one */
+	CHECK_INT(log_count_lines(log, "shows the value at all 5 addresses of the 4 authoritative servers of zone "
+					"example.test after ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "ns1.example.test " IP_A " after ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "ns2.nsprov.test " IP_B " after ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "ns2.nsprov.test ::1 after ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "; left out: ns3.example.test 127.0.53.3 (no answer", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "ns4.example.test " IP_L " (answers REFUSED)", NULL), ==, 1); /* the lame one */
 	free(log);
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strstr(calls, "del _acme-challenge.lag.example.test ") != NULL);
@@ -301,28 +309,26 @@ static void server_never_updated(void)
 	wait_s = 3;
 	REQUIRE(configure(&s, "never") == 0);
 	const char *names[] = { "never.example.test" };
-	log_begin(log_path);
+	log_capture_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
-	char *log = log_end(log_path);
+	char *log = log_capture_end(log_path);
 	CHECK(rc != 0);
 	if (rc == 0)
 		at_cert_record_clear(&rec);
 	fprintf(stderr, "  present() gave up after %ld ms with AUTOTLS_DNS_WAIT=3\n", present_ms);
 	CHECK(present_ms >= 3000 && present_ms < 6000);
-	CHECK_INT(count_lines_with(log, "_acme-challenge.never.example.test did not show the value at all 5 addresses "
-					"of the 4 authoritative servers of zone example.test within 3 s"), ==, 1);
-	CHECK_INT(count_lines_with(log, "lagging: "), ==, 1);
-	CHECK_INT(count_lines_with(log, "ns2.nsprov.test " IP_B " (not there yet)"), ==, 1);
-	CHECK_INT(count_lines_with(log, "ns2.nsprov.test ::1 (not there yet)"), ==, 1);
-	CHECK_INT(count_lines_with(log, "shown at: ns1.example.test " IP_A " after "), ==, 1);
+	CHECK_INT(log_count_lines(log, "_acme-challenge.never.example.test did not show the value at all 5 addresses "
+					"of the 4 authoritative servers of zone example.test within 3 s", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "lagging: ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "ns2.nsprov.test " IP_B " (not there yet)", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "ns2.nsprov.test ::1 (not there yet)", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "shown at: ns1.example.test " IP_A " after ", NULL), ==, 1);
 	free(log);
 	char *calls = harness_read_file(calls_path, NULL);
 	CHECK(calls != NULL && strstr(calls, "del _acme-challenge.never.example.test ") != NULL);
 	free(calls);
 	struct at_cert_record got;
-	char ca[256];
-	REQUIRE(at_store_ca_component(ca, sizeof(ca), env.p.directory_url) == 0);
-	int lr = at_cert_record_load(env.store, ca, "never.example.test", &got);
+	int lr = harness_record_load(env.store, env.p.directory_url, "never.example.test", &got);
 	CHECK_INT(lr, ==, AT_E_NOTFOUND);
 	if (lr == 0)
 		at_cert_record_clear(&got);
@@ -338,15 +344,15 @@ static void resolver_setting_checks_only_there(void)
 	resolver = IP_A;
 	REQUIRE(configure(&s, "never") == 0);
 	const char *names[] = { "resolver.example.test" };
-	log_begin(log_path);
-	int rc = env_issue(&env, &s, names, 1, NULL);
-	char *log = log_end(log_path);
+	log_capture_begin(log_path);
+	int rc = issue_env_issue(&env, &s, names, 1, NULL);
+	char *log = log_capture_end(log_path);
 	CHECK_OK(rc);
 	CHECK(present_ms >= 0 && present_ms < 2000);
 	CHECK_INT(all_show, ==, 0); /* B did not have it when the CA was told */
-	CHECK_INT(count_lines_with(log, "_acme-challenge.resolver.example.test shows the value at AUTOTLS_DNS_RESOLVER "
-					IP_A " port 53 after "), ==, 1);
-	CHECK_INT(count_lines_with(log, "authoritative"), ==, 0);
+	CHECK_INT(log_count_lines(log, "_acme-challenge.resolver.example.test shows the value at AUTOTLS_DNS_RESOLVER "
+					IP_A " port 53 after ", NULL), ==, 1);
+	CHECK_INT(log_count_lines(log, "authoritative", NULL), ==, 0);
 	free(log);
 	resolver = NULL;
 }
@@ -359,7 +365,7 @@ int main(void)
 	RUN(lagging_server_waited_for);
 	RUN(server_never_updated);
 	RUN(resolver_setting_checks_only_there);
-	env_stop(&env);
+	issue_env_stop(&env);
 	stop_all();
 	harness_solver_lock_drop();
 	return TEST_EXIT();

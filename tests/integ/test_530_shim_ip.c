@@ -5,7 +5,13 @@
  * send an address as SNI) gets the managed certificate, verified for the address against Pebble's root, and a
  * client that sends an unmanaged name still gets the server's own certificate.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
+
+#include <stdio.h>
+#include <string.h>
 
 static struct shim_env env;
 
@@ -17,17 +23,17 @@ static void ip_certificate_without_sni(void)
 	shim_env_domains = NULL;
 	REQUIRE(started);
 	int ok = 0;
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	tls_verify_quiet = 1;
-	while (!ok && shim_now_ms() - t0 < SHIM_ISSUE_TIMEOUT_MS) {
+	while (!ok && harness_now_ms() - t0 < SHIM_ISSUE_TIMEOUT_MS) {
 		memset(&r, 0, sizeof(r));
 		ok = tls_client_connect(env.port, NULL, NULL, 0, env.p.issuing_root_file, "127.0.0.1", &r) == 0;
 		if (!ok)
-			shim_sleep_ms(SHIM_POLL_MS);
+			harness_sleep_ms(SHIM_POLL_MS);
 	}
 	tls_verify_quiet = 0;
 	CHECK(ok);
-	fprintf(stderr, "  127.0.0.1 verified without SNI after %ld ms\n", shim_now_ms() - t0);
+	fprintf(stderr, "  127.0.0.1 verified without SNI after %ld ms\n", harness_now_ms() - t0);
 	/* TLS 1.2 and 1.3 */
 	CHECK_OK(tls_client_connect(env.port, NULL, NULL, TLS1_2_VERSION, env.p.issuing_root_file, "127.0.0.1", &r));
 	CHECK_OK(tls_client_connect(env.port, NULL, NULL, TLS1_3_VERSION, env.p.issuing_root_file, "127.0.0.1", &r));

@@ -6,9 +6,20 @@
  * minute). With AUTOTLS_ASK, the ask URL is called at most once per name while its answer is cached, and a
  * refused name is never ordered. nginx keeps serving its managed name without a stall while new names are issued.
  */
-#include "tests/integ/shim_env.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/harness/tlsverify.h"
+#include "tests/test.h"
 
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static long rss_kb(pid_t pid)
 {
@@ -27,15 +38,15 @@ static long rss_kb(pid_t pid)
 /* Handshakes for name until it verifies against Pebble's root, up to ms; the time it took or -1. */
 static long until_verified(struct shim_env *env, const char *name, long ms)
 {
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	struct tls_client_result r;
 	tls_verify_quiet = 1;
-	while (shim_now_ms() - t0 < ms) {
+	while (harness_now_ms() - t0 < ms) {
 		if (tls_client_connect(env->port, name, NULL, 0, env->p.issuing_root_file, NULL, &r) == 0) {
 			tls_verify_quiet = 0;
-			return shim_now_ms() - t0;
+			return harness_now_ms() - t0;
 		}
-		shim_sleep_ms(100);
+		harness_sleep_ms(100);
 	}
 	tls_verify_quiet = 0;
 	return -1;
@@ -55,10 +66,10 @@ static void allowlist(void)
 	/* A new allowed name: the placeholder now, a certificate on a later handshake. */
 	struct tls_client_result r;
 	memset(&r, 0, sizeof(r));
-	long f0 = shim_now_ms();
+	long f0 = harness_now_ms();
 	CHECK_OK(tls_client_connect(env.port, "n1.od.example.test", NULL, 0, NULL, NULL, &r));
 	fprintf(stderr, "  without AUTOTLS_ON_DEMAND_WAIT: the first handshake for a new name took %ld ms (the "
-		"server's own certificate)\n", shim_now_ms() - f0);
+		"server's own certificate)\n", harness_now_ms() - f0);
 	CHECK(strstr(r.subject, SERVER_PLACEHOLDER_CN) != NULL);
 	long ms = until_verified(&env, "n1.od.example.test", 15000);
 	fprintf(stderr, "  n1.od.example.test verified %ld ms after its first handshake\n", ms);
@@ -78,7 +89,7 @@ static void allowlist(void)
 		tls_client_connect(env.port, name, NULL, 0, NULL, NULL, &r);
 		tls_verify_quiet = 0;
 	}
-	shim_sleep_ms(1500);
+	harness_sleep_ms(1500);
 	long after = rss_kb(env.srv.pid);
 	fprintf(stderr, "  10,000 junk handshakes: server RSS %ld kB -> %ld kB, orders %d -> %d\n", before, after,
 		orders, pebble_count_orders(&env.p));
@@ -88,16 +99,16 @@ static void allowlist(void)
 	CHECK(!shim_log_has(&env, "nodot"));
 
 	/* A burst of 100 allowed names: 20 at once (n1 took one token already), then 10 a minute. */
-	long b0 = shim_now_ms();
+	long b0 = harness_now_ms();
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "b%d.od.example.test", i);
 		tls_client_connect(env.port, name, NULL, 0, NULL, NULL, &r);
-		shim_sleep_ms(20);
+		harness_sleep_ms(20);
 	}
-	shim_sleep_ms(8000);
+	harness_sleep_ms(8000);
 	int burst = pebble_count_orders(&env.p) - orders;
-	long limit = 19 + (shim_now_ms() - b0) / 6000 + 1;
-	fprintf(stderr, "  burst of 100 names: %d orders in %ld ms (the bucket allows %ld)\n", burst, shim_now_ms() - b0,
+	long limit = 19 + (harness_now_ms() - b0) / 6000 + 1;
+	fprintf(stderr, "  burst of 100 names: %d orders in %ld ms (the bucket allows %ld)\n", burst, harness_now_ms() - b0,
 		limit);
 	CHECK(burst >= 10);
 	CHECK(burst <= limit);
@@ -119,9 +130,9 @@ static void threaded_server_waits(void)
 	REQUIRE(started);
 	REQUIRE(shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) >= 0);
 	struct tls_client_result r;
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	int ok = tls_client_connect(env.port, "w1.od.example.test", NULL, 0, env.p.issuing_root_file, NULL, &r) == 0;
-	long took = shim_now_ms() - t0;
+	long took = harness_now_ms() - t0;
 	fprintf(stderr, "  with AUTOTLS_ON_DEMAND_WAIT=10 (python, threaded): the first handshake for a new name "
 		"verified: %s, after %ld ms\n", ok ? "yes" : "no", took);
 	CHECK(ok);
@@ -150,9 +161,9 @@ static void nginx_no_stall(void)
 	long worst = 0;
 	int failed = 0;
 	for (int i = 0; i < 300; i++) {
-		long t0 = shim_now_ms();
+		long t0 = harness_now_ms();
 		failed += tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, &r) != 0;
-		long d = shim_now_ms() - t0;
+		long d = harness_now_ms() - t0;
 		worst = d > worst ? d : worst;
 	}
 	int issued = until_verified(&env, "s9.od.example.test", 15000) >= 0;
@@ -195,7 +206,7 @@ static void ask_url(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 200 && !harness_tcp_connects(ask_port); i++)
-		shim_sleep_ms(25);
+		harness_sleep_ms(25);
 	struct shim_env env;
 	snprintf(e_ask, sizeof(e_ask), "AUTOTLS_ASK=http://127.0.0.1:%d/check", ask_port);
 	shim_env_extra[0] = "AUTOTLS_ON_DEMAND=1";
@@ -210,12 +221,12 @@ static void ask_url(void)
 			tls_client_connect(env.port, "yes1.ask.example.test", NULL, 0, NULL, NULL, &r);
 			tls_client_connect(env.port, "no1.ask.example.test", NULL, 0, NULL, NULL, &r);
 			tls_client_connect(env.port, "nodot", NULL, 0, NULL, NULL, &r);
-			shim_sleep_ms(100);
+			harness_sleep_ms(100);
 		}
 		CHECK(until_verified(&env, "yes1.ask.example.test", 15000) >= 0);
 		for (int i = 0; i < 5; i++)
 			tls_client_connect(env.port, "no1.ask.example.test", NULL, 0, NULL, NULL, &r);
-		shim_sleep_ms(1000);
+		harness_sleep_ms(1000);
 		size_t n = 0;
 		char *asked = harness_read_file(log, &n);
 		int yes = 0, no = 0, nodot = 0;

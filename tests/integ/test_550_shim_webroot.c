@@ -6,9 +6,18 @@
  */
 #include "tests/harness/placeholder.h"
 #include "tests/harness/proc.h"
-#include "tests/integ/shim_env.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_env.h"
+#include "tests/harness/shim_log.h"
+#include "tests/test.h"
 
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static void webroot_served_by_nginx(void)
 {
@@ -53,9 +62,9 @@ static void webroot_served_by_nginx(void)
 		_exit(127);
 	}
 	free(envp);
-	long t0 = shim_now_ms();
-	while (!harness_tcp_connects(env.port) && shim_now_ms() - t0 < 15000)
-		shim_sleep_ms(50);
+	long t0 = harness_now_ms();
+	while (!harness_tcp_connects(env.port) && harness_now_ms() - t0 < 15000)
+		harness_sleep_ms(50);
 	long ms = shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS);
 	fprintf(stderr, "  verified through the webroot after %ld ms\n", ms);
 	CHECK(ms >= 0);
@@ -68,7 +77,7 @@ static void webroot_served_by_nginx(void)
 		shim_env_dump(&env);
 	kill(-pid, SIGTERM);
 	for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
-		shim_sleep_ms(100);
+		harness_sleep_ms(100);
 	kill(-pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	shim_env_stop(&env);

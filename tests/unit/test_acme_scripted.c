@@ -5,6 +5,7 @@
  * key). Each step names the request it expects; a request out of script fails the test.
  */
 #include "acme/acme.h"
+#include "tests/harness/certgen.h"
 #include "tests/harness/scripted_http.h"
 #include "tests/test.h"
 #include "util/b64.h"
@@ -51,12 +52,7 @@ static char *make_cert(EVP_PKEY *key, const char *const *names, size_t n)
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
 	X509_sign(x, key, EVP_sha256());
-	BIO *b = BIO_new(BIO_s_mem());
-	PEM_write_bio_X509(b, x);
-	char *p;
-	long len = BIO_get_mem_data(b, &p);
-	char *out = strndup(p, (size_t)len);
-	BIO_free(b);
+	char *out = harness_cert_pem(x, NULL);
 	X509_free(x);
 	return out;
 }

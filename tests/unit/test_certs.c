@@ -2,7 +2,7 @@
 #include "store/certs.h"
 #include "store/store.h"
 #include "util/err.h"
-#include "tests/certgen.h"
+#include "tests/harness/certgen.h"
 #include "tests/test.h"
 
 #include <stdlib.h>
@@ -63,9 +63,9 @@ static void test_round_trip(void)
 	char **keys = NULL;
 	size_t nk = 0;
 
-	REQUIRE(cg_self_signed(&a.key, &a.kl, &a.cert, &a.cl, "DNS:example.com,DNS:www.example.com") == 0);
-	REQUIRE(cg_self_signed(&b.key, &b.kl, &b.cert, &b.cl, "DNS:example.com,DNS:www.example.com") == 0);
-	REQUIRE(cg_self_signed(&c.key, &c.kl, &c.cert, &c.cl, "DNS:*.example.net") == 0);
+	REQUIRE(harness_self_signed_pem(&a.key, &a.kl, &a.cert, &a.cl, "DNS:example.com,DNS:www.example.com") == 0);
+	REQUIRE(harness_self_signed_pem(&b.key, &b.kl, &b.cert, &b.cl, "DNS:example.com,DNS:www.example.com") == 0);
+	REQUIRE(harness_self_signed_pem(&c.key, &c.kl, &c.cert, &c.cl, "DNS:*.example.net") == 0);
 	REQUIRE(at_store_open_file(&s, rootp) == 0);
 
 	CHECK_INT(at_cert_record_load(s, "ca", "example.com", &got), ==, AT_E_NOTFOUND);

@@ -4,6 +4,7 @@
  * silent.
  */
 #include "shim/config.c" /* the preload's own file: not in the core archive */
+#include "tests/harness/fake_env.h"
 #include "tests/test.h"
 #include "util/err.h"
 
@@ -12,16 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const *vars; /* NAME, value, NAME, value, ..., NULL */
-
-static const char *fake_getenv(const char *name)
-{
-	for (size_t i = 0; vars[i]; i += 2)
-		if (strcmp(vars[i], name) == 0)
-			return vars[i + 1];
-	return NULL;
-}
-
 /* Runs the parser with stderr captured; returns its result and what it logged. */
 static int read_with(const char *const *v, struct shim_config *cfg, char *logbuf, size_t size)
 {
@@ -29,8 +20,8 @@ static int read_with(const char *const *v, struct shim_config *cfg, char *logbuf
 	int fd = mkstemp(path);
 	int saved = dup(STDERR_FILENO);
 	dup2(fd, STDERR_FILENO);
-	vars = v;
-	int rc = shim_config_read(cfg, fake_getenv);
+	fake_env_use(v);
+	int rc = shim_config_read(cfg, fake_env_getenv);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);

@@ -1,11 +1,13 @@
 /*
- * The DNS client (util/dns.c): the query builder, the TXT answer parser from a table of hand-built answers
- * (good ones, and hostile ones: truncated, pointer loops, lengths past the end, wrong id, another question),
- * resolv.conf, and the transport against a local server that answers UDP with TC set and the full answer over
- * TCP.
+ * The DNS client (dns/wire.c, dns/query.c, dns/transport.c): the query builder, the TXT answer parser from a
+ * table of hand-built answers (good ones, and hostile ones: truncated, pointer loops, lengths past the end, wrong
+ * id, another question), resolv.conf, and the transport against a local server that answers UDP with TC set and
+ * the full answer over TCP.
  */
+#include "tests/harness/dns_msg.h"
 #include "tests/test.h"
-#include "util/dns.h"
+#include "dns/query.h"
+#include "dns/wire.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -194,26 +196,33 @@ struct fake {
 	const char *txt;
 };
 
-static size_t answer(unsigned char *r, const unsigned char *q, size_t qlen, int tc, const char *txt)
+/* The answer to query q (its header and question copied): TC set and no record, or one TXT record for the
+ * question's name (a pointer to it) holding txt as one string. */
+static void answer(struct dns_msg *r, const unsigned char *q, size_t qlen, int tc, const char *txt)
 {
-	memcpy(r, q, qlen);
-	r[2] = (unsigned char)(0x81 | (tc ? 0x02 : 0));
-	r[3] = 0x80;
+	size_t n = strlen(txt);
+
+	r->n = 0;
+	dns_msg_put(r, q, qlen);
+	r->b[2] = (unsigned char)(0x81 | (tc ? 0x02 : 0));
+	r->b[3] = 0x80;
 	if (tc)
-		return qlen;
-	r[7] = 1;
-	size_t off = qlen, n = strlen(txt);
-	const unsigned char rr[] = { PTR_Q, 0, 16, 0, 1, 0, 0, 0, 60, 0, (unsigned char)(n + 1), (unsigned char)n };
-	memcpy(r + off, rr, sizeof(rr));
-	off += sizeof(rr);
-	memcpy(r + off, txt, n);
-	return off + n;
+		return;
+	r->b[7] = 1;
+	dns_msg_u16(r, 0xC000 | 12);
+	dns_msg_u16(r, 16);
+	dns_msg_u16(r, 1);
+	dns_msg_u32(r, 60);
+	dns_msg_u16(r, (unsigned)n + 1);
+	dns_msg_u8(r, (unsigned)n);
+	dns_msg_put(r, txt, n);
 }
 
 static void *fake_main(void *arg)
 {
 	struct fake *f = arg;
-	unsigned char q[512], r[1024];
+	unsigned char q[512];
+	struct dns_msg r;
 	struct sockaddr_storage from;
 	socklen_t fl = sizeof(from);
 	ssize_t n = recvfrom(f->udp, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
@@ -221,11 +230,11 @@ static void *fake_main(void *arg)
 		return NULL;
 	f->udp_seen++;
 	/* First an answer with another id, which the client must ignore, then the truncated one. */
-	size_t rl = answer(r, q, (size_t)n, 1, f->txt);
-	r[1] ^= 0xFF;
-	sendto(f->udp, r, rl, 0, (struct sockaddr *)&from, fl);
-	r[1] ^= 0xFF;
-	sendto(f->udp, r, rl, 0, (struct sockaddr *)&from, fl);
+	answer(&r, q, (size_t)n, 1, f->txt);
+	r.b[1] ^= 0xFF;
+	sendto(f->udp, r.b, r.n, 0, (struct sockaddr *)&from, fl);
+	r.b[1] ^= 0xFF;
+	sendto(f->udp, r.b, r.n, 0, (struct sockaddr *)&from, fl);
 	int c = accept(f->tcp, NULL, NULL);
 	if (c < 0)
 		return NULL;
@@ -234,10 +243,12 @@ static void *fake_main(void *arg)
 		size_t ql = (size_t)(lb[0] << 8 | lb[1]);
 		if (ql <= sizeof(q) && recv(c, q, ql, MSG_WAITALL) == (ssize_t)ql) {
 			f->tcp_seen++;
-			rl = answer(r + 2, q, ql, 0, f->txt);
-			r[0] = (unsigned char)(rl >> 8);
-			r[1] = (unsigned char)rl;
-			send(c, r, rl + 2, 0);
+			answer(&r, q, ql, 0, f->txt);
+			/* Over TCP the message goes behind its 16-bit length (RFC 1035 section 4.2.2). */
+			struct dns_msg framed = { .n = 0 };
+			dns_msg_u16(&framed, (unsigned)r.n);
+			dns_msg_put(&framed, r.b, r.n);
+			send(c, framed.b, framed.n, 0);
 		}
 	}
 	close(c);

@@ -1,13 +1,15 @@
 /*
- * The authoritative-server parsers (util/dns_auth_parse.c) from answers built by hand: the zone from an SOA
- * answer (apex, NODATA and NXDOMAIN with the SOA in the authority section, a CNAME to another zone, an SOA that
+ * The authoritative-server parsers (dns/auth_parse.c, dns/zone.c) from answers built by hand: the zone from an
+ * SOA answer (apex, NODATA and NXDOMAIN with the SOA in the authority section, a CNAME to another zone, an SOA that
  * does not hold the name), the NS set with its glue, and A/AAAA answers; the caps (servers, addresses), names
  * and addresses left out; and hostile input: every cut of each good answer, pointer loops, counts past the end,
  * wrong RDATA lengths. Then at_dns_auth_txt against a scripted local server: RD clear on the wire, AA required.
  */
+#include "tests/harness/dns_msg.h"
 #include "tests/test.h"
-#include "util/dns.h"
-#include "util/dns_auth.h"
+#include "dns/auth.h"
+#include "dns/wire.h"
+#include "dns/zone.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -23,80 +25,40 @@
 #define AA 0x8580   /* QR AA RD RA */
 #define NXD 0x8183
 
-/* ---- a message writer for well-formed answers: names written out in full ---- */
+/* ---- the answers, written with the harness's DNS message writer (names in full) ---- */
 
-struct msg {
-	unsigned char b[4096];
-	size_t n;
-};
-
-static void put(struct msg *m, const void *p, size_t n)
+/* The header and the question (class IN) of an answer to id ID. */
+static void head(struct dns_msg *m, unsigned flags, unsigned an, unsigned ns, unsigned ar, const char *q,
+		 unsigned qtype)
 {
-	memcpy(m->b + m->n, p, n);
-	m->n += n;
+	dns_msg_header(m, ID, flags, 1, an, ns, ar);
+	dns_msg_question(m, q, qtype, 1);
 }
 
-static void u16(struct msg *m, unsigned v)
+/* A record of class IN with a TTL of 60. */
+static void rr(struct dns_msg *m, const char *owner, unsigned type, const void *rd, size_t rdlen)
 {
-	m->b[m->n++] = (unsigned char)(v >> 8);
-	m->b[m->n++] = (unsigned char)v;
+	dns_msg_rr(m, owner, type, 1, 60, rd, rdlen);
 }
 
-static void name(struct msg *m, const char *text)
+static void rr_name(struct dns_msg *m, const char *owner, unsigned type, const char *target)
 {
-	while (*text) {
-		const char *dot = strchr(text, '.');
-		size_t l = dot ? (size_t)(dot - text) : strlen(text);
-		m->b[m->n++] = (unsigned char)l;
-		put(m, text, l);
-		text += l + (dot ? 1 : 0);
-	}
-	m->b[m->n++] = 0;
-}
-
-static void head(struct msg *m, unsigned flags, unsigned an, unsigned ns, unsigned ar, const char *q, unsigned qtype)
-{
-	m->n = 0;
-	u16(m, ID);
-	u16(m, flags);
-	u16(m, 1);
-	u16(m, an);
-	u16(m, ns);
-	u16(m, ar);
-	name(m, q);
-	u16(m, qtype);
-	u16(m, 1);
-}
-
-static void rr(struct msg *m, const char *owner, unsigned type, const void *rd, size_t rdlen)
-{
-	name(m, owner);
-	u16(m, type);
-	u16(m, 1);
-	u16(m, 0);
-	u16(m, 60);
-	u16(m, (unsigned)rdlen);
-	put(m, rd, rdlen);
-}
-
-static void rr_name(struct msg *m, const char *owner, unsigned type, const char *target)
-{
-	struct msg rd = { .n = 0 };
-	name(&rd, target);
+	struct dns_msg rd = { .n = 0 };
+	dns_msg_name(&rd, target);
 	rr(m, owner, type, rd.b, rd.n);
 }
 
-static void rr_soa(struct msg *m, const char *owner)
+static void rr_soa(struct dns_msg *m, const char *owner)
 {
-	struct msg rd = { .n = 0 };
-	name(&rd, "ns1.a.test");
-	name(&rd, "hostmaster.a.test");
+	struct dns_msg rd = { .n = 0 };
+	dns_msg_name(&rd, "ns1.a.test");
+	dns_msg_name(&rd, "hostmaster.a.test");
 	for (int i = 0; i < 20; i++)
-		rd.b[rd.n++] = (unsigned char)i;
+		dns_msg_u8(&rd, (unsigned)i);
 	rr(m, owner, AT_DNS_TYPE_SOA, rd.b, rd.n);
 }
 
-static void rr_ip(struct msg *m, const char *owner, const char *ip)
+static void rr_ip(struct dns_msg *m, const char *owner, const char *ip)
 {
 	unsigned char a[16];
 	if (inet_pton(AF_INET, ip, a) == 1)
@@ -106,7 +68,7 @@ static void rr_ip(struct msg *m, const char *owner, const char *ip)
 }
 
 /* Every strict prefix of a good answer is refused (the counts promise more than is there), never read past. */
-static int every_cut_refused(const struct msg *m, int (*parse)(const unsigned char *, size_t))
+static int every_cut_refused(const struct dns_msg *m, int (*parse)(const unsigned char *, size_t))
 {
 	for (size_t len = 0; len < m->n; len++) {
 		unsigned char *copy = malloc(len ? len : 1); /* exactly len bytes: ASan sees any read past them */
@@ -123,7 +85,7 @@ static int every_cut_refused(const struct msg *m, int (*parse)(const unsigned ch
 
 /* ---- the zone ---- */
 
-static int zone_of(const struct msg *m, char *target, char *zone)
+static int zone_of(const struct dns_msg *m, char *target, char *zone)
 {
 	strcpy(target, "-");
 	strcpy(zone, "-");
@@ -131,7 +93,7 @@ static int zone_of(const struct msg *m, char *target, char *zone)
 }
 
 /* The answer in m reads as zone (and the name to ask for as target); reports the row's name when it does not. */
-static void zone_is(const char *what, const struct msg *m, const char *zone, const char *target)
+static void zone_is(const char *what, const struct dns_msg *m, const char *zone, const char *target)
 {
 	char t[AT_DNS_NAME_TEXT], z[AT_DNS_NAME_TEXT];
 	int rc = zone_of(m, t, z);
@@ -143,7 +105,7 @@ static void zone_is(const char *what, const struct msg *m, const char *zone, con
 
 static void zone_answers(void)
 {
-	struct msg m;
+	struct dns_msg m;
 	char t[AT_DNS_NAME_TEXT], z[AT_DNS_NAME_TEXT];
 
 	head(&m, OK, 1, 0, 0, "x.a.test", AT_DNS_TYPE_SOA);
@@ -196,7 +158,7 @@ static int zone_parse(const unsigned char *b, size_t n)
 
 static void zone_hostile(void)
 {
-	struct msg m;
+	struct dns_msg m;
 	head(&m, OK, 2, 1, 0, "x.a.test", AT_DNS_TYPE_SOA);
 	rr_name(&m, "x.a.test", AT_DNS_TYPE_CNAME, "y.b.test");
 	rr_soa(&m, "y.b.test");
@@ -253,7 +215,7 @@ static int ns_parse(const unsigned char *b, size_t n)
 
 static void ns_with_glue(void)
 {
-	struct msg m;
+	struct dns_msg m;
 	head(&m, AA, 3, 0, 5, "a.test", AT_DNS_TYPE_NS);
 	rr_name(&m, "a.test", AT_DNS_TYPE_NS, "ns1.a.test");
 	rr_name(&m, "a.test", AT_DNS_TYPE_NS, "NS2.Provider.Test.");
@@ -264,7 +226,7 @@ static void ns_with_glue(void)
 	rr_ip(&m, "other.test", "192.0.2.9"); /* not one of the servers */
 	/* An OPT record (RFC 6891): root owner, type 41, class = payload size. */
 	const unsigned char opt[] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 };
-	put(&m, opt, sizeof(opt));
+	dns_msg_put(&m, opt, sizeof(opt));
 
 	memset(&got, 0, sizeof(got));
 	strcpy(got.zone, "kept");
@@ -291,7 +253,7 @@ static void ns_with_glue(void)
 
 static void ns_caps_and_refusals(void)
 {
-	struct msg m;
+	struct dns_msg m;
 	char host[64], ip[64];
 
 	/* Twelve servers, two addresses each: eight servers and sixteen addresses kept. */
@@ -338,13 +300,13 @@ static void ns_caps_and_refusals(void)
 
 	head(&m, OK, 1, 0, 0, "a.test", AT_DNS_TYPE_NS);
 	const unsigned char ns_long[] = { 0xC0, 12, 0, 2, 0, 1, 0, 0, 0, 60, 0, 2, 3, 'n', 's', 0 };
-	put(&m, ns_long, sizeof(ns_long));
+	dns_msg_put(&m, ns_long, sizeof(ns_long));
 	CHECK_INT(ns_parse(m.b, m.n), ==, AT_E_PARSE);
 
 	head(&m, OK, 1, 0, 0, "a.test", AT_DNS_TYPE_NS);
 	size_t rd = m.n + 12;
 	const unsigned char ns_loop[] = { 0xC0, 12, 0, 2, 0, 1, 0, 0, 0, 60, 0, 2, 0xC0, (unsigned char)rd };
-	put(&m, ns_loop, sizeof(ns_loop));
+	dns_msg_put(&m, ns_loop, sizeof(ns_loop));
 	CHECK_INT(ns_parse(m.b, m.n), ==, AT_E_PARSE);
 }
 
@@ -352,7 +314,7 @@ static void ns_caps_and_refusals(void)
 
 static void addr_answers(void)
 {
-	struct msg m;
+	struct dns_msg m;
 	memset(&got, 0, sizeof(got));
 	strcpy(got.ns[0], "ns.b.test");
 	got.nns = 1;
@@ -382,16 +344,16 @@ static void addr_answers(void)
 
 static void host_names(void)
 {
-	CHECK(at_dns_auth_host_ok("ns1.example.test"));
-	CHECK(at_dns_auth_host_ok("a"));
-	CHECK(at_dns_auth_host_ok("_x-y.0"));
-	CHECK(!at_dns_auth_host_ok(""));
-	CHECK(!at_dns_auth_host_ok("a..b"));
-	CHECK(!at_dns_auth_host_ok(".a"));
-	CHECK(!at_dns_auth_host_ok("a."));
-	CHECK(!at_dns_auth_host_ok("a b"));
-	CHECK(!at_dns_auth_host_ok("A.test")); /* names are read as lower case */
-	CHECK(!at_dns_auth_host_ok("a\x01.test"));
+	CHECK(at_dns_host_ok("ns1.example.test"));
+	CHECK(at_dns_host_ok("a"));
+	CHECK(at_dns_host_ok("_x-y.0"));
+	CHECK(!at_dns_host_ok(""));
+	CHECK(!at_dns_host_ok("a..b"));
+	CHECK(!at_dns_host_ok(".a"));
+	CHECK(!at_dns_host_ok("a."));
+	CHECK(!at_dns_host_ok("a b"));
+	CHECK(!at_dns_host_ok("A.test")); /* names are read as lower case */
+	CHECK(!at_dns_host_ok("a\x01.test"));
 }
 
 /* ---- at_dns_auth_txt against a scripted server on loopback ---- */
@@ -413,7 +375,7 @@ static void *scripted_main(void *arg)
 		if (n < 12)
 			return NULL;
 		s->rd_seen[i] = q[2] & 0x01;
-		struct msg m;
+		struct dns_msg m;
 		head(&m, s->flags[i], 1, 0, 0, "_acme-challenge.a.test", AT_DNS_TYPE_TXT);
 		m.b[0] = q[0];
 		m.b[1] = q[1];

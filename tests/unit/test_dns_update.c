@@ -1,12 +1,13 @@
 /*
- * RFC 2136 + TSIG (util/dns_update.c): the UPDATE's bytes for a known input, with the TSIG MAC computed here
+ * RFC 2136 + TSIG (dns/update.c, dns/tsig.c): the UPDATE's bytes for a known input, with the TSIG MAC computed here
  * independently (OpenSSL's one-shot HMAC over the message and the TSIG variables, RFC 8945 section 4.3.3), for
  * both algorithms and both verbs; and the answer parser from a table of answers built and signed here: good
  * ones, error answers (BADSIG, BADKEY, BADTIME, NOTAUTH, REFUSED) and hostile ones (forged or missing MAC, a
  * TSIG not last or compressed, another key or algorithm, a stale time, cut or trailing bytes, another zone).
  */
+#include "tests/harness/dns_msg.h"
 #include "tests/test.h"
-#include "util/dns_update.h"
+#include "dns/update.h"
 #include "util/err.h"
 
 #include <openssl/evp.h>
@@ -20,41 +21,9 @@ static const struct at_tsig_key key256 = { AT_TSIG_HMAC_SHA256, "Acme-Key.", sec
 static const struct at_tsig_key key512 = { AT_TSIG_HMAC_SHA512, "acme-key", secret, 32 };
 #define T0 1700000000ULL
 
-struct buf {
-	unsigned char b[4096];
-	size_t n;
-};
-
-static void add(struct buf *b, const void *p, size_t n)
-{
-	memcpy(b->b + b->n, p, n);
-	b->n += n;
-}
-static void add8(struct buf *b, unsigned v)
-{
-	b->b[b->n++] = (unsigned char)v;
-}
-static void add16(struct buf *b, unsigned v)
-{
-	add8(b, v >> 8 & 0xFF);
-	add8(b, v & 0xFF);
-}
-static void add32(struct buf *b, uint32_t v)
-{
-	add16(b, v >> 16);
-	add16(b, v & 0xFFFF);
-}
-static void add48(struct buf *b, uint64_t v)
-{
-	add16(b, (unsigned)(v >> 32));
-	add32(b, (uint32_t)v);
-}
-/* A name as length-prefixed labels, written out by hand: "\x08acme-key\x00" etc. */
-static void addname(struct buf *b, const char *wire, size_t n)
-{
-	add(b, wire, n);
-}
-#define NAME(b, lit) addname((b), (lit), sizeof(lit) - 1)
+/* A name as length-prefixed labels written out by hand ("\x08acme-key\x00" etc.): the expected bytes spelled out,
+ * lower case as the encoder must write them. */
+#define NAME(b, lit) dns_msg_put((b), (lit), sizeof(lit) - 1)
 #define ZONE_W "\x07" "example" "\x04" "test" "\x00"
 #define OWNER_W "\x0f" "_acme-challenge" "\x03" "www" "\x07" "example" "\x04" "test" "\x00"
 #define KEY_W "\x08" "acme-key" "\x00"
@@ -62,27 +31,27 @@ static void addname(struct buf *b, const char *wire, size_t n)
 #define ALG512_W "\x0b" "hmac-sha512" "\x00"
 
 /* The TSIG variables, by hand. */
-static void vars(struct buf *v, int sha512, uint64_t t, unsigned fudge, unsigned error)
+static void vars(struct dns_msg *v, int sha512, uint64_t t, unsigned fudge, unsigned error)
 {
 	v->n = 0;
 	NAME(v, KEY_W);
-	add16(v, 255);
-	add32(v, 0);
+	dns_msg_u16(v, 255);
+	dns_msg_u32(v, 0);
 	if (sha512)
 		NAME(v, ALG512_W);
 	else
 		NAME(v, ALG256_W);
-	add48(v, t);
-	add16(v, fudge);
-	add16(v, error);
-	add16(v, 0);
+	dns_msg_u48(v, t);
+	dns_msg_u16(v, fudge);
+	dns_msg_u16(v, error);
+	dns_msg_u16(v, 0);
 }
 
-static void hmac(int sha512, const struct buf *parts, size_t n, unsigned char *mac, unsigned *maclen)
+static void hmac(int sha512, const struct dns_msg *parts, size_t n, unsigned char *mac, unsigned *maclen)
 {
-	struct buf all = { .n = 0 };
+	struct dns_msg all = { .n = 0 };
 	for (size_t i = 0; i < n; i++)
-		add(&all, parts[i].b, parts[i].n);
+		dns_msg_put(&all, parts[i].b, parts[i].n);
 	HMAC(sha512 ? EVP_sha512() : EVP_sha256(), secret, 32, all.b, all.n, mac, maclen);
 }
 
@@ -97,28 +66,28 @@ static void message_bytes(int sha512, int add_rr)
 	REQUIRE(at_dns_update_build(out, sizeof(out), &len, 0xBEEF, "Example.Test.", "_acme-challenge.WWW.example.test",
 				    value, add_rr) == 0);
 	/* RFC 2136 section 2: header, zone, no prerequisite, the update RR. */
-	struct buf e = { .n = 0 };
-	add16(&e, 0xBEEF);
-	add16(&e, 0x2800); /* opcode 5 */
-	add16(&e, 1);
-	add16(&e, 0);
-	add16(&e, 1);
-	add16(&e, 0);
+	struct dns_msg e = { .n = 0 };
+	dns_msg_u16(&e, 0xBEEF);
+	dns_msg_u16(&e, 0x2800); /* opcode 5 */
+	dns_msg_u16(&e, 1);
+	dns_msg_u16(&e, 0);
+	dns_msg_u16(&e, 1);
+	dns_msg_u16(&e, 0);
 	NAME(&e, ZONE_W);
-	add16(&e, 6);
-	add16(&e, 1);
+	dns_msg_u16(&e, 6);
+	dns_msg_u16(&e, 1);
 	NAME(&e, OWNER_W);
-	add16(&e, 16);
-	add16(&e, add_rr ? 1 : 254);
-	add32(&e, add_rr ? 60 : 0);
-	add16(&e, 45);
-	add8(&e, 44);
-	add(&e, value, 44);
+	dns_msg_u16(&e, 16);
+	dns_msg_u16(&e, add_rr ? 1 : 254);
+	dns_msg_u32(&e, add_rr ? 60 : 0);
+	dns_msg_u16(&e, 45);
+	dns_msg_u8(&e, 44);
+	dns_msg_put(&e, value, 44);
 	CHECK_INT(len, ==, e.n);
 	CHECK(len == e.n && memcmp(out, e.b, len) == 0);
 
 	REQUIRE(at_tsig_sign(out, sizeof(out), &len, k, T0, mac, &maclen) == 0);
-	struct buf parts[2] = { e, { .n = 0 } };
+	struct dns_msg parts[2] = { e, { .n = 0 } };
 	vars(&parts[1], sha512, T0, 300, 0);
 	hmac(sha512, parts, 2, emac, &emaclen);
 	CHECK_INT(maclen, ==, emaclen);
@@ -126,21 +95,21 @@ static void message_bytes(int sha512, int add_rr)
 	/* ARCOUNT 1, then the TSIG RR. */
 	e.b[11] = 1;
 	NAME(&e, KEY_W);
-	add16(&e, 250);
-	add16(&e, 255);
-	add32(&e, 0);
-	add16(&e, 13 + 10 + emaclen + 6);
+	dns_msg_u16(&e, 250);
+	dns_msg_u16(&e, 255);
+	dns_msg_u32(&e, 0);
+	dns_msg_u16(&e, 13 + 10 + emaclen + 6);
 	if (sha512)
 		NAME(&e, ALG512_W);
 	else
 		NAME(&e, ALG256_W);
-	add48(&e, T0);
-	add16(&e, 300);
-	add16(&e, emaclen);
-	add(&e, emac, emaclen);
-	add16(&e, 0xBEEF);
-	add16(&e, 0);
-	add16(&e, 0);
+	dns_msg_u48(&e, T0);
+	dns_msg_u16(&e, 300);
+	dns_msg_u16(&e, emaclen);
+	dns_msg_put(&e, emac, emaclen);
+	dns_msg_u16(&e, 0xBEEF);
+	dns_msg_u16(&e, 0);
+	dns_msg_u16(&e, 0);
 	CHECK_INT(len, ==, e.n);
 	CHECK(len == e.n && memcmp(out, e.b, len) == 0);
 }
@@ -205,40 +174,40 @@ static const unsigned char req_mac[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 					   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
 
 /* An answer to id 0x4242 for zone example.test, signed with key256 (as flags change). */
-static void answer(struct buf *m, const struct row *r)
+static void answer(struct dns_msg *m, const struct row *r)
 {
-	struct buf body = { .n = 0 };
+	struct dns_msg body = { .n = 0 };
 	unsigned ad = (r->flags & F_NO_TSIG) ? 0 : 1;
 	unsigned zo = (r->flags & F_ZONE_TWO) ? 2 : (r->flags & F_NO_ZONE) ? 0 : 1;
 	if (r->flags & F_TSIG_NOT_LAST)
 		ad = 2;
-	add16(&body, 0x4242);
-	add16(&body, ((r->flags & F_NOT_RESPONSE) ? 0 : 0x8000) | ((r->flags & F_OPCODE_QUERY) ? 0 : 0x2800) |
+	dns_msg_u16(&body, 0x4242);
+	dns_msg_u16(&body, ((r->flags & F_NOT_RESPONSE) ? 0 : 0x8000) | ((r->flags & F_OPCODE_QUERY) ? 0 : 0x2800) |
 			     r->rcode);
-	add16(&body, zo);
-	add16(&body, 0);
-	add16(&body, 0);
-	add16(&body, ad - ((r->flags & F_NO_TSIG) ? 0 : 1)); /* ARCOUNT before the TSIG: what the MAC covers */
+	dns_msg_u16(&body, zo);
+	dns_msg_u16(&body, 0);
+	dns_msg_u16(&body, 0);
+	dns_msg_u16(&body, ad - ((r->flags & F_NO_TSIG) ? 0 : 1)); /* ARCOUNT before the TSIG: what the MAC covers */
 	for (unsigned i = 0; i < zo; i++) {
 		if (r->flags & F_ZONE_OTHER)
 			NAME(&body, "\x07" "example" "\x03" "org" "\x00");
 		else
 			NAME(&body, ZONE_W);
-		add16(&body, 6);
-		add16(&body, 1);
+		dns_msg_u16(&body, 6);
+		dns_msg_u16(&body, 1);
 	}
 	m->n = 0;
-	add(m, body.b, body.n);
+	dns_msg_put(m, body.b, body.n);
 	if (r->flags & F_NO_TSIG)
 		return;
 	/* The MAC: request MAC, the message without the TSIG, the variables (section 4.3.1). */
-	struct buf pre = { .n = 0 }, v;
+	struct dns_msg pre = { .n = 0 }, v;
 	unsigned char mac[64];
 	unsigned maclen = 0;
-	add16(&pre, 32);
-	add(&pre, req_mac, 32);
+	dns_msg_u16(&pre, 32);
+	dns_msg_put(&pre, req_mac, 32);
 	vars(&v, 0, r->time, 300, r->tsig_error);
-	struct buf parts[3] = { pre, body, v };
+	struct dns_msg parts[3] = { pre, body, v };
 	hmac(0, parts, 3, mac, &maclen);
 	if (r->flags & F_BAD_MAC)
 		mac[5] ^= 0x40;
@@ -254,31 +223,31 @@ static void answer(struct buf *m, const struct row *r)
 		NAME(m, "\x08" "acme-kez" "\x00");
 	else
 		NAME(m, KEY_W);
-	add16(m, 250);
-	add16(m, 255);
-	add32(m, 0);
-	add16(m, 13 + 10 + maclen + 6 + ((r->flags & F_RDLEN_LONG) ? 40 : 0));
+	dns_msg_u16(m, 250);
+	dns_msg_u16(m, 255);
+	dns_msg_u32(m, 0);
+	dns_msg_u16(m, 13 + 10 + maclen + 6 + ((r->flags & F_RDLEN_LONG) ? 40 : 0));
 	if (r->flags & F_ALG_OTHER)
 		NAME(m, ALG512_W);
 	else
 		NAME(m, ALG256_W);
-	add48(m, r->time);
-	add16(m, 300);
-	add16(m, maclen);
-	add(m, mac, maclen);
-	add16(m, (r->flags & F_ORIG_ID) ? 0x4243 : 0x4242);
-	add16(m, r->tsig_error);
-	add16(m, 0);
+	dns_msg_u48(m, r->time);
+	dns_msg_u16(m, 300);
+	dns_msg_u16(m, maclen);
+	dns_msg_put(m, mac, maclen);
+	dns_msg_u16(m, (r->flags & F_ORIG_ID) ? 0x4243 : 0x4242);
+	dns_msg_u16(m, r->tsig_error);
+	dns_msg_u16(m, 0);
 	if (r->flags & F_TSIG_NOT_LAST) {
 		NAME(m, ZONE_W);
-		add16(m, 1);
-		add16(m, 1);
-		add32(m, 60);
-		add16(m, 4);
-		add32(m, 0x7F000001);
+		dns_msg_u16(m, 1);
+		dns_msg_u16(m, 1);
+		dns_msg_u32(m, 60);
+		dns_msg_u16(m, 4);
+		dns_msg_u32(m, 0x7F000001);
 	}
 	if (r->flags & F_TRAILING)
-		add8(m, 0);
+		dns_msg_u8(m, 0);
 	if (r->flags & F_CUT)
 		m->n -= 7;
 	if (r->flags & F_WRONG_ID)
@@ -319,7 +288,7 @@ static const struct row rows[] = {
 static void answers_table(void)
 {
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct buf m;
+		struct dns_msg m;
 		struct at_dns_update_result res;
 		answer(&m, &rows[i]);
 		int rc = at_dns_update_parse_response(m.b, m.n, 0x4242, "example.test.", &key256, req_mac, 32, T0, &res);
@@ -345,7 +314,7 @@ static void answers_table(void)
 		}
 	}
 	/* The request MAC is chained in: another one fails the same answer. */
-	struct buf m;
+	struct dns_msg m;
 	struct at_dns_update_result res;
 	unsigned char other[32];
 	memcpy(other, req_mac, 32);

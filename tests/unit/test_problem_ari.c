@@ -2,6 +2,7 @@
 #include "acme/acme.h"
 #include "acme/http.h"
 #include "acme/problem.h"
+#include "tests/harness/certgen.h"
 #include "tests/test.h"
 #include "util/err.h"
 
@@ -139,15 +140,14 @@ static void ari_cert_id_rfc_example(void)
 	X509_add1_ext_i2d(x, NID_authority_key_identifier, ak, 0, X509V3_ADD_DEFAULT);
 	AUTHORITY_KEYID_free(ak);
 	REQUIRE(X509_sign(x, k, EVP_sha256()) > 0);
-	BIO *b = BIO_new(BIO_s_mem());
-	PEM_write_bio_X509(b, x);
-	char *pem;
-	long n = BIO_get_mem_data(b, &pem);
+	size_t n = 0;
+	char *pem = harness_cert_pem(x, &n);
 	char *id = NULL;
-	CHECK_OK(at_ari_cert_id(&id, pem, (size_t)n));
+	REQUIRE(pem != NULL);
+	CHECK_OK(at_ari_cert_id(&id, pem, n));
 	CHECK_STR(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
 	free(id);
-	BIO_free(b);
+	free(pem);
 	X509_free(x);
 	EVP_PKEY_free(k);
 }

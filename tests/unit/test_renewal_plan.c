@@ -4,6 +4,7 @@
  * before the lifetime point wins, one after it does not, a CA error falls back, Retry-After sets the next look.
  */
 #include "engine/engine.h"
+#include "tests/harness/certgen.h"
 #include "tests/harness/scripted_http.h"
 #include "tests/test.h"
 #include "util/err.h"
@@ -46,17 +47,13 @@ static char *make_cert(long nb, long na, struct at_cert_record *rec)
 	X509_add1_ext_i2d(x, NID_authority_key_identifier, ak, 0, X509V3_ADD_DEFAULT);
 	AUTHORITY_KEYID_free(ak);
 	X509_sign(x, k, EVP_sha256());
-	BIO *b = BIO_new(BIO_s_mem());
-	PEM_write_bio_X509(b, x);
-	char *p;
-	long n = BIO_get_mem_data(b, &p);
-	char *pem = strndup(p, (size_t)n);
+	size_t n = 0;
+	char *pem = harness_cert_pem(x, &n);
 	memset(rec, 0, sizeof(*rec));
 	rec->chain_pem = pem;
-	rec->chain_len = (size_t)n;
+	rec->chain_len = n;
 	if (at_cert_info_get(&rec->info, x) != 0)
 		rec->info.not_after = 0;
-	BIO_free(b);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return pem;

@@ -1,9 +1,11 @@
 /* util/x509.c: chain parsing bounds, certificate info, key match, name coverage, expiry and verification. */
 #include "util/err.h"
 #include "util/x509.h"
-#include "tests/certgen.h"
+#include "tests/harness/certgen.h"
 #include "tests/test.h"
 
+#include <openssl/pem.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static char *cat2(const char *a, const char *b)
@@ -21,7 +23,7 @@ static void test_parse(void)
 	size_t kl = 0, cl = 0;
 	STACK_OF(X509) *sk = NULL;
 
-	REQUIRE(cg_self_signed(&key, &kl, &cert, &cl, "DNS:example.com") == 0);
+	REQUIRE(harness_self_signed_pem(&key, &kl, &cert, &cl, "DNS:example.com") == 0);
 	CHECK_OK(at_chain_parse(&sk, cert, cl));
 	CHECK(sk && sk_X509_num(sk) == 1);
 	sk_X509_pop_free(sk, X509_free);
@@ -72,10 +74,10 @@ static void test_parse(void)
 
 static void test_info(void)
 {
-	EVP_PKEY *k = cg_key();
+	EVP_PKEY *k = harness_key_p256();
 	REQUIRE(k != NULL);
-	X509 *x = cg_cert(k, NULL, NULL, "Leaf Name", "DNS:Example.COM,DNS:*.example.com,IP:192.0.2.1,IP:2001:db8::1",
-			  -60, 3600, 0);
+	X509 *x = harness_cert_sign(k, "Leaf Name", "DNS:Example.COM,DNS:*.example.com,IP:192.0.2.1,IP:2001:db8::1",
+				    -60, 3600, 0, NULL, NULL);
 	struct at_cert_info info;
 	time_t now = time(NULL);
 
@@ -105,8 +107,8 @@ static void test_check_names_and_key(void)
 	size_t kl = 0, cl = 0, kl2 = 0, cl2 = 0;
 	struct at_cert_info info;
 
-	REQUIRE(cg_self_signed(&key, &kl, &cert, &cl, "DNS:example.com,DNS:*.example.com,IP:192.0.2.1") == 0);
-	REQUIRE(cg_self_signed(&key2, &kl2, &cert2, &cl2, "DNS:example.com") == 0);
+	REQUIRE(harness_self_signed_pem(&key, &kl, &cert, &cl, "DNS:example.com,DNS:*.example.com,IP:192.0.2.1") == 0);
+	REQUIRE(harness_self_signed_pem(&key2, &kl2, &cert2, &cl2, "DNS:example.com") == 0);
 	const char *n1[] = { "example.com" };
 	const char *n2[] = { "www.example.com", "example.com", "192.0.2.1" };
 	const char *n3[] = { "a.b.example.com" };
@@ -139,7 +141,7 @@ static void test_check_names_and_key(void)
 		char *enc = NULL;
 		size_t el = 0;
 		if (pk && out && PEM_write_bio_PKCS8PrivateKey(out, pk, EVP_aes_128_cbc(), pass, 6, NULL, NULL))
-			enc = cg_bio_text(out, &el);
+			enc = harness_bio_text(out, &el);
 		CHECK(enc != NULL);
 		if (enc)
 			CHECK_INT(at_chain_check(cert, cl, enc, el, n1, 1, NULL, 0, NULL), ==, AT_E_PARSE);
@@ -156,19 +158,20 @@ static void test_check_names_and_key(void)
 
 static void test_expiry_and_verify(void)
 {
-	EVP_PKEY *rk = cg_key(), *ik = cg_key(), *lk = cg_key(), *ok2 = cg_key();
+	EVP_PKEY *rk = harness_key_p256(), *ik = harness_key_p256(), *lk = harness_key_p256();
+	EVP_PKEY *ok2 = harness_key_p256();
 	REQUIRE(rk && ik && lk && ok2);
-	X509 *root = cg_cert(rk, NULL, NULL, "Root", NULL, -3600, 86400, 1);
-	X509 *inter = cg_cert(ik, root, rk, "Inter", NULL, -3600, 86400, 1);
-	X509 *leaf = cg_cert(lk, inter, ik, "leaf", "DNS:example.com", -60, 86400, 0);
-	X509 *old = cg_cert(lk, inter, ik, "old", "DNS:example.com", -7200, -3600, 0);
-	X509 *other = cg_cert(ok2, NULL, NULL, "Other", NULL, -3600, 86400, 1);
+	X509 *root = harness_cert_sign(rk, "Root", NULL, -3600, 86400, 1, NULL, NULL);
+	X509 *inter = harness_cert_sign(ik, "Inter", NULL, -3600, 86400, 1, root, rk);
+	X509 *leaf = harness_cert_sign(lk, "leaf", "DNS:example.com", -60, 86400, 0, inter, ik);
+	X509 *old = harness_cert_sign(lk, "old", "DNS:example.com", -7200, -3600, 0, inter, ik);
+	X509 *other = harness_cert_sign(ok2, "Other", NULL, -3600, 86400, 1, NULL, NULL);
 	REQUIRE(root && inter && leaf && old && other);
 	size_t n;
-	char *root_pem = cg_cert_text(root, &n), *inter_pem = cg_cert_text(inter, &n);
-	char *leaf_pem = cg_cert_text(leaf, &n), *old_pem = cg_cert_text(old, &n);
-	char *other_pem = cg_cert_text(other, &n);
-	char *key = cg_key_pem(lk, &n);
+	char *root_pem = harness_cert_pem(root, &n), *inter_pem = harness_cert_pem(inter, &n);
+	char *leaf_pem = harness_cert_pem(leaf, &n), *old_pem = harness_cert_pem(old, &n);
+	char *other_pem = harness_cert_pem(other, &n);
+	char *key = harness_key_pem(lk, &n);
 	char *chain = cat2(leaf_pem, inter_pem), *old_chain = cat2(old_pem, inter_pem);
 	const char *names[] = { "example.com" };
 	X509_STORE *trust = NULL, *wrong = NULL;
@@ -223,21 +226,24 @@ static void test_expiry_and_verify(void)
 /* AT_CHECK_CHAIN_LINKED: what the client asks of a CA's chain without a trust anchor. */
 static void test_chain_linked(void)
 {
-	EVP_PKEY *rk = cg_key(), *ik = cg_key(), *lk = cg_key(), *ok2 = cg_key();
+	EVP_PKEY *rk = harness_key_p256(), *ik = harness_key_p256(), *lk = harness_key_p256();
+	EVP_PKEY *ok2 = harness_key_p256();
 	REQUIRE(rk && ik && lk && ok2);
-	X509 *root = cg_cert(rk, NULL, NULL, "Root", NULL, -3600, 86400, 1);
-	X509 *inter = cg_cert(ik, root, rk, "Inter", NULL, -3600, 86400, 1);
-	X509 *leaf = cg_cert(lk, inter, ik, "leaf", "DNS:example.com", -60, 86400, 0);
-	X509 *other = cg_cert(ok2, NULL, NULL, "Other", NULL, -3600, 86400, 1);
-	X509 *self = cg_cert(lk, NULL, NULL, "leaf", "DNS:example.com", -60, 86400, 0);
+	X509 *root = harness_cert_sign(rk, "Root", NULL, -3600, 86400, 1, NULL, NULL);
+	X509 *inter = harness_cert_sign(ik, "Inter", NULL, -3600, 86400, 1, root, rk);
+	X509 *leaf = harness_cert_sign(lk, "leaf", "DNS:example.com", -60, 86400, 0, inter, ik);
+	X509 *other = harness_cert_sign(ok2, "Other", NULL, -3600, 86400, 1, NULL, NULL);
+	X509 *self = harness_cert_sign(lk, "leaf", "DNS:example.com", -60, 86400, 0, NULL, NULL);
 	/* issuer "CN=leaf" = its subject, but signed by another key */
-	X509 *namesake = cg_cert(ok2, NULL, NULL, "leaf", NULL, -3600, 86400, 1);
-	X509 *forged = namesake ? cg_cert(lk, namesake, ok2, "leaf", "DNS:example.com", -60, 86400, 0) : NULL;
+	X509 *namesake = harness_cert_sign(ok2, "leaf", NULL, -3600, 86400, 1, NULL, NULL);
+	X509 *forged =
+		namesake ? harness_cert_sign(lk, "leaf", "DNS:example.com", -60, 86400, 0, namesake, ok2) : NULL;
 	REQUIRE(root && inter && leaf && other && self && forged);
 	size_t n;
-	char *root_pem = cg_cert_text(root, &n), *inter_pem = cg_cert_text(inter, &n), *leaf_pem = cg_cert_text(leaf, &n);
-	char *other_pem = cg_cert_text(other, &n), *self_pem = cg_cert_text(self, &n), *forged_pem = cg_cert_text(forged, &n);
-	char *key = cg_key_pem(lk, &n);
+	char *root_pem = harness_cert_pem(root, &n), *inter_pem = harness_cert_pem(inter, &n);
+	char *leaf_pem = harness_cert_pem(leaf, &n), *other_pem = harness_cert_pem(other, &n);
+	char *self_pem = harness_cert_pem(self, &n), *forged_pem = harness_cert_pem(forged, &n);
+	char *key = harness_key_pem(lk, &n);
 	char *chain = cat2(leaf_pem, inter_pem), *unlinked = cat2(leaf_pem, other_pem), *reversed = cat2(inter_pem, leaf_pem);
 	char *full = chain ? cat2(chain, root_pem) : NULL;
 	const char *names[] = { "example.com" };

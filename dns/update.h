@@ -1,5 +1,5 @@
 /*
- * RFC 2136 dynamic updates signed with TSIG (RFC 8945), for one job: add or delete the TXT record
+ * RFC 2136 dynamic updates signed with TSIG (dns/tsig.h), for one job: add or delete the TXT record
  * _acme-challenge.<name> that a DNS-01 challenge asks for (RFC 8555 section 8.4) at a zone's primary server.
  *
  * The message: header with opcode UPDATE, the zone section naming the zone (SOA, IN), no prerequisites, one
@@ -8,39 +8,24 @@
  * RR last in the additional section. Names are written uncompressed. It goes over TCP (an UPDATE is small, and
  * TCP spares us truncation and spoofed UDP answers).
  *
- * The answer is outside input: it is parsed with the same strict name reader as util/dns.c, the TSIG RR must be
- * the last record and well formed, and a NOERROR answer counts only when its TSIG MAC verifies (the request MAC
- * chained in, RFC 8945 section 5.3) within the fudge. An error answer is reported whether or not it is signed:
- * a forged one can only make the update fail, as dropping it could.
+ * The answer is outside input: it is parsed with the strict readers of dns/wire.h, the TSIG RR must be the last
+ * record and well formed, and a NOERROR answer counts only when its TSIG MAC verifies (the request MAC chained
+ * in, RFC 8945 section 5.3) within the fudge. An error answer is reported whether or not it is signed: a forged
+ * one can only make the update fail, as dropping it could.
  *
  * The TSIG secret is borrowed and never copied, logged or put in an error text. Blocks up to the timeout given:
  * never call it on a server thread.
  */
-#ifndef AUTOTLS_UTIL_DNS_UPDATE_H
-#define AUTOTLS_UTIL_DNS_UPDATE_H
+#ifndef AUTOTLS_DNS_UPDATE_H
+#define AUTOTLS_DNS_UPDATE_H
+
+#include "dns/tsig.h"
+#include "util/err.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define AT_DNS_UPDATE_TTL 60
-#define AT_TSIG_FUDGE 300
-#define AT_TSIG_MAC_MAX 64 /* HMAC-SHA512 */
-#define AT_DNS_RCODE_NOTAUTH 9
-#define AT_TSIG_BADSIG 16
-#define AT_TSIG_BADKEY 17
-#define AT_TSIG_BADTIME 18
-
-enum at_tsig_alg {
-	AT_TSIG_HMAC_SHA256 = 1,
-	AT_TSIG_HMAC_SHA512 = 2,
-};
-
-struct at_tsig_key {
-	enum at_tsig_alg alg;
-	const char *name;             /* the key's name, e.g. "acme-key." or "acme-key" (case does not matter) */
-	const unsigned char *secret;  /* the shared secret's bytes (decoded from base64) */
-	size_t secret_len;
-};
 
 /* What the server answered: its RCODE (RFC 1035 / 2136: 0 NOERROR, 5 REFUSED, 9 NOTAUTH, 10 NOTZONE, ...), the
  * TSIG error of its TSIG RR (16 BADSIG, 17 BADKEY, 18 BADTIME; 0 when none), and whether its MAC verified.
@@ -59,16 +44,7 @@ struct at_dns_update_result {
  * AT_E_INVAL (value over 1,000 bytes), AT_E_RANGE (cap too small).
  */
 int at_dns_update_build(unsigned char *out, size_t cap, size_t *len, uint16_t id, const char *zone, const char *name,
-			const char *value, int add) __attribute__((warn_unused_result));
-
-/*
- * Signs the message in msg (*len bytes, cap in all) with key at time_signed (seconds since 1970): appends the
- * TSIG RR (fudge AT_TSIG_FUDGE, original id = the message's id) and adds one to ARCOUNT. mac (AT_TSIG_MAC_MAX
- * bytes) gets the MAC and *maclen its size, which the answer's MAC chains in. Returns 0, AT_E_BADNAME (a bad key
- * name), AT_E_RANGE (cap too small), AT_E_INVAL, AT_E_CRYPTO.
- */
-int at_tsig_sign(unsigned char *msg, size_t cap, size_t *len, const struct at_tsig_key *key, uint64_t time_signed,
-		 unsigned char *mac, size_t *maclen) __attribute__((warn_unused_result));
+			const char *value, int add) AT_MUST_CHECK;
 
 /*
  * Parses msg (len bytes), the answer to an UPDATE with id for zone signed with key, whose request MAC was
@@ -80,27 +56,20 @@ int at_tsig_sign(unsigned char *msg, size_t cap, size_t *len, const struct at_ts
  */
 int at_dns_update_parse_response(const unsigned char *msg, size_t len, uint16_t id, const char *zone,
 				 const struct at_tsig_key *key, const unsigned char *req_mac, size_t req_maclen,
-				 uint64_t now, struct at_dns_update_result *res) __attribute__((warn_unused_result));
+				 uint64_t now, struct at_dns_update_result *res) AT_MUST_CHECK;
 
 /* A short static English text for a result, naming the RCODE and TSIG error and what they usually mean
  * (BADSIG: the secret differs; BADKEY: the server does not know the key name or algorithm; ...). Never NULL. */
 const char *at_dns_update_strerror(const struct at_dns_update_result *res);
 
 /*
- * The zone that holds name at server_ip:port: asks for the SOA of name, then of each parent, and copies the
- * first that is a zone apex into zone (cap bytes, no final dot). The root is not asked. Returns 0, AT_E_NOTFOUND
- * (no apex up to the top-level label), or what at_dns_is_zone returned for a failed query.
- */
-int at_dns_find_zone(const char *server_ip, int port, const char *name, int timeout_ms, char *zone, size_t cap)
-	__attribute__((warn_unused_result));
-
-/*
  * Adds (add = 1) or deletes (add = 0) the TXT record name = value in zone at server_ip:port, signed with key at
  * the current time, over TCP within timeout_ms. res (may be NULL) gets what the server answered. Returns 0, what
- * at_dns_update_build, at_tsig_sign, at_dns_tcp_exchange or at_dns_update_parse_response returned.
+ * at_dns_update_build, at_tsig_sign, at_dns_tcp_exchange or at_dns_update_parse_response returned. The zone, when
+ * not configured, comes from at_dns_find_zone (dns/zone.h) asked at the same server.
  */
 int at_dns_update_txt(const char *server_ip, int port, const struct at_tsig_key *key, const char *zone,
 		      const char *name, const char *value, int add, int timeout_ms, struct at_dns_update_result *res)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 #endif

@@ -1,26 +1,22 @@
-/*
- * The reload scenario for the shim tests (test_315, 340, 350): while a client keeps making verified handshakes
- * to the managed name (a new connection every 20 ms for 4 s, TLS 1.2 and 1.3 in turn), the server is sent its
- * own graceful reload (server_reload: nginx SIGHUP, Apache SIGUSR1, HAProxy SIGUSR2) one second in. No
- * handshake may fail; afterwards the server's process group has processes it did not have before (the new
- * workers / children), those serve the managed certificate (the same serial, verified, over many connections),
- * and Pebble saw no new order.
- */
-#ifndef AUTOTLS_TESTS_INTEG_SHIM_RELOAD_H
-#define AUTOTLS_TESTS_INTEG_SHIM_RELOAD_H
-
-#include "tests/integ/shim_env.h"
+/* A server's graceful reload under a stream of handshakes (see shim_reload.h). */
+#include "tests/harness/shim_reload.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_client.h"
+#include "tests/test.h"
 
 #include <dirent.h>
-#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#define SHIM_RELOAD_LOOP_MS 4000
-#define SHIM_RELOAD_AT_MS 1000
-#define SHIM_RELOAD_GAP_MS 20
-#define SHIM_RELOAD_MAX_PIDS 64
+#define RELOAD_LOOP_MS 4000
+#define RELOAD_AT_MS 1000
+#define RELOAD_GAP_MS 20
+#define RELOAD_MAX_PIDS 64
 
 /* The processes of group pgid (from /proc), at most cap; their count. */
-static inline int shim_group_pids(pid_t pgid, pid_t *pids, int cap)
+static int group_pids(pid_t pgid, pid_t *pids, int cap)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -40,7 +36,7 @@ static inline int shim_group_pids(pid_t pgid, pid_t *pids, int cap)
 }
 
 /* How many of now[] are not in before[]. */
-static inline int shim_new_pids(const pid_t *before, int nb, const pid_t *now, int nn)
+static int new_pids(const pid_t *before, int nb, const pid_t *now, int nn)
 {
 	int fresh = 0;
 
@@ -53,9 +49,9 @@ static inline int shim_new_pids(const pid_t *before, int nb, const pid_t *now, i
 	return fresh;
 }
 
-static inline void shim_check_reload(struct shim_env *e)
+void shim_check_reload(struct shim_env *e)
 {
-	pid_t before[SHIM_RELOAD_MAX_PIDS], after[SHIM_RELOAD_MAX_PIDS];
+	pid_t before[RELOAD_MAX_PIDS], after[RELOAD_MAX_PIDS];
 	int nb, na = 0, fresh = 0, handshakes = 0, failures = 0, sent = 0, ok = 0, orders;
 	struct tls_client_result r;
 	char serial[80];
@@ -66,10 +62,10 @@ static inline void shim_check_reload(struct shim_env *e)
 	snprintf(serial, sizeof(serial), "%s", r.serial);
 	orders = pebble_count_orders(&e->p);
 	REQUIRE(e->srv.pgid > 1);
-	nb = shim_group_pids(e->srv.pgid, before, SHIM_RELOAD_MAX_PIDS);
-	t0 = shim_now_ms();
-	while (shim_now_ms() - t0 < SHIM_RELOAD_LOOP_MS) {
-		if (!sent && shim_now_ms() - t0 >= SHIM_RELOAD_AT_MS) {
+	nb = group_pids(e->srv.pgid, before, RELOAD_MAX_PIDS);
+	t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < RELOAD_LOOP_MS) {
+		if (!sent && harness_now_ms() - t0 >= RELOAD_AT_MS) {
 			CHECK_OK(server_reload(&e->srv));
 			sent = 1;
 		}
@@ -84,35 +80,35 @@ static inline void shim_check_reload(struct shim_env *e)
 				tls_client_connect(e->port, SHIM_NAME, NULL, 0, NULL, NULL, &u);
 				tls_verify_quiet = 0;
 				fprintf(stderr, "  reload: handshake %d failed after %ld ms (the next one unverified: %s)\n",
-					handshakes, shim_now_ms() - t0, u.subject[0] ? u.subject : "no handshake");
+					handshakes, harness_now_ms() - t0, u.subject[0] ? u.subject : "no handshake");
 			}
-			last_failure = shim_now_ms() - t0;
+			last_failure = harness_now_ms() - t0;
 		} else if (strcmp(r.serial, serial) != 0 && failures++ < 3) {
 			fprintf(stderr, "  reload: handshake %d served serial %s, not %s\n", handshakes, r.serial,
 				serial);
 		}
-		shim_sleep_ms(SHIM_RELOAD_GAP_MS);
+		harness_sleep_ms(RELOAD_GAP_MS);
 	}
 	fprintf(stderr, "  %s reload: %d handshakes, %d failed (the last at %ld ms; reload sent at %d ms)\n",
-		server_kind_name(e->kind), handshakes, failures, last_failure, SHIM_RELOAD_AT_MS);
+		server_kind_name(e->kind), handshakes, failures, last_failure, RELOAD_AT_MS);
 	CHECK(sent);
 	CHECK_INT(failures, ==, 0);
 	CHECK_INT(handshakes, >=, 50);
 	CHECK(server_alive(&e->srv));
 	/* The new processes: nginx's and Apache's new workers / children, HAProxy's new worker. */
-	deadline = shim_now_ms() + 5000;
+	deadline = harness_now_ms() + 5000;
 	do {
-		na = shim_group_pids(e->srv.pgid, after, SHIM_RELOAD_MAX_PIDS);
-		fresh = shim_new_pids(before, nb, after, na);
+		na = group_pids(e->srv.pgid, after, RELOAD_MAX_PIDS);
+		fresh = new_pids(before, nb, after, na);
 		if (fresh > 0)
 			break;
-		shim_sleep_ms(100);
-	} while (shim_now_ms() < deadline);
+		harness_sleep_ms(100);
+	} while (harness_now_ms() < deadline);
 	fprintf(stderr, "  %s reload: %d processes before, %d after, %d new\n", server_kind_name(e->kind), nb, na,
 		fresh);
 	CHECK_INT(fresh, >=, 1);
 	/* Old workers finish in the background; give them a moment, then many connections all verified. */
-	shim_sleep_ms(1000);
+	harness_sleep_ms(1000);
 	for (int i = 0; i < 20; i++) {
 		memset(&r, 0, sizeof(r));
 		ok += tls_client_connect(e->port, SHIM_NAME, NULL, 0, e->p.issuing_root_file, NULL, &r) == 0 &&
@@ -121,5 +117,3 @@ static inline void shim_check_reload(struct shim_env *e)
 	CHECK_INT(ok, ==, 20);
 	CHECK_INT(pebble_count_orders(&e->p), ==, orders);
 }
-
-#endif

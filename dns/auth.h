@@ -4,23 +4,22 @@
  * before the CA is told to look (RFC 8555 section 8.4: the CA may ask any of them). The way certbot's, lego's and
  * CertMagic's checks do it:
  *
- *   1. the zone: an SOA query for the name at the resolver. The SOA is in the answer when the name is an apex,
- *      else in the authority section of the NODATA or NXDOMAIN answer (RFC 2308 sections 2.1 and 2.2), owned
- *      by the zone. A CNAME chain from the name (a challenge delegated to another zone) is followed: the
- *      record is then checked under the chain's end. Without an SOA, the parent name is asked, and so on.
+ *   1. the zone: dns/zone.h's search at the resolver, a CNAME chain from the name followed (a challenge
+ *      delegated to another zone is then checked under the chain's end);
  *   2. the zone's NS set at the resolver (RFC 1035 section 3.3.11), at most AT_DNS_AUTH_MAX_SERVERS names,
  *      with the addresses the additional section carries (RFC 1035 section 4.1);
  *   3. A and AAAA queries at the resolver for the names that came without addresses, at most
  *      AT_DNS_AUTH_MAX_ADDRS addresses in all.
  *
- * Every byte is outside input and read with the strict reader of util/dns.c. Names must be host names
+ * Every byte is outside input and read with the strict readers of dns/wire.h. Names must be host names
  * (letters, digits, '-', '_'); addresses must be ones a query can go to (not unspecified, multicast or
  * link-local). It blocks, within the timeout given: never on a server thread.
  */
-#ifndef AUTOTLS_UTIL_DNS_AUTH_H
-#define AUTOTLS_UTIL_DNS_AUTH_H
+#ifndef AUTOTLS_DNS_AUTH_H
+#define AUTOTLS_DNS_AUTH_H
 
-#include "util/dns.h"
+#include "dns/wire.h"
+#include "util/err.h"
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -28,7 +27,6 @@
 
 #define AT_DNS_AUTH_MAX_SERVERS 8
 #define AT_DNS_AUTH_MAX_ADDRS 16
-#define AT_DNS_AUTH_MAX_STEPS 32 /* SOA queries while looking for the zone */
 #define AT_DNS_AUTH_IP_TEXT INET6_ADDRSTRLEN
 
 struct at_dns_auth_addr {
@@ -53,18 +51,7 @@ enum at_dns_auth_answer {
 	AT_DNS_AUTH_RCODE,      /* answered with an error RCODE (REFUSED, SERVFAIL, ...) */
 };
 
-/* ---- parsers (util/dns_auth_parse.c); each borrows msg and checks id and question as at_dns_read_head ---- */
-
-/*
- * The answer to an SOA query for name: target (AT_DNS_NAME_TEXT) gets the end of the CNAME chain from name in
- * the answer (name itself without one, at most AT_DNS_MAX_CNAMES links) and zone (AT_DNS_NAME_TEXT) the owner of
- * an SOA record in the answer owned by target, or else of one in the authority section owned by target or one of
- * its ancestors; "" when neither is there. The root is never a zone here: an SOA of the root leaves zone "".
- * Returns 0 (also for NXDOMAIN), AT_E_NET for another error RCODE, AT_E_TOOBIG (TC) or AT_E_PARSE (also when
- * the chain ends at the root or at a name that is not a host name).
- */
-int at_dns_parse_zone(const unsigned char *msg, size_t len, uint16_t id, const char *name, char *target,
-		      char *zone) __attribute__((warn_unused_result));
+/* ---- parsers (dns/auth_parse.c); each borrows msg and checks id and question as at_dns_read_head ---- */
 
 /*
  * The answer to an NS query for zone: sets out->nns and out->ns[] to the names of the NS records owned by zone
@@ -74,7 +61,7 @@ int at_dns_parse_zone(const unsigned char *msg, size_t len, uint16_t id, const c
  * be 0), AT_E_NOTFOUND for NXDOMAIN, AT_E_NET for another error RCODE, AT_E_TOOBIG or AT_E_PARSE.
  */
 int at_dns_parse_ns(const unsigned char *msg, size_t len, uint16_t id, const char *zone, struct at_dns_auth *out)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /*
  * The answer to an A or AAAA query (qtype) for host, the name of out->ns[server]: appends the addresses of that
@@ -84,12 +71,9 @@ int at_dns_parse_ns(const unsigned char *msg, size_t len, uint16_t id, const cha
  * out->addr is as it was.
  */
 int at_dns_parse_addrs(const unsigned char *msg, size_t len, uint16_t id, const char *host, unsigned qtype,
-		       size_t server, struct at_dns_auth *out) __attribute__((warn_unused_result));
+		       size_t server, struct at_dns_auth *out) AT_MUST_CHECK;
 
-/* 1 when name (lower case text, no final dot) is a host name: labels of letters, digits, '-' and '_'. */
-int at_dns_auth_host_ok(const char *name);
-
-/* ---- lookups (util/dns_auth.c) ---- */
+/* ---- lookups (dns/auth.c) ---- */
 
 /*
  * Fills *out with the zone holding name and its authoritative servers, asking the recursive resolver at
@@ -98,7 +82,7 @@ int at_dns_auth_host_ok(const char *name);
  * stopped it (AT_E_TIMEOUT, AT_E_NET, AT_E_PARSE, AT_E_BADNAME, ...). *out is written only on success.
  */
 int at_dns_auth_find(const char *resolver_ip, int port, const char *name, int timeout_ms, struct at_dns_auth *out)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /*
  * Asks the server at ip:port (port 53 for an authoritative server) for the TXT records of name with RD clear
@@ -108,6 +92,6 @@ int at_dns_auth_find(const char *resolver_ip, int port, const char *name, int ti
  * AT_E_BADNAME, AT_E_NOMEM.
  */
 int at_dns_auth_txt(const char *ip, int port, const char *name, const char *value, int authoritative, int timeout_ms,
-		    enum at_dns_auth_answer *answer, unsigned *rcode) __attribute__((warn_unused_result));
+		    enum at_dns_auth_answer *answer, unsigned *rcode) AT_MUST_CHECK;
 
 #endif

@@ -1,16 +1,14 @@
-/*
- * Renewal while clients keep coming (shared by test_330 and test_335): Pebble issues 30-second certificates, so
- * the manager renews when half the lifetime is left (every ~15 s). A client loops full handshakes (verified
- * against Pebble's root, a new connection each time) through at least two renewals: no handshake fails, the
- * serial changes at least twice, and every worker ends up serving the newest certificate (checked over many
- * connections at the end).
- */
-#ifndef AUTOTLS_TESTS_INTEG_SHIM_RENEWAL_H
-#define AUTOTLS_TESTS_INTEG_SHIM_RENEWAL_H
+/* Renewal under load (see shim_renewal.h). */
+#include "tests/harness/shim_renewal.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/shim_client.h"
+#include "tests/harness/shim_log.h"
+#include "tests/test.h"
 
-#include "tests/integ/shim_env.h"
+#include <stdio.h>
+#include <string.h>
 
-static inline void renew_under_load(enum server_kind kind)
+void shim_renew_under_load(enum server_kind kind)
 {
 	struct shim_env env;
 	shim_env_validity_s = 30;
@@ -25,9 +23,9 @@ static inline void renew_under_load(enum server_kind kind)
 	CHECK(ms >= 0);
 	char serials[8][80];
 	int nserials = 0, failures = 0, handshakes = 0;
-	long t0 = shim_now_ms();
+	long t0 = harness_now_ms();
 	/* Long enough for two renewals (at ~15 s and ~30 s) plus jitter and the order itself. */
-	while (ms >= 0 && shim_now_ms() - t0 < 42000 && nserials < 3) {
+	while (ms >= 0 && harness_now_ms() - t0 < 42000 && nserials < 3) {
 		struct tls_client_result r;
 		memset(&r, 0, sizeof(r));
 		handshakes++;
@@ -40,9 +38,9 @@ static inline void renew_under_load(enum server_kind kind)
 			if (nserials < 8)
 				snprintf(serials[nserials++], sizeof(serials[0]), "%s", r.serial);
 			fprintf(stderr, "  %s: serial %s after %ld ms\n", server_kind_name(kind), r.serial,
-				shim_now_ms() - t0);
+				harness_now_ms() - t0);
 		}
-		shim_sleep_ms(20);
+		harness_sleep_ms(20);
 	}
 	fprintf(stderr, "  %s: %d handshakes, %d failed, %d certificates\n", server_kind_name(kind), handshakes,
 		failures, nserials);
@@ -69,5 +67,3 @@ static inline void renew_under_load(enum server_kind kind)
 	shim_env_stop(&env);
 	shim_env_validity_s = 0;
 }
-
-#endif

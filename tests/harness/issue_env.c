@@ -1,37 +1,16 @@
-/*
- * Shared set-up for the issuance scenarios: a Pebble, a fresh store, the three responders on Pebble's
- * validation ports, and an engine; plus the check every scenario ends with (a verified handshake against
- * Pebble's issuing root for every name, exactly the names, the key matching).
- */
-#ifndef AUTOTLS_TESTS_INTEG_ISSUE_ENV_H
-#define AUTOTLS_TESTS_INTEG_ISSUE_ENV_H
-
-#include "engine/engine.h"
-#include "store/certs.h"
-#include "store/store.h"
-#include "tests/harness/pebble.h"
-#include "tests/harness/responders.h"
+/* The issuance scenarios' environment (see issue_env.h). */
+#include "tests/harness/issue_env.h"
+#include "acme/acme.h"
+#include "acme/problem.h"
 #include "tests/harness/tlsverify.h"
 #include "util/err.h"
 #include "util/log.h"
-#include "util/x509.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-struct issue_env {
-	struct pebble p;
-	char store_dir[PATH_MAX + 16];
-	struct at_store *store;
-	struct responder *alpn, *http, *dns;
-	struct at_solver s_alpn, s_http, s_dns;
-	struct at_engine *engine;
-	int started;
-};
-
-static inline int env_engine(struct issue_env *env, enum at_key_type kt, const char *eab_kid, const char *eab_key)
+int issue_env_engine(struct issue_env *env, enum at_key_type kt, const char *eab_kid, const char *eab_key)
 {
 	at_engine_free(env->engine);
 	env->engine = NULL;
@@ -49,7 +28,7 @@ static inline int env_engine(struct issue_env *env, enum at_key_type kt, const c
 	return at_engine_new(&env->engine, &ec);
 }
 
-static inline int env_start(struct issue_env *env, const struct pebble_opts *opts)
+int issue_env_start(struct issue_env *env, const struct pebble_opts *opts)
 {
 	memset(env, 0, sizeof(*env));
 	if (getenv("AUTOTLS_TEST_DEBUG"))
@@ -64,10 +43,10 @@ static inline int env_start(struct issue_env *env, const struct pebble_opts *opt
 	    responder_http_start(&env->http, &env->s_http, env->p.http_port) != 0 ||
 	    responder_dns_start(&env->dns, &env->s_dns, &env->p) != 0)
 		return -1;
-	return env_engine(env, AT_KEY_P256, NULL, NULL);
+	return issue_env_engine(env, AT_KEY_P256, NULL, NULL);
 }
 
-static inline void env_stop(struct issue_env *env)
+void issue_env_stop(struct issue_env *env)
 {
 	at_engine_free(env->engine);
 	responder_stop(env->alpn);
@@ -79,19 +58,16 @@ static inline void env_stop(struct issue_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
-/* env_start for a test's main(): when it fails, prints the "FAIL <file>:setup" line tests/run.sh counts (file:
- * the test's __FILE__), stops what did start and returns -1. 0 on success. */
-static inline int env_setup(struct issue_env *env, const struct pebble_opts *opts, const char *file)
+int issue_env_setup(struct issue_env *env, const struct pebble_opts *opts, const char *file)
 {
-	if (env_start(env, opts) == 0)
+	if (issue_env_start(env, opts) == 0)
 		return 0;
 	printf("FAIL %s:setup\n", file);
-	env_stop(env);
+	issue_env_stop(env);
 	return -1;
 }
 
-/* The user's check: every name handshakes and verifies against Pebble's root; the SANs are exactly names. */
-static inline int env_verify(struct issue_env *env, const struct at_cert_record *rec, const char *const *names,
+int issue_env_verify(struct issue_env *env, const struct at_cert_record *rec, const char *const *names,
 			     size_t n)
 {
 	int bad = 0;
@@ -124,8 +100,7 @@ static inline int env_verify(struct issue_env *env, const struct at_cert_record 
 	return bad ? -1 : 0;
 }
 
-/* Issues for names through one solver and verifies; returns 0 or -1. */
-static inline int env_issue(struct issue_env *env, const struct at_solver *solver, const char *const *names, size_t n,
+int issue_env_issue(struct issue_env *env, const struct at_solver *solver, const char *const *names, size_t n,
 			    int *ordered)
 {
 	struct at_cert_record rec;
@@ -137,9 +112,7 @@ static inline int env_issue(struct issue_env *env, const struct at_solver *solve
 			at_problem_short_type(pr), pr->detail ? pr->detail : "");
 		return -1;
 	}
-	rc = env_verify(env, &rec, names, n);
+	rc = issue_env_verify(env, &rec, names, n);
 	at_cert_record_clear(&rec);
 	return rc;
 }
-
-#endif
