@@ -21,6 +21,7 @@
 #define AUTOTLS_SHIM_MANAGER_MANAGER_H
 
 #include "shim/host_api.h"
+#include "util/err.h"
 
 #include <pthread.h>
 
@@ -43,9 +44,16 @@ void mgr_lead(void);
 /* Starts the manager thread in this process; returns once the thread holds the quiesce lock. */
 int mgr_thread_start(void);
 
-/* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region. */
+/* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region
+ * (tlsalpn01_solver.c). */
 struct at_solver;
-void mgr_solver_init(struct at_solver *s);
+void mgr_tlsalpn01_solver(struct at_solver *s);
+/* Publishes a challenge certificate for sni beside the others (publish.c). Steals *chain and *key (PEM, the key
+ * a secret), nulling them, on every path. Returns 0, AT_E_RANGE (64 pending) or a publishing error. */
+int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char **key, size_t key_len)
+	AT_MUST_CHECK;
+/* Withdraws sni's challenge certificate (when there is one) and publishes what is left. 0 or a publishing error. */
+int mgr_withdraw_challenge(const char *sni) AT_MUST_CHECK;
 /* The current certificate set the leader publishes beside challenges (replaced on every issuance). */
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
 
