@@ -27,7 +27,7 @@ CFLAGS  += $(CFLAGS_BASE)
 LIBS    := -lcjson -lcurl -lssl -lcrypto -lpthread -ldl
 LDFLAGS += $(LDFLAGS_SAN)
 
-CORE_SRC  := $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c)
+CORE_SRC  := $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c)
 # libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
 PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \

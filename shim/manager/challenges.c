@@ -4,30 +4,77 @@
  * hook or an RFC 2136 update server is configured). The order is random on every issuance and a failure falls
  * back to the next type: a client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018, and an order that fails
  * one way (a firewall on 443, a port 80 taken by another server) should not stop the others from being tried.
+ *
+ * The solvers other than TLS-ALPN-01 (which publishes through the region, tlsalpn01_solver.c) live in the core's
+ * challenge/: this file gives each its own configuration, filled once from the shim's (which never changes after
+ * attach), and has their waits release the quiesce lock, as libcurl's and the store's lock waits do. Called by
+ * the manager's threads holding the quiesce lock.
  */
 #include "shim/manager/manager.h"
-#include "shim/manager/dns01.h"
-#include "shim/manager/http01.h"
+#include "challenge/dns01_hook.h"
+#include "challenge/dns01_rfc2136.h"
+#include "challenge/http01.h"
+#include "challenge/wait_hooks.h"
 #include "acme/solver.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
+
+static pthread_once_t configured = PTHREAD_ONCE_INIT;
+static struct at_http01_config http01;
+static struct at_dns01_hook_config dns01_hook;
+static struct at_dns01_rfc2136_config dns01_rfc2136;
+
+/* The challenge/ solvers' configurations from mgr_host->cfg; pointers borrow from it. */
+static void configure(void)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+
+	http01.port = cfg->http_port;
+	http01.redirect = cfg->http_redirect;
+	http01.webroot = cfg->webroot;
+	dns01_hook.hook = cfg->dns_hook;
+	dns01_hook.wait.wait_s = cfg->dns_wait_s;
+	dns01_hook.wait.server = cfg->dns_resolver;
+	dns01_hook.wait.server_port = cfg->dns_resolver_port;
+	dns01_hook.wait.server_label = "AUTOTLS_DNS_RESOLVER";
+	dns01_hook.wait.resolv_conf = cfg->dns_resolv_conf;
+	dns01_rfc2136.server = cfg->dns_update;
+	dns01_rfc2136.port = cfg->dns_update_port;
+	dns01_rfc2136.key.alg = (enum at_tsig_alg)cfg->dns_tsig_alg;
+	dns01_rfc2136.key.name = cfg->dns_tsig_name;
+	dns01_rfc2136.key.secret = cfg->dns_tsig_secret;
+	dns01_rfc2136.key.secret_len = cfg->dns_tsig_secret_len;
+	dns01_rfc2136.zone = cfg->dns_zone;
+	dns01_rfc2136.wait_s = cfg->dns_wait_s;
+	at_challenge_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
+}
+
+/* RFC 2136 when AUTOTLS_DNS_UPDATE and AUTOTLS_DNS_TSIG are set (it wins over a hook), else the hook. */
+static int dns01_solver(struct at_solver *out)
+{
+	if (at_dns01_rfc2136_solver(out, &dns01_rfc2136) == 0)
+		return 0;
+	return at_dns01_hook_solver(out, &dns01_hook);
+}
 
 int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	unsigned enabled = cfg->challenges ? cfg->challenges : ~0u;
 	struct at_solver s;
+	pthread_once(&configured, configure);
 	*n = 0;
 	if ((enabled & (1u << AT_CHALLENGE_TLS_ALPN_01)) && *n < max) {
-		mgr_solver_init(&s);
+		mgr_tlsalpn01_solver(&s);
 		out[(*n)++] = s;
 	}
-	if ((enabled & (1u << AT_CHALLENGE_HTTP_01)) && *n < max && mgr_http01_solver(&s) == 0)
+	if ((enabled & (1u << AT_CHALLENGE_HTTP_01)) && *n < max && at_http01_solver(&s, &http01) == 0)
 		out[(*n)++] = s;
-	if ((enabled & (1u << AT_CHALLENGE_DNS_01)) && *n < max && mgr_dns01_solver(&s) == 0)
+	if ((enabled & (1u << AT_CHALLENGE_DNS_01)) && *n < max && dns01_solver(&s) == 0)
 		out[(*n)++] = s;
 	if (*n == 0)
 		return AT_E_NO_SOLVER;
@@ -44,7 +91,7 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 	return 0;
 }
 
-int mgr_challenge_fallback(int rc)
+bool mgr_challenge_fallback(int rc)
 {
 	/* Failures of the challenge itself; the CA being down or limiting us is not one (back off instead). */
 	return rc == AT_E_AUTHZ_INVALID || rc == AT_E_CHALLENGE || rc == AT_E_NO_SOLVER || rc == AT_E_ORDER_INVALID ||

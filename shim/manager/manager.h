@@ -51,9 +51,16 @@ void mgr_lead(void);
  * AT_E_NOMEM. */
 int mgr_thread_start(void) AT_MUST_CHECK;
 
-/* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region. */
+/* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region
+ * (tlsalpn01_solver.c). */
 struct at_solver;
-void mgr_solver_init(struct at_solver *s);
+void mgr_tlsalpn01_solver(struct at_solver *s);
+/* Publishes a challenge certificate for sni beside the others (publish.c). Steals *chain and *key (PEM, the key
+ * a secret), nulling them, on every path. Returns 0, AT_E_RANGE (64 pending) or a publishing error. */
+int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char **key, size_t key_len)
+	AT_MUST_CHECK;
+/* Withdraws sni's challenge certificate (when there is one) and publishes what is left. 0 or a publishing error. */
+int mgr_withdraw_challenge(const char *sni) AT_MUST_CHECK;
 /* The current certificate set the leader publishes beside challenges (replaced on every issuance). Returns 0,
  * AT_E_STATE when it is the one already published, or the error that kept the previous one in service. */
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
@@ -66,8 +73,8 @@ extern int mgr_is_helper;
 
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
 int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
-/* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
-int mgr_challenge_fallback(int rc);
+/* Whether rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
+bool mgr_challenge_fallback(int rc);
 
 /* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0,
  * AT_E_STATE when the region already holds exactly this chain for name (nothing published), AT_E_NOMEM, or

@@ -1,16 +1,15 @@
 /*
- * The leader's side of publishing: the current certificate and the pending challenge certificates, written
- * together into the shared region (or, without one, straight into this process's cache), and the TLS-ALPN-01
- * solver that adds and withdraws challenge certificates. Runs on the manager thread only.
+ * The leader's side of publishing: the current certificate, the on-demand ones and the pending challenge
+ * certificates, written together into the shared region (or, without one, straight into this process's cache).
+ * The TLS-ALPN-01 solver (tlsalpn01_solver.c) adds and withdraws challenge certificates here. Runs on the
+ * manager's threads (the leader's and the on-demand one), under state_mu.
  */
 #include "shim/manager/manager.h"
-#include "acme/solver.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
 
-#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,61 +114,35 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 	return 0;
 }
 
-static int cert_pem(char **out, size_t *len, X509 *x)
+int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char **key, size_t key_len)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p;
-	if (b == NULL || PEM_write_bio_X509(b, x) != 1) {
-		BIO_free(b);
-		return AT_E_CRYPTO;
-	}
-	long n = BIO_get_mem_data(b, &p);
-	*out = malloc((size_t)n);
-	if (*out)
-		memcpy(*out, p, (size_t)n);
-	*len = (size_t)n;
-	BIO_free(b);
-	return *out ? 0 : AT_E_NOMEM;
-}
-
-static int alpn_present_locked(const struct at_challenge *ch);
-
-static int alpn_present(void *ctx, const struct at_challenge *ch)
-{
-	(void)ctx;
+	int rc;
 	pthread_mutex_lock(&state_mu);
-	int rc = alpn_present_locked(ch);
-	pthread_mutex_unlock(&state_mu);
-	return rc;
-}
-
-static int alpn_present_locked(const struct at_challenge *ch)
-{
-	if (nchallenges == MAX_CHALLENGES)
-		return AT_E_RANGE;
-	struct pem_pair *p = &challenges[nchallenges];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", ch->alpn_sni);
-	int rc = cert_pem(&p->chain, &p->chain_len, ch->alpn_cert);
-	if (rc == 0)
-		rc = at_key_to_pem(&p->key, &p->key_len, ch->alpn_key);
-	if (rc != 0) {
-		pair_clear(p);
-		return rc;
+	if (nchallenges == MAX_CHALLENGES) {
+		rc = AT_E_RANGE;
+	} else {
+		struct pem_pair *p = &challenges[nchallenges++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", sni);
+		p->chain = *chain;
+		p->chain_len = chain_len;
+		p->key = *key;
+		p->key_len = key_len;
+		*chain = *key = NULL;
+		rc = write_all();
 	}
-	nchallenges++;
-	rc = write_all();
-	if (rc == 0)
-		at_log_debug("tls-alpn-01 challenge published for %s", ch->alpn_sni);
+	pthread_mutex_unlock(&state_mu);
+	free(*chain);
+	at_secret_free(*key, key_len);
+	*chain = *key = NULL;
 	return rc;
 }
 
-static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
+int mgr_withdraw_challenge(const char *sni)
 {
-	(void)ctx;
 	pthread_mutex_lock(&state_mu);
 	for (size_t i = 0; i < nchallenges; i++) {
-		if (strcmp(challenges[i].name, ch->alpn_sni) != 0)
+		if (strcmp(challenges[i].name, sni) != 0)
 			continue;
 		pair_clear(&challenges[i]);
 		challenges[i] = challenges[nchallenges - 1];
@@ -177,9 +150,9 @@ static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
 		nchallenges--;
 		break;
 	}
-	if (write_all() != 0)
-		at_log_warn("withdrawing the tls-alpn-01 challenge for %s failed", ch->alpn_sni);
+	int rc = write_all();
 	pthread_mutex_unlock(&state_mu);
+	return rc;
 }
 
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
@@ -229,12 +202,4 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 	pthread_mutex_unlock(&state_mu);
 	pair_clear(&old);
 	return 0;
-}
-
-void mgr_solver_init(struct at_solver *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->type = AT_CHALLENGE_TLS_ALPN_01;
-	s->present = alpn_present;
-	s->cleanup = alpn_cleanup;
 }

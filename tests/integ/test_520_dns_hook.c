@@ -1,23 +1,25 @@
 /*
- * DNS-01 through AUTOTLS_DNS_HOOK (shim/manager/dns01.c) against Pebble: a bash hook in the test's folder sets
+ * DNS-01 through a hook command (challenge/dns01_hook.c) against Pebble: a bash hook in the test's folder sets
  * and clears the TXT record through pebble-challtestsrv's management API with curl (the URL in
- * AUTOTLS_TEST_CHALL_URL), the solver waits until the mock DNS (AUTOTLS_DNS_RESOLVER) shows it, and an engine
- * orders for dns.example.test and for *.wild.example.test with wild.example.test. A hook that fails (exit 3,
- * a message on stderr) fails the issuance with the status and the message in one log line; a hook that
- * succeeds without setting anything fails after AUTOTLS_DNS_WAIT and is asked to delete.
+ * AUTOTLS_TEST_CHALL_URL), the solver waits until the mock DNS (the configured resolver, as AUTOTLS_DNS_RESOLVER)
+ * shows it, and an engine orders for dns.example.test and for *.wild.example.test with wild.example.test. A hook
+ * that fails (exit 3, a message on stderr) fails the issuance with the status and the message in one log line;
+ * a hook that succeeds without setting anything fails after the configured wait and is asked to delete.
  *
- * The manager's files are not in the core archive: the test compiles the ones it needs and sets up the
- * mgr_host the solver reads, holding the quiesce lock as the manager thread does.
+ * The test's thread holds a lock the solver's wait hooks release while it waits, as the manager thread holds
+ * its quiesce lock (tests/harness/solver_lock.h).
  */
-#include "shim/config.c"
-#include "shim/manager/dns01.c"
-#include "shim/manager/dns01_wait.c"
-#include "shim/manager/quiesce.c"
-#include "tests/harness/fake_env.h"
+#include "challenge/dns01_hook.h"
+#include "challenge/dns01_rfc2136.h"
+#include "acme/solver.h"
 #include "tests/harness/issue_env.h"
 #include "tests/harness/log_capture.h"
+#include "tests/harness/solver_lock.h"
 #include "tests/test.h"
+#include "util/err.h"
+#include "util/log.h"
 #include "dns/query.h"
+#include "util/clock.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -27,22 +29,11 @@
 #include <unistd.h>
 
 static struct issue_env env;
-static struct shim_config cfg;
-static struct shim_host host;
+static struct at_dns01_hook_config cfg;
 static char hook_path[PATH_MAX + 32], calls_path[PATH_MAX + 32], log_path[PATH_MAX + 32];
-static char resolver[64], wait_s[16] = "20";
+static int dns_port;
+static long wait_s = 20;
 static int started;
-
-/* The settings the solver is configured from (shim_config_read through fake_env_getenv): buffers the
- * scenarios fill and change. */
-static const char *const config_env[] = {
-	"AUTOTLS_DOMAINS", "dns.example.test",
-	"AUTOTLS_STORAGE", env.store_dir,
-	"AUTOTLS_DNS_HOOK", hook_path,
-	"AUTOTLS_DNS_RESOLVER", resolver,
-	"AUTOTLS_DNS_WAIT", wait_s,
-	NULL,
-};
 
 static int write_hook(const char *body)
 {
@@ -54,16 +45,19 @@ static int write_hook(const char *body)
 	return chmod(hook_path, 0755);
 }
 
-/* Reads the configuration again (the hook's path is checked there) and makes the solver. */
+/* Sets the configuration again (the hook, the mock DNS as the resolver, the wait) and makes the solver. */
 static int configure(struct at_solver *s)
 {
-	shim_config_clear(&cfg);
-	fake_env_use(config_env);
-	if (shim_config_read(&cfg, fake_env_getenv) != 0)
-		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hook = hook_path;
+	cfg.wait.wait_s = wait_s;
+	cfg.wait.server = "127.0.0.1";
+	cfg.wait.server_port = dns_port;
+	cfg.wait.server_label = "AUTOTLS_DNS_RESOLVER";
+	at_log_set_level(AT_LOG_INFO); /* the manager's default (AUTOTLS_LOG_LEVEL): the checks read info lines */
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
-	return mgr_dns01_solver(s);
+	return at_dns01_hook_solver(s, &cfg);
 }
 
 static const char good_hook[] =
@@ -82,24 +76,22 @@ static void start(void)
 	snprintf(hook_path, sizeof(hook_path), "%s/dns-hook.sh", env.p.workdir);
 	snprintf(calls_path, sizeof(calls_path), "%s/hook-calls", env.p.workdir);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
-	snprintf(resolver, sizeof(resolver), "127.0.0.1:%d", env.p.dns_port);
+	dns_port = env.p.dns_port;
 	setenv("AUTOTLS_TEST_CHALL_URL", env.p.chall_mgmt_url, 1);
 	setenv("AUTOTLS_TEST_HOOK_CALLS", calls_path, 1);
 	REQUIRE(write_hook(good_hook) == 0);
-	host.version = SHIM_HOST_API_VERSION;
-	host.cfg = &cfg;
-	mgr_host = &host;
 	started = 1;
 }
 
 static void no_hook_no_solver(void)
 {
 	struct at_solver s;
-	struct shim_config empty;
+	struct at_dns01_hook_config empty;
+	struct at_dns01_rfc2136_config no_update;
 	memset(&empty, 0, sizeof(empty));
-	host.cfg = &empty;
-	CHECK_INT(mgr_dns01_solver(&s), ==, AT_E_STATE);
-	host.cfg = &cfg;
+	memset(&no_update, 0, sizeof(no_update));
+	CHECK_INT(at_dns01_hook_solver(&s, &empty), ==, AT_E_STATE);
+	CHECK_INT(at_dns01_rfc2136_solver(&s, &no_update), ==, AT_E_STATE);
 }
 
 static void issue_one_name(void)
@@ -161,13 +153,13 @@ static void failing_hook(void)
 	REQUIRE(write_hook(good_hook) == 0);
 }
 
-/* The hook says yes but sets nothing: present() gives up after AUTOTLS_DNS_WAIT and deletes. */
+/* The hook says yes but sets nothing: present() gives up after the configured wait and deletes. */
 static void record_never_appears(void)
 {
 	struct at_solver s;
 	REQUIRE(started);
 	REQUIRE(write_hook("echo \"$@\" >> \"$AUTOTLS_TEST_HOOK_CALLS\"\nexit 0\n") == 0);
-	snprintf(wait_s, sizeof(wait_s), "1");
+	wait_s = 1;
 	REQUIRE(configure(&s) == 0);
 	unlink(calls_path);
 	struct at_challenge ch = { .type = AT_CHALLENGE_DNS_01, .identifier_type = "dns",
@@ -186,21 +178,20 @@ static void record_never_appears(void)
 	CHECK(calls != NULL && strcmp(calls, "add _acme-challenge.never.example.test v-never\n"
 					    "del _acme-challenge.never.example.test v-never\n") == 0);
 	free(calls);
-	snprintf(wait_s, sizeof(wait_s), "20");
+	wait_s = 20;
 	REQUIRE(write_hook(good_hook) == 0);
 }
 
 int main(void)
 {
-	mgr_quiesce_enter(); /* as the manager thread: the solver releases it while it waits */
+	harness_solver_lock_hold(); /* as the manager thread: the solver releases it while it waits */
 	RUN(start);
 	RUN(no_hook_no_solver);
 	RUN(issue_one_name);
 	RUN(issue_wildcard);
 	RUN(failing_hook);
 	RUN(record_never_appears);
-	shim_config_clear(&cfg);
 	issue_env_stop(&env);
-	mgr_quiesce_leave();
+	harness_solver_lock_drop();
 	return TEST_EXIT();
 }

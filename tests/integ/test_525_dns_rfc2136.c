@@ -1,27 +1,27 @@
 /*
- * DNS-01 through RFC 2136 updates signed with TSIG (shim/manager/dns01.c, dns/update.c) against a real
+ * DNS-01 through RFC 2136 updates signed with TSIG (challenge/dns01_rfc2136.c, dns/update.c) against a real
  * authoritative server: the test starts Debian's knotd as its own child on 127.0.0.1:<free port> with a config
  * in a temporary folder (zone example.test with SOA, NS and A records for the names, dynamic updates allowed for
  * two TSIG keys the test makes, hmac-sha256 and hmac-sha512), and starts Pebble with knotd as its DNS server, so
  * that Pebble validates against the records the updates wrote. An engine then orders through the solver:
  * tsig.example.test with *.tsig.example.test (one owner name, two values), and sha512.tsig.example.test with
- * the other key and AUTOTLS_DNS_ZONE set; each chain verifies and the records are gone afterwards. A wrong
- * secret fails with one BADSIG line, no secret in the log, and nothing issued.
+ * the other key and the zone given (as AUTOTLS_DNS_ZONE); each chain verifies and the records are gone
+ * afterwards. A wrong secret fails with one BADSIG line, no secret in the log, and nothing issued.
  *
- * The manager's files are not in the core archive: the test compiles the ones it needs and sets up the
- * mgr_host the solver reads, holding the quiesce lock as the manager thread does.
+ * The test's thread holds a lock the solver's wait hooks release while it waits, as the manager thread holds
+ * its quiesce lock (tests/harness/solver_lock.h).
  */
-#include "shim/config.c"
-#include "shim/manager/dns01.c"
-#include "shim/manager/dns01_wait.c"
-#include "shim/manager/quiesce.c"
+#include "challenge/dns01_rfc2136.h"
+#include "acme/solver.h"
 #include "tests/harness/knot.h"
 #include "tests/harness/records.h"
 #include "tests/harness/proc.h"
-#include "tests/harness/fake_env.h"
 #include "tests/harness/issue_env.h"
 #include "tests/harness/log_capture.h"
+#include "tests/harness/solver_lock.h"
 #include "tests/test.h"
+#include "util/err.h"
+#include "util/log.h"
 
 #include <limits.h>
 #include <openssl/evp.h>
@@ -32,43 +32,38 @@
 #include <sys/stat.h>
 
 static struct issue_env env;
-static struct shim_config cfg;
-static struct shim_host host;
+static struct at_dns01_rfc2136_config cfg;
 static char log_path[PATH_MAX + 32], zone_file[128];
-static char sha256_b64[64], sha512_b64[128], update_addr[64], tsig_value[256], zone_value[64];
+static unsigned char sha256_raw[32], sha512_raw[64];
+static char sha256_b64[64], sha512_b64[128];
 static int knot_port;
 static int started;
 
-/* The settings the solver is configured from (shim_config_read through fake_env_getenv): buffers the
- * scenarios fill and change. */
-static const char *const config_env[] = {
-	"AUTOTLS_DOMAINS", "tsig.example.test",
-	"AUTOTLS_STORAGE", env.store_dir,
-	"AUTOTLS_DNS_UPDATE", update_addr,
-	"AUTOTLS_DNS_TSIG", tsig_value,
-	"AUTOTLS_DNS_ZONE", zone_value,
-	"AUTOTLS_DNS_WAIT", "20",
-	NULL,
-};
-
-static int configure(struct at_solver *s)
+/* Sets the configuration again (the server, the key, the zone when given) and makes the solver. */
+static int configure(struct at_solver *s, enum at_tsig_alg alg, const char *key_name, const unsigned char *secret,
+		     size_t secret_len, const char *zone)
 {
-	shim_config_clear(&cfg);
-	fake_env_use(config_env);
-	if (shim_config_read(&cfg, fake_env_getenv) != 0)
-		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.server = "127.0.0.1";
+	cfg.port = knot_port;
+	cfg.key.alg = alg;
+	cfg.key.name = key_name;
+	cfg.key.secret = secret;
+	cfg.key.secret_len = secret_len;
+	cfg.zone = zone;
+	cfg.wait_s = 20;
+	at_log_set_level(AT_LOG_INFO); /* the manager's default (AUTOTLS_LOG_LEVEL): the checks read info lines */
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
-	return mgr_dns01_solver(s);
+	return at_dns01_rfc2136_solver(s, &cfg);
 }
 
-static int random_b64(char *out, size_t cap, size_t bytes)
+/* bytes random bytes into raw, and their base64 (for knotd's config and the log checks) into out. */
+static int random_b64(unsigned char *raw, char *out, size_t cap, size_t bytes)
 {
-	unsigned char raw[64];
-	if (bytes > sizeof(raw) || 4 * ((bytes + 2) / 3) + 1 > cap || RAND_bytes(raw, (int)bytes) != 1)
+	if (bytes > 64 || 4 * ((bytes + 2) / 3) + 1 > cap || RAND_bytes(raw, (int)bytes) != 1)
 		return -1;
 	EVP_EncodeBlock((unsigned char *)out, raw, (int)bytes);
-	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
 }
 
@@ -84,8 +79,8 @@ static int knot_start(void)
 {
 	char conf[8192], zone[1024];
 
-	if (knot_prepare(&knot) != 0 || random_b64(sha256_b64, sizeof(sha256_b64), 32) != 0 ||
-	    random_b64(sha512_b64, sizeof(sha512_b64), 64) != 0)
+	if (knot_prepare(&knot) != 0 || random_b64(sha256_raw, sha256_b64, sizeof(sha256_b64), 32) != 0 ||
+	    random_b64(sha512_raw, sha512_b64, sizeof(sha512_b64), 64) != 0)
 		return -1;
 	knot_port = harness_free_port();
 	snprintf(conf, sizeof(conf),
@@ -124,23 +119,16 @@ static void start(void)
 	struct pebble_opts o = { .dns_server_port = knot_port };
 	REQUIRE(issue_env_start(&env, &o) == 0);
 	snprintf(log_path, sizeof(log_path), "%s/test-log", env.p.workdir);
-	snprintf(update_addr, sizeof(update_addr), "127.0.0.1:%d", knot_port);
-	host.version = SHIM_HOST_API_VERSION;
-	host.cfg = &cfg;
-	mgr_host = &host;
 	started = 1;
 }
 
-/* Without a hook, AUTOTLS_DNS_UPDATE makes the solver; the zone is found by SOA queries. */
+/* The update server and its key make the solver; the zone is found by SOA queries. */
 static void issue_name_and_wildcard(void)
 {
 	struct at_solver s;
 	REQUIRE(started);
-	snprintf(tsig_value, sizeof(tsig_value), "hmac-sha256:acme-key.:%s", sha256_b64);
-	zone_value[0] = '\0';
-	REQUIRE(configure(&s) == 0);
+	REQUIRE(configure(&s, AT_TSIG_HMAC_SHA256, "acme-key", sha256_raw, sizeof(sha256_raw), NULL) == 0);
 	CHECK(s.type == AT_CHALLENGE_DNS_01);
-	CHECK(cfg.dns_hook == NULL);
 	const char *names[] = { "tsig.example.test", "*.tsig.example.test" };
 	int ordered = 0;
 	log_capture_begin(log_path);
@@ -163,13 +151,10 @@ static void issue_sha512_zone_given(void)
 {
 	struct at_solver s;
 	REQUIRE(started);
-	snprintf(tsig_value, sizeof(tsig_value), "hmac-sha512:acme-512:%s", sha512_b64);
-	snprintf(zone_value, sizeof(zone_value), "example.test.");
-	REQUIRE(configure(&s) == 0);
+	REQUIRE(configure(&s, AT_TSIG_HMAC_SHA512, "acme-512", sha512_raw, sizeof(sha512_raw), "example.test") == 0);
 	const char *names[] = { "sha512.tsig.example.test" };
 	CHECK_OK(issue_env_issue(&env, &s, names, 1, NULL));
 	CHECK(!zone_mentions("_acme-challenge"));
-	zone_value[0] = '\0';
 }
 
 /* A secret the server does not share: BADSIG in one line, the secret nowhere, no certificate. */
@@ -177,12 +162,12 @@ static void wrong_secret(void)
 {
 	struct at_solver s;
 	struct at_cert_record rec;
+	unsigned char wrong_raw[32];
 	char wrong[64];
 	int ordered = 0;
 	REQUIRE(started);
-	REQUIRE(random_b64(wrong, sizeof(wrong), 32) == 0);
-	snprintf(tsig_value, sizeof(tsig_value), "hmac-sha256:acme-key.:%s", wrong);
-	REQUIRE(configure(&s) == 0);
+	REQUIRE(random_b64(wrong_raw, wrong, sizeof(wrong), 32) == 0);
+	REQUIRE(configure(&s, AT_TSIG_HMAC_SHA256, "acme-key", wrong_raw, sizeof(wrong_raw), NULL) == 0);
 	const char *names[] = { "bad.tsig.example.test" };
 	log_capture_begin(log_path);
 	int rc = at_engine_ensure(env.engine, names, 1, &s, 1, 0, &rec, &ordered);
@@ -208,16 +193,17 @@ static void wrong_secret(void)
 
 int main(void)
 {
-	mgr_quiesce_enter(); /* as the manager thread: the solver releases it while it waits */
+	harness_solver_lock_hold(); /* as the manager thread: the solver releases it while it waits */
 	atexit(knot_stop_at_exit);
 	RUN(start);
 	RUN(issue_name_and_wildcard);
 	RUN(issue_sha512_zone_given);
 	RUN(wrong_secret);
-	shim_config_clear(&cfg);
 	issue_env_stop(&env);
 	knot_stop(&knot);
-	mgr_quiesce_leave();
+	harness_solver_lock_drop();
+	OPENSSL_cleanse(sha256_raw, sizeof(sha256_raw));
+	OPENSSL_cleanse(sha512_raw, sizeof(sha512_raw));
 	OPENSSL_cleanse(sha256_b64, sizeof(sha256_b64));
 	OPENSSL_cleanse(sha512_b64, sizeof(sha512_b64));
 	return TEST_EXIT();

@@ -1,13 +1,13 @@
 /*
- * DNS-01 through AUTOTLS_DNS_HOOK with the TXT record checked at the zone's authoritative servers
- * (shim/manager/dns01_wait.c, dns/auth.c), against real servers: three Debian knotd instances and Pebble.
+ * DNS-01 through a hook with the TXT record checked at the zone's authoritative servers
+ * (challenge/dns01_wait.c, dns/auth.c), against real servers: three Debian knotd instances and Pebble.
  *
  * Where: a network namespace of the test's own (unshare(CLONE_NEWNET), loopback brought up), so the servers can
  * listen on port 53, which authoritative servers are always asked on, at fixed loopback addresses without
  * colliding with anything on the host or with another run of this test, and so nothing but loopback can be
  * reached at all. Pebble and pebble-challtestsrv run in it too (they are the test's children).
  *
- *   127.0.53.53  knotd "R", the resolver (AUTOTLS_TEST_RESOLV_CONF names it): zones example.test and
+ *   127.0.53.53  knotd "R", the resolver (the resolv.conf the configuration names): zones example.test and
  *                nsprov.test, never given the TXT record, as a resolver that cached its absence.
  *   127.0.53.1   knotd "A" = ns1.example.test (its address comes as glue with the NS answer): gets the record
  *                at once.
@@ -22,20 +22,24 @@
  * server, at the moment present() returns (just before the CA is told), whether it shows the value.
  *
  * Scenarios: the servers as found; B lagging 3 s: present() waits for it and a certificate is issued and
- * verifies; B never: the wait ends after AUTOTLS_DNS_WAIT with an error naming B, the hook deletes, nothing is
- * issued; AUTOTLS_DNS_RESOLVER set to A: checked there only, so it succeeds although B never has the record.
+ * verifies; B never: the wait ends after the configured wait with an error naming B, the hook deletes, nothing
+ * is issued; the resolver (AUTOTLS_DNS_RESOLVER) set to A: checked there only, so it succeeds although B never
+ * has the record.
+ *
+ * The test's thread holds a lock the solver's wait hooks release while it waits, as the manager thread holds
+ * its quiesce lock (tests/harness/solver_lock.h).
  */
-#include "shim/config.c"
-#include "shim/manager/dns01.c"
-#include "shim/manager/dns01_wait.c"
-#include "shim/manager/quiesce.c"
+#include "challenge/dns01_hook.h"
+#include "acme/solver.h"
 #include "tests/harness/knot.h"
 #include "tests/harness/records.h"
 #include "tests/harness/proc.h"
-#include "tests/harness/fake_env.h"
 #include "tests/harness/issue_env.h"
 #include "tests/harness/log_capture.h"
+#include "tests/harness/solver_lock.h"
 #include "tests/test.h"
+#include "util/err.h"
+#include "util/log.h"
 #include "dns/auth.h"
 
 #include <limits.h>
@@ -54,30 +58,18 @@
 #define IP_L "127.0.53.4"
 
 static struct issue_env env;
-static struct shim_config cfg;
-static struct shim_host host;
+static struct at_dns01_hook_config cfg;
 static struct knot knot_r, knot_a, knot_b, knot_l;
 static char hook_path[PATH_MAX + 32], calls_path[PATH_MAX + 32], log_path[PATH_MAX + 32];
 static char resolv_path[PATH_MAX + 32], b_done_path[PATH_MAX + 32];
-static char resolver[64], wait_s[16] = "30";
+static const char *resolver; /* NULL: the authoritative servers */
+static long wait_s = 30;
 static int started;
 
 /* What the wrapped present() saw. */
 static struct at_solver real;
 static long present_ms, present_end;
 static int all_show, resolver_shows;
-
-/* The settings the solver is configured from (shim_config_read through fake_env_getenv): buffers the
- * scenarios fill and change. */
-static const char *const config_env[] = {
-	"AUTOTLS_DOMAINS", "lag.example.test",
-	"AUTOTLS_STORAGE", env.store_dir,
-	"AUTOTLS_DNS_HOOK", hook_path,
-	"AUTOTLS_DNS_RESOLVER", resolver,
-	"AUTOTLS_DNS_WAIT", wait_s,
-	"AUTOTLS_TEST_RESOLV_CONF", resolv_path,
-	NULL,
-};
 
 static const char hook_script[] =
 	"#!/bin/bash\n"
@@ -198,14 +190,21 @@ static int checked_present(void *ctx, const struct at_challenge *ch)
 	return rc;
 }
 
-/* Reads the configuration again and makes the wrapped solver. */
+/* Sets the configuration again (the hook, the wait, the resolver or the test's resolv.conf) and makes the
+ * wrapped solver. */
 static int configure(struct at_solver *s, const char *lag_b)
 {
 	setenv("AUTOTLS_TEST_LAG_B", lag_b, 1);
-	shim_config_clear(&cfg);
-	fake_env_use(config_env);
-	if (shim_config_read(&cfg, fake_env_getenv) != 0 || mgr_dns01_solver(&real) != 0)
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hook = hook_path;
+	cfg.wait.wait_s = wait_s;
+	cfg.wait.server = resolver;
+	cfg.wait.server_port = 53;
+	cfg.wait.server_label = "AUTOTLS_DNS_RESOLVER";
+	cfg.wait.resolv_conf = resolv_path;
+	if (at_dns01_hook_solver(&real, &cfg) != 0)
 		return -1;
+	at_log_set_level(AT_LOG_INFO); /* the manager's default (AUTOTLS_LOG_LEVEL): the checks read info lines */
 	if (getenv("AUTOTLS_TEST_DEBUG"))
 		at_log_set_level(AT_LOG_DEBUG);
 	*s = real;
@@ -238,9 +237,6 @@ static void start(void)
 	setenv("AUTOTLS_TEST_KNOT_A", knot_a.dir, 1);
 	setenv("AUTOTLS_TEST_KNOT_B", knot_b.dir, 1);
 	setenv("AUTOTLS_TEST_B_DONE", b_done_path, 1);
-	host.version = SHIM_HOST_API_VERSION;
-	host.cfg = &cfg;
-	mgr_host = &host;
 	started = 1;
 }
 
@@ -303,14 +299,14 @@ static void lagging_server_waited_for(void)
 	free(calls);
 }
 
-/* B never gets it: after AUTOTLS_DNS_WAIT an error names B, the hook deletes, nothing is issued. */
+/* B never gets it: after the configured wait an error names B, the hook deletes, nothing is issued. */
 static void server_never_updated(void)
 {
 	struct at_solver s;
 	struct at_cert_record rec;
 	int ordered = 0;
 	REQUIRE(started);
-	snprintf(wait_s, sizeof(wait_s), "3");
+	wait_s = 3;
 	REQUIRE(configure(&s, "never") == 0);
 	const char *names[] = { "never.example.test" };
 	log_capture_begin(log_path);
@@ -336,15 +332,16 @@ static void server_never_updated(void)
 	CHECK_INT(lr, ==, AT_E_NOTFOUND);
 	if (lr == 0)
 		at_cert_record_clear(&got);
-	snprintf(wait_s, sizeof(wait_s), "30");
+	wait_s = 30;
 }
 
-/* AUTOTLS_DNS_RESOLVER set to A: the record is checked there alone, so B never having it does not matter. */
+/* The resolver (AUTOTLS_DNS_RESOLVER) set to A: the record is checked there alone, so B never having it does not
+ * matter. */
 static void resolver_setting_checks_only_there(void)
 {
 	struct at_solver s;
 	REQUIRE(started);
-	snprintf(resolver, sizeof(resolver), "%s", IP_A);
+	resolver = IP_A;
 	REQUIRE(configure(&s, "never") == 0);
 	const char *names[] = { "resolver.example.test" };
 	log_capture_begin(log_path);
@@ -357,20 +354,19 @@ static void resolver_setting_checks_only_there(void)
 					IP_A " port 53 after ", NULL), ==, 1);
 	CHECK_INT(log_count_lines(log, "authoritative", NULL), ==, 0);
 	free(log);
-	resolver[0] = '\0';
+	resolver = NULL;
 }
 
 int main(void)
 {
-	mgr_quiesce_enter(); /* as the manager thread: the solver releases it while it waits */
+	harness_solver_lock_hold(); /* as the manager thread: the solver releases it while it waits */
 	RUN(start);
 	RUN(finds_the_servers);
 	RUN(lagging_server_waited_for);
 	RUN(server_never_updated);
 	RUN(resolver_setting_checks_only_there);
-	shim_config_clear(&cfg);
 	issue_env_stop(&env);
 	stop_all();
-	mgr_quiesce_leave();
+	harness_solver_lock_drop();
 	return TEST_EXIT();
 }

@@ -1,21 +1,31 @@
 /*
- * The manager's HTTP-01 solver (shim/manager/http01.c), through the solver interface: the built-in responder
+ * The HTTP-01 solver (challenge/http01*.c), through the solver interface: the built-in responder
  * opens its port on the first present(), answers the key authorization for pending tokens only, redirects
  * (or not) everything else, refuses hostile requests, leaves a port in use alone, and closes the port when the
  * last challenge is cleaned up; webroot mode writes and removes the file and the folders it made.
  */
-#include "shim/manager/http01.c" /* the manager's own file: not in the core archive */
+#include "challenge/http01.h"
+#include "acme/solver.h"
 #include "tests/harness/pebble.h" /* harness_read_file */
 #include "tests/test.h"
+#include "util/err.h"
+#include "util/log.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
-const struct shim_host *mgr_host;
-
-static struct shim_config cfg;
-static struct shim_host host = { .version = SHIM_HOST_API_VERSION, .cfg = &cfg };
+static struct at_http01_config cfg;
 
 #define TOKEN_A "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define TOKEN_B "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
@@ -144,10 +154,25 @@ static int have_ipv6_loopback(void)
 static void setup(int port, int redirect, const char *webroot)
 {
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.http_port = port;
-	cfg.http_redirect = redirect;
-	cfg.webroot = (char *)webroot;
-	mgr_host = &host;
+	cfg.port = port;
+	cfg.redirect = redirect;
+	cfg.webroot = webroot;
+}
+
+/* 1 while the built-in responder runs and holds its port. */
+static int h01_running(void)
+{
+	struct at_http01_state st;
+	at_http01_get_state(&st);
+	return st.listening;
+}
+
+/* How many tokens are pending. */
+static size_t h01_count(void)
+{
+	struct at_http01_state st;
+	at_http01_get_state(&st);
+	return st.pending;
 }
 
 /* setup() on a free port without a webroot, then the solver: 0 with *port set, or -1. */
@@ -157,7 +182,7 @@ static int solver_on_free_port(int redirect, struct at_solver *s, int *port)
 	if (*port <= 0)
 		return -1;
 	setup(*port, redirect, NULL);
-	return mgr_http01_solver(s);
+	return at_http01_solver(s, &cfg);
 }
 
 static void responder_answers_and_closes(void)
@@ -172,7 +197,7 @@ static void responder_answers_and_closes(void)
 	struct at_challenge a = challenge(TOKEN_A, TOKEN_A "." THUMB);
 	struct at_challenge b = challenge(TOKEN_B, TOKEN_B "." THUMB);
 	REQUIRE(s.present(s.ctx, &a) == 0);
-	CHECK_INT(h01_running, ==, 1);
+	CHECK_INT(h01_running(), ==, 1);
 	REQUIRE(get(port, "/.well-known/acme-challenge/" TOKEN_A, "a.example.test", resp, sizeof(resp)) > 0);
 	CHECK(starts(resp, "HTTP/1.1 200 "));
 	CHECK(strstr(resp, "\r\nContent-Type: application/octet-stream\r\n") != NULL);
@@ -209,7 +234,7 @@ static void responder_answers_and_closes(void)
 	CHECK(starts(resp, "HTTP/1.1 200 "));
 	CHECK_STR(body_of(resp), TOKEN_B "." THUMB);
 	s.cleanup(s.ctx, &b);
-	CHECK_INT(h01_running, ==, 0);
+	CHECK_INT(h01_running(), ==, 0);
 	CHECK(refused(AF_INET, port));
 	if (have_ipv6_loopback())
 		CHECK(refused(AF_INET6, port));
@@ -274,8 +299,7 @@ static void hostile_requests(void)
 	int port;
 	REQUIRE(solver_on_free_port(1, &s, &port) == 0);
 	struct at_challenge a = challenge(TOKEN_A, TOKEN_A "." THUMB);
-	long saved_timeout = h01_read_timeout_ms;
-	h01_read_timeout_ms = 300;
+	cfg.read_timeout_ms = 300;
 	REQUIRE(s.present(s.ctx, &a) == 0);
 
 	static const char *const malformed[] = {
@@ -308,7 +332,7 @@ static void hostile_requests(void)
 	close(silent);
 
 	/* More clients than slots: the rest wait in the backlog and are answered once slots free up. */
-	int hold[H01_MAX_CONNS + 4];
+	int hold[AT_HTTP01_MAX_CONNS + 4];
 	for (size_t i = 0; i < sizeof(hold) / sizeof(hold[0]); i++)
 		hold[i] = connect_to(AF_INET, port);
 	REQUIRE(get(port, "/.well-known/acme-challenge/" TOKEN_A, "a", resp, sizeof(resp)) > 0);
@@ -318,7 +342,6 @@ static void hostile_requests(void)
 			close(hold[i]);
 
 	s.cleanup(s.ctx, &a);
-	h01_read_timeout_ms = saved_timeout;
 	CHECK(refused(AF_INET, port));
 }
 
@@ -335,17 +358,17 @@ static void port_in_use_is_left_alone(void)
 	REQUIRE(bind(holder, (struct sockaddr *)&a4, sizeof(a4)) == 0 && listen(holder, 4) == 0);
 	setup(port, 0, NULL);
 	/* In use is no reason not to offer it: the port may be free by the next order. */
-	REQUIRE(mgr_http01_solver(&s) == 0);
+	REQUIRE(at_http01_solver(&s, &cfg) == 0);
 	struct at_challenge a = challenge(TOKEN_A, TOKEN_A "." THUMB);
 	CHECK_INT(s.present(s.ctx, &a), ==, AT_E_NET);
-	CHECK_INT(h01_running, ==, 0);
-	CHECK_INT(h01_count, ==, 0);
+	CHECK_INT(h01_running(), ==, 0);
+	CHECK_INT(h01_count(), ==, 0);
 	s.cleanup(s.ctx, &a); /* the client cleans up only what it presented; harmless all the same */
 	close(holder);
 	CHECK_OK(s.present(s.ctx, &a));
-	CHECK_INT(h01_running, ==, 1);
+	CHECK_INT(h01_running(), ==, 1);
 	s.cleanup(s.ctx, &a);
-	CHECK_INT(h01_running, ==, 0);
+	CHECK_INT(h01_running(), ==, 0);
 }
 
 static void bad_challenges_refused(void)
@@ -369,8 +392,8 @@ static void bad_challenges_refused(void)
 		struct at_challenge ch = challenge(t[i].token, t[i].keyauth);
 		CHECK_INT(s.present(s.ctx, &ch), ==, AT_E_INVAL);
 	}
-	CHECK_INT(h01_running, ==, 0);
-	CHECK_INT(h01_count, ==, 0);
+	CHECK_INT(h01_running(), ==, 0);
+	CHECK_INT(h01_count(), ==, 0);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -394,14 +417,14 @@ static void webroot_writes_and_removes(void)
 	struct at_solver s;
 	REQUIRE(mkdtemp(root) != NULL);
 	setup(free_port(), 0, root);
-	REQUIRE(mgr_http01_solver(&s) == 0);
+	REQUIRE(at_http01_solver(&s, &cfg) == 0);
 	mode_t old_umask = umask(077); /* the files must be readable by the web server all the same */
 	struct at_challenge a = challenge(TOKEN_A, TOKEN_A "." THUMB);
 	struct at_challenge b = challenge(TOKEN_B, TOKEN_B "." THUMB);
 	CHECK_OK(s.present(s.ctx, &a));
 	CHECK_OK(s.present(s.ctx, &b));
-	CHECK_INT(h01_running, ==, 0); /* no built-in responder in webroot mode */
-	CHECK(refused(AF_INET, cfg.http_port));
+	CHECK_INT(h01_running(), ==, 0); /* no built-in responder in webroot mode */
+	CHECK(refused(AF_INET, cfg.port));
 	snprintf(path, sizeof(path), "%s/.well-known/acme-challenge/%s", root, TOKEN_A);
 	size_t len = 0;
 	char *data = harness_read_file(path, &len);
@@ -448,7 +471,7 @@ static void webroot_writes_and_removes(void)
 	CHECK(s.present(s.ctx, &a) != 0);
 	snprintf(path, sizeof(path), "/tmp/%s", TOKEN_A);
 	CHECK_INT(mode_of(path), ==, (mode_t)-1);
-	CHECK_INT(h01_count, ==, 0);
+	CHECK_INT(h01_count(), ==, 0);
 
 	/* Bad tokens never reach the file system. */
 	struct at_challenge bad = challenge("..", "..." THUMB);
@@ -462,16 +485,16 @@ static void webroot_not_offered_when_unusable(void)
 	struct at_solver s;
 	memset(&s, 0, sizeof(s));
 	setup(80, 0, "/nonexistent/autotls-webroot");
-	CHECK_INT(mgr_http01_solver(&s), ==, AT_E_NOTFOUND);
+	CHECK_INT(at_http01_solver(&s, &cfg), ==, AT_E_NOTFOUND);
 	CHECK(s.present == NULL);
 	setup(80, 0, "/etc/passwd");
-	CHECK_INT(mgr_http01_solver(&s), ==, AT_E_NOTFOUND);
+	CHECK_INT(at_http01_solver(&s, &cfg), ==, AT_E_NOTFOUND);
 	if (geteuid() != 0) {
 		setup(80, 0, "/proc");
-		CHECK_INT(mgr_http01_solver(&s), ==, AT_E_PERM);
+		CHECK_INT(at_http01_solver(&s, &cfg), ==, AT_E_PERM);
 		/* Port 80 is not ours to bind without root (unless unprivileged ports start lower here). */
 		setup(80, 0, NULL);
-		int rc = mgr_http01_solver(&s);
+		int rc = at_http01_solver(&s, &cfg);
 		FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
 		int start = 1024;
 		if (f) {
@@ -482,8 +505,7 @@ static void webroot_not_offered_when_unusable(void)
 		if (start > 80)
 			CHECK_INT(rc, ==, AT_E_PERM);
 	}
-	mgr_host = NULL;
-	CHECK_INT(mgr_http01_solver(&s), ==, AT_E_STATE);
+	CHECK_INT(at_http01_solver(&s, NULL), ==, AT_E_STATE);
 }
 
 int main(void)

@@ -1,10 +1,11 @@
 /*
  * Waiting for a DNS-01 TXT record (see dns01_wait.h). Where it looks:
  *
- *   - RFC 2136 mode (AUTOTLS_DNS_UPDATE): the update server, which has just applied the change.
- *   - AUTOTLS_DNS_RESOLVER when set: there and nowhere else (the user's choice, e.g. a provider's own server).
+ *   - the one server the configuration names, there and nowhere else: for RFC 2136 (dns01_rfc2136.c) the update
+ *     server, which has just applied the change; for a hook, AUTOTLS_DNS_RESOLVER when set (the user's choice,
+ *     e.g. a provider's own server).
  *   - otherwise the zone's authoritative servers, found through the first nameserver of /etc/resolv.conf
- *     (util/dns_auth.h), each address asked directly on port 53 with RD clear. A recursive resolver may cache the
+ *     (dns/auth.h), each address asked directly on port 53 with RD clear. A recursive resolver may cache the
  *     name's absence for the zone's negative TTL (RFC 2308 section 5), and the CA may ask any authoritative
  *     server, so the record counts as visible when every server that answers shows it. An address that never
  *     answered, twice or more, is counted unreachable and left out (the CA cannot reach it either), and so is
@@ -17,11 +18,14 @@
  * WAIT_QUERY_MS); rounds are 50 ms apart, doubling up to 2 s, within AUTOTLS_DNS_WAIT seconds in all, the
  * search for the servers included (at most half of it). When it ends, one line says where it looked, when each
  * server showed the value, and which lagged and how.
+ *
+ * Runs on the caller's solver thread and blocks; every query and pause runs between the wait hooks
+ * (wait_hooks.h: the shim's manager releases its quiesce lock there).
  */
-#include "shim/manager/dns01_wait.h"
+#include "challenge/dns01_wait.h"
+#include "challenge/wait_hooks.h"
 #include "util/clock.h"
 #include "acme/solver.h"
-#include "shim/manager/manager.h"
 #include "dns/auth.h"
 #include "dns/query.h"
 #include "util/err.h"
@@ -145,7 +149,7 @@ static void describe(char *buf, size_t cap, const struct target *t)
 	append(buf, cap, ")");
 }
 
-/* One round: asks every target that has not shown the value yet. Called with the quiesce lock released. */
+/* One round: asks every target that has not shown the value yet. Called between the wait hooks. */
 static void ask_round(struct watch *w, const struct at_challenge *ch, long start, long deadline)
 {
 	for (size_t i = 0; i < w->n; i++) {
@@ -169,11 +173,11 @@ static void ask_round(struct watch *w, const struct at_challenge *ch, long start
 }
 
 /* The zone's authoritative servers through the system resolver; or, when they cannot be found, that resolver. */
-static int watch_authoritative(struct watch *w, const struct at_challenge *ch, long deadline)
+static int watch_authoritative(struct watch *w, const struct at_dns01_wait_config *cfg, const struct at_challenge *ch,
+			       long deadline)
 {
-	const struct shim_config *cfg = mgr_host->cfg;
 	char resolver[AT_DNS_AUTH_IP_TEXT];
-	const char *conf = cfg->dns_resolv_conf ? cfg->dns_resolv_conf : "/etc/resolv.conf";
+	const char *conf = cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf";
 
 	if (at_dns_system_resolver(resolver, sizeof(resolver), conf) != 0) {
 		at_log_error("dns-01: no DNS server to check %s at: set AUTOTLS_DNS_RESOLVER (no nameserver in %s)",
@@ -182,9 +186,9 @@ static int watch_authoritative(struct watch *w, const struct at_challenge *ch, l
 	}
 	/* At most half of the wait goes to finding the servers: the rest is for asking them. */
 	long left = (deadline - at_clock_ms()) / 2;
-	mgr_quiesce_leave();
+	at_challenge_wait_begin();
 	int rc = at_dns_auth_find(resolver, 53, ch->dns_txt_name, (int)(left > 0 ? left : 1), &w->auth);
-	mgr_quiesce_enter();
+	at_challenge_wait_end();
 	if (rc != 0) {
 		at_log_warn("dns-01: the authoritative servers of %s cannot be found through the resolver %s (%s): "
 			    "checking the record at that resolver instead", ch->dns_txt_name, resolver,
@@ -213,36 +217,33 @@ static int watch_authoritative(struct watch *w, const struct at_challenge *ch, l
 	return 0;
 }
 
-int mgr_dns01_wait(const struct at_challenge *ch)
+int at_dns01_wait(const struct at_dns01_wait_config *cfg, const struct at_challenge *ch)
 {
-	const struct shim_config *cfg = mgr_host->cfg;
-	long start = at_clock_ms(), deadline = start + cfg->dns_wait_s * 1000L, delay = WAIT_POLL_FIRST_MS;
+	long start = at_clock_ms(), deadline = start + cfg->wait_s * 1000L, delay = WAIT_POLL_FIRST_MS;
 	char shown[LIST_MAX] = "", lagging[LIST_MAX] = "";
 	struct watch w;
 	int rounds = 0;
 
 	memset(&w, 0, sizeof(w));
 	w.name = ch->dns_txt_name;
-	if (cfg->dns_update != NULL) {
-		add_target(&w, "AUTOTLS_DNS_UPDATE", cfg->dns_update, cfg->dns_update_port);
-	} else if (cfg->dns_resolver != NULL) {
-		add_target(&w, "AUTOTLS_DNS_RESOLVER", cfg->dns_resolver, cfg->dns_resolver_port);
+	if (cfg->server != NULL) {
+		add_target(&w, cfg->server_label ? cfg->server_label : "the DNS server", cfg->server, cfg->server_port);
 	} else {
-		int rc = watch_authoritative(&w, ch, deadline);
+		int rc = watch_authoritative(&w, cfg, ch, deadline);
 		if (rc != 0)
 			return rc;
 	}
 	for (;;) {
-		mgr_quiesce_leave();
+		at_challenge_wait_begin();
 		ask_round(&w, ch, start, deadline);
-		mgr_quiesce_enter();
+		at_challenge_wait_end();
 		rounds++;
 		if (visible(&w))
 			break;
 		long left = deadline - at_clock_ms();
 		if (left <= 0)
 			break;
-		mgr_sleep_ms(delay < left ? delay : left);
+		at_challenge_sleep_ms(delay < left ? delay : left);
 		delay = delay * 2 > WAIT_POLL_MAX_MS ? WAIT_POLL_MAX_MS : delay * 2;
 	}
 	if (!w.authoritative) {
@@ -254,7 +255,7 @@ int mgr_dns01_wait(const struct at_challenge *ch)
 		}
 		state(lagging, sizeof(lagging), t);
 		at_log_error("dns-01: the TXT record of %s did not show the value at %s within %ld s (%d queries, "
-			     "last: %s)", ch->dns_txt_name, w.where, cfg->dns_wait_s, t->tries, lagging);
+			     "last: %s)", ch->dns_txt_name, w.where, cfg->wait_s, t->tries, lagging);
 		return AT_E_TIMEOUT;
 	}
 	for (size_t i = 0; i < w.n; i++) {
@@ -270,7 +271,7 @@ int mgr_dns01_wait(const struct at_challenge *ch)
 		return 0;
 	}
 	at_log_error("dns-01: the TXT record of %s did not show the value at %s within %ld s (%d rounds); lagging: "
-		     "%s%s%s", ch->dns_txt_name, w.where, cfg->dns_wait_s, rounds, lagging,
+		     "%s%s%s", ch->dns_txt_name, w.where, cfg->wait_s, rounds, lagging,
 		     shown[0] ? "; shown at: " : "", shown);
 	return AT_E_TIMEOUT;
 }
