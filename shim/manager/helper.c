@@ -4,6 +4,11 @@
  * runs the manager's loop: it leads (election lock, ACME, publishing) or, when another tree's manager leads
  * the store, copies certificates from the store into its tree's region. It exits when its lifeline (fd 4)
  * reaches end-of-file, i.e. when the last process of its server is gone.
+ *
+ * Detached (see shim/preload/spawn.c): it closes every descriptor above the lifeline first (whoever started it),
+ * then forks: the process the host spawned exits at once (the host reaps it) and the manager runs on as its
+ * child, in the session posix_spawn made for it: no child of the host's. Its log goes where AUTOTLS_LOG says; with the default
+ * (stderr) and no terminal on fd 2 (the host's stderr is never handed over otherwise), it goes to syslog.
  */
 #include "shim/manager/manager.h"
 #include "acme/http.h"
@@ -11,10 +16,13 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <errno.h>
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define SHM_FD 3
@@ -50,15 +58,48 @@ static void *watch_lifeline(void *arg)
 	return NULL;
 }
 
+/* Closes every descriptor above the lifeline: whatever started us, nothing of it is kept. */
+static void close_inherited(void)
+{
+	if (syscall(SYS_close_range, LIFELINE_FD + 1, ~0U, 0) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (long fd = LIFELINE_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		close((int)fd);
+}
+
+/* Forks the manager off and exits in the parent (the process the host spawned, which the host reaps at once),
+ * having written the manager's pid into the region. Returns in the manager only. */
+static void detach(struct shm_region *shm)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		at_log_error("autotls-manager: fork: %s", strerror(errno));
+		_exit(1);
+	}
+	if (pid > 0) {
+		atomic_store(&shm->helper_pid, (int32_t)pid);
+		_exit(0);
+	}
+	/* Every path the manager uses is absolute: keep no directory of the host's busy. */
+	if (chdir("/") != 0)
+		at_log_debug("autotls-manager: chdir /: %s", strerror(errno));
+}
+
 int main(void)
 {
+	close_inherited();
 	if (shim_config_read(&config, env) != 0)
+		return 2;
+	if (config.log_sink == AT_LOG_SINK_STDERR && !isatty(STDERR_FILENO) &&
+	    at_log_open(AT_LOG_SINK_SYSLOG, NULL, config.log_level) != 0)
 		return 2;
 	struct shm_region *shm = shm_map_fd(SHM_FD);
 	if (shm == NULL) {
 		at_log_error("autotls-manager: fd %d is not a libautotls region; it is started by libautotls.so", SHM_FD);
 		return 2;
 	}
+	detach(shm);
 	host.version = SHIM_HOST_API_VERSION;
 	host.cfg = &config;
 	host.shm = shm;

@@ -120,9 +120,13 @@ void shim_on_server_ctx(void)
 		if (host.shm == NULL)
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 		else if (may_manage() && beside_me(path, sizeof(path), MANAGER_EXE) == 0) {
-			pid_t pid = spawn_manager(path, shm_fd);
-			if (pid > 0) {
-				atomic_store(&host.shm->helper_pid, (int32_t)pid);
+			/* The manager gets this stderr only when it is a terminal the log goes to; otherwise its
+			 * lines would be lost with the default sink, so it logs to syslog then (helper.c). */
+			int tty = config.log_sink == AT_LOG_SINK_STDERR && isatty(STDERR_FILENO);
+			if (config.log_sink == AT_LOG_SINK_STDERR && !tty)
+				at_log_info("autotls-manager logs to syslog (this process's stderr is no terminal); set "
+					    "AUTOTLS_LOG to a file to keep its lines with these");
+			if (spawn_manager(path, shm_fd, tty) == 0) {
 				/* Requests are served by the tree's manager process only. */
 				if (config.on_demand) {
 					hooks_on_demand_region = host.shm;
