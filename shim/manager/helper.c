@@ -72,6 +72,8 @@ static void close_inherited(void)
  * having written the manager's pid into the region. Returns in the manager only. */
 static void detach(struct shm_region *shm)
 {
+	/* The process that started us: its listeners tell when the host can answer a validation (ready.c). */
+	mgr_tree_pid = getppid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		at_log_error("autotls-manager: fork: %s", strerror(errno));

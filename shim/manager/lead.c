@@ -1,9 +1,14 @@
 /*
  * Following and leading (see manager.h): the election on <storage>/manager.lock, the follower's wait, and the
- * leader's schedule: obtain at start (after a short settle, so a server that daemonises right after making its
- * contexts does not order from a process about to exit), renew when a third of the lifetime is left (half
- * under ten days) plus a small jitter, retry after 1 min, 10 min, 100 min, then daily while the old
- * certificate keeps being served.
+ * leader's schedule: obtain at start, renew when a third of the lifetime is left (half under ten days) plus a
+ * small jitter, retry after 1 min, 10 min, 100 min, then daily while the old certificate keeps being served.
+ *
+ * No fixed wait before the first order in the tree's manager process: a challenge answered through the host
+ * (TLS-ALPN-01, a webroot) waits, once presented, until the host listens (ready.c); the manager process does not
+ * exit with a host that daemonises, so an order it starts is never abandoned. An in-process leader (only when no
+ * manager process could be started) still settles first: it may be the very process that is about to exit
+ * after forking its daemon, and an order abandoned after the CA was told to validate counts as a failed
+ * validation against the CA's limits.
  */
 #include "shim/manager/manager.h"
 #include "engine/engine.h"
@@ -24,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SETTLE_MS 300
+#define SETTLE_MS 300 /* in-process leaders only (see above) */
 #define ELECTION_EVERY_MS 1000
 /* A freshly forked child waits this long before its first try: nginx and Apache fork their workers as root
  * and only then drop to www-data, and a worker must not win the election in between. */
@@ -118,8 +123,14 @@ static int ensure_any(struct at_engine *e, int force, struct at_cert_record *rec
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
+		struct at_solver when_ready;
+		const struct at_solver *s = &list[i];
+		if (mgr_solver_needs_host(s)) {
+			mgr_solver_when_ready(&when_ready, s);
+			s = &when_ready;
+		}
 		memset(rec, 0, sizeof(*rec));
-		rc = at_engine_ensure(e, names, cfg->ndomains, &list[i], 1, force, rec, ordered);
+		rc = at_engine_ensure(e, names, cfg->ndomains, s, 1, force, rec, ordered);
 		if (rc == 0 || !mgr_challenge_fallback(rc))
 			return rc;
 		if (i + 1 < n)
@@ -293,7 +304,8 @@ void mgr_lead(void)
 				at_log_info("managing certificates in pid %d", (int)getpid());
 				if (shm)
 					atomic_store(&shm->leader_pid, (int32_t)getpid());
-				mgr_sleep_ms(SETTLE_MS);
+				if (!mgr_is_helper && !mgr_forked_child)
+					mgr_sleep_ms(SETTLE_MS);
 				lead_with_engine();
 				/* Gave up the lead (lost permission or could not open the store). */
 				if (shm)

@@ -23,6 +23,7 @@
 #include "shim/host_api.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 
 extern const struct shim_host *mgr_host;
 
@@ -67,5 +68,16 @@ int mgr_ondemand_start(void);
 
 /* 1 when this process's user may write the store (and so may lead). */
 int mgr_can_lead(void);
+
+/* The process whose listeners tell that the tree can answer a validation (ready.c): in the manager process the
+ * one that started it; 0 (this process) elsewhere. */
+extern pid_t mgr_tree_pid;
+/* Waits (quiesce lock released, bounded) until that process listens on a TCP socket; at once after the first
+ * time it did. */
+void mgr_wait_tree_listens(void);
+/* 1 when solver s is answered through the host (TLS-ALPN-01 on its port, HTTP-01 through its webroot). */
+int mgr_solver_needs_host(const struct at_solver *s);
+/* out: inner, whose present() then waits for the tree's listener. inner must outlive out. */
+void mgr_solver_when_ready(struct at_solver *out, const struct at_solver *inner);
 
 #endif
