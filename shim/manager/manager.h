@@ -63,6 +63,10 @@ int mgr_challenge_fallback(int rc);
 /* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). */
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
 
+/* Starts the thread that ends the manager process once no process of its tree is left (manager process only;
+ * tree_watch.c); it owns lifeline (closed at its end-of-file). 0 or AT_E_NOMEM. */
+int mgr_tree_watch_start(const struct shm_region *shm, int lifeline);
+
 /* Starts the on-demand thread (manager process only; ondemand.c). */
 int mgr_ondemand_start(void);
 
