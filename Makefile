@@ -33,7 +33,7 @@ CORE_SRC  := $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge
 PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c util/key_type.c store/name.c store/punycode.c store/key.c
 # libautotls-manager.so, loaded by the preload on a process's first server context, and autotls-manager, the
 # manager process the preload starts for each server process tree (shim/preload/spawn.c).
-MANAGER_SRC := $(filter-out shim/manager/helper.c shim/manager/ondemand.c,$(wildcard shim/manager/*.c)) shim/shm.c
+MANAGER_SRC := $(filter-out shim/manager/helper.c shim/manager/ondemand.c shim/manager/tree_watch.c,$(wildcard shim/manager/*.c)) shim/shm.c
 HELPER_SRC  := $(filter-out shim/manager/attach.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
                shim/ondemand_policy.c \
                shim/preload/shm_map.c

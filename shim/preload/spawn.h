@@ -2,9 +2,11 @@
 #ifndef AUTOTLS_SHIM_PRELOAD_SPAWN_H
 #define AUTOTLS_SHIM_PRELOAD_SPAWN_H
 
-#include <sys/types.h>
+#include "util/err.h"
 
-/* Starts path with the region's memfd and a lifeline. Returns its pid, or -1 (logged). */
-pid_t spawn_manager(const char *path, int shm_fd);
+/* Starts path detached, with the region's memfd and a lifeline; keep_stderr hands it this process's stderr (a
+ * terminal the log goes to), else it gets /dev/null. Returns 0 once the manager runs on its own (it has
+ * written its pid into the region), or a negative error (logged). */
+int spawn_manager(const char *path, int shm_fd, int keep_stderr) AT_MUST_CHECK;
 
 #endif
