@@ -11,7 +11,6 @@
 #include "tests/harness/procfs.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
-#include "tests/harness/procfs.h"
 #include "tests/harness/servers.h"
 #include "tests/harness/shim_checks.h"
 #include "tests/harness/shim_client.h"
