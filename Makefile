@@ -34,8 +34,8 @@ PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c
                util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # libautotls-manager.so, loaded by the preload on a process's first server context, and autotls-manager, the
 # manager process the preload starts for each server process tree (shim/preload/spawn.c).
-MANAGER_SRC := $(filter-out shim/manager/autotls_manager.c shim/manager/ondemand.c,$(wildcard shim/manager/*.c)) \
-               shim/shm.c
+MANAGER_SRC := $(filter-out shim/manager/autotls_manager.c shim/manager/ondemand.c shim/manager/tree_watch.c, \
+               $(wildcard shim/manager/*.c)) shim/shm.c
 HELPER_SRC  := $(filter-out shim/manager/thread_life.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
                shim/ondemand_policy.c \
                shim/preload/shm_map.c

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: each benchmark prints a ratio against a baseline run in the same script.
-#   1. time to a first certificate against the local Pebble (median of 5), vs. peers measured on this machine
+#   1. time to a first certificate against the local Pebble (median of 5), vs. peers measured on this machine;
+#      and end to end: server start (s_server, nginx) under the shim to the first verified handshake
 #   2. handshake cost: nginx with a static P-256 certificate (A) against the same nginx under the shim serving
 #      the same certificate as a managed one (B), interleaved; server on core 0, load client on core 1
 #   3. load cost: /bin/true with and without the preload
@@ -22,6 +23,7 @@ trap cleanup EXIT
 
 echo "== 1. time to a first certificate"
 "$BUILD/tests/bench/bench_first_cert"
+"$BUILD/tests/bench/bench_first_handshake"
 
 echo "== 2. handshake cost (full TLS 1.3 handshakes, no resumption)"
 NAME=bench.example.test

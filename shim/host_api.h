@@ -10,7 +10,7 @@
 #include "shim/preload/cache.h"
 #include "shim/shm.h"
 
-#define SHIM_HOST_API_VERSION 1
+#define SHIM_HOST_API_VERSION 2
 
 struct shim_host {
 	int version;
@@ -21,6 +21,11 @@ struct shim_host {
 	int (**sync_now)(void);                        /* the manager sets *sync_now (hooks_sync_now) */
 	void (*set_in_manager)(int on);                /* marks the calling thread as the manager's */
 	unsigned (*refused_seen)(void);                /* cache_refused_seen; NULL in autotls-manager */
+	/* Starts a new manager process for this tree (the last one died); 0 once it runs, or a negative error
+	 * (this process may not manage the store, has no descriptor of the region any more, or the start
+	 * failed). Blocks for milliseconds; called by the manager thread with the quiesce lock released. NULL in
+	 * the manager process. */
+	int (*start_manager)(void);
 };
 
 /* Exported by libautotls-manager.so. Returns 0 or a negative error (then the shim stays passive). */

@@ -12,6 +12,40 @@
 #include <time.h>
 #include <unistd.h>
 
+enum shm_manager_state shm_manager_state(const struct shm_region *r)
+{
+	/* glibc keeps a robust mutex's futex word in __data.__lock (part of the pthread_mutex_t ABI): the owner's
+	 * TID, maybe with FUTEX_WAITERS; when the owner dies the kernel clears the TID and sets FUTEX_OWNER_DIED
+	 * (robust futex list, futex(2)), until a new owner takes it over. Managers never unlock it. */
+	unsigned w = (unsigned)__atomic_load_n(&r->mgr_alive.__data.__lock, __ATOMIC_ACQUIRE);
+	if (w & FUTEX_OWNER_DIED)
+		return SHM_MANAGER_GONE;
+	if (w & FUTEX_TID_MASK)
+		return SHM_MANAGER_ALIVE;
+	return atomic_load(&r->mgr_gen) ? SHM_MANAGER_GONE : SHM_MANAGER_NONE;
+}
+
+int shm_manager_claim(struct shm_region *r, int *took_over)
+{
+	*took_over = 0;
+	int rc = pthread_mutex_trylock(&r->mgr_alive);
+	if (rc == EOWNERDEAD) {
+		*took_over = 1;
+		pthread_mutex_consistent(&r->mgr_alive);
+	} else if (rc != 0) {
+		return AT_E_LOCKED;
+	}
+	/* A manager killed inside shm_write left the seqlock odd, and readers would wait for ever; that writer is
+	 * gone, so no write is in progress. (What it half wrote fails to parse, and the followers keep what they
+	 * serve until this manager publishes.) */
+	uint32_t seq = atomic_load(&r->seq);
+	if (*took_over && (seq & 1))
+		atomic_compare_exchange_strong(&r->seq, &seq, seq + 1);
+	atomic_store(&r->helper_pid, (int32_t)getpid());
+	atomic_fetch_add(&r->mgr_gen, 1);
+	return 0;
+}
+
 static void futex_wake_all(_Atomic uint32_t *addr)
 {
 	/* Not FUTEX_PRIVATE: the waiters are other processes sharing the mapping. */

@@ -234,6 +234,24 @@ static unsigned long long pid_start_time(long long pid)
 	return v;
 }
 
+/* 1 when pid is a zombie (or dying): it has died and holds nothing, only nobody reaped it yet (a detached
+ * manager killed under an init that does not reap stays one). */
+static int pid_is_zombie(long long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 /* Whether the record names a process of our node that no longer runs (or whose pid was reused). */
 static int holder_gone(const struct at_lockset *ls, const struct record *r)
 {
@@ -242,6 +260,8 @@ static int holder_gone(const struct at_lockset *ls, const struct record *r)
 	if (kill((pid_t)r->pid, 0) != 0 && errno == ESRCH)
 		return 1;
 	unsigned long long now_start = pid_start_time(r->pid);
+	if (pid_is_zombie(r->pid))
+		return 1;
 	return r->start != 0 && now_start != 0 && now_start != r->start;
 }
 

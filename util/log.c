@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,17 +15,54 @@
 static _Atomic int log_level = AT_LOG_WARN;
 static _Atomic int log_sink = AT_LOG_SINK_STDERR;
 static _Atomic int log_fd = -1; /* owned: the file sink's descriptor */
+/* The file log_fd was opened on, and its path: a host may close every descriptor it did not open itself (a
+ * daemon helper, close_range after start) and hand the number to a socket; the file sink checks before each
+ * line that log_fd still names its file, and opens the path again when it does not (never writing into what
+ * the host owns now, never closing it). */
+static char log_file[4096];
+static _Atomic unsigned long long log_dev, log_ino;
+
+static int open_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		atomic_store(&log_dev, (unsigned long long)st.st_dev);
+		atomic_store(&log_ino, (unsigned long long)st.st_ino);
+	}
+	return fd;
+}
+
+/* log_fd when it still names the log file; else the file opened again (or -1). */
+static int file_fd(void)
+{
+	struct stat st;
+	int fd = atomic_load(&log_fd);
+	if (fd >= 0 && fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == atomic_load(&log_dev) &&
+	    (unsigned long long)st.st_ino == atomic_load(&log_ino))
+		return fd;
+	int nfd = open_file(log_file);
+	if (nfd < 0)
+		return -1;
+	/* Another thread may have done the same: keep one. The old number is the host's now. */
+	if (!atomic_compare_exchange_strong(&log_fd, &fd, nfd)) {
+		close(nfd);
+		return atomic_load(&log_fd);
+	}
+	return nfd;
+}
 
 int at_log_open(enum at_log_sink sink, const char *path, enum at_log_level level)
 {
 	int fd = -1;
 
 	if (sink == AT_LOG_SINK_FILE) {
-		if (path == NULL)
+		if (path == NULL || strlen(path) >= sizeof(log_file))
 			return AT_E_INVAL;
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open_file(path);
 		if (fd < 0)
 			return AT_E_IO;
+		memcpy(log_file, path, strlen(path) + 1);
 	} else if (sink == AT_LOG_SINK_SYSLOG) {
 		openlog("autotls", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	}
@@ -97,7 +135,7 @@ void at_log(enum at_log_level level, const char *fmt, ...)
 		syslog(prio[level], "%s", line);
 	} else {
 		line[len++] = '\n';
-		int fd = sink == AT_LOG_SINK_FILE ? atomic_load(&log_fd) : STDERR_FILENO;
+		int fd = sink == AT_LOG_SINK_FILE ? file_fd() : STDERR_FILENO;
 		if (fd >= 0) {
 			ssize_t w = write(fd, line, len);
 			(void)w;

@@ -2,8 +2,13 @@
  * autotls-manager: the manager process of one server process tree (started by the preload, see
  * shim/preload/spawn.c). It reads the same AUTOTLS_* settings, maps the tree's shared region from fd 3, and
  * runs the manager's loop: it leads (election lock, ACME, publishing) or, when another tree's manager leads
- * the store, copies certificates from the store into its tree's region. It exits when its lifeline (fd 4)
- * reaches end-of-file, i.e. when the last process of its server is gone.
+ * the store, copies certificates from the store into its tree's region. It holds the region's liveness mutex
+ * for its life (shim/shm.h), and exits when no process of its server is left (tree_watch.c).
+ *
+ * Detached (see shim/preload/spawn.c): it closes every descriptor above the lifeline first (whoever started it),
+ * then forks: the process the host spawned exits at once (the host reaps it) and the manager runs on as its
+ * child, in the session posix_spawn made for it: no child of the host's. Its log goes where AUTOTLS_LOG says; with the default
+ * (stderr) and no terminal on fd 2 (the host's stderr is never handed over otherwise), it goes to syslog.
  */
 #include "shim/manager/manager.h"
 #include "acme/http.h"
@@ -11,10 +16,12 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#include <poll.h>
+#include <errno.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define SHM_FD 3
@@ -33,32 +40,48 @@ static void no_in_manager(int on)
 	(void)on;
 }
 
-static void *watch_lifeline(void *arg)
+/* Closes every descriptor above the lifeline: whatever started us, nothing of it is kept. */
+static void close_inherited(void)
 {
-	(void)arg;
-	char buf[64];
-	for (;;) {
-		struct pollfd p = { .fd = LIFELINE_FD, .events = POLLIN };
-		if (poll(&p, 1, -1) < 0)
-			continue;
-		if (read(LIFELINE_FD, buf, sizeof(buf)) <= 0) {
-			at_log_info("autotls-manager pid %d: the server is gone; exiting", (int)getpid());
-			/* Writes to the store are atomic renames: leaving now never leaves a partial record. */
-			_exit(0);
-		}
+	if (syscall(SYS_close_range, LIFELINE_FD + 1, ~0U, 0) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	for (long fd = LIFELINE_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		close((int)fd);
+}
+
+/* Forks the manager off and exits in the parent (the process the host spawned, which the host reaps at once).
+ * Returns in the manager only. */
+static void detach(void)
+{
+	/* The process that started us: its listeners tell when the host can answer a validation (ready.c). */
+	mgr_tree_pid = getppid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		at_log_error("autotls-manager: fork: %s", strerror(errno));
+		_exit(1);
 	}
-	return NULL;
+	if (pid > 0)
+		_exit(0);
+	/* Every path the manager uses is absolute: keep no directory of the host's busy. */
+	if (chdir("/") != 0)
+		at_log_debug("autotls-manager: chdir /: %s", strerror(errno));
 }
 
 int main(void)
 {
+	close_inherited();
 	if (shim_config_read(&config, env) != 0)
+		return 2;
+	if (config.log_sink == AT_LOG_SINK_STDERR && !isatty(STDERR_FILENO) &&
+	    at_log_open(AT_LOG_SINK_SYSLOG, NULL, config.log_level) != 0)
 		return 2;
 	struct shm_region *shm = NULL;
 	if (shm_map_fd(&shm, SHM_FD) != 0) {
 		at_log_error("autotls-manager: fd %d is not a libautotls region; it is started by libautotls.so", SHM_FD);
 		return 2;
 	}
+	detach();
 	host.version = SHIM_HOST_API_VERSION;
 	host.cfg = &config;
 	host.shm = shm;
@@ -67,8 +90,16 @@ int main(void)
 	mgr_is_helper = 1;
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	at_lockset_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
-	pthread_t t;
-	if (pthread_create(&t, NULL, watch_lifeline, NULL) != 0)
+	/* The tree's liveness mutex, held by this (main) thread for the life of the process: the tree knows we
+	 * live from it (shim/shm.h). Another manager holding it means this one is not needed. */
+	int took_over = 0;
+	if (shm_manager_claim(shm, &took_over) != 0) {
+		at_log_debug("autotls-manager pid %d: another manager process serves this tree; exiting", (int)getpid());
+		return 0;
+	}
+	if (took_over)
+		at_log_info("autotls-manager pid %d takes over from the tree's previous manager process", (int)getpid());
+	if (mgr_tree_watch_start(shm, LIFELINE_FD) != 0)
 		return 1;
 	if (mgr_ondemand_start() != 0)
 		at_log_error("cannot start the on-demand thread");

@@ -1,15 +1,21 @@
 /*
  * Following and leading (see manager.h): the election on <storage>/manager.lock, the follower's wait, and the
- * leader's schedule: obtain at start (after a short settle, so a server that daemonises right after making its
- * contexts does not order from a process about to exit), renew when a third of the lifetime is left (half
- * under ten days) plus a small jitter, retry after 1 min, 10 min, 100 min, then daily while the old
- * certificate keeps being served.
+ * leader's schedule: obtain at start, renew when a third of the lifetime is left (half under ten days) plus a
+ * small jitter, retry after 1 min, 10 min, 100 min, then daily while the old certificate keeps being served.
+ *
+ * No fixed wait before the first order in the tree's manager process: a challenge answered through the host
+ * (TLS-ALPN-01, a webroot) waits, once presented, until the host listens (ready.c); the manager process does not
+ * exit with a host that daemonises, so an order it starts is never abandoned. An in-process leader (only when no
+ * manager process could be started) still settles first: it may be the very process that is about to exit
+ * after forking its daemon, and an order abandoned after the CA was told to validate counts as a failed
+ * validation against the CA's limits.
  */
 #include "shim/manager/manager.h"
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/name.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -24,13 +30,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SETTLE_MS 300
+#define SETTLE_MS 300 /* in-process leaders only (see above) */
 #define ELECTION_EVERY_MS 1000
 /* A freshly forked child waits this long before its first try: nginx and Apache fork their workers as root
  * and only then drop to www-data, and a worker must not win the election in between. */
 #define FORKED_WAIT_MS 1500
 /* How often a process tree without a leader looks for a new certificate in the store. */
 #define STORE_POLL_MS 2000
+/* How long the tree waits for a manager process it started to take the region's liveness mutex (a start takes
+ * milliseconds; this covers a loaded machine and valgrind) before electing an in-process leader instead. */
+#define START_GRACE_MS 10000
+/* A manager process that dies right after its start is not restarted more often than this. */
+#define RESTART_EVERY_MS 2000
 
 int mgr_forked_child;
 int mgr_is_helper;
@@ -118,8 +129,14 @@ static int ensure_any(struct at_engine *e, int force, struct at_cert_record *rec
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
+		struct at_solver when_ready;
+		const struct at_solver *s = &list[i];
+		if (mgr_solver_needs_host(s)) {
+			mgr_solver_when_ready(&when_ready, s);
+			s = &when_ready;
+		}
 		memset(rec, 0, sizeof(*rec));
-		rc = at_engine_ensure(e, names, cfg->ndomains, &list[i], 1, force, rec, ordered);
+		rc = at_engine_ensure(e, names, cfg->ndomains, s, 1, force, rec, ordered);
 		if (rc == 0 || !mgr_challenge_fallback(rc))
 			return rc;
 		if (i + 1 < n)
@@ -219,10 +236,74 @@ static int lead_with_engine(void)
 	return rc;
 }
 
-/* 1 when pid names a live process (ours to ask about or not). */
+/* 1 when pid names a live process (ours to ask about or not), a zombie not counting. Only for the in-process
+ * publishers of a tree without a leader (claim_tree), which are processes of the host; the tree's manager
+ * process is asked through the region (manager_defers). */
 static int alive(pid_t pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[256];
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+/*
+ * Whether this in-process thread should leave the store to the tree's manager process. It does while that
+ * process is alive (shm_manager_state: the kernel's word, not a pid) and while a start is under way (up to
+ * START_GRACE_MS). When the manager is gone, the first process of the tree to notice logs it, once per
+ * generation; one process that can start a new manager (its user may write the store and it still has the
+ * region) claims the restart, once per generation and at most every RESTART_EVERY_MS, and the tree waits for
+ * it again; when none can, or the start fails, every thread goes on to the election as in a tree that never
+ * had a manager process, and an in-process leader takes over.
+ */
+static int manager_defers(struct shm_region *shm)
+{
+	if (mgr_is_helper || shm == NULL)
+		return 0;
+	enum shm_manager_state st = shm_manager_state(shm);
+	if (st == SHM_MANAGER_ALIVE)
+		return 1;
+	uint32_t gen = atomic_load(&shm->mgr_gen), claim = atomic_load(&shm->start_claim);
+	int64_t start = atomic_load(&shm->start_at_ms), now = at_clock_ms();
+	if (start != 0 && claim == gen + 1 && now - start < START_GRACE_MS)
+		return 1; /* started for this generation, not up yet */
+	if (gen == 0 && start == 0)
+		return 0; /* this tree never had a manager process */
+	uint32_t logged = atomic_load(&shm->gone_logged);
+	if (logged != gen + 1 && atomic_compare_exchange_strong(&shm->gone_logged, &logged, gen + 1)) {
+		if (gen == 0)
+			at_log_warn("the tree's manager process did not start within %d s; noticed in pid %d",
+				    START_GRACE_MS / 1000, (int)getpid());
+		else
+			at_log_warn("the tree's manager process (pid %d) is gone; noticed in pid %d",
+				    (int)atomic_load(&shm->helper_pid), (int)getpid());
+	}
+	if (start != 0 && now - start < RESTART_EVERY_MS)
+		return 1; /* it died right after a start: wait a little before the next */
+	if (mgr_host->start_manager == NULL || claim == gen + 1 || !mgr_can_lead())
+		return 0;
+	if (!atomic_compare_exchange_strong(&shm->start_claim, &claim, gen + 1))
+		return 1; /* another process of the tree is starting one just now */
+	atomic_store(&shm->start_at_ms, now);
+	mgr_quiesce_leave();
+	int rc = mgr_host->start_manager();
+	mgr_quiesce_enter();
+	if (rc == 0) {
+		at_log_info("pid %d started a new manager process for its tree", (int)getpid());
+		return 1;
+	}
+	atomic_store(&shm->start_at_ms, 0);
+	at_log_warn("pid %d cannot start a new manager process (%s); the tree's processes manage certificates "
+		    "themselves", (int)getpid(), at_strerror(rc));
+	return 0;
 }
 
 /*
@@ -284,7 +365,7 @@ void mgr_lead(void)
 		since_try = ELECTION_EVERY_MS;
 	for (;;) {
 		/* A tree with a live manager process leaves the election to it; the others stand by. */
-		int defer = !mgr_is_helper && shm && alive(atomic_load(&shm->helper_pid));
+		int defer = manager_defers(shm);
 		if (fd < 0 && since_try >= ELECTION_EVERY_MS && !defer) {
 			since_try = 0;
 			if (mgr_can_lead())
@@ -293,7 +374,8 @@ void mgr_lead(void)
 				at_log_info("managing certificates in pid %d", (int)getpid());
 				if (shm)
 					atomic_store(&shm->leader_pid, (int32_t)getpid());
-				mgr_sleep_ms(SETTLE_MS);
+				if (!mgr_is_helper && !mgr_forked_child)
+					mgr_sleep_ms(SETTLE_MS);
 				lead_with_engine();
 				/* Gave up the lead (lost permission or could not open the store). */
 				if (shm)
@@ -309,7 +391,8 @@ void mgr_lead(void)
 		 * host) copies the certificate from the store, through its manager process when it has one. */
 		if (fd < 0 && since_poll >= STORE_POLL_MS && !defer && (mgr_is_helper || !mgr_can_lead())) {
 			since_poll = 0;
-			if (shm == NULL || claim_tree(shm))
+			/* The manager process is its tree's only publisher (it holds mgr_alive). */
+			if (shm == NULL || mgr_is_helper || claim_tree(shm))
 				publish_from_store();
 		}
 		since_poll += 250;

@@ -25,6 +25,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 extern const struct shim_host *mgr_host;
 
@@ -82,6 +83,10 @@ bool mgr_challenge_fallback(int rc);
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 	AT_MUST_CHECK;
 
+/* Starts the thread that ends the manager process once no process of its tree is left (manager process only;
+ * tree_watch.c); it owns lifeline (closed at its end-of-file). 0 or AT_E_NOMEM. */
+int mgr_tree_watch_start(const struct shm_region *shm, int lifeline) AT_MUST_CHECK;
+
 /* Starts the on-demand thread (manager process only; ondemand.c). Returns 0 (also when on-demand is off) or
  * AT_E_NOMEM. */
 int mgr_ondemand_start(void) AT_MUST_CHECK;
@@ -97,5 +102,16 @@ void mgr_report_refusals(void);
 
 /* Whether this process's user may write the store (and so may lead). */
 bool mgr_can_lead(void);
+
+/* The process whose listeners tell that the tree can answer a validation (ready.c): in the manager process the
+ * one that started it; 0 (this process) elsewhere. */
+extern pid_t mgr_tree_pid;
+/* Waits (quiesce lock released, bounded) until that process listens on a TCP socket; at once after the first
+ * time it did. */
+void mgr_wait_tree_listens(void);
+/* Whether solver s is answered through the host (TLS-ALPN-01 on its port, HTTP-01 through its webroot). */
+bool mgr_solver_needs_host(const struct at_solver *s);
+/* out: inner, whose present() then waits for the tree's listener. inner must outlive out. */
+void mgr_solver_when_ready(struct at_solver *out, const struct at_solver *inner);
 
 #endif

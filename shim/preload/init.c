@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MANAGER_SO "libautotls-manager.so"
@@ -26,7 +28,12 @@ static _Thread_local int in_manager;
 static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static int attached;              /* the manager is loaded (it survives fork with the address space) */
 static _Atomic pid_t logged_pid;  /* the process that last logged "hooked" */
-static int shm_fd = -1;           /* the region's memfd (close-on-exec), kept for the life of the process */
+static int shm_fd = -1;           /* the region's memfd (close-on-exec), kept for the life of the process;
+				   * the host may close it (close_range after start): see region_fd */
+static dev_t shm_dev;             /* what shm_fd named when it was made */
+static ino_t shm_ino;
+
+static int start_manager(void);
 
 static const char *env(const char *name)
 {
@@ -53,6 +60,7 @@ __attribute__((constructor)) static void autotls_init(void)
 	host.sync_now = &hooks_sync_now;
 	host.set_in_manager = set_in_manager;
 	host.refused_seen = cache_refused_seen;
+	host.start_manager = start_manager;
 	active = 1;
 }
 
@@ -102,6 +110,68 @@ static int may_manage(void)
 	return faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) == 0;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock the manager thread compares with (util/clock.c) */
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A descriptor of this tree's region, to hand to a new manager process: shm_fd while it still names the memfd
+ * made here (a host may have closed it, or closed it and reused the number), else the region reopened through
+ * this process's own mapping (/proc/self/map_files, which the kernel lets only privileged processes open).
+ * -1 when there is none. Called with attach_mu held.
+ */
+static int region_fd(void)
+{
+	struct stat st;
+	if (shm_fd >= 0 && fstat(shm_fd, &st) == 0 && st.st_dev == shm_dev && st.st_ino == shm_ino)
+		return shm_fd;
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)host.shm,
+		 (unsigned long)host.shm + SHM_SIZE);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_dev != shm_dev || st.st_ino != shm_ino) {
+		close(fd);
+		return -1;
+	}
+	shm_fd = fd; /* the old number is the host's now: never close it */
+	return fd;
+}
+
+/* Starts the tree's manager process with the region's descriptor (attach_mu held). 0 or a negative error. */
+static int spawn_locked(int fd)
+{
+	char path[PATH_MAX];
+	if (!may_manage())
+		return AT_E_PERM;
+	if (beside_me(path, sizeof(path), MANAGER_EXE) != 0)
+		return AT_E_NOTFOUND;
+	/* The manager gets this stderr only when it is a terminal the log goes to; otherwise its lines would be
+	 * lost with the default sink, so it logs to syslog then (autotls_manager.c). */
+	int tty = config.log_sink == AT_LOG_SINK_STDERR && isatty(STDERR_FILENO);
+	if (config.log_sink == AT_LOG_SINK_STDERR && !tty)
+		at_log_info("autotls-manager logs to syslog (this process's stderr is no terminal); set AUTOTLS_LOG "
+			    "to a file to keep its lines with these");
+	return spawn_manager(path, fd, tty);
+}
+
+/* host.start_manager: the tree's manager process died and this process claimed its restart (lead.c). */
+static int start_manager(void)
+{
+	int rc = AT_E_STATE;
+	pthread_mutex_lock(&attach_mu);
+	if (host.shm != NULL) {
+		int fd = region_fd();
+		rc = fd < 0 ? AT_E_STATE : spawn_locked(fd);
+	}
+	pthread_mutex_unlock(&attach_mu);
+	return rc;
+}
+
 void shim_on_server_ctx(void)
 {
 	pid_t me = getpid();
@@ -118,17 +188,25 @@ void shim_on_server_ctx(void)
 		attached = -1;
 		/* The shared region is mapped here, not in the constructor: every server we know makes its contexts
 		 * before it forks its workers, and a process that never serves TLS should not pay for it. */
-		if (shm_create(&host.shm, &shm_fd) != 0)
+		struct stat st;
+		if (shm_create(&host.shm, &shm_fd) == 0 && fstat(shm_fd, &st) == 0) {
+			shm_dev = st.st_dev;
+			shm_ino = st.st_ino;
+		}
+		if (host.shm == NULL) {
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
-		else if (may_manage() && beside_me(path, sizeof(path), MANAGER_EXE) == 0) {
-			pid_t pid;
-			if (spawn_manager(path, shm_fd, &pid) == 0) {
-				atomic_store(&host.shm->helper_pid, (int32_t)pid);
+		} else if (may_manage()) {
+			/* The tree waits for this start (lead.c) instead of electing an in-process leader. */
+			atomic_store(&host.shm->start_claim, 1);
+			atomic_store(&host.shm->start_at_ms, now_ms());
+			if (spawn_locked(shm_fd) == 0) {
 				/* Requests are served by the tree's manager process only. */
 				if (config.on_demand) {
 					hooks_on_demand_region = host.shm;
 					hooks_on_demand = &config;
 				}
+			} else {
+				atomic_store(&host.shm->start_at_ms, 0);
 			}
 		}
 		if (beside_me(path, sizeof(path), MANAGER_SO) == 0) {

@@ -11,8 +11,11 @@ static struct shm_region *map(int fd)
 	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	/* Keys live here: keep them out of core dumps. */
+	/* Keys live here: keep them out of core dumps. Small pages: the manager tells whether the tree still maps
+	 * the region from the first page's mapping count (shim/manager/autotls_manager.c), which is exact for
+	 * small pages. */
 	madvise(p, SHM_SIZE, MADV_DONTDUMP);
+	madvise(p, SHM_SIZE, MADV_NOHUGEPAGE);
 	return p;
 }
 
@@ -30,6 +33,14 @@ int shm_create(struct shm_region **out, int *fd_out)
 		close(fd);
 		return AT_E_NOMEM;
 	}
+	pthread_mutexattr_t a;
+	if (pthread_mutexattr_init(&a) != 0 || pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 || pthread_mutex_init(&r->mgr_alive, &a) != 0) {
+		munmap(r, SHM_SIZE);
+		close(fd);
+		return AT_E_NOMEM;
+	}
+	pthread_mutexattr_destroy(&a);
 	r->magic = SHM_MAGIC;
 	*out = r;
 	*fd_out = fd;

@@ -4,10 +4,9 @@
 
 #include "util/err.h"
 
-#include <sys/types.h>
-
-/* Starts path with the region's memfd and a lifeline; *pid gets its pid. Returns 0 or AT_E_IO (logged when the
- * start itself failed). */
-int spawn_manager(const char *path, int shm_fd, pid_t *pid) AT_MUST_CHECK;
+/* Starts path detached, with the region's memfd and a lifeline; keep_stderr hands it this process's stderr (a
+ * terminal the log goes to), else it gets /dev/null. Returns 0 once the manager runs on its own (it has
+ * written its pid into the region), or a negative error (logged). */
+int spawn_manager(const char *path, int shm_fd, int keep_stderr) AT_MUST_CHECK;
 
 #endif
