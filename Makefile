@@ -30,11 +30,13 @@ LDFLAGS += $(LDFLAGS_SAN)
 CORE_SRC  := $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c)
 # libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
-PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c util/key_type.c store/name.c store/punycode.c store/key.c
+PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
+               util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # libautotls-manager.so, loaded by the preload on a process's first server context, and autotls-manager, the
 # manager process the preload starts for each server process tree (shim/preload/spawn.c).
-MANAGER_SRC := $(filter-out shim/manager/helper.c shim/manager/ondemand.c shim/manager/tree_watch.c,$(wildcard shim/manager/*.c)) shim/shm.c
-HELPER_SRC  := $(filter-out shim/manager/attach.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
+MANAGER_SRC := $(filter-out shim/manager/autotls_manager.c shim/manager/ondemand.c shim/manager/tree_watch.c, \
+               $(wildcard shim/manager/*.c)) shim/shm.c
+HELPER_SRC  := $(filter-out shim/manager/thread_life.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
                shim/ondemand_policy.c \
                shim/preload/shm_map.c
 HARN_SRC  := $(wildcard tests/harness/*.c)

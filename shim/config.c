@@ -3,6 +3,7 @@
 #include "store/name.h"
 #include "store/store.h"
 #include "dns/tsig.h"
+#include "util/b64.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -265,45 +266,6 @@ bad:
 	return AT_E_INVAL;
 }
 
-/* Strict standard base64 (RFC 4648 section 4, padding required) of n bytes at v into a new buffer. The preload
- * links no OpenSSL, hence our own. The output is a secret: the caller cleanses it. */
-static int b64_decode_strict(unsigned char **out, size_t *outlen, const char *v, size_t n)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	if (n == 0 || n % 4 != 0)
-		return AT_E_INVAL;
-	unsigned char *b = malloc(n / 4 * 3);
-	size_t o = 0;
-	if (b == NULL)
-		return AT_E_NOMEM;
-	for (size_t i = 0; i < n; i += 4) {
-		unsigned val = 0;
-		int pad = 0;
-		for (size_t k = 0; k < 4; k++) {
-			char c = v[i + k];
-			const char *p = c ? strchr(alphabet, c) : NULL;
-			if (c == '=' && i + 4 == n && k >= 2 && (k == 3 || v[i + 3] == '=')) {
-				pad++;
-				val <<= 6;
-			} else if (p != NULL && pad == 0) {
-				val = val << 6 | (unsigned)(p - alphabet);
-			} else {
-				explicit_bzero(b, n / 4 * 3);
-				free(b);
-				return AT_E_INVAL;
-			}
-		}
-		b[o++] = (unsigned char)(val >> 16);
-		if (pad < 2)
-			b[o++] = (unsigned char)(val >> 8);
-		if (pad < 1)
-			b[o++] = (unsigned char)val;
-	}
-	*out = b;
-	*outlen = o;
-	return 0;
-}
-
 /* AUTOTLS_DNS_TSIG: alg:name:secret. The value holds a secret: a complaint names the part that is wrong and
  * never prints the value. */
 static int parse_tsig(struct shim_config *cfg, const char *v)
@@ -332,8 +294,8 @@ static int parse_tsig(struct shim_config *cfg, const char *v)
 			     "and '_'); %s", form);
 	if (rc != 0)
 		return rc;
-	rc = b64_decode_strict(&cfg->dns_tsig_secret, &cfg->dns_tsig_secret_len, c2 + 1, strlen(c2 + 1));
-	if (rc == 0 && cfg->dns_tsig_secret_len > 512)
+	rc = at_b64_decode(&cfg->dns_tsig_secret, &cfg->dns_tsig_secret_len, c2 + 1, strlen(c2 + 1));
+	if (rc == AT_E_PARSE || (rc == 0 && cfg->dns_tsig_secret_len > 512))
 		rc = AT_E_INVAL;
 	if (rc == AT_E_INVAL)
 		at_log_error("AUTOTLS_DNS_TSIG: the secret is not base64 (with padding) of 1..512 bytes; %s", form);

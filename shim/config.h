@@ -6,6 +6,7 @@
 #ifndef AUTOTLS_SHIM_CONFIG_H
 #define AUTOTLS_SHIM_CONFIG_H
 
+#include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
 
@@ -68,8 +69,7 @@ struct shim_config {
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim
  * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when
  * AUTOTLS_DOMAINS is not set (the shim stays silent and passive). */
-int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
-	__attribute__((warn_unused_result));
+int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *)) AT_MUST_CHECK;
 
 void shim_config_clear(struct shim_config *cfg);
 

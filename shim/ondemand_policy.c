@@ -13,20 +13,20 @@ static int pattern_matches(const char *pat, const char *name)
 	return strcmp(pat, name) == 0;
 }
 
-int ondemand_qualifies(const struct shim_config *cfg, const char *name)
+bool ondemand_qualifies(const struct shim_config *cfg, const char *name)
 {
 	size_t n = strnlen(name, 254);
 	int dots = 0;
 	if (!cfg->on_demand || n == 0 || n > 253 || name[0] == '.' || name[n - 1] == '.' || name[0] == '-')
-		return 0;
+		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 		if (c == '.') {
 			if (name[i + 1] == '.' || name[i + 1] == '-' || (i > 0 && name[i - 1] == '-'))
-				return 0;
+				return false;
 			dots++;
 		} else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-			return 0;
+			return false;
 		}
 	}
 	/* No dot (an intranet name), localhost, and an all-digit last label (an address in disguise) never
@@ -34,11 +34,11 @@ int ondemand_qualifies(const struct shim_config *cfg, const char *name)
 	const char *last = strrchr(name, '.');
 	if (dots == 0 || strcmp(name, "localhost") == 0 || (n > 10 && strcmp(name + n - 10, ".localhost") == 0) ||
 	    strspn(last + 1, "0123456789") == strlen(last + 1))
-		return 0;
+		return false;
 	if (cfg->nallow == 0)
-		return 1; /* the ask URL decides, in the manager */
+		return true; /* the ask URL decides, in the manager */
 	for (size_t i = 0; i < cfg->nallow; i++)
 		if (pattern_matches(cfg->allow[i], name))
-			return 1;
-	return 0;
+			return true;
+	return false;
 }

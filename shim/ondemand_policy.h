@@ -9,9 +9,11 @@
 
 #include "shim/config.h"
 
-/* 1 when name (lowercase, NUL-terminated) may be asked for under cfg's policy: a DNS name with a dot, of
+#include <stdbool.h>
+
+/* Whether name (lowercase, NUL-terminated) may be asked for under cfg's policy: a DNS name with a dot, of
  * letters, digits and hyphens, not localhost, not an address, at most 253 bytes, and with AUTOTLS_ALLOW a
  * match of one of its patterns. The ask URL and the rate are the manager's. */
-int ondemand_qualifies(const struct shim_config *cfg, const char *name);
+bool ondemand_qualifies(const struct shim_config *cfg, const char *name);
 
 #endif

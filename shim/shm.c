@@ -153,7 +153,7 @@ int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, co
 static int get_u32(const unsigned char *p, size_t len, size_t *off, size_t *v)
 {
 	if (len - *off < 4)
-		return -1;
+		return AT_E_PARSE;
 	const unsigned char *x = p + *off;
 	*v = (size_t)x[0] | (size_t)x[1] << 8 | (size_t)x[2] << 16 | (size_t)x[3] << 24;
 	*off += 4;
@@ -163,27 +163,27 @@ static int get_u32(const unsigned char *p, size_t len, size_t *off, size_t *v)
 int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_record *rec)
 {
 	if (*off == len)
-		return 0;
+		return AT_E_NOTFOUND;
 	if (*off > len || len - *off < 2)
-		return -1;
+		return AT_E_PARSE;
 	unsigned kind = p[*off], nl = p[*off + 1];
 	*off += 2;
 	/* A NUL inside the name would make it another (shorter, or empty) name than the one written. */
 	if ((kind != SHM_CERT && kind != SHM_CHALLENGE) || nl == 0 || len - *off < nl || memchr(p + *off, 0, nl))
-		return -1;
+		return AT_E_PARSE;
 	rec->kind = (enum shm_kind)kind;
 	memcpy(rec->name, p + *off, nl);
 	rec->name[nl] = '\0';
 	*off += nl;
 	if (get_u32(p, len, off, &rec->chain_len) != 0 || len - *off < rec->chain_len)
-		return -1;
+		return AT_E_PARSE;
 	rec->chain = (const char *)p + *off;
 	*off += rec->chain_len;
 	if (get_u32(p, len, off, &rec->key_len) != 0 || len - *off < rec->key_len)
-		return -1;
+		return AT_E_PARSE;
 	rec->key = (const char *)p + *off;
 	*off += rec->key_len;
-	return 1;
+	return 0;
 }
 
 int shm_take_request(struct shm_region *r, char name[256])
@@ -195,7 +195,7 @@ int shm_take_request(struct shm_region *r, char name[256])
 		memcpy(name, r->req[i].name, 256);
 		name[255] = '\0';
 		atomic_store_explicit(&r->req[i].state, 0, memory_order_release);
-		return 1;
+		return 0;
 	}
-	return 0;
+	return AT_E_NOTFOUND;
 }

@@ -26,6 +26,8 @@
 #ifndef AUTOTLS_SHIM_SHM_H
 #define AUTOTLS_SHIM_SHM_H
 
+#include "util/err.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -67,12 +69,14 @@ struct shm_region {
 
 #define SHM_DATA_MAX (SHM_SIZE - sizeof(struct shm_region))
 
-/* Maps a new region, backed by a memfd (so that the manager process can map it too). *fd gets the memfd
- * (close-on-exec). NULL on failure. */
-struct shm_region *shm_create(int *fd);
+/* Maps a new region, backed by a memfd (so that the manager process can map it too), into *out; *fd gets the
+ * memfd (close-on-exec). Both are kept for the life of the process. Returns 0, AT_E_IO (no memfd) or
+ * AT_E_NOMEM (no mapping, or no liveness mutex in it). */
+int shm_create(struct shm_region **out, int *fd) AT_MUST_CHECK;
 
-/* Maps an existing region from a memfd (the manager process). NULL when fd is not one. */
-struct shm_region *shm_map_fd(int fd);
+/* Maps an existing region from a memfd (the manager process) into *out. Returns 0, AT_E_INVAL when fd is not
+ * a region's memfd, or AT_E_NOMEM (no mapping). */
+int shm_map_fd(struct shm_region **out, int fd) AT_MUST_CHECK;
 
 /* The tree's manager process as mgr_alive tells it: one never took it, one holds it, or the last one died. A
  * plain read of the mutex word. */
@@ -82,28 +86,30 @@ enum shm_manager_state shm_manager_state(const struct shm_region *r);
 /* The manager process: takes mgr_alive for the rest of its life (from the calling thread, which must never
  * exit before the process does), bumps mgr_gen and writes its pid. Returns 0 (*took_over 1 when a dead
  * manager held it), or AT_E_LOCKED when a live manager holds it. */
-int shm_manager_claim(struct shm_region *r, int *took_over);
+int shm_manager_claim(struct shm_region *r, int *took_over) AT_MUST_CHECK;
 
 /* Replaces the content with payload[0..len) (the manager's thread only) and wakes every follower.
  * Returns 0 or AT_E_TOOBIG. */
-int shm_write(struct shm_region *r, const void *payload, size_t len);
+int shm_write(struct shm_region *r, const void *payload, size_t len) AT_MUST_CHECK;
 
 /* Copies a consistent content into *out (new, caller frees with shm_copy_free) and its generation.
  * Returns 0, AT_E_NOMEM, AT_E_NOTFOUND when nothing was ever written, or AT_E_TIMEOUT when no consistent
  * copy could be made within a bounded wait (a writer stopped in the middle: never a spin without end). */
-int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation);
+int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation) AT_MUST_CHECK;
 void shm_copy_free(unsigned char *p, size_t len);
 
 /* Waits until the futex word differs from seen or timeout_ms passes. */
 void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms);
 
-/* Takes one posted on-demand request into name (256 bytes). Returns 1 when one was taken, 0 when none. */
-int shm_take_request(struct shm_region *r, char name[256]);
+/* Takes one posted on-demand request into name (256 bytes). Returns 0 when one was taken, AT_E_NOTFOUND when
+ * none is posted. */
+int shm_take_request(struct shm_region *r, char name[256]) AT_MUST_CHECK;
 
-/* Appends one record to a payload being built. Returns 0, AT_E_TOOBIG, AT_E_NOMEM. */
+/* Appends one record to a payload being built. Returns 0, AT_E_INVAL (a name of 0 or over 255 bytes),
+ * AT_E_TOOBIG, AT_E_NOMEM. */
 struct at_buf;
 int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
-		      const char *key, size_t key_len);
+		      const char *key, size_t key_len) AT_MUST_CHECK;
 
 struct shm_record {
 	enum shm_kind kind;
@@ -114,7 +120,8 @@ struct shm_record {
 	size_t key_len;
 };
 
-/* Iterates records: *off starts at 0. Returns 1 with rec filled, 0 at the end, -1 on a malformed payload. */
-int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_record *rec);
+/* Iterates records: *off starts at 0. Returns 0 with rec filled, AT_E_NOTFOUND after the last record, or
+ * AT_E_PARSE on a malformed payload. */
+int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_record *rec) AT_MUST_CHECK;
 
 #endif

@@ -99,3 +99,18 @@ int at_b64url_decode(unsigned char **out, size_t *outlen, const char *in, size_t
 	*outlen = o;
 	return 0;
 }
+
+int at_b64_decode(unsigned char **out, size_t *outlen, const char *in, size_t n)
+{
+	size_t pad = 0;
+	if (n == 0 || n % 4 != 0)
+		return AT_E_PARSE;
+	while (pad < 2 && in[n - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < n - pad; i++)
+		if (in[i] == '\0' || strchr(std_alphabet, in[i]) == NULL)
+			return AT_E_PARSE;
+	/* What is left is the standard alphabet only, 2, 3 or 4 characters in its last group: the tolerant decoder
+	 * reads it exactly. */
+	return at_b64url_decode(out, outlen, in, n - pad);
+}

@@ -91,7 +91,7 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 	return 0;
 }
 
-int mgr_challenge_fallback(int rc)
+bool mgr_challenge_fallback(int rc)
 {
 	/* Failures of the challenge itself; the CA being down or limiting us is not one (back off instead). */
 	return rc == AT_E_AUTHZ_INVALID || rc == AT_E_CHALLENGE || rc == AT_E_NO_SOLVER || rc == AT_E_ORDER_INVALID ||

@@ -66,7 +66,7 @@ static void make_dirs(const char *path)
 	mkdir(tmp, 0700);
 }
 
-int mgr_can_lead(void)
+bool mgr_can_lead(void)
 {
 	const char *dir = mgr_host->cfg->storage;
 	if (faccessat(AT_FDCWD, dir, F_OK, AT_EACCESS) != 0)

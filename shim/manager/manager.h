@@ -12,7 +12,7 @@
  * while it waits (network, sleeps). pthread_atfork's prepare takes the lock, so no fork ever happens while the
  * manager is inside OpenSSL or holds a store mutex; the child handler starts a fresh thread in the child,
  * with a fresh engine (the parent's is abandoned: its sockets belong to the parent). Starting the thread
- * returns only once it holds the lock, so no fork catches it halfway through its start either (attach.c).
+ * returns only once it holds the lock, so no fork catches it halfway through its start either (thread_life.c).
  *
  * It never runs on a server thread, except sync_now(), which a ClientHello offering only acme-tls/1 may call
  * (a parse of the region, no I/O).
@@ -24,6 +24,7 @@
 #include "util/err.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 extern const struct shim_host *mgr_host;
@@ -33,17 +34,23 @@ void mgr_quiesce_enter(void);
 void mgr_quiesce_leave(void);
 /* Sleeps ms with the quiesce lock released. */
 void mgr_sleep_ms(long ms);
+/* The lock itself (quiesce.c), and the one mgr_sync holds while it parses the region into the cache (sync.c):
+ * taken directly only by thread_life.c's fork and exit handlers, which open with the lock order. */
+extern pthread_mutex_t mgr_quiesce;
+extern pthread_mutex_t mgr_publish_mu;
 
 /* Builds this process's cache from the region (or from payload when there is no region) when its generation
- * changed. Returns 0 or a negative error. Takes the publish mutex. */
+ * changed. Returns 0 or a negative error. Takes the publish mutex. mgr_sync may be called for its effect alone
+ * (a follower's wake-up, sync_now): on a failure the cache stays as it was and the next change tries again. */
 int mgr_sync(void);
-int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation);
+int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation) AT_MUST_CHECK;
 
 /* The leader's work until it loses the lead (returns) or the process ends. */
 void mgr_lead(void);
 
-/* Starts the manager thread in this process; returns once the thread holds the quiesce lock. */
-int mgr_thread_start(void);
+/* Starts the manager thread in this process; returns once the thread holds the quiesce lock. Returns 0 or
+ * AT_E_NOMEM. */
+int mgr_thread_start(void) AT_MUST_CHECK;
 
 /* The TLS-ALPN-01 solver the leader uses: publishes challenge certificates through the region
  * (tlsalpn01_solver.c). */
@@ -55,42 +62,46 @@ int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char 
 	AT_MUST_CHECK;
 /* Withdraws sni's challenge certificate (when there is one) and publishes what is left. 0 or a publishing error. */
 int mgr_withdraw_challenge(const char *sni) AT_MUST_CHECK;
-/* The current certificate set the leader publishes beside challenges (replaced on every issuance). */
-int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
+/* The current certificate set the leader publishes beside challenges (replaced on every issuance). Returns 0,
+ * AT_E_STATE when it is the one already published, or the error that kept the previous one in service. */
+int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
+	AT_MUST_CHECK;
 
 /* Set in a child after fork: it waits a little before its first election (lead.c). */
 extern int mgr_forked_child;
-/* Set in autotls-manager, the tree's manager process (helper.c): it leads, or copies from the store. */
+/* Set in autotls-manager, the tree's manager process (autotls_manager.c): it leads, or copies from the store. */
 extern int mgr_is_helper;
 
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
-int mgr_challenges(struct at_solver *out, size_t max, size_t *n);
-/* 1 when rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
-int mgr_challenge_fallback(int rc);
+int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
+/* Whether rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
+bool mgr_challenge_fallback(int rc);
 
 /* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0,
  * AT_E_STATE when the region already holds exactly this chain for name (nothing published), AT_E_NOMEM, or
  * the region's AT_E_TOOBIG (full: the earlier state is kept). */
-int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name);
+int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
+	AT_MUST_CHECK;
 
 /* Starts the thread that ends the manager process once no process of its tree is left (manager process only;
  * tree_watch.c); it owns lifeline (closed at its end-of-file). 0 or AT_E_NOMEM. */
-int mgr_tree_watch_start(const struct shm_region *shm, int lifeline);
+int mgr_tree_watch_start(const struct shm_region *shm, int lifeline) AT_MUST_CHECK;
 
-/* Starts the on-demand thread (manager process only; ondemand.c). */
-int mgr_ondemand_start(void);
+/* Starts the on-demand thread (manager process only; ondemand.c). Returns 0 (also when on-demand is off) or
+ * AT_E_NOMEM. */
+int mgr_ondemand_start(void) AT_MUST_CHECK;
 
 /* The security levels (cache_cert.refused_levels) at which OpenSSL refuses leaf with key and chain (borrowed),
  * and OpenSSL's reason at the lowest of them (a static string, NULL when none). Caller holds the sync's lock
  * (mgr_publish_mu). Returns 0 or AT_E_NOMEM (no probe connection could be made). refusal.c. */
 int mgr_refused_levels(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 /* Logs, once per certificate and level, each certificate of the current snapshot that handshakes of this
  * process kept the host's certificate for. Manager thread only. refusal.c. */
 void mgr_report_refusals(void);
 
-/* 1 when this process's user may write the store (and so may lead). */
-int mgr_can_lead(void);
+/* Whether this process's user may write the store (and so may lead). */
+bool mgr_can_lead(void);
 
 /* The process whose listeners tell that the tree can answer a validation (ready.c): in the manager process the
  * one that started it; 0 (this process) elsewhere. */
@@ -98,8 +109,8 @@ extern pid_t mgr_tree_pid;
 /* Waits (quiesce lock released, bounded) until that process listens on a TCP socket; at once after the first
  * time it did. */
 void mgr_wait_tree_listens(void);
-/* 1 when solver s is answered through the host (TLS-ALPN-01 on its port, HTTP-01 through its webroot). */
-int mgr_solver_needs_host(const struct at_solver *s);
+/* Whether solver s is answered through the host (TLS-ALPN-01 on its port, HTTP-01 through its webroot). */
+bool mgr_solver_needs_host(const struct at_solver *s);
 /* out: inner, whose present() then waits for the tree's listener. inner must outlive out. */
 void mgr_solver_when_ready(struct at_solver *out, const struct at_solver *inner);
 

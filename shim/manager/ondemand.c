@@ -320,7 +320,7 @@ static void *ondemand_main(void *arg)
 	for (;;) {
 		uint32_t seen = atomic_load(&shm->req_futex);
 		char name[256];
-		while (shm_take_request(shm, name))
+		while (shm_take_request(shm, name) == 0)
 			consider(name);
 		while (qlen > 0 && take_token()) {
 			char nm[256];

@@ -139,7 +139,7 @@ void mgr_solver_when_ready(struct at_solver *out, const struct at_solver *inner)
 	out->ctx = (void *)inner;
 }
 
-int mgr_solver_needs_host(const struct at_solver *s)
+bool mgr_solver_needs_host(const struct at_solver *s)
 {
 	return s->type == AT_CHALLENGE_TLS_ALPN_01 || (s->type == AT_CHALLENGE_HTTP_01 && mgr_host->cfg->webroot);
 }

@@ -119,7 +119,7 @@ int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generati
 		return AT_E_NOMEM;
 	s->generation = generation;
 	s->free_fn = snapshot_free;
-	while ((more = shm_next_record(payload, len, &off, &r)) == 1) {
+	while ((more = shm_next_record(payload, len, &off, &r)) == 0) {
 		rc = add_record(s, &cap_c, &cap_ch, &r);
 		if (rc != 0) {
 			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
@@ -127,8 +127,8 @@ int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generati
 			break;
 		}
 	}
-	if (more < 0)
-		rc = AT_E_PARSE;
+	if (rc == 0 && more != AT_E_NOTFOUND)
+		rc = more; /* AT_E_PARSE: a malformed payload */
 	if (rc != 0) {
 		snapshot_free(s);
 		return rc;

@@ -4,6 +4,7 @@
 #include "shim/preload/clienthello.h"
 #include "shim/preload/ondemand.h"
 #include "shim/preload/real.h"
+#include "util/err.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -71,12 +72,13 @@ static struct ctx_hooks *hooks_of(const SSL_CTX *ctx)
 	return r->SSL_CTX_get_ex_data(ctx, ctx_idx);
 }
 
+/* 0, AT_E_NOTFOUND or AT_E_PARSE, as ch_parse_sni. */
 static int sni_from_hello(const struct real_ssl *r, SSL *ssl, char out[CH_SNI_MAX + 1])
 {
 	const unsigned char *p;
 	size_t n;
 	if (r->SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) != 1)
-		return -1;
+		return AT_E_NOTFOUND;
 	return ch_parse_sni(p, n, out);
 }
 
@@ -256,11 +258,11 @@ int hooks_install(SSL_CTX *ctx)
 	const struct real_ssl *r = real_ssl();
 	pthread_once(&idx_once, make_indexes);
 	if (r == NULL || ctx_idx < 0 || ssl_mark_idx < 0 || ssl_cb_idx < 0)
-		return -1;
+		return AT_E_STATE;
 	struct ctx_hooks *h = calloc(1, sizeof(*h));
 	if (h == NULL || r->SSL_CTX_set_ex_data(ctx, ctx_idx, h) != 1) {
 		free(h);
-		return -1;
+		return AT_E_NOMEM;
 	}
 	r->SSL_CTX_set_client_hello_cb(ctx, shim_client_hello_cb, h);
 	r->SSL_CTX_set_cert_cb(ctx, shim_cert_cb, h);
@@ -268,7 +270,7 @@ int hooks_install(SSL_CTX *ctx)
 	return 0;
 }
 
-int hooks_installed(const SSL_CTX *ctx)
+bool hooks_installed(const SSL_CTX *ctx)
 {
 	return hooks_of(ctx) != NULL;
 }
@@ -277,48 +279,48 @@ int hooks_take_client_hello_cb(SSL_CTX *ctx, SSL_client_hello_cb_fn cb, void *ar
 {
 	struct ctx_hooks *h = hooks_of(ctx);
 	if (h == NULL)
-		return 0;
+		return AT_E_NOTFOUND;
 	h->ch_cb = cb;
 	h->ch_arg = arg;
-	return 1;
+	return 0;
 }
 
 int hooks_take_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg)
 {
 	struct ctx_hooks *h = hooks_of(ctx);
 	if (h == NULL)
-		return 0;
+		return AT_E_NOTFOUND;
 	h->cert_cb = cb;
 	h->cert_arg = arg;
-	return 1;
+	return 0;
 }
 
 int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg)
 {
 	struct ctx_hooks *h = hooks_of(ctx);
 	if (h == NULL)
-		return 0;
+		return AT_E_NOTFOUND;
 	h->alpn_cb = cb;
 	h->alpn_arg = arg;
-	return 1;
+	return 0;
 }
 
 int hooks_take_ssl_cert_cb(SSL *ssl, int (*cb)(SSL *, void *), void *arg)
 {
 	const struct real_ssl *r = real_ssl();
 	if (r == NULL || ssl_cb_idx < 0 || !hooks_installed(r->SSL_get_SSL_CTX(ssl)))
-		return 0;
+		return AT_E_NOTFOUND;
 	struct ssl_cert_hook *sh = r->SSL_get_ex_data(ssl, ssl_cb_idx);
 	if (sh == NULL) {
 		sh = calloc(1, sizeof(*sh));
 		if (sh == NULL || r->SSL_set_ex_data(ssl, ssl_cb_idx, sh) != 1) {
 			free(sh);
-			return 0;
+			return AT_E_NOMEM;
 		}
 	}
 	sh->cb = cb;
 	sh->arg = arg;
 	/* Ours stays the SSL's callback; it calls the host's first. */
 	r->SSL_set_cert_cb(ssl, shim_cert_cb, hooks_of(r->SSL_get_SSL_CTX(ssl)));
-	return 1;
+	return 0;
 }

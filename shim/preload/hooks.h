@@ -14,21 +14,26 @@
 #ifndef AUTOTLS_SHIM_PRELOAD_HOOKS_H
 #define AUTOTLS_SHIM_PRELOAD_HOOKS_H
 
+#include "util/err.h"
+
 #include <openssl/ssl.h>
+#include <stdbool.h>
 
-/* Installs the shim's callbacks on a new server-capable context. Returns 0 or -1 (the context stays as the
- * host made it). */
-int hooks_install(SSL_CTX *ctx);
+/* Installs the shim's callbacks on a new server-capable context. Returns 0, AT_E_STATE when the shim is passive
+ * (OpenSSL's functions or the ex_data indexes could not be had) or AT_E_NOMEM; on an error the context stays as
+ * the host made it. */
+int hooks_install(SSL_CTX *ctx) AT_MUST_CHECK;
 
-/* 1 when ctx carries the shim's callbacks. */
-int hooks_installed(const SSL_CTX *ctx);
+/* Whether ctx carries the shim's callbacks. */
+bool hooks_installed(const SSL_CTX *ctx);
 
-/* Remember the host's callback (and keep ours). Each returns 1 when ctx/ssl is hooked and the callback was
- * taken, 0 when the caller should pass the call through. */
-int hooks_take_client_hello_cb(SSL_CTX *ctx, SSL_client_hello_cb_fn cb, void *arg);
-int hooks_take_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg);
-int hooks_take_ssl_cert_cb(SSL *ssl, int (*cb)(SSL *, void *), void *arg);
-int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg);
+/* Remember the host's callback (and keep ours). Each returns 0 when ctx/ssl is hooked and the callback was
+ * taken; otherwise the caller passes the call through to OpenSSL: AT_E_NOTFOUND when ctx/ssl is not hooked,
+ * AT_E_NOMEM when the SSL's slot for it could not be made. */
+int hooks_take_client_hello_cb(SSL_CTX *ctx, SSL_client_hello_cb_fn cb, void *arg) AT_MUST_CHECK;
+int hooks_take_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg) AT_MUST_CHECK;
+int hooks_take_ssl_cert_cb(SSL *ssl, int (*cb)(SSL *, void *), void *arg) AT_MUST_CHECK;
+int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg) AT_MUST_CHECK;
 
 /* Called by the manager side: sync the local cache from the shared region now (set once at attach). */
 extern int (*hooks_sync_now)(void);

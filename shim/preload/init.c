@@ -49,7 +49,7 @@ __attribute__((constructor)) static void autotls_init(void)
 {
 	int rc = shim_config_read(&config, env);
 	if (rc != 0) {
-		if (rc != -401 /* AT_E_NOTFOUND: AUTOTLS_DOMAINS unset, stay silent */)
+		if (rc != AT_E_NOTFOUND) /* AT_E_NOTFOUND: AUTOTLS_DOMAINS unset, stay silent */
 			at_log_error("configuration refused; the server runs without libautotls (see above)");
 		return;
 	}
@@ -64,12 +64,12 @@ __attribute__((constructor)) static void autotls_init(void)
 	active = 1;
 }
 
-int shim_active(void)
+bool shim_active(void)
 {
 	return active;
 }
 
-int shim_in_manager(void)
+bool shim_in_manager(void)
 {
 	return in_manager;
 }
@@ -151,7 +151,7 @@ static int spawn_locked(int fd)
 	if (beside_me(path, sizeof(path), MANAGER_EXE) != 0)
 		return AT_E_NOTFOUND;
 	/* The manager gets this stderr only when it is a terminal the log goes to; otherwise its lines would be
-	 * lost with the default sink, so it logs to syslog then (helper.c). */
+	 * lost with the default sink, so it logs to syslog then (autotls_manager.c). */
 	int tty = config.log_sink == AT_LOG_SINK_STDERR && isatty(STDERR_FILENO);
 	if (config.log_sink == AT_LOG_SINK_STDERR && !tty)
 		at_log_info("autotls-manager logs to syslog (this process's stderr is no terminal); set AUTOTLS_LOG "
@@ -189,8 +189,7 @@ void shim_on_server_ctx(void)
 		/* The shared region is mapped here, not in the constructor: every server we know makes its contexts
 		 * before it forks its workers, and a process that never serves TLS should not pay for it. */
 		struct stat st;
-		host.shm = shm_create(&shm_fd);
-		if (host.shm != NULL && fstat(shm_fd, &st) == 0) {
+		if (shm_create(&host.shm, &shm_fd) == 0 && fstat(shm_fd, &st) == 0) {
 			shm_dev = st.st_dev;
 			shm_ino = st.st_ino;
 		}
@@ -214,7 +213,7 @@ void shim_on_server_ctx(void)
 			in_manager = 1; /* libcurl's and libssl's constructors must not be hooked */
 			void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 			shim_manager_attach_fn attach = h ? (shim_manager_attach_fn)dlsym(h, SHIM_MANAGER_ATTACH) : NULL;
-			int rc = attach ? attach(&host) : -1;
+			int rc = attach ? attach(&host) : AT_E_NOTFOUND;
 			in_manager = 0;
 			if (rc == 0)
 				attached = 1;

@@ -8,11 +8,13 @@
 #ifndef AUTOTLS_SHIM_PRELOAD_INIT_H
 #define AUTOTLS_SHIM_PRELOAD_INIT_H
 
-/* 1 when the configuration is valid and names domains. */
-int shim_active(void);
+#include <stdbool.h>
 
-/* 1 on a thread of the manager (its own TLS contexts, libcurl's, must pass through untouched). */
-int shim_in_manager(void);
+/* Whether the configuration is valid and names domains. */
+bool shim_active(void);
+
+/* Whether this is a thread of the manager (its own TLS contexts, libcurl's, must pass through untouched). */
+bool shim_in_manager(void);
 
 /* A server context was just hooked in this process. */
 void shim_on_server_ctx(void);

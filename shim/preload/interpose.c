@@ -46,7 +46,7 @@ SSL_CTX *SSL_CTX_new(const SSL_METHOD *meth)
 void SSL_CTX_set_client_hello_cb(SSL_CTX *c, SSL_client_hello_cb_fn cb, void *arg)
 {
 	const struct real_ssl *r = real_ssl();
-	if (hooks_take_client_hello_cb(c, cb, arg))
+	if (hooks_take_client_hello_cb(c, cb, arg) == 0)
 		return;
 	if (r)
 		r->SSL_CTX_set_client_hello_cb(c, cb, arg);
@@ -55,7 +55,7 @@ void SSL_CTX_set_client_hello_cb(SSL_CTX *c, SSL_client_hello_cb_fn cb, void *ar
 void SSL_CTX_set_cert_cb(SSL_CTX *c, int (*cb)(SSL *, void *), void *arg)
 {
 	const struct real_ssl *r = real_ssl();
-	if (hooks_take_cert_cb(c, cb, arg))
+	if (hooks_take_cert_cb(c, cb, arg) == 0)
 		return;
 	if (r)
 		r->SSL_CTX_set_cert_cb(c, cb, arg);
@@ -64,7 +64,7 @@ void SSL_CTX_set_cert_cb(SSL_CTX *c, int (*cb)(SSL *, void *), void *arg)
 void SSL_set_cert_cb(SSL *s, int (*cb)(SSL *, void *), void *arg)
 {
 	const struct real_ssl *r = real_ssl();
-	if (hooks_take_ssl_cert_cb(s, cb, arg))
+	if (hooks_take_ssl_cert_cb(s, cb, arg) == 0)
 		return;
 	if (r)
 		r->SSL_set_cert_cb(s, cb, arg);
@@ -73,7 +73,7 @@ void SSL_set_cert_cb(SSL *s, int (*cb)(SSL *, void *), void *arg)
 void SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg)
 {
 	const struct real_ssl *r = real_ssl();
-	if (hooks_take_alpn_cb(ctx, cb, arg))
+	if (hooks_take_alpn_cb(ctx, cb, arg) == 0)
 		return;
 	if (r)
 		r->SSL_CTX_set_alpn_select_cb(ctx, cb, arg);

@@ -13,14 +13,14 @@
  * close-on-exec); fd 2 is /dev/null too unless the log goes to stderr and stderr is a terminal (a terminal holds
  * no caller's pipe open, and a person trying the shim by hand sees the manager's lines). It gets its own
  * session, default signals, and the host's environment without LD_PRELOAD. What this process spawns is only an
- * intermediate: autotls-manager forks the real manager at once and exits (helper.c), so the manager is no child
- * of the host (a master that waits for all its children, or a shell's $(...), never waits for it), and the
+ * intermediate: autotls-manager forks the real manager at once and exits (autotls_manager.c), so the manager is
+ * no child of the host (a master that waits for all its children, or a shell's $(...), never waits for it), and the
  * intermediate is reaped here, by the spawning thread, through a pidfd of that exact process: nothing else of
  * the host's is ever reaped, and no SIGCHLD handler is installed. The wait is bounded (the intermediate exits
  * within milliseconds, once its libraries are loaded).
  *
  * The lifeline's write end stays open (close-on-exec) in this process and every process it forks; the manager
- * takes its end-of-file as a hint to check whether the tree still maps the region (helper.c), not as proof.
+ * takes its end-of-file as a hint to check whether the tree still maps the region (autotls_manager.c), not as proof.
  */
 #include "shim/preload/spawn.h"
 #include "util/err.h"

@@ -1,8 +1,8 @@
 /*
  * libFuzzer: the shared region's record parser (shim/shm.c shm_next_record), which every process of a server
  * runs over whatever the region holds. Arbitrary bytes: each record it returns lies inside the payload, its
- * name is NUL-terminated and not empty, the offset only moves forward, and the walk ends (0) exactly at the end
- * or is refused (-1), never read past it.
+ * name is NUL-terminated and not empty, the offset only moves forward, and the walk ends (AT_E_NOTFOUND)
+ * exactly at the end or is refused (AT_E_PARSE), never read past it.
  */
 #include "shim/shm.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct shm_record rec;
 	size_t off = 0;
 	int more;
-	while ((more = shm_next_record(data, size, &off, &rec)) == 1) {
+	while ((more = shm_next_record(data, size, &off, &rec)) == 0) {
 		FUZZ_CHECK(off <= size);
 		size_t nl = strnlen(rec.name, sizeof(rec.name));
 		FUZZ_CHECK(nl >= 1 && nl < sizeof(rec.name));
@@ -25,6 +25,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK((const uint8_t *)rec.chain >= data && (const uint8_t *)rec.chain + rec.chain_len <= data + size);
 		FUZZ_CHECK((const uint8_t *)rec.key >= data && (const uint8_t *)rec.key + rec.key_len <= data + size);
 	}
-	FUZZ_CHECK(more == -1 || (more == 0 && off == size));
+	FUZZ_CHECK(more == AT_E_PARSE || (more == AT_E_NOTFOUND && off == size));
 	return 0;
 }

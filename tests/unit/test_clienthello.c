@@ -42,29 +42,32 @@ static void sni_hostile(void)
 	char long_name[256];
 	memset(long_name, 'a', sizeof(long_name));
 	size_t n;
-	CHECK_INT(ch_parse_sni(NULL, 0, out), ==, -1);
-	CHECK_INT(ch_parse_sni(ext, 1, out), ==, -1);
+	CHECK_INT(ch_parse_sni(NULL, 0, out), ==, AT_E_NOTFOUND); /* no extension */
+	CHECK_INT(ch_parse_sni(ext, 1, out), ==, AT_E_PARSE);
 	n = sni_ext(ext, long_name, sizeof(long_name)); /* 256 bytes: over the limit */
-	CHECK_INT(ch_parse_sni(ext, n, out), ==, -1);
+	CHECK_INT(ch_parse_sni(ext, n, out), ==, AT_E_PARSE);
 	n = sni_ext(ext, "a\0b.test", 8); /* embedded NUL */
-	CHECK_INT(ch_parse_sni(ext, n, out), ==, -1);
+	CHECK_INT(ch_parse_sni(ext, n, out), ==, AT_E_PARSE);
 	n = sni_ext(ext, "a\nb.test", 8); /* control byte */
-	CHECK_INT(ch_parse_sni(ext, n, out), ==, -1);
+	CHECK_INT(ch_parse_sni(ext, n, out), ==, AT_E_PARSE);
 	n = sni_ext(ext, "", 0); /* empty */
-	CHECK_INT(ch_parse_sni(ext, n, out), ==, -1);
+	CHECK_INT(ch_parse_sni(ext, n, out), ==, AT_E_PARSE);
 	n = sni_ext(ext, "example.test", 12);
-	CHECK_INT(ch_parse_sni(ext, n - 1, out), ==, -1); /* truncated */
-	ext[4] = 200;                                     /* entry longer than the list */
-	CHECK_INT(ch_parse_sni(ext, n, out), ==, -1);
+	CHECK_INT(ch_parse_sni(ext, n - 1, out), ==, AT_E_PARSE); /* truncated */
+	ext[4] = 200;                                             /* entry longer than the list */
+	CHECK_INT(ch_parse_sni(ext, n, out), ==, AT_E_PARSE);
 	n = sni_ext(ext, "example.test", 12);
 	ext[1] = (unsigned char)(ext[1] + 1); /* list length disagrees */
-	CHECK_INT(ch_parse_sni(ext, n, out), ==, -1);
+	CHECK_INT(ch_parse_sni(ext, n, out), ==, AT_E_PARSE);
+	/* a whole list without a host_name (a name type of 1, unknown): nothing to find, nothing malformed */
+	static const unsigned char other[] = { 0, 4, 1, 0, 1, 'x' };
+	CHECK_INT(ch_parse_sni(other, sizeof(other), out), ==, AT_E_NOTFOUND);
 	/* every truncation of a good extension is refused, never read past */
 	n = sni_ext(ext, "example.test", 12);
 	for (size_t k = 0; k < n; k++) {
 		unsigned char *copy = malloc(k ? k : 1);
 		memcpy(copy, ext, k);
-		CHECK_INT(ch_parse_sni(copy, k, out), ==, -1);
+		CHECK_INT(ch_parse_sni(copy, k, out), ==, AT_E_PARSE);
 		free(copy);
 	}
 }
@@ -74,7 +77,7 @@ static void alpn_table(void)
 	static const struct {
 		const unsigned char *b;
 		size_t n;
-		int only;
+		bool only;
 	} t[] = {
 		{ (const unsigned char *)"\x00\x0b\x0a" "acme-tls/1", 13, 1 },
 		{ (const unsigned char *)"\x00\x0b\x0a" "acme-tls/2", 13, 0 },

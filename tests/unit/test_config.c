@@ -168,6 +168,9 @@ static void dns_update_values(void)
 		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LWJ5dGVzIQ" },    /* padding missing */
 		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LWJ5dGVzIQ=a" },  /* a character after padding */
 		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LW*5dGVzIQ==" },  /* not in the alphabet */
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:c2VjcmV0LWJ5dGVz_Q==" },  /* the base64url alphabet */
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:YQ==YQ==" },              /* padding before the end */
+		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:Y===" },                  /* three padding characters */
 		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k:" },
 		{ "AUTOTLS_DNS_TSIG", "hmac-sha256:k" },
 		{ "AUTOTLS_DNS_TSIG", "c2VjcmV0LWJ5dGVzIQ==" },

@@ -12,8 +12,8 @@
 static void write_then_read(void)
 {
 	int fd = -1;
-	struct shm_region *r = shm_create(&fd);
-	REQUIRE(r != NULL);
+	struct shm_region *r = NULL;
+	REQUIRE(shm_create(&r, &fd) == 0);
 	unsigned char *p = NULL;
 	size_t len = 0;
 	uint64_t gen = 0;
@@ -32,8 +32,8 @@ static void write_then_read(void)
 static void a_write_that_never_ends_is_not_waited_for(void)
 {
 	int fd = -1;
-	struct shm_region *r = shm_create(&fd);
-	REQUIRE(r != NULL);
+	struct shm_region *r = NULL;
+	REQUIRE(shm_create(&r, &fd) == 0);
 	CHECK_OK(shm_write(r, "hello", 5));
 	atomic_fetch_add(&r->seq, 1); /* odd: a writer that stopped in the middle */
 	unsigned char *p = NULL;
@@ -57,33 +57,33 @@ static void records_round_trip_and_hostile_payloads(void)
 	at_buf_init(&b, 1 << 16);
 	CHECK_OK(shm_append_record(&b, SHM_CERT, "a.example.test", "CHAIN", 5, "KEY", 3));
 	CHECK_OK(shm_append_record(&b, SHM_CHALLENGE, "b.example.test", "C", 1, "K", 1));
-	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, 1);
+	CHECK_OK(shm_next_record((unsigned char *)b.data, b.len, &off, &rec));
 	CHECK_STR(rec.name, "a.example.test");
 	CHECK(rec.kind == SHM_CERT && rec.chain_len == 5 && memcmp(rec.chain, "CHAIN", 5) == 0);
 	CHECK(rec.key_len == 3 && memcmp(rec.key, "KEY", 3) == 0);
-	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, 1);
+	CHECK_OK(shm_next_record((unsigned char *)b.data, b.len, &off, &rec));
 	CHECK(rec.kind == SHM_CHALLENGE);
-	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, 0);
+	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, AT_E_NOTFOUND);
 	/* Every truncation of the payload is refused or ends cleanly, never read past its end. */
 	for (size_t cut = 1; cut < b.len; cut++) {
 		int more;
 		off = 0;
-		while ((more = shm_next_record((unsigned char *)b.data, cut, &off, &rec)) == 1)
+		while ((more = shm_next_record((unsigned char *)b.data, cut, &off, &rec)) == 0)
 			;
-		CHECK(more == -1 || (more == 0 && off == cut));
+		CHECK(more == AT_E_PARSE || (more == AT_E_NOTFOUND && off == cut));
 	}
 	static const unsigned char bad_kind[] = { 9, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const unsigned char no_name[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const unsigned char huge_len[] = { 1, 1, 'a', 0xff, 0xff, 0xff, 0xff };
 	static const unsigned char nul_in_name[] = { 1, 2, 0, 'a', 0, 0, 0, 0, 0, 0, 0, 0 }; /* found by fuzz_region */
 	off = 0;
-	CHECK_INT(shm_next_record(bad_kind, sizeof(bad_kind), &off, &rec), ==, -1);
+	CHECK_INT(shm_next_record(bad_kind, sizeof(bad_kind), &off, &rec), ==, AT_E_PARSE);
 	off = 0;
-	CHECK_INT(shm_next_record(no_name, sizeof(no_name), &off, &rec), ==, -1);
+	CHECK_INT(shm_next_record(no_name, sizeof(no_name), &off, &rec), ==, AT_E_PARSE);
 	off = 0;
-	CHECK_INT(shm_next_record(huge_len, sizeof(huge_len), &off, &rec), ==, -1);
+	CHECK_INT(shm_next_record(huge_len, sizeof(huge_len), &off, &rec), ==, AT_E_PARSE);
 	off = 0;
-	CHECK_INT(shm_next_record(nul_in_name, sizeof(nul_in_name), &off, &rec), ==, -1);
+	CHECK_INT(shm_next_record(nul_in_name, sizeof(nul_in_name), &off, &rec), ==, AT_E_PARSE);
 	at_buf_free(&b);
 }
 

@@ -44,8 +44,7 @@ static pid_t manager_child(int odd_seq)
 
 static void fresh_region_has_none(void)
 {
-	r = shm_create(&fd);
-	REQUIRE(r != NULL);
+	REQUIRE(shm_create(&r, &fd) == 0);
 	CHECK_INT(shm_manager_state(r), ==, SHM_MANAGER_NONE);
 	CHECK_INT(atomic_load(&r->mgr_gen), ==, 0);
 }

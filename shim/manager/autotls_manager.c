@@ -76,8 +76,8 @@ int main(void)
 	if (config.log_sink == AT_LOG_SINK_STDERR && !isatty(STDERR_FILENO) &&
 	    at_log_open(AT_LOG_SINK_SYSLOG, NULL, config.log_level) != 0)
 		return 2;
-	struct shm_region *shm = shm_map_fd(SHM_FD);
-	if (shm == NULL) {
+	struct shm_region *shm = NULL;
+	if (shm_map_fd(&shm, SHM_FD) != 0) {
 		at_log_error("autotls-manager: fd %d is not a libautotls region; it is started by libautotls.so", SHM_FD);
 		return 2;
 	}

@@ -1,4 +1,48 @@
-/* Attaching to the preload, the thread, the quiesce lock and fork (see manager.h). */
+/*
+ * The manager thread's life in a host process (libautotls-manager.so; see manager.h): the attach the preload
+ * calls, the thread's start, the fork handlers, and the thread's parking at exit. autotls-manager, which no host
+ * forks under, runs the same loop on its own main thread and uses none of this (autotls_manager.c).
+ *
+ * Who calls it: autotls_manager_attach runs once per process, on the host thread that made the first server
+ * context, under the preload's attach_mu (shim/preload/init.c); the fork handlers run inside the host's
+ * fork(), on whichever host thread forks; quiesce_at_exit runs inside exit(), on the exiting thread.
+ *
+ * What it owns: starting_mu (held for a whole thread start: one start at a time, and no fork in the middle of
+ * one), the start_holds_quiesce semaphore (the new thread posts it once it holds the quiesce lock) and the exit
+ * parking (exit_parked, exit_thread). Around fork it also takes two locks it does not own: mgr_quiesce
+ * (quiesce.c; the manager thread holds it for all CPU work and releases it for every wait) and mgr_publish_mu
+ * (sync.c; held while the region is parsed into the cache, also by a server thread in sync_now, without the
+ * quiesce lock).
+ *
+ * Lock order: starting_mu, mgr_quiesce, mgr_publish_mu, then the store's guard_mu (store/lock_file.c); the
+ * preload's attach_mu (init.c), held around the attach, comes before all of them. fork_prepare takes the first
+ * three in this order and the store's prepare handler then takes guard_mu; every thread keeps the same order:
+ *   - starting_mu before mgr_quiesce: a start holds starting_mu while it waits for the new thread to take
+ *     mgr_quiesce; a fork holding mgr_quiesce and waiting for starting_mu would stall both until the start's
+ *     bounded wait (START_WAIT_S) gave up, and leave the thread halfway through its start at the fork;
+ *   - mgr_quiesce before mgr_publish_mu: the manager thread syncs (mgr_sync) inside the quiesce lock;
+ *   - mgr_quiesce before guard_mu: the manager thread makes every store call inside the quiesce lock. The
+ *     store's fork handler is registered before ours (at_lockset_fork_handlers), because prepare handlers run
+ *     in the reverse order of registration: at a fork it takes guard_mu after ours took mgr_quiesce.
+ * publish.c's state_mu needs no handler: only manager threads take it, and only inside the quiesce lock, so a
+ * fork (which holds that lock) never finds it held.
+ *
+ * Why fork takes them: OpenSSL 3.0 has no fork handlers, and a child that inherits a lock held by a thread it
+ * does not have (OpenSSL's, libcurl's, the store's, ASan's allocator's during a thread start) waits on it for
+ * ever. With the quiesce lock held by the forking thread the manager thread is either waiting (network, sleep,
+ * store lock wait: all with the lock released) or not yet started; mgr_publish_mu is taken too because a server
+ * thread in sync_now parses certificates (OpenSSL) under it without the quiesce lock. The child handler releases
+ * the locks and starts a fresh thread with a fresh engine (the parent's thread did not come along).
+ *
+ * Exit: quiesce_at_exit (atexit, registered after OpenSSL's own handler, so it runs first) takes mgr_quiesce for
+ * good, waiting at most EXIT_WAIT_S: the thread parks at its next step and OpenSSL's cleanup never frees what
+ * it is using. A fork from a later exit handler of the same thread (parked_by_me) must not take the lock again:
+ * it would wait for itself; its child gets no manager thread.
+ *
+ * Never: hold mgr_quiesce across a wait (the host's fork() and exit() wait for it); take one of these locks
+ * while holding one that comes after it in the order; do more in fork_prepare and fork_parent than take and
+ * release locks.
+ */
 #include "shim/manager/manager.h"
 #include "acme/http.h"
 #include "store/lock_file.h"
@@ -15,9 +59,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-extern pthread_mutex_t mgr_quiesce;
-extern pthread_mutex_t mgr_publish_mu;
 
 /* Held while a manager thread starts (see mgr_thread_start), and taken first by fork_prepare: a host thread
  * that forks while another thread of the host is starting ours waits until that start is complete. */
