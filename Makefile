@@ -8,6 +8,8 @@
 #   WERROR=1        turns warnings into errors (CI sets it)
 
 CC      ?= gcc
+# The one version number (the ACME User-Agent, a future package): the file VERSION.
+VERSION := $(shell cat VERSION)
 SANITIZE ?=
 BUILD   ?= $(if $(SANITIZE),build-$(subst $(comma),-,$(SANITIZE)),build)
 comma   := ,
@@ -15,7 +17,7 @@ comma   := ,
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat-security \
            -Wformat=2 -Wpointer-arith -Wvla
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-strict-aliasing \
-           -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) -I. $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WARN) -I. -DAT_VERSION='"$(VERSION)"' $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
 ifneq ($(WERROR),)
 CFLAGS_BASE += -Werror
 endif
@@ -27,18 +29,36 @@ CFLAGS  += $(CFLAGS_BASE)
 LIBS    := -lcjson -lcurl -lssl -lcrypto -lpthread -ldl
 LDFLAGS += $(LDFLAGS_SAN)
 
-CORE_SRC  := $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c)
+# Every program's sources, listed: a file joins a binary by being named here, never by lying in a folder.
+# The core archive (build/libautotls-core.a): what the manager, the tests and a command-line tool share.
+UTIL_SRC   := util/b64.c util/buf.c util/clock.c util/err.c util/key_type.c util/keys.c util/log.c util/x509.c
+DNS_SRC    := dns/auth.c dns/auth_parse.c dns/query.c dns/transport.c dns/tsig.c dns/update.c dns/wire.c dns/zone.c
+ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/client.c acme/csr.c \
+              acme/directory.c acme/http_curl.c acme/http_util.c acme/jwk.c acme/jws.c acme/jws_hmac.c acme/obtain.c \
+              acme/problem.c acme/request.c acme/revoke.c acme/san.c acme/solver.c
+STORE_SRC  := store/certs.c store/fileio.c store/key.c store/lock_file.c store/name.c store/punycode.c \
+              store/store_file.c
+ENGINE_SRC := engine/engine.c engine/renew.c
+CHALLENGE_SRC := challenge/dns01.c challenge/dns01_hook.c challenge/dns01_rfc2136.c challenge/dns01_wait.c \
+              challenge/http01.c challenge/http01_request.c challenge/http01_responder.c challenge/http01_webroot.c \
+              challenge/wait_hooks.c
+CORE_SRC   := $(UTIL_SRC) $(DNS_SRC) $(ACME_SRC) $(STORE_SRC) $(ENGINE_SRC) $(CHALLENGE_SRC)
 # libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
-PRELOAD_SRC := $(wildcard shim/preload/*.c) shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
-               util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
-# libautotls-manager.so, loaded by the preload on a process's first server context, and autotls-manager, the
-# manager process the preload starts for each server process tree (shim/preload/spawn.c).
-MANAGER_SRC := $(filter-out shim/manager/autotls_manager.c shim/manager/ondemand.c shim/manager/tree_watch.c, \
-               $(wildcard shim/manager/*.c)) shim/shm.c
-HELPER_SRC  := $(filter-out shim/manager/thread_life.c,$(wildcard shim/manager/*.c)) shim/shm.c shim/config.c \
-               shim/ondemand_policy.c \
-               shim/preload/shm_map.c
+PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hooks.c shim/preload/init.c \
+              shim/preload/interpose.c shim/preload/ondemand.c shim/preload/real.c shim/preload/shm_map.c \
+              shim/preload/spawn.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
+              util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
+# What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
+MANAGER_COMMON_SRC := shim/manager/challenges.c shim/manager/lead.c shim/manager/publish.c shim/manager/quiesce.c \
+              shim/manager/ready.c shim/manager/refusal.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
+              shim/shm.c
+# libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
+MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
+# autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
+# its main(), on-demand issuance and the watch on its tree.
+HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
+              shim/manager/tree_watch.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
 HARN_SRC  := $(wildcard tests/harness/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integ/test_*.c)
@@ -90,15 +110,8 @@ $(HELPER_EXE): $(HELPER_OBJ) $(CORE_LIB)
 $(MANAGER_LIB): $(MANAGER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(HARN_OBJ) $(CORE_LIB)
-	@mkdir -p $(dir $@)
-	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
-
-$(BUILD)/tests/integ/%: tests/integ/%.c $(HARN_OBJ) $(CORE_LIB)
-	@mkdir -p $(dir $@)
-	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
-
-$(BUILD)/tests/bench/%: tests/bench/%.c $(HARN_OBJ) $(CORE_LIB)
+# Every test and bench binary: its one source, the harness and the core archive.
+$(BUILD)/tests/%: tests/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
@@ -140,7 +153,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build-fuzz
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -fno-omit-frame-pointer $(WARN) -I. $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
+                -fno-omit-frame-pointer $(WARN) -I. -DAT_VERSION='"$(VERSION)"' $(shell pkg-config --cflags libcjson libcurl openssl 2>/dev/null)
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
@@ -158,25 +171,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: $(FUZZ_BIN)
-	@fail=0; \
-	for t in $(FUZZ_NAMES); do \
-		rm -rf $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t $(FUZZ_BUILD)/logs; \
-		cp tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null || true; \
-		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
-		opts=; [ -f tests/fuzz/$$t.options ] && opts=$$(cat tests/fuzz/$$t.options); \
-		if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-			$$dict $$opts -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/corpus/$$t \
-			>$(FUZZ_BUILD)/logs/$$t.log 2>&1; then \
-			printf '  %-6s %-20s %s runs, %s corpus files\n' FUZZ $$t \
-				"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/logs/$$t.log)" \
-				"$$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l)"; \
-		else \
-			fail=1; printf '  %-6s %-20s FAILED (log: %s)\n' FUZZ $$t $(FUZZ_BUILD)/logs/$$t.log; \
-			grep -E '^(==[0-9]+==ERROR|SUMMARY|.*property broken)' $(FUZZ_BUILD)/logs/$$t.log | head -5; \
-			ls $(FUZZ_BUILD)/artifacts/$$t/; \
-		fi; \
-	done; \
-	exit $$fail
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 .PHONY: fuzz-build
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

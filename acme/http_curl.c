@@ -17,6 +17,11 @@
 #include <string.h>
 #include <strings.h>
 
+/* The file VERSION, passed by the Makefile: one version number for the whole tree. */
+#ifndef AT_VERSION
+#error "AT_VERSION is not defined: build with the Makefile (it passes the file VERSION)"
+#endif
+
 struct curl_ctx {
 	CURLM *multi;     /* owned: drives easy so that waits happen outside the quiesce lock */
 	CURL *easy;       /* owned */
@@ -264,7 +269,7 @@ int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *u
 		return AT_E_NOMEM;
 	ctx->easy = curl_easy_init();
 	ctx->multi = curl_multi_init();
-	ctx->user_agent = strdup(user_agent ? user_agent : "libautotls/0.1");
+	ctx->user_agent = strdup(user_agent ? user_agent : "libautotls/" AT_VERSION);
 	ctx->ca_file = ca_file ? strdup(ca_file) : NULL;
 	if (ctx->easy == NULL || ctx->multi == NULL || ctx->user_agent == NULL || (ca_file && ctx->ca_file == NULL)) {
 		curl_cleanup(ctx);
