@@ -40,6 +40,11 @@ const struct at_problem *at_acme_last_problem(const struct at_acme *c);
 /* How many requests were signed again after a badNonce (section 6.5) since the client was made. */
 unsigned long at_acme_badnonce_retries(const struct at_acme *c);
 
+/* How far the CA's clock is ahead of ours (negative: behind), in seconds, from the Date header of the last
+ * response that had one (RFC 9110 section 6.6.1; one-second resolution plus the network's delay). Returns 0, or
+ * AT_E_NOTFOUND when no response had a Date yet. */
+int at_acme_clock_skew(const struct at_acme *c, long *skew_s) __attribute__((warn_unused_result));
+
 /* What the directory offers (fetched on first use, section 7.1.1). Borrowed strings, NULL when absent. */
 struct at_acme_directory_info {
 	const char *terms_of_service;

@@ -73,6 +73,23 @@ int at_acme_use_account(struct at_acme *c, const struct at_jws_key *key, const c
 	return 0;
 }
 
+void acme_note_date(struct at_acme *c, const struct at_http_response *resp)
+{
+	long long t;
+	if (resp->date && at_http_date(&t, resp->date) == 0) {
+		c->ca_skew_s = t - (long long)time(NULL);
+		c->have_skew = 1;
+	}
+}
+
+int at_acme_clock_skew(const struct at_acme *c, long *skew_s)
+{
+	if (!c->have_skew)
+		return AT_E_NOTFOUND;
+	*skew_s = (long)c->ca_skew_s;
+	return 0;
+}
+
 void acme_sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };

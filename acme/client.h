@@ -39,6 +39,8 @@ struct at_acme {
 
 	struct at_problem problem;    /* the last failure's problem document */
 	unsigned long badnonce_retries; /* how many POSTs were signed again after badNonce */
+	long long ca_skew_s;          /* the CA's Date minus our clock at the last response that had one */
+	int have_skew;
 };
 
 /* Fetches the directory once (section 7.1.1). */
@@ -64,6 +66,9 @@ int acme_get(struct at_acme *c, const char *url, struct at_http_response *resp) 
 
 /* Parses a JSON object body (capped at AT_JSON_MAX). *out new; cJSON_Delete it. */
 int acme_json_body(cJSON **out, const struct at_http_response *resp) __attribute__((warn_unused_result));
+
+/* Notes the CA's clock from a response's Date header (see at_acme_clock_skew). */
+void acme_note_date(struct at_acme *c, const struct at_http_response *resp);
 
 /* Sleeps for ms milliseconds (the manager's thread only: never on a server thread). */
 void acme_sleep_ms(long ms);

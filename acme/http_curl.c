@@ -140,6 +140,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 		set_once(&r->location, v, vlen);
 	} else if (name_len == 11 && strncasecmp(buf, "Retry-After", 11) == 0) {
 		set_once(&r->retry_after, v, vlen);
+	} else if (name_len == 4 && strncasecmp(buf, "Date", 4) == 0) {
+		set_once(&r->date, v, vlen);
 	} else if (name_len == 12 && strncasecmp(buf, "Content-Type", 12) == 0) {
 		char *ct = dup_trimmed(v, vlen);
 		if (ct) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum obtain_state {
 	OB_NEW_ORDER,
@@ -341,6 +342,37 @@ static int st_download(struct obtain *ob)
 	return 0;
 }
 
+/*
+ * A CA is outside input too: the chain must hold our key and exactly our names, hang together (each certificate
+ * signed by the next) and not be expired. A notBefore ahead of our clock is kept, with a warning: CAs backdate
+ * notBefore (Let's Encrypt by an hour, step-ca by a minute), so only a host clock behind the CA's sees it, and
+ * throwing the certificate away would order the same certificate again and again.
+ */
+static int check_chain(struct obtain *ob, const char *key_pem, size_t key_len)
+{
+	struct at_cert_info info;
+	memset(&info, 0, sizeof(info));
+	int rc = at_chain_check(ob->chain, ob->chain_len, key_pem, key_len, ob->o->names, ob->o->nnames, NULL,
+				AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED | AT_CHECK_NOT_EXPIRED, &info);
+	if (rc != 0)
+		return rc;
+	time_t now = time(NULL);
+	if (info.not_before > now) {
+		long skew;
+		if (at_acme_clock_skew(ob->c, &skew) == 0)
+			at_log_warn("the certificate for %s is valid only from %ld, %ld s ahead of this host's clock; the "
+				    "CA's clock (its Date header) is %+ld s from ours: check this host's time "
+				    "synchronisation (the certificate is kept)", ob->o->names[0], (long)info.not_before,
+				    (long)(info.not_before - now), skew);
+		else
+			at_log_warn("the certificate for %s is valid only from %ld, %ld s ahead of this host's clock: "
+				    "check this host's time synchronisation (the certificate is kept)", ob->o->names[0],
+				    (long)info.not_before, (long)(info.not_before - now));
+	}
+	at_cert_info_clear(&info);
+	return 0;
+}
+
 static void obtain_free(struct obtain *ob)
 {
 	for (size_t i = 0; i < ob->nwork; i++)
@@ -420,10 +452,7 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 		case OB_CHECK:
 			rc = at_key_to_pem(&key_pem, &key_len, ob.key);
 			if (rc == 0)
-				/* A CA is outside input too: the chain must hold our key and exactly our names, and
-				 * hang together (each certificate signed by the next). */
-				rc = at_chain_check(ob.chain, ob.chain_len, key_pem, key_len, o->names, o->nnames, NULL,
-						    AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED | AT_CHECK_NOT_EXPIRED, NULL);
+				rc = check_chain(&ob, key_pem, key_len);
 			st = OB_DONE;
 			break;
 		default:

@@ -63,6 +63,9 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
  */
 time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long jitter_s);
 
+/* The earliest time a certificate is renewed without ARI asking: a tenth of its lifetime after notBefore. */
+time_t at_renewal_floor(time_t not_before, time_t not_after);
+
 /*
  * When to renew rec: with ARI (RFC 9773) offered by the CA, a random time in the suggested window when that is
  * earlier than the lifetime rule (section 4.2: a window already begun means now), and *recheck_at when to ask

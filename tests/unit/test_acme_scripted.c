@@ -11,6 +11,7 @@
 #include "util/b64.h"
 #include "util/err.h"
 #include "util/keys.h"
+#include "util/log.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/pem.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -33,13 +36,16 @@ static const char *DIR_PLAIN =
 #define J "application/json"
 #define P "application/problem+json"
 
+/* notBefore of the next make_cert, in seconds from now. */
+static long cert_not_before = -60;
+
 /* A self-signed certificate for names with key, as PEM (caller frees). */
 static char *make_cert(EVP_PKEY *key, const char *const *names, size_t n)
 {
 	X509 *x = X509_new();
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notBefore(x), cert_not_before);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_NAME *nm = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"scripted", -1, -1, 0);
@@ -280,6 +286,65 @@ static void ari_absent(void)
 	fixture_stop(&f);
 }
 
+/* Lines of path that contain needle. */
+static int count_lines(const char *path, const char *needle)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A CA whose clock is an hour ahead of ours (its Date header says so) backdates notBefore by a minute: the
+ * certificate is valid only from 59 minutes from now by our clock. It is kept, with one warning naming the skew. */
+static void ca_clock_ahead_kept(void)
+{
+	char date[64], log_path[] = "/tmp/at-skew-XXXXXX";
+	time_t ahead = time(NULL) + 3600;
+	struct tm tm;
+	gmtime_r(&ahead, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1" },
+		{ "POST", CA "/authz/1", 200, J, "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example.test\"}}" },
+		{ "POST", CA "/order/1", 200, J, "{\"status\":\"ready\",\"finalize\":\"" CA "/finalize/1\",\"authorizations\":[\"" CA "/authz/1\"]}" },
+		{ "POST", CA "/finalize/1", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" },
+		{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN", .date = date },
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	int fd = mkstemp(log_path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	cert_not_before = 3600 - 60;
+	int started = fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN);
+	cert_not_before = -60;
+	REQUIRE(started == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none, .nsolvers = 1 };
+	struct at_acme_cert cert;
+	REQUIRE(at_log_open(AT_LOG_SINK_FILE, log_path, AT_LOG_INFO) == 0);
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	at_log_open(AT_LOG_SINK_STDERR, NULL, AT_LOG_WARN);
+	long skew = 0;
+	CHECK_OK(at_acme_clock_skew(f.c, &skew));
+	CHECK(skew >= 3598 && skew <= 3601);
+	CHECK_INT(count_lines(log_path, "ahead of this host's clock"), ==, 1);
+	CHECK_INT(count_lines(log_path, "+3"), ==, 1); /* the skew is named */
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	at_acme_cert_clear(&cert);
+	unlink(log_path);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	RUN(replaces_refused_then_dropped_with_profile);
@@ -290,5 +355,6 @@ int main(void)
 	RUN(wrong_content_type_refused);
 	RUN(ari_renewal_info);
 	RUN(ari_absent);
+	RUN(ca_clock_ahead_kept);
 	return TEST_EXIT();
 }

@@ -180,6 +180,36 @@ static void ari_error_falls_back(void)
 	CHECK(p.recheck_at <= now + 6 * 3600 + 2);
 }
 
+/* A record whose stored renewal time has passed but which is younger than a tenth of its lifetime is kept: no
+ * order (the scripted CA has no step, so any request would be off script). */
+static void young_certificate_not_renewed(void)
+{
+	static const char *const names[] = { "young.example.test" };
+	struct script s = { .steps = NULL, .n = 0 };
+	struct at_http_ops ops = { .perform = scripted_perform, .ctx = &s };
+	struct at_store *st = NULL;
+	struct at_engine *e = NULL;
+	char *kp = NULL, *cp = NULL;
+	size_t kl = 0, cl = 0;
+	REQUIRE(at_store_open_file(&st, store_dir) == 0);
+	struct at_engine_config ec = { .directory_url = CA "/dir", .store = st, .http = &ops };
+	REQUIRE(at_engine_new(&e, &ec) == 0);
+	REQUIRE(harness_self_signed_pem(&kp, &kl, &cp, &cl, "DNS:young.example.test") == 0);
+	struct at_cert_record r = { .key_pem = kp, .key_len = kl, .chain_pem = cp, .chain_len = cl,
+				    .names = (char **)names, .nnames = 1, .renew_after = (long long)time(NULL) - 10 };
+	CHECK_OK(at_cert_record_save(st, at_engine_ca(e), &r));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	int ordered = 1;
+	CHECK_OK(at_engine_ensure(e, names, 1, &none, 1, 0, NULL, &ordered));
+	CHECK_INT(ordered, ==, 0);
+	CHECK_INT(s.off_script, ==, 0);
+	CHECK_INT(at_renewal_floor(1000, 1000 + 90 * DAY), ==, 1000 + 9 * DAY);
+	free(kp);
+	free(cp);
+	at_engine_free(e);
+	at_store_close(st);
+}
+
 int main(void)
 {
 	if (mkdtemp(store_dir) == NULL)
@@ -188,6 +218,7 @@ int main(void)
 	RUN(window_begun_means_now);
 	RUN(window_before_and_after_lifetime_point);
 	RUN(ari_error_falls_back);
+	RUN(young_certificate_not_renewed);
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", store_dir);
 	return system(cmd) == 0 ? TEST_EXIT() : 1;
