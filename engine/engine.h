@@ -63,14 +63,24 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
  */
 time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long jitter_s);
 
+/*
+ * Seconds to wait before the next try after a failed one: 1 min, 10 min, 100 min, then daily (failures counts
+ * the failed tries before this one, 0 for the first), never more than an eighth of the time until not_after (the
+ * certificate in service; 0 when there is none) but at least a minute, divided by divisor (a test's time scale,
+ * AUTOTLS_TEST_BACKOFF_SCALE; 0 or 1: none), and never less than the CA's retry_after (seconds, -1: none).
+ */
+long at_backoff_delay(int failures, time_t now, time_t not_after, long retry_after, long divisor);
+
 /* The earliest time a certificate is renewed without ARI asking: a tenth of its lifetime after notBefore. */
 time_t at_renewal_floor(time_t not_before, time_t not_after);
 
 /*
- * When to renew rec: with ARI (RFC 9773) offered by the CA, a random time in the suggested window when that is
- * earlier than the lifetime rule (section 4.2: a window already begun means now), and *recheck_at when to ask
- * again (the CA's Retry-After, else six hours, as Let's Encrypt asks clients to poll at least twice a day);
- * without ARI, the lifetime rule and *recheck_at = *renew_at. *from_ari tells which decided.
+ * When to renew rec: with ARI (RFC 9773) offered by the CA, a random time in the suggested window (section 4.2,
+ * also when the window has begun; a time already past means now), earlier or later than the lifetime rule but
+ * never later than a twentieth of the lifetime before notAfter, and *recheck_at when to ask again (the CA's
+ * Retry-After, else six hours, as Let's Encrypt asks clients to poll at least twice a day); the window's
+ * explanationURL is logged. Without ARI, the lifetime rule and *recheck_at = *renew_at. *from_ari tells which
+ * decided (the caller forces the renewal then: the lifetime rule alone would not see it due).
  */
 int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec, unsigned rnd, time_t *renew_at,
 			   time_t *recheck_at, int *from_ari) __attribute__((warn_unused_result));
