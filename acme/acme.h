@@ -87,6 +87,15 @@ struct at_acme_order_opts {
 	const char *profile;             /* draft-ietf-acme-profiles; sent only when the directory lists it */
 	int profile_required;            /* fail (AT_E_UNSUPPORTED) when the directory does not list it */
 	const char *replaces;            /* RFC 9773 section 5: the ARI certID of the certificate this renews */
+	/* An order placed earlier (its URL, section 7.1.3) to continue instead of placing a new one: from wherever
+	 * it stands (pending: authorize; ready: finalize; processing: wait; valid: download). cert_key must then be
+	 * the key it was (or will be) finalized with. When the CA no longer has it, refuses it or it is invalid, a
+	 * new order is placed (and on_order told). */
+	const char *resume_url;
+	/* Called once a new order's URL is known, before any challenge or finalize, so that the caller can keep it
+	 * (with cert_key) and resume it after a crash or a timeout. Non-zero stops the issuance with that code. */
+	int (*on_order)(void *ctx, const char *order_url);
+	void *on_order_ctx;
 };
 
 struct at_acme_cert {
@@ -100,11 +109,19 @@ struct at_acme_cert {
 	size_t nused;
 };
 
-/* Orders, answers the challenges through the solvers, finalizes, downloads. Returns 0 or an error, with
- * at_acme_last_problem() telling the CA's side. */
+/* Orders (or resumes), answers the challenges through the solvers, finalizes, downloads. Each wait (for an
+ * authorization, for the order to be ready, for it to be valid) has its own poll_timeout_ms, counted from its own
+ * start: a DNS-01 solver's wait for its record does not eat into them. A Retry-After beyond the time left ends
+ * the wait at once with AT_E_TIMEOUT and the CA's delay in at_acme_last_problem()->retry_after. Returns 0 or an
+ * error, with at_acme_last_problem() telling the CA's side and at_acme_last_finalized() how far it got. */
 int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *opts, struct at_acme_cert *out)
 	__attribute__((warn_unused_result));
 void at_acme_cert_clear(struct at_acme_cert *cert);
+
+/* 1 when the last at_acme_obtain got as far as finalizing (the CSR was sent, or the resumed order was already
+ * processing or valid): the certificate may be issued whatever happens next, so another challenge type must not
+ * place another order for it (that would be a duplicate certificate). */
+int at_acme_last_finalized(const struct at_acme *c);
 
 /* Revokes a certificate (section 7.6) with the account key. reason: RFC 5280 CRLReason, -1 to omit.
  * Returns 0, AT_E_ALREADY_REVOKED, or another error. */

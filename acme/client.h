@@ -39,6 +39,7 @@ struct at_acme {
 
 	struct at_problem problem;    /* the last failure's problem document */
 	unsigned long badnonce_retries; /* how many POSTs were signed again after badNonce */
+	int finalized;                /* the last obtain sent its CSR (at_acme_last_finalized) */
 	long long ca_skew_s;          /* the CA's Date minus our clock at the last response that had one */
 	int have_skew;
 };

@@ -1,5 +1,5 @@
 /* The engine (see engine.h): account persistence, the reuse check, locking and saving around an issuance. */
-#include "engine/engine.h"
+#include "engine/internal.h"
 #include "store/name.h"
 #include "util/err.h"
 #include "util/keys.h"
@@ -12,15 +12,6 @@
 #include <time.h>
 
 #define ISSUE_LOCK_LEASE_S 300
-
-struct at_engine {
-	struct at_engine_config cfg; /* strings borrowed from the caller's config */
-	struct at_acme *acme;        /* owned */
-	struct at_jws_key *account;  /* owned; NULL until at_engine_account */
-	char *account_url;           /* owned */
-	char ca[256];
-	char account_dir[64];        /* store component for the contact */
-};
 
 /* A store component for the contact email: [a-z0-9.-] kept, everything else '-'. "default" without one. */
 static void contact_component(char *out, size_t size, const char *email)
@@ -221,13 +212,51 @@ static int record_good(const struct at_cert_record *rec, const char *const *name
 	return now < due;
 }
 
-static int issue_locked(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
-			size_t nsolvers, struct at_cert_record *old)
+/* What the order callback needs to keep a new order (see engine_pending). */
+struct order_keep {
+	struct at_engine *e;
+	const char *comp;
+	const char *const *names;
+	size_t nnames;
+	EVP_PKEY *key;
+	int kept; /* an order is in the store for these names */
+};
+
+static int keep_order(void *ctx, const char *order_url)
+{
+	struct order_keep *k = ctx;
+	struct engine_pending p = { .url = (char *)order_url, .account = k->e->account_url,
+				    .names = (char **)k->names, .nnames = k->nnames };
+	int rc = at_key_to_pem(&p.key_pem, &p.key_len, k->key);
+	if (rc != 0)
+		return rc;
+	rc = engine_pending_save(k->e, k->comp, &p);
+	at_secret_free(p.key_pem, p.key_len);
+	if (rc != 0)
+		at_log_error("the store refused to keep the new order for %s (%s); not going on with it", k->names[0],
+			     at_strerror(rc));
+	else
+		k->kept = 1;
+	return rc;
+}
+
+/*
+ * One issuance under the names' issue lock: resumes the pending order for exactly these names and this account
+ * when there is one (with the key kept with it), else places a new one, kept in the store before any challenge
+ * with a fresh key. The pending order is dropped when the issuance ends in a certificate or in a spent order, and
+ * kept when it may still give one (see engine_order_resumable).
+ */
+static int issue_locked(struct at_engine *e, const char *comp, const char *const *names, size_t nnames,
+			const struct at_solver *solvers, size_t nsolvers, struct at_cert_record *old)
 {
 	struct at_acme_cert cert;
 	struct at_cert_record rec;
-	int rc;
+	struct engine_pending pend;
+	struct order_keep keep = { .e = e, .comp = comp, .names = names, .nnames = nnames };
+	char *replaces = NULL;
+	int rc, resumable = 0;
 
+	memset(&pend, 0, sizeof(pend));
 	if (e->account == NULL || e->account_url == NULL) {
 		rc = at_engine_account(e, NULL);
 		if (rc != 0)
@@ -237,43 +266,83 @@ static int issue_locked(struct at_engine *e, const char *const *names, size_t nn
 		if (rc != 0)
 			return rc;
 	}
-	char *replaces = NULL;
+	rc = engine_pending_load(e, comp, &pend);
+	if (rc == 0 && engine_pending_matches(&pend, names, nnames, e->account_url) &&
+	    at_key_from_pem(&keep.key, pend.key_pem, pend.key_len) == 0) {
+		keep.kept = 1;
+	} else {
+		if (rc == 0 || rc == AT_E_PARSE) {
+			at_log_info("dropping the pending order for %s: it is for other names, another account or "
+				    "does not parse", names[0]);
+			if (engine_pending_drop(e, comp) != 0)
+				at_log_warn("could not drop the pending order for %s", names[0]);
+		}
+		engine_pending_clear(&pend);
+		rc = at_key_generate(&keep.key, e->cfg.key_type);
+		if (rc != 0)
+			goto out;
+	}
 	if (old && old->chain_pem && at_ari_cert_id(&replaces, old->chain_pem, old->chain_len) != 0)
 		replaces = NULL;
 	struct at_acme_order_opts oo = {
 		.names = names,
 		.nnames = nnames,
 		.key_type = e->cfg.key_type,
+		.cert_key = keep.key,
 		.solvers = solvers,
 		.nsolvers = nsolvers,
 		.preferred_chain = e->cfg.preferred_chain,
 		.profile = e->cfg.profile,
 		.replaces = replaces,
+		.resume_url = pend.url,
+		.on_order = keep_order,
+		.on_order_ctx = &keep,
 	};
-	at_log_info("obtaining a certificate for %s%s through %s", names[0], nnames > 1 ? " and more" : "",
-		    at_challenge_type_name(solvers[0].type));
+	at_log_info("%s a certificate for %s%s through %s", pend.url ? "resuming the order of" : "obtaining",
+		    names[0], nnames > 1 ? " and more" : "", at_challenge_type_name(solvers[0].type));
 	rc = at_acme_obtain(e->acme, &oo, &cert);
 	if (rc == AT_E_NO_ACCOUNT || rc == AT_E_ACME) {
 		/* The CA may have forgotten the account (a restarted test CA): register the key again, once. */
 		const struct at_problem *p = at_acme_last_problem(e->acme);
 		if (rc == AT_E_NO_ACCOUNT || (p->type && strstr(p->type, "unauthorized"))) {
-			if (at_engine_account(e, NULL) == 0)
+			if (at_engine_account(e, NULL) == 0) {
+				/* an order of the forgotten account is not ours to resume any more */
+				oo.resume_url = NULL;
 				rc = at_acme_obtain(e->acme, &oo, &cert);
+			}
 		}
 	}
+	if (rc == 0) {
+		memset(&rec, 0, sizeof(rec));
+		rec.key_pem = cert.key_pem;
+		rec.key_len = cert.key_len;
+		rec.chain_pem = cert.chain_pem;
+		rec.chain_len = cert.chain_len;
+		rec.names = (char **)names;
+		rec.nnames = nnames;
+		rc = at_cert_record_save(e->cfg.store, e->ca, &rec);
+		at_acme_cert_clear(&cert);
+	}
+	resumable = rc != 0 && engine_order_resumable(rc);
+	if (keep.kept && !resumable && engine_pending_drop(e, comp) != 0)
+		at_log_warn("could not drop the finished order for %s from the store", names[0]);
+	if (keep.kept && resumable)
+		at_log_info("the order for %s is kept and will be resumed (%s)", names[0], at_strerror(rc));
+out:
 	free(replaces);
-	if (rc != 0)
-		return rc;
-	memset(&rec, 0, sizeof(rec));
-	rec.key_pem = cert.key_pem;
-	rec.key_len = cert.key_len;
-	rec.chain_pem = cert.chain_pem;
-	rec.chain_len = cert.chain_len;
-	rec.names = (char **)names;
-	rec.nnames = nnames;
-	rc = at_cert_record_save(e->cfg.store, e->ca, &rec);
-	at_acme_cert_clear(&cert);
+	EVP_PKEY_free(keep.key);
+	engine_pending_clear(&pend);
 	return rc;
+}
+
+int at_engine_fallback(struct at_engine *e, int rc)
+{
+	/* Once the CSR is in, the certificate may come whatever the error: another challenge type would place
+	 * another order for the same names, a duplicate certificate. A wait that ran out (the CA slow to
+	 * validate, or to issue) is not a failed challenge either: the order is kept and resumed. */
+	if (at_acme_last_finalized(e->acme))
+		return 0;
+	return rc == AT_E_AUTHZ_INVALID || rc == AT_E_CHALLENGE || rc == AT_E_NO_SOLVER || rc == AT_E_ORDER_INVALID;
 }
 
 int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
@@ -305,7 +374,7 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	at_cert_record_clear(&rec);
 	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
 	if (!have || force || !record_good(&rec, names, nnames, time(NULL))) {
-		rc = issue_locked(e, names, nnames, solvers, nsolvers, have ? &rec : NULL);
+		rc = issue_locked(e, comp, names, nnames, solvers, nsolvers, have ? &rec : NULL);
 		if (rc == 0) {
 			*ordered = 1;
 			at_cert_record_clear(&rec);

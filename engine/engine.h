@@ -49,13 +49,25 @@ const char *at_engine_ca(const struct at_engine *e);
 
 /*
  * Makes sure the store holds a valid certificate for names (normalised; the first is the record's name) that
- * is not due for renewal; orders one through the solvers when it does not (or when force is set). *ordered
- * tells whether an order was placed. rec (may be NULL) gets the live record. Returns 0 or an error, with
- * at_acme_last_problem(at_engine_acme(e)) holding the CA's side.
+ * is not due for renewal; orders one through the solvers when it does not (or when force is set), under the
+ * store's issue lock for the names. An order that did not finish (a wait ran out, the CA was down, the process
+ * died) is kept in the store with its certificate key and resumed by the next call for the same names, from
+ * any process or host sharing the store, instead of placing a new one. *ordered tells whether a certificate was
+ * obtained. rec (may be NULL) gets the live record. Returns 0 or an error, with
+ * at_acme_last_problem(at_engine_acme(e)) holding the CA's side and at_engine_fallback() telling whether another
+ * challenge type may be tried.
  */
 int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
 		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
 	__attribute__((warn_unused_result));
+
+/*
+ * Whether an at_engine_ensure that failed with rc should be tried again at once through another challenge type:
+ * only when the challenge itself failed (the authorization or the order went invalid, no solver matched, the
+ * solver could not present) and the issuance had not reached finalize. A timeout is not a failed challenge (the
+ * order is kept and resumed next time), nor is the CA being down or limiting us.
+ */
+int at_engine_fallback(struct at_engine *e, int rc);
 
 /*
  * When a certificate should be renewed without ARI (Let's Encrypt's integration guide): when a third of its

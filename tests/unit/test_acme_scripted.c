@@ -286,6 +286,71 @@ static void ari_absent(void)
 	fixture_stop(&f);
 }
 
+static int saw_order(void *ctx, const char *url)
+{
+	snprintf(ctx, 64, "%s", url);
+	return 0;
+}
+
+/* A kept order is resumed from where it stands: valid means download at once; one the CA no longer has is
+ * replaced by a new order (and the caller told its URL). */
+static void resume_valid_and_gone(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" },
+		{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN" },
+		{ "POST", CA "/order/6", 404, P, "{\"type\":\"urn:ietf:params:acme:error:malformed\",\"detail\":\"no such order\"}" },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1" },
+		TAIL_STEPS,
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	char seen[64] = "";
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .resume_url = CA "/order/5", .on_order = saw_order,
+					 .on_order_ctx = seen };
+	struct at_acme_cert cert;
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_INT(at_acme_last_finalized(f.c), ==, 1);
+	CHECK_STR(seen, "");
+	at_acme_cert_clear(&cert);
+	oo.resume_url = CA "/order/6";
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_STR(seen, CA "/order/1");
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
+/* A Retry-After past the wait ends it at once, with the CA's delay for the caller's scheduler. */
+static void retry_after_past_the_wait(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}" },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}", NULL, "600" },
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .resume_url = CA "/order/5" };
+	struct at_acme_cert cert;
+	CHECK_INT(at_acme_obtain(f.c, &oo, &cert), ==, AT_E_TIMEOUT);
+	CHECK_INT(at_acme_last_finalized(f.c), ==, 1);
+	CHECK_INT(at_acme_last_problem(f.c)->retry_after, ==, 600);
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	fixture_stop(&f);
+}
+
 /* Lines of path that contain needle. */
 static int count_lines(const char *path, const char *needle)
 {
@@ -356,5 +421,7 @@ int main(void)
 	RUN(ari_renewal_info);
 	RUN(ari_absent);
 	RUN(ca_clock_ahead_kept);
+	RUN(resume_valid_and_gone);
+	RUN(retry_after_past_the_wait);
 	return TEST_EXIT();
 }

@@ -1,0 +1,234 @@
+/*
+ * What CAs do in production, against the real client (acme/ over libcurl, driven by the engine) and the
+ * scripted hostile CA (tests/harness/hostile_ca.h):
+ *   - an order held in "processing" for "3 minutes" (6 s here: time scaled by 30, the engine's waits 2 s) is
+ *     resumed, never placed again, also across a process killed in the middle of waiting (SIGKILL, as a
+ *     restarted server): exactly one certificate issued, one order, one finalize;
+ *   - a CA whose clock is an hour ahead of ours (notBefore 59 minutes in our future): the certificate is kept
+ *     and stored, one warning naming the skew, and a second run (a new engine: a restart) orders nothing.
+ */
+#include "engine/engine.h"
+#include "store/certs.h"
+#include "store/store.h"
+#include "tests/harness/hostile_ca.h"
+#include "tests/test.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCALE 30
+#define HOLD_MS (180000 / SCALE)
+#define POLL_TIMEOUT_MS 2000
+
+static char base[64];
+static char store_dir[128];
+static char log_path[160];
+static struct hostile_ca *hc;
+static struct at_store *store;
+
+static const char *HELD[] = { "held.hostile.test" };
+static const char *AHEAD[] = { "ahead.hostile.test" };
+
+/* Authorizations are already valid: the solver is never asked to present. */
+static struct at_solver solver = { .type = AT_CHALLENGE_HTTP_01 };
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int new_engine(struct at_engine **e, struct at_store *st, const char *dir_url, const char *ca_file)
+{
+	struct at_engine_config ec = {
+		.directory_url = dir_url,
+		.ca_file = ca_file,
+		.email = "ops@hostile.test",
+		.key_type = AT_KEY_P256,
+		.account_key_type = AT_KEY_P256,
+		.store = st,
+		.poll_timeout_ms = POLL_TIMEOUT_MS,
+	};
+	return at_engine_new(e, &ec);
+}
+
+static int pending_order(struct at_engine *e, const char *name)
+{
+	char key[512], *v = NULL;
+	size_t len = 0;
+	if (at_store_key(key, sizeof(key), "orders", at_engine_ca(e), name, "pending", (char *)NULL) != 0)
+		return -1;
+	int rc = at_store_load(store, key, &v, &len);
+	at_secret_free(v, len);
+	return rc == 0;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+	char line[4096];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The child role: one ensure of HELD, until killed. argv: child <store> <directory URL> <CA file>. */
+static int child_main(char **argv)
+{
+	struct at_store *st = NULL;
+	struct at_engine *e = NULL;
+	int ordered = 0;
+	if (at_store_open_file(&st, argv[2]) != 0 || new_engine(&e, st, argv[3], argv[4]) != 0)
+		return 2;
+	int rc = at_engine_ensure(e, HELD, 1, &solver, 1, 0, NULL, &ordered);
+	at_engine_free(e);
+	at_store_close(st);
+	return rc == 0 ? 0 : 1;
+}
+
+static void processing_held_is_resumed(void)
+{
+	struct at_engine *e = NULL;
+	struct hostile_counts cnt;
+	int ordered = 0;
+
+	hostile_ca_set_mode(hc, HC_HOLD_PROCESSING);
+	hostile_ca_set_hold_ms(hc, HOLD_MS);
+	long long t0 = now_ms();
+
+	/* 1. The order is placed and finalized; the wait for "valid" runs out: kept, and no fallback. */
+	REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+	int rc = at_engine_ensure(e, HELD, 1, &solver, 1, 0, NULL, &ordered);
+	CHECK_INT(rc, ==, AT_E_TIMEOUT);
+	CHECK_INT(at_engine_fallback(e, rc), ==, 0);
+	CHECK_INT(pending_order(e, HELD[0]), ==, 1);
+	at_engine_free(e);
+
+	/* 2. A restart in the middle: a process resumes the order and is killed while it waits. */
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	REQUIRE(n > 0);
+	exe[n] = '\0';
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		char *args[] = { exe, "child", store_dir, (char *)hostile_ca_directory_url(hc),
+				 (char *)hostile_ca_ca_file(hc), NULL };
+		execv(exe, args);
+		_exit(3);
+	}
+	hostile_ca_counts(hc, &cnt);
+	int polls0 = cnt.order_polls;
+	for (int i = 0; i < 100 && cnt.order_polls == polls0; i++) {
+		usleep(50 * 1000);
+		hostile_ca_counts(hc, &cnt);
+	}
+	CHECK_INT(cnt.order_polls, >, polls0); /* the child got as far as waiting on the order */
+	usleep(300 * 1000);
+	kill(pid, SIGKILL);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status));
+
+	/* 3. After the restart: resumed until the CA is done, each try bounded by the engine's wait. */
+	for (int i = 0; i < 10 && !ordered; i++) {
+		REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+		rc = at_engine_ensure(e, HELD, 1, &solver, 1, 0, NULL, &ordered);
+		CHECK(rc == 0 || rc == AT_E_TIMEOUT);
+		if (rc == AT_E_TIMEOUT)
+			CHECK_INT(at_engine_fallback(e, rc), ==, 0);
+		at_engine_free(e);
+	}
+	CHECK_INT(ordered, ==, 1);
+	hostile_ca_counts(hc, &cnt);
+	printf("  held %d ms: %lld ms to the certificate; orders %d, finalize %d, issued %d, polls %d, downloads %d\n",
+	       HOLD_MS, now_ms() - t0, cnt.new_order, cnt.finalize, cnt.issued, cnt.order_polls, cnt.cert);
+	CHECK_INT(cnt.new_order, ==, 1);
+	CHECK_INT(cnt.finalize, ==, 1);
+	CHECK_INT(cnt.issued, ==, 1);
+	CHECK_INT(cnt.cert, ==, 1);
+	CHECK(now_ms() - t0 >= HOLD_MS);
+
+	/* The certificate is stored for the key kept with the order, and nothing is pending any more. */
+	struct at_cert_record rec;
+	REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+	CHECK_OK(at_cert_record_load(store, at_engine_ca(e), HELD[0], &rec));
+	at_cert_record_clear(&rec);
+	CHECK_INT(pending_order(e, HELD[0]), ==, 0);
+	at_engine_free(e);
+}
+
+static void ca_clock_ahead(void)
+{
+	struct at_engine *e = NULL;
+	struct at_cert_record rec;
+	struct hostile_counts cnt;
+	int ordered = 0;
+
+	hostile_ca_set_mode(hc, HC_CLOCK_AHEAD);
+	unlink(log_path);
+	REQUIRE(at_log_open(AT_LOG_SINK_FILE, log_path, AT_LOG_INFO) == 0);
+	REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+	CHECK_OK(at_engine_ensure(e, AHEAD, 1, &solver, 1, 0, &rec, &ordered));
+	CHECK_INT(ordered, ==, 1);
+	CHECK(rec.info.not_before > time(NULL) + 3000);
+	at_cert_record_clear(&rec);
+	at_engine_free(e);
+
+	/* A restart: the stored certificate is good, nothing is ordered. */
+	REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+	ordered = 1;
+	CHECK_OK(at_engine_ensure(e, AHEAD, 1, &solver, 1, 0, &rec, &ordered));
+	CHECK_INT(ordered, ==, 0);
+	at_cert_record_clear(&rec);
+	at_engine_free(e);
+	at_log_open(AT_LOG_SINK_STDERR, NULL, AT_LOG_WARN);
+
+	hostile_ca_counts(hc, &cnt);
+	CHECK_INT(cnt.new_order, ==, 1);
+	CHECK_INT(cnt.issued, ==, 1);
+	CHECK_INT(count_lines(log_path, "ahead of this host's clock"), ==, 1);
+	CHECK_INT(count_lines(log_path, "is +3"), ==, 1); /* the CA's skew, +3599..+3600 s */
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "child") == 0)
+		return child_main(argv);
+	snprintf(base, sizeof(base), "/tmp/at-resume-XXXXXX");
+	if (mkdtemp(base) == NULL)
+		return 1;
+	snprintf(store_dir, sizeof(store_dir), "%s/store", base);
+	snprintf(log_path, sizeof(log_path), "%s/case.log", base);
+	if (getenv("AUTOTLS_TEST_DEBUG"))
+		at_log_set_level(AT_LOG_DEBUG);
+	if (hostile_ca_start(&hc, base) != 0 || at_store_open_file(&store, store_dir) != 0) {
+		printf("FAIL %s:setup\n", __FILE__);
+		hostile_ca_stop(hc);
+		return 1;
+	}
+	RUN(processing_held_is_resumed);
+	RUN(ca_clock_ahead);
+	at_store_close(store);
+	hostile_ca_stop(hc);
+	int rc = TEST_EXIT();
+	if (rc == 0) {
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return rc;
+}
