@@ -37,6 +37,10 @@ void at_acme_free(struct at_acme *c);
 /* The problem document of the last failure (type NULL when the last failure had none). Borrowed. */
 const struct at_problem *at_acme_last_problem(const struct at_acme *c);
 
+/* Clears the last problem and sets its retry_after (seconds, -1: none): for a caller that decides not to ask the
+ * CA now and reports the wait the same way as the CA's own Retry-After. */
+void at_acme_problem_reset(struct at_acme *c, long retry_after);
+
 /* How many requests were signed again after a badNonce (section 6.5) since the client was made. */
 unsigned long at_acme_badnonce_retries(const struct at_acme *c);
 

@@ -57,6 +57,12 @@ const struct at_problem *at_acme_last_problem(const struct at_acme *c)
 	return &c->problem;
 }
 
+void at_acme_problem_reset(struct at_acme *c, long retry_after)
+{
+	at_problem_clear(&c->problem);
+	c->problem.retry_after = retry_after;
+}
+
 unsigned long at_acme_badnonce_retries(const struct at_acme *c)
 {
 	return c->badnonce_retries;

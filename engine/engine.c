@@ -1,6 +1,7 @@
 /* The engine (see engine.h): account persistence, the reuse check, locking and saving around an issuance. */
 #include "engine/internal.h"
 #include "store/name.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
@@ -247,7 +248,7 @@ static int keep_order(void *ctx, const char *order_url)
  * kept when it may still give one (see engine_order_resumable).
  */
 static int issue_locked(struct at_engine *e, const char *comp, const char *const *names, size_t nnames,
-			const struct at_solver *solvers, size_t nsolvers, struct at_cert_record *old)
+			const struct at_solver *solvers, size_t nsolvers, struct at_cert_record *old, int *used)
 {
 	struct at_acme_cert cert;
 	struct at_cert_record rec;
@@ -320,6 +321,7 @@ static int issue_locked(struct at_engine *e, const char *comp, const char *const
 		rec.chain_len = cert.chain_len;
 		rec.names = (char **)names;
 		rec.nnames = nnames;
+		*used = cert.nused > 0 ? (int)cert.used[0] : nsolvers == 1 ? (int)solvers[0].type : -1;
 		rc = at_cert_record_save(e->cfg.store, e->ca, &rec);
 		at_acme_cert_clear(&cert);
 	}
@@ -363,6 +365,19 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	if (have && !force && record_good(&rec, names, nnames, time(NULL)))
 		goto done;
 
+	if (e->cfg.guard_attempts) {
+		struct at_attempt_plan plan;
+		if (!engine_attempt_allowed(e, names[0], solvers, nsolvers, &plan)) {
+			long wait = (long)(plan.next_try - engine_now(e));
+			at_log_info("not ordering for %s through %s before %ld s from now (%d failed tries in a row, %d "
+				    "failed validations in the last hour%s%s)", names[0],
+				    at_challenge_type_name(solvers[0].type), wait, plan.failures, plan.failed_authz_hour,
+				    plan.last_problem[0] ? "; last: " : "", plan.last_problem);
+			at_acme_problem_reset(e->acme, wait > 0 ? wait : 1);
+			at_cert_record_clear(&rec);
+			return AT_E_BACKOFF;
+		}
+	}
 	snprintf(lock, sizeof(lock), "issue-%s", comp);
 	long wait = e->cfg.poll_timeout_ms > 0 ? e->cfg.poll_timeout_ms : 120000;
 	rc = at_store_lock(e->cfg.store, lock, ISSUE_LOCK_LEASE_S, (int)wait);
@@ -374,7 +389,9 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	at_cert_record_clear(&rec);
 	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
 	if (!have || force || !record_good(&rec, names, nnames, time(NULL))) {
-		rc = issue_locked(e, comp, names, nnames, solvers, nsolvers, have ? &rec : NULL);
+		int used = -1;
+		rc = issue_locked(e, comp, names, nnames, solvers, nsolvers, have ? &rec : NULL, &used);
+		engine_attempt_record(e, names[0], solvers, nsolvers, used, rc, have ? rec.info.not_after : 0);
 		if (rc == 0) {
 			*ordered = 1;
 			at_cert_record_clear(&rec);

@@ -32,6 +32,12 @@ struct at_engine_config {
 	long request_timeout_ms;         /* per request; 0: the client's default (15 s) */
 	const char *preferred_chain;
 	const char *profile;
+	/* With guard_attempts, at_engine_ensure refuses (AT_E_BACKOFF, the wait in the last problem's retry_after)
+	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
+	 * starts from zero. Without it the record is still kept, for the caller to ask. */
+	int guard_attempts;
+	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); 0 or 1: none */
+	time_t (*clock)(void);           /* the attempt record's clock; NULL: time() (tests move time with it) */
 };
 
 int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) __attribute__((warn_unused_result));
@@ -59,6 +65,35 @@ const char *at_engine_ca(const struct at_engine *e);
  */
 int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
 		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
+	__attribute__((warn_unused_result));
+
+/*
+ * The attempt record (engine/attempts.c): at_engine_ensure keeps, in the store, per name set, the failed tries
+ * (the backoff's step and the next try, the CA's Retry-After included), the failed authorizations of the last
+ * hour, the round of challenge types under way, the type that last worked and the last problem. Before a round,
+ * a caller asks which types it may try now and in which order:
+ *   - after the next try: every offered type (a new round), the one that last worked first;
+ *   - before it, while the round that failed is open (an hour): the offered types it has not tried yet;
+ *   - never more types than the hour's budget of failed authorizations has room for (4 an hour, one short of
+ *     Let's Encrypt's limit of 5 per identifier per account), and none once it is spent;
+ *   - nothing after a failure that is not the challenge's (the CA down or limiting us, a timeout, a failure
+ *     after finalize): the round is over until the next try.
+ * When nothing may be tried, next_try says when to ask again.
+ */
+struct at_attempt_plan {
+	int now_ok;                                      /* something may be tried now */
+	enum at_challenge_type order[AT_CHALLENGE_COUNT]; /* the types to try now, in this order */
+	size_t norder;
+	time_t next_try;                                 /* now when now_ok, else when to ask again */
+	int failures;                                    /* failed rounds in a row */
+	int failed_authz_hour;                           /* failed authorizations in the last hour */
+	char last_problem[400];                          /* the last failure, "" when none: for a log line */
+};
+
+/* The plan for names (the first names the record) given the types the caller can answer (offered, in its
+ * preferred order). Reads the store only. Returns 0 or AT_E_INVAL. */
+int at_engine_attempt_plan(struct at_engine *e, const char *const *names, size_t nnames,
+			   const enum at_challenge_type *offered, size_t noffered, struct at_attempt_plan *out)
 	__attribute__((warn_unused_result));
 
 /*

@@ -45,6 +45,18 @@ void engine_pending_clear(struct engine_pending *p);
 /* 1 when the pending order is for exactly these names and this account. */
 int engine_pending_matches(const struct engine_pending *p, const char *const *names, size_t n, const char *account);
 
+/* The attempt record's clock (cfg.clock or time()). */
+time_t engine_now(const struct at_engine *e);
+
+/* 1 when an order for name through solvers may start now (plan filled either way). */
+int engine_attempt_allowed(struct at_engine *e, const char *name, const struct at_solver *solvers, size_t nsolvers,
+			   struct at_attempt_plan *plan);
+
+/* Records the outcome of an issuance (rc; used_type the challenge type that worked, -1 when unknown) for name:
+ * the certificate in service ends at not_after (0: none), which caps the backoff. */
+void engine_attempt_record(struct at_engine *e, const char *name, const struct at_solver *solvers, size_t nsolvers,
+			   int used_type, int rc, time_t not_after);
+
 /* 1 when an issuance that failed with rc leaves an order worth resuming (the CA was slow, down, or limiting us,
  * or the store refused the result); 0 when the order is spent (invalid, refused, or what it gave was wrong). */
 int engine_order_resumable(int rc);

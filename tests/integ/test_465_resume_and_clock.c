@@ -5,7 +5,11 @@
  *     resumed, never placed again, also across a process killed in the middle of waiting (SIGKILL, as a
  *     restarted server): exactly one certificate issued, one order, one finalize;
  *   - a CA whose clock is an hour ahead of ours (notBefore 59 minutes in our future): the certificate is kept
- *     and stored, one warning naming the skew, and a second run (a new engine: a restart) orders nothing.
+ *     and stored, one warning naming the skew, and a second run (a new engine: a restart) orders nothing;
+ *   - a name whose validation always fails, the server restarted every 30 s for 10 minutes (a clock the engine's
+ *     attempt record reads, moved by the test): at most 5 failed authorizations counted at the CA in the hour,
+ *     both for a loop that asks at_engine_attempt_plan and for one that only tries every type in turn (the
+ *     engine's guard refuses); and the type that last worked comes first.
  */
 #include "engine/engine.h"
 #include "store/certs.h"
@@ -35,6 +39,9 @@ static struct at_store *store;
 
 static const char *HELD[] = { "held.hostile.test" };
 static const char *AHEAD[] = { "ahead.hostile.test" };
+static const char *FAILS_PLANNED[] = { "fails-planned.hostile.test" };
+static const char *FAILS_NAIVE[] = { "fails-naive.hostile.test" };
+static const char *WORKS[] = { "works.hostile.test" };
 
 /* Authorizations are already valid: the solver is never asked to present. */
 static struct at_solver solver = { .type = AT_CHALLENGE_HTTP_01 };
@@ -46,6 +53,13 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static time_t fake_now;
+static time_t fake_clock(void)
+{
+	return fake_now;
+}
+static int use_fake_clock;
+
 static int new_engine(struct at_engine **e, struct at_store *st, const char *dir_url, const char *ca_file)
 {
 	struct at_engine_config ec = {
@@ -56,6 +70,8 @@ static int new_engine(struct at_engine **e, struct at_store *st, const char *dir
 		.account_key_type = AT_KEY_P256,
 		.store = st,
 		.poll_timeout_ms = POLL_TIMEOUT_MS,
+		.guard_attempts = use_fake_clock,
+		.clock = use_fake_clock ? fake_clock : NULL,
 	};
 	return at_engine_new(e, &ec);
 }
@@ -203,6 +219,101 @@ static void ca_clock_ahead(void)
 	CHECK_INT(count_lines(log_path, "is +3"), ==, 1); /* the CA's skew, +3599..+3600 s */
 }
 
+static int present_nothing(void *ctx, const struct at_challenge *ch)
+{
+	(void)ctx;
+	(void)ch;
+	return 0; /* the fake CA validates nothing: there is nothing to answer */
+}
+
+static struct at_solver solvers[AT_CHALLENGE_COUNT] = {
+	{ .type = AT_CHALLENGE_TLS_ALPN_01, .present = present_nothing },
+	{ .type = AT_CHALLENGE_HTTP_01, .present = present_nothing },
+	{ .type = AT_CHALLENGE_DNS_01, .present = present_nothing },
+};
+
+/* One "server life" (a new engine, as after a restart): planned asks the plan, else every type in turn as the
+ * shim did before issue 15; both stop falling back when at_engine_fallback says so. */
+static void one_life(const char *const *names, int planned, unsigned shuffle)
+{
+	struct at_engine *e = NULL;
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	for (int i = 0; i < AT_CHALLENGE_COUNT; i++)
+		offered[i] = (enum at_challenge_type)((i + shuffle) % AT_CHALLENGE_COUNT);
+	if (new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) != 0)
+		return;
+	struct at_attempt_plan plan;
+	memset(&plan, 0, sizeof(plan));
+	if (planned) {
+		if (at_engine_attempt_plan(e, names, 1, offered, AT_CHALLENGE_COUNT, &plan) != 0)
+			plan.norder = 0;
+	} else {
+		memcpy(plan.order, offered, sizeof(offered));
+		plan.norder = AT_CHALLENGE_COUNT;
+	}
+	for (size_t i = 0; i < plan.norder; i++) {
+		int ordered = 0;
+		int rc = at_engine_ensure(e, names, 1, &solvers[plan.order[i]], 1, 0, NULL, &ordered);
+		if (rc == 0 || !at_engine_fallback(e, rc))
+			break;
+	}
+	at_engine_free(e);
+}
+
+static void failing_validation_budget(void)
+{
+	struct hostile_counts cnt;
+	struct at_engine *e = NULL;
+	struct at_attempt_plan plan;
+	enum at_challenge_type all[] = { AT_CHALLENGE_TLS_ALPN_01, AT_CHALLENGE_HTTP_01, AT_CHALLENGE_DNS_01 };
+	at_log_set_level(AT_LOG_ERROR);
+	use_fake_clock = 1;
+	for (int planned = 1; planned >= 0; planned--) {
+		const char *const *names = planned ? FAILS_PLANNED : FAILS_NAIVE;
+		hostile_ca_set_mode(hc, HC_AUTHZ_FAILS);
+		fake_now = time(NULL);
+		time_t t0 = fake_now;
+		/* restarted every 30 s for 10 minutes */
+		for (int life = 0; life < 20; life++) {
+			one_life(names, planned, (unsigned)life);
+			fake_now += 30;
+		}
+		hostile_ca_counts(hc, &cnt);
+		printf("  %s: %d failed authorizations at the CA in 10 minutes (%d orders, %d challenges)\n",
+		       planned ? "asking the plan" : "every type in turn", cnt.authz_failed, cnt.new_order, cnt.challenges);
+		CHECK_INT(cnt.authz_failed, >=, 1);
+		CHECK_INT(cnt.authz_failed, <=, 5);
+		/* and nothing more until the hour is over */
+		REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+		CHECK_OK(at_engine_attempt_plan(e, names, 1, all, 3, &plan));
+		CHECK_INT(plan.now_ok, ==, 0);
+		CHECK(plan.next_try >= t0 + 3600 - 60);
+		CHECK(strstr(plan.last_problem, "the validation failed") != NULL);
+		at_engine_free(e);
+		/* the rest of the hour, a life every 30 s: still within the budget */
+		while (fake_now < t0 + 3600 - 30) {
+			one_life(names, planned, 0);
+			fake_now += 30;
+		}
+		hostile_ca_counts(hc, &cnt);
+		CHECK_INT(cnt.authz_failed, <=, 5);
+	}
+
+	/* The type that last worked comes first. */
+	hostile_ca_set_mode(hc, HC_GOOD);
+	REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+	int ordered = 0;
+	CHECK_OK(at_engine_ensure(e, WORKS, 1, &solvers[AT_CHALLENGE_DNS_01], 1, 0, NULL, &ordered));
+	CHECK_INT(ordered, ==, 1);
+	CHECK_OK(at_engine_attempt_plan(e, WORKS, 1, all, 3, &plan));
+	CHECK_INT(plan.now_ok, ==, 1);
+	CHECK_INT(plan.norder, ==, 3);
+	CHECK_INT(plan.order[0], ==, AT_CHALLENGE_DNS_01);
+	at_engine_free(e);
+	use_fake_clock = 0;
+	at_log_set_level(AT_LOG_WARN);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "child") == 0)
@@ -221,6 +332,7 @@ int main(int argc, char **argv)
 	}
 	RUN(processing_held_is_resumed);
 	RUN(ca_clock_ahead);
+	RUN(failing_validation_budget);
 	at_store_close(store);
 	hostile_ca_stop(hc);
 	int rc = TEST_EXIT();
