@@ -100,6 +100,11 @@ struct at_acme_order_opts {
 	 * (with cert_key) and resume it after a crash or a timeout. Non-zero stops the issuance with that code. */
 	int (*on_order)(void *ctx, const char *order_url);
 	void *on_order_ctx;
+	/* Called at every step and every poll of the issuance, and handed to the solvers (at_challenge_keepalive),
+	 * so that the caller can keep its lock's lease alive without a thread. Non-zero stops the issuance with
+	 * that code. NULL: none. */
+	int (*keepalive)(void *ctx);
+	void *keepalive_ctx;
 };
 
 struct at_acme_cert {

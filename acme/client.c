@@ -98,9 +98,12 @@ int at_acme_clock_skew(const struct at_acme *c, long *skew_s)
 
 void acme_sleep_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	at_http_pause_ms(ms);
+}
+
+int acme_keepalive(struct at_acme *c)
+{
+	return c->keepalive ? c->keepalive(c->keepalive_ctx) : 0;
 }
 
 const char *acme_json_str(const cJSON *obj, const char *member)

@@ -57,6 +57,9 @@ int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *u
  * releases its fork-quiesce lock there). Set once, before any transfer. */
 void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void));
 
+/* Sleeps ms milliseconds between the wait hooks (the ACME client's polling and Retry-After pauses). */
+void at_http_pause_ms(long ms);
+
 /* Parses Retry-After (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date) into seconds from now, >= 0.
  * Returns 0 or AT_E_PARSE. */
 int at_http_retry_after(long *seconds, const char *value, long now) __attribute__((warn_unused_result));

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,6 +40,19 @@ void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void))
 {
 	wait_begin = begin;
 	wait_end = end;
+}
+
+void at_http_pause_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	if (ms <= 0)
+		return;
+	if (wait_begin)
+		wait_begin();
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	if (wait_end)
+		wait_end();
 }
 
 /*

@@ -265,7 +265,10 @@ static int wait_order(struct obtain *ob, const char *want)
 			return AT_E_TIMEOUT;
 		}
 		struct at_http_response resp;
-		int rc = acme_post(ob->c, ob->order_url, NULL, 0, NULL, &resp);
+		int rc = acme_keepalive(ob->c);
+		if (rc != 0)
+			return rc;
+		rc = acme_post(ob->c, ob->order_url, NULL, 0, NULL, &resp);
 		if (rc != 0)
 			return rc;
 		rc = take_order(ob, &resp);
@@ -491,12 +494,17 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	ob.c = c;
 	ob.o = o;
 	ob.key = o->cert_key;
+	c->keepalive = o->keepalive;
+	c->keepalive_ctx = o->keepalive_ctx;
 	at_problem_clear(&c->problem);
 	if (o->resume_url && o->cert_key == NULL)
 		return AT_E_INVAL;
 
 	while (rc == 0 && st != OB_DONE) {
 		enum obtain_state cur = st;
+		rc = acme_keepalive(c);
+		if (rc != 0)
+			break;
 		switch (st) {
 		case OB_RESUME:
 			rc = st_resume(&ob, &st);
@@ -556,5 +564,7 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	}
 	at_secret_free(key_pem, key_len);
 	obtain_free(&ob);
+	c->keepalive = NULL;
+	c->keepalive_ctx = NULL;
 	return rc;
 }

@@ -213,6 +213,44 @@ static int record_good(const struct at_cert_record *rec, const char *const *name
 	return now < due;
 }
 
+/*
+ * The issue lock's lease, kept alive without a thread: the ACME client calls this at every step and poll of the
+ * issuance, and solvers that wait (DNS-01) call it through at_challenge_keepalive. The lease is written again
+ * once a third of it has gone by, so a wait longer than the lease (a slow DNS provider, a CA that keeps the
+ * order processing) never lets a second process or host take the lock and order the same names meanwhile.
+ */
+struct lease {
+	struct at_engine *e;
+	const char *lock;
+	int lease_s;
+	long long refreshed_ms;
+	int lost;
+};
+
+static int lease_keepalive(void *ctx)
+{
+	struct lease *l = ctx;
+	if (l->lost)
+		return AT_E_LOCKED;
+	long long now = at_clock_ms();
+	if (now - l->refreshed_ms < l->lease_s * 1000LL / 3)
+		return 0;
+	int rc = at_store_lock_refresh(l->e->cfg.store, l->lock, l->lease_s);
+	if (rc == AT_E_LOCKED || rc == AT_E_STATE) {
+		at_log_error("store lock %s was lost while issuing (its lease ended); stopping: the new holder goes on",
+			     l->lock);
+		l->lost = 1;
+		return AT_E_LOCKED;
+	}
+	if (rc != 0) {
+		/* a store that cannot write now: the lease still runs, try again at the next call */
+		at_log_warn("store lock %s: refreshing the lease failed: %s", l->lock, at_strerror(rc));
+		return 0;
+	}
+	l->refreshed_ms = now;
+	return 0;
+}
+
 /* What the order callback needs to keep a new order (see engine_pending). */
 struct order_keep {
 	struct at_engine *e;
@@ -248,7 +286,8 @@ static int keep_order(void *ctx, const char *order_url)
  * kept when it may still give one (see engine_order_resumable).
  */
 static int issue_locked(struct at_engine *e, const char *comp, const char *const *names, size_t nnames,
-			const struct at_solver *solvers, size_t nsolvers, struct at_cert_record *old, int *used)
+			const struct at_solver *solvers, size_t nsolvers, struct at_cert_record *old, int *used,
+			struct lease *lease)
 {
 	struct at_acme_cert cert;
 	struct at_cert_record rec;
@@ -298,6 +337,8 @@ static int issue_locked(struct at_engine *e, const char *comp, const char *const
 		.resume_url = pend.url,
 		.on_order = keep_order,
 		.on_order_ctx = &keep,
+		.keepalive = lease_keepalive,
+		.keepalive_ctx = lease,
 	};
 	at_log_info("%s a certificate for %s%s through %s", pend.url ? "resuming the order of" : "obtaining",
 		    names[0], nnames > 1 ? " and more" : "", at_challenge_type_name(solvers[0].type));
@@ -380,7 +421,10 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	}
 	snprintf(lock, sizeof(lock), "issue-%s", comp);
 	long wait = e->cfg.poll_timeout_ms > 0 ? e->cfg.poll_timeout_ms : 120000;
-	rc = at_store_lock(e->cfg.store, lock, ISSUE_LOCK_LEASE_S, (int)wait);
+	struct lease lease = { .e = e, .lock = lock, .lease_s = e->cfg.issue_lease_s > 0 ? e->cfg.issue_lease_s :
+									       ISSUE_LOCK_LEASE_S };
+	rc = at_store_lock(e->cfg.store, lock, lease.lease_s, (int)wait);
+	lease.refreshed_ms = at_clock_ms();
 	if (rc != 0) {
 		at_cert_record_clear(&rec);
 		return rc;
@@ -390,8 +434,10 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
 	if (!have || force || !record_good(&rec, names, nnames, time(NULL))) {
 		int used = -1;
-		rc = issue_locked(e, comp, names, nnames, solvers, nsolvers, have ? &rec : NULL, &used);
-		engine_attempt_record(e, names[0], solvers, nsolvers, used, rc, have ? rec.info.not_after : 0);
+		rc = issue_locked(e, comp, names, nnames, solvers, nsolvers, have ? &rec : NULL, &used, &lease);
+		/* A lost lock is the new holder's to record. */
+		if (!lease.lost)
+			engine_attempt_record(e, names[0], solvers, nsolvers, used, rc, have ? rec.info.not_after : 0);
 		if (rc == 0) {
 			*ordered = 1;
 			at_cert_record_clear(&rec);

@@ -38,6 +38,7 @@ struct at_engine_config {
 	int guard_attempts;
 	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); 0 or 1: none */
 	time_t (*clock)(void);           /* the attempt record's clock; NULL: time() (tests move time with it) */
+	int issue_lease_s;               /* the issue lock's lease, kept alive while held; 0: 300 s */
 };
 
 int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) __attribute__((warn_unused_result));

@@ -9,7 +9,10 @@
  *   - a name whose validation always fails, the server restarted every 30 s for 10 minutes (a clock the engine's
  *     attempt record reads, moved by the test): at most 5 failed authorizations counted at the CA in the hour,
  *     both for a loop that asks at_engine_attempt_plan and for one that only tries every type in turn (the
- *     engine's guard refuses); and the type that last worked comes first.
+ *     engine's guard refuses); and the type that last worked comes first;
+ *   - a DNS-01 wait (a solver that waits 6 s, calling at_challenge_keepalive) longer than the issue lock's lease
+ *     (2 s here): a second engine with its own store object (as another process or host) asking for the same
+ *     names meanwhile finds the lock held every time, and the CA sees one order.
  */
 #include "engine/engine.h"
 #include "store/certs.h"
@@ -19,6 +22,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +76,7 @@ static int new_engine(struct at_engine **e, struct at_store *st, const char *dir
 		.poll_timeout_ms = POLL_TIMEOUT_MS,
 		.guard_attempts = use_fake_clock,
 		.clock = use_fake_clock ? fake_clock : NULL,
+		.issue_lease_s = 2,
 	};
 	return at_engine_new(e, &ec);
 }
@@ -314,6 +319,86 @@ static void failing_validation_budget(void)
 	at_log_set_level(AT_LOG_WARN);
 }
 
+static const char *SLOW[] = { "slow-dns.hostile.test" };
+static volatile int presenting;
+
+/* A DNS-01 solver whose record takes 6 s to show everywhere: it waits, keeping the issuance's lock alive. */
+static int present_slowly(void *ctx, const struct at_challenge *ch)
+{
+	(void)ctx;
+	presenting = 1;
+	for (int i = 0; i < 60; i++) {
+		usleep(100 * 1000);
+		int rc = at_challenge_keepalive(ch);
+		if (rc != 0) {
+			presenting = 0;
+			return rc;
+		}
+	}
+	presenting = 0;
+	return 0;
+}
+
+struct rival {
+	int tries, locked, other;
+};
+
+static void *rival_main(void *arg)
+{
+	struct rival *r = arg;
+	struct at_store *st = NULL;
+	struct at_engine *e = NULL;
+	struct at_solver s = { .type = AT_CHALLENGE_DNS_01, .present = present_nothing };
+	if (at_store_open_file(&st, store_dir) != 0 ||
+	    new_engine(&e, st, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) != 0) {
+		r->other++;
+		at_store_close(st);
+		return NULL;
+	}
+	while (!presenting)
+		usleep(10 * 1000);
+	/* three tries spread over the 6 s wait, each waiting up to 2 s (the engine's poll timeout) for the lock */
+	for (int i = 0; i < 3 && presenting; i++) {
+		int ordered = 0;
+		int rc = at_engine_ensure(e, SLOW, 1, &s, 1, 0, NULL, &ordered);
+		r->tries++;
+		if (rc == AT_E_LOCKED)
+			r->locked++;
+		else
+			r->other++;
+	}
+	at_engine_free(e);
+	at_store_close(st);
+	return NULL;
+}
+
+static void dns_wait_longer_than_lease(void)
+{
+	struct at_engine *e = NULL;
+	struct hostile_counts cnt;
+	struct rival r = { 0 };
+	pthread_t t;
+	struct at_solver slow = { .type = AT_CHALLENGE_DNS_01, .present = present_slowly };
+	int ordered = 0;
+
+	hostile_ca_set_mode(hc, HC_AUTHZ_FAILS); /* the authorization is pending: the solver is asked */
+	REQUIRE(new_engine(&e, store, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc)) == 0);
+	REQUIRE(pthread_create(&t, NULL, rival_main, &r) == 0);
+	long long t0 = now_ms();
+	int rc = at_engine_ensure(e, SLOW, 1, &slow, 1, 0, NULL, &ordered);
+	long long ms = now_ms() - t0;
+	pthread_join(t, NULL);
+	at_engine_free(e);
+	hostile_ca_counts(hc, &cnt);
+	printf("  a 6 s DNS wait under a 2 s lease: %lld ms, %s; the rival tried %d times, found it locked %d times; "
+	       "orders at the CA %d\n", ms, at_strerror(rc), r.tries, r.locked, cnt.new_order);
+	CHECK_INT(rc, ==, AT_E_AUTHZ_INVALID); /* the fake CA fails every validation: what matters is the lock */
+	CHECK(ms >= 6000);
+	CHECK_INT(r.tries, >=, 2);
+	CHECK_INT(r.locked, ==, r.tries);
+	CHECK_INT(cnt.new_order, ==, 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "child") == 0)
@@ -333,6 +418,7 @@ int main(int argc, char **argv)
 	RUN(processing_held_is_resumed);
 	RUN(ca_clock_ahead);
 	RUN(failing_validation_budget);
+	RUN(dns_wait_longer_than_lease);
 	at_store_close(store);
 	hostile_ca_stop(hc);
 	int rc = TEST_EXIT();

@@ -14,6 +14,7 @@
 #include "util/log.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -351,6 +352,68 @@ static void retry_after_past_the_wait(void)
 	fixture_stop(&f);
 }
 
+/* The fork-quiesce lock of a host, as the manager holds it: taken while the client works, released by the wait
+ * hooks. */
+static pthread_mutex_t quiesce = PTHREAD_MUTEX_INITIALIZER;
+static int hook_waits;
+static void hook_leave(void)
+{
+	hook_waits++;
+	pthread_mutex_unlock(&quiesce);
+}
+static void hook_enter(void)
+{
+	pthread_mutex_lock(&quiesce);
+}
+
+static void *forker(void *arg)
+{
+	long long *waited_ms = arg;
+	struct timespec t0, t1, pause = { 0, 300 * 1000000L };
+	nanosleep(&pause, NULL); /* the client is in its Retry-After pause by now */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&quiesce); /* what pthread_atfork's prepare handler does */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_unlock(&quiesce);
+	*waited_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	return NULL;
+}
+
+/* The client's pauses (here a 3 s Retry-After while the order is processing) go through the wait hooks, so a
+ * host's fork() (which takes the quiesce lock) is not held up by them. */
+static void retry_after_pause_releases_quiesce(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}" },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}", NULL, "3" },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" },
+		{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN" },
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	pthread_t t;
+	long long waited_ms = -1;
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .resume_url = CA "/order/5" };
+	struct at_acme_cert cert;
+	at_http_set_wait_hooks(hook_leave, hook_enter);
+	pthread_mutex_lock(&quiesce);
+	REQUIRE(pthread_create(&t, NULL, forker, &waited_ms) == 0);
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	pthread_mutex_unlock(&quiesce);
+	pthread_join(t, NULL);
+	at_http_set_wait_hooks(NULL, NULL);
+	CHECK_INT(hook_waits, >=, 1);
+	CHECK(waited_ms >= 0 && waited_ms < 500); /* not the 3 s pause */
+	CHECK_INT(f.s.off_script, ==, 0);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
 /* Lines of path that contain needle. */
 static int count_lines(const char *path, const char *needle)
 {
@@ -423,5 +486,6 @@ int main(void)
 	RUN(ca_clock_ahead_kept);
 	RUN(resume_valid_and_gone);
 	RUN(retry_after_past_the_wait);
+	RUN(retry_after_pause_releases_quiesce);
 	return TEST_EXIT();
 }
