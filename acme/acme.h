@@ -37,8 +37,17 @@ void at_acme_free(struct at_acme *c);
 /* The problem document of the last failure (type NULL when the last failure had none). Borrowed. */
 const struct at_problem *at_acme_last_problem(const struct at_acme *c);
 
+/* Clears the last problem and sets its retry_after (seconds, -1: none): for a caller that decides not to ask the
+ * CA now and reports the wait the same way as the CA's own Retry-After. */
+void at_acme_problem_reset(struct at_acme *c, long retry_after);
+
 /* How many requests were signed again after a badNonce (section 6.5) since the client was made. */
 unsigned long at_acme_badnonce_retries(const struct at_acme *c);
+
+/* How far the CA's clock is ahead of ours (negative: behind), in seconds, from the Date header of the last
+ * response that had one (RFC 9110 section 6.6.1; one-second resolution plus the network's delay). Returns 0, or
+ * AT_E_NOTFOUND when no response had a Date yet. */
+int at_acme_clock_skew(const struct at_acme *c, long *skew_s) __attribute__((warn_unused_result));
 
 /* What the directory offers (fetched on first use, section 7.1.1). Borrowed strings, NULL when absent. */
 struct at_acme_directory_info {
@@ -82,6 +91,20 @@ struct at_acme_order_opts {
 	const char *profile;             /* draft-ietf-acme-profiles; sent only when the directory lists it */
 	int profile_required;            /* fail (AT_E_UNSUPPORTED) when the directory does not list it */
 	const char *replaces;            /* RFC 9773 section 5: the ARI certID of the certificate this renews */
+	/* An order placed earlier (its URL, section 7.1.3) to continue instead of placing a new one: from wherever
+	 * it stands (pending: authorize; ready: finalize; processing: wait; valid: download). cert_key must then be
+	 * the key it was (or will be) finalized with. When the CA no longer has it, refuses it or it is invalid, a
+	 * new order is placed (and on_order told). */
+	const char *resume_url;
+	/* Called once a new order's URL is known, before any challenge or finalize, so that the caller can keep it
+	 * (with cert_key) and resume it after a crash or a timeout. Non-zero stops the issuance with that code. */
+	int (*on_order)(void *ctx, const char *order_url);
+	void *on_order_ctx;
+	/* Called at every step and every poll of the issuance, and handed to the solvers (at_challenge_keepalive),
+	 * so that the caller can keep its lock's lease alive without a thread. Non-zero stops the issuance with
+	 * that code. NULL: none. */
+	int (*keepalive)(void *ctx);
+	void *keepalive_ctx;
 };
 
 struct at_acme_cert {
@@ -95,11 +118,19 @@ struct at_acme_cert {
 	size_t nused;
 };
 
-/* Orders, answers the challenges through the solvers, finalizes, downloads. Returns 0 or an error, with
- * at_acme_last_problem() telling the CA's side. */
+/* Orders (or resumes), answers the challenges through the solvers, finalizes, downloads. Each wait (for an
+ * authorization, for the order to be ready, for it to be valid) has its own poll_timeout_ms, counted from its own
+ * start: a DNS-01 solver's wait for its record does not eat into them. A Retry-After beyond the time left ends
+ * the wait at once with AT_E_TIMEOUT and the CA's delay in at_acme_last_problem()->retry_after. Returns 0 or an
+ * error, with at_acme_last_problem() telling the CA's side and at_acme_last_finalized() how far it got. */
 int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *opts, struct at_acme_cert *out)
 	__attribute__((warn_unused_result));
 void at_acme_cert_clear(struct at_acme_cert *cert);
+
+/* 1 when the last at_acme_obtain got as far as finalizing (the CSR was sent, or the resumed order was already
+ * processing or valid): the certificate may be issued whatever happens next, so another challenge type must not
+ * place another order for it (that would be a duplicate certificate). */
+int at_acme_last_finalized(const struct at_acme *c);
 
 /* Revokes a certificate (section 7.6) with the account key. reason: RFC 5280 CRLReason, -1 to omit.
  * Returns 0, AT_E_ALREADY_REVOKED, or another error. */

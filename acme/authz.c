@@ -54,8 +54,8 @@ static int fetch_authz(struct at_acme *c, const char *url, cJSON **out, char **r
 	return rc;
 }
 
-static int build_challenge(struct acme_authz_work *w, const struct at_solver *s, const cJSON *chal,
-			   const cJSON *authz, const struct at_jws_key *key)
+static int build_challenge(struct at_acme *c, struct acme_authz_work *w, const struct at_solver *s,
+			   const cJSON *chal, const cJSON *authz, const struct at_jws_key *key)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(authz, "identifier");
 	const char *type = acme_json_str(id, "type");
@@ -87,6 +87,8 @@ static int build_challenge(struct acme_authz_work *w, const struct at_solver *s,
 	ch->wildcard = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(authz, "wildcard"));
 	ch->token = w->token;
 	ch->key_authorization = w->key_authorization;
+	ch->keepalive = c->keepalive;
+	ch->keepalive_ctx = c->keepalive_ctx;
 	switch (s->type) {
 	case AT_CHALLENGE_DNS_01: {
 		size_t n = strlen(value) + sizeof("_acme-challenge.");
@@ -159,7 +161,7 @@ int acme_authz_prepare(struct at_acme *c, const char *authz_url, const struct at
 			enum at_challenge_type t;
 			if (at_challenge_type_parse(&t, acme_json_str(chal, "type")) != 0 || t != solvers[i].type)
 				continue;
-			rc = build_challenge(w, &solvers[i], chal, authz, c->key);
+			rc = build_challenge(c, w, &solvers[i], chal, authz, c->key);
 			if (rc != 0)
 				goto out;
 			rc = solvers[i].present(solvers[i].ctx, &w->ch);
@@ -171,6 +173,10 @@ int acme_authz_prepare(struct at_acme *c, const char *authz_url, const struct at
 			}
 			w->solver = &solvers[i];
 			w->presented = 1;
+			/* a present() may have waited long (DNS-01): the lease, first */
+			rc = acme_keepalive(c);
+			if (rc != 0)
+				goto out;
 			at_log_debug("%s presented for %s", at_challenge_type_name(t), w->identifier);
 			break;
 		}
@@ -250,6 +256,9 @@ int acme_authz_wait(struct at_acme *c, struct acme_authz_work *w, long long dead
 		}
 		acme_sleep_ms(acme_poll_delay_ms(attempt, retry_after, deadline_ms));
 		free(retry_after);
+		rc = acme_keepalive(c);
+		if (rc != 0)
+			return rc;
 	}
 }
 

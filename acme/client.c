@@ -57,6 +57,12 @@ const struct at_problem *at_acme_last_problem(const struct at_acme *c)
 	return &c->problem;
 }
 
+void at_acme_problem_reset(struct at_acme *c, long retry_after)
+{
+	at_problem_clear(&c->problem);
+	c->problem.retry_after = retry_after;
+}
+
 unsigned long at_acme_badnonce_retries(const struct at_acme *c)
 {
 	return c->badnonce_retries;
@@ -73,11 +79,31 @@ int at_acme_use_account(struct at_acme *c, const struct at_jws_key *key, const c
 	return 0;
 }
 
+void acme_note_date(struct at_acme *c, const struct at_http_response *resp)
+{
+	long long t;
+	if (resp->date && at_http_date(&t, resp->date) == 0) {
+		c->ca_skew_s = t - (long long)time(NULL);
+		c->have_skew = 1;
+	}
+}
+
+int at_acme_clock_skew(const struct at_acme *c, long *skew_s)
+{
+	if (!c->have_skew)
+		return AT_E_NOTFOUND;
+	*skew_s = (long)c->ca_skew_s;
+	return 0;
+}
+
 void acme_sleep_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	at_http_pause_ms(ms);
+}
+
+int acme_keepalive(struct at_acme *c)
+{
+	return c->keepalive ? c->keepalive(c->keepalive_ctx) : 0;
 }
 
 const char *acme_json_str(const cJSON *obj, const char *member)

@@ -39,6 +39,11 @@ struct at_acme {
 
 	struct at_problem problem;    /* the last failure's problem document */
 	unsigned long badnonce_retries; /* how many POSTs were signed again after badNonce */
+	int finalized;                /* the last obtain sent its CSR (at_acme_last_finalized) */
+	int (*keepalive)(void *ctx);  /* the running obtain's (at_acme_order_opts), NULL between */
+	void *keepalive_ctx;
+	long long ca_skew_s;          /* the CA's Date minus our clock at the last response that had one */
+	int have_skew;
 };
 
 /* Fetches the directory once (section 7.1.1). */
@@ -65,8 +70,16 @@ int acme_get(struct at_acme *c, const char *url, struct at_http_response *resp) 
 /* Parses a JSON object body (capped at AT_JSON_MAX). *out new; cJSON_Delete it. */
 int acme_json_body(cJSON **out, const struct at_http_response *resp) __attribute__((warn_unused_result));
 
-/* Sleeps for ms milliseconds (the manager's thread only: never on a server thread). */
+/* Notes the CA's clock from a response's Date header (see at_acme_clock_skew). */
+void acme_note_date(struct at_acme *c, const struct at_http_response *resp);
+
+/* Sleeps for ms milliseconds (the manager's thread only: never on a server thread), through the HTTP wait hooks
+ * (at_http_set_wait_hooks: the manager releases its fork-quiesce lock there, so that a host's fork() never waits
+ * out a Retry-After). */
 void acme_sleep_ms(long ms);
+
+/* The running obtain's keepalive: 0, or the code to stop with. */
+int acme_keepalive(struct at_acme *c) __attribute__((warn_unused_result));
 
 /* RFC 3339 timestamp to unix seconds. Returns 0 or AT_E_PARSE. */
 int acme_parse_time(time_t *out, const char *s) __attribute__((warn_unused_result));

@@ -30,6 +30,7 @@ struct at_http_response {
 	char *location;             /* owned, may be NULL */
 	char *replay_nonce;         /* owned, may be NULL */
 	char *retry_after;          /* owned, may be NULL: the raw header value */
+	char *date;                 /* owned, may be NULL: the raw Date header (the CA's clock, RFC 9110 6.6.1) */
 	char *links[AT_HTTP_MAX_LINKS]; /* owned: each raw Link header value, in order */
 	size_t nlinks;
 };
@@ -56,9 +57,16 @@ int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *u
  * releases its fork-quiesce lock there). Set once, before any transfer. */
 void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void));
 
+/* Sleeps ms milliseconds between the wait hooks (the ACME client's polling and Retry-After pauses). */
+void at_http_pause_ms(long ms);
+
 /* Parses Retry-After (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date) into seconds from now, >= 0.
  * Returns 0 or AT_E_PARSE. */
 int at_http_retry_after(long *seconds, const char *value, long now) __attribute__((warn_unused_result));
+
+/* Parses an HTTP-date (RFC 9110 section 5.6.7, IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT") into unix
+ * seconds. Returns 0 or AT_E_PARSE. */
+int at_http_date(long long *out, const char *value) __attribute__((warn_unused_result));
 
 /* Finds the URL of the first Link with rel="<rel>" in the response's Link headers (RFC 8288). *out new, caller
  * frees; AT_E_NOTFOUND when none. idx selects the idx-th match (for rel="alternate"). */

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,6 +45,19 @@ void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void))
 {
 	wait_begin = begin;
 	wait_end = end;
+}
+
+void at_http_pause_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	if (ms <= 0)
+		return;
+	if (wait_begin)
+		wait_begin();
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	if (wait_end)
+		wait_end();
 }
 
 /*
@@ -145,6 +159,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 		set_once(&r->location, v, vlen);
 	} else if (name_len == 11 && strncasecmp(buf, "Retry-After", 11) == 0) {
 		set_once(&r->retry_after, v, vlen);
+	} else if (name_len == 4 && strncasecmp(buf, "Date", 4) == 0) {
+		set_once(&r->date, v, vlen);
 	} else if (name_len == 12 && strncasecmp(buf, "Content-Type", 12) == 0) {
 		char *ct = dup_trimmed(v, vlen);
 		if (ct) {

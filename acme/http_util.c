@@ -15,9 +15,26 @@ void at_http_response_clear(struct at_http_response *resp)
 	free(resp->location);
 	free(resp->replay_nonce);
 	free(resp->retry_after);
+	free(resp->date);
 	for (size_t i = 0; i < resp->nlinks; i++)
 		free(resp->links[i]);
 	memset(resp, 0, sizeof(*resp));
+}
+
+int at_http_date(long long *out, const char *value)
+{
+	/* RFC 9110 section 5.6.7: IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (value == NULL)
+		return AT_E_PARSE;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return AT_E_PARSE;
+	*out = (long long)timegm(&tm);
+	return 0;
 }
 
 int at_http_retry_after(long *seconds, const char *value, long now)
@@ -37,14 +54,10 @@ int at_http_retry_after(long *seconds, const char *value, long now)
 		*seconds = v > 86400 ? 86400 : v;
 		return 0;
 	}
-	/* RFC 9110 section 5.6.7: IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (end == NULL || *end != '\0')
+	long long t;
+	if (at_http_date(&t, value) != 0)
 		return AT_E_PARSE;
-	long t = (long)timegm(&tm);
-	long d = t - now;
+	long d = (long)(t - now);
 	if (d < 0)
 		d = 0;
 	*seconds = d > 86400 ? 86400 : d;

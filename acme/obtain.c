@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum obtain_state {
+	OB_RESUME,
 	OB_NEW_ORDER,
 	OB_AUTHORIZE,
 	OB_WAIT_READY,
@@ -33,7 +35,6 @@ enum obtain_state {
 struct obtain {
 	struct at_acme *c;
 	const struct at_acme_order_opts *o;
-	long long deadline_ms;
 	char *order_url;     /* owned */
 	cJSON *order;        /* owned: the latest order object */
 	EVP_PKEY *key;       /* owned or borrowed (own_key) */
@@ -45,6 +46,11 @@ struct obtain {
 	char *chain;         /* owned */
 	size_t chain_len;
 };
+
+int at_acme_last_finalized(const struct at_acme *c)
+{
+	return c->finalized;
+}
 
 void at_acme_cert_clear(struct at_acme_cert *cert)
 {
@@ -146,7 +152,53 @@ static int st_new_order(struct obtain *ob)
 	ob->order_url = strdup(resp.location);
 	rc = ob->order_url ? take_order(ob, &resp) : AT_E_NOMEM;
 	at_http_response_clear(&resp);
+	if (rc == 0 && o->on_order)
+		rc = o->on_order(o->on_order_ctx, ob->order_url);
 	return rc;
+}
+
+/*
+ * Continues an order placed earlier, from its status (section 7.1.6). An order the CA no longer has, refuses to
+ * show us, or that is invalid is replaced by a new one (*next = OB_NEW_ORDER); a network failure or a CA in
+ * trouble (5xx, rateLimited) is returned, and the order stays the caller's to resume later.
+ */
+static int st_resume(struct obtain *ob, enum obtain_state *next)
+{
+	struct at_acme *c = ob->c;
+	const char *url = ob->o->resume_url;
+	struct at_http_response resp;
+	int rc = acme_post(c, url, NULL, 0, NULL, &resp);
+	if (rc == 0) {
+		rc = take_order(ob, &resp);
+		at_http_response_clear(&resp);
+	}
+	if (rc == AT_E_NET || rc == AT_E_TIMEOUT || rc == AT_E_RATELIMITED || rc == AT_E_BADNONCE ||
+	    rc == AT_E_NOMEM || (rc != 0 && c->problem.status >= 500))
+		return rc;
+	const char *status = rc == 0 ? acme_json_str(ob->order, "status") : NULL;
+	*next = OB_NEW_ORDER;
+	if (status && strcmp(status, "pending") == 0)
+		*next = OB_AUTHORIZE;
+	else if (status && strcmp(status, "ready") == 0)
+		*next = OB_FINALIZE;
+	else if (status && strcmp(status, "processing") == 0)
+		*next = OB_WAIT_VALID;
+	else if (status && strcmp(status, "valid") == 0)
+		*next = OB_DOWNLOAD;
+	if (*next == OB_NEW_ORDER) {
+		at_log_info("ACME order %s cannot be resumed (%s); placing a new one", url,
+			    rc != 0 ? at_strerror(rc) : status ? status : "no status");
+		cJSON_Delete(ob->order);
+		ob->order = NULL;
+		at_problem_clear(&c->problem);
+		return 0;
+	}
+	at_log_info("resuming ACME order %s (%s)", url, status);
+	/* processing or valid: the CSR went in before, the certificate is on its way */
+	if (*next == OB_WAIT_VALID || *next == OB_DOWNLOAD)
+		c->finalized = 1;
+	ob->order_url = strdup(url);
+	return ob->order_url ? 0 : AT_E_NOMEM;
 }
 
 static int st_authorize(struct obtain *ob)
@@ -175,17 +227,22 @@ static int st_authorize(struct obtain *ob)
 		if (rc != 0)
 			return rc;
 	}
+	/* The wait starts now, once every challenge is presented (a DNS-01 solver may have waited minutes for its
+	 * record to show) and the CA told: it is the CA's time to validate, not ours to present. */
+	long long deadline = at_clock_ms() + ob->c->poll_timeout_ms;
 	for (size_t i = 0; i < ob->nwork; i++) {
-		rc = acme_authz_wait(ob->c, &ob->work[i], ob->deadline_ms);
+		rc = acme_authz_wait(ob->c, &ob->work[i], deadline);
 		if (rc != 0)
 			return rc;
 	}
 	return 0;
 }
 
-/* Polls the order until its status leaves "pending"/"processing"; *status_ok is 1 when it reached want. */
+/* Polls the order until its status leaves "pending"/"processing" (0 when it reached want), within its own
+ * poll_timeout_ms. */
 static int wait_order(struct obtain *ob, const char *want)
 {
+	long long deadline = at_clock_ms() + ob->c->poll_timeout_ms;
 	for (int attempt = 0;; attempt++) {
 		const char *status = acme_json_str(ob->order, "status");
 		if (status && strcmp(status, want) == 0)
@@ -203,22 +260,37 @@ static int wait_order(struct obtain *ob, const char *want)
 			free(txt);
 			return AT_E_ORDER_INVALID;
 		}
-		if (at_clock_ms() >= ob->deadline_ms) {
+		if (at_clock_ms() >= deadline) {
 			at_log_warn("ACME order %s: still %s at the deadline", ob->order_url, status);
 			return AT_E_TIMEOUT;
 		}
 		struct at_http_response resp;
-		int rc = acme_post(ob->c, ob->order_url, NULL, 0, NULL, &resp);
+		int rc = acme_keepalive(ob->c);
+		if (rc != 0)
+			return rc;
+		rc = acme_post(ob->c, ob->order_url, NULL, 0, NULL, &resp);
 		if (rc != 0)
 			return rc;
 		rc = take_order(ob, &resp);
-		long delay = acme_poll_delay_ms(attempt, resp.retry_after, ob->deadline_ms);
+		long ra = -1;
+		if (resp.retry_after && at_http_retry_after(&ra, resp.retry_after, (long)time(NULL)) != 0)
+			ra = -1;
+		long delay = acme_poll_delay_ms(attempt, resp.retry_after, deadline);
 		at_http_response_clear(&resp);
 		if (rc != 0)
 			return rc;
+		status = acme_json_str(ob->order, "status");
+		if (ra > 0 && at_clock_ms() + ra * 1000 > deadline && status && strcmp(status, want) != 0 &&
+		    (strcmp(status, "pending") == 0 || strcmp(status, "processing") == 0)) {
+			/* Section 7.4: the CA says when to look again, and that is past our wait: stop now and let the
+			 * caller come back then (the order is kept and resumed) rather than poll against its word. */
+			at_log_info("ACME order %s is %s; the CA asks to look again in %ld s", ob->order_url, status, ra);
+			at_problem_clear(&ob->c->problem);
+			ob->c->problem.retry_after = ra;
+			return AT_E_TIMEOUT;
+		}
 		/* Every status the loop goes on with (pending, processing, and ready while waiting for valid) waits
 		 * first: a CA that keeps answering "ready" after finalize must not be polled in a tight loop. */
-		status = acme_json_str(ob->order, "status");
 		if (status && strcmp(status, want) != 0)
 			acme_sleep_ms(delay);
 	}
@@ -256,6 +328,8 @@ static int st_finalize(struct obtain *ob)
 	}
 	snprintf(payload, n, "{\"csr\":\"%s\"}", csr_b64);
 	free(csr_b64);
+	/* From here on the CA may issue, whether or not its answer reaches us. */
+	ob->c->finalized = 1;
 	rc = acme_post(ob->c, url, payload, 0, NULL, &resp);
 	free(payload);
 	if (rc != 0)
@@ -341,6 +415,37 @@ static int st_download(struct obtain *ob)
 	return 0;
 }
 
+/*
+ * A CA is outside input too: the chain must hold our key and exactly our names, hang together (each certificate
+ * signed by the next) and not be expired. A notBefore ahead of our clock is kept, with a warning: CAs backdate
+ * notBefore (Let's Encrypt by an hour, step-ca by a minute), so only a host clock behind the CA's sees it, and
+ * throwing the certificate away would order the same certificate again and again.
+ */
+static int check_chain(struct obtain *ob, const char *key_pem, size_t key_len)
+{
+	struct at_cert_info info;
+	memset(&info, 0, sizeof(info));
+	int rc = at_chain_check(ob->chain, ob->chain_len, key_pem, key_len, ob->o->names, ob->o->nnames, NULL,
+				AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED | AT_CHECK_NOT_EXPIRED, &info);
+	if (rc != 0)
+		return rc;
+	time_t now = time(NULL);
+	if (info.not_before > now) {
+		long skew;
+		if (at_acme_clock_skew(ob->c, &skew) == 0)
+			at_log_warn("the certificate for %s is valid only from %ld, %ld s ahead of this host's clock; the "
+				    "CA's clock (its Date header) is %+ld s from ours: check this host's time "
+				    "synchronisation (the certificate is kept)", ob->o->names[0], (long)info.not_before,
+				    (long)(info.not_before - now), skew);
+		else
+			at_log_warn("the certificate for %s is valid only from %ld, %ld s ahead of this host's clock: "
+				    "check this host's time synchronisation (the certificate is kept)", ob->o->names[0],
+				    (long)info.not_before, (long)(info.not_before - now));
+	}
+	at_cert_info_clear(&info);
+	return 0;
+}
+
 static void obtain_free(struct obtain *ob)
 {
 	for (size_t i = 0; i < ob->nwork; i++)
@@ -357,6 +462,7 @@ static void obtain_free(struct obtain *ob)
 static const char *state_name(enum obtain_state st)
 {
 	switch (st) {
+	case OB_RESUME: return "resume order";
 	case OB_NEW_ORDER: return "new order";
 	case OB_AUTHORIZE: return "authorize";
 	case OB_WAIT_READY: return "wait for ready";
@@ -373,9 +479,10 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	struct obtain ob;
 	char *key_pem = NULL;
 	size_t key_len = 0;
-	enum obtain_state st = OB_NEW_ORDER;
+	enum obtain_state st = o && o->resume_url ? OB_RESUME : OB_NEW_ORDER;
 	int rc = 0;
 
+	c->finalized = 0;
 	if (o == NULL || o->nnames == 0 || o->nnames > AT_MAX_NAMES || o->nsolvers == 0)
 		return AT_E_INVAL;
 	rc = acme_directory_load(c);
@@ -387,12 +494,21 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	ob.c = c;
 	ob.o = o;
 	ob.key = o->cert_key;
-	ob.deadline_ms = at_clock_ms() + c->poll_timeout_ms;
+	c->keepalive = o->keepalive;
+	c->keepalive_ctx = o->keepalive_ctx;
 	at_problem_clear(&c->problem);
+	if (o->resume_url && o->cert_key == NULL)
+		return AT_E_INVAL;
 
 	while (rc == 0 && st != OB_DONE) {
 		enum obtain_state cur = st;
+		rc = acme_keepalive(c);
+		if (rc != 0)
+			break;
 		switch (st) {
+		case OB_RESUME:
+			rc = st_resume(&ob, &st);
+			break;
 		case OB_NEW_ORDER:
 			rc = st_new_order(&ob);
 			st = OB_AUTHORIZE;
@@ -420,10 +536,7 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 		case OB_CHECK:
 			rc = at_key_to_pem(&key_pem, &key_len, ob.key);
 			if (rc == 0)
-				/* A CA is outside input too: the chain must hold our key and exactly our names, and
-				 * hang together (each certificate signed by the next). */
-				rc = at_chain_check(ob.chain, ob.chain_len, key_pem, key_len, o->names, o->nnames, NULL,
-						    AT_CHECK_NAMES_EXACT | AT_CHECK_CHAIN_LINKED | AT_CHECK_NOT_EXPIRED, NULL);
+				rc = check_chain(&ob, key_pem, key_len);
 			st = OB_DONE;
 			break;
 		default:
@@ -451,5 +564,7 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	}
 	at_secret_free(key_pem, key_len);
 	obtain_free(&ob);
+	c->keepalive = NULL;
+	c->keepalive_ctx = NULL;
 	return rc;
 }

@@ -57,6 +57,7 @@ int acme_nonce_take(struct at_acme *c, char **out)
 		at_log_warn("ACME newNonce %s: %s", c->url_new_nonce, at_strerror(rc));
 		return rc;
 	}
+	acme_note_date(c, &resp);
 	if ((resp.status != 200 && resp.status != 204) || resp.replay_nonce == NULL) {
 		at_log_warn("ACME newNonce %s: HTTP %ld without a nonce", c->url_new_nonce, resp.status);
 		at_http_response_clear(&resp);
@@ -115,6 +116,7 @@ int acme_get(struct at_acme *c, const char *url, struct at_http_response *resp)
 		at_log_warn("ACME GET %s: %s", url, at_strerror(rc));
 		return rc;
 	}
+	acme_note_date(c, resp);
 	acme_nonce_keep(c, resp->replay_nonce);
 	resp->replay_nonce = NULL;
 	if (resp->status < 200 || resp->status > 299) {
@@ -156,6 +158,7 @@ int acme_post(struct at_acme *c, const char *url, const char *payload, int use_j
 			at_log_warn("ACME POST %s: %s", url, at_strerror(rc));
 			return rc;
 		}
+		acme_note_date(c, resp);
 		acme_nonce_keep(c, resp->replay_nonce);
 		resp->replay_nonce = NULL;
 		if (resp->status >= 200 && resp->status <= 299) {

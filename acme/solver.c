@@ -11,6 +11,11 @@ static const char *const type_names[AT_CHALLENGE_COUNT] = {
 	[AT_CHALLENGE_DNS_01] = "dns-01",           /* RFC 8555 section 8.4 */
 };
 
+int at_challenge_keepalive(const struct at_challenge *ch)
+{
+	return ch && ch->keepalive ? ch->keepalive(ch->keepalive_ctx) : 0;
+}
+
 const char *at_challenge_type_name(enum at_challenge_type type)
 {
 	if ((unsigned)type >= AT_CHALLENGE_COUNT)

@@ -35,7 +35,18 @@ struct at_challenge {
 	X509 *alpn_cert;               /* tls-alpn-01: the validation certificate (RFC 8737 section 3) */
 	EVP_PKEY *alpn_key;            /* tls-alpn-01: its key */
 	const char *alpn_sni;          /* tls-alpn-01: the SNI the validator sends (the reverse name for IPs) */
+	/* Keeps the issuance's lock alive (see at_challenge_keepalive); NULL when the caller holds none. */
+	int (*keepalive)(void *ctx);
+	void *keepalive_ctx;
 };
+
+/*
+ * A solver whose present() waits (DNS-01: for the record to show at every authoritative server) calls this at
+ * least every few seconds while it waits. It is cheap (the lease of the store's issue lock is written once a
+ * third of it has gone by) and takes no lock the solver could hold. A non-zero return (AT_E_LOCKED: the lock was
+ * lost, someone else is issuing now) means stop waiting and return it.
+ */
+int at_challenge_keepalive(const struct at_challenge *ch) __attribute__((warn_unused_result));
 
 struct at_solver {
 	enum at_challenge_type type;

@@ -32,6 +32,13 @@ struct at_engine_config {
 	long request_timeout_ms;         /* per request; 0: the client's default (15 s) */
 	const char *preferred_chain;
 	const char *profile;
+	/* With guard_attempts, at_engine_ensure refuses (AT_E_BACKOFF, the wait in the last problem's retry_after)
+	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
+	 * starts from zero. Without it the record is still kept, for the caller to ask. */
+	int guard_attempts;
+	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); 0 or 1: none */
+	time_t (*clock)(void);           /* the attempt record's clock; NULL: time() (tests move time with it) */
+	int issue_lease_s;               /* the issue lock's lease, kept alive while held; 0: 300 s */
 };
 
 int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) __attribute__((warn_unused_result));
@@ -49,13 +56,54 @@ const char *at_engine_ca(const struct at_engine *e);
 
 /*
  * Makes sure the store holds a valid certificate for names (normalised; the first is the record's name) that
- * is not due for renewal; orders one through the solvers when it does not (or when force is set). *ordered
- * tells whether an order was placed. rec (may be NULL) gets the live record. Returns 0 or an error, with
- * at_acme_last_problem(at_engine_acme(e)) holding the CA's side.
+ * is not due for renewal; orders one through the solvers when it does not (or when force is set), under the
+ * store's issue lock for the names. An order that did not finish (a wait ran out, the CA was down, the process
+ * died) is kept in the store with its certificate key and resumed by the next call for the same names, from
+ * any process or host sharing the store, instead of placing a new one. *ordered tells whether a certificate was
+ * obtained. rec (may be NULL) gets the live record. Returns 0 or an error, with
+ * at_acme_last_problem(at_engine_acme(e)) holding the CA's side and at_engine_fallback() telling whether another
+ * challenge type may be tried.
  */
 int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
 		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
 	__attribute__((warn_unused_result));
+
+/*
+ * The attempt record (engine/attempts.c): at_engine_ensure keeps, in the store, per name set, the failed tries
+ * (the backoff's step and the next try, the CA's Retry-After included), the failed authorizations of the last
+ * hour, the round of challenge types under way, the type that last worked and the last problem. Before a round,
+ * a caller asks which types it may try now and in which order:
+ *   - after the next try: every offered type (a new round), the one that last worked first;
+ *   - before it, while the round that failed is open (an hour): the offered types it has not tried yet;
+ *   - never more types than the hour's budget of failed authorizations has room for (4 an hour, one short of
+ *     Let's Encrypt's limit of 5 per identifier per account), and none once it is spent;
+ *   - nothing after a failure that is not the challenge's (the CA down or limiting us, a timeout, a failure
+ *     after finalize): the round is over until the next try.
+ * When nothing may be tried, next_try says when to ask again.
+ */
+struct at_attempt_plan {
+	int now_ok;                                      /* something may be tried now */
+	enum at_challenge_type order[AT_CHALLENGE_COUNT]; /* the types to try now, in this order */
+	size_t norder;
+	time_t next_try;                                 /* now when now_ok, else when to ask again */
+	int failures;                                    /* failed rounds in a row */
+	int failed_authz_hour;                           /* failed authorizations in the last hour */
+	char last_problem[400];                          /* the last failure, "" when none: for a log line */
+};
+
+/* The plan for names (the first names the record) given the types the caller can answer (offered, in its
+ * preferred order). Reads the store only. Returns 0 or AT_E_INVAL. */
+int at_engine_attempt_plan(struct at_engine *e, const char *const *names, size_t nnames,
+			   const enum at_challenge_type *offered, size_t noffered, struct at_attempt_plan *out)
+	__attribute__((warn_unused_result));
+
+/*
+ * Whether an at_engine_ensure that failed with rc should be tried again at once through another challenge type:
+ * only when the challenge itself failed (the authorization or the order went invalid, no solver matched, the
+ * solver could not present) and the issuance had not reached finalize. A timeout is not a failed challenge (the
+ * order is kept and resumed next time), nor is the CA being down or limiting us.
+ */
+int at_engine_fallback(struct at_engine *e, int rc);
 
 /*
  * When a certificate should be renewed without ARI (Let's Encrypt's integration guide): when a third of its
@@ -64,10 +112,23 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long jitter_s);
 
 /*
- * When to renew rec: with ARI (RFC 9773) offered by the CA, a random time in the suggested window when that is
- * earlier than the lifetime rule (section 4.2: a window already begun means now), and *recheck_at when to ask
- * again (the CA's Retry-After, else six hours, as Let's Encrypt asks clients to poll at least twice a day);
- * without ARI, the lifetime rule and *recheck_at = *renew_at. *from_ari tells which decided.
+ * Seconds to wait before the next try after a failed one: 1 min, 10 min, 100 min, then daily (failures counts
+ * the failed tries before this one, 0 for the first), never more than an eighth of the time until not_after (the
+ * certificate in service; 0 when there is none) but at least a minute, divided by divisor (a test's time scale,
+ * AUTOTLS_TEST_BACKOFF_SCALE; 0 or 1: none), and never less than the CA's retry_after (seconds, -1: none).
+ */
+long at_backoff_delay(int failures, time_t now, time_t not_after, long retry_after, long divisor);
+
+/* The earliest time a certificate is renewed without ARI asking: a tenth of its lifetime after notBefore. */
+time_t at_renewal_floor(time_t not_before, time_t not_after);
+
+/*
+ * When to renew rec: with ARI (RFC 9773) offered by the CA, a random time in the suggested window (section 4.2,
+ * also when the window has begun; a time already past means now), earlier or later than the lifetime rule but
+ * never later than a twentieth of the lifetime before notAfter, and *recheck_at when to ask again (the CA's
+ * Retry-After, else six hours, as Let's Encrypt asks clients to poll at least twice a day); the window's
+ * explanationURL is logged. Without ARI, the lifetime rule and *recheck_at = *renew_at. *from_ari tells which
+ * decided (the caller forces the renewal then: the lifetime rule alone would not see it due).
  */
 int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec, unsigned rnd, time_t *renew_at,
 			   time_t *recheck_at, int *from_ari) __attribute__((warn_unused_result));

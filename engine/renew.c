@@ -36,12 +36,22 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 		*recheck_at = now + ARI_DEFAULT_RECHECK_S < life_due ? now + ARI_DEFAULT_RECHECK_S : life_due;
 		return 0;
 	}
-	time_t pick = w.start <= now ? now : at_ari_pick(&w, rnd);
-	/* The certificate's real end still wins: never plan past the lifetime rule's emergency (1/20 left). */
-	if (pick < life_due) {
-		*renew_at = pick;
-		*from_ari = 1;
-	}
+	/* Section 4.2: a uniformly random time in the window, even when the window has already begun (a fleet
+	 * told at once must not come back at once); a time already past means now. The CA may move renewal earlier
+	 * (a revocation coming) or later (load): it wins both ways, but never past the point where a twentieth of
+	 * the lifetime is left, which keeps room for retries before the certificate ends. */
+	time_t pick = at_ari_pick(&w, rnd);
+	if (pick < now)
+		pick = now;
+	time_t ceiling = rec->info.not_after - life / 20;
+	*renew_at = pick < ceiling ? pick : (ceiling > life_due ? ceiling : life_due);
+	*from_ari = pick <= ceiling;
+	if (w.explanation_url && pick < life_due)
+		at_log_warn("the CA asks for %s to be renewed early (ARI window %ld..%ld): %s",
+			    rec->names ? rec->names[0] : "?", (long)w.start, (long)w.end, w.explanation_url);
+	else if (w.explanation_url)
+		at_log_info("the CA's renewal window for %s is %ld..%ld: %s", rec->names ? rec->names[0] : "?",
+			    (long)w.start, (long)w.end, w.explanation_url);
 	long again = w.retry_after > 0 ? w.retry_after : ARI_DEFAULT_RECHECK_S;
 	if (again < ARI_MIN_RECHECK_S)
 		again = ARI_MIN_RECHECK_S;

@@ -41,6 +41,7 @@ const char *at_strerror(int err)
 	case AT_E_ALREADY_REVOKED: return "ACME certificate already revoked";
 	case AT_E_NO_SOLVER: return "no solver for any offered challenge";
 	case AT_E_REJECTED_ID: return "ACME identifier rejected";
+	case AT_E_BACKOFF: return "backing off: not tried before the next try";
 	case AT_E_CHALLENGE: return "challenge solver failed";
 	case AT_E_CRYPTO: return "crypto error";
 	case AT_E_KEY_MISMATCH: return "key does not match certificate";

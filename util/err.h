@@ -42,6 +42,7 @@ enum at_err {
 	AT_E_NO_SOLVER = -208,  /* no offered challenge has a solver */
 	AT_E_REJECTED_ID = -209,
 	AT_E_CHALLENGE = -210,  /* a solver failed to present */
+	AT_E_BACKOFF = -211,    /* not tried: our own backoff or the CA's limits say later (see the Retry-After) */
 
 	/* crypto: keys, signatures, certificates */
 	AT_E_CRYPTO = -300,

@@ -352,8 +352,9 @@ static int names_check(const struct at_cert_info *info, const char *const *names
 }
 
 /* Verifies leaf with the rest of the chain as untrusted intermediates. The validity period is only checked when
- * AT_CHECK_NOT_EXPIRED is asked for, so that the flags stay independent of each other. */
-static int chain_verify(STACK_OF(X509) *chain, X509_STORE *trust, unsigned flags)
+ * AT_CHECK_NOT_EXPIRED is asked for, so that the flags stay independent of each other; then at now, or at the
+ * leaf's notBefore when that is later (a host clock behind the CA's, see AT_CHECK_NOT_EXPIRED). */
+static int chain_verify(STACK_OF(X509) *chain, X509_STORE *trust, unsigned flags, time_t not_before)
 {
 	STACK_OF(X509) *untrusted = NULL;
 	X509_STORE_CTX *ctx = NULL;
@@ -372,6 +373,8 @@ static int chain_verify(STACK_OF(X509) *chain, X509_STORE *trust, unsigned flags
 	}
 	if (!(flags & AT_CHECK_NOT_EXPIRED))
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+	else if (not_before > time(NULL))
+		X509_STORE_CTX_set_time(ctx, 0, not_before);
 	rc = X509_verify_cert(ctx) == 1 ? 0 : AT_E_CHAIN;
 out:
 	X509_STORE_CTX_free(ctx);
@@ -433,8 +436,7 @@ int at_chain_check(const char *chain_pem, size_t chain_len, const char *key_pem,
 	if (rc != 0)
 		goto out;
 	if (flags & AT_CHECK_NOT_EXPIRED) {
-		time_t now = time(NULL);
-		if (now < tmp.not_before || now >= tmp.not_after) {
+		if (time(NULL) >= tmp.not_after) {
 			rc = AT_E_EXPIRED;
 			goto out;
 		}
@@ -445,7 +447,7 @@ int at_chain_check(const char *chain_pem, size_t chain_len, const char *key_pem,
 			goto out;
 	}
 	if (trust != NULL) {
-		rc = chain_verify(chain, trust, flags);
+		rc = chain_verify(chain, trust, flags, tmp.not_before);
 		if (rc != 0)
 			goto out;
 	}

@@ -33,7 +33,9 @@ void at_cert_info_clear(struct at_cert_info *info);
 
 /* Flags for at_chain_check. */
 #define AT_CHECK_NAMES_EXACT 0x1 /* the leaf's SANs are exactly the names, not a superset */
-#define AT_CHECK_NOT_EXPIRED 0x2 /* now is within the validity period */
+#define AT_CHECK_NOT_EXPIRED 0x2 /* now is before notAfter. A notBefore ahead of this host's clock is not
+				  * checked: that is the host's clock behind the CA's, and throwing the
+				  * certificate away would only make us order it again and again */
 #define AT_CHECK_CHAIN_LINKED 0x4 /* each certificate is issued and signed by the next; a lone self-issued leaf
 				   * is signed by its own key (no trust anchor needed: what a CA's answer must be) */
 

@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REQ_MAX (64 * 1024)
@@ -47,6 +48,9 @@ struct hostile_ca {
 	enum hostile_mode mode;
 	unsigned generation;       /* bumped by set_mode: a drip from an earlier case stops */
 	struct hostile_counts counts;
+	long hold_ms;              /* HC_HOLD_PROCESSING */
+	long long finalized_ms;    /* monotonic ms of the mode's first finalize, 0 before */
+	int authz_invalid;         /* HC_AUTHZ_FAILS: the current order's authorization failed */
 	char *chain_pem;           /* the last good chain issued (leaf, CA) */
 	EVP_PKEY *csr_key;         /* the last CSR's public key */
 	GENERAL_NAMES *csr_names;  /* the last CSR's SANs */
@@ -100,6 +104,9 @@ static const char *const mode_names[HC_MODE_COUNT] = {
 	[HC_MANY_AUTHZ] = "1000 authorizations",
 	[HC_HUGE_PROBLEM] = "100 KB problem detail",
 	[HC_PROBLEM_CONTROL] = "20 KB problem detail, control characters",
+	[HC_HOLD_PROCESSING] = "processing held",
+	[HC_CLOCK_AHEAD] = "CA clock an hour ahead",
+	[HC_AUTHZ_FAILS] = "validation always fails",
 };
 
 const char *hostile_mode_name(enum hostile_mode mode)
@@ -114,7 +121,7 @@ const char *hostile_mode_name(enum hostile_mode mode)
  * signer. Returns a new X509 or NULL.
  */
 static X509 *leaf_make(EVP_PKEY *pub, const GENERAL_NAMES *sans, const char *dns, X509_NAME *issuer_name,
-		       EVP_PKEY *signer, int self_issued)
+		       EVP_PKEY *signer, int self_issued, long nb_s)
 {
 	X509 *x = X509_new();
 	X509_NAME *subj = X509_NAME_new();
@@ -127,7 +134,7 @@ static X509 *leaf_make(EVP_PKEY *pub, const GENERAL_NAMES *sans, const char *dns
 	serial[0] &= 0x7f;
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL || !X509_set_version(x, 2) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), nb_s) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL ||
 	    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)"hostile leaf", -1, -1, 0) ||
 	    !X509_set_subject_name(x, subj) || !X509_set_issuer_name(x, self_issued ? subj : issuer_name) ||
@@ -213,23 +220,25 @@ static char *chain_for_mode(struct hostile_ca *h, enum hostile_mode m)
 		return NULL;
 	switch (m) {
 	case HC_OTHER_NAMES:
-		leaf = leaf_make(h->csr_key, NULL, "other.example.test", X509_get_subject_name(h->ca), h->ca_key, 0);
+		leaf = leaf_make(h->csr_key, NULL, "other.example.test", X509_get_subject_name(h->ca), h->ca_key, 0, -3600);
 		break;
 	case HC_OTHER_KEY:
 		k = EVP_EC_gen("P-256");
-		leaf = k ? leaf_make(k, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0) : NULL;
+		leaf = k ? leaf_make(k, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0, -3600) : NULL;
 		break;
 	case HC_SELF_ISSUED:
 		/* Issuer = subject, signed by a throwaway key: we cannot sign with the client's key. */
 		k = EVP_EC_gen("P-256");
-		leaf = k ? leaf_make(h->csr_key, h->csr_names, NULL, NULL, k, 1) : NULL;
+		leaf = k ? leaf_make(h->csr_key, h->csr_names, NULL, NULL, k, 1, -3600) : NULL;
 		break;
 	case HC_CHAIN_UNLINKED:
 		if (harness_cert_make(&other, &ok, "unrelated intermediate", NULL, NULL, 1, NULL, NULL, 30) != 0)
 			goto out;
 		/* fall through */
 	default:
-		leaf = leaf_make(h->csr_key, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0);
+		/* A CA an hour ahead backdates by a minute of its own clock: notBefore is 59 minutes ahead of ours. */
+		leaf = leaf_make(h->csr_key, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0,
+				 m == HC_CLOCK_AHEAD ? 3600 - 60 : -3600);
 		break;
 	}
 	if (leaf == NULL || (a = harness_cert_pem(leaf, NULL)) == NULL)
@@ -313,10 +322,17 @@ static void new_nonce(char *out, size_t size)
 static int send_head(struct conn *c, int status, const char *reason, const char *ctype, long long clen,
 		     const char *extra)
 {
-	char head[1024], nonce[40];
+	char head[1024], nonce[40], date[64];
 	new_nonce(nonce, sizeof(nonce));
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nReplay-Nonce: %s\r\nCache-Control: no-store\r\n%s%s%s",
-			 status, reason, nonce, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
+	pthread_mutex_lock(&c->h->lock);
+	time_t t = time(NULL) + (c->h->mode == HC_CLOCK_AHEAD ? 3600 : 0);
+	pthread_mutex_unlock(&c->h->lock);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d %s\r\nDate: %s\r\nReplay-Nonce: %s\r\nCache-Control: no-store\r\n%s%s%s", status,
+			 reason, date, nonce, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
 	if (clen >= 0)
 		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %lld\r\n", clen);
 	n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\r\n", extra ? extra : "");
@@ -448,8 +464,47 @@ static int on_new_order(struct conn *c, enum hostile_mode m)
 		free(big);
 		return rc;
 	}
+	if (m == HC_AUTHZ_FAILS) {
+		pthread_mutex_lock(&h->lock);
+		h->authz_invalid = 0;
+		pthread_mutex_unlock(&h->lock);
+		snprintf(body, sizeof(body), "{\"status\":\"pending\",\"finalize\":\"%s\",\"authorizations\":[\"%s\"]}",
+			 fin, az);
+		return reply_json(c, 201, body, loc);
+	}
 	snprintf(body, sizeof(body), "{\"status\":\"ready\",\"finalize\":\"%s\",\"authorizations\":[\"%s\"]}", fin, az);
 	return reply_json(c, 201, body, loc);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* HC_AUTHZ_FAILS: the authorization, pending with three challenges until one is answered, then invalid. */
+static int on_authz(struct conn *c, enum hostile_mode m)
+{
+	struct hostile_ca *h = c->h;
+	if (m != HC_AUTHZ_FAILS)
+		return reply_json(c, 200, "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"x.test\"}}", NULL);
+	pthread_mutex_lock(&h->lock);
+	int invalid = h->authz_invalid;
+	pthread_mutex_unlock(&h->lock);
+	char body[2048];
+	static const char *const types[] = { "http-01", "dns-01", "tls-alpn-01" };
+	size_t o = (size_t)snprintf(body, sizeof(body),
+				    "{\"status\":\"%s\",\"identifier\":{\"type\":\"dns\",\"value\":\"fails.hostile.test\"},"
+				    "\"challenges\":[", invalid ? "invalid" : "pending");
+	for (int i = 0; i < 3; i++)
+		o += (size_t)snprintf(body + o, sizeof(body) - o,
+				      "%s{\"type\":\"%s\",\"url\":\"%s/chall/%d\",\"token\":\"tokentokentokentoken%d\",\"status\":\"%s\"%s}",
+				      i ? "," : "", types[i], h->base, i, i, invalid ? "invalid" : "pending",
+				      invalid ? ",\"error\":{\"type\":\"urn:ietf:params:acme:error:unauthorized\","
+						"\"detail\":\"the validation failed\"}" : "");
+	snprintf(body + o, sizeof(body) - o, "]}");
+	return reply_json(c, 200, body, NULL);
 }
 
 static int on_finalize(struct conn *c, enum hostile_mode m, const struct request *rq, unsigned gen)
@@ -471,6 +526,9 @@ static int on_finalize(struct conn *c, enum hostile_mode m, const struct request
 	h->csr_names = names;
 	free(h->chain_pem);
 	h->chain_pem = chain_for_mode(h, m);
+	h->counts.issued++;
+	if (h->finalized_ms == 0)
+		h->finalized_ms = mono_ms();
 	pthread_mutex_unlock(&h->lock);
 	url(fin, sizeof(fin), h, "/finalize/1");
 	snprintf(body, sizeof(body), "{\"status\":\"processing\",\"finalize\":\"%s\"}", fin);
@@ -482,7 +540,18 @@ static int on_order_poll(struct conn *c, enum hostile_mode m)
 	char body[512], cert[160], fin[160];
 	url(fin, sizeof(fin), c->h, "/finalize/1");
 	url(cert, sizeof(cert), c->h, "/cert/1");
-	if (m == HC_ENDLESS_PROCESSING)
+	int held = 0, invalid = 0;
+	pthread_mutex_lock(&c->h->lock);
+	if (m == HC_HOLD_PROCESSING)
+		held = c->h->finalized_ms == 0 || mono_ms() - c->h->finalized_ms < c->h->hold_ms;
+	invalid = m == HC_AUTHZ_FAILS && c->h->authz_invalid;
+	pthread_mutex_unlock(&c->h->lock);
+	if (m == HC_AUTHZ_FAILS)
+		snprintf(body, sizeof(body), "{\"status\":\"%s\",\"finalize\":\"%s\",\"authorizations\":[\"%s/authz/1\"]}",
+			 invalid ? "invalid" : "pending", fin, c->h->base);
+	else if (m == HC_HOLD_PROCESSING && held)
+		return reply_json(c, 200, "{\"status\":\"processing\"}", "Retry-After: 1\r\n");
+	else if (m == HC_ENDLESS_PROCESSING)
 		snprintf(body, sizeof(body), "{\"status\":\"processing\",\"finalize\":\"%s\"}", fin);
 	else
 		snprintf(body, sizeof(body), "{\"status\":\"valid\",\"finalize\":\"%s\",\"certificate\":\"%s\"}", fin, cert);
@@ -536,6 +605,8 @@ static int serve(struct conn *c, const struct request *rq)
 		counter = &h->counts.order_polls;
 	else if (strcmp(p, "/cert/1") == 0)
 		counter = &h->counts.cert;
+	else if (strncmp(p, "/chall/", 7) == 0)
+		counter = &h->counts.challenges;
 	(*counter)++;
 	pthread_mutex_unlock(&h->lock);
 
@@ -562,7 +633,16 @@ static int serve(struct conn *c, const struct request *rq)
 	if (strcmp(p, "/order") == 0)
 		return on_new_order(c, m);
 	if (strncmp(p, "/authz/", 7) == 0)
-		return reply_json(c, 200, "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"x.test\"}}", NULL);
+		return on_authz(c, m);
+	if (strncmp(p, "/chall/", 7) == 0) {
+		/* Answered: the validation fails at once (what a firewall in front of port 80 looks like). */
+		pthread_mutex_lock(&h->lock);
+		if (!h->authz_invalid)
+			h->counts.authz_failed++;
+		h->authz_invalid = 1;
+		pthread_mutex_unlock(&h->lock);
+		return reply_json(c, 200, "{\"status\":\"processing\"}", NULL);
+	}
 	if (strcmp(p, "/finalize/1") == 0)
 		return on_finalize(c, m, rq, gen);
 	if (strcmp(p, "/order/1") == 0)
@@ -746,6 +826,7 @@ int hostile_ca_start(struct hostile_ca **out, const char *workdir)
 		return -1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
+	h->hold_ms = 3000;
 	h->fd = h->fd2 = -1;
 	h->wake[0] = h->wake[1] = -1;
 	{
@@ -789,7 +870,16 @@ void hostile_ca_set_mode(struct hostile_ca *h, enum hostile_mode mode)
 	pthread_mutex_lock(&h->lock);
 	h->mode = mode;
 	h->generation++;
+	h->finalized_ms = 0;
+	h->authz_invalid = 0;
 	memset(&h->counts, 0, sizeof(h->counts));
+	pthread_mutex_unlock(&h->lock);
+}
+
+void hostile_ca_set_hold_ms(struct hostile_ca *h, long ms)
+{
+	pthread_mutex_lock(&h->lock);
+	h->hold_ms = ms;
 	pthread_mutex_unlock(&h->lock);
 }
 

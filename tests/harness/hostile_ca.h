@@ -34,12 +34,20 @@ enum hostile_mode {
 	HC_MANY_AUTHZ,         /* newOrder: 1000 authorization URLs */
 	HC_HUGE_PROBLEM,       /* newOrder: 400 problem+json, a 100 KB detail with control characters */
 	HC_PROBLEM_CONTROL,    /* newOrder: 400 problem+json, a 20 KB detail with control characters (parses) */
+	/* Not hostile, but what CAs do in production (issue 15): */
+	HC_HOLD_PROCESSING,    /* the order stays "processing" (Retry-After: 1) for hold_ms after the first finalize */
+	HC_CLOCK_AHEAD,        /* the CA's clock is an hour ahead: Date headers, and notBefore a minute before its now */
+	HC_AUTHZ_FAILS,        /* newOrder: "pending", the authorization pending with http-01, dns-01 and tls-alpn-01;
+			        * a challenge answered turns it (and the order) invalid, as a validation that fails */
 	HC_MODE_COUNT
 };
 
 /* What the server received since the mode was last set. */
 struct hostile_counts {
 	int directory, nonce, account, new_order, authz, finalize, order_polls, cert;
+	int challenges;       /* challenge POSTs (HC_AUTHZ_FAILS) */
+	int authz_failed;     /* authorizations turned invalid (HC_AUTHZ_FAILS) */
+	int issued;           /* certificates made (a finalize the CA accepted) */
 	int other;            /* requests for anything else */
 	int connections;      /* accepted on 127.0.0.1 */
 	int redirect_target;  /* connections offered to the 127.0.0.2 listener */
@@ -59,6 +67,9 @@ const char *hostile_ca_ca_file(const struct hostile_ca *h);
 
 /* Selects how the server misbehaves from the next request on, and zeroes the counts. */
 void hostile_ca_set_mode(struct hostile_ca *h, enum hostile_mode mode);
+
+/* HC_HOLD_PROCESSING: how long the order stays "processing" after the first finalize of the mode (default 3 s). */
+void hostile_ca_set_hold_ms(struct hostile_ca *h, long ms);
 
 void hostile_ca_counts(struct hostile_ca *h, struct hostile_counts *out);
 

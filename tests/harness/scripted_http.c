@@ -74,6 +74,8 @@ int scripted_perform(void *vctx, const struct at_http_request *req, struct at_ht
 		resp->location = strdup(st->location);
 	if (st->retry_after)
 		resp->retry_after = strdup(st->retry_after);
+	if (st->date)
+		resp->date = strdup(st->date);
 	if (st->link) {
 		resp->links[0] = strdup(st->link);
 		resp->nlinks = 1;

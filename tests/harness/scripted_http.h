@@ -21,6 +21,7 @@ struct step {
 	const char *link;
 	const char *payload_has;  /* the decoded JWS payload must contain this */
 	const char *payload_lacks;/* ... and must not contain this */
+	const char *date;         /* the Date header, NULL: none */
 };
 
 struct script {

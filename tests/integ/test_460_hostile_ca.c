@@ -5,6 +5,8 @@
  * each case), with every log line one line, with the live records (that name's and another name's, written
  * directly) byte-identical and nothing new under certificates/ or staging/; and the same engine must then still
  * serve: the other name is returned without an order, and a fresh issuance succeeds once the CA behaves.
+ * An order that ran out of time (the slow drip, endless processing) is kept to be resumed, every other one is
+ * dropped; each case then starts without it.
  *
  * The engine has no request timeout knob (the client's default, 15 s, applies); poll_timeout_ms is 3 s.
  */
@@ -165,6 +167,28 @@ static int new_engine(struct at_engine **e)
 	return at_engine_new(e, &ec);
 }
 
+/* Whether the store keeps a pending order for name (to be resumed). */
+static int pending_order(const char *name)
+{
+	char key[512], *v = NULL;
+	size_t len = 0;
+	if (at_store_key(key, sizeof(key), "orders", ca_comp, name, "pending", (char *)NULL) != 0)
+		return -1;
+	int rc = at_store_load(store, key, &v, &len);
+	at_secret_free(v, len);
+	return rc == 0;
+}
+
+static void drop_pending_orders(void)
+{
+	char key[512];
+	if (at_store_key(key, sizeof(key), "orders", (char *)NULL) == 0) {
+		strcat(key, "/");
+		if (at_store_del(store, key) != 0)
+			fprintf(stderr, "  could not drop the pending orders\n");
+	}
+}
+
 /* Every line of the case's log starts with a timestamp and fits the logger's line: no forged lines. */
 static int log_lines_ok(int *nlines)
 {
@@ -303,6 +327,12 @@ static void run_case(const struct expect *x)
 	default:
 		break;
 	}
+	/* Out of time after the order was placed: kept to be resumed (and no other challenge type may be tried:
+	 * the CSR went in). Anything else: the order is spent. */
+	int resumable = x->mode == HC_SLOW_DRIP || x->mode == HC_ENDLESS_PROCESSING;
+	CHECK_INT(pending_order(SAME[0]), ==, resumable);
+	CHECK_INT(at_engine_fallback(e, rc), ==, 0);
+	drop_pending_orders();
 
 	/* Nothing bad stored: both live records byte-identical, nothing new in the tree. */
 	CHECK_OK(record_bytes(SAME[0], &same1, &same1_len));

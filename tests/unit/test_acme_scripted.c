@@ -11,13 +11,17 @@
 #include "util/b64.h"
 #include "util/err.h"
 #include "util/keys.h"
+#include "util/log.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -33,13 +37,16 @@ static const char *DIR_PLAIN =
 #define J "application/json"
 #define P "application/problem+json"
 
+/* notBefore of the next make_cert, in seconds from now. */
+static long cert_not_before = -60;
+
 /* A self-signed certificate for names with key, as PEM (caller frees). */
 static char *make_cert(EVP_PKEY *key, const char *const *names, size_t n)
 {
 	X509 *x = X509_new();
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notBefore(x), cert_not_before);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_NAME *nm = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"scripted", -1, -1, 0);
@@ -280,6 +287,192 @@ static void ari_absent(void)
 	fixture_stop(&f);
 }
 
+static int saw_order(void *ctx, const char *url)
+{
+	snprintf(ctx, 64, "%s", url);
+	return 0;
+}
+
+/* A kept order is resumed from where it stands: valid means download at once; one the CA no longer has is
+ * replaced by a new order (and the caller told its URL). */
+static void resume_valid_and_gone(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" },
+		{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN" },
+		{ "POST", CA "/order/6", 404, P, "{\"type\":\"urn:ietf:params:acme:error:malformed\",\"detail\":\"no such order\"}" },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1" },
+		TAIL_STEPS,
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	char seen[64] = "";
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .resume_url = CA "/order/5", .on_order = saw_order,
+					 .on_order_ctx = seen };
+	struct at_acme_cert cert;
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_INT(at_acme_last_finalized(f.c), ==, 1);
+	CHECK_STR(seen, "");
+	at_acme_cert_clear(&cert);
+	oo.resume_url = CA "/order/6";
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	CHECK_STR(seen, CA "/order/1");
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
+/* A Retry-After past the wait ends it at once, with the CA's delay for the caller's scheduler. */
+static void retry_after_past_the_wait(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}" },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}", NULL, "600" },
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .resume_url = CA "/order/5" };
+	struct at_acme_cert cert;
+	CHECK_INT(at_acme_obtain(f.c, &oo, &cert), ==, AT_E_TIMEOUT);
+	CHECK_INT(at_acme_last_finalized(f.c), ==, 1);
+	CHECK_INT(at_acme_last_problem(f.c)->retry_after, ==, 600);
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	fixture_stop(&f);
+}
+
+/* The fork-quiesce lock of a host, as the manager holds it: taken while the client works, released by the wait
+ * hooks. */
+static pthread_mutex_t quiesce = PTHREAD_MUTEX_INITIALIZER;
+static int hook_waits;
+static void hook_leave(void)
+{
+	hook_waits++;
+	pthread_mutex_unlock(&quiesce);
+}
+static void hook_enter(void)
+{
+	pthread_mutex_lock(&quiesce);
+}
+
+static void *forker(void *arg)
+{
+	long long *waited_ms = arg;
+	struct timespec t0, t1, pause = { 0, 300 * 1000000L };
+	nanosleep(&pause, NULL); /* the client is in its Retry-After pause by now */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_lock(&quiesce); /* what pthread_atfork's prepare handler does */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_unlock(&quiesce);
+	*waited_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	return NULL;
+}
+
+/* The client's pauses (here a 3 s Retry-After while the order is processing) go through the wait hooks, so a
+ * host's fork() (which takes the quiesce lock) is not held up by them. */
+static void retry_after_pause_releases_quiesce(void)
+{
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}" },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"processing\"}", NULL, "3" },
+		{ "POST", CA "/order/5", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" },
+		{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN" },
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	pthread_t t;
+	long long waited_ms = -1;
+	REQUIRE(fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN) == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none,
+					 .nsolvers = 1, .resume_url = CA "/order/5" };
+	struct at_acme_cert cert;
+	at_http_set_wait_hooks(hook_leave, hook_enter);
+	pthread_mutex_lock(&quiesce);
+	REQUIRE(pthread_create(&t, NULL, forker, &waited_ms) == 0);
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	pthread_mutex_unlock(&quiesce);
+	pthread_join(t, NULL);
+	at_http_set_wait_hooks(NULL, NULL);
+	CHECK_INT(hook_waits, >=, 1);
+	CHECK(waited_ms >= 0 && waited_ms < 500); /* not the 3 s pause */
+	CHECK_INT(f.s.off_script, ==, 0);
+	at_acme_cert_clear(&cert);
+	fixture_stop(&f);
+}
+
+/* Lines of path that contain needle. */
+static int count_lines(const char *path, const char *needle)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* A CA whose clock is an hour ahead of ours (its Date header says so) backdates notBefore by a minute: the
+ * certificate is valid only from 59 minutes from now by our clock. It is kept, with one warning naming the skew. */
+static void ca_clock_ahead_kept(void)
+{
+	char date[64], log_path[] = "/tmp/at-skew-XXXXXX";
+	time_t ahead = time(NULL) + 3600;
+	struct tm tm;
+	gmtime_r(&ahead, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, J, NULL },
+		{ "POST", CA "/order", 201, J, ORDER_CREATED, CA "/order/1" },
+		{ "POST", CA "/authz/1", 200, J, "{\"status\":\"valid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example.test\"}}" },
+		{ "POST", CA "/order/1", 200, J, "{\"status\":\"ready\",\"finalize\":\"" CA "/finalize/1\",\"authorizations\":[\"" CA "/authz/1\"]}" },
+		{ "POST", CA "/finalize/1", 200, J, "{\"status\":\"valid\",\"certificate\":\"" CA "/cert/1\"}" },
+		{ "POST", CA "/cert/1", 200, "application/pem-certificate-chain", "@CHAIN", .date = date },
+	};
+	struct step s0[sizeof(steps) / sizeof(steps[0])];
+	struct fixture f;
+	int fd = mkstemp(log_path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	cert_not_before = 3600 - 60;
+	int started = fixture_start_dir(&f, s0, steps, sizeof(s0) / sizeof(s0[0]), DIR_PLAIN);
+	cert_not_before = -60;
+	REQUIRE(started == 0);
+	CHECK_OK(at_acme_use_account(f.c, f.account, CA "/acct/7"));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	struct at_acme_order_opts oo = { .names = ONE, .nnames = 1, .cert_key = f.cert_key, .solvers = &none, .nsolvers = 1 };
+	struct at_acme_cert cert;
+	REQUIRE(at_log_open(AT_LOG_SINK_FILE, log_path, AT_LOG_INFO) == 0);
+	CHECK_OK(at_acme_obtain(f.c, &oo, &cert));
+	at_log_open(AT_LOG_SINK_STDERR, NULL, AT_LOG_WARN);
+	long skew = 0;
+	CHECK_OK(at_acme_clock_skew(f.c, &skew));
+	CHECK(skew >= 3598 && skew <= 3601);
+	CHECK_INT(count_lines(log_path, "ahead of this host's clock"), ==, 1);
+	CHECK_INT(count_lines(log_path, "+3"), ==, 1); /* the skew is named */
+	CHECK_INT(f.s.off_script, ==, 0);
+	CHECK_INT(f.s.pos, ==, f.s.n);
+	at_acme_cert_clear(&cert);
+	unlink(log_path);
+	fixture_stop(&f);
+}
+
 int main(void)
 {
 	RUN(replaces_refused_then_dropped_with_profile);
@@ -290,5 +483,9 @@ int main(void)
 	RUN(wrong_content_type_refused);
 	RUN(ari_renewal_info);
 	RUN(ari_absent);
+	RUN(ca_clock_ahead_kept);
+	RUN(resume_valid_and_gone);
+	RUN(retry_after_past_the_wait);
+	RUN(retry_after_pause_releases_quiesce);
 	return TEST_EXIT();
 }

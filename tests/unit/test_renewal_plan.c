@@ -1,7 +1,8 @@
 /*
  * When the manager renews: the lifetime rule (a third left, half under ten days, plus a bounded jitter after
- * it) and ARI (RFC 9773) through scripted renewalInfo answers: a window already begun means now, a window
- * before the lifetime point wins, one after it does not, a CA error falls back, Retry-After sets the next look.
+ * it) and ARI (RFC 9773) through scripted renewalInfo answers: a random time in the window even when it has
+ * begun, the CA advancing and postponing (up to a twentieth of the lifetime left), a CA error falls back,
+ * Retry-After sets the next look.
  */
 #include "engine/engine.h"
 #include "tests/harness/certgen.h"
@@ -121,7 +122,8 @@ static void lifetime_rule_without_ari(void)
 	CHECK(p.renew_at >= now + 2 * DAY - 5 && p.renew_at <= now + 2 * DAY + 3600 + 5);
 }
 
-static void window_begun_means_now(void)
+/* Section 4.2: a random time in the window even when it has begun; a time already past means now. */
+static void window_begun_picks_in_window(void)
 {
 	char body[256];
 	time_t now = time(NULL);
@@ -135,7 +137,16 @@ static void window_begun_means_now(void)
 	CHECK_OK(p.rc);
 	CHECK_INT(p.off_script, ==, 0);
 	CHECK_INT(p.from_ari, ==, 1);
-	CHECK(p.renew_at <= now + 2);
+	/* rnd 12345 in a 7201 s window: 5144 s after its start, in the future */
+	CHECK(p.renew_at >= s0 + 5144 - 2 && p.renew_at <= s0 + 5144 + 2);
+
+	/* a window almost over: the pick (5044 s after a start 7200 s ago) is past, so now */
+	s0 = now - 7200;
+	s1 = now + 100;
+	window_body(body, sizeof(body), s0, s1);
+	p = run(steps, 2, NB, NA);
+	CHECK_INT(p.from_ari, ==, 1);
+	CHECK(p.renew_at >= now && p.renew_at <= now + 3);
 }
 
 static void window_before_and_after_lifetime_point(void)
@@ -155,14 +166,23 @@ static void window_before_and_after_lifetime_point(void)
 	CHECK(p.renew_at >= s0 && p.renew_at <= s1);
 	CHECK(p.recheck_at >= now + 3600 - 2 && p.recheck_at <= now + 3600 + 2); /* the CA's Retry-After */
 
-	/* 60..61 days from now: later than the lifetime point, which stands */
+	/* 60..61 days from now: later than the lifetime point; the CA postpones, and is followed */
 	s0 = now + 60 * DAY;
 	s1 = now + 61 * DAY;
 	window_body(body, sizeof(body), s0, s1);
 	p = run(steps, 2, NB, NA);
-	CHECK_INT(p.from_ari, ==, 0);
-	CHECK(p.renew_at < s0);
+	CHECK_INT(p.from_ari, ==, 1);
+	CHECK(p.renew_at >= s0 && p.renew_at <= s1);
 	CHECK(p.recheck_at <= now + 3600 + 2); /* still asked again as the CA said */
+
+	/* 79..80 days from now, past the point where a twentieth of the 90 days is left (75.5 days from now):
+	 * that point, and the lifetime rule decides */
+	s0 = now + 79 * DAY;
+	s1 = now + 80 * DAY;
+	window_body(body, sizeof(body), s0, s1);
+	p = run(steps, 2, NB, NA);
+	CHECK_INT(p.from_ari, ==, 0);
+	CHECK(p.renew_at >= now + 80 * DAY - 9 * DAY / 2 - 2 && p.renew_at <= now + 80 * DAY - 9 * DAY / 2 + 2);
 }
 
 static void ari_error_falls_back(void)
@@ -180,14 +200,45 @@ static void ari_error_falls_back(void)
 	CHECK(p.recheck_at <= now + 6 * 3600 + 2);
 }
 
+/* A record whose stored renewal time has passed but which is younger than a tenth of its lifetime is kept: no
+ * order (the scripted CA has no step, so any request would be off script). */
+static void young_certificate_not_renewed(void)
+{
+	static const char *const names[] = { "young.example.test" };
+	struct script s = { .steps = NULL, .n = 0 };
+	struct at_http_ops ops = { .perform = scripted_perform, .ctx = &s };
+	struct at_store *st = NULL;
+	struct at_engine *e = NULL;
+	char *kp = NULL, *cp = NULL;
+	size_t kl = 0, cl = 0;
+	REQUIRE(at_store_open_file(&st, store_dir) == 0);
+	struct at_engine_config ec = { .directory_url = CA "/dir", .store = st, .http = &ops };
+	REQUIRE(at_engine_new(&e, &ec) == 0);
+	REQUIRE(harness_self_signed_pem(&kp, &kl, &cp, &cl, "DNS:young.example.test") == 0);
+	struct at_cert_record r = { .key_pem = kp, .key_len = kl, .chain_pem = cp, .chain_len = cl,
+				    .names = (char **)names, .nnames = 1, .renew_after = (long long)time(NULL) - 10 };
+	CHECK_OK(at_cert_record_save(st, at_engine_ca(e), &r));
+	struct at_solver none = { .type = AT_CHALLENGE_HTTP_01 };
+	int ordered = 1;
+	CHECK_OK(at_engine_ensure(e, names, 1, &none, 1, 0, NULL, &ordered));
+	CHECK_INT(ordered, ==, 0);
+	CHECK_INT(s.off_script, ==, 0);
+	CHECK_INT(at_renewal_floor(1000, 1000 + 90 * DAY), ==, 1000 + 9 * DAY);
+	free(kp);
+	free(cp);
+	at_engine_free(e);
+	at_store_close(st);
+}
+
 int main(void)
 {
 	if (mkdtemp(store_dir) == NULL)
 		return 1;
 	RUN(lifetime_rule_without_ari);
-	RUN(window_begun_means_now);
+	RUN(window_begun_picks_in_window);
 	RUN(window_before_and_after_lifetime_point);
 	RUN(ari_error_falls_back);
+	RUN(young_certificate_not_renewed);
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", store_dir);
 	return system(cmd) == 0 ? TEST_EXIT() : 1;

@@ -186,6 +186,18 @@ static void test_expiry_and_verify(void)
 	CHECK_INT(at_chain_check(old_chain, strlen(old_chain), key, strlen(key), names, 1, NULL, AT_CHECK_NOT_EXPIRED,
 				 NULL), ==, AT_E_EXPIRED);
 	CHECK_OK(at_chain_check(old_chain, strlen(old_chain), key, strlen(key), names, 1, NULL, 0, NULL));
+	/* A notBefore ahead of our clock (a host clock behind the CA's) is not expired, with or without trust. */
+	X509 *early = harness_cert_sign(lk, "early", "DNS:example.com", 3600, 86400, 0, inter, ik);
+	REQUIRE(early != NULL);
+	char *early_pem = harness_cert_pem(early, &n), *early_chain = cat2(early_pem, inter_pem);
+	REQUIRE(early_chain != NULL);
+	CHECK_OK(at_chain_check(early_chain, strlen(early_chain), key, strlen(key), names, 1, NULL, AT_CHECK_NOT_EXPIRED,
+				NULL));
+	CHECK_OK(at_chain_check(early_chain, strlen(early_chain), key, strlen(key), names, 1, trust,
+				AT_CHECK_NOT_EXPIRED, NULL));
+	X509_free(early);
+	free(early_pem);
+	free(early_chain);
 	/* without AT_CHECK_NOT_EXPIRED, verification does not look at the time either */
 	CHECK_OK(at_chain_check(old_chain, strlen(old_chain), key, strlen(key), names, 1, trust, 0, NULL));
 
