@@ -38,7 +38,7 @@ ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/
               acme/problem.c acme/request.c acme/revoke.c acme/san.c acme/solver.c
 STORE_SRC  := store/certs.c store/fileio.c store/key.c store/lock_file.c store/name.c store/punycode.c \
               store/store_file.c
-ENGINE_SRC := engine/engine.c engine/renew.c
+ENGINE_SRC := engine/attempts.c engine/backoff.c engine/engine.c engine/pending.c engine/renew.c
 CHALLENGE_SRC := challenge/dns01.c challenge/dns01_hook.c challenge/dns01_rfc2136.c challenge/dns01_wait.c \
               challenge/http01.c challenge/http01_request.c challenge/http01_responder.c challenge/http01_webroot.c \
               challenge/wait_hooks.c
@@ -59,6 +59,12 @@ MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
               shim/manager/tree_watch.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
+# A source file no list names would silently never be built: say so instead.
+UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC),\
+              $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c))
+ifneq ($(UNLISTED),)
+$(error $(UNLISTED): in no source list of the Makefile; add each to the list of the binary it belongs to)
+endif
 HARN_SRC  := $(wildcard tests/harness/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integ/test_*.c)
