@@ -14,6 +14,7 @@
 #include "acme/jws.h"
 #include "acme/problem.h"
 #include "acme/solver.h"
+#include "util/err.h"
 #include "util/keys.h"
 
 #include <stddef.h>
@@ -31,7 +32,7 @@ struct at_acme_config {
 };
 
 /* Returns 0, AT_E_INVAL, AT_E_NOMEM. Nothing is fetched yet. Caller frees with at_acme_free. */
-int at_acme_new(struct at_acme **out, const struct at_acme_config *cfg) __attribute__((warn_unused_result));
+int at_acme_new(struct at_acme **out, const struct at_acme_config *cfg) AT_MUST_CHECK;
 void at_acme_free(struct at_acme *c);
 
 /* The problem document of the last failure (type NULL when the last failure had none). Borrowed. */
@@ -47,7 +48,7 @@ unsigned long at_acme_badnonce_retries(const struct at_acme *c);
 /* How far the CA's clock is ahead of ours (negative: behind), in seconds, from the Date header of the last
  * response that had one (RFC 9110 section 6.6.1; one-second resolution plus the network's delay). Returns 0, or
  * AT_E_NOTFOUND when no response had a Date yet. */
-int at_acme_clock_skew(const struct at_acme *c, long *skew_s) __attribute__((warn_unused_result));
+int at_acme_clock_skew(const struct at_acme *c, long *skew_s) AT_MUST_CHECK;
 
 /* What the directory offers (fetched on first use, section 7.1.1). Borrowed strings, NULL when absent. */
 struct at_acme_directory_info {
@@ -58,7 +59,7 @@ struct at_acme_directory_info {
 	const char *const *profiles;        /* draft-ietf-acme-profiles: meta.profiles names */
 	size_t nprofiles;
 };
-int at_acme_directory(struct at_acme *c, struct at_acme_directory_info *out) __attribute__((warn_unused_result));
+int at_acme_directory(struct at_acme *c, struct at_acme_directory_info *out) AT_MUST_CHECK;
 
 struct at_acme_account_opts {
 	const char *email;        /* NULL: no contact */
@@ -74,11 +75,11 @@ struct at_acme_account_opts {
  * Returns 0, AT_E_NO_ACCOUNT (only_existing and none), AT_E_EAB_REQUIRED, or another error.
  */
 int at_acme_account(struct at_acme *c, const struct at_jws_key *key, const struct at_acme_account_opts *opts,
-		    char **account_url) __attribute__((warn_unused_result));
+		    char **account_url) AT_MUST_CHECK;
 
 /* Uses a known account without asking the CA (the URL came from the store). kid is copied. */
 int at_acme_use_account(struct at_acme *c, const struct at_jws_key *key, const char *kid)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 struct at_acme_order_opts {
 	const char *const *names;        /* DNS names ("*.x" for a wildcard) and IP literals (RFC 8738) */
@@ -124,7 +125,7 @@ struct at_acme_cert {
  * the wait at once with AT_E_TIMEOUT and the CA's delay in at_acme_last_problem()->retry_after. Returns 0 or an
  * error, with at_acme_last_problem() telling the CA's side and at_acme_last_finalized() how far it got. */
 int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *opts, struct at_acme_cert *out)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 void at_acme_cert_clear(struct at_acme_cert *cert);
 
 /* 1 when the last at_acme_obtain got as far as finalizing (the CSR was sent, or the resumed order was already
@@ -134,7 +135,7 @@ int at_acme_last_finalized(const struct at_acme *c);
 
 /* Revokes a certificate (section 7.6) with the account key. reason: RFC 5280 CRLReason, -1 to omit.
  * Returns 0, AT_E_ALREADY_REVOKED, or another error. */
-int at_acme_revoke(struct at_acme *c, const char *cert_pem, size_t len, int reason) __attribute__((warn_unused_result));
+int at_acme_revoke(struct at_acme *c, const char *cert_pem, size_t len, int reason) AT_MUST_CHECK;
 
 /* ARI (RFC 9773). */
 struct at_ari_window {
@@ -146,15 +147,15 @@ struct at_ari_window {
 
 /* The RFC 9773 section 4.1 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial DER
  * value bytes). *out new; caller frees. AT_E_PARSE when the certificate has no AKI. */
-int at_ari_cert_id(char **out, const char *leaf_pem, size_t len) __attribute__((warn_unused_result));
+int at_ari_cert_id(char **out, const char *leaf_pem, size_t len) AT_MUST_CHECK;
 
 /* Parses a renewalInfo response body (RFC 9773 section 4.2). Returns 0 or AT_E_PARSE (end before start too). */
-int at_ari_parse(struct at_ari_window *w, const char *json, size_t len) __attribute__((warn_unused_result));
+int at_ari_parse(struct at_ari_window *w, const char *json, size_t len) AT_MUST_CHECK;
 void at_ari_window_clear(struct at_ari_window *w);
 
 /* Fetches the window for cert_id. AT_E_UNSUPPORTED when the directory has no renewalInfo. */
 int at_acme_renewal_info(struct at_acme *c, const char *cert_id, struct at_ari_window *out)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* A uniformly random time within the window (RFC 9773 section 4.2); rnd is a random 32-bit value. */
 time_t at_ari_pick(const struct at_ari_window *w, unsigned rnd);

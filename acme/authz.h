@@ -3,6 +3,7 @@
 #define AUTOTLS_ACME_AUTHZ_H
 
 #include "acme/client.h"
+#include "util/err.h"
 
 struct acme_authz_work {
 	char *authz_url;             /* owned */
@@ -19,15 +20,15 @@ struct acme_authz_work {
 /* Fetches the authorization; when it is pending, picks the first solver whose type is offered, builds what it
  * needs and presents it. Returns 0, AT_E_NO_SOLVER, AT_E_AUTHZ_INVALID, AT_E_CHALLENGE, or a request error. */
 int acme_authz_prepare(struct at_acme *c, const char *authz_url, const struct at_solver *solvers, size_t nsolvers,
-		       struct acme_authz_work *w) __attribute__((warn_unused_result));
+		       struct acme_authz_work *w) AT_MUST_CHECK;
 
 /* Tells the CA to validate (POST {} to the challenge, section 7.5.1). */
-int acme_authz_respond(struct at_acme *c, struct acme_authz_work *w) __attribute__((warn_unused_result));
+int acme_authz_respond(struct at_acme *c, struct acme_authz_work *w) AT_MUST_CHECK;
 
 /* Polls the authorization until it is valid (0) or invalid (AT_E_AUTHZ_INVALID, with c->problem set from the
  * challenge's error), or the deadline (monotonic ms) passes (AT_E_TIMEOUT). */
 int acme_authz_wait(struct at_acme *c, struct acme_authz_work *w, long long deadline_ms)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* Withdraws a presented challenge and frees w's members. */
 void acme_authz_cleanup(struct acme_authz_work *w);

@@ -10,18 +10,20 @@
 #ifndef AUTOTLS_ACME_CHALLENGE_DATA_H
 #define AUTOTLS_ACME_CHALLENGE_DATA_H
 
+#include "util/err.h"
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 /* base64url(SHA-256(key_authorization)). *out new; caller frees. */
-int at_dns01_txt_value(char **out, const char *key_authorization) __attribute__((warn_unused_result));
+int at_dns01_txt_value(char **out, const char *key_authorization) AT_MUST_CHECK;
 
 /* The TLS-ALPN-01 certificate and its key (a fresh P-256 key). Both are new; caller frees. */
 int at_alpn01_cert_make(X509 **cert, EVP_PKEY **key, const char *identifier, const char *key_authorization)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* "1.0.0.127.in-addr.arpa" for 127.0.0.1, nibble form under ip6.arpa for IPv6 (RFC 8738 section 6).
  * *out new; caller frees. AT_E_INVAL when ip is not an IP literal. */
-int at_reverse_dns_name(char **out, const char *ip) __attribute__((warn_unused_result));
+int at_reverse_dns_name(char **out, const char *ip) AT_MUST_CHECK;
 
 #endif

@@ -6,6 +6,7 @@
 #define AUTOTLS_ACME_CLIENT_H
 
 #include "acme/acme.h"
+#include "util/err.h"
 
 #include <cjson/cJSON.h>
 
@@ -47,10 +48,10 @@ struct at_acme {
 };
 
 /* Fetches the directory once (section 7.1.1). */
-int acme_directory_load(struct at_acme *c) __attribute__((warn_unused_result));
+int acme_directory_load(struct at_acme *c) AT_MUST_CHECK;
 
 /* Takes a nonce from the pool, or asks newNonce (section 7.2). *out new; caller frees. */
-int acme_nonce_take(struct at_acme *c, char **out) __attribute__((warn_unused_result));
+int acme_nonce_take(struct at_acme *c, char **out) AT_MUST_CHECK;
 /* Keeps a Replay-Nonce for the next request (steals it; oldest dropped when full). */
 void acme_nonce_keep(struct at_acme *c, char *nonce);
 void acme_nonce_clear(struct at_acme *c);
@@ -62,13 +63,13 @@ void acme_nonce_clear(struct at_acme *c);
  * filled only on success (caller clears it).
  */
 int acme_post(struct at_acme *c, const char *url, const char *payload, int use_jwk, const char *accept,
-	      struct at_http_response *resp) __attribute__((warn_unused_result));
+	      struct at_http_response *resp) AT_MUST_CHECK;
 
 /* A plain GET (the directory, renewalInfo). Non-2xx is AT_E_HTTP, with a problem when one was sent. */
-int acme_get(struct at_acme *c, const char *url, struct at_http_response *resp) __attribute__((warn_unused_result));
+int acme_get(struct at_acme *c, const char *url, struct at_http_response *resp) AT_MUST_CHECK;
 
 /* Parses a JSON object body (capped at AT_JSON_MAX). *out new; cJSON_Delete it. */
-int acme_json_body(cJSON **out, const struct at_http_response *resp) __attribute__((warn_unused_result));
+int acme_json_body(cJSON **out, const struct at_http_response *resp) AT_MUST_CHECK;
 
 /* Notes the CA's clock from a response's Date header (see at_acme_clock_skew). */
 void acme_note_date(struct at_acme *c, const struct at_http_response *resp);
@@ -79,10 +80,10 @@ void acme_note_date(struct at_acme *c, const struct at_http_response *resp);
 void acme_sleep_ms(long ms);
 
 /* The running obtain's keepalive: 0, or the code to stop with. */
-int acme_keepalive(struct at_acme *c) __attribute__((warn_unused_result));
+int acme_keepalive(struct at_acme *c) AT_MUST_CHECK;
 
 /* RFC 3339 timestamp to unix seconds. Returns 0 or AT_E_PARSE. */
-int acme_parse_time(time_t *out, const char *s) __attribute__((warn_unused_result));
+int acme_parse_time(time_t *out, const char *s) AT_MUST_CHECK;
 
 /* The member as a string, or NULL. Borrowed. */
 const char *acme_json_str(const cJSON *obj, const char *member);

@@ -6,12 +6,14 @@
 #ifndef AUTOTLS_ACME_CSR_H
 #define AUTOTLS_ACME_CSR_H
 
+#include "util/err.h"
+
 #include <openssl/evp.h>
 #include <stddef.h>
 
 /* DER of the CSR; *der (caller frees) is *len bytes. Returns 0, AT_E_INVAL (no names, bad IP), AT_E_CRYPTO. */
 int at_csr_make(unsigned char **der, size_t *len, EVP_PKEY *key, const char *const *names, size_t nnames)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* 1 when s is an IPv4 or IPv6 literal (identifier type "ip", RFC 8738), else 0. */
 int at_name_is_ip(const char *s);

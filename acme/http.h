@@ -7,6 +7,8 @@
 #ifndef AUTOTLS_ACME_HTTP_H
 #define AUTOTLS_ACME_HTTP_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 #define AT_HTTP_MAX_BODY (1024 * 1024) /* a chain is the largest thing a CA sends us */
@@ -51,7 +53,7 @@ void at_http_response_clear(struct at_http_response *resp);
  * Returns 0, AT_E_NOMEM or AT_E_UNSUPPORTED (a libcurl built without thread safety).
  */
 int at_http_curl_new(struct at_http_ops *out, const char *ca_file, const char *user_agent)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* Hooks called around every wait for the network inside the libcurl implementation (the shim's manager
  * releases its fork-quiesce lock there). Set once, before any transfer. */
@@ -62,15 +64,15 @@ void at_http_pause_ms(long ms);
 
 /* Parses Retry-After (RFC 9110 section 10.2.3: delay-seconds or an HTTP-date) into seconds from now, >= 0.
  * Returns 0 or AT_E_PARSE. */
-int at_http_retry_after(long *seconds, const char *value, long now) __attribute__((warn_unused_result));
+int at_http_retry_after(long *seconds, const char *value, long now) AT_MUST_CHECK;
 
 /* Parses an HTTP-date (RFC 9110 section 5.6.7, IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT") into unix
  * seconds. Returns 0 or AT_E_PARSE. */
-int at_http_date(long long *out, const char *value) __attribute__((warn_unused_result));
+int at_http_date(long long *out, const char *value) AT_MUST_CHECK;
 
 /* Finds the URL of the first Link with rel="<rel>" in the response's Link headers (RFC 8288). *out new, caller
  * frees; AT_E_NOTFOUND when none. idx selects the idx-th match (for rel="alternate"). */
 int at_http_link(char **out, const struct at_http_response *resp, const char *rel, size_t idx)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 #endif

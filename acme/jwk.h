@@ -6,6 +6,8 @@
 #ifndef AUTOTLS_ACME_JWK_H
 #define AUTOTLS_ACME_JWK_H
 
+#include "util/err.h"
+
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
@@ -19,9 +21,9 @@
  * key is borrowed (public part suffices). *out is new; cJSON_Delete it. Returns 0, AT_E_UNSUPPORTED, AT_E_CRYPTO,
  * AT_E_NOMEM.
  */
-int at_jwk_from_pkey(cJSON **out, const EVP_PKEY *key) __attribute__((warn_unused_result));
+int at_jwk_from_pkey(cJSON **out, const EVP_PKEY *key) AT_MUST_CHECK;
 
 /* The thumbprint into out (AT_JWK_THUMBPRINT_LEN characters and a NUL). key is borrowed. */
-int at_jwk_thumbprint(char out[AT_JWK_THUMBPRINT_LEN + 1], const EVP_PKEY *key) __attribute__((warn_unused_result));
+int at_jwk_thumbprint(char out[AT_JWK_THUMBPRINT_LEN + 1], const EVP_PKEY *key) AT_MUST_CHECK;
 
 #endif

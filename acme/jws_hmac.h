@@ -5,12 +5,14 @@
 #ifndef AUTOTLS_ACME_JWS_HMAC_H
 #define AUTOTLS_ACME_JWS_HMAC_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 #define AT_HS256_LEN 32
 
 /* mac = HMAC-SHA256(key, input). key and input are borrowed. Returns 0, AT_E_INVAL (empty key), AT_E_CRYPTO. */
 int at_jws_hs256(unsigned char mac[AT_HS256_LEN], const unsigned char *key, size_t keylen, const void *input,
-		 size_t n) __attribute__((warn_unused_result));
+		 size_t n) AT_MUST_CHECK;
 
 #endif

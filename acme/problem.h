@@ -5,6 +5,8 @@
 #ifndef AUTOTLS_ACME_PROBLEM_H
 #define AUTOTLS_ACME_PROBLEM_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 #define AT_PROBLEM_MAX_SUB 8
@@ -25,7 +27,7 @@ struct at_problem {
 };
 
 /* Parses a problem document. Returns 0 or AT_E_PARSE; p is cleared first. */
-int at_problem_parse(struct at_problem *p, const char *json, size_t len) __attribute__((warn_unused_result));
+int at_problem_parse(struct at_problem *p, const char *json, size_t len) AT_MUST_CHECK;
 
 /* The error code for a problem type (AT_E_BADNONCE, AT_E_RATELIMITED, ..., AT_E_ACME for others). */
 int at_problem_code(const struct at_problem *p);

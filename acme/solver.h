@@ -7,6 +7,8 @@
 #ifndef AUTOTLS_ACME_SOLVER_H
 #define AUTOTLS_ACME_SOLVER_H
 
+#include "util/err.h"
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -20,7 +22,7 @@ enum at_challenge_type {
 /* "tls-alpn-01", "http-01", "dns-01". */
 const char *at_challenge_type_name(enum at_challenge_type type);
 /* Returns 0 and sets *out, or AT_E_UNSUPPORTED for any other type string. */
-int at_challenge_type_parse(enum at_challenge_type *out, const char *name) __attribute__((warn_unused_result));
+int at_challenge_type_parse(enum at_challenge_type *out, const char *name) AT_MUST_CHECK;
 
 /* Everything a solver may need; all members are borrowed for the duration of the call. */
 struct at_challenge {
@@ -46,7 +48,7 @@ struct at_challenge {
  * third of it has gone by) and takes no lock the solver could hold. A non-zero return (AT_E_LOCKED: the lock was
  * lost, someone else is issuing now) means stop waiting and return it.
  */
-int at_challenge_keepalive(const struct at_challenge *ch) __attribute__((warn_unused_result));
+int at_challenge_keepalive(const struct at_challenge *ch) AT_MUST_CHECK;
 
 struct at_solver {
 	enum at_challenge_type type;

@@ -13,6 +13,7 @@
 #include "acme/acme.h"
 #include "store/certs.h"
 #include "store/store.h"
+#include "util/err.h"
 
 #include <time.h>
 
@@ -41,7 +42,7 @@ struct at_engine_config {
 	int issue_lease_s;               /* the issue lock's lease, kept alive while held; 0: 300 s */
 };
 
-int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) __attribute__((warn_unused_result));
+int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) AT_MUST_CHECK;
 void at_engine_free(struct at_engine *e);
 
 /* The ACME client the engine drives (for revocation, ARI). Borrowed. */
@@ -49,7 +50,7 @@ struct at_acme *at_engine_acme(struct at_engine *e);
 
 /* Loads the account from the store (or creates it and stores it) and makes sure the CA knows it.
  * *url (may be NULL) gets a new copy of the account URL. */
-int at_engine_account(struct at_engine *e, char **url) __attribute__((warn_unused_result));
+int at_engine_account(struct at_engine *e, char **url) AT_MUST_CHECK;
 
 /* The store component for this engine's CA. Borrowed. */
 const char *at_engine_ca(const struct at_engine *e);
@@ -66,7 +67,7 @@ const char *at_engine_ca(const struct at_engine *e);
  */
 int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
 		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /*
  * The attempt record (engine/attempts.c): at_engine_ensure keeps, in the store, per name set, the failed tries
@@ -95,7 +96,7 @@ struct at_attempt_plan {
  * preferred order). Reads the store only. Returns 0 or AT_E_INVAL. */
 int at_engine_attempt_plan(struct at_engine *e, const char *const *names, size_t nnames,
 			   const enum at_challenge_type *offered, size_t noffered, struct at_attempt_plan *out)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /*
  * Whether an at_engine_ensure that failed with rc should be tried again at once through another challenge type:
@@ -131,6 +132,6 @@ time_t at_renewal_floor(time_t not_before, time_t not_after);
  * decided (the caller forces the renewal then: the lifetime rule alone would not see it due).
  */
 int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec, unsigned rnd, time_t *renew_at,
-			   time_t *recheck_at, int *from_ari) __attribute__((warn_unused_result));
+			   time_t *recheck_at, int *from_ari) AT_MUST_CHECK;
 
 #endif

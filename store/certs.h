@@ -13,6 +13,7 @@
 #define AUTOTLS_STORE_CERTS_H
 
 #include "store/store.h"
+#include "util/err.h"
 #include "util/x509.h"
 
 #include <stddef.h>
@@ -31,7 +32,7 @@ struct at_cert_record {
 
 /* A store component naming a CA, from its directory URL: host plus path, with anything outside [a-z0-9.-]
  * folded to '-' (e.g. "acme-v02.api.letsencrypt.org-directory"). out holds at least 254 bytes. */
-int at_store_ca_component(char *out, size_t size, const char *directory_url) __attribute__((warn_unused_result));
+int at_store_ca_component(char *out, size_t size, const char *directory_url) AT_MUST_CHECK;
 
 /* Stages, reads back, checks (the chain parses, the key matches the leaf, every name is covered; no trust or
  * expiry check: those are the caller's policy, through at_chain_check) and promotes rec for ca, a component from
@@ -39,12 +40,12 @@ int at_store_ca_component(char *out, size_t size, const char *directory_url) __a
  * info is ignored. Returns 0 or the check's or the store's error; the live record is unchanged on error and the
  * staged copy is deleted in every case. Callers serialise saves of one name (a store lock). */
 int at_cert_record_save(struct at_store *s, const char *ca, const struct at_cert_record *rec)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* Loads and re-checks (as in save) the live record for name (normalised) into rec, info filled in; free with
  * at_cert_record_clear. AT_E_NOTFOUND when there is none, AT_E_PARSE when it is not a whole record. */
 int at_cert_record_load(struct at_store *s, const char *ca, const char *name, struct at_cert_record *rec)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* Frees what rec owns (cleansing the key) and zeroes it. Safe on a zeroed or already cleared record. */
 void at_cert_record_clear(struct at_cert_record *rec);

@@ -5,6 +5,8 @@
 #ifndef AUTOTLS_STORE_KEYPATH_H
 #define AUTOTLS_STORE_KEYPATH_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 #define AT_STORE_COMPONENT_MAX 253
@@ -15,6 +17,6 @@ int at_store_component_ok(const char *c, size_t n);
 
 /* Checks a whole key: components joined by '/'. With prefix set the key must end in '/' (or be "", the root);
  * without, it must not. Returns 0 or AT_E_BADNAME. */
-int at_store_key_check(const char *key, int prefix) __attribute__((warn_unused_result));
+int at_store_key_check(const char *key, int prefix) AT_MUST_CHECK;
 
 #endif

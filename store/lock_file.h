@@ -4,6 +4,8 @@
 #ifndef AUTOTLS_STORE_LOCK_FILE_H
 #define AUTOTLS_STORE_LOCK_FILE_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 #define AT_LOCK_HELD_MAX 64
@@ -25,7 +27,7 @@ struct at_lockset {
 };
 
 /* Opens (creating 0700) ".locks" below root and fills in who we are. */
-int at_lockset_init(struct at_lockset *ls, int root) __attribute__((warn_unused_result));
+int at_lockset_init(struct at_lockset *ls, int root) AT_MUST_CHECK;
 
 /* Releases every lock still held and closes the folder. */
 void at_lockset_fini(struct at_lockset *ls);
@@ -43,13 +45,13 @@ void at_lockset_fork_handlers(void);
  * lock of a held name, from any thread, waits like everyone else. Returns 0, AT_E_LOCKED, AT_E_BADNAME,
  * AT_E_RANGE (lease out of range, or AT_LOCK_HELD_MAX locks held) or a store error. */
 int at_lockset_lock(struct at_lockset *ls, const char *name, int lease_s, int wait_ms)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* Extends the lease of a held lock to now + lease_s. Returns 0, AT_E_STATE (not held by this store object) or
  * AT_E_LOCKED (the lease had ended and someone else took the lock; it is no longer ours). */
-int at_lockset_refresh(struct at_lockset *ls, const char *name, int lease_s) __attribute__((warn_unused_result));
+int at_lockset_refresh(struct at_lockset *ls, const char *name, int lease_s) AT_MUST_CHECK;
 
 /* Releases a held lock. Same returns as at_lockset_refresh; the lock is not ours afterwards in every case. */
-int at_lockset_unlock(struct at_lockset *ls, const char *name) __attribute__((warn_unused_result));
+int at_lockset_unlock(struct at_lockset *ls, const char *name) AT_MUST_CHECK;
 
 #endif

@@ -7,17 +7,19 @@
 #ifndef AUTOTLS_STORE_NAME_H
 #define AUTOTLS_STORE_NAME_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 #define AT_NAME_MAX 253
 
 /* Writes the normalised form of in (in_len bytes, which may contain a NUL: it is refused) into out[AT_NAME_MAX+1].
  * Returns 0 or AT_E_BADNAME. */
-int at_name_normalize(char out[AT_NAME_MAX + 1], const char *in, size_t in_len) __attribute__((warn_unused_result));
+int at_name_normalize(char out[AT_NAME_MAX + 1], const char *in, size_t in_len) AT_MUST_CHECK;
 
 /* The store component for a normalised name (refused with AT_E_BADNAME if it is not normalised): a DNS name or
  * IPv4 literal is its own component, a wildcard "*.rest" becomes "_.rest" and an IPv6 literal has each ':'
  * replaced by '_'. The mapping is injective (normalised names never contain '_'). out holds AT_NAME_MAX+1 bytes. */
-int at_name_to_component(char out[AT_NAME_MAX + 1], const char *normalized) __attribute__((warn_unused_result));
+int at_name_to_component(char out[AT_NAME_MAX + 1], const char *normalized) AT_MUST_CHECK;
 
 #endif

@@ -16,6 +16,8 @@
 #ifndef AUTOTLS_STORE_STORE_H
 #define AUTOTLS_STORE_STORE_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -59,16 +61,16 @@ struct at_store {
  * $AUTOTLS_STORAGE, else /var/lib/autotls for root, else $XDG_DATA_HOME/autotls or ~/.local/share/autotls.
  * Caller closes with at_store_close.
  */
-int at_store_open_file(struct at_store **out, const char *path) __attribute__((warn_unused_result));
+int at_store_open_file(struct at_store **out, const char *path) AT_MUST_CHECK;
 
 /* The same, sharing live certificate records (certificates/...) read-only with group share_gid: those files
  * 0640 and their folders 0750 with that group; everything else (account keys, staging, locks) stays private.
  * A user who can read but not write the store gets a reader: loads work, locks and writes are refused. */
 int at_store_open_file_shared(struct at_store **out, const char *path, gid_t share_gid)
-	__attribute__((warn_unused_result));
+	AT_MUST_CHECK;
 
 /* The default location as above; *out new, caller frees. */
-int at_store_default_path(char **out) __attribute__((warn_unused_result));
+int at_store_default_path(char **out) AT_MUST_CHECK;
 
 /* Builds a key from components: at_store_key(buf, sizeof buf, "certificates", ca, name, "bundle.pem", NULL).
  * Returns 0, AT_E_BADNAME (a component breaks the rules) or AT_E_RANGE (buf too small). */

@@ -5,6 +5,8 @@
 #ifndef AUTOTLS_UTIL_BUF_H
 #define AUTOTLS_UTIL_BUF_H
 
+#include "util/err.h"
+
 #include <stddef.h>
 
 struct at_buf {
@@ -17,8 +19,8 @@ struct at_buf {
 void at_buf_init(struct at_buf *b, size_t max);
 
 /* Appends n bytes. Returns 0, AT_E_TOOBIG or AT_E_NOMEM; on error b is unchanged. */
-int at_buf_append(struct at_buf *b, const void *p, size_t n) __attribute__((warn_unused_result));
-int at_buf_append_str(struct at_buf *b, const char *s) __attribute__((warn_unused_result));
+int at_buf_append(struct at_buf *b, const void *p, size_t n) AT_MUST_CHECK;
+int at_buf_append_str(struct at_buf *b, const char *s) AT_MUST_CHECK;
 
 /* Hands the data over to the caller (free() it) and leaves b empty. Returns NULL when nothing was appended. */
 char *at_buf_steal(struct at_buf *b);

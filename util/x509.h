@@ -6,6 +6,8 @@
 #ifndef AUTOTLS_UTIL_X509_H
 #define AUTOTLS_UTIL_X509_H
 
+#include "util/err.h"
+
 #include <openssl/x509.h>
 #include <stddef.h>
 #include <time.h>
@@ -25,10 +27,10 @@ struct at_cert_info {
 
 /* Parses a PEM chain, leaf first. *out (caller frees with sk_X509_pop_free(.., X509_free)) has >= 1 certificate.
  * Returns 0, AT_E_PARSE (no certificate, or garbage between), AT_E_TOOBIG. */
-int at_chain_parse(STACK_OF(X509) **out, const char *pem, size_t len) __attribute__((warn_unused_result));
+int at_chain_parse(STACK_OF(X509) **out, const char *pem, size_t len) AT_MUST_CHECK;
 
 /* Fills info from a certificate. Free with at_cert_info_clear. */
-int at_cert_info_get(struct at_cert_info *info, X509 *cert) __attribute__((warn_unused_result));
+int at_cert_info_get(struct at_cert_info *info, X509 *cert) AT_MUST_CHECK;
 void at_cert_info_clear(struct at_cert_info *info);
 
 /* Flags for at_chain_check. */
@@ -47,10 +49,10 @@ void at_cert_info_clear(struct at_cert_info *info);
  */
 int at_chain_check(const char *chain_pem, size_t chain_len, const char *key_pem, size_t key_len,
 		   const char *const *names, size_t nnames, X509_STORE *trust, unsigned flags,
-		   struct at_cert_info *info) __attribute__((warn_unused_result));
+		   struct at_cert_info *info) AT_MUST_CHECK;
 
 /* A trust store holding the certificates in a PEM file (or PEM text). Caller frees with X509_STORE_free. */
-int at_trust_from_pem_file(X509_STORE **out, const char *path) __attribute__((warn_unused_result));
-int at_trust_from_pem(X509_STORE **out, const char *pem, size_t len) __attribute__((warn_unused_result));
+int at_trust_from_pem_file(X509_STORE **out, const char *path) AT_MUST_CHECK;
+int at_trust_from_pem(X509_STORE **out, const char *pem, size_t len) AT_MUST_CHECK;
 
 #endif
