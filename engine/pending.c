@@ -27,6 +27,15 @@ void engine_pending_clear(struct engine_pending *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Frees a record's JSON tree (NULL is fine), cleansing the certificate key's text it holds first. */
+static void delete_cleansed(cJSON *j)
+{
+	cJSON *k = j ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
+	if (cJSON_IsString(k))
+		OPENSSL_cleanse(k->valuestring, strlen(k->valuestring));
+	cJSON_Delete(j);
+}
+
 int engine_pending_load(struct at_engine *e, const char *comp, struct engine_pending *out)
 {
 	char key[1024];
@@ -74,13 +83,7 @@ int engine_pending_load(struct at_engine *e, const char *comp, struct engine_pen
 	rc = 0;
 out:
 	engine_pending_clear(&p);
-	if (j) {
-		/* the key's text sits in the parsed tree too */
-		cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "key");
-		if (cJSON_IsString(k))
-			OPENSSL_cleanse(k->valuestring, strlen(k->valuestring));
-		cJSON_Delete(j);
-	}
+	delete_cleansed(j);
 	return rc;
 }
 
@@ -106,12 +109,7 @@ int engine_pending_save(struct at_engine *e, const char *comp, const struct engi
 	rc = at_store_put(e->cfg.store, key, text, strlen(text));
 	at_secret_free(text, strlen(text));
 out:
-	if (j) {
-		cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "key");
-		if (cJSON_IsString(k))
-			OPENSSL_cleanse(k->valuestring, strlen(k->valuestring));
-		cJSON_Delete(j);
-	}
+	delete_cleansed(j);
 	return rc;
 }
 
