@@ -150,7 +150,7 @@ static void lead(struct at_engine *e)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
-	int failures = 0, served = 0, force = 0;
+	int failures = 0, publish_failures = 0, served = 0, force = 0;
 
 	for (;;) {
 		struct at_cert_record rec;
@@ -181,10 +181,26 @@ static void lead(struct at_engine *e)
 		force = 0;
 		if (ordered && served)
 			at_log_info("renewed the certificate for %s%s", names[0], cfg->ndomains > 1 ? " and more" : "");
-		if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, names[0]) == 0)
+		int prc = mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, names[0]);
+		if (prc == 0)
 			at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
 				    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
 				    ordered ? "" : " from the store");
+		if (prc != 0 && prc != AT_E_STATE) {
+			/* Stored but not served: try again with the failure backoff (the next round finds the stored
+			 * certificate and orders nothing), never wait for the renewal point while the old one runs out. */
+			long wait_s = backoff_s[publish_failures < 3 ? publish_failures : 3] / cfg->backoff_divisor;
+			if (wait_s < 1)
+				wait_s = 1;
+			publish_failures++;
+			at_log_error("the certificate for %s is stored but cannot be published (%s); next try in %ld s",
+				     names[0], at_strerror(prc), wait_s);
+			at_cert_record_clear(&rec);
+			if (sleep_until(time(NULL) + wait_s) != 0)
+				return;
+			continue;
+		}
+		publish_failures = 0;
 		served = 1;
 		/* Wait for the renewal point, asking ARI again whenever the CA said to. */
 		unsigned rnd = random_u32();
