@@ -127,8 +127,10 @@ int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generati
 			break;
 		}
 	}
-	if (rc == 0 && more != AT_E_NOTFOUND)
+	if (rc == 0 && more != AT_E_NOTFOUND) {
 		rc = more; /* AT_E_PARSE: a malformed payload */
+		at_log_error("the shared region's records are malformed (%s); keeping the current ones", at_strerror(rc));
+	}
 	if (rc != 0) {
 		snapshot_free(s);
 		return rc;
