@@ -472,7 +472,7 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	rc = parse_dns(cfg, getenv_fn);
 	if (rc != 0)
 		goto fail;
-	/* HTTP-01 (shim/manager/http01.c). */
+	/* HTTP-01 (challenge/http01*.c, configured by shim/manager/challenges.c). */
 	long http_port = 80;
 	rc = take_number(&http_port, "AUTOTLS_HTTP_PORT", getenv_fn("AUTOTLS_HTTP_PORT"), 1, 65535, "a port number");
 	if (rc != 0)

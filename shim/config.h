@@ -40,7 +40,7 @@ struct shim_config {
 					   * its certificate (threaded servers only; 0: never wait) */
 	unsigned challenges;              /* AUTOTLS_CHALLENGES: a bit per enum at_challenge_type (tls-alpn-01 = 1,
 					   * http-01 = 2, dns-01 = 4); 0: every type that can work */
-	/* DNS-01 through a hook (shim/manager/dns01.c); the solver exists only when dns_hook is set. */
+	/* DNS-01 through a hook (challenge/dns01_hook.c); the solver exists only when dns_hook is set. */
 	char *dns_hook;                   /* owned, may be NULL: AUTOTLS_DNS_HOOK, an absolute path to an executable */
 	char *dns_resolver;               /* owned, may be NULL: AUTOTLS_DNS_RESOLVER's IP literal (no brackets) */
 	int dns_resolver_port;            /* its port (53 when not given) */
@@ -58,7 +58,7 @@ struct shim_config {
 	size_t dns_tsig_secret_len;
 	char *dns_zone;                   /* owned, may be NULL: AUTOTLS_DNS_ZONE, the zone to update (lower case,
 					   * no final dot); unset: found by SOA queries at the update server */
-	/* HTTP-01 (shim/manager/http01.c). */
+	/* HTTP-01 (challenge/http01*.c, configured by shim/manager/challenges.c). */
 	int http_port;                    /* AUTOTLS_HTTP_PORT: the built-in responder's port (1..65535, 80) */
 	int http_redirect;                /* AUTOTLS_HTTP_REDIRECT=1: that responder answers every other request
 					   * with a 301 to https:// */
