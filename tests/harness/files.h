@@ -1,6 +1,7 @@
 /*
  * A test's own files: removing its temporary folder (or keeping it when AUTOTLS_TEST_KEEP is set, to look at
- * after a failure), copying a file, and printing the tail of a log for a failing test.
+ * after a failure), copying a file, counting the lines of a log that hold a string, and printing the tail of a
+ * log for a failing test.
  */
 #ifndef AUTOTLS_TESTS_HARNESS_FILES_H
 #define AUTOTLS_TESTS_HARNESS_FILES_H
@@ -20,5 +21,9 @@ int harness_copy_file(const char *from, const char *to, mode_t mode);
 /* Prints the last max_bytes of the file at path to stderr, headed "  --- <title> (tail) ---" (title NULL: the
  * path). 0, or -1 when the file cannot be read (nothing printed). */
 int harness_print_tail(const char *title, const char *path, size_t max_bytes);
+
+/* Lines of the file at path that contain needle (lines longer than 4 KiB count once per 4 KiB piece), or -1
+ * when it cannot be read. */
+int harness_file_count_lines(const char *path, const char *needle);
 
 #endif

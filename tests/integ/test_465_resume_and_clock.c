@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/store.h"
+#include "tests/harness/files.h"
 #include "tests/harness/hostile_ca.h"
 #include "tests/test.h"
 #include "util/err.h"
@@ -90,19 +91,6 @@ static int pending_order(struct at_engine *e, const char *name)
 	int rc = at_store_load(store, key, &v, &len);
 	at_secret_free(v, len);
 	return rc == 0;
-}
-
-static int count_lines(const char *path, const char *needle)
-{
-	char line[4096];
-	int n = 0;
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
 }
 
 /* The child role: one ensure of HELD, until killed. argv: child <store> <directory URL> <CA file>. */
@@ -220,8 +208,8 @@ static void ca_clock_ahead(void)
 	hostile_ca_counts(hc, &cnt);
 	CHECK_INT(cnt.new_order, ==, 1);
 	CHECK_INT(cnt.issued, ==, 1);
-	CHECK_INT(count_lines(log_path, "ahead of this host's clock"), ==, 1);
-	CHECK_INT(count_lines(log_path, "is +3"), ==, 1); /* the CA's skew, +3599..+3600 s */
+	CHECK_INT(harness_file_count_lines(log_path, "ahead of this host's clock"), ==, 1);
+	CHECK_INT(harness_file_count_lines(log_path, "is +3"), ==, 1); /* the CA's skew, +3599..+3600 s */
 }
 
 static int present_nothing(void *ctx, const struct at_challenge *ch)

@@ -5,6 +5,7 @@
  * key). Each step names the request it expects; a request out of script fails the test.
  */
 #include "acme/acme.h"
+#include "tests/harness/files.h"
 #include "tests/harness/certgen.h"
 #include "tests/harness/scripted_http.h"
 #include "tests/test.h"
@@ -414,20 +415,6 @@ static void retry_after_pause_releases_quiesce(void)
 	fixture_stop(&f);
 }
 
-/* Lines of path that contain needle. */
-static int count_lines(const char *path, const char *needle)
-{
-	char line[2048];
-	int n = 0;
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* A CA whose clock is an hour ahead of ours (its Date header says so) backdates notBefore by a minute: the
  * certificate is valid only from 59 minutes from now by our clock. It is kept, with one warning naming the skew. */
 static void ca_clock_ahead_kept(void)
@@ -464,8 +451,8 @@ static void ca_clock_ahead_kept(void)
 	long skew = 0;
 	CHECK_OK(at_acme_clock_skew(f.c, &skew));
 	CHECK(skew >= 3598 && skew <= 3601);
-	CHECK_INT(count_lines(log_path, "ahead of this host's clock"), ==, 1);
-	CHECK_INT(count_lines(log_path, "+3"), ==, 1); /* the skew is named */
+	CHECK_INT(harness_file_count_lines(log_path, "ahead of this host's clock"), ==, 1);
+	CHECK_INT(harness_file_count_lines(log_path, "+3"), ==, 1); /* the skew is named */
 	CHECK_INT(f.s.off_script, ==, 0);
 	CHECK_INT(f.s.pos, ==, f.s.n);
 	at_acme_cert_clear(&cert);
