@@ -52,7 +52,7 @@ PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hook
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
 MANAGER_COMMON_SRC := shim/manager/challenges.c shim/manager/lead.c shim/manager/publish.c shim/manager/quiesce.c \
               shim/manager/ready.c shim/manager/refusal.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
-              shim/shm.c
+              shim/shm.c shim/shm_dir.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
@@ -163,7 +163,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefine
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c shim/shm.c tests/harness/scripted_http.c
+FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c shim/shm.c shim/shm_dir.c tests/harness/scripted_http.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c

@@ -5,8 +5,6 @@
 
 #include <errno.h>
 #include <linux/futex.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -44,82 +42,6 @@ int shm_manager_claim(struct shm_region *r, int *took_over)
 	atomic_store(&r->helper_pid, (int32_t)getpid());
 	atomic_fetch_add(&r->mgr_gen, 1);
 	return 0;
-}
-
-static void futex_wake_all(_Atomic uint32_t *addr)
-{
-	/* Not FUTEX_PRIVATE: the waiters are other processes sharing the mapping. */
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-}
-
-int shm_write(struct shm_region *r, const void *payload, size_t len)
-{
-	if (len > SHM_DATA_MAX)
-		return AT_E_TOOBIG;
-	atomic_fetch_add_explicit(&r->seq, 1, memory_order_acq_rel); /* odd: writing */
-	atomic_thread_fence(memory_order_release);
-	memcpy(r->data, payload, len);
-	atomic_store_explicit(&r->used, (uint32_t)len, memory_order_relaxed);
-	atomic_fetch_add_explicit(&r->generation, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&r->seq, 1, memory_order_release); /* even: done */
-	atomic_fetch_add_explicit(&r->futex, 1, memory_order_release);
-	futex_wake_all(&r->futex);
-	return 0;
-}
-
-/* How long a reader waits for a write in progress: the manager's memcpy of at most SHM_SIZE takes a few
- * milliseconds; a writer killed in the middle (or a region scribbled on) never finishes. */
-#define READ_WAIT_MS 50
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation)
-{
-	long deadline = 0;
-	for (;;) {
-		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
-		if (s1 == 0)
-			return AT_E_NOTFOUND;
-		uint32_t used = atomic_load_explicit(&r->used, memory_order_relaxed);
-		uint64_t gen = atomic_load_explicit(&r->generation, memory_order_relaxed);
-		if (!(s1 & 1) && used <= SHM_DATA_MAX) {
-			unsigned char *copy = malloc(used ? used : 1);
-			if (copy == NULL)
-				return AT_E_NOMEM;
-			memcpy(copy, r->data, used);
-			atomic_thread_fence(memory_order_acquire);
-			if (atomic_load_explicit(&r->seq, memory_order_relaxed) == s1) {
-				*out = copy;
-				*len = used;
-				*generation = gen;
-				return 0;
-			}
-			shm_copy_free(copy, used);
-		}
-		/* A write in progress (odd), or one that changed the content under the copy: yield and look again,
-		 * for a bounded time, so that no reader (holding a lock the host's fork needs) spins for ever. */
-		if (deadline == 0)
-			deadline = now_ms() + READ_WAIT_MS;
-		else if (now_ms() > deadline)
-			return AT_E_TIMEOUT;
-		sched_yield();
-	}
-}
-
-void shm_copy_free(unsigned char *p, size_t len)
-{
-	if (p == NULL)
-		return;
-	/* The copy holds private keys. volatile stores so the compiler keeps them (no libcrypto here). */
-	volatile unsigned char *v = p;
-	for (size_t i = 0; i < len; i++)
-		v[i] = 0;
-	free(p);
 }
 
 void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms)
@@ -183,6 +105,14 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 		return AT_E_PARSE;
 	rec->key = (const char *)p + *off;
 	*off += rec->key_len;
+	return 0;
+}
+
+int shm_parse_record(const unsigned char *p, size_t len, struct shm_record *rec)
+{
+	size_t off = 0;
+	if (shm_next_record(p, len, &off, rec) != 0 || off != len)
+		return AT_E_PARSE;
 	return 0;
 }
 

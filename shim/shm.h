@@ -18,7 +18,17 @@
  * (EOWNERDEAD), which is also the election among candidates: one wins, the others see it busy and exit.
  * start_claim and start_at_ms let the tree start exactly one new manager per generation (lead.c).
  *
- * Record format (little-endian, packed one after another from data[0] to data[used]):
+ * Data (issue 9 item 4: a change costs what changed, not what the region holds). data[] holds a directory and a
+ * heap (struct shm_dir): one slot per record, each with the region generation at which its record was last
+ * written (its version), the record's place in the heap and its length (0: a free slot). A write appends the
+ * record's bytes to the heap where no slot points yet, then, under the seqlock, points its slot at them with a
+ * new version: the seqlock covers a few words, not the region. A follower walks the slots (a few instructions
+ * each), copies only the records whose version differs from the one it parsed, and keeps the parsed objects of
+ * all the others (shim/manager/sync.c). The heap has two halves; when the current one is full the writer copies
+ * the live records into the other one and flips (no version changes: nothing is parsed again), so replaced
+ * records never fill the region. An unchanged record is never written again (shm_put says AT_E_STATE).
+ *
+ * Record format (little-endian), one record per slot:
  *   u8 kind (SHM_CERT, SHM_CHALLENGE) | u8 name_len | name | u32 chain_len | chain PEM | u32 key_len | key PEM
  * A SHM_CERT record's name is the certificate's first name; a certificate covering several names is
  * published once per name.
@@ -33,8 +43,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHM_MAGIC 0x4154534eu /* "ATSN": the layout with mgr_alive */
-#define SHM_SIZE (8u << 20)  /* reserved, not committed: only written pages cost memory */
+#define SHM_MAGIC 0x41545344u /* "ATSD": the layout with a directory of versioned records */
+/* Reserved address space, not memory: the memfd is sparse and mapped MAP_NORESERVE, so only the pages written
+ * cost memory (about 2.5 KiB per certificate). 1 GiB holds some 200,000 certificates (each heap half holds
+ * the live records); a full region is logged and the publish retried (AT_E_TOOBIG). */
+#define SHM_SIZE (1u << 30)
+#define SHM_SLOTS (1u << 20) /* directory capacity: 16 MiB of the reservation, touched only as used */
 
 enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2 };
 
@@ -88,15 +102,66 @@ enum shm_manager_state shm_manager_state(const struct shm_region *r);
  * manager held it), or AT_E_LOCKED when a live manager holds it. */
 int shm_manager_claim(struct shm_region *r, int *took_over) AT_MUST_CHECK;
 
-/* Replaces the content with payload[0..len) (the manager's thread only) and wakes every follower.
- * Returns 0 or AT_E_TOOBIG. */
-int shm_write(struct shm_region *r, const void *payload, size_t len) AT_MUST_CHECK;
+/* The directory at data[0] (see the top of this file). Slot fields are written by the writer under the
+ * seqlock and read by followers under it (relaxed atomics: a torn read is caught by the sequence check). */
+struct shm_slot {
+	_Atomic uint64_t version; /* generation of the last write of this slot; 0: never written */
+	_Atomic uint32_t off;     /* of the record, from the heap's start */
+	_Atomic uint32_t len;     /* 0: free (a withdrawn record) */
+};
+struct shm_dir {
+	_Atomic uint32_t nslots; /* slots in use (high-water mark; slots at and above it are free) */
+	_Atomic uint32_t half;   /* the heap half records are appended to (0 or 1) */
+	_Atomic uint32_t fill;   /* bytes used in that half */
+	uint32_t pad;
+	struct shm_slot slot[SHM_SLOTS];
+};
+#define SHM_HEAP_OFF sizeof(struct shm_dir)
+#define SHM_HALF ((uint32_t)((SHM_DATA_MAX - SHM_HEAP_OFF) / 2))
 
-/* Copies a consistent content into *out (new, caller frees with shm_copy_free) and its generation.
- * Returns 0, AT_E_NOMEM, AT_E_NOTFOUND when nothing was ever written, or AT_E_TIMEOUT when no consistent
- * copy could be made within a bounded wait (a writer stopped in the middle: never a spin without end). */
-int shm_read(const struct shm_region *r, unsigned char **out, size_t *len, uint64_t *generation) AT_MUST_CHECK;
-void shm_copy_free(unsigned char *p, size_t len);
+struct shm_record;
+/* The writer's side (one thread of one process at a time: the tree's publisher, under its own lock). On its
+ * first write to a region the process adopts the records already there (a manager that took over keeps what
+ * its predecessor published: nothing is parsed again for a restart), dropping challenge records.
+ * shm_put writes a record for (kind, name), replacing the one there; AT_E_STATE when the record there is
+ * byte for byte the same (nothing is written, nobody wakes); AT_E_TOOBIG when the live records would not fit
+ * (the caller logs and retries), AT_E_INVAL for a name of 0 or over 255 bytes, AT_E_NOMEM.
+ * shm_drop withdraws it (0 or AT_E_NOTFOUND). Both wake every follower after a change. */
+int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
+	    const char *key, size_t key_len) AT_MUST_CHECK;
+int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name) AT_MUST_CHECK;
+
+/* A process-private region (anonymous memory, same layout) for a process that has no shared one; NULL when
+ * it cannot be mapped. */
+struct shm_region *shm_create_private(void);
+
+/* What changed for a follower: one entry per slot whose version differs from the one the follower knows. */
+struct shm_change {
+	uint32_t slot;
+	uint64_t version;
+	const unsigned char *rec; /* the record's bytes, in the change set's own copy; NULL: the slot is free */
+	size_t len;
+};
+struct shm_changes {
+	struct shm_change *v;
+	size_t n;
+	uint32_t nslots;     /* the directory's slot count at the read */
+	uint64_t generation; /* the region's generation at the read */
+	unsigned char *copy; /* owned (secret: private keys), the records' bytes */
+	size_t copy_len;
+};
+
+/* Reads, consistently (seqlock), every slot whose version differs from known[slot] (slots at or above nknown
+ * are known as version 0, i.e. free) and copies only those records. Returns 0, AT_E_NOTFOUND when nothing was
+ * ever written, AT_E_PARSE when the directory is not one (a slot outside the heap: a region scribbled on),
+ * AT_E_NOMEM, or AT_E_TIMEOUT when no consistent read could be made within a bounded wait (a writer stopped in
+ * the middle: never a spin without end). */
+int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t nknown, struct shm_changes *out)
+	AT_MUST_CHECK;
+void shm_changes_free(struct shm_changes *c);
+
+/* Parses one record (exactly len bytes). 0 or AT_E_PARSE. */
+int shm_parse_record(const unsigned char *p, size_t len, struct shm_record *rec) AT_MUST_CHECK;
 
 /* Waits until the futex word differs from seen or timeout_ms passes. */
 void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms);

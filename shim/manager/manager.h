@@ -39,11 +39,13 @@ void mgr_sleep_ms(long ms);
 extern pthread_mutex_t mgr_quiesce;
 extern pthread_mutex_t mgr_publish_mu;
 
-/* Builds this process's cache from the region (or from payload when there is no region) when its generation
- * changed. Returns 0 or a negative error. Takes the publish mutex. mgr_sync may be called for its effect alone
- * (a follower's wake-up, sync_now): on a failure the cache stays as it was and the next change tries again. */
+/* Brings this process's cache up to date with the region (mgr_host->shm; mgr_sync_region: a given one, e.g. the
+ * private region of a process without a shared one) when its generation changed, parsing only the records
+ * whose version changed. Returns 0 or a negative error. Takes the publish mutex. mgr_sync may be called for its
+ * effect alone (a follower's wake-up, sync_now): on a failure the cache stays as it was and the next change
+ * tries again. */
 int mgr_sync(void);
-int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation) AT_MUST_CHECK;
+int mgr_sync_region(struct shm_region *shm);
 
 /* The leader's work until it loses the lead (returns) or the process ends. */
 void mgr_lead(void);

@@ -1,11 +1,12 @@
 /*
  * The leader's side of publishing: the current certificate, the on-demand ones and the pending challenge
- * certificates, written together into the shared region (or, without one, straight into this process's cache).
+ * certificates, each its own record in the shared region (or, without one, in a private region of this
+ * process, which its own cache follows the same way). A publish writes one record (shm_put): what it costs
+ * does not grow with how many certificates the region holds, and an unchanged record is never written again.
  * The TLS-ALPN-01 solver (tlsalpn01_solver.c) adds and withdraws challenge certificates here. Runs on the
  * manager's threads (the leader's and the on-demand one), under state_mu.
  */
 #include "shim/manager/manager.h"
-#include "util/buf.h"
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
@@ -17,101 +18,68 @@
 
 #define MAX_CHALLENGES 64
 
-struct pem_pair {
-	char name[256];
-	char *chain;   /* owned */
-	size_t chain_len;
-	char *key;     /* owned, secret */
-	size_t key_len;
-};
-
-static struct pem_pair current;                     /* the managed certificate */
-static struct pem_pair challenges[MAX_CHALLENGES];  /* pending TLS-ALPN-01 certificates, by SNI */
-static size_t nchallenges;
-static uint64_t private_generation;                 /* without a shared region */
-static struct pem_pair *extra;                      /* on-demand certificates, by first name (owned array) */
-static size_t nextra, extra_cap;
-/* The manager's threads (the leader's and the on-demand one) both publish: this guards the state above. Held
- * for memory work and the region's memcpy only, never across network or disk waits. */
+/* The manager's threads (the leader's and the on-demand one) both publish: this guards the state below and the
+ * region's writer (shm_put is one writer's). Held for memory work and the region's copy only, never across
+ * network or disk waits. */
 static pthread_mutex_t state_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shm_region *private_region; /* without a shared region */
+static char current_name[256];            /* the managed certificate's record, as this process published it */
+static uint64_t current_hash;             /* of its chain (FNV-1a), 0: none published by this process */
+static size_t current_len;
+static size_t nchallenges;
 
-static void pair_clear(struct pem_pair *p)
+static struct shm_region *region(void)
 {
-	free(p->chain);
-	at_secret_free(p->key, p->key_len);
-	memset(p, 0, sizeof(*p));
+	if (mgr_host->shm != NULL)
+		return mgr_host->shm;
+	if (private_region == NULL)
+		private_region = shm_create_private();
+	return private_region;
 }
 
-/* A copy of a certificate and its key for publishing (freed with pair_clear). */
-static int pair_make(struct pem_pair *p, const char *name, const char *chain, size_t chain_len, const char *key,
-		     size_t key_len)
+static uint64_t hash64(const char *p, size_t n)
 {
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->chain = malloc(chain_len);
-	p->key = malloc(key_len);
-	if (p->chain == NULL || p->key == NULL) {
-		pair_clear(p);
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h | 1;
+}
+
+/* One record written, then this process's own cache brought up to date (the other processes follow on their
+ * own). AT_E_STATE: the region holds exactly this already. */
+static int put(enum shm_kind kind, const char *name, const char *chain, size_t chain_len, const char *key,
+	       size_t key_len)
+{
+	struct shm_region *r = region();
+	if (r == NULL)
 		return AT_E_NOMEM;
-	}
-	memcpy(p->chain, chain, chain_len);
-	p->chain_len = chain_len;
-	memcpy(p->key, key, key_len);
-	p->key_len = key_len;
-	return 0;
-}
-
-static int write_all(void)
-{
-	struct at_buf b;
-	int rc = 0;
-	at_buf_init(&b, SHM_DATA_MAX);
-	if (current.chain)
-		rc = shm_append_record(&b, SHM_CERT, current.name, current.chain, current.chain_len, current.key,
-				       current.key_len);
-	for (size_t i = 0; rc == 0 && i < nextra; i++)
-		rc = shm_append_record(&b, SHM_CERT, extra[i].name, extra[i].chain, extra[i].chain_len, extra[i].key,
-				       extra[i].key_len);
-	for (size_t i = 0; rc == 0 && i < nchallenges; i++)
-		rc = shm_append_record(&b, SHM_CHALLENGE, challenges[i].name, challenges[i].chain,
-				       challenges[i].chain_len, challenges[i].key, challenges[i].key_len);
-	if (rc == 0) {
-		if (mgr_host->shm) {
-			rc = shm_write(mgr_host->shm, b.data ? b.data : "", b.len);
-			if (rc == 0)
-				rc = mgr_sync();
-		} else {
-			rc = mgr_sync_payload((const unsigned char *)(b.data ? b.data : ""), b.len, ++private_generation);
-		}
-	}
-	at_buf_free_secret(&b);
+	int rc = shm_put(r, kind, name, chain, chain_len, key, key_len);
+	if (rc == 0)
+		rc = mgr_sync_region(r);
 	return rc;
 }
 
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
-	struct pem_pair next;
-	if (pair_make(&next, name, chain, chain_len, key, key_len) != 0)
-		return AT_E_NOMEM;
+	uint64_t h = hash64(chain, chain_len);
 	pthread_mutex_lock(&state_mu);
-	if (current.chain && current.chain_len == chain_len && memcmp(current.chain, chain, chain_len) == 0) {
+	if (current_hash == h && current_len == chain_len && strcmp(current_name, name) == 0) {
 		pthread_mutex_unlock(&state_mu);
-		pair_clear(&next);
 		return AT_E_STATE; /* nothing new */
 	}
-	struct pem_pair old = current;
-	current = next;
-	int rc = write_all();
-	if (rc != 0) {
-		/* Keep serving what was served before. */
-		pair_clear(&current);
-		current = old;
-		pthread_mutex_unlock(&state_mu);
-		return rc;
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len);
+	if (rc == AT_E_STATE)
+		rc = 0; /* a manager before this one published it: served already, nothing is written */
+	if (rc == 0) {
+		if (current_hash != 0 && strcmp(current_name, name) != 0 &&
+		    shm_drop(region(), SHM_CERT, current_name) == 0 && mgr_sync_region(region()) != 0)
+			at_log_debug("the cache follows the withdrawn %s at the next change", current_name);
+		snprintf(current_name, sizeof(current_name), "%s", name);
+		current_hash = h;
+		current_len = chain_len;
 	}
 	pthread_mutex_unlock(&state_mu);
-	pair_clear(&old);
-	return 0;
+	return rc;
 }
 
 int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char **key, size_t key_len)
@@ -121,15 +89,11 @@ int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char 
 	if (nchallenges == MAX_CHALLENGES) {
 		rc = AT_E_RANGE;
 	} else {
-		struct pem_pair *p = &challenges[nchallenges++];
-		memset(p, 0, sizeof(*p));
-		snprintf(p->name, sizeof(p->name), "%s", sni);
-		p->chain = *chain;
-		p->chain_len = chain_len;
-		p->key = *key;
-		p->key_len = key_len;
-		*chain = *key = NULL;
-		rc = write_all();
+		rc = put(SHM_CHALLENGE, sni, *chain, chain_len, *key, key_len);
+		if (rc == AT_E_STATE)
+			rc = 0;
+		if (rc == 0)
+			nchallenges++;
 	}
 	pthread_mutex_unlock(&state_mu);
 	free(*chain);
@@ -140,66 +104,23 @@ int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char 
 
 int mgr_withdraw_challenge(const char *sni)
 {
+	int rc = 0;
 	pthread_mutex_lock(&state_mu);
-	for (size_t i = 0; i < nchallenges; i++) {
-		if (strcmp(challenges[i].name, sni) != 0)
-			continue;
-		pair_clear(&challenges[i]);
-		challenges[i] = challenges[nchallenges - 1];
-		memset(&challenges[nchallenges - 1], 0, sizeof(challenges[0]));
+	struct shm_region *r = region();
+	if (r != NULL && shm_drop(r, SHM_CHALLENGE, sni) == 0) {
 		nchallenges--;
-		break;
+		rc = mgr_sync_region(r);
 	}
-	int rc = write_all();
 	pthread_mutex_unlock(&state_mu);
 	return rc;
 }
 
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
-	struct pem_pair next;
-	if (pair_make(&next, name, chain, chain_len, key, key_len) != 0)
-		return AT_E_NOMEM;
+	/* No count of its own: the region's size is the limit (shm_put says AT_E_TOOBIG); AT_E_STATE when the
+	 * region holds this very certificate (every process would parse it again for nothing). */
 	pthread_mutex_lock(&state_mu);
-	size_t i = 0;
-	while (i < nextra && strcmp(extra[i].name, name) != 0)
-		i++;
-	if (i < nextra && extra[i].chain_len == chain_len && memcmp(extra[i].chain, chain, chain_len) == 0) {
-		pthread_mutex_unlock(&state_mu);
-		pair_clear(&next);
-		return AT_E_STATE; /* nothing new: every process would parse the region again for nothing */
-	}
-	if (i == nextra && nextra == extra_cap) {
-		/* No count of its own: the region's size is the limit (shm_write says AT_E_TOOBIG). */
-		size_t nc = extra_cap ? extra_cap * 2 : 16;
-		struct pem_pair *nv = realloc(extra, nc * sizeof(*nv));
-		if (nv == NULL) {
-			pthread_mutex_unlock(&state_mu);
-			pair_clear(&next);
-			return AT_E_NOMEM;
-		}
-		extra = nv;
-		extra_cap = nc;
-	}
-	struct pem_pair old;
-	memset(&old, 0, sizeof(old));
-	if (i < nextra)
-		old = extra[i];
-	else
-		nextra++;
-	extra[i] = next;
-	int rc = write_all();
-	if (rc != 0) {
-		/* The region is full or the write failed: serve what was served before. */
-		pair_clear(&extra[i]);
-		if (old.chain)
-			extra[i] = old;
-		else
-			extra[i] = extra[--nextra];
-		pthread_mutex_unlock(&state_mu);
-		return rc;
-	}
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len);
 	pthread_mutex_unlock(&state_mu);
-	pair_clear(&old);
-	return 0;
+	return rc;
 }

@@ -1,16 +1,25 @@
 /*
- * From the shared region to this process's cache: copy the region under its seqlock, parse each record once
- * (PEM to X509 and EVP_PKEY), build an immutable snapshot with one entry per name a certificate covers, and
- * publish it to the preload's cache. Runs on the manager thread, and on a server thread for a ClientHello
- * that offers only acme-tls/1 (sync_now).
+ * From the shared region to this process's cache, paying for what changed only (issue 9 item 4): read the
+ * slots whose version differs from the one this process parsed (shm_read_changes copies only those records),
+ * parse each of them (PEM to X509 and EVP_PKEY, the refusal probe), keep the parsed entries of all the others,
+ * and publish a new immutable snapshot whose entries borrow the parsed objects. Runs on the manager thread, and
+ * on a server thread for a ClientHello that offers only acme-tls/1 (sync_now).
+ *
+ * Owns: the per-process table of parsed entries by slot (held, known) and the table of intermediates shared by
+ * many certificates (interned), both guarded by mgr_publish_mu. A replaced entry is retired, not freed: a
+ * snapshot still current for a callback may borrow it; it is freed on the monotonic clock after twice the
+ * cache's grace, when every snapshot that could borrow it is gone (cache.h). Never: parse a record whose
+ * version is the one already held, or hold mgr_publish_mu across I/O.
  */
 #include "shim/manager/manager.h"
 #include "acme/csr.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
 #include "util/x509.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,133 +33,321 @@ static uint64_t bad_generation;   /* guarded by mgr_publish_mu */
 static uint32_t bad_seq;
 static int bad;
 
-static void free_entries(struct cache_cert *v, size_t n)
+/* One parsed record: immutable once made, borrowed by snapshots. */
+struct parsed {
+	enum shm_kind kind;
+	X509 *leaf;
+	STACK_OF(X509) *chain; /* the intermediates (shared X509s, see intern), NULL when there are none */
+	EVP_PKEY *key;
+	time_t not_after;
+	unsigned refused;
+	const char *why;
+	int has_ip;
+	size_t nnames;
+	char **names; /* the certificate's names; a challenge: its record's name */
+	struct parsed *retired_next;
+	long retired_at_ms;
+};
+
+static uint64_t *known;        /* by slot: the version held (0: none) */
+static struct parsed **held;   /* by slot */
+static size_t nheld;           /* slots known */
+static size_t nentries, nchal; /* cache entries the held records make */
+static int nip;                /* held certificates covering an IP address */
+static struct parsed *retired;
+
+static void parsed_free(struct parsed *p)
 {
-	for (size_t i = 0; i < n; i++) {
-		X509_free(v[i].leaf);
-		EVP_PKEY_free(v[i].key);
-		sk_X509_pop_free(v[i].chain, X509_free);
+	if (p == NULL)
+		return;
+	X509_free(p->leaf);
+	EVP_PKEY_free(p->key);
+	sk_X509_pop_free(p->chain, X509_free);
+	for (size_t i = 0; i < p->nnames; i++)
+		free(p->names[i]);
+	free(p->names);
+	free(p);
+}
+
+/* ---- intermediates, parsed once per process however many certificates name them ---- */
+
+#define INTERN_MAX 64 /* distinct intermediates kept (a tree has a handful); beyond it each is parsed */
+static struct interned {
+	uint64_t hash;
+	size_t len;
+	char *pem;
+	X509 *x;
+} interned[INTERN_MAX];
+static size_t ninterned;
+
+static uint64_t hash64(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* One certificate block's X509 (a new reference): the interned one when its PEM was seen before. */
+static int intern(X509 **out, const char *pem, size_t len)
+{
+	uint64_t h = hash64(pem, len);
+	for (size_t i = 0; i < ninterned; i++) {
+		if (interned[i].hash == h && interned[i].len == len && memcmp(interned[i].pem, pem, len) == 0) {
+			X509_up_ref(interned[i].x);
+			*out = interned[i].x;
+			return 0;
+		}
 	}
-	free(v);
+	STACK_OF(X509) *one = NULL;
+	int rc = at_chain_parse(&one, pem, len);
+	if (rc != 0)
+		return rc;
+	if (sk_X509_num(one) != 1) {
+		sk_X509_pop_free(one, X509_free);
+		return AT_E_PARSE;
+	}
+	X509 *x = sk_X509_shift(one);
+	sk_X509_free(one);
+	if (ninterned < INTERN_MAX) {
+		char *copy = malloc(len);
+		if (copy != NULL) {
+			memcpy(copy, pem, len);
+			X509_up_ref(x);
+			interned[ninterned++] = (struct interned){ .hash = h, .len = len, .pem = copy, .x = x };
+		}
+	}
+	*out = x;
+	return 0;
+}
+
+/* The leaf and the intermediates of a chain PEM: the leaf parsed, each intermediate interned. */
+static int chain_parse(X509 **leaf, STACK_OF(X509) **rest, const char *pem, size_t len)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const size_t bl = sizeof(begin) - 1;
+	const char *end = pem + len;
+	*leaf = NULL;
+	*rest = NULL;
+	const char *b = memmem(pem, len, begin, bl);
+	if (b == NULL)
+		return AT_E_PARSE;
+	const char *next = memmem(b + bl, (size_t)(end - b - (ptrdiff_t)bl), begin, bl);
+	STACK_OF(X509) *one = NULL;
+	int rc = at_chain_parse(&one, pem, (size_t)((next ? next : end) - pem));
+	if (rc != 0)
+		return rc;
+	if (sk_X509_num(one) != 1) {
+		sk_X509_pop_free(one, X509_free);
+		return AT_E_PARSE;
+	}
+	*leaf = sk_X509_shift(one);
+	sk_X509_free(one);
+	if (next == NULL)
+		return 0;
+	if ((*rest = sk_X509_new_null()) == NULL) {
+		rc = AT_E_NOMEM;
+		goto fail;
+	}
+	while (next != NULL) {
+		b = next;
+		next = memmem(b + bl, (size_t)(end - b - (ptrdiff_t)bl), begin, bl);
+		X509 *x = NULL;
+		if ((rc = intern(&x, b, (size_t)((next ? next : end) - b))) != 0)
+			goto fail;
+		if (!sk_X509_push(*rest, x)) {
+			X509_free(x);
+			rc = AT_E_NOMEM;
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	X509_free(*leaf);
+	sk_X509_pop_free(*rest, X509_free);
+	*leaf = NULL;
+	*rest = NULL;
+	return rc;
+}
+
+static int names_set(struct parsed *p, char **names, size_t n)
+{
+	p->names = calloc(n ? n : 1, sizeof(char *));
+	if (p->names == NULL)
+		return AT_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if ((p->names[i] = strdup(names[i])) == NULL)
+			return AT_E_NOMEM;
+		p->nnames++;
+		p->has_ip |= at_name_is_ip(names[i]);
+	}
+	return 0;
+}
+
+/* One record to a new parsed entry. */
+static int parse_record(struct parsed **out, const struct shm_record *r)
+{
+	struct parsed *p = calloc(1, sizeof(*p));
+	struct at_cert_info info;
+	memset(&info, 0, sizeof(info));
+	if (p == NULL)
+		return AT_E_NOMEM;
+	p->kind = r->kind;
+	int rc = chain_parse(&p->leaf, &p->chain, r->chain, r->chain_len);
+	if (rc == 0)
+		rc = at_key_from_pem(&p->key, r->key, r->key_len);
+	if (rc == 0)
+		rc = at_cert_info_get(&info, p->leaf);
+	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
+	if (rc == 0 && r->kind != SHM_CHALLENGE)
+		rc = mgr_refused_levels(p->leaf, p->key, p->chain, &p->refused, &p->why);
+	if (rc == 0) {
+		p->not_after = info.not_after;
+		if (r->kind == SHM_CHALLENGE) {
+			char *one[] = { (char *)r->name };
+			rc = names_set(p, one, 1);
+			p->has_ip = 0;
+		} else {
+			rc = names_set(p, info.names, info.nnames);
+		}
+	}
+	at_cert_info_clear(&info);
+	if (rc != 0) {
+		parsed_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
 }
 
 static void snapshot_free(struct cache_snapshot *s)
 {
-	free_entries(s->certs, s->ncerts);
-	free_entries(s->challenges, s->nchallenges);
+	/* The entries borrow their objects from parsed entries (retired on their own clock). */
+	free(s->certs);
+	free(s->challenges);
 	free(s);
 }
 
-/* Appends one entry (taking new references) to a growing array. */
-static int add_entry(struct cache_cert **v, size_t *n, size_t *cap, const char *name, X509 *leaf,
-		     STACK_OF(X509) *extra, EVP_PKEY *key, time_t not_after)
+/* A snapshot of everything held: O(entries) pointer copies, nothing parsed. */
+static struct cache_snapshot *snapshot_make(uint64_t generation)
 {
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		struct cache_cert *nv = realloc(*v, nc * sizeof(*nv));
-		if (nv == NULL)
-			return AT_E_NOMEM;
-		*v = nv;
-		*cap = nc;
+	struct cache_snapshot *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->certs = malloc((nentries ? nentries : 1) * sizeof(*s->certs));
+	s->challenges = malloc((nchal ? nchal : 1) * sizeof(*s->challenges));
+	if (s->certs == NULL || s->challenges == NULL) {
+		snapshot_free(s);
+		return NULL;
 	}
-	struct cache_cert *c = &(*v)[*n];
-	memset(c, 0, sizeof(*c));
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	X509_up_ref(leaf);
-	c->leaf = leaf;
-	EVP_PKEY_up_ref(key);
-	c->key = key;
-	c->chain = extra ? X509_chain_up_ref(extra) : NULL;
-	c->not_after = not_after;
-	(*n)++;
-	return 0;
-}
-
-static int add_record(struct cache_snapshot *s, size_t *cap_c, size_t *cap_ch, const struct shm_record *r)
-{
-	STACK_OF(X509) *chain = NULL;
-	EVP_PKEY *key = NULL;
-	struct at_cert_info info;
-	int rc = at_chain_parse(&chain, r->chain, r->chain_len);
-	if (rc != 0)
-		return rc;
-	rc = at_key_from_pem(&key, r->key, r->key_len);
-	if (rc != 0) {
-		sk_X509_pop_free(chain, X509_free);
-		return rc;
-	}
-	X509 *leaf = sk_X509_shift(chain);
-	memset(&info, 0, sizeof(info));
-	rc = at_cert_info_get(&info, leaf);
-	unsigned refused = 0;
-	const char *why = NULL;
-	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
-	if (rc == 0 && r->kind != SHM_CHALLENGE)
-		rc = mgr_refused_levels(leaf, key, chain, &refused, &why);
-	if (rc == 0) {
-		if (r->kind == SHM_CHALLENGE) {
-			rc = add_entry(&s->challenges, &s->nchallenges, cap_ch, r->name, leaf, NULL, key, info.not_after);
-		} else {
-			for (size_t i = 0; rc == 0 && i < info.nnames; i++) {
-				rc = add_entry(&s->certs, &s->ncerts, cap_c, info.names[i], leaf,
-					       sk_X509_num(chain) > 0 ? chain : NULL, key, info.not_after);
-				if (rc == 0) {
-					s->certs[s->ncerts - 1].refused_levels = refused;
-					s->certs[s->ncerts - 1].refused_why = why;
-				}
-				s->has_ip |= at_name_is_ip(info.names[i]);
+	s->generation = generation;
+	s->free_fn = snapshot_free;
+	s->has_ip = nip > 0;
+	for (size_t slot = 0; slot < nheld; slot++) {
+		const struct parsed *p = held[slot];
+		if (p == NULL)
+			continue;
+		for (size_t i = 0; i < p->nnames; i++) {
+			struct cache_cert *c = p->kind == SHM_CHALLENGE ? &s->challenges[s->nchallenges++]
+								 : &s->certs[s->ncerts++];
+			*c = (struct cache_cert){ .name = p->names[i], .leaf = p->leaf, .key = p->key, .not_after = p->not_after };
+			if (p->kind != SHM_CHALLENGE) {
+				c->chain = p->chain;
+				c->refused_levels = p->refused;
+				c->refused_why = p->why;
 			}
 		}
 	}
-	at_cert_info_clear(&info);
-	X509_free(leaf);
-	EVP_PKEY_free(key);
-	sk_X509_pop_free(chain, X509_free);
-	return rc;
+	return s;
 }
 
-int mgr_sync_payload(const unsigned char *payload, size_t len, uint64_t generation)
+static void hold(size_t slot, struct parsed *p)
 {
-	struct cache_snapshot *s = calloc(1, sizeof(*s));
-	size_t cap_c = 0, cap_ch = 0, off = 0;
-	struct shm_record r;
-	int more, rc = 0;
-	if (s == NULL)
-		return AT_E_NOMEM;
-	s->generation = generation;
-	s->free_fn = snapshot_free;
-	while ((more = shm_next_record(payload, len, &off, &r)) == 0) {
-		rc = add_record(s, &cap_c, &cap_ch, &r);
-		if (rc != 0) {
-			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
-				     at_strerror(rc));
-			break;
+	struct parsed *old = held[slot];
+	if (old != NULL) {
+		*(old->kind == SHM_CHALLENGE ? &nchal : &nentries) -= old->nnames;
+		nip -= old->has_ip;
+		old->retired_at_ms = at_clock_ms();
+		old->retired_next = retired;
+		retired = old;
+	}
+	held[slot] = p;
+	if (p != NULL) {
+		*(p->kind == SHM_CHALLENGE ? &nchal : &nentries) += p->nnames;
+		nip += p->has_ip;
+	}
+}
+
+static void sweep_retired(void)
+{
+	long now = at_clock_ms();
+	struct parsed **pp = &retired;
+	while (*pp) {
+		struct parsed *p = *pp;
+		if (now - p->retired_at_ms > 2L * CACHE_GRACE_S * 1000L) {
+			*pp = p->retired_next;
+			parsed_free(p);
+		} else {
+			pp = &p->retired_next;
 		}
 	}
-	if (rc == 0 && more != AT_E_NOTFOUND) {
-		rc = more; /* AT_E_PARSE: a malformed payload */
-		at_log_error("the shared region's records are malformed (%s); keeping the current ones", at_strerror(rc));
-	}
-	if (rc != 0) {
-		snapshot_free(s);
-		return rc;
-	}
-	if (mgr_host->publish == NULL) {
-		snapshot_free(s);
+}
+
+static int table_reserve(size_t n)
+{
+	if (n <= nheld)
 		return 0;
-	}
-	mgr_host->publish(s);
+	uint64_t *k = realloc(known, n * sizeof(*k));
+	if (k == NULL)
+		return AT_E_NOMEM;
+	known = k;
+	struct parsed **h = realloc(held, n * sizeof(*h));
+	if (h == NULL)
+		return AT_E_NOMEM;
+	held = h;
+	memset(known + nheld, 0, (n - nheld) * sizeof(*known));
+	memset(held + nheld, 0, (n - nheld) * sizeof(*held));
+	nheld = n;
 	return 0;
 }
 
-int mgr_sync(void)
+/* Parses what changed and takes it; a record that does not parse keeps what its slot held (logged once per
+ * version: its version is taken, so it is not tried again until it changes). */
+static int apply(const struct shm_changes *c)
 {
-	struct shm_region *shm = mgr_host->shm;
-	unsigned char *p = NULL;
-	size_t len = 0;
-	uint64_t gen = 0;
-	int rc = 0;
+	size_t need = c->nslots;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].slot + 1u > need)
+			need = c->v[i].slot + 1u;
+	int rc = table_reserve(need);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct shm_change *x = &c->v[i];
+		struct shm_record r;
+		struct parsed *p = NULL;
+		if (x->rec == NULL) {
+			hold(x->slot, NULL);
+		} else if ((rc = shm_parse_record(x->rec, x->len, &r)) != 0) {
+			at_log_error("the shared region's records are malformed (%s); keeping the current ones",
+				     at_strerror(rc));
+		} else if ((rc = parse_record(&p, &r)) != 0) {
+			if (rc == AT_E_NOMEM)
+				return rc; /* nothing taken for this one: the next change tries again */
+			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
+				     at_strerror(rc));
+		} else {
+			hold(x->slot, p);
+		}
+		known[x->slot] = x->version;
+	}
+	return 0;
+}
 
+int mgr_sync_region(struct shm_region *shm)
+{
+	struct shm_changes c;
+	int rc = 0;
 	/* The manager process serves no handshakes: it has no cache to fill. */
 	if (shm == NULL || mgr_host->publish == NULL)
 		return 0;
@@ -159,18 +356,26 @@ int mgr_sync(void)
 	if (now_gen == local_generation ||
 	    (bad && now_gen == bad_generation && atomic_load(&shm->seq) == bad_seq))
 		goto out;
-	rc = shm_read(shm, &p, &len, &gen);
-	if (rc == 0 && gen != local_generation) {
-		rc = mgr_sync_payload(p, len, gen);
+	rc = shm_read_changes(shm, known, nheld, &c);
+	if (rc == 0) {
+		rc = apply(&c);
 		if (rc == 0) {
-			local_generation = gen;
-			bad = 0;
-			at_log_debug("pid %d now serves generation %llu", (int)getpid(), (unsigned long long)gen);
+			struct cache_snapshot *s = snapshot_make(c.generation);
+			if (s == NULL) {
+				rc = AT_E_NOMEM;
+			} else {
+				mgr_host->publish(s);
+				local_generation = c.generation;
+				bad = 0;
+				at_log_debug("pid %d now serves generation %llu (%zu record(s) changed)", (int)getpid(),
+					     (unsigned long long)c.generation, c.n);
+			}
 		}
+		shm_changes_free(&c);
 	}
-	shm_copy_free(p, len);
+	sweep_retired();
 	if (rc != 0 && rc != AT_E_NOTFOUND && rc != AT_E_NOMEM) {
-		if (!bad && rc != AT_E_PARSE) /* mgr_sync_payload said why already */
+		if (!bad)
 			at_log_error("pid %d cannot read the shared region (%s); it keeps serving the certificates it "
 				     "has until the region is written again", (int)getpid(), at_strerror(rc));
 		bad = 1;
@@ -180,4 +385,9 @@ int mgr_sync(void)
 out:
 	pthread_mutex_unlock(&mgr_publish_mu);
 	return rc == AT_E_NOTFOUND ? 0 : rc;
+}
+
+int mgr_sync(void)
+{
+	return mgr_sync_region(mgr_host->shm);
 }

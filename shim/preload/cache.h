@@ -17,10 +17,10 @@
 #define CACHE_GRACE_S 30
 
 struct cache_cert {
-	char name[256];          /* lowercase DNS name or IP literal; "*.x" covers one label */
-	X509 *leaf;              /* owned by the snapshot */
-	STACK_OF(X509) *chain;   /* owned, may be NULL */
-	EVP_PKEY *key;           /* owned */
+	const char *name;        /* lowercase DNS name or IP literal; "*.x" covers one label */
+	X509 *leaf;              /* owned by the snapshot's builder (free_fn; the manager's parsed entries) */
+	STACK_OF(X509) *chain;   /* likewise, may be NULL */
+	EVP_PKEY *key;           /* likewise */
 	time_t not_after;
 	unsigned refused_levels; /* bit L: OpenSSL refuses this certificate at security level L (0..5), found
 				  * once when the snapshot is built (cache_refused_levels); such a handshake keeps

@@ -30,8 +30,8 @@ static struct cache_snapshot *make(uint64_t gen)
 	s->generation = gen;
 	s->ncerts = 2;
 	s->certs = calloc(2, sizeof(*s->certs));
-	snprintf(s->certs[0].name, sizeof(s->certs[0].name), "a.example.test");
-	snprintf(s->certs[1].name, sizeof(s->certs[1].name), "*.wild.test");
+	s->certs[0].name = "a.example.test";
+	s->certs[1].name = "*.wild.test";
 	/* not_after carries the generation so a reader can tell a torn snapshot */
 	s->certs[0].not_after = (time_t)(4000000000LL + (long long)gen);
 	s->certs[1].not_after = (time_t)(4000000000LL + (long long)gen);

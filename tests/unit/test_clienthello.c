@@ -114,17 +114,17 @@ static void cache_lookups(void)
 {
 	struct cache_cert certs[6];
 	memset(certs, 0, sizeof(certs));
-	snprintf(certs[0].name, sizeof(certs[0].name), "a.example.test");
+	certs[0].name = "a.example.test";
 	certs[0].not_after = 2000;
-	snprintf(certs[1].name, sizeof(certs[1].name), "*.wild.test");
+	certs[1].name = "*.wild.test";
 	certs[1].not_after = 2000;
-	snprintf(certs[2].name, sizeof(certs[2].name), "old.example.test");
+	certs[2].name = "old.example.test";
 	certs[2].not_after = 500;
-	snprintf(certs[3].name, sizeof(certs[3].name), "dup.example.test");
+	certs[3].name = "dup.example.test";
 	certs[3].not_after = 500;
-	snprintf(certs[4].name, sizeof(certs[4].name), "dup.example.test");
+	certs[4].name = "dup.example.test";
 	certs[4].not_after = 2000;
-	snprintf(certs[5].name, sizeof(certs[5].name), "dup.example.test");
+	certs[5].name = "dup.example.test";
 	certs[5].not_after = 3000;
 	struct cache_snapshot s = { .ncerts = 6, .certs = certs };
 	lookups_in(&s, certs);
@@ -139,9 +139,12 @@ static void cache_index_many(void)
 {
 	enum { N = 5000 };
 	struct cache_cert *certs = calloc(N, sizeof(*certs));
-	REQUIRE(certs != NULL);
+	char *names = calloc(N, 32);
+	REQUIRE(certs != NULL && names != NULL);
 	for (int i = 0; i < N; i++) {
-		snprintf(certs[i].name, sizeof(certs[i].name), i == N / 2 ? "*.w%d.test" : "n%d.example.test", i);
+		char *nm = names + (size_t)i * 32;
+		snprintf(nm, 32, i == N / 2 ? "*.w%d.test" : "n%d.example.test", i);
+		certs[i].name = nm;
 		certs[i].not_after = 2000;
 	}
 	struct cache_snapshot s = { .ncerts = N, .certs = certs };
@@ -161,6 +164,7 @@ static void cache_index_many(void)
 	CHECK(cache_find_cert(&s, "x.y.w2500.test", 1000) == NULL);
 	free(s.index);
 	free(certs);
+	free(names);
 }
 
 static int freed;

@@ -1,30 +1,154 @@
 /*
- * The shared region (shim/shm.c): what the manager writes a reader copies whole; a write that never ends (a
- * writer killed in its copy, a region scribbled on) makes a reader give up within a bounded wait instead of
- * spinning; records round-trip and a malformed payload is refused.
+ * The shared region (shim/shm.c, shim/shm_dir.c): a follower copies only the records whose version changed; an
+ * unchanged record is not written again; a full heap half is compacted without new versions; a new writer
+ * adopts what is there; a directory scribbled on is refused; a write that never ends (a writer killed in it)
+ * makes a reader give up within a bounded wait instead of spinning; records round-trip and a malformed record
+ * is refused.
  */
 #include "shim/preload/shm_map.c" /* the preload's own files: not in the core archive */
 #include "shim/shm.c"
+#include "shim/shm_dir.c"
 #include "tests/test.h"
 #include "util/buf.h"
 #include "util/clock.h"
 
-static void write_then_read(void)
+/* The changes a follower that knows versions known[0..nknown) would read (copied into *c). */
+static size_t changes(struct shm_region *r, uint64_t *known, size_t nknown, struct shm_changes *c)
+{
+	int rc = shm_read_changes(r, known, nknown, c);
+	CHECK_OK(rc);
+	if (rc != 0)
+		return 0;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].slot < nknown)
+			known[c->v[i].slot] = c->v[i].version;
+	return c->n;
+}
+
+static void put_then_read_only_what_changed(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL;
 	REQUIRE(shm_create(&r, &fd) == 0);
-	unsigned char *p = NULL;
-	size_t len = 0;
-	uint64_t gen = 0;
-	CHECK_INT(shm_read(r, &p, &len, &gen), ==, AT_E_NOTFOUND);
-	CHECK_OK(shm_write(r, "hello", 5));
-	CHECK_OK(shm_read(r, &p, &len, &gen));
-	CHECK_INT(len, ==, 5);
-	CHECK(p != NULL && memcmp(p, "hello", 5) == 0);
-	CHECK_INT(gen, ==, 1);
-	shm_copy_free(p, len);
-	CHECK_INT(shm_write(r, "x", SHM_DATA_MAX + 1), ==, AT_E_TOOBIG);
+	struct shm_changes c;
+	uint64_t known[8] = { 0 };
+	CHECK_INT(shm_read_changes(r, known, 8, &c), ==, AT_E_NOTFOUND);
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
+	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2));
+	CHECK_OK(shm_put(r, SHM_CHALLENGE, "a.example.test", "CC", 2, "KC", 2)); /* another kind, another slot */
+	CHECK_INT(changes(r, known, 8, &c), ==, 3);
+	CHECK_INT(c.nslots, ==, 3);
+	struct shm_record rec;
+	CHECK_OK(shm_parse_record(c.v[1].rec, c.v[1].len, &rec));
+	CHECK_STR(rec.name, "b.example.test");
+	CHECK(rec.chain_len == 2 && memcmp(rec.chain, "CB", 2) == 0);
+	shm_changes_free(&c);
+	/* Nothing changed: nothing copied. The same bytes again: nothing written, nobody woken. */
+	CHECK_INT(changes(r, known, 8, &c), ==, 0);
+	shm_changes_free(&c);
+	uint32_t futex = atomic_load(&r->futex);
+	CHECK_INT(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2), ==, AT_E_STATE);
+	CHECK_INT(atomic_load(&r->futex), ==, futex);
+	/* One record changes: one change, in its own slot, with a new version. */
+	uint64_t before = known[1];
+	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB2", 3, "KB", 2));
+	CHECK_INT(changes(r, known, 8, &c), ==, 1);
+	CHECK_INT(c.v[0].slot, ==, 1);
+	CHECK(known[1] > before);
+	shm_changes_free(&c);
+	/* Withdrawn: a change with no record; the slot is reused by the next new name. */
+	CHECK_OK(shm_drop(r, SHM_CHALLENGE, "a.example.test"));
+	CHECK_INT(shm_drop(r, SHM_CHALLENGE, "a.example.test"), ==, AT_E_NOTFOUND);
+	CHECK_INT(changes(r, known, 8, &c), ==, 1);
+	CHECK(c.v[0].slot == 2 && c.v[0].rec == NULL && known[2] == 0);
+	shm_changes_free(&c);
+	CHECK_OK(shm_put(r, SHM_CERT, "c.example.test", "CC", 2, "KC", 2));
+	CHECK_INT(changes(r, known, 8, &c), ==, 1);
+	CHECK_INT(c.v[0].slot, ==, 2);
+	shm_changes_free(&c);
+	/* A follower that knows nothing reads everything live. */
+	CHECK_INT(changes(r, NULL, 0, &c), ==, 3);
+	shm_changes_free(&c);
+	munmap(r, SHM_SIZE);
+	close(fd);
+}
+
+/* Replacing one big record over and over fills a heap half: the live records move to the other half with
+ * their versions (followers parse nothing again), and the region never fills up. */
+static void a_full_half_is_compacted_not_reparsed(void)
+{
+	int fd = -1;
+	struct shm_region *r = NULL;
+	REQUIRE(shm_create(&r, &fd) == 0);
+	size_t big = 8u << 20;
+	char *chain = calloc(1, big);
+	REQUIRE(chain != NULL);
+	uint64_t known[4] = { 0 };
+	struct shm_changes c;
+	CHECK_OK(shm_put(r, SHM_CERT, "keep.example.test", "K1", 2, "K", 1));
+	uint32_t half0 = atomic_load(&((struct shm_dir *)(void *)r->data)->half);
+	int flipped = 0;
+	for (int i = 0; i < 80 && !flipped; i++) {
+		chain[0] = (char)('a' + i % 26);
+		chain[1] = (char)('a' + i / 26);
+		CHECK_OK(shm_put(r, SHM_CERT, "big.example.test", chain, big, "K", 1));
+		if (i == 0) {
+			CHECK_INT(changes(r, known, 4, &c), ==, 2);
+			shm_changes_free(&c);
+		}
+		flipped = atomic_load(&((struct shm_dir *)(void *)r->data)->half) != half0;
+	}
+	CHECK(flipped);
+	CHECK_INT(changes(r, known, 4, &c), ==, 1); /* the big one only: "keep" moved, same version */
+	CHECK_INT(c.v[0].slot, ==, 1);
+	shm_changes_free(&c);
+	CHECK_INT(changes(r, NULL, 0, &c), ==, 2);
+	struct shm_record rec;
+	CHECK_OK(shm_parse_record(c.v[0].rec, c.v[0].len, &rec));
+	CHECK(rec.chain_len == 2 && memcmp(rec.chain, "K1", 2) == 0);
+	shm_changes_free(&c);
+	/* Live records that cannot fit in a half: refused (the caller logs and retries), nothing lost. */
+	CHECK_INT(shm_put(r, SHM_CERT, "huge.example.test", chain, SHM_HALF, "K", 1), ==, AT_E_TOOBIG);
+	free(chain);
+	munmap(r, SHM_SIZE);
+	close(fd);
+}
+
+/* A new writer (a manager that took over) keeps what is there: the same certificate is not written again,
+ * and the challenges of the one before are withdrawn. */
+static void a_new_writer_adopts_the_records(void)
+{
+	int fd = -1;
+	struct shm_region *r = NULL;
+	REQUIRE(shm_create(&r, &fd) == 0);
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
+	CHECK_OK(shm_put(r, SHM_CHALLENGE, "x.example.test", "CX", 2, "KX", 2));
+	uint64_t known[4] = { 0 };
+	struct shm_changes c;
+	CHECK_INT(changes(r, known, 4, &c), ==, 2);
+	shm_changes_free(&c);
+	writer_reset(); /* as in a new process */
+	CHECK_INT(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2), ==, AT_E_STATE);
+	CHECK_INT(changes(r, known, 4, &c), ==, 1);
+	CHECK(c.v[0].slot == 1 && c.v[0].rec == NULL);
+	shm_changes_free(&c);
+	munmap(r, SHM_SIZE);
+	close(fd);
+}
+
+/* A directory scribbled on (any process of the tree can write into the region) is refused, never followed. */
+static void a_slot_outside_the_heap_is_refused(void)
+{
+	int fd = -1;
+	struct shm_region *r = NULL;
+	REQUIRE(shm_create(&r, &fd) == 0);
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
+	struct shm_dir *d = (struct shm_dir *)(void *)r->data;
+	atomic_store(&d->slot[0].off, 2 * SHM_HALF - 1);
+	struct shm_changes c;
+	CHECK_INT(shm_read_changes(r, NULL, 0, &c), ==, AT_E_PARSE);
+	atomic_store(&d->nslots, SHM_SLOTS + 1);
+	CHECK_INT(shm_read_changes(r, NULL, 0, &c), ==, AT_E_PARSE);
 	munmap(r, SHM_SIZE);
 	close(fd);
 }
@@ -34,17 +158,15 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 	int fd = -1;
 	struct shm_region *r = NULL;
 	REQUIRE(shm_create(&r, &fd) == 0);
-	CHECK_OK(shm_write(r, "hello", 5));
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
 	atomic_fetch_add(&r->seq, 1); /* odd: a writer that stopped in the middle */
-	unsigned char *p = NULL;
-	size_t len = 0;
-	uint64_t gen = 0;
+	struct shm_changes c;
 	long t0 = at_clock_ms();
-	CHECK_INT(shm_read(r, &p, &len, &gen), ==, AT_E_TIMEOUT);
+	CHECK_INT(shm_read_changes(r, NULL, 0, &c), ==, AT_E_TIMEOUT);
 	long waited = at_clock_ms() - t0;
 	printf("  gave up after %ld ms\n", waited);
 	CHECK_INT(waited, <, 2000);
-	CHECK(p == NULL);
+	CHECK(c.v == NULL && c.copy == NULL);
 	munmap(r, SHM_SIZE);
 	close(fd);
 }
@@ -89,7 +211,10 @@ static void records_round_trip_and_hostile_payloads(void)
 
 int main(void)
 {
-	RUN(write_then_read);
+	RUN(put_then_read_only_what_changed);
+	RUN(a_full_half_is_compacted_not_reparsed);
+	RUN(a_new_writer_adopts_the_records);
+	RUN(a_slot_outside_the_heap_is_refused);
 	RUN(a_write_that_never_ends_is_not_waited_for);
 	RUN(records_round_trip_and_hostile_payloads);
 	return TEST_EXIT();
