@@ -5,6 +5,7 @@
 #   2. handshake cost: nginx with a static P-256 certificate (A) against the same nginx under the shim serving
 #      the same certificate as a managed one (B), interleaved; server on core 0, load client on core 1
 #   3. load cost: /bin/true with and without the preload
+#   4. scale: many stored certificates (scripts/bench_scale.sh)
 set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
@@ -90,3 +91,6 @@ ir() { "$@" 2>&1 | sed -n 's/.*Collected : //p'; }
 ip=$(ir valgrind --tool=callgrind --callgrind-out-file=/dev/null /bin/true)
 iq=$(LD_PRELOAD="$LIB" AUTOTLS_DOMAINS=$NAME ir valgrind --tool=callgrind --callgrind-out-file=/dev/null /bin/true)
 awk -v a="$ip" -v b="$iq" 'BEGIN { printf "exec of /bin/true, instructions (callgrind, dynamic loader included): %d plain, %d with the preload, ratio %.3f\n", a, b, b/a }'
+
+echo "== 4. scale: ${BENCH_SCALE_N:-10000} stored on-demand certificates under nginx (master + 2 workers)"
+BUILD=$BUILD scripts/bench_scale.sh

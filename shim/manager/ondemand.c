@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,43 +73,110 @@ static int forgettable(const struct od_name *n)
 	return n->state == OD_REFUSED || n->state == OD_FAILED;
 }
 
+/* The names' index: open addressing over names[] by name (position + 1, 0 empty, UINT32_MAX a name that was
+ * forgotten), so that finding a name does not grow with how many there are (100,000 stored certificates are
+ * loaded at start, each found once). */
+static uint32_t *nix;
+static size_t nix_mask, nix_fill; /* fill counts deleted marks too */
+static size_t nused;              /* names[0..nused) have been taken; the rest are empty */
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The index position of name, or where to insert it (*found 0). */
+static size_t nix_find(const char *name, int *found)
+{
+	size_t k = name_hash(name) & nix_mask, ins = SIZE_MAX;
+	for (; nix[k] != 0; k = (k + 1) & nix_mask) {
+		if (nix[k] == UINT32_MAX) {
+			if (ins == SIZE_MAX)
+				ins = k;
+		} else if (strcmp(names[nix[k] - 1].name, name) == 0) {
+			*found = 1;
+			return k;
+		}
+	}
+	*found = 0;
+	return ins != SIZE_MAX ? ins : k;
+}
+
+static int nix_rebuild(size_t want)
+{
+	size_t slots = 1024;
+	while (slots < 2 * want)
+		slots *= 2;
+	uint32_t *ix = calloc(slots, sizeof(*ix));
+	if (ix == NULL)
+		return AT_E_NOMEM;
+	free(nix);
+	nix = ix;
+	nix_mask = slots - 1;
+	nix_fill = 0;
+	for (size_t i = 0; i < nused; i++) {
+		int found;
+		size_t k = nix_find(names[i].name, &found);
+		nix[k] = (uint32_t)i + 1;
+		nix_fill++;
+	}
+	return 0;
+}
+
 /* The entry for name; with create, a new one when there is none (NULL only when memory runs out). A new entry
  * takes an empty slot, else the least recently seen refused or failed name once FORGET_MAX of them are kept,
  * else a slot the table grows by. */
 static struct od_name *find(const char *name, int create)
 {
-	struct od_name *empty = NULL, *oldest = NULL;
-	size_t nforget = 0;
-	for (size_t i = 0; i < nnames; i++) {
-		struct od_name *n = &names[i];
-		if (n->state == OD_EMPTY) {
-			if (empty == NULL)
-				empty = n;
-			continue;
-		}
-		if (strcmp(n->name, name) == 0)
-			return n;
-		if (forgettable(n)) {
-			nforget++;
-			if (oldest == NULL || n->touched < oldest->touched)
-				oldest = n;
-		}
-	}
+	int found;
+	if ((nix == NULL || nix_fill + 1 > nix_mask / 2) && nix_rebuild(nused + 1) != 0)
+		return NULL;
+	size_t k = nix_find(name, &found);
+	if (found)
+		return &names[nix[k] - 1];
 	if (!create)
 		return NULL;
-	struct od_name *slot = empty ? empty : nforget >= FORGET_MAX ? oldest : NULL;
-	if (slot == NULL) {
+	struct od_name *slot = NULL;
+	if (nused == nnames) {
+		/* Full: forget the oldest refused or failed name once FORGET_MAX are kept (a scan, only when full). */
+		struct od_name *oldest = NULL;
+		size_t nforget = 0;
+		for (size_t i = 0; i < nnames; i++) {
+			struct od_name *n = &names[i];
+			if (forgettable(n)) {
+				nforget++;
+				if (oldest == NULL || n->touched < oldest->touched)
+					oldest = n;
+			}
+		}
+		if (nforget >= FORGET_MAX) {
+			slot = oldest;
+			int f;
+			size_t ko = nix_find(oldest->name, &f);
+			if (f)
+				nix[ko] = UINT32_MAX;
+			k = nix_find(name, &found);
+		}
+	}
+	if (slot == NULL && nused == nnames) {
 		size_t nc = nnames ? nnames * 2 : NAMES_MIN;
 		struct od_name *nv = realloc(names, nc * sizeof(*nv));
 		if (nv == NULL)
 			return NULL;
 		memset(nv + nnames, 0, (nc - nnames) * sizeof(*nv));
 		names = nv;
-		slot = &names[nnames];
 		nnames = nc;
 	}
+	if (slot == NULL)
+		slot = &names[nused++];
 	memset(slot, 0, sizeof(*slot));
 	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	if (nix[k] == 0)
+		nix_fill++;
+	nix[k] = (uint32_t)(slot - names) + 1;
 	return slot;
 }
 

@@ -5,8 +5,8 @@
  * and publish a new immutable snapshot whose entries borrow the parsed objects. Runs on the manager thread, and
  * on a server thread for a ClientHello that offers only acme-tls/1 (sync_now).
  *
- * Owns: the per-process table of parsed entries by slot (held, known) and the table of intermediates shared by
- * many certificates (interned), both guarded by mgr_publish_mu. A replaced entry is retired, not freed: a
+ * Owns: the per-process table of parsed entries by slot (held, held_version) and the table of intermediates
+ * shared by many certificates (interned), both guarded by mgr_publish_mu. A replaced entry is retired, not freed: a
  * snapshot still current for a callback may borrow it; it is freed on the monotonic clock after twice the
  * cache's grace, when every snapshot that could borrow it is gone (cache.h). Never: parse a record whose
  * version is the one already held, or hold mgr_publish_mu across I/O.
@@ -49,12 +49,12 @@ struct parsed {
 	long retired_at_ms;
 };
 
-static uint64_t *known;        /* by slot: the version held (0: none) */
+static uint64_t *held_version; /* by slot: the version held (0: none) */
 static struct parsed **held;   /* by slot */
-static size_t nheld;           /* slots known */
+static size_t nheld;          /* slots known */
 static size_t nentries, nchal; /* cache entries the held records make */
 static int nip;                /* held certificates covering an IP address */
-static struct parsed *retired;
+static struct parsed *parsed_retired;
 
 static void parsed_free(struct parsed *p)
 {
@@ -220,9 +220,9 @@ static int parse_record(struct parsed **out, const struct shm_record *r)
 	return 0;
 }
 
-static void snapshot_free(struct cache_snapshot *s)
+static void snapshot_release(struct cache_snapshot *s)
 {
-	/* The entries borrow their objects from parsed entries (retired on their own clock). */
+	/* The entries borrow their objects from parsed entries (parsed_retired on their own clock). */
 	free(s->certs);
 	free(s->challenges);
 	free(s);
@@ -237,11 +237,11 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 	s->certs = malloc((nentries ? nentries : 1) * sizeof(*s->certs));
 	s->challenges = malloc((nchal ? nchal : 1) * sizeof(*s->challenges));
 	if (s->certs == NULL || s->challenges == NULL) {
-		snapshot_free(s);
+		snapshot_release(s);
 		return NULL;
 	}
 	s->generation = generation;
-	s->free_fn = snapshot_free;
+	s->free_fn = snapshot_release;
 	s->has_ip = nip > 0;
 	for (size_t slot = 0; slot < nheld; slot++) {
 		const struct parsed *p = held[slot];
@@ -268,8 +268,8 @@ static void hold(size_t slot, struct parsed *p)
 		*(old->kind == SHM_CHALLENGE ? &nchal : &nentries) -= old->nnames;
 		nip -= old->has_ip;
 		old->retired_at_ms = at_clock_ms();
-		old->retired_next = retired;
-		retired = old;
+		old->retired_next = parsed_retired;
+		parsed_retired = old;
 	}
 	held[slot] = p;
 	if (p != NULL) {
@@ -281,7 +281,7 @@ static void hold(size_t slot, struct parsed *p)
 static void sweep_retired(void)
 {
 	long now = at_clock_ms();
-	struct parsed **pp = &retired;
+	struct parsed **pp = &parsed_retired;
 	while (*pp) {
 		struct parsed *p = *pp;
 		if (now - p->retired_at_ms > 2L * CACHE_GRACE_S * 1000L) {
@@ -297,15 +297,15 @@ static int table_reserve(size_t n)
 {
 	if (n <= nheld)
 		return 0;
-	uint64_t *k = realloc(known, n * sizeof(*k));
+	uint64_t *k = realloc(held_version, n * sizeof(*k));
 	if (k == NULL)
 		return AT_E_NOMEM;
-	known = k;
+	held_version = k;
 	struct parsed **h = realloc(held, n * sizeof(*h));
 	if (h == NULL)
 		return AT_E_NOMEM;
 	held = h;
-	memset(known + nheld, 0, (n - nheld) * sizeof(*known));
+	memset(held_version + nheld, 0, (n - nheld) * sizeof(*held_version));
 	memset(held + nheld, 0, (n - nheld) * sizeof(*held));
 	nheld = n;
 	return 0;
@@ -339,7 +339,7 @@ static int apply(const struct shm_changes *c)
 		} else {
 			hold(x->slot, p);
 		}
-		known[x->slot] = x->version;
+		held_version[x->slot] = x->version;
 	}
 	return 0;
 }
@@ -356,7 +356,7 @@ int mgr_sync_region(struct shm_region *shm)
 	if (now_gen == local_generation ||
 	    (bad && now_gen == bad_generation && atomic_load(&shm->seq) == bad_seq))
 		goto out;
-	rc = shm_read_changes(shm, known, nheld, &c);
+	rc = shm_read_changes(shm, held_version, nheld, &c);
 	if (rc == 0) {
 		rc = apply(&c);
 		if (rc == 0) {

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# make bench, section 4: scale. A store with N on-demand certificates (BENCH_SCALE_N, 10,000 by default; 100,000
+# takes some 15 minutes to generate), each a P-256 leaf under one shared test intermediate, written through the
+# store's API (tests/bench/bench_scale.c gen), served by nginx (master + 2 workers) under the shim with
+# AUTOTLS_ON_DEMAND=1 and AUTOTLS_ALLOW=*.scale.test. Every figure is printed beside its baseline from this run:
+#   - PSS per certificate summed over the tree (master, workers, manager process): N against 1 stored certificate
+#   - server start to the first verified managed handshake, and to the last of the N names served
+#   - instructions (callgrind) of one sync after one certificate changed: 1,000 against N certificates
+#   - instructions (callgrind) per handshake (in memory, the cache looked up as the hook does): N against 1 name
+set -euo pipefail
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+LIB="$ROOT/$BUILD/libautotls.so"
+BIN="$ROOT/$BUILD/tests/bench/bench_scale"
+N=${BENCH_SCALE_N:-10000}
+CA_URL=https://127.0.0.1:9/directory # never contacted: the store holds every certificate
+MANAGED=managed.scale.test
+TMP=$(mktemp -d /tmp/autotls-bench-scale-XXXXXX)
+cleanup() {
+	[ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
+	sleep 0.3
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+verifies() { # port name root
+	echo | openssl s_client -connect "127.0.0.1:$1" -servername "$2" -CAfile "$3" -verify_return_error \
+		-verify_hostname "$2" >/dev/null 2>&1
+}
+# PSS in kB of the nginx tree and the tree's manager process (found by the region's memfd it maps).
+tree_pss() { # master-pid
+	python3 - "$1" <<'PY'
+import os, sys
+master = int(sys.argv[1])
+def region(pid):
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:autotls"):
+                return os.stat(f"/proc/{pid}/fd/{fd}").st_ino
+    except OSError:
+        pass
+    return None
+def pss(pid):
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+ino, pids = region(master), {master}
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+        if ppid == master or (ino is not None and region(int(p)) == ino):
+            pids.add(int(p))
+    except OSError:
+        pass
+print(sum(pss(p) for p in pids), len(pids))
+PY
+}
+run_server() { # n: stores n certificates, starts nginx, prints "start_ms all_ms pss_kb nprocs"
+	local n=$1 d="$TMP/n$1" p
+	p=$(port)
+	mkdir -p "$d"
+	"$BIN" gen "$d/store" "$CA_URL" "$n" "$d/root.pem" "$MANAGED"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=placeholder.test" \
+		-keyout "$d/ph.key" -out "$d/ph.crt" 2>/dev/null
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 2;
+user root;
+pid $TMP/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	server {
+		listen 127.0.0.1:$p ssl;
+		ssl_certificate $d/ph.crt;
+		ssl_certificate_key $d/ph.key;
+		location / { return 200 "ok\n"; }
+	}
+}
+CONF
+	local t0 t1 t2 last
+	last=n$((n - 1)).scale.test
+	t0=$(now_ms)
+	AUTOTLS_DOMAINS=$MANAGED AUTOTLS_CA=$CA_URL AUTOTLS_STORAGE="$d/store" AUTOTLS_LOG="$d/autotls.log" \
+		AUTOTLS_ON_DEMAND=1 AUTOTLS_ALLOW='*.scale.test' LD_PRELOAD="$LIB" nginx -c "$d/nginx.conf" -p "$d"
+	until verifies "$p" "$MANAGED" "$d/root.pem"; do sleep 0.01; done
+	t1=$(now_ms)
+	for _ in $(seq 1 3000); do verifies "$p" "$last" "$d/root.pem" && break; sleep 0.1; done
+	verifies "$p" "$last" "$d/root.pem" || { echo "bench_scale: $last is not served" >&2; exit 1; }
+	t2=$(now_ms)
+	# A handshake for a few names on both workers, then let the followers settle.
+	for i in 1 2 3 4; do verifies "$p" "n$(( (i * 7919) % n )).scale.test" "$d/root.pem" || true; done
+	sleep 2
+	read -r pss procs < <(tree_pss "$(cat "$TMP/nginx.pid")")
+	echo "$((t1 - t0)) $((t2 - t0)) $pss $procs"
+	kill "$(cat "$TMP/nginx.pid")"
+	while [ -f "$TMP/nginx.pid" ]; do sleep 0.1; done
+	sleep 1 # the manager process leaves once no process maps the region
+}
+
+read -r b_start b_all b_pss b_procs < <(run_server 1)
+read -r s_start s_all s_pss s_procs < <(run_server "$N")
+echo "server start to the first verified managed handshake: ${b_start} ms with 1 stored certificate, ${s_start} ms with $N"
+echo "server start to the last of the names served: ${b_all} ms with 1, ${s_all} ms with $N"
+awk -v a="$b_pss" -v b="$s_pss" -v n="$N" -v p="$s_procs" 'BEGIN {
+	printf "PSS summed over the tree (%d processes: master, workers, manager): %d kB with 1 certificate, %d kB with %d: %.1f KiB per certificate\n", p, a, b, n, (b - a) / (n - 1) }'
+
+# In-process figures under callgrind (the parsing before the measured part runs uninstrumented).
+ir_of() { # dump-name file...: the summary of the dump with that trigger
+	for f in "${@:2}"; do grep -q "^desc: Trigger: Client Request: $1" "$f" && sed -n 's/^summary: //p' "$f"; done
+}
+inproc() { # n dir
+	local d=$2
+	[ -f "$d/root.pem" ] || "$BIN" gen "$d/store" "$CA_URL" "$1" "$d/root.pem" >/dev/null
+	(cd "$d" && rm -f callgrind.out.* && valgrind --tool=callgrind --instr-atstart=no \
+		"$BIN" inproc "$d/store" "$CA_URL" "$1" "$d/root.pem" >/dev/null 2>&1)
+	echo "$(ir_of sync "$d"/callgrind.out.*.*) $(ir_of handshake "$d"/callgrind.out.*.*)"
+}
+mkdir -p "$TMP/k1"
+read -r sync1k _ < <(inproc 1000 "$TMP/k1")
+read -r _ hs1 < <(inproc 1 "$TMP/n1")
+read -r syncn hsn < <(inproc "$N" "$TMP/n$N")
+awk -v a="$sync1k" -v b="$syncn" -v n="$N" 'BEGIN {
+	printf "one sync after one certificate changed, instructions: %d at 1,000 certificates, %d at %d, ratio %.2f\n", a, b, n, b / a }'
+awk -v a="$hs1" -v b="$hsn" -v n="$N" 'BEGIN {
+	printf "instructions per handshake (client and server, in memory, 20 handshakes): %d with 1 name, %d with %d, ratio %.3f\n", a / 20, b / 20, n, b / a }'
