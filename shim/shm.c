@@ -58,17 +58,42 @@ static int put_u32(struct at_buf *b, size_t v)
 }
 
 int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
-		      const char *key, size_t key_len)
+		      const char *key, size_t key_len, const struct shm_meta *meta)
 {
-	size_t nl = strlen(name);
+	size_t nl = strlen(name), nn = meta ? meta->nnames : 0;
 	unsigned char hdr[2] = { (unsigned char)kind, (unsigned char)nl };
 	int rc;
-	if (nl == 0 || nl > 255)
+	if (nl == 0 || nl > 255 || nn > 255 || chain_len > UINT32_MAX || key_len > UINT32_MAX)
 		return AT_E_INVAL;
+	for (size_t i = 0; i < nn; i++)
+		if (meta->names[i][0] == '\0' || strlen(meta->names[i]) > 255)
+			return AT_E_INVAL;
+	uint64_t na = (uint64_t)(meta ? meta->not_after : 0);
+	unsigned char tail[9];
+	for (int i = 0; i < 8; i++)
+		tail[i] = (unsigned char)(na >> (8 * i));
+	tail[8] = (unsigned char)nn;
 	if ((rc = at_buf_append(b, hdr, 2)) != 0 || (rc = at_buf_append(b, name, nl)) != 0 ||
 	    (rc = put_u32(b, chain_len)) != 0 || (rc = at_buf_append(b, chain, chain_len)) != 0 ||
-	    (rc = put_u32(b, key_len)) != 0 || (rc = at_buf_append(b, key, key_len)) != 0)
+	    (rc = put_u32(b, key_len)) != 0 || (rc = at_buf_append(b, key, key_len)) != 0 ||
+	    (rc = at_buf_append(b, tail, sizeof(tail))) != 0)
 		return rc;
+	for (size_t i = 0; i < nn; i++) {
+		unsigned char l = (unsigned char)strlen(meta->names[i]);
+		if ((rc = at_buf_append(b, &l, 1)) != 0 || (rc = at_buf_append(b, meta->names[i], l)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int shm_record_name(const struct shm_record *rec, size_t *off, char out[256])
+{
+	if (*off >= rec->names_len)
+		return AT_E_NOTFOUND;
+	unsigned l = rec->names[*off];
+	memcpy(out, rec->names + *off + 1, l); /* checked when the record was parsed */
+	out[l] = '\0';
+	*off += 1 + l;
 	return 0;
 }
 
@@ -105,6 +130,24 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 		return AT_E_PARSE;
 	rec->key = (const char *)p + *off;
 	*off += rec->key_len;
+	if (len - *off < 9)
+		return AT_E_PARSE;
+	uint64_t na = 0;
+	for (int i = 0; i < 8; i++)
+		na |= (uint64_t)p[*off + i] << (8 * i);
+	rec->not_after = (int64_t)na;
+	rec->nnames = p[*off + 8];
+	*off += 9;
+	rec->names = p + *off;
+	for (unsigned i = 0; i < rec->nnames; i++) {
+		if (len - *off < 1)
+			return AT_E_PARSE;
+		unsigned l = p[*off];
+		if (l == 0 || len - *off - 1 < l || memchr(p + *off + 1, 0, l))
+			return AT_E_PARSE;
+		*off += 1 + l;
+	}
+	rec->names_len = (size_t)(p + *off - rec->names);
 	return 0;
 }
 

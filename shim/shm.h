@@ -29,9 +29,12 @@
  * records never fill the region. An unchanged record is never written again (shm_put says AT_E_STATE).
  *
  * Record format (little-endian), one record per slot:
- *   u8 kind (SHM_CERT, SHM_CHALLENGE) | u8 name_len | name | u32 chain_len | chain PEM | u32 key_len | key PEM
- * A SHM_CERT record's name is the certificate's first name; a certificate covering several names is
- * published once per name.
+ *   u8 kind (SHM_CERT, SHM_CHALLENGE) | u8 name_len | name | u32 chain_len | chain PEM | u32 key_len | key PEM |
+ *   i64 not_after | u8 nnames | nnames x (u8 len | name)
+ * A SHM_CERT record's name is the certificate's first name. not_after and the names the certificate covers are
+ * the writer's reading of the leaf (the manager parses each certificate once, when it publishes it): with them a
+ * follower indexes the record without parsing any PEM, and parses it only when a handshake first asks for one
+ * of its names (sync.c). nnames 0: no such reading (challenge certificates): parsed when read.
  */
 #ifndef AUTOTLS_SHIM_SHM_H
 #define AUTOTLS_SHIM_SHM_H
@@ -127,9 +130,19 @@ struct shm_record;
  * byte for byte the same (nothing is written, nobody wakes); AT_E_TOOBIG when the live records would not fit
  * (the caller logs and retries), AT_E_INVAL for a name of 0 or over 255 bytes, AT_E_NOMEM.
  * shm_drop withdraws it (0 or AT_E_NOTFOUND). Both wake every follower after a change. */
+struct shm_meta {
+	int64_t not_after;
+	size_t nnames; /* at most 255 */
+	char **names;
+};
 int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
-	    const char *key, size_t key_len) AT_MUST_CHECK;
+	    const char *key, size_t key_len, const struct shm_meta *meta) AT_MUST_CHECK;
 int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name) AT_MUST_CHECK;
+
+/* A batch of writes (the stored certificates loaded at start): with on, writes wake no follower; off wakes
+ * them once if anything was written. Followers still look every 250 ms (lead.c), so each builds a few
+ * snapshots during a long batch instead of one per record. The writer's thread, as shm_put. */
+void shm_hold_wakes(struct shm_region *r, int on);
 
 /* A process-private region (anonymous memory, same layout) for a process that has no shared one; NULL when
  * it cannot be mapped. */
@@ -160,6 +173,14 @@ int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t n
 	AT_MUST_CHECK;
 void shm_changes_free(struct shm_changes *c);
 
+/* A copy of one slot's record while its version is still version (a handshake's first use of a record parsed
+ * lazily): *out is new, freed with shm_copy_free (it holds a private key). 0, AT_E_STATE (the slot was written
+ * again or withdrawn since: a newer snapshot is on its way), AT_E_PARSE (outside the heap), AT_E_NOMEM or
+ * AT_E_TIMEOUT (as shm_read_changes). Takes no lock. */
+int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, unsigned char **out, size_t *len)
+	AT_MUST_CHECK;
+void shm_copy_free(unsigned char *p, size_t len);
+
 /* Parses one record (exactly len bytes). 0 or AT_E_PARSE. */
 int shm_parse_record(const unsigned char *p, size_t len, struct shm_record *rec) AT_MUST_CHECK;
 
@@ -174,7 +195,7 @@ int shm_take_request(struct shm_region *r, char name[256]) AT_MUST_CHECK;
  * AT_E_TOOBIG, AT_E_NOMEM. */
 struct at_buf;
 int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
-		      const char *key, size_t key_len) AT_MUST_CHECK;
+		      const char *key, size_t key_len, const struct shm_meta *meta) AT_MUST_CHECK;
 
 struct shm_record {
 	enum shm_kind kind;
@@ -183,7 +204,14 @@ struct shm_record {
 	size_t chain_len;
 	const char *key;
 	size_t key_len;
+	int64_t not_after;
+	unsigned nnames;
+	const unsigned char *names; /* borrowed: nnames x (u8 len | name), each checked (1..255 bytes, no NUL) */
+	size_t names_len;
 };
+
+/* The names of a record one by one: *off starts at 0. 0 with out filled, AT_E_NOTFOUND after the last. */
+int shm_record_name(const struct shm_record *rec, size_t *off, char out[256]) AT_MUST_CHECK;
 
 /* Iterates records: *off starts at 0. Returns 0 with rec filled, AT_E_NOTFOUND after the last record, or
  * AT_E_PARSE on a malformed payload. */

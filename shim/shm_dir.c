@@ -25,6 +25,13 @@
 #define READ_WAIT_MS 50 /* a reader waits this long for a write section, then gives up (a writer killed in it) */
 #define HEAP_END (2 * (uint64_t)SHM_HALF)
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static struct shm_dir *dir_of(const struct shm_region *r)
 {
 	return (struct shm_dir *)(void *)r->data;
@@ -142,9 +149,15 @@ static void write_begin(struct shm_region *r)
 	atomic_thread_fence(memory_order_release);
 }
 
+static int w_hold, w_pending; /* shm_hold_wakes */
+
 static void write_end(struct shm_region *r, int wake)
 {
 	atomic_fetch_add_explicit(&r->seq, 1, memory_order_release); /* even: done */
+	if (wake && w_hold) {
+		w_pending = 1;
+		wake = 0;
+	}
 	if (wake) {
 		atomic_fetch_add_explicit(&r->futex, 1, memory_order_release);
 		futex_wake_all(&r->futex);
@@ -270,7 +283,7 @@ static int compact(struct shm_region *r, uint32_t skip, uint64_t need)
 }
 
 int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
-	    const char *key, size_t key_len)
+	    const char *key, size_t key_len, const struct shm_meta *meta)
 {
 	struct shm_dir *d = dir_of(r);
 	struct at_buf b;
@@ -278,7 +291,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 	if (w_region != r && (rc = writer_adopt(r)) != 0)
 		return rc;
 	at_buf_init(&b, SHM_HALF);
-	if ((rc = shm_append_record(&b, kind, name, chain, chain_len, key, key_len)) != 0) {
+	if ((rc = shm_append_record(&b, kind, name, chain, chain_len, key, key_len, meta)) != 0) {
 		at_buf_free_secret(&b);
 		return rc;
 	}
@@ -362,6 +375,16 @@ int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name)
 	return 0;
 }
 
+void shm_hold_wakes(struct shm_region *r, int on)
+{
+	w_hold = on;
+	if (!on && w_pending) {
+		w_pending = 0;
+		atomic_fetch_add_explicit(&r->futex, 1, memory_order_release);
+		futex_wake_all(&r->futex);
+	}
+}
+
 struct shm_region *shm_create_private(void)
 {
 	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -375,24 +398,62 @@ struct shm_region *shm_create_private(void)
 
 /* ---- the followers ---- */
 
-static long now_ms(void)
+void shm_copy_free(unsigned char *p, size_t len)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (p == NULL)
+		return;
+	/* The copy holds private keys. volatile stores so the compiler keeps them (no libcrypto here). */
+	volatile unsigned char *v = p;
+	for (size_t i = 0; i < len; i++)
+		v[i] = 0;
+	free(p);
 }
 
 void shm_changes_free(struct shm_changes *c)
 {
-	if (c->copy != NULL) {
-		/* The copy holds private keys. volatile stores so the compiler keeps them (no libcrypto here). */
-		volatile unsigned char *v = c->copy;
-		for (size_t i = 0; i < c->copy_len; i++)
-			v[i] = 0;
-	}
-	free(c->copy);
+	shm_copy_free(c->copy, c->copy_len);
 	free(c->v);
 	memset(c, 0, sizeof(*c));
+}
+
+int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, unsigned char **out, size_t *len)
+{
+	const struct shm_dir *d = dir_of(r);
+	long deadline = 0;
+	if (slot >= SHM_SLOTS)
+		return AT_E_PARSE;
+	for (;;) {
+		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
+		if (!(s1 & 1)) {
+			uint64_t v = atomic_load_explicit(&d->slot[slot].version, RELAXED);
+			uint32_t off = atomic_load_explicit(&d->slot[slot].off, RELAXED);
+			uint32_t n = atomic_load_explicit(&d->slot[slot].len, RELAXED);
+			unsigned char *copy = NULL;
+			int rc = 0;
+			if (v != version || n == 0)
+				rc = AT_E_STATE;
+			else if ((uint64_t)off + n > HEAP_END)
+				rc = AT_E_PARSE;
+			else if ((copy = malloc(n)) == NULL)
+				return AT_E_NOMEM;
+			else
+				memcpy(copy, heap_of(r) + off, n);
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&r->seq, RELAXED) == s1) {
+				if (rc == 0) {
+					*out = copy;
+					*len = n;
+				}
+				return rc;
+			}
+			shm_copy_free(copy, n);
+		}
+		if (deadline == 0)
+			deadline = now_ms() + READ_WAIT_MS;
+		else if (now_ms() > deadline)
+			return AT_E_TIMEOUT;
+		sched_yield();
+	}
 }
 
 /* One pass: counts (v NULL) or fills the changes. AT_E_PARSE for a slot outside the heap, AT_E_STATE when the

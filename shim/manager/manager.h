@@ -69,6 +69,10 @@ int mgr_withdraw_challenge(const char *sni) AT_MUST_CHECK;
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 	AT_MUST_CHECK;
 
+/* Brackets many publishes (the stored on-demand certificates at start): the followers are woken once at the
+ * end, not per certificate (each wake-up would build a snapshot of everything). publish.c. */
+void mgr_publish_batch(int on);
+
 /* Set in a child after fork: it waits a little before its first election (lead.c). */
 extern int mgr_forked_child;
 /* Set in autotls-manager, the tree's manager process (autotls_manager.c): it leads, or copies from the store. */
@@ -98,6 +102,16 @@ int mgr_ondemand_start(void) AT_MUST_CHECK;
  * (mgr_publish_mu). Returns 0 or AT_E_NOMEM (no probe connection could be made). refusal.c. */
 int mgr_refused_levels(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
 	AT_MUST_CHECK;
+/* Makes the probe's context (under mgr_publish_mu, before a snapshot with lazy entries is published). 0 or
+ * AT_E_NOMEM. refusal.c. */
+int mgr_refusal_ready(void) AT_MUST_CHECK;
+/* mgr_refused_levels on a probe connection of its own: for a handshake's thread, which parses a record on its
+ * first use (sync.c) and holds no lock. 0 or AT_E_NOMEM. refusal.c. */
+int mgr_refused_levels_fresh(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
+	AT_MUST_CHECK;
+/* c itself when it was parsed with its snapshot, *out filled when a handshake has parsed it since (lazy), NULL
+ * when not yet. sync.c. */
+const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cache_cert *out);
 /* Logs, once per certificate and level, each certificate of the current snapshot that handshakes of this
  * process kept the host's certificate for. Manager thread only. refusal.c. */
 void mgr_report_refusals(void);

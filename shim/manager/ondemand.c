@@ -342,6 +342,7 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 	snprintf(prefix, sizeof(prefix), "certificates/%s/", ca);
 	if (at_store_list(st, prefix, &keys, &n) != 0)
 		return;
+	mgr_publish_batch(1);
 	for (size_t i = 0; i < n; i++) {
 		const char *comp = keys[i] + strlen(prefix);
 		char name[256];
@@ -364,6 +365,7 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		}
 		at_cert_record_clear(&rec);
 	}
+	mgr_publish_batch(0);
 	at_store_list_free(keys, n);
 }
 

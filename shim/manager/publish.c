@@ -10,6 +10,7 @@
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
+#include "util/x509.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -53,7 +54,23 @@ static int put(enum shm_kind kind, const char *name, const char *chain, size_t c
 	struct shm_region *r = region();
 	if (r == NULL)
 		return AT_E_NOMEM;
-	int rc = shm_put(r, kind, name, chain, chain_len, key, key_len);
+	/* The leaf's names and expiry go with the record, read once here: with them every other process indexes
+	 * it without parsing, and parses it only for a handshake that asks (sync.c). Without them (a chain that
+	 * does not parse here) the followers parse it when they read it, and say so. */
+	STACK_OF(X509) *sk = NULL;
+	struct at_cert_info info;
+	struct shm_meta meta = { 0 };
+	memset(&info, 0, sizeof(info));
+	int have = kind == SHM_CERT && at_chain_parse(&sk, chain, chain_len) == 0 &&
+		   at_cert_info_get(&info, sk_X509_value(sk, 0)) == 0 && info.nnames > 0 && info.nnames <= 255;
+	if (have) {
+		meta.not_after = (int64_t)info.not_after;
+		meta.nnames = info.nnames;
+		meta.names = info.names;
+	}
+	int rc = shm_put(r, kind, name, chain, chain_len, key, key_len, have ? &meta : NULL);
+	at_cert_info_clear(&info);
+	sk_X509_pop_free(sk, X509_free);
 	if (rc == 0)
 		rc = mgr_sync_region(r);
 	return rc;
@@ -123,4 +140,13 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len);
 	pthread_mutex_unlock(&state_mu);
 	return rc;
+}
+
+void mgr_publish_batch(int on)
+{
+	pthread_mutex_lock(&state_mu);
+	struct shm_region *r = region();
+	if (r != NULL)
+		shm_hold_wakes(r, on);
+	pthread_mutex_unlock(&state_mu);
 }

@@ -48,26 +48,52 @@ static int probe_ready(void)
 	return 0;
 }
 
-int mgr_refused_levels(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
+/* The probe on p: the highest level first (a level that accepts it means every lower one does too). OpenSSL's
+ * error queue is left as it was (marks): on a server's thread it may hold the host's own errors. */
+static void levels_on(SSL *p, X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
 {
 	unsigned mask = 0;
 	const char *reason = NULL;
-	int rc = probe_ready();
-	if (rc != 0)
-		return rc;
 	for (int l = TOP_LEVEL; l >= 0; l--) {
-		SSL_set_security_level(probe, l);
-		ERR_clear_error();
-		if (SSL_use_cert_and_key(probe, leaf, key, chain, 1) == 1) {
-			SSL_certs_clear(probe);
+		SSL_set_security_level(p, l);
+		ERR_set_mark();
+		int ok = SSL_use_cert_and_key(p, leaf, key, chain, 1) == 1;
+		if (!ok)
+			reason = ERR_reason_error_string(ERR_peek_last_error());
+		ERR_pop_to_mark();
+		if (ok) {
+			SSL_certs_clear(p);
 			break;
 		}
 		mask |= 1u << l;
-		reason = ERR_reason_error_string(ERR_peek_last_error());
 	}
-	ERR_clear_error();
 	*levels = mask;
 	*why = reason;
+}
+
+int mgr_refused_levels(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
+{
+	int rc = probe_ready();
+	if (rc != 0)
+		return rc;
+	levels_on(probe, leaf, key, chain, levels, why);
+	return 0;
+}
+
+int mgr_refusal_ready(void)
+{
+	return probe_ready();
+}
+
+int mgr_refused_levels_fresh(X509 *leaf, EVP_PKEY *key, STACK_OF(X509) *chain, unsigned *levels, const char **why)
+{
+	/* probe_ctx was made under mgr_publish_mu before any snapshot with lazy entries was published (the
+	 * snapshot's atomic publication orders it before this read); SSL_new on it is thread-safe. */
+	SSL *p = probe_ctx ? SSL_new(probe_ctx) : NULL;
+	if (p == NULL)
+		return AT_E_NOMEM;
+	levels_on(p, leaf, key, chain, levels, why);
+	SSL_free(p);
 	return 0;
 }
 
@@ -106,8 +132,9 @@ void mgr_report_refusals(void)
 	if (seen == 0 || mgr_host->current == NULL || (s = mgr_host->current()) == NULL)
 		return;
 	for (size_t i = 0; i < s->ncerts; i++) {
-		const struct cache_cert *c = &s->certs[i];
-		unsigned hit = c->refused_levels & seen;
+		struct cache_cert tmp;
+		const struct cache_cert *c = mgr_cert_parsed(&s->certs[i], &tmp);
+		unsigned hit = c ? c->refused_levels & seen : 0; /* not parsed yet: no handshake used it */
 		if (hit == 0)
 			continue;
 		char serial[2 * 20 + 1];

@@ -19,6 +19,8 @@
 #include "util/log.h"
 #include "util/x509.h"
 
+#include <openssl/err.h>
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +35,27 @@ static uint64_t bad_generation;   /* guarded by mgr_publish_mu */
 static uint32_t bad_seq;
 static int bad;
 
-/* One parsed record: immutable once made, borrowed by snapshots. */
-struct parsed {
-	enum shm_kind kind;
+/* A record's certificate, key and refusals, parsed. */
+struct objs {
 	X509 *leaf;
 	STACK_OF(X509) *chain; /* the intermediates (shared X509s, see intern), NULL when there are none */
 	EVP_PKEY *key;
-	time_t not_after;
 	unsigned refused;
 	const char *why;
+};
+
+/* One record as this process holds it: immutable once made (but for objs, set once), borrowed by snapshots.
+ * A certificate record with the writer's names is lazy: its PEM is parsed (objs) only when a handshake first
+ * asks for one of its names, from the region's slot while it still holds this version; the others (challenge
+ * certificates) are parsed when read. */
+struct parsed {
+	enum shm_kind kind;
+	struct objs eager;            /* parsed when read (not lazy) */
+	int lazy;
+	_Atomic(struct objs *) objs;  /* lazy: NULL until first use (a CAS: one of two racing parses wins) */
+	uint32_t slot;
+	uint64_t version;
+	time_t not_after;
 	int has_ip;
 	size_t nnames;
 	char **names; /* the certificate's names; a challenge: its record's name */
@@ -56,13 +70,24 @@ static size_t nentries, nchal; /* cache entries the held records make */
 static int nip;                /* held certificates covering an IP address */
 static struct parsed *parsed_retired;
 
+static void objs_clear(struct objs *o)
+{
+	X509_free(o->leaf);
+	EVP_PKEY_free(o->key);
+	sk_X509_pop_free(o->chain, X509_free);
+	memset(o, 0, sizeof(*o));
+}
+
 static void parsed_free(struct parsed *p)
 {
 	if (p == NULL)
 		return;
-	X509_free(p->leaf);
-	EVP_PKEY_free(p->key);
-	sk_X509_pop_free(p->chain, X509_free);
+	objs_clear(&p->eager);
+	struct objs *o = atomic_load(&p->objs);
+	if (o != NULL) {
+		objs_clear(o);
+		free(o);
+	}
 	for (size_t i = 0; i < p->nnames; i++)
 		free(p->names[i]);
 	free(p->names);
@@ -79,6 +104,9 @@ static struct interned {
 	X509 *x;
 } interned[INTERN_MAX];
 static size_t ninterned;
+/* Guards interned: lazy parses run on the server's handshake threads. Held for the table only, never across a
+ * parse. */
+static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t hash64(const char *p, size_t n)
 {
@@ -92,13 +120,16 @@ static uint64_t hash64(const char *p, size_t n)
 static int intern(X509 **out, const char *pem, size_t len)
 {
 	uint64_t h = hash64(pem, len);
+	pthread_mutex_lock(&intern_mu);
 	for (size_t i = 0; i < ninterned; i++) {
 		if (interned[i].hash == h && interned[i].len == len && memcmp(interned[i].pem, pem, len) == 0) {
 			X509_up_ref(interned[i].x);
 			*out = interned[i].x;
+			pthread_mutex_unlock(&intern_mu);
 			return 0;
 		}
 	}
+	pthread_mutex_unlock(&intern_mu);
 	STACK_OF(X509) *one = NULL;
 	int rc = at_chain_parse(&one, pem, len);
 	if (rc != 0)
@@ -109,7 +140,8 @@ static int intern(X509 **out, const char *pem, size_t len)
 	}
 	X509 *x = sk_X509_shift(one);
 	sk_X509_free(one);
-	if (ninterned < INTERN_MAX) {
+	pthread_mutex_lock(&intern_mu);
+	if (ninterned < INTERN_MAX) { /* (two racing parses of one new intermediate may both enter: harmless) */
 		char *copy = malloc(len);
 		if (copy != NULL) {
 			memcpy(copy, pem, len);
@@ -117,6 +149,7 @@ static int intern(X509 **out, const char *pem, size_t len)
 			interned[ninterned++] = (struct interned){ .hash = h, .len = len, .pem = copy, .x = x };
 		}
 	}
+	pthread_mutex_unlock(&intern_mu);
 	*out = x;
 	return 0;
 }
@@ -184,8 +217,25 @@ static int names_set(struct parsed *p, char **names, size_t n)
 	return 0;
 }
 
-/* One record to a new parsed entry. */
-static int parse_record(struct parsed **out, const struct shm_record *r)
+/* A record's PEM to objects; probe: the refusal probe to use (the sync's, or a handshake's own). */
+static int objs_parse(struct objs *o, const struct shm_record *r, int fresh_probe)
+{
+	memset(o, 0, sizeof(*o));
+	int rc = chain_parse(&o->leaf, &o->chain, r->chain, r->chain_len);
+	if (rc == 0)
+		rc = at_key_from_pem(&o->key, r->key, r->key_len);
+	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
+	if (rc == 0 && r->kind != SHM_CHALLENGE)
+		rc = fresh_probe ? mgr_refused_levels_fresh(o->leaf, o->key, o->chain, &o->refused, &o->why)
+				 : mgr_refused_levels(o->leaf, o->key, o->chain, &o->refused, &o->why);
+	if (rc != 0)
+		objs_clear(o);
+	return rc;
+}
+
+/* One record to a new parsed entry: lazy (names and expiry from the record, nothing parsed) when the writer
+ * gave them, else parsed now. */
+static int parse_record(struct parsed **out, const struct shm_record *r, uint32_t slot, uint64_t version)
 {
 	struct parsed *p = calloc(1, sizeof(*p));
 	struct at_cert_info info;
@@ -193,22 +243,34 @@ static int parse_record(struct parsed **out, const struct shm_record *r)
 	if (p == NULL)
 		return AT_E_NOMEM;
 	p->kind = r->kind;
-	int rc = chain_parse(&p->leaf, &p->chain, r->chain, r->chain_len);
-	if (rc == 0)
-		rc = at_key_from_pem(&p->key, r->key, r->key_len);
-	if (rc == 0)
-		rc = at_cert_info_get(&info, p->leaf);
-	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
-	if (rc == 0 && r->kind != SHM_CHALLENGE)
-		rc = mgr_refused_levels(p->leaf, p->key, p->chain, &p->refused, &p->why);
-	if (rc == 0) {
-		p->not_after = info.not_after;
-		if (r->kind == SHM_CHALLENGE) {
-			char *one[] = { (char *)r->name };
-			rc = names_set(p, one, 1);
-			p->has_ip = 0;
-		} else {
-			rc = names_set(p, info.names, info.nnames);
+	p->slot = slot;
+	p->version = version;
+	int rc = 0;
+	if (r->kind == SHM_CERT && r->nnames > 0) {
+		p->lazy = 1;
+		p->not_after = (time_t)r->not_after;
+		char *names[256], buf[256];
+		size_t off = 0, n = 0;
+		while (n < 256 && shm_record_name(r, &off, buf) == 0)
+			if ((names[n++] = strdup(buf)) == NULL)
+				rc = AT_E_NOMEM;
+		if (rc == 0)
+			rc = names_set(p, names, n);
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+	} else {
+		rc = objs_parse(&p->eager, r, 0);
+		if (rc == 0)
+			rc = at_cert_info_get(&info, p->eager.leaf);
+		if (rc == 0) {
+			p->not_after = info.not_after;
+			if (r->kind == SHM_CHALLENGE) {
+				char *one[] = { (char *)r->name };
+				rc = names_set(p, one, 1);
+				p->has_ip = 0;
+			} else {
+				rc = names_set(p, info.names, info.nnames);
+			}
 		}
 	}
 	at_cert_info_clear(&info);
@@ -218,6 +280,94 @@ static int parse_record(struct parsed **out, const struct shm_record *r)
 	}
 	*out = p;
 	return 0;
+}
+
+/* ---- lazy parsing, on a handshake's thread ---- */
+
+static struct shm_region *_Atomic lazy_region; /* the region the lazy entries' slots are in */
+static struct objs failed_objs;                /* a record that does not parse: asked once, then never again */
+
+static const struct cache_cert *fill(const struct cache_cert *c, const struct objs *o, struct cache_cert *out)
+{
+	*out = *c;
+	out->leaf = o->leaf;
+	out->chain = o->chain;
+	out->key = o->key;
+	out->refused_levels = o->refused;
+	out->refused_why = o->why;
+	out->lazy = NULL;
+	return out;
+}
+
+static struct objs *materialize(struct parsed *p)
+{
+	struct shm_region *r = atomic_load_explicit(&lazy_region, memory_order_acquire);
+	unsigned char *copy = NULL;
+	size_t len = 0;
+	struct shm_record rec;
+	struct objs *o = NULL;
+	if (r == NULL)
+		return NULL;
+	int rc = shm_read_slot(r, p->slot, p->version, &copy, &len);
+	if (rc == AT_E_STATE || rc == AT_E_TIMEOUT || rc == AT_E_NOMEM)
+		return NULL; /* replaced meanwhile (a newer snapshot comes), or try again on the next handshake */
+	ERR_set_mark();
+	if (rc == 0 && (rc = shm_parse_record(copy, len, &rec)) == 0) {
+		o = calloc(1, sizeof(*o));
+		if (o == NULL) {
+			shm_copy_free(copy, len);
+			ERR_pop_to_mark();
+			return NULL;
+		}
+		rc = objs_parse(o, &rec, 1);
+		if (rc == AT_E_NOMEM) {
+			free(o);
+			shm_copy_free(copy, len);
+			ERR_pop_to_mark();
+			return NULL;
+		}
+	}
+	ERR_pop_to_mark();
+	shm_copy_free(copy, len);
+	if (rc != 0) {
+		free(o);
+		o = &failed_objs; /* the manager thread's next report could log it; the handshake keeps the host's */
+	}
+	struct objs *expected = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&p->objs, &expected, o, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		if (o != &failed_objs) {
+			objs_clear(o);
+			free(o);
+		}
+		o = expected; /* another handshake parsed it first */
+	}
+	return o;
+}
+
+static const struct cache_cert *resolve(const struct cache_cert *c, struct cache_cert *out)
+{
+	if (c->lazy == NULL)
+		return c;
+	struct parsed *p = (struct parsed *)(void *)c->lazy;
+	struct objs *o = atomic_load_explicit(&p->objs, memory_order_acquire);
+	if (o == NULL)
+		o = materialize(p);
+	if (o == NULL || o == &failed_objs)
+		return NULL;
+	return fill(c, o, out);
+}
+
+const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cache_cert *out)
+{
+	if (c->lazy == NULL)
+		return c;
+	const struct parsed *p = (const struct parsed *)(const void *)c->lazy;
+	struct objs *o = atomic_load_explicit(&((struct parsed *)(void *)c->lazy)->objs, memory_order_acquire);
+	(void)p;
+	if (o == NULL || o == &failed_objs)
+		return NULL;
+	return fill(c, o, out);
 }
 
 static void snapshot_release(struct cache_snapshot *s)
@@ -243,6 +393,7 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 	s->generation = generation;
 	s->free_fn = snapshot_release;
 	s->has_ip = nip > 0;
+	s->resolve = resolve;
 	for (size_t slot = 0; slot < nheld; slot++) {
 		const struct parsed *p = held[slot];
 		if (p == NULL)
@@ -250,11 +401,17 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 		for (size_t i = 0; i < p->nnames; i++) {
 			struct cache_cert *c = p->kind == SHM_CHALLENGE ? &s->challenges[s->nchallenges++]
 								 : &s->certs[s->ncerts++];
-			*c = (struct cache_cert){ .name = p->names[i], .leaf = p->leaf, .key = p->key, .not_after = p->not_after };
+			*c = (struct cache_cert){ .name = p->names[i], .not_after = p->not_after };
+			if (p->lazy) {
+				c->lazy = (struct cache_lazy *)(void *)p;
+				continue;
+			}
+			c->leaf = p->eager.leaf;
+			c->key = p->eager.key;
 			if (p->kind != SHM_CHALLENGE) {
-				c->chain = p->chain;
-				c->refused_levels = p->refused;
-				c->refused_why = p->why;
+				c->chain = p->eager.chain;
+				c->refused_levels = p->eager.refused;
+				c->refused_why = p->eager.why;
 			}
 		}
 	}
@@ -331,7 +488,7 @@ static int apply(const struct shm_changes *c)
 		} else if ((rc = shm_parse_record(x->rec, x->len, &r)) != 0) {
 			at_log_error("the shared region's records are malformed (%s); keeping the current ones",
 				     at_strerror(rc));
-		} else if ((rc = parse_record(&p, &r)) != 0) {
+		} else if ((rc = parse_record(&p, &r, x->slot, x->version)) != 0) {
 			if (rc == AT_E_NOMEM)
 				return rc; /* nothing taken for this one: the next change tries again */
 			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
@@ -356,8 +513,11 @@ int mgr_sync_region(struct shm_region *shm)
 	if (now_gen == local_generation ||
 	    (bad && now_gen == bad_generation && atomic_load(&shm->seq) == bad_seq))
 		goto out;
-	rc = shm_read_changes(shm, held_version, nheld, &c);
+	rc = mgr_refusal_ready(); /* lazy parses use its context */
+	if (rc == 0)
+		rc = shm_read_changes(shm, held_version, nheld, &c);
 	if (rc == 0) {
+		atomic_store_explicit(&lazy_region, shm, memory_order_release);
 		rc = apply(&c);
 		if (rc == 0) {
 			struct cache_snapshot *s = snapshot_make(c.generation);

@@ -16,6 +16,8 @@
 
 #define CACHE_GRACE_S 30
 
+struct cache_lazy; /* the snapshot builder's own: a record parsed when a handshake first asks for it */
+
 struct cache_cert {
 	const char *name;        /* lowercase DNS name or IP literal; "*.x" covers one label */
 	X509 *leaf;              /* owned by the snapshot's builder (free_fn; the manager's parsed entries) */
@@ -26,6 +28,8 @@ struct cache_cert {
 				  * once when the snapshot is built (cache_refused_levels); such a handshake keeps
 				  * the host's own certificate */
 	const char *refused_why; /* OpenSSL's reason at the lowest refused level (a static string), or NULL */
+	struct cache_lazy *lazy; /* set (with leaf, chain and key NULL and no refusals yet): parsed on first use,
+				  * through cache_snapshot.resolve */
 };
 
 struct cache_snapshot {
@@ -40,6 +44,11 @@ struct cache_snapshot {
 					 * certs by name, slot = position + 1, 0 empty; NULL: lookups scan */
 	size_t index_mask;              /* slots - 1 (a power of two, at least twice ncerts) */
 	void (*free_fn)(struct cache_snapshot *); /* frees everything else, set by whoever built it */
+	/* For an entry with lazy set: *out becomes a copy of c with leaf, chain, key and refusals filled, the
+	 * record parsed on its first use in this process (the only allocation, once per record; no lock that the
+	 * manager holds across I/O); later handshakes load one pointer. Returns out, or NULL when the record
+	 * cannot be had (replaced meanwhile, or not parsable): the handshake keeps the host's certificate. */
+	const struct cache_cert *(*resolve)(const struct cache_cert *c, struct cache_cert *out);
 	struct cache_snapshot *retired_next;
 	long retired_at_ms;             /* at_clock_ms: monotonic: a wall clock set back would keep it for ever */
 };

@@ -237,6 +237,14 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 				return rc;
 		}
 	}
+	struct cache_cert parsed;
+	if (c->leaf == NULL) {
+		/* Parsed on its first use in this process. (cache_current again: an on-demand wait may have
+		 * outlived s.) A record that cannot be had: the host's certificate. */
+		s = cache_current();
+		if (s == NULL || s->resolve == NULL || (c = s->resolve(c, &parsed)) == NULL)
+			return rc;
+	}
 	if (c->refused_levels != 0) {
 		/* OpenSSL would refuse this certificate at this connection's security level (found when the
 		 * snapshot was built): the host's own certificate works where ours cannot; logged once by the

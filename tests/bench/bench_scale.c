@@ -10,9 +10,11 @@
  *       cache (what every process of a server does), then, each between callgrind client requests (run it
  *       under valgrind --tool=callgrind --instr-atstart=no; a dump per figure):
  *         "sync":      one certificate replaced, and one sync of the cache after it;
- *         "handshake": HANDSHAKES full TLS 1.3 handshakes in memory whose server side looks the name up in the
- *                      cache and uses what it finds (as the preload's servername hook does).
- *       Prints the wall-clock time of the first sync (all N parsed) and of the measured sync.
+ *         "first":     HANDSHAKES full TLS 1.3 handshakes in memory for names not used before, whose server side
+ *                      looks the name up in the cache and uses what it finds (as the preload's hook does: the
+ *                      record is parsed on this first use);
+ *         "handshake": the same names again (the steady state).
+ *       Prints the wall-clock time of the first sync and of the measured sync.
  */
 #include "shim/manager/quiesce.c" /* mgr_host; the manager's own files: not in the core archive */
 #include "shim/manager/refusal.c"
@@ -109,6 +111,22 @@ static int gen(char **argv, int argc)
 	return 0;
 }
 
+/* What publish.c writes: the record with the leaf's names and expiry (followers index it without parsing). */
+static int put(struct shm_region *r, const char *name, const char *chain, size_t chain_len, const char *key,
+	       size_t key_len)
+{
+	STACK_OF(X509) *sk = NULL;
+	struct at_cert_info info;
+	memset(&info, 0, sizeof(info));
+	if (at_chain_parse(&sk, chain, chain_len) != 0 || at_cert_info_get(&info, sk_X509_value(sk, 0)) != 0)
+		return -1;
+	struct shm_meta meta = { .not_after = info.not_after, .nnames = info.nnames, .names = info.names };
+	int rc = shm_put(r, SHM_CERT, name, chain, chain_len, key, key_len, &meta);
+	at_cert_info_clear(&info);
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
+}
+
 static struct shim_host host = { .version = SHIM_HOST_API_VERSION, .publish = cache_publish,
 				 .current = cache_current, .refused_seen = cache_refused_seen };
 
@@ -117,7 +135,11 @@ static int servername_cb(SSL *ssl, int *al, void *arg)
 	(void)al;
 	(void)arg;
 	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	const struct cache_cert *c = cache_find_cert(cache_current(), sni, time(NULL));
+	const struct cache_snapshot *s = cache_current();
+	const struct cache_cert *c = cache_find_cert(s, sni, time(NULL));
+	struct cache_cert parsed;
+	if (c != NULL && c->leaf == NULL)
+		c = s->resolve(c, &parsed); /* as the preload's hook: parsed on first use */
 	if (c == NULL || SSL_use_cert_and_key(ssl, c->leaf, c->key, c->chain, 1) != 1)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	return SSL_TLSEXT_ERR_OK;
@@ -164,7 +186,7 @@ static int inproc(char **argv)
 		memset(&rec, 0, sizeof(rec));
 		snprintf(name, sizeof(name), "n%ld.scale.test", i);
 		if (at_cert_record_load(st, ca, name, &rec) != 0 ||
-		    shm_put(r, SHM_CERT, name, rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len) != 0) {
+		    put(r, name, rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len) != 0) {
 			fprintf(stderr, "bench_scale: no record for %s (run gen first)\n", name);
 			return 1;
 		}
@@ -194,7 +216,7 @@ static int inproc(char **argv)
 	char *chain = malloc(l1 + cl);
 	memcpy(chain, p1, l1);
 	memcpy(chain + l1, icrt, cl);
-	if (shm_put(r, SHM_CERT, "n0.scale.test", chain, l1 + cl, kp, kpl) != 0)
+	if (put(r, "n0.scale.test", chain, l1 + cl, kp, kpl) != 0)
 		return 1;
 
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method()), *sctx = SSL_CTX_new(TLS_server_method());
@@ -208,20 +230,28 @@ static int inproc(char **argv)
 	int rc = measured_sync(r);
 	double t_one = now_s() - t0;
 	CALLGRIND_DUMP_STATS_AT("sync");
-	if (rc != 0 || !handshake(cctx, sctx, "n0.scale.test") || !handshake(cctx, sctx, "n1.scale.test"))
+	char last[64];
+	snprintf(last, sizeof(last), "n%ld.scale.test", n - 1);
+	if (rc != 0 || !handshake(cctx, sctx, "n0.scale.test") || !handshake(cctx, sctx, last))
 		return 1; /* the new n0 serves; warm */
-	CALLGRIND_ZERO_STATS;
+	/* First use of HANDSHAKES names (each parsed now, lazily), then the same names again (the steady state). */
 	int ok = 0;
-	for (int i = 0; i < HANDSHAKES; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "n%ld.scale.test", (long)((i * 7919L) % n));
-		ok += handshake(cctx, sctx, name);
+	for (int round = 0; round < 2; round++) {
+		CALLGRIND_ZERO_STATS;
+		for (int i = 0; i < HANDSHAKES; i++) {
+			char name[64];
+			snprintf(name, sizeof(name), "n%ld.scale.test", (long)((1 + i * 7919L) % n));
+			ok += handshake(cctx, sctx, name);
+		}
+		if (round == 0)
+			CALLGRIND_DUMP_STATS_AT("first");
+		else
+			CALLGRIND_DUMP_STATS_AT("handshake");
 	}
-	CALLGRIND_DUMP_STATS_AT("handshake");
 	CALLGRIND_STOP_INSTRUMENTATION;
-	printf("inproc N=%ld: first sync (all parsed) %.3f s, sync after one change %.6f s, %d/%d handshakes\n", n,
-	       t_all, t_one, ok, HANDSHAKES);
-	return ok == HANDSHAKES ? 0 : 1;
+	printf("inproc N=%ld: first sync %.3f s, sync after one change %.6f s, %d/%d handshakes\n", n, t_all, t_one,
+	       ok, 2 * HANDSHAKES);
+	return ok == 2 * HANDSHAKES ? 0 : 1;
 }
 
 int main(int argc, char **argv)

@@ -1,8 +1,9 @@
 /*
- * libFuzzer: the shared region's record parser (shim/shm.c shm_next_record), which every process of a server
- * runs over whatever the region holds. Arbitrary bytes: each record it returns lies inside the payload, its
- * name is NUL-terminated and not empty, the offset only moves forward, and the walk ends (AT_E_NOTFOUND)
- * exactly at the end or is refused (AT_E_PARSE), never read past it.
+ * libFuzzer: the shared region's record parser (shim/shm.c shm_next_record, shm_record_name), which every
+ * process of a server runs over whatever a slot of the region holds. Arbitrary bytes: each record it returns
+ * lies inside the payload, its name and each of the names beside it is NUL-terminated and not empty, the
+ * offset only moves forward, and the walk ends (AT_E_NOTFOUND) exactly at the end or is refused (AT_E_PARSE),
+ * never read past it. (The directory's walk, shm_read_changes, checks each slot against the heap: test_shm.)
  */
 #include "shim/shm.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -24,6 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rec.kind == SHM_CERT || rec.kind == SHM_CHALLENGE);
 		FUZZ_CHECK((const uint8_t *)rec.chain >= data && (const uint8_t *)rec.chain + rec.chain_len <= data + size);
 		FUZZ_CHECK((const uint8_t *)rec.key >= data && (const uint8_t *)rec.key + rec.key_len <= data + size);
+		FUZZ_CHECK(rec.names >= data && rec.names + rec.names_len <= data + size);
+		char nm[256];
+		size_t noff = 0;
+		unsigned count = 0;
+		while (shm_record_name(&rec, &noff, nm) == 0) {
+			size_t l = strnlen(nm, sizeof(nm));
+			FUZZ_CHECK(l >= 1 && l < sizeof(nm));
+			count++;
+		}
+		FUZZ_CHECK(count == rec.nnames && noff == rec.names_len);
 	}
 	FUZZ_CHECK(more == AT_E_PARSE || (more == AT_E_NOTFOUND && off == size));
 	return 0;

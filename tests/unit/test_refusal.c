@@ -4,7 +4,11 @@
  * certificate. Level L asks for keys and signatures of 80, 112, 128, 192, 256 bits (L = 1..5).
  */
 #include "shim/manager/quiesce.c" /* mgr_host */
-#include "shim/manager/refusal.c" /* the manager's own file: not in the core archive */
+#include "shim/manager/refusal.c" /* the manager's own files: not in the core archive */
+#include "shim/manager/sync.c"    /* mgr_cert_parsed */
+#include "shim/preload/cache.c"
+#include "shim/shm.c"
+#include "shim/shm_dir.c"
 #include "tests/harness/certgen.h"
 #include "tests/test.h"
 
@@ -21,6 +25,12 @@ static unsigned levels_of(X509 *leaf, EVP_PKEY *key, X509 *ca, const char **why)
 		sk_X509_push(chain, ca);
 	if (mgr_refused_levels(leaf, key, chain, &levels, why) != 0)
 		levels = 0xff;
+	/* A handshake's own probe (a record parsed on first use) finds the same levels. */
+	unsigned fresh = 0xff;
+	const char *fresh_why = NULL;
+	CHECK_OK(mgr_refused_levels_fresh(leaf, key, chain, &fresh, &fresh_why));
+	CHECK_INT(fresh, ==, levels);
+	CHECK((fresh_why == NULL) == (*why == NULL));
 	sk_X509_free(chain);
 	return levels;
 }

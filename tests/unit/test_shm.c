@@ -33,9 +33,9 @@ static void put_then_read_only_what_changed(void)
 	struct shm_changes c;
 	uint64_t known[8] = { 0 };
 	CHECK_INT(shm_read_changes(r, known, 8, &c), ==, AT_E_NOTFOUND);
-	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
-	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2));
-	CHECK_OK(shm_put(r, SHM_CHALLENGE, "a.example.test", "CC", 2, "KC", 2)); /* another kind, another slot */
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
+	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2, NULL));
+	CHECK_OK(shm_put(r, SHM_CHALLENGE, "a.example.test", "CC", 2, "KC", 2, NULL)); /* another kind, another slot */
 	CHECK_INT(changes(r, known, 8, &c), ==, 3);
 	CHECK_INT(c.nslots, ==, 3);
 	struct shm_record rec;
@@ -47,11 +47,11 @@ static void put_then_read_only_what_changed(void)
 	CHECK_INT(changes(r, known, 8, &c), ==, 0);
 	shm_changes_free(&c);
 	uint32_t futex = atomic_load(&r->futex);
-	CHECK_INT(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2), ==, AT_E_STATE);
+	CHECK_INT(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2, NULL), ==, AT_E_STATE);
 	CHECK_INT(atomic_load(&r->futex), ==, futex);
 	/* One record changes: one change, in its own slot, with a new version. */
 	uint64_t before = known[1];
-	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB2", 3, "KB", 2));
+	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB2", 3, "KB", 2, NULL));
 	CHECK_INT(changes(r, known, 8, &c), ==, 1);
 	CHECK_INT(c.v[0].slot, ==, 1);
 	CHECK(known[1] > before);
@@ -62,7 +62,7 @@ static void put_then_read_only_what_changed(void)
 	CHECK_INT(changes(r, known, 8, &c), ==, 1);
 	CHECK(c.v[0].slot == 2 && c.v[0].rec == NULL && known[2] == 0);
 	shm_changes_free(&c);
-	CHECK_OK(shm_put(r, SHM_CERT, "c.example.test", "CC", 2, "KC", 2));
+	CHECK_OK(shm_put(r, SHM_CERT, "c.example.test", "CC", 2, "KC", 2, NULL));
 	CHECK_INT(changes(r, known, 8, &c), ==, 1);
 	CHECK_INT(c.v[0].slot, ==, 2);
 	shm_changes_free(&c);
@@ -85,13 +85,13 @@ static void a_full_half_is_compacted_not_reparsed(void)
 	REQUIRE(chain != NULL);
 	uint64_t known[4] = { 0 };
 	struct shm_changes c;
-	CHECK_OK(shm_put(r, SHM_CERT, "keep.example.test", "K1", 2, "K", 1));
+	CHECK_OK(shm_put(r, SHM_CERT, "keep.example.test", "K1", 2, "K", 1, NULL));
 	uint32_t half0 = atomic_load(&((struct shm_dir *)(void *)r->data)->half);
 	int flipped = 0;
 	for (int i = 0; i < 80 && !flipped; i++) {
 		chain[0] = (char)('a' + i % 26);
 		chain[1] = (char)('a' + i / 26);
-		CHECK_OK(shm_put(r, SHM_CERT, "big.example.test", chain, big, "K", 1));
+		CHECK_OK(shm_put(r, SHM_CERT, "big.example.test", chain, big, "K", 1, NULL));
 		if (i == 0) {
 			CHECK_INT(changes(r, known, 4, &c), ==, 2);
 			shm_changes_free(&c);
@@ -108,7 +108,7 @@ static void a_full_half_is_compacted_not_reparsed(void)
 	CHECK(rec.chain_len == 2 && memcmp(rec.chain, "K1", 2) == 0);
 	shm_changes_free(&c);
 	/* Live records that cannot fit in a half: refused (the caller logs and retries), nothing lost. */
-	CHECK_INT(shm_put(r, SHM_CERT, "huge.example.test", chain, SHM_HALF, "K", 1), ==, AT_E_TOOBIG);
+	CHECK_INT(shm_put(r, SHM_CERT, "huge.example.test", chain, SHM_HALF, "K", 1, NULL), ==, AT_E_TOOBIG);
 	free(chain);
 	munmap(r, SHM_SIZE);
 	close(fd);
@@ -121,14 +121,14 @@ static void a_new_writer_adopts_the_records(void)
 	int fd = -1;
 	struct shm_region *r = NULL;
 	REQUIRE(shm_create(&r, &fd) == 0);
-	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
-	CHECK_OK(shm_put(r, SHM_CHALLENGE, "x.example.test", "CX", 2, "KX", 2));
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
+	CHECK_OK(shm_put(r, SHM_CHALLENGE, "x.example.test", "CX", 2, "KX", 2, NULL));
 	uint64_t known[4] = { 0 };
 	struct shm_changes c;
 	CHECK_INT(changes(r, known, 4, &c), ==, 2);
 	shm_changes_free(&c);
 	writer_reset(); /* as in a new process */
-	CHECK_INT(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2), ==, AT_E_STATE);
+	CHECK_INT(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL), ==, AT_E_STATE);
 	CHECK_INT(changes(r, known, 4, &c), ==, 1);
 	CHECK(c.v[0].slot == 1 && c.v[0].rec == NULL);
 	shm_changes_free(&c);
@@ -142,7 +142,7 @@ static void a_slot_outside_the_heap_is_refused(void)
 	int fd = -1;
 	struct shm_region *r = NULL;
 	REQUIRE(shm_create(&r, &fd) == 0);
-	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	struct shm_dir *d = (struct shm_dir *)(void *)r->data;
 	atomic_store(&d->slot[0].off, 2 * SHM_HALF - 1);
 	struct shm_changes c;
@@ -158,7 +158,7 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 	int fd = -1;
 	struct shm_region *r = NULL;
 	REQUIRE(shm_create(&r, &fd) == 0);
-	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2));
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	atomic_fetch_add(&r->seq, 1); /* odd: a writer that stopped in the middle */
 	struct shm_changes c;
 	long t0 = at_clock_ms();
@@ -176,13 +176,23 @@ static void records_round_trip_and_hostile_payloads(void)
 	struct at_buf b;
 	struct shm_record rec;
 	size_t off = 0;
+	char *names[] = { "a.example.test", "*.a.example.test" };
+	struct shm_meta meta = { .not_after = 4102444800, .nnames = 2, .names = names };
+	char nm[256];
+	size_t noff = 0;
 	at_buf_init(&b, 1 << 16);
-	CHECK_OK(shm_append_record(&b, SHM_CERT, "a.example.test", "CHAIN", 5, "KEY", 3));
-	CHECK_OK(shm_append_record(&b, SHM_CHALLENGE, "b.example.test", "C", 1, "K", 1));
+	CHECK_OK(shm_append_record(&b, SHM_CERT, "a.example.test", "CHAIN", 5, "KEY", 3, &meta));
+	CHECK_OK(shm_append_record(&b, SHM_CHALLENGE, "b.example.test", "C", 1, "K", 1, NULL));
 	CHECK_OK(shm_next_record((unsigned char *)b.data, b.len, &off, &rec));
 	CHECK_STR(rec.name, "a.example.test");
 	CHECK(rec.kind == SHM_CERT && rec.chain_len == 5 && memcmp(rec.chain, "CHAIN", 5) == 0);
 	CHECK(rec.key_len == 3 && memcmp(rec.key, "KEY", 3) == 0);
+	CHECK(rec.not_after == 4102444800 && rec.nnames == 2);
+	CHECK_OK(shm_record_name(&rec, &noff, nm));
+	CHECK_STR(nm, "a.example.test");
+	CHECK_OK(shm_record_name(&rec, &noff, nm));
+	CHECK_STR(nm, "*.a.example.test");
+	CHECK_INT(shm_record_name(&rec, &noff, nm), ==, AT_E_NOTFOUND);
 	CHECK_OK(shm_next_record((unsigned char *)b.data, b.len, &off, &rec));
 	CHECK(rec.kind == SHM_CHALLENGE);
 	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, AT_E_NOTFOUND);
@@ -194,10 +204,13 @@ static void records_round_trip_and_hostile_payloads(void)
 			;
 		CHECK(more == AT_E_PARSE || (more == AT_E_NOTFOUND && off == cut));
 	}
-	static const unsigned char bad_kind[] = { 9, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0 };
-	static const unsigned char no_name[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char bad_kind[] = { 9, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char no_name[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const unsigned char huge_len[] = { 1, 1, 'a', 0xff, 0xff, 0xff, 0xff };
-	static const unsigned char nul_in_name[] = { 1, 2, 0, 'a', 0, 0, 0, 0, 0, 0, 0, 0 }; /* found by fuzz_region */
+	static const unsigned char nul_in_name[] = { 1, 2, 0, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }; /* found by fuzz_region */
+	/* A names list whose second name runs past the record, and one with an empty name. */
+	static const unsigned char names_past[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 'a', 9, 'b' };
+	static const unsigned char names_empty[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 	off = 0;
 	CHECK_INT(shm_next_record(bad_kind, sizeof(bad_kind), &off, &rec), ==, AT_E_PARSE);
 	off = 0;
@@ -206,6 +219,11 @@ static void records_round_trip_and_hostile_payloads(void)
 	CHECK_INT(shm_next_record(huge_len, sizeof(huge_len), &off, &rec), ==, AT_E_PARSE);
 	off = 0;
 	CHECK_INT(shm_next_record(nul_in_name, sizeof(nul_in_name), &off, &rec), ==, AT_E_PARSE);
+	CHECK_INT(shm_parse_record(names_past, sizeof(names_past), &rec), ==, AT_E_PARSE);
+	CHECK_INT(shm_parse_record(names_empty, sizeof(names_empty), &rec), ==, AT_E_PARSE);
+	static const unsigned char minimal[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'b' };
+	CHECK_OK(shm_parse_record(minimal, sizeof(minimal), &rec));
+	CHECK_INT(shm_parse_record(minimal, sizeof(minimal) - 1, &rec), ==, AT_E_PARSE);
 	at_buf_free(&b);
 }
 

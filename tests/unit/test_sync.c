@@ -1,0 +1,127 @@
+/*
+ * A process's follower of the region (shim/manager/sync.c), in a private region: a certificate record is indexed
+ * from the names the writer put beside it and parsed only on its first use (the same objects for every later
+ * use and every later snapshot); a change parses nothing else again; an intermediate shared by many
+ * certificates is one X509 in the process; a record replaced under an old snapshot is not served from it; a
+ * record that does not parse is asked for once and then keeps the host's certificate.
+ */
+#include "shim/manager/quiesce.c" /* mgr_host; the manager's own files: not in the core archive */
+#include "shim/manager/refusal.c"
+#include "shim/manager/sync.c"
+#include "shim/preload/cache.c"
+#include "shim/shm.c"
+#include "shim/shm_dir.c"
+#include "tests/harness/certgen.h"
+#include "tests/test.h"
+
+static struct shim_host host = { .version = SHIM_HOST_API_VERSION, .publish = cache_publish,
+				 .current = cache_current, .refused_seen = cache_refused_seen };
+static struct shm_region *r; /* one region for the process, as in a server */
+static X509 *inter;
+static EVP_PKEY *inter_key;
+
+/* name's certificate under the test intermediate, written as publish.c writes it (names and expiry beside). */
+static int put_cert(const char *name)
+{
+	X509 *leaf = NULL;
+	EVP_PKEY *key = NULL;
+	if (harness_cert_make(&leaf, &key, name, name, NULL, 0, inter, inter_key, 30) != 0)
+		return -1;
+	size_t l1 = 0, l2 = 0, kl = 0;
+	char *p1 = harness_cert_pem(leaf, &l1), *p2 = harness_cert_pem(inter, &l2), *kp = harness_key_pem(key, &kl);
+	char *chain = malloc(l1 + l2);
+	int rc = -1;
+	if (p1 && p2 && kp && chain) {
+		memcpy(chain, p1, l1);
+		memcpy(chain + l1, p2, l2);
+		char *names[] = { (char *)name };
+		struct shm_meta meta = { .not_after = time(NULL) + 86400, .nnames = 1, .names = names };
+		rc = shm_put(r, SHM_CERT, name, chain, l1 + l2, kp, kl, &meta);
+	}
+	free(p1);
+	free(p2);
+	free(chain);
+	free(kp);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static const struct cache_cert *find(const char *name)
+{
+	return cache_find_cert(cache_current(), name, time(NULL));
+}
+
+static void parsed_on_first_use_and_only_what_changed(void)
+{
+	CHECK_OK(put_cert("a.example.test"));
+	CHECK_OK(put_cert("b.example.test"));
+	CHECK_OK(put_cert("c.example.test"));
+	CHECK_OK(mgr_sync_region(r));
+	const struct cache_snapshot *s1 = cache_current();
+	REQUIRE(s1 != NULL && s1->ncerts == 3);
+	const struct cache_cert *a = find("a.example.test"), *b = find("b.example.test");
+	REQUIRE(a != NULL && b != NULL);
+	/* Indexed, not parsed. */
+	CHECK(a->leaf == NULL && a->lazy != NULL && a->not_after > time(NULL));
+	struct cache_cert ta, tb, ta2;
+	const struct cache_cert *pa = s1->resolve(a, &ta), *pb = s1->resolve(b, &tb);
+	REQUIRE(pa != NULL && pb != NULL);
+	CHECK(pa->leaf != NULL && pa->key != NULL && X509_check_private_key(pa->leaf, pa->key) == 1);
+	/* The second use loads what the first parsed. */
+	const struct cache_cert *pa2 = s1->resolve(a, &ta2);
+	CHECK(pa2 != NULL && pa2->leaf == pa->leaf && pa2->key == pa->key);
+	/* One intermediate for both. */
+	REQUIRE(pa->chain != NULL && pb->chain != NULL);
+	CHECK(sk_X509_value(pa->chain, 0) == sk_X509_value(pb->chain, 0));
+	CHECK(mgr_cert_parsed(find("c.example.test"), &ta2) == NULL); /* c: never used, never parsed */
+
+	/* b changes: a keeps its parsed objects in the new snapshot; b's old snapshot entry serves nothing now. */
+	CHECK_OK(put_cert("b.example.test"));
+	CHECK_OK(mgr_sync_region(r));
+	const struct cache_snapshot *s2 = cache_current();
+	CHECK(s2 != s1);
+	struct cache_cert t;
+	const struct cache_cert *a2 = mgr_cert_parsed(find("a.example.test"), &t);
+	CHECK(a2 != NULL && a2->leaf == pa->leaf);
+	CHECK(mgr_cert_parsed(find("b.example.test"), &t) == NULL);
+	struct cache_cert tb_new;
+	const struct cache_cert *pb_new = s2->resolve(find("b.example.test"), &tb_new);
+	CHECK(pb_new != NULL && pb_new->leaf != pb->leaf);
+	const struct cache_cert *c = find("c.example.test");
+	struct cache_cert tc;
+	CHECK(s2->resolve(c, &tc) != NULL);
+}
+
+static void a_record_that_does_not_parse_keeps_the_hosts(void)
+{
+	char *names[] = { "bad.example.test" };
+	struct shm_meta meta = { .not_after = time(NULL) + 86400, .nnames = 1, .names = names };
+	static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+	CHECK_OK(shm_put(r, SHM_CERT, "bad.example.test", junk, sizeof(junk) - 1, "K", 1, &meta));
+	CHECK_OK(mgr_sync_region(r));
+	const struct cache_cert *c = find("bad.example.test");
+	REQUIRE(c != NULL);
+	struct cache_cert t;
+	CHECK(cache_current()->resolve(c, &t) == NULL);
+	/* Marked: the next handshake does not parse (nor allocate) again. */
+	CHECK(atomic_load(&((struct parsed *)(void *)c->lazy)->objs) == &failed_objs);
+	CHECK(cache_current()->resolve(c, &t) == NULL);
+}
+
+int main(void)
+{
+	mgr_host = &host;
+	if ((r = shm_create_private()) == NULL)
+		return 1;
+	X509 *root = NULL;
+	EVP_PKEY *root_key = NULL;
+	if (harness_cert_make(&root, &root_key, "sync root", NULL, NULL, 1, NULL, NULL, 30) != 0 ||
+	    harness_cert_make(&inter, &inter_key, "sync intermediate", NULL, NULL, 1, root, root_key, 30) != 0)
+		return 1;
+	RUN(parsed_on_first_use_and_only_what_changed);
+	RUN(a_record_that_does_not_parse_keeps_the_hosts);
+	X509_free(root);
+	EVP_PKEY_free(root_key);
+	return TEST_EXIT();
+}
