@@ -47,7 +47,7 @@
 enum od_state { OD_EMPTY = 0, OD_QUEUED, OD_ISSUED, OD_REFUSED, OD_FAILED };
 
 struct od_name {
-	char name[256];
+	char *name; /* owned (a pointer, not 256 bytes: the table holds every name issued, 100,000 of them) */
 	enum od_state state;
 	time_t until;    /* refused/failed: not before; issued: when to look at renewal */
 	long backoff_s;
@@ -170,10 +170,14 @@ static struct od_name *find(const char *name, int create)
 		names = nv;
 		nnames = nc;
 	}
+	char *copy = strdup(name);
+	if (copy == NULL)
+		return NULL;
 	if (slot == NULL)
 		slot = &names[nused++];
+	free(slot->name);
 	memset(slot, 0, sizeof(*slot));
-	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	slot->name = copy;
 	if (nix[k] == 0)
 		nix_fill++;
 	nix[k] = (uint32_t)(slot - names) + 1;

@@ -58,7 +58,7 @@ struct parsed {
 	time_t not_after;
 	int has_ip;
 	size_t nnames;
-	char **names; /* the certificate's names; a challenge: its record's name */
+	char **names; /* the certificate's names (a challenge: its record's name), in this allocation */
 	struct parsed *retired_next;
 	long retired_at_ms;
 };
@@ -88,10 +88,7 @@ static void parsed_free(struct parsed *p)
 		objs_clear(o);
 		free(o);
 	}
-	for (size_t i = 0; i < p->nnames; i++)
-		free(p->names[i]);
-	free(p->names);
-	free(p);
+	free(p); /* the names are in the same allocation */
 }
 
 /* ---- intermediates, parsed once per process however many certificates name them ---- */
@@ -203,18 +200,26 @@ fail:
 	return rc;
 }
 
-static int names_set(struct parsed *p, char **names, size_t n)
+/* A new entry with its names in the same allocation (a follower holds one per record: 100,000 of them). */
+static struct parsed *parsed_new(char **names, size_t n)
 {
-	p->names = calloc(n ? n : 1, sizeof(char *));
-	if (p->names == NULL)
-		return AT_E_NOMEM;
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(names[i]) + 1;
+	struct parsed *p = calloc(1, sizeof(*p) + n * sizeof(char *) + bytes);
+	if (p == NULL)
+		return NULL;
+	p->names = (char **)(void *)(p + 1);
+	char *at = (char *)(p->names + n);
 	for (size_t i = 0; i < n; i++) {
-		if ((p->names[i] = strdup(names[i])) == NULL)
-			return AT_E_NOMEM;
-		p->nnames++;
+		size_t l = strlen(names[i]) + 1;
+		memcpy(at, names[i], l);
+		p->names[i] = at;
+		at += l;
 		p->has_ip |= at_name_is_ip(names[i]);
 	}
-	return 0;
+	p->nnames = n;
+	return p;
 }
 
 /* A record's PEM to objects; probe: the refusal probe to use (the sync's, or a handshake's own). */
@@ -237,47 +242,47 @@ static int objs_parse(struct objs *o, const struct shm_record *r, int fresh_prob
  * gave them, else parsed now. */
 static int parse_record(struct parsed **out, const struct shm_record *r, uint32_t slot, uint64_t version)
 {
-	struct parsed *p = calloc(1, sizeof(*p));
+	struct parsed *p = NULL;
 	struct at_cert_info info;
+	struct objs eager;
+	int rc = 0, lazy = r->kind == SHM_CERT && r->nnames > 0;
 	memset(&info, 0, sizeof(info));
-	if (p == NULL)
-		return AT_E_NOMEM;
-	p->kind = r->kind;
-	p->slot = slot;
-	p->version = version;
-	int rc = 0;
-	if (r->kind == SHM_CERT && r->nnames > 0) {
-		p->lazy = 1;
-		p->not_after = (time_t)r->not_after;
-		char *names[256], buf[256];
+	memset(&eager, 0, sizeof(eager));
+	if (lazy) {
+		char *names[255], buf[256];
 		size_t off = 0, n = 0;
-		while (n < 256 && shm_record_name(r, &off, buf) == 0)
+		while (rc == 0 && n < 255 && shm_record_name(r, &off, buf) == 0)
 			if ((names[n++] = strdup(buf)) == NULL)
 				rc = AT_E_NOMEM;
-		if (rc == 0)
-			rc = names_set(p, names, n);
+		if (rc == 0 && (p = parsed_new(names, n)) == NULL)
+			rc = AT_E_NOMEM;
 		for (size_t i = 0; i < n; i++)
 			free(names[i]);
-	} else {
-		rc = objs_parse(&p->eager, r, 0);
 		if (rc == 0)
-			rc = at_cert_info_get(&info, p->eager.leaf);
+			p->not_after = (time_t)r->not_after;
+	} else {
+		char *one[] = { (char *)r->name };
+		rc = objs_parse(&eager, r, 0);
+		if (rc == 0)
+			rc = at_cert_info_get(&info, eager.leaf);
+		if (rc == 0 && (p = r->kind == SHM_CHALLENGE ? parsed_new(one, 1) : parsed_new(info.names, info.nnames)) == NULL)
+			rc = AT_E_NOMEM;
 		if (rc == 0) {
 			p->not_after = info.not_after;
-			if (r->kind == SHM_CHALLENGE) {
-				char *one[] = { (char *)r->name };
-				rc = names_set(p, one, 1);
+			p->eager = eager;
+			if (r->kind == SHM_CHALLENGE)
 				p->has_ip = 0;
-			} else {
-				rc = names_set(p, info.names, info.nnames);
-			}
+		} else {
+			objs_clear(&eager);
 		}
 	}
 	at_cert_info_clear(&info);
-	if (rc != 0) {
-		parsed_free(p);
+	if (rc != 0)
 		return rc;
-	}
+	p->kind = r->kind;
+	p->lazy = lazy;
+	p->slot = slot;
+	p->version = version;
 	*out = p;
 	return 0;
 }
