@@ -83,6 +83,22 @@ int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, co
 		if ((rc = at_buf_append(b, &l, 1)) != 0 || (rc = at_buf_append(b, meta->names[i], l)) != 0)
 			return rc;
 	}
+	size_t bl = meta && meta->blob ? strlen(meta->blob) : 0;
+	unsigned char l = (unsigned char)bl;
+	if (bl > 255)
+		return AT_E_INVAL;
+	if ((rc = at_buf_append(b, &l, 1)) != 0)
+		return rc;
+	if (bl > 0) {
+		unsigned char ref[12];
+		uint64_t v = meta->blob_version;
+		for (int i = 0; i < 4; i++)
+			ref[i] = (unsigned char)(meta->blob_slot >> (8 * i));
+		for (int i = 0; i < 8; i++)
+			ref[4 + i] = (unsigned char)(v >> (8 * i));
+		if ((rc = at_buf_append(b, meta->blob, bl)) != 0 || (rc = at_buf_append(b, ref, sizeof(ref))) != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -116,7 +132,7 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 	unsigned kind = p[*off], nl = p[*off + 1];
 	*off += 2;
 	/* A NUL inside the name would make it another (shorter, or empty) name than the one written. */
-	if ((kind != SHM_CERT && kind != SHM_CHALLENGE) || nl == 0 || len - *off < nl || memchr(p + *off, 0, nl))
+	if ((kind != SHM_CERT && kind != SHM_CHALLENGE && kind != SHM_BLOB) || nl == 0 || len - *off < nl || memchr(p + *off, 0, nl))
 		return AT_E_PARSE;
 	rec->kind = (enum shm_kind)kind;
 	memcpy(rec->name, p + *off, nl);
@@ -148,6 +164,24 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 		*off += 1 + l;
 	}
 	rec->names_len = (size_t)(p + *off - rec->names);
+	if (len - *off < 1)
+		return AT_E_PARSE;
+	unsigned bl = p[(*off)++];
+	rec->blob[0] = '\0';
+	rec->blob_slot = 0;
+	rec->blob_version = 0;
+	if (bl > 0) {
+		if (len - *off < (size_t)bl + 12 || memchr(p + *off, 0, bl))
+			return AT_E_PARSE;
+		memcpy(rec->blob, p + *off, bl);
+		rec->blob[bl] = '\0';
+		*off += bl;
+		for (int i = 0; i < 4; i++)
+			rec->blob_slot |= (uint32_t)p[*off + (size_t)i] << (8 * i);
+		for (int i = 0; i < 8; i++)
+			rec->blob_version |= (uint64_t)p[*off + 4 + (size_t)i] << (8 * i);
+		*off += 12;
+	}
 	return 0;
 }
 

@@ -30,11 +30,13 @@
  *
  * Record format (little-endian), one record per slot:
  *   u8 kind (SHM_CERT, SHM_CHALLENGE) | u8 name_len | name | u32 chain_len | chain PEM | u32 key_len | key PEM |
- *   i64 not_after | u8 nnames | nnames x (u8 len | name)
+ *   i64 not_after | u8 nnames | nnames x (u8 len | name) | u8 blob_len | [blob name | u32 slot | u64 version]
  * A SHM_CERT record's name is the certificate's first name. not_after and the names the certificate covers are
  * the writer's reading of the leaf (the manager parses each certificate once, when it publishes it): with them a
  * follower indexes the record without parsing any PEM, and parses it only when a handshake first asks for one
- * of its names (sync.c). nnames 0: no such reading (challenge certificates): parsed when read.
+ * of its names (sync.c). nnames 0: no such reading (challenge certificates): parsed when read. A certificate
+ * record with a blob holds its leaf alone; its intermediates are the blob's chain (a SHM_BLOB record, whose
+ * chain is the PEM and key empty), which never changes under its name.
  */
 #ifndef AUTOTLS_SHIM_SHM_H
 #define AUTOTLS_SHIM_SHM_H
@@ -53,7 +55,9 @@
 #define SHM_SIZE (1u << 30)
 #define SHM_SLOTS (1u << 20) /* directory capacity: 16 MiB of the reservation, touched only as used */
 
-enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2 };
+/* SHM_BLOB: bytes several records share, named by their SHA-256 (the intermediates of a CA: stored once, however
+ * many certificates name them; a certificate record refers to its blob by name, slot and version). */
+enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2, SHM_BLOB = 3 };
 
 /* On-demand requests (see shim/preload/ondemand.c): names a handshake saw that the manager may issue for. A
  * slot is 0 free, 1 being written, 2 ready, 3 being taken. Writers probe a few slots from the name's hash;
@@ -134,10 +138,16 @@ struct shm_meta {
 	int64_t not_after;
 	size_t nnames; /* at most 255 */
 	char **names;
+	const char *blob; /* NULL, or the SHM_BLOB record holding the intermediates */
+	uint32_t blob_slot;
+	uint64_t blob_version;
 };
 int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
 	    const char *key, size_t key_len, const struct shm_meta *meta) AT_MUST_CHECK;
 int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name) AT_MUST_CHECK;
+/* Where the writer put (kind, name): its slot and version. 0 or AT_E_NOTFOUND. */
+int shm_slot_of(struct shm_region *r, enum shm_kind kind, const char *name, uint32_t *slot, uint64_t *version)
+	AT_MUST_CHECK;
 
 /* A batch of writes (the stored certificates loaded at start): with on, writes wake no follower; off wakes
  * them once if anything was written. Followers still look every 250 ms (lead.c), so each builds a few
@@ -176,7 +186,8 @@ void shm_changes_free(struct shm_changes *c);
 /* A copy of one slot's record while its version is still version (a handshake's first use of a record parsed
  * lazily): *out is new, freed with shm_copy_free (it holds a private key). 0, AT_E_STATE (the slot was written
  * again or withdrawn since: a newer snapshot is on its way), AT_E_PARSE (outside the heap), AT_E_NOMEM or
- * AT_E_TIMEOUT (as shm_read_changes). Takes no lock. */
+ * AT_E_TIMEOUT (a write section that did not end within a bounded number of reads: no sleep, no lock; a
+ * handshake's thread calls it). */
 int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, unsigned char **out, size_t *len)
 	AT_MUST_CHECK;
 void shm_copy_free(unsigned char *p, size_t len);
@@ -208,6 +219,9 @@ struct shm_record {
 	unsigned nnames;
 	const unsigned char *names; /* borrowed: nnames x (u8 len | name), each checked (1..255 bytes, no NUL) */
 	size_t names_len;
+	char blob[256];   /* "" when none */
+	uint32_t blob_slot;
+	uint64_t blob_version;
 };
 
 /* The names of a record one by one: *off starts at 0. 0 with out filled, AT_E_NOTFOUND after the last. */

@@ -24,6 +24,7 @@
 #define RELAXED memory_order_relaxed
 #define READ_WAIT_MS 50 /* a reader waits this long for a write section, then gives up (a writer killed in it) */
 #define HEAP_END (2 * (uint64_t)SHM_HALF)
+#define SLOT_TRIES 1000 /* shm_read_slot: reads of the sequence before a handshake gives up */
 
 static long now_ms(void)
 {
@@ -385,6 +386,19 @@ void shm_hold_wakes(struct shm_region *r, int on)
 	}
 }
 
+int shm_slot_of(struct shm_region *r, enum shm_kind kind, const char *name, uint32_t *slot, uint64_t *version)
+{
+	int found;
+	if (w_region != r || w_index == NULL)
+		return AT_E_NOTFOUND;
+	uint32_t k = index_find(kind, name, &found);
+	if (!found)
+		return AT_E_NOTFOUND;
+	*slot = w_index[k] - 1;
+	*version = atomic_load_explicit(&dir_of(r)->slot[*slot].version, RELAXED);
+	return 0;
+}
+
 struct shm_region *shm_create_private(void)
 {
 	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -419,41 +433,38 @@ void shm_changes_free(struct shm_changes *c)
 int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, unsigned char **out, size_t *len)
 {
 	const struct shm_dir *d = dir_of(r);
-	long deadline = 0;
 	if (slot >= SHM_SLOTS)
 		return AT_E_PARSE;
-	for (;;) {
+	/* A handshake's thread: no sleep and no long wait. A write section is a few stores; one that does not end
+	 * within these tries (a writer killed in it) makes this handshake keep the host's certificate. */
+	for (int tries = 0; tries < SLOT_TRIES; tries++) {
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
-		if (!(s1 & 1)) {
-			uint64_t v = atomic_load_explicit(&d->slot[slot].version, RELAXED);
-			uint32_t off = atomic_load_explicit(&d->slot[slot].off, RELAXED);
-			uint32_t n = atomic_load_explicit(&d->slot[slot].len, RELAXED);
-			unsigned char *copy = NULL;
-			int rc = 0;
-			if (v != version || n == 0)
-				rc = AT_E_STATE;
-			else if ((uint64_t)off + n > HEAP_END)
-				rc = AT_E_PARSE;
-			else if ((copy = malloc(n)) == NULL)
-				return AT_E_NOMEM;
-			else
-				memcpy(copy, heap_of(r) + off, n);
-			atomic_thread_fence(memory_order_acquire);
-			if (atomic_load_explicit(&r->seq, RELAXED) == s1) {
-				if (rc == 0) {
-					*out = copy;
-					*len = n;
-				}
-				return rc;
+		if (s1 & 1)
+			continue;
+		uint64_t v = atomic_load_explicit(&d->slot[slot].version, RELAXED);
+		uint32_t off = atomic_load_explicit(&d->slot[slot].off, RELAXED);
+		uint32_t n = atomic_load_explicit(&d->slot[slot].len, RELAXED);
+		unsigned char *copy = NULL;
+		int rc = 0;
+		if (v != version || n == 0)
+			rc = AT_E_STATE;
+		else if ((uint64_t)off + n > HEAP_END)
+			rc = AT_E_PARSE;
+		else if ((copy = malloc(n)) == NULL)
+			return AT_E_NOMEM;
+		else
+			memcpy(copy, heap_of(r) + off, n);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&r->seq, RELAXED) == s1) {
+			if (rc == 0) {
+				*out = copy;
+				*len = n;
 			}
-			shm_copy_free(copy, n);
+			return rc;
 		}
-		if (deadline == 0)
-			deadline = now_ms() + READ_WAIT_MS;
-		else if (now_ms() > deadline)
-			return AT_E_TIMEOUT;
-		sched_yield();
+		shm_copy_free(copy, n);
 	}
+	return AT_E_TIMEOUT;
 }
 
 /* One pass: counts (v NULL) or fills the changes. AT_E_PARSE for a slot outside the heap, AT_E_STATE when the

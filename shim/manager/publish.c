@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "util/x509.h"
 
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static char current_name[256];            /* the managed certificate's record, a
 static uint64_t current_hash;             /* of its chain (FNV-1a), 0: none published by this process */
 static size_t current_len;
 static size_t nchallenges;
+static int batching; /* mgr_publish_batch: this process's own cache follows once, at the end */
 
 static struct shm_region *region(void)
 {
@@ -38,7 +40,7 @@ static struct shm_region *region(void)
 	return private_region;
 }
 
-static uint64_t hash64(const char *p, size_t n)
+static uint64_t chain_hash64(const char *p, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < n; i++)
@@ -46,45 +48,85 @@ static uint64_t hash64(const char *p, size_t n)
 	return h | 1;
 }
 
+/* The intermediates of chain (what follows the leaf's block) into their SHM_BLOB record, named by their SHA-256,
+ * written once however many certificates name them (AT_E_STATE after the first); *leaf_len the leaf's block.
+ * 0 with meta's blob set, or an error (the record then carries the whole chain). */
+static int put_blob(struct shm_region *r, const char *chain, size_t chain_len, size_t *leaf_len, char name[80],
+		    struct shm_meta *meta)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	const char *b0 = memmem(chain, chain_len, begin, sizeof(begin) - 1);
+	if (b0 == NULL)
+		return AT_E_PARSE;
+	size_t from = (size_t)(b0 - chain) + sizeof(begin) - 1;
+	const char *b1 = memmem(chain + from, chain_len - from, begin, sizeof(begin) - 1);
+	if (b1 == NULL)
+		return AT_E_NOTFOUND; /* no intermediates */
+	size_t at = (size_t)(b1 - chain);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	if (SHA256((const unsigned char *)b1, chain_len - at, md) == NULL)
+		return AT_E_CRYPTO;
+	memcpy(name, "sha256:", 7);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(name + 7 + 2 * i, 3, "%02x", md[i]);
+	int rc = shm_put(r, SHM_BLOB, name, b1, chain_len - at, "", 0, NULL);
+	if (rc != 0 && rc != AT_E_STATE)
+		return rc;
+	if ((rc = shm_slot_of(r, SHM_BLOB, name, &meta->blob_slot, &meta->blob_version)) != 0)
+		return rc;
+	meta->blob = name;
+	*leaf_len = at;
+	return 0;
+}
+
 /* One record written, then this process's own cache brought up to date (the other processes follow on their
  * own). AT_E_STATE: the region holds exactly this already. */
 static int put(enum shm_kind kind, const char *name, const char *chain, size_t chain_len, const char *key,
-	       size_t key_len)
+	       size_t key_len, int lazy)
 {
 	struct shm_region *r = region();
 	if (r == NULL)
 		return AT_E_NOMEM;
 	/* The leaf's names and expiry go with the record, read once here: with them every other process indexes
 	 * it without parsing, and parses it only for a handshake that asks (sync.c). Without them (a chain that
-	 * does not parse here) the followers parse it when they read it, and say so. */
+	 * does not parse here) the followers parse it when they read it, and say so. The intermediates go into
+	 * a blob shared by every certificate of that CA (stored once in the region, parsed once per process). */
 	STACK_OF(X509) *sk = NULL;
 	struct at_cert_info info;
 	struct shm_meta meta = { 0 };
+	char blob[80];
+	size_t record_chain_len = chain_len;
 	memset(&info, 0, sizeof(info));
-	int have = kind == SHM_CERT && at_chain_parse(&sk, chain, chain_len) == 0 &&
+	int have = lazy && kind == SHM_CERT && at_chain_parse(&sk, chain, chain_len) == 0 &&
 		   at_cert_info_get(&info, sk_X509_value(sk, 0)) == 0 && info.nnames > 0 && info.nnames <= 255;
 	if (have) {
 		meta.not_after = (int64_t)info.not_after;
 		meta.nnames = info.nnames;
 		meta.names = info.names;
+		if (put_blob(r, chain, chain_len, &record_chain_len, blob, &meta) != 0) {
+			meta.blob = NULL;
+			record_chain_len = chain_len;
+		}
 	}
-	int rc = shm_put(r, kind, name, chain, chain_len, key, key_len, have ? &meta : NULL);
+	int rc = shm_put(r, kind, name, chain, record_chain_len, key, key_len, have ? &meta : NULL);
 	at_cert_info_clear(&info);
 	sk_X509_pop_free(sk, X509_free);
-	if (rc == 0)
+	if (rc == 0 && !batching)
 		rc = mgr_sync_region(r);
 	return rc;
 }
 
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
-	uint64_t h = hash64(chain, chain_len);
+	uint64_t h = chain_hash64(chain, chain_len);
 	pthread_mutex_lock(&state_mu);
 	if (current_hash == h && current_len == chain_len && strcmp(current_name, name) == 0) {
 		pthread_mutex_unlock(&state_mu);
 		return AT_E_STATE; /* nothing new */
 	}
-	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len);
+	/* Not lazy: the managed certificate is parsed by every process when it is published, so that a process
+	 * forked later (a worker, after a reload) has it parsed whatever becomes of the region. */
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 0);
 	if (rc == AT_E_STATE)
 		rc = 0; /* a manager before this one published it: served already, nothing is written */
 	if (rc == 0) {
@@ -106,7 +148,7 @@ int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char 
 	if (nchallenges == MAX_CHALLENGES) {
 		rc = AT_E_RANGE;
 	} else {
-		rc = put(SHM_CHALLENGE, sni, *chain, chain_len, *key, key_len);
+		rc = put(SHM_CHALLENGE, sni, *chain, chain_len, *key, key_len, 0);
 		if (rc == AT_E_STATE)
 			rc = 0;
 		if (rc == 0)
@@ -137,7 +179,7 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 	/* No count of its own: the region's size is the limit (shm_put says AT_E_TOOBIG); AT_E_STATE when the
 	 * region holds this very certificate (every process would parse it again for nothing). */
 	pthread_mutex_lock(&state_mu);
-	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len);
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 1);
 	pthread_mutex_unlock(&state_mu);
 	return rc;
 }
@@ -146,7 +188,11 @@ void mgr_publish_batch(int on)
 {
 	pthread_mutex_lock(&state_mu);
 	struct shm_region *r = region();
-	if (r != NULL)
+	batching = on;
+	if (r != NULL) {
 		shm_hold_wakes(r, on);
+		if (!on && mgr_sync_region(r) != 0)
+			at_log_debug("this process's cache follows the batch at the next change");
+	}
 	pthread_mutex_unlock(&state_mu);
 }

@@ -222,11 +222,78 @@ static struct parsed *parsed_new(char **names, size_t n)
 	return p;
 }
 
+static struct shm_region *_Atomic lazy_region; /* the region the lazy entries' slots are in */
+
+/* Blobs (SHM_BLOB records: the intermediates many certificates share), parsed once per process by name. */
+#define BLOBS_MAX 64
+static struct {
+	char name[80];
+	STACK_OF(X509) *chain;
+} blobs[BLOBS_MAX];
+static size_t nblobs; /* guarded by intern_mu */
+
+/* The intermediates of r's blob (new references in a new stack). */
+static int blob_chain(const struct shm_record *r, STACK_OF(X509) **out)
+{
+	pthread_mutex_lock(&intern_mu);
+	for (size_t i = 0; i < nblobs; i++) {
+		if (strcmp(blobs[i].name, r->blob) == 0) {
+			*out = X509_chain_up_ref(blobs[i].chain);
+			pthread_mutex_unlock(&intern_mu);
+			return *out ? 0 : AT_E_NOMEM;
+		}
+	}
+	pthread_mutex_unlock(&intern_mu);
+	struct shm_region *region = atomic_load_explicit(&lazy_region, memory_order_acquire);
+	unsigned char *copy = NULL;
+	size_t len = 0;
+	struct shm_record b;
+	STACK_OF(X509) *sk = NULL;
+	if (region == NULL)
+		return AT_E_STATE;
+	int rc = shm_read_slot(region, r->blob_slot, r->blob_version, &copy, &len);
+	if (rc == 0 && ((rc = shm_parse_record(copy, len, &b)) != 0 || b.kind != SHM_BLOB || strcmp(b.name, r->blob) != 0))
+		rc = rc ? rc : AT_E_PARSE;
+	if (rc == 0)
+		rc = at_chain_parse(&sk, b.chain, b.chain_len);
+	shm_copy_free(copy, len);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&intern_mu);
+	if (nblobs < BLOBS_MAX && strlen(r->blob) < sizeof(blobs[0].name)) {
+		STACK_OF(X509) *keep = X509_chain_up_ref(sk);
+		if (keep != NULL) {
+			snprintf(blobs[nblobs].name, sizeof(blobs[0].name), "%s", r->blob);
+			blobs[nblobs++].chain = keep;
+		}
+	}
+	pthread_mutex_unlock(&intern_mu);
+	*out = sk;
+	return 0;
+}
+
 /* A record's PEM to objects; probe: the refusal probe to use (the sync's, or a handshake's own). */
 static int objs_parse(struct objs *o, const struct shm_record *r, int fresh_probe)
 {
 	memset(o, 0, sizeof(*o));
 	int rc = chain_parse(&o->leaf, &o->chain, r->chain, r->chain_len);
+	if (rc == 0 && r->blob[0] != '\0') {
+		/* The leaf alone here; its intermediates are the blob's. */
+		STACK_OF(X509) *inter = NULL;
+		rc = blob_chain(r, &inter);
+		if (rc == 0 && o->chain == NULL) {
+			o->chain = inter;
+		} else if (rc == 0) {
+			while (rc == 0 && sk_X509_num(inter) > 0) {
+				X509 *x = sk_X509_shift(inter);
+				if (!sk_X509_push(o->chain, x)) {
+					X509_free(x);
+					rc = AT_E_NOMEM;
+				}
+			}
+			sk_X509_pop_free(inter, X509_free);
+		}
+	}
 	if (rc == 0)
 		rc = at_key_from_pem(&o->key, r->key, r->key_len);
 	/* Our own self-signed TLS-ALPN-01 certificates pass at every level; only issued ones are probed. */
@@ -288,8 +355,6 @@ static int parse_record(struct parsed **out, const struct shm_record *r, uint32_
 }
 
 /* ---- lazy parsing, on a handshake's thread ---- */
-
-static struct shm_region *_Atomic lazy_region; /* the region the lazy entries' slots are in */
 static struct objs failed_objs;                /* a record that does not parse: asked once, then never again */
 
 static const struct cache_cert *fill(const struct cache_cert *c, const struct objs *o, struct cache_cert *out)
@@ -493,6 +558,8 @@ static int apply(const struct shm_changes *c)
 		} else if ((rc = shm_parse_record(x->rec, x->len, &r)) != 0) {
 			at_log_error("the shared region's records are malformed (%s); keeping the current ones",
 				     at_strerror(rc));
+		} else if (r.kind == SHM_BLOB) {
+			hold(x->slot, NULL); /* read from its slot when a certificate that names it is first used */
 		} else if ((rc = parse_record(&p, &r, x->slot, x->version)) != 0) {
 			if (rc == AT_E_NOMEM)
 				return rc; /* nothing taken for this one: the next change tries again */

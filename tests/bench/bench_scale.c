@@ -16,7 +16,8 @@
  *         "handshake": the same names again (the steady state).
  *       Prints the wall-clock time of the first sync and of the measured sync.
  */
-#include "shim/manager/quiesce.c" /* mgr_host; the manager's own files: not in the core archive */
+#include "shim/manager/publish.c" /* the writer's side, into its private region; the manager's own files */
+#include "shim/manager/quiesce.c" /* mgr_host */
 #include "shim/manager/refusal.c"
 #include "shim/manager/sync.c"
 #include "shim/preload/cache.c"
@@ -112,22 +113,6 @@ static int gen(char **argv, int argc)
 	return 0;
 }
 
-/* What publish.c writes: the record with the leaf's names and expiry (followers index it without parsing). */
-static int put(struct shm_region *r, const char *name, const char *chain, size_t chain_len, const char *key,
-	       size_t key_len)
-{
-	STACK_OF(X509) *sk = NULL;
-	struct at_cert_info info;
-	memset(&info, 0, sizeof(info));
-	if (at_chain_parse(&sk, chain, chain_len) != 0 || at_cert_info_get(&info, sk_X509_value(sk, 0)) != 0)
-		return -1;
-	struct shm_meta meta = { .not_after = info.not_after, .nnames = info.nnames, .names = info.names };
-	int rc = shm_put(r, SHM_CERT, name, chain, chain_len, key, key_len, &meta);
-	at_cert_info_clear(&info);
-	sk_X509_pop_free(sk, X509_free);
-	return rc;
-}
-
 static struct shim_host host = { .version = SHIM_HOST_API_VERSION, .publish = cache_publish,
 				 .current = cache_current, .refused_seen = cache_refused_seen };
 
@@ -178,24 +163,26 @@ static int inproc(char **argv)
 	char ca[256], path[600];
 	long n = atol(argv[4]);
 	mgr_host = &host;
-	struct shm_region *r = shm_create_private();
-	if (r == NULL || at_store_open_file(&st, argv[2]) != 0 || at_store_ca_component(ca, sizeof(ca), argv[3]) != 0)
+	if (at_store_open_file(&st, argv[2]) != 0 || at_store_ca_component(ca, sizeof(ca), argv[3]) != 0)
 		return 1;
+	/* As the manager loads the stored certificates: one batch, then the follower's first sync. */
+	mgr_publish_batch(1);
 	for (long i = 0; i < n; i++) {
 		char name[64];
 		struct at_cert_record rec;
 		memset(&rec, 0, sizeof(rec));
 		snprintf(name, sizeof(name), "n%ld.scale.test", i);
 		if (at_cert_record_load(st, ca, name, &rec) != 0 ||
-		    put(r, name, rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len) != 0) {
+		    mgr_publish_extra(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, name) != 0) {
 			fprintf(stderr, "bench_scale: no record for %s (run gen first)\n", name);
 			return 1;
 		}
 		at_cert_record_clear(&rec);
 	}
+	struct shm_region *r = private_region;
 	struct mallinfo2 m0 = mallinfo2();
 	double t0 = now_s();
-	if (mgr_sync_region(r) != 0)
+	if (r == NULL || mgr_sync_region(r) != 0)
 		return 1;
 	double t_all = now_s() - t0;
 	struct mallinfo2 m1 = mallinfo2();
@@ -219,7 +206,7 @@ static int inproc(char **argv)
 	char *chain = malloc(l1 + cl);
 	memcpy(chain, p1, l1);
 	memcpy(chain + l1, icrt, cl);
-	if (put(r, "n0.scale.test", chain, l1 + cl, kp, kpl) != 0)
+	if (mgr_publish_extra(chain, l1 + cl, kp, kpl, "n0.scale.test") != 0) /* batching: not synced yet */
 		return 1;
 
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method()), *sctx = SSL_CTX_new(TLS_server_method());
@@ -233,6 +220,7 @@ static int inproc(char **argv)
 	int rc = measured_sync(r);
 	double t_one = now_s() - t0;
 	CALLGRIND_DUMP_STATS_AT("sync");
+	mgr_publish_batch(0);
 	char last[64];
 	snprintf(last, sizeof(last), "n%ld.scale.test", n - 1);
 	if (rc != 0 || !handshake(cctx, sctx, "n0.scale.test") || !handshake(cctx, sctx, last))

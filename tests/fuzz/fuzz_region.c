@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(off <= size);
 		size_t nl = strnlen(rec.name, sizeof(rec.name));
 		FUZZ_CHECK(nl >= 1 && nl < sizeof(rec.name));
-		FUZZ_CHECK(rec.kind == SHM_CERT || rec.kind == SHM_CHALLENGE);
+		FUZZ_CHECK(rec.kind == SHM_CERT || rec.kind == SHM_CHALLENGE || rec.kind == SHM_BLOB);
+		FUZZ_CHECK(strnlen(rec.blob, sizeof(rec.blob)) < sizeof(rec.blob));
 		FUZZ_CHECK((const uint8_t *)rec.chain >= data && (const uint8_t *)rec.chain + rec.chain_len <= data + size);
 		FUZZ_CHECK((const uint8_t *)rec.key >= data && (const uint8_t *)rec.key + rec.key_len <= data + size);
 		FUZZ_CHECK(rec.names >= data && rec.names + rec.names_len <= data + size);

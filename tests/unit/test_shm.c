@@ -177,7 +177,8 @@ static void records_round_trip_and_hostile_payloads(void)
 	struct shm_record rec;
 	size_t off = 0;
 	char *names[] = { "a.example.test", "*.a.example.test" };
-	struct shm_meta meta = { .not_after = 4102444800, .nnames = 2, .names = names };
+	struct shm_meta meta = { .not_after = 4102444800, .nnames = 2, .names = names, .blob = "sha256:ab",
+				 .blob_slot = 7, .blob_version = 1ull << 40 };
 	char nm[256];
 	size_t noff = 0;
 	at_buf_init(&b, 1 << 16);
@@ -193,6 +194,8 @@ static void records_round_trip_and_hostile_payloads(void)
 	CHECK_OK(shm_record_name(&rec, &noff, nm));
 	CHECK_STR(nm, "*.a.example.test");
 	CHECK_INT(shm_record_name(&rec, &noff, nm), ==, AT_E_NOTFOUND);
+	CHECK_STR(rec.blob, "sha256:ab");
+	CHECK(rec.blob_slot == 7 && rec.blob_version == 1ull << 40);
 	CHECK_OK(shm_next_record((unsigned char *)b.data, b.len, &off, &rec));
 	CHECK(rec.kind == SHM_CHALLENGE);
 	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, AT_E_NOTFOUND);
@@ -221,9 +224,11 @@ static void records_round_trip_and_hostile_payloads(void)
 	CHECK_INT(shm_next_record(nul_in_name, sizeof(nul_in_name), &off, &rec), ==, AT_E_PARSE);
 	CHECK_INT(shm_parse_record(names_past, sizeof(names_past), &rec), ==, AT_E_PARSE);
 	CHECK_INT(shm_parse_record(names_empty, sizeof(names_empty), &rec), ==, AT_E_PARSE);
-	static const unsigned char minimal[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'b' };
+	static const unsigned char minimal[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'b', 0 };
+	static const unsigned char blob_short[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'x', 1, 0, 0, 0 };
 	CHECK_OK(shm_parse_record(minimal, sizeof(minimal), &rec));
 	CHECK_INT(shm_parse_record(minimal, sizeof(minimal) - 1, &rec), ==, AT_E_PARSE);
+	CHECK_INT(shm_parse_record(blob_short, sizeof(blob_short), &rec), ==, AT_E_PARSE); /* a reference cut short */
 	at_buf_free(&b);
 }
 

@@ -5,6 +5,7 @@
  * certificates is one X509 in the process; a record replaced under an old snapshot is not served from it; a
  * record that does not parse is asked for once and then keeps the host's certificate.
  */
+#include "shim/manager/publish.c" /* the writer's side, into its private region (no shared one here) */
 #include "shim/manager/quiesce.c" /* mgr_host; the manager's own files: not in the core archive */
 #include "shim/manager/refusal.c"
 #include "shim/manager/sync.c"
@@ -16,11 +17,11 @@
 
 static struct shim_host host = { .version = SHIM_HOST_API_VERSION, .publish = cache_publish,
 				 .current = cache_current, .refused_seen = cache_refused_seen };
-static struct shm_region *r; /* one region for the process, as in a server */
 static X509 *inter;
 static EVP_PKEY *inter_key;
 
-/* name's certificate under the test intermediate, written as publish.c writes it (names and expiry beside). */
+/* name's certificate under the test intermediate, published (publish.c: names and expiry beside, the
+ * intermediate into a blob). */
 static int put_cert(const char *name)
 {
 	X509 *leaf = NULL;
@@ -34,9 +35,7 @@ static int put_cert(const char *name)
 	if (p1 && p2 && kp && chain) {
 		memcpy(chain, p1, l1);
 		memcpy(chain + l1, p2, l2);
-		char *names[] = { (char *)name };
-		struct shm_meta meta = { .not_after = time(NULL) + 86400, .nnames = 1, .names = names };
-		rc = shm_put(r, SHM_CERT, name, chain, l1 + l2, kp, kl, &meta);
+		rc = mgr_publish_extra(chain, l1 + l2, kp, kl, name);
 	}
 	free(p1);
 	free(p2);
@@ -57,7 +56,19 @@ static void parsed_on_first_use_and_only_what_changed(void)
 	CHECK_OK(put_cert("a.example.test"));
 	CHECK_OK(put_cert("b.example.test"));
 	CHECK_OK(put_cert("c.example.test"));
-	CHECK_OK(mgr_sync_region(r));
+	/* The region: three certificate records and one blob (their intermediate, stored once). */
+	struct shm_changes all;
+	REQUIRE(shm_read_changes(private_region, NULL, 0, &all) == 0);
+	int blobs_seen = 0, certs_seen = 0;
+	for (size_t i = 0; i < all.n; i++) {
+		struct shm_record rec;
+		CHECK_OK(shm_parse_record(all.v[i].rec, all.v[i].len, &rec));
+		blobs_seen += rec.kind == SHM_BLOB;
+		certs_seen += rec.kind == SHM_CERT && rec.blob[0] != '\0';
+	}
+	shm_changes_free(&all);
+	CHECK_INT(blobs_seen, ==, 1);
+	CHECK_INT(certs_seen, ==, 3);
 	const struct cache_snapshot *s1 = cache_current();
 	REQUIRE(s1 != NULL && s1->ncerts == 3);
 	const struct cache_cert *a = find("a.example.test"), *b = find("b.example.test");
@@ -71,14 +82,13 @@ static void parsed_on_first_use_and_only_what_changed(void)
 	/* The second use loads what the first parsed. */
 	const struct cache_cert *pa2 = s1->resolve(a, &ta2);
 	CHECK(pa2 != NULL && pa2->leaf == pa->leaf && pa2->key == pa->key);
-	/* One intermediate for both. */
+	/* One intermediate for both, and it is the blob's. */
 	REQUIRE(pa->chain != NULL && pb->chain != NULL);
 	CHECK(sk_X509_value(pa->chain, 0) == sk_X509_value(pb->chain, 0));
 	CHECK(mgr_cert_parsed(find("c.example.test"), &ta2) == NULL); /* c: never used, never parsed */
 
 	/* b changes: a keeps its parsed objects in the new snapshot; b's old snapshot entry serves nothing now. */
 	CHECK_OK(put_cert("b.example.test"));
-	CHECK_OK(mgr_sync_region(r));
 	const struct cache_snapshot *s2 = cache_current();
 	CHECK(s2 != s1);
 	struct cache_cert t;
@@ -98,8 +108,8 @@ static void a_record_that_does_not_parse_keeps_the_hosts(void)
 	char *names[] = { "bad.example.test" };
 	struct shm_meta meta = { .not_after = time(NULL) + 86400, .nnames = 1, .names = names };
 	static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
-	CHECK_OK(shm_put(r, SHM_CERT, "bad.example.test", junk, sizeof(junk) - 1, "K", 1, &meta));
-	CHECK_OK(mgr_sync_region(r));
+	CHECK_OK(shm_put(private_region, SHM_CERT, "bad.example.test", junk, sizeof(junk) - 1, "K", 1, &meta));
+	CHECK_OK(mgr_sync_region(private_region));
 	const struct cache_cert *c = find("bad.example.test");
 	REQUIRE(c != NULL);
 	struct cache_cert t;
@@ -112,8 +122,6 @@ static void a_record_that_does_not_parse_keeps_the_hosts(void)
 int main(void)
 {
 	mgr_host = &host;
-	if ((r = shm_create_private()) == NULL)
-		return 1;
 	X509 *root = NULL;
 	EVP_PKEY *root_key = NULL;
 	if (harness_cert_make(&root, &root_key, "sync root", NULL, NULL, 1, NULL, NULL, 30) != 0 ||
