@@ -33,7 +33,7 @@ int shm_manager_claim(struct shm_region *r, int *took_over)
 	} else if (rc != 0) {
 		return AT_E_LOCKED;
 	}
-	/* A manager killed inside shm_write left the seqlock odd, and readers would wait for ever; that writer is
+	/* A manager killed inside a write section (shm_dir.c) left the seqlock odd, and readers would wait for ever; that writer is
 	 * gone, so no write is in progress. (What it half wrote fails to parse, and the followers keep what they
 	 * serve until this manager publishes.) */
 	uint32_t seq = atomic_load(&r->seq);

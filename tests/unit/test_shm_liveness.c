@@ -27,7 +27,7 @@ static pid_t manager_child(int odd_seq)
 		int took = 0;
 		c = shm_manager_claim(r, &took) == 0 ? 'y' : 'n';
 		if (odd_seq)
-			atomic_fetch_add(&r->seq, 1); /* killed "inside" shm_write */
+			atomic_fetch_add(&r->seq, 1); /* killed "inside" a write section */
 		if (write(p[1], &c, 1) != 1)
 			_exit(1);
 		for (;;)
