@@ -33,9 +33,9 @@ int shm_manager_claim(struct shm_region *r, int *took_over)
 	} else if (rc != 0) {
 		return AT_E_LOCKED;
 	}
-	/* A manager killed inside a write section (shm_dir.c) left the seqlock odd, and readers would wait for ever; that writer is
-	 * gone, so no write is in progress. (What it half wrote fails to parse, and the followers keep what they
-	 * serve until this manager publishes.) */
+	/* A manager killed inside a write section (shm_dir.c) left the seqlock odd, and readers would wait for
+	 * ever; that writer is gone, so no write is in progress. (A slot it half wrote fails to parse or points at
+	 * nothing new, and the followers keep what they serve until this manager publishes.) */
 	uint32_t seq = atomic_load(&r->seq);
 	if (*took_over && (seq & 1))
 		atomic_compare_exchange_strong(&r->seq, &seq, seq + 1);
@@ -132,7 +132,8 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 	unsigned kind = p[*off], nl = p[*off + 1];
 	*off += 2;
 	/* A NUL inside the name would make it another (shorter, or empty) name than the one written. */
-	if ((kind != SHM_CERT && kind != SHM_CHALLENGE && kind != SHM_BLOB) || nl == 0 || len - *off < nl || memchr(p + *off, 0, nl))
+	if ((kind != SHM_CERT && kind != SHM_CHALLENGE && kind != SHM_BLOB) || nl == 0 || len - *off < nl ||
+	    memchr(p + *off, 0, nl))
 		return AT_E_PARSE;
 	rec->kind = (enum shm_kind)kind;
 	memcpy(rec->name, p + *off, nl);

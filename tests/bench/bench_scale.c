@@ -194,7 +194,8 @@ static int inproc(char **argv)
 	char *icrt = harness_read_file(path, &cl);
 	EVP_PKEY *inter_key = NULL;
 	STACK_OF(X509) *inter = NULL;
-	if (ikey == NULL || icrt == NULL || at_key_from_pem(&inter_key, ikey, kl) != 0 || at_chain_parse(&inter, icrt, cl) != 0)
+	if (ikey == NULL || icrt == NULL || at_key_from_pem(&inter_key, ikey, kl) != 0 ||
+	    at_chain_parse(&inter, icrt, cl) != 0)
 		return 1;
 	X509 *leaf = NULL;
 	EVP_PKEY *key = NULL;

@@ -210,9 +210,11 @@ static void records_round_trip_and_hostile_payloads(void)
 	static const unsigned char bad_kind[] = { 9, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const unsigned char no_name[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const unsigned char huge_len[] = { 1, 1, 'a', 0xff, 0xff, 0xff, 0xff };
-	static const unsigned char nul_in_name[] = { 1, 2, 0, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }; /* found by fuzz_region */
+	/* found by fuzz_region: */
+	static const unsigned char nul_in_name[] = { 1, 2, 0, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	/* A names list whose second name runs past the record, and one with an empty name. */
-	static const unsigned char names_past[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 'a', 9, 'b' };
+	static const unsigned char names_past[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+						    0, 0, 0, 0, 0, 0, 2, 1, 'a', 9, 'b' };
 	static const unsigned char names_empty[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 	off = 0;
 	CHECK_INT(shm_next_record(bad_kind, sizeof(bad_kind), &off, &rec), ==, AT_E_PARSE);
@@ -225,7 +227,8 @@ static void records_round_trip_and_hostile_payloads(void)
 	CHECK_INT(shm_parse_record(names_past, sizeof(names_past), &rec), ==, AT_E_PARSE);
 	CHECK_INT(shm_parse_record(names_empty, sizeof(names_empty), &rec), ==, AT_E_PARSE);
 	static const unsigned char minimal[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'b', 0 };
-	static const unsigned char blob_short[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'x', 1, 0, 0, 0 };
+	static const unsigned char blob_short[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+						    0, 0, 0, 0, 0, 0, 0, 1, 'x', 1, 0, 0, 0 };
 	CHECK_OK(shm_parse_record(minimal, sizeof(minimal), &rec));
 	CHECK_INT(shm_parse_record(minimal, sizeof(minimal) - 1, &rec), ==, AT_E_PARSE);
 	CHECK_INT(shm_parse_record(blob_short, sizeof(blob_short), &rec), ==, AT_E_PARSE); /* a reference cut short */
