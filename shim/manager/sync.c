@@ -101,9 +101,18 @@ static struct interned {
 	X509 *x;
 } interned[INTERN_MAX];
 static size_t ninterned;
-/* Guards interned: lazy parses run on the server's handshake threads. Held for the table only, never across a
- * parse. */
+/* Guards interned and blobs: lazy parses run on the server's handshake threads. Held for the table only, never
+ * across a parse; a handshake's thread only tries it (busy: it parses without the table), so it never waits,
+ * and a child forked while a thread held it parses without the table instead of hanging. */
 static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int intern_lock(int handshake)
+{
+	if (handshake)
+		return pthread_mutex_trylock(&intern_mu) == 0;
+	pthread_mutex_lock(&intern_mu);
+	return 1;
+}
 
 static uint64_t hash64(const char *p, size_t n)
 {
@@ -114,11 +123,11 @@ static uint64_t hash64(const char *p, size_t n)
 }
 
 /* One certificate block's X509 (a new reference): the interned one when its PEM was seen before. */
-static int intern(X509 **out, const char *pem, size_t len)
+static int intern(X509 **out, const char *pem, size_t len, int handshake)
 {
 	uint64_t h = hash64(pem, len);
-	pthread_mutex_lock(&intern_mu);
-	for (size_t i = 0; i < ninterned; i++) {
+	int locked = intern_lock(handshake);
+	for (size_t i = 0; locked && i < ninterned; i++) {
 		if (interned[i].hash == h && interned[i].len == len && memcmp(interned[i].pem, pem, len) == 0) {
 			X509_up_ref(interned[i].x);
 			*out = interned[i].x;
@@ -126,7 +135,8 @@ static int intern(X509 **out, const char *pem, size_t len)
 			return 0;
 		}
 	}
-	pthread_mutex_unlock(&intern_mu);
+	if (locked)
+		pthread_mutex_unlock(&intern_mu);
 	STACK_OF(X509) *one = NULL;
 	int rc = at_chain_parse(&one, pem, len);
 	if (rc != 0)
@@ -137,7 +147,10 @@ static int intern(X509 **out, const char *pem, size_t len)
 	}
 	X509 *x = sk_X509_shift(one);
 	sk_X509_free(one);
-	pthread_mutex_lock(&intern_mu);
+	if (!intern_lock(handshake)) {
+		*out = x;
+		return 0;
+	}
 	if (ninterned < INTERN_MAX) { /* (two racing parses of one new intermediate may both enter: harmless) */
 		char *copy = malloc(len);
 		if (copy != NULL) {
@@ -152,7 +165,7 @@ static int intern(X509 **out, const char *pem, size_t len)
 }
 
 /* The leaf and the intermediates of a chain PEM: the leaf parsed, each intermediate interned. */
-static int chain_parse(X509 **leaf, STACK_OF(X509) **rest, const char *pem, size_t len)
+static int chain_parse(X509 **leaf, STACK_OF(X509) **rest, const char *pem, size_t len, int handshake)
 {
 	static const char begin[] = "-----BEGIN CERTIFICATE-----";
 	const size_t bl = sizeof(begin) - 1;
@@ -183,7 +196,7 @@ static int chain_parse(X509 **leaf, STACK_OF(X509) **rest, const char *pem, size
 		b = next;
 		next = memmem(b + bl, (size_t)(end - b - (ptrdiff_t)bl), begin, bl);
 		X509 *x = NULL;
-		if ((rc = intern(&x, b, (size_t)((next ? next : end) - b))) != 0)
+		if ((rc = intern(&x, b, (size_t)((next ? next : end) - b), handshake)) != 0)
 			goto fail;
 		if (!sk_X509_push(*rest, x)) {
 			X509_free(x);
@@ -233,17 +246,18 @@ static struct {
 static size_t nblobs; /* guarded by intern_mu */
 
 /* The intermediates of r's blob (new references in a new stack). */
-static int blob_chain(const struct shm_record *r, STACK_OF(X509) **out)
+static int blob_chain(const struct shm_record *r, STACK_OF(X509) **out, int handshake)
 {
-	pthread_mutex_lock(&intern_mu);
-	for (size_t i = 0; i < nblobs; i++) {
+	int locked = intern_lock(handshake);
+	for (size_t i = 0; locked && i < nblobs; i++) {
 		if (strcmp(blobs[i].name, r->blob) == 0) {
 			*out = X509_chain_up_ref(blobs[i].chain);
 			pthread_mutex_unlock(&intern_mu);
 			return *out ? 0 : AT_E_NOMEM;
 		}
 	}
-	pthread_mutex_unlock(&intern_mu);
+	if (locked)
+		pthread_mutex_unlock(&intern_mu);
 	struct shm_region *region = atomic_load_explicit(&lazy_region, memory_order_acquire);
 	unsigned char *copy = NULL;
 	size_t len = 0;
@@ -259,7 +273,10 @@ static int blob_chain(const struct shm_record *r, STACK_OF(X509) **out)
 	shm_copy_free(copy, len);
 	if (rc != 0)
 		return rc;
-	pthread_mutex_lock(&intern_mu);
+	if (!intern_lock(handshake)) {
+		*out = sk;
+		return 0;
+	}
 	if (nblobs < BLOBS_MAX && strlen(r->blob) < sizeof(blobs[0].name)) {
 		STACK_OF(X509) *keep = X509_chain_up_ref(sk);
 		if (keep != NULL) {
@@ -272,15 +289,16 @@ static int blob_chain(const struct shm_record *r, STACK_OF(X509) **out)
 	return 0;
 }
 
-/* A record's PEM to objects; probe: the refusal probe to use (the sync's, or a handshake's own). */
+/* A record's PEM to objects; fresh_probe: on a handshake's thread (its own refusal probe, the tables only
+ * tried), else under mgr_publish_mu. */
 static int objs_parse(struct objs *o, const struct shm_record *r, int fresh_probe)
 {
 	memset(o, 0, sizeof(*o));
-	int rc = chain_parse(&o->leaf, &o->chain, r->chain, r->chain_len);
+	int rc = chain_parse(&o->leaf, &o->chain, r->chain, r->chain_len, fresh_probe);
 	if (rc == 0 && r->blob[0] != '\0') {
 		/* The leaf alone here; its intermediates are the blob's. */
 		STACK_OF(X509) *inter = NULL;
-		rc = blob_chain(r, &inter);
+		rc = blob_chain(r, &inter, fresh_probe);
 		if (rc == 0 && o->chain == NULL) {
 			o->chain = inter;
 		} else if (rc == 0) {
