@@ -116,11 +116,14 @@ struct shm_slot {
 	_Atomic uint32_t off;     /* of the record, from the heap's start */
 	_Atomic uint32_t len;     /* 0: free (a withdrawn record) */
 };
+#define SHM_RING 1024 /* the last writes' slots, so that a follower that kept up reads those slots only */
 struct shm_dir {
 	_Atomic uint32_t nslots; /* slots in use (high-water mark; slots at and above it are free) */
 	_Atomic uint32_t half;   /* the heap half records are appended to (0 or 1) */
 	_Atomic uint32_t fill;   /* bytes used in that half */
 	uint32_t pad;
+	_Atomic uint64_t nwrites;        /* slot writes so far; the slot of write w is ring[w % SHM_RING] */
+	_Atomic uint32_t ring[SHM_RING];
 	struct shm_slot slot[SHM_SLOTS];
 };
 #define SHM_HEAP_OFF sizeof(struct shm_dir)
@@ -168,6 +171,7 @@ struct shm_change {
 struct shm_changes {
 	struct shm_change *v;
 	size_t n;
+	uint64_t nwrites;    /* the directory's write count at the read: the next read's since */
 	uint32_t nslots;     /* the directory's slot count at the read */
 	uint64_t generation; /* the region's generation at the read */
 	unsigned char *copy; /* owned (secret: private keys), the records' bytes */
@@ -175,12 +179,14 @@ struct shm_changes {
 };
 
 /* Reads, consistently (seqlock), every slot whose version differs from known[slot] (slots at or above nknown
- * are known as version 0, i.e. free) and copies only those records. Returns 0, AT_E_NOTFOUND when nothing was
+ * are known as version 0, i.e. free) and copies only those records. since: the nwrites of the follower's last
+ * read (0: none): when the ring still holds every write after it, only the slots written since are looked at
+ * (O(changes)), else every slot (a compare each). Returns 0, AT_E_NOTFOUND when nothing was
  * ever written, AT_E_PARSE when the directory is not one (a slot outside the heap: a region scribbled on),
  * AT_E_NOMEM, or AT_E_TIMEOUT when no consistent read could be made within a bounded wait (a writer stopped in
  * the middle: never a spin without end). */
-int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t nknown, struct shm_changes *out)
-	AT_MUST_CHECK;
+int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t nknown, uint64_t since,
+		     struct shm_changes *out) AT_MUST_CHECK;
 void shm_changes_free(struct shm_changes *c);
 
 /* A copy of one slot's record while its version is still version (a handshake's first use of a record parsed

@@ -172,6 +172,10 @@ static void slot_set(struct shm_region *r, uint32_t s, uint32_t off, uint32_t le
 	atomic_store_explicit(&sl->off, off, RELAXED);
 	atomic_store_explicit(&sl->len, len, RELAXED);
 	atomic_store_explicit(&sl->version, v, RELAXED);
+	struct shm_dir *d = dir_of(r);
+	uint64_t w = atomic_load_explicit(&d->nwrites, RELAXED);
+	atomic_store_explicit(&d->ring[w % SHM_RING], s, RELAXED);
+	atomic_store_explicit(&d->nwrites, w + 1, RELAXED);
 }
 
 static void writer_reset(void)
@@ -201,8 +205,11 @@ static int writer_adopt(struct shm_region *r)
 		rc = index_grow();
 	int dropped = 0;
 	write_begin(r);
-	if (n == 0)
+	if (n == 0) {
 		atomic_store_explicit(&d->nslots, 0, RELAXED);
+		/* Slots vanished without writes: followers must walk them all. */
+		atomic_fetch_add_explicit(&d->nwrites, SHM_RING + 1, RELAXED);
+	}
 	for (uint32_t s = 0; rc == 0 && s < n; s++) {
 		uint32_t off = atomic_load_explicit(&d->slot[s].off, RELAXED);
 		uint32_t len = atomic_load_explicit(&d->slot[s].len, RELAXED);
@@ -469,13 +476,27 @@ int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, u
 
 /* One pass: counts (v NULL) or fills the changes. AT_E_PARSE for a slot outside the heap, AT_E_STATE when the
  * directory moved under a filling pass (more than counted). */
-static int walk(const struct shm_region *r, const uint64_t *known, size_t nknown, uint32_t n,
-		struct shm_changes *c, size_t *count, size_t *bytes)
+/* One pass: counts (c NULL) or fills the changes. Every slot below end, or (ring) only the slots of writes
+ * [since, nwrites). AT_E_PARSE for a slot outside the heap, AT_E_STATE when the directory moved under a filling
+ * pass (more than counted). */
+static int walk(const struct shm_region *r, const uint64_t *known, size_t nknown, uint32_t n, int ring,
+		uint64_t since, uint64_t nwrites, struct shm_changes *c, size_t *count, size_t *bytes)
 {
 	const struct shm_dir *d = dir_of(r);
 	const unsigned char *h = heap_of(r);
-	size_t nc = 0, nb = 0, end = n > nknown ? n : nknown;
-	for (size_t s = 0; s < end; s++) {
+	size_t nc = 0, nb = 0, end = ring ? (size_t)(nwrites - since) : n > nknown ? n : nknown;
+	for (size_t i = 0; i < end; i++) {
+		size_t s = i;
+		if (ring) {
+			s = atomic_load_explicit(&d->ring[(since + i) % SHM_RING], RELAXED);
+			if (s >= SHM_SLOTS)
+				return AT_E_PARSE;
+			int dup = 0; /* written twice since: once is enough (the slot as it is now) */
+			for (size_t j = 0; j < i && !dup; j++)
+				dup = atomic_load_explicit(&d->ring[(since + j) % SHM_RING], RELAXED) == s;
+			if (dup)
+				continue;
+		}
 		uint64_t v = 0;
 		uint32_t off = 0, len = 0;
 		if (s < n) {
@@ -512,7 +533,8 @@ static int walk(const struct shm_region *r, const uint64_t *known, size_t nknown
 	return 0;
 }
 
-int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t nknown, struct shm_changes *out)
+int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t nknown, uint64_t since,
+		     struct shm_changes *out)
 {
 	long deadline = 0;
 	memset(out, 0, sizeof(*out));
@@ -524,8 +546,11 @@ int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t n
 			const struct shm_dir *d = dir_of(r);
 			uint32_t n = atomic_load_explicit(&d->nslots, RELAXED);
 			uint64_t gen = atomic_load_explicit(&r->generation, RELAXED);
+			uint64_t nw = atomic_load_explicit(&d->nwrites, RELAXED);
+			int ring = since != 0 && nw >= since && nw - since <= SHM_RING;
 			size_t count = 0, bytes = 0;
-			int rc = n > SHM_SLOTS ? AT_E_PARSE : walk(r, known, nknown, n, NULL, &count, &bytes);
+			int rc = n > SHM_SLOTS ? AT_E_PARSE
+					       : walk(r, known, nknown, n, ring, since, nw, NULL, &count, &bytes);
 			if (rc == 0) {
 				out->v = malloc((count ? count : 1) * sizeof(*out->v));
 				out->copy = malloc(bytes ? bytes : 1);
@@ -534,13 +559,14 @@ int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t n
 					return AT_E_NOMEM;
 				}
 				out->copy_len = bytes;
-				rc = walk(r, known, nknown, n, out, &count, &bytes);
+				rc = walk(r, known, nknown, n, ring, since, nw, out, &count, &bytes);
 			}
 			atomic_thread_fence(memory_order_acquire);
 			if (atomic_load_explicit(&r->seq, RELAXED) == s1) {
 				if (rc == 0) {
 					out->nslots = n;
 					out->generation = gen;
+					out->nwrites = nw;
 					return 0;
 				}
 				if (rc == AT_E_PARSE) {

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,15 @@ struct parsed {
 
 static uint64_t *held_version; /* by slot: the version held (0: none) */
 static struct parsed **held;   /* by slot */
+/* By slot, what a snapshot's lazy entry points at: a cell that lives as long as the process, whose parsed entry
+ * a change swaps in place when the record's names stay the same (a renewal), so that no new snapshot (O(names))
+ * is built for it; the entry's expiry is checked through the cell (resolve). Allocated once per slot used. */
+struct cell {
+	_Atomic(struct parsed *) p;
+};
+static struct cell **cells;
 static size_t nheld;          /* slots known */
+static uint64_t seen_writes;  /* the directory's write count at the last read (shm_read_changes' since) */
 static size_t nentries, nchal; /* cache entries the held records make */
 static int nip;                /* held certificates covering an IP address */
 static struct parsed *parsed_retired;
@@ -433,11 +442,20 @@ static struct objs *materialize(struct parsed *p)
 	return o;
 }
 
+/* The parsed entry of a lazy snapshot entry now, NULL when withdrawn or expired. */
+static struct parsed *cell_entry(const struct cache_cert *c)
+{
+	struct parsed *p = atomic_load_explicit(&((struct cell *)(void *)c->lazy)->p, memory_order_acquire);
+	return p != NULL && p->not_after > time(NULL) ? p : NULL;
+}
+
 static const struct cache_cert *resolve(const struct cache_cert *c, struct cache_cert *out)
 {
 	if (c->lazy == NULL)
 		return c;
-	struct parsed *p = (struct parsed *)(void *)c->lazy;
+	struct parsed *p = cell_entry(c);
+	if (p == NULL)
+		return NULL;
 	struct objs *o = atomic_load_explicit(&p->objs, memory_order_acquire);
 	if (o == NULL)
 		o = materialize(p);
@@ -450,9 +468,8 @@ const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cach
 {
 	if (c->lazy == NULL)
 		return c;
-	const struct parsed *p = (const struct parsed *)(const void *)c->lazy;
-	struct objs *o = atomic_load_explicit(&((struct parsed *)(void *)c->lazy)->objs, memory_order_acquire);
-	(void)p;
+	struct parsed *p = cell_entry(c);
+	struct objs *o = p ? atomic_load_explicit(&p->objs, memory_order_acquire) : NULL;
 	if (o == NULL || o == &failed_objs)
 		return NULL;
 	return fill(c, o, out);
@@ -491,7 +508,9 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 								 : &s->certs[s->ncerts++];
 			*c = (struct cache_cert){ .name = p->names[i], .not_after = p->not_after };
 			if (p->lazy) {
-				c->lazy = (struct cache_lazy *)(void *)p;
+				/* The expiry is the cell's entry's (resolve): a renewal swaps it without a new snapshot. */
+				c->not_after = (time_t)INT64_MAX;
+				c->lazy = (struct cache_lazy *)(void *)cells[slot];
 				continue;
 			}
 			c->leaf = p->eager.leaf;
@@ -517,6 +536,7 @@ static void hold(size_t slot, struct parsed *p)
 		parsed_retired = old;
 	}
 	held[slot] = p;
+	atomic_store_explicit(&cells[slot]->p, p, memory_order_release);
 	if (p != NULL) {
 		*(p->kind == SHM_CHALLENGE ? &nchal : &nentries) += p->nnames;
 		nip += p->has_ip;
@@ -546,19 +566,42 @@ static int table_reserve(size_t n)
 	if (k == NULL)
 		return AT_E_NOMEM;
 	held_version = k;
+	memset(held_version + nheld, 0, (n - nheld) * sizeof(*held_version));
 	struct parsed **h = realloc(held, n * sizeof(*h));
 	if (h == NULL)
 		return AT_E_NOMEM;
 	held = h;
-	memset(held_version + nheld, 0, (n - nheld) * sizeof(*held_version));
 	memset(held + nheld, 0, (n - nheld) * sizeof(*held));
+	struct cell **cv = realloc(cells, n * sizeof(*cv));
+	if (cv == NULL)
+		return AT_E_NOMEM;
+	cells = cv;
+	for (size_t i = nheld; i < n; i++) {
+		if ((cells[i] = calloc(1, sizeof(struct cell))) == NULL) {
+			while (i-- > nheld)
+				free(cells[i]);
+			return AT_E_NOMEM;
+		}
+	}
 	nheld = n;
 	return 0;
 }
 
+/* Whether p can take old's place without a new snapshot: both lazy certificates with the same names. */
+static int same_names(const struct parsed *old, const struct parsed *p)
+{
+	if (old == NULL || p == NULL || !old->lazy || !p->lazy || old->nnames != p->nnames)
+		return 0;
+	for (size_t i = 0; i < p->nnames; i++)
+		if (strcmp(old->names[i], p->names[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /* Parses what changed and takes it; a record that does not parse keeps what its slot held (logged once per
- * version: its version is taken, so it is not tried again until it changes). */
-static int apply(const struct shm_changes *c)
+ * version: its version is taken, so it is not tried again until it changes). *rebuild: whether the snapshot's
+ * entries changed (else every change was swapped in place). */
+static int apply(const struct shm_changes *c, int *rebuild)
 {
 	size_t need = c->nslots;
 	for (size_t i = 0; i < c->n; i++)
@@ -572,11 +615,13 @@ static int apply(const struct shm_changes *c)
 		struct shm_record r;
 		struct parsed *p = NULL;
 		if (x->rec == NULL) {
+			*rebuild |= held[x->slot] != NULL;
 			hold(x->slot, NULL);
 		} else if ((rc = shm_parse_record(x->rec, x->len, &r)) != 0) {
 			at_log_error("the shared region's records are malformed (%s); keeping the current ones",
 				     at_strerror(rc));
 		} else if (r.kind == SHM_BLOB) {
+			*rebuild |= held[x->slot] != NULL;
 			hold(x->slot, NULL); /* read from its slot when a certificate that names it is first used */
 		} else if ((rc = parse_record(&p, &r, x->slot, x->version)) != 0) {
 			if (rc == AT_E_NOMEM)
@@ -584,6 +629,7 @@ static int apply(const struct shm_changes *c)
 			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
 				     at_strerror(rc));
 		} else {
+			*rebuild |= !same_names(held[x->slot], p);
 			hold(x->slot, p);
 		}
 		held_version[x->slot] = x->version;
@@ -605,20 +651,23 @@ int mgr_sync_region(struct shm_region *shm)
 		goto out;
 	rc = mgr_refusal_ready(); /* lazy parses use its context */
 	if (rc == 0)
-		rc = shm_read_changes(shm, held_version, nheld, &c);
+		rc = shm_read_changes(shm, held_version, nheld, seen_writes, &c);
 	if (rc == 0) {
 		atomic_store_explicit(&lazy_region, shm, memory_order_release);
-		rc = apply(&c);
+		int rebuild = mgr_host->current == NULL || mgr_host->current() == NULL;
+		rc = apply(&c, &rebuild);
 		if (rc == 0) {
-			struct cache_snapshot *s = snapshot_make(c.generation);
-			if (s == NULL) {
+			struct cache_snapshot *s = rebuild ? snapshot_make(c.generation) : NULL;
+			if (rebuild && s == NULL) {
 				rc = AT_E_NOMEM;
 			} else {
-				mgr_host->publish(s);
+				if (s != NULL)
+					mgr_host->publish(s);
 				local_generation = c.generation;
+				seen_writes = c.nwrites;
 				bad = 0;
-				at_log_debug("pid %d now serves generation %llu (%zu record(s) changed)", (int)getpid(),
-					     (unsigned long long)c.generation, c.n);
+				at_log_debug("pid %d now serves generation %llu (%zu record(s) changed%s)", (int)getpid(),
+					     (unsigned long long)c.generation, c.n, s ? "" : ", swapped in place");
 			}
 		}
 		shm_changes_free(&c);

@@ -15,7 +15,7 @@
 /* The changes a follower that knows versions known[0..nknown) would read (copied into *c). */
 static size_t changes(struct shm_region *r, uint64_t *known, size_t nknown, struct shm_changes *c)
 {
-	int rc = shm_read_changes(r, known, nknown, c);
+	int rc = shm_read_changes(r, known, nknown, 0, c);
 	CHECK_OK(rc);
 	if (rc != 0)
 		return 0;
@@ -32,7 +32,7 @@ static void put_then_read_only_what_changed(void)
 	REQUIRE(shm_create(&r, &fd) == 0);
 	struct shm_changes c;
 	uint64_t known[8] = { 0 };
-	CHECK_INT(shm_read_changes(r, known, 8, &c), ==, AT_E_NOTFOUND);
+	CHECK_INT(shm_read_changes(r, known, 8, 0, &c), ==, AT_E_NOTFOUND);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2, NULL));
 	CHECK_OK(shm_put(r, SHM_CHALLENGE, "a.example.test", "CC", 2, "KC", 2, NULL)); /* another kind, another slot */
@@ -65,6 +65,31 @@ static void put_then_read_only_what_changed(void)
 	CHECK_OK(shm_put(r, SHM_CERT, "c.example.test", "CC", 2, "KC", 2, NULL));
 	CHECK_INT(changes(r, known, 8, &c), ==, 1);
 	CHECK_INT(c.v[0].slot, ==, 2);
+	shm_changes_free(&c);
+	/* Through the ring: after a read at nwrites w, only the slots written since are looked at. */
+	CHECK_INT(changes(r, known, 8, &c), ==, 0);
+	uint64_t w = c.nwrites;
+	shm_changes_free(&c);
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA2", 3, "KA", 2, NULL));
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA3", 3, "KA", 2, NULL)); /* twice: one change */
+	CHECK_OK(shm_read_changes(r, known, 8, w, &c));
+	CHECK_INT(c.n, ==, 1);
+	CHECK(c.n == 1 && c.v[0].slot == 0 && c.nwrites == w + 2);
+	known[0] = c.n ? c.v[0].version : 0;
+	shm_changes_free(&c);
+	/* A follower too far behind for the ring (or with a count from the future) walks every slot. */
+	for (int i = 0; i < SHM_RING + 2; i++) {
+		char chain[16];
+		snprintf(chain, sizeof(chain), "C%d", i);
+		CHECK_OK(shm_put(r, SHM_CERT, "b.example.test", chain, strlen(chain), "KB", 2, NULL));
+	}
+	CHECK_OK(shm_read_changes(r, known, 8, w + 2, &c));
+	CHECK(c.n == 1 && c.v[0].slot == 1);
+	shm_changes_free(&c);
+	CHECK_OK(shm_read_changes(r, known, 8, UINT64_MAX, &c));
+	CHECK(c.n == 1 && c.v[0].slot == 1);
+	if (c.n == 1)
+		known[1] = c.v[0].version;
 	shm_changes_free(&c);
 	/* A follower that knows nothing reads everything live. */
 	CHECK_INT(changes(r, NULL, 0, &c), ==, 3);
@@ -146,9 +171,9 @@ static void a_slot_outside_the_heap_is_refused(void)
 	struct shm_dir *d = (struct shm_dir *)(void *)r->data;
 	atomic_store(&d->slot[0].off, 2 * SHM_HALF - 1);
 	struct shm_changes c;
-	CHECK_INT(shm_read_changes(r, NULL, 0, &c), ==, AT_E_PARSE);
+	CHECK_INT(shm_read_changes(r, NULL, 0, 0, &c), ==, AT_E_PARSE);
 	atomic_store(&d->nslots, SHM_SLOTS + 1);
-	CHECK_INT(shm_read_changes(r, NULL, 0, &c), ==, AT_E_PARSE);
+	CHECK_INT(shm_read_changes(r, NULL, 0, 0, &c), ==, AT_E_PARSE);
 	munmap(r, SHM_SIZE);
 	close(fd);
 }
@@ -162,7 +187,7 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 	atomic_fetch_add(&r->seq, 1); /* odd: a writer that stopped in the middle */
 	struct shm_changes c;
 	long t0 = at_clock_ms();
-	CHECK_INT(shm_read_changes(r, NULL, 0, &c), ==, AT_E_TIMEOUT);
+	CHECK_INT(shm_read_changes(r, NULL, 0, 0, &c), ==, AT_E_TIMEOUT);
 	long waited = at_clock_ms() - t0;
 	printf("  gave up after %ld ms\n", waited);
 	CHECK_INT(waited, <, 2000);
