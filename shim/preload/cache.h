@@ -29,7 +29,8 @@ struct cache_cert {
 				  * the host's own certificate */
 	const char *refused_why; /* OpenSSL's reason at the lowest refused level (a static string), or NULL */
 	struct cache_lazy *lazy; /* set (with leaf, chain and key NULL and no refusals yet): parsed on first use,
-				  * through cache_snapshot.resolve */
+				  * through cache_snapshot.resolve, which also checks the expiry (not_after is then
+				  * the far future: a renewal replaces the certificate without a new snapshot) */
 };
 
 struct cache_snapshot {
