@@ -289,7 +289,7 @@ static int blob_chain(const struct shm_record *r, STACK_OF(X509) **out, int hand
 	if (nblobs < BLOBS_MAX && strlen(r->blob) < sizeof(blobs[0].name)) {
 		STACK_OF(X509) *keep = X509_chain_up_ref(sk);
 		if (keep != NULL) {
-			snprintf(blobs[nblobs].name, sizeof(blobs[0].name), "%s", r->blob);
+			memcpy(blobs[nblobs].name, r->blob, strlen(r->blob) + 1); /* checked to fit above */
 			blobs[nblobs++].chain = keep;
 		}
 	}
