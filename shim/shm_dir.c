@@ -2,8 +2,9 @@
  * The shared region's directory of versioned records (see shm.h): the writer's shm_put/shm_drop and the
  * followers' shm_read_changes.
  *
- * Owns: the writer's per-process index of the slots (kind and name to slot, free slots), guarded by the caller
- * (publish.c's state_mu: one writer thread per process, and one publishing process per tree). Followers take
+ * Owns: the writer's per-process index of the slots (kind and name to slot, free slots) and its batch flag
+ * (shm_hold_wakes), guarded by the caller (publish.c's state_mu: one writer thread per process, and one
+ * publishing process per tree); in the region, the directory, its ring of the last writes' slots and the heap. Followers take
  * no lock: they read under the region's seqlock and give up after a bounded wait. Must never: block in a write
  * section (the seqlock is held odd for a few stores only, or for the directory pass of a compaction), or trust
  * what the region says (any process of the tree can write into it: every offset is checked against the heap).
