@@ -672,7 +672,6 @@ int mgr_sync_region(struct shm_region *shm)
 		}
 		shm_changes_free(&c);
 	}
-	sweep_retired();
 	if (rc != 0 && rc != AT_E_NOTFOUND && rc != AT_E_NOMEM) {
 		if (!bad)
 			at_log_error("pid %d cannot read the shared region (%s); it keeps serving the certificates it "
@@ -682,6 +681,9 @@ int mgr_sync_region(struct shm_region *shm)
 		bad_seq = atomic_load(&shm->seq);
 	}
 out:
+	/* Retired snapshots and parsed entries are freed on the clock, not only at the next change. */
+	mgr_host->publish(NULL);
+	sweep_retired();
 	pthread_mutex_unlock(&mgr_publish_mu);
 	return rc == AT_E_NOTFOUND ? 0 : rc;
 }

@@ -57,7 +57,7 @@ void cache_publish(struct cache_snapshot *s)
 	if (s != NULL && s->index == NULL)
 		index_build(s);
 	long now = at_clock_ms();
-	struct cache_snapshot *old = atomic_exchange_explicit(&current, s, memory_order_acq_rel);
+	struct cache_snapshot *old = s ? atomic_exchange_explicit(&current, s, memory_order_acq_rel) : NULL;
 	if (old) {
 		old->retired_at_ms = now;
 		old->retired_next = retired;

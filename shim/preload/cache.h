@@ -58,7 +58,9 @@ struct cache_snapshot {
 const struct cache_snapshot *cache_current(void);
 
 /* Makes s current (the cache takes it) and frees snapshots retired more than CACHE_GRACE_S ago. Builds s's
- * name index first (without memory for it, lookups in s scan). Called by the manager's thread only. */
+ * name index first (without memory for it, lookups in s scan). s NULL: only the freeing (the manager's thread
+ * asks on each wake-up, so the snapshots a burst of changes retired are freed without waiting for a next
+ * publish). Called by the manager's thread only. */
 void cache_publish(struct cache_snapshot *s);
 
 /* Lookups in a snapshot: a managed certificate for an SNI (exact, then one-label wildcard; O(1) through the

@@ -187,8 +187,9 @@ static void cache_publish_retires(void)
 	CHECK_INT(freed, ==, 0);
 	CHECK(retired == a);
 	a->retired_at_ms -= (CACHE_GRACE_S + 1) * 1000L; /* on the monotonic clock */
-	cache_publish(NULL);
+	cache_publish(NULL); /* frees what is due without a new publish, and keeps b current */
 	CHECK_INT(freed, ==, 1);
+	CHECK(cache_current() == b);
 }
 
 int main(void)
