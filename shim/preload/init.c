@@ -45,6 +45,18 @@ static void set_in_manager(int on)
 	in_manager = on;
 }
 
+/* A child forked while another thread of the host held attach_mu (a threaded host making its first server
+ * context on one thread while another forks) would wait on it for ever at its own first context or manager
+ * restart: the thread holding it did not come along. No prepare handler: taking attach_mu at every fork would put
+ * it after the manager's fork locks (prepare handlers run in reverse order of registration, and the manager's are
+ * registered later, inside the attach), against the lock order. The child gets a free lock instead; if the
+ * parent was in the middle of the attach, attached is -1 in the child, which then serves the server's own
+ * certificates and follows nothing rather than hang. */
+static void attach_child(void)
+{
+	pthread_mutex_init(&attach_mu, NULL);
+}
+
 __attribute__((constructor)) static void autotls_init(void)
 {
 	int rc = shim_config_read(&config, env);
@@ -61,6 +73,9 @@ __attribute__((constructor)) static void autotls_init(void)
 	host.set_in_manager = set_in_manager;
 	host.refused_seen = cache_refused_seen;
 	host.start_manager = start_manager;
+	if (pthread_atfork(NULL, NULL, attach_child) != 0)
+		at_log_warn("cannot register a fork handler; a host that forks while it makes its first TLS context "
+			    "may hang its child");
 	active = 1;
 }
 
