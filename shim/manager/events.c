@@ -11,11 +11,12 @@
  * status is logged and changes nothing: issuance never waits on the hook's success.
  *
  * The certificate file: the store keeps each key and chain in one 0600 value (store/certs.h), which the hook
- * must not be handed. So the manager writes the chain alone to public/<name>.pem under the store's folder (the
- * file 0644, public/ 0755; temp file, fsync, rename, fsync of the folder: a reader never sees half a file),
- * whenever a new certificate is in service for the name. The store's own folder is 0700 (0750 with
- * AUTOTLS_STORAGE_GROUP): the hook, run as the manager's user, can always read the file, and copies it to where
- * other software looks; others reach it only through a folder mode the administrator chose.
+ * must not be handed, and has no certificate-only file. So the manager writes the chain alone to
+ * <storage>/public/<name>.pem (<name> as the store spells it: "_." for a wildcard's "*."), 0644, atomically
+ * (temp file, fsync, rename, fsync of the folder: a reader never sees half a file), whenever a certificate is
+ * in service for the name. The folder keeps the store's rule: 0700, or 0750 and AUTOTLS_STORAGE_GROUP's group
+ * (whose members may then read it). The hook, run as the manager's user, can always read it and copies it to
+ * where other software looks; nobody else is given a way into the store.
  *
  * `revoked` is not emitted: nothing in the tree detects a revocation yet (OCSP is issue 14's other part).
  *
@@ -120,11 +121,16 @@ static int write_public(const char *name, const char *chain, size_t len, int *ex
 		return AT_E_STATE; /* never: the record's chain holds certificates only */
 	if ((rc = public_path(dir, sizeof(dir), name, 1)) != 0 || (rc = public_path(path, sizeof(path), name, 0)) != 0)
 		return rc;
-	if (mkdir(dir, 0755) == 0)
-		(void)chmod(dir, 0755); /* the umask may have taken bits away */
+	int made = mkdir(dir, 0700) == 0;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return AT_E_IO;
+	if (made) {
+		/* Like the store's certificate folders: 0700, or 0750 and the group AUTOTLS_STORAGE_GROUP names. */
+		long gid = mgr_host->cfg->storage_gid;
+		if ((gid >= 0 && fchown(dfd, (uid_t)-1, (gid_t)gid) != 0) || fchmod(dfd, gid >= 0 ? 0750 : 0700) != 0)
+			at_log_warn("AUTOTLS_HOOK: cannot set the mode of %s: %s", dir, strerror(errno));
+	}
 	const char *base = strrchr(path, '/') + 1;
 	*existed = faccessat(dfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", base, (int)getpid());
