@@ -1,6 +1,6 @@
 /*
  * The user's event hook (AUTOTLS_HOOK; events.h). For every event the manager runs the hook, without a shell, as
- * `HOOK <event>` with the process's environment plus
+ * `HOOK <event>` with the process's environment (less LD_PRELOAD) plus
  *   AUTOTLS_EVENT      obtained | renewed | failed | expiring
  *   AUTOTLS_NAMES      the certificate's names, comma-separated
  *   AUTOTLS_NOT_AFTER  its end, RFC 3339 in UTC (e.g. 2027-03-01T12:00:00Z); unset when no certificate is known
@@ -186,10 +186,12 @@ static char *env_entry(const char *name, const char *value)
 	return s;
 }
 
-static int ours(const char *entry)
+/* What the hook does not inherit: our own variables (set afresh, or unset when unknown) and LD_PRELOAD, which the
+ * manager process never has either (shim/preload/spawn.c): the hook is no server of ours. */
+static int dropped(const char *entry)
 {
 	static const char *const vars[] = { "AUTOTLS_EVENT=", "AUTOTLS_NAMES=", "AUTOTLS_NOT_AFTER=",
-					    "AUTOTLS_CERT_FILE=", "AUTOTLS_ERROR=" };
+					    "AUTOTLS_CERT_FILE=", "AUTOTLS_ERROR=", "LD_PRELOAD=" };
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (strncmp(entry, vars[i], strlen(vars[i])) == 0)
 			return 1;
@@ -243,7 +245,7 @@ void mgr_event_emit(enum mgr_event ev, const char *names, time_t not_after, cons
 	if (mine[0] == NULL || mine[1] == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (!ours(environ[i]))
+		if (!dropped(environ[i]))
 			envp[k++] = environ[i];
 	for (size_t i = 0; i < 5; i++)
 		if (mine[i] != NULL)
