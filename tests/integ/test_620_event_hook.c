@@ -12,6 +12,8 @@
  *   - `failed`, with AUTOTLS_ERROR, once Pebble is killed and the next renewal fails;
  *   - `expiring` once the certificate the CA will not renew is within a quarter of its lifetime of its end (the
  *     rule's 7 days, capped at a quarter of the lifetime), once.
+ * On-demand issuance (AUTOTLS_ON_DEMAND=1, AUTOTLS_ALLOW=*.od.example.test) in the same server: a handshake for a
+ * new allowed name gives that name's `obtained`, and later its `renewed` and (with the CA down) `failed`.
  */
 #include "tests/harness/files.h"
 #include "tests/harness/proc.h"
@@ -34,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define OD_NAME "n1.od.example.test"
+
 static char hook_dir[PATH_MAX], hook_path[PATH_MAX + 16], events_path[PATH_MAX + 16];
 static char e_hook[PATH_MAX + 32];
 
@@ -44,7 +48,7 @@ static const char hook_body[] =
 	"cert_file=$AUTOTLS_CERT_FILE|error=$AUTOTLS_ERROR|\" >> \"$d/events\"\n"
 	"echo \"hook saw $AUTOTLS_EVENT\"\n"
 	"echo \"to stderr too\" >&2\n"
-	"if [ \"$AUTOTLS_EVENT\" = renewed ] && [ ! -e \"$d/hung\" ]; then\n"
+	"if [ \"$AUTOTLS_EVENT\" = renewed ] && [ \"$AUTOTLS_NAMES\" = a.example.test ] && [ ! -e \"$d/hung\" ]; then\n"
 	"  : > \"$d/hung\"\n"
 	"  echo $$ > \"$d/hook.pid\"\n"
 	"  sleep 600 &\n"
@@ -53,49 +57,50 @@ static const char hook_body[] =
 	"fi\n"
 	"exit 0\n";
 
-/* Lines of the events file starting with "event=<ev>|". */
-static int count_events(const char *ev)
+/* Field key of the idx-th (0 first) line of event ev for names (the line's AUTOTLS_NAMES) into out ("" when
+ * absent); returns the number of such lines. */
+static int field(const char *ev, const char *names, int idx, const char *key, char *out, size_t cap)
 {
-	char needle[64];
-	snprintf(needle, sizeof(needle), "event=%s|", ev);
-	return harness_file_count_lines(events_path, needle);
-}
-
-/* Waits until at least n `ev` events are in the file; the elapsed ms or -1. */
-static long wait_events(const char *ev, int n, long timeout_ms)
-{
-	long t0 = harness_now_ms();
-	while (harness_now_ms() - t0 < timeout_ms) {
-		if (count_events(ev) >= n)
-			return harness_now_ms() - t0;
-		harness_sleep_ms(50);
-	}
-	return -1;
-}
-
-/* Field key of the idx-th (0 first) `ev` line into out ("" when absent). */
-static void field(const char *ev, int idx, const char *key, char *out, size_t cap)
-{
-	char needle[64], k[64];
+	char needle[64], nm[300], k[64];
 	char *text = harness_read_file(events_path, NULL), *line = text;
-	out[0] = '\0';
+	int count = 0;
+	if (out != NULL)
+		out[0] = '\0';
 	snprintf(needle, sizeof(needle), "event=%s|", ev);
-	snprintf(k, sizeof(k), "|%s=", key);
+	snprintf(nm, sizeof(nm), "|names=%s|", names);
+	snprintf(k, sizeof(k), "|%s=", key ? key : "");
 	while (line != NULL && *line) {
 		char *end = strchr(line, '\n');
 		if (end)
 			*end = '\0';
-		if (strncmp(line, needle, strlen(needle)) == 0 && idx-- == 0) {
+		if (strncmp(line, needle, strlen(needle)) == 0 && strstr(line, nm) != NULL && count++ == idx && out) {
 			char *f = strstr(line, k);
 			if (f) {
 				f += strlen(k);
 				snprintf(out, cap, "%.*s", (int)strcspn(f, "|"), f);
 			}
-			break;
 		}
 		line = end ? end + 1 : NULL;
 	}
 	free(text);
+	return count;
+}
+
+static int count_events(const char *ev, const char *names)
+{
+	return field(ev, names, -1, NULL, NULL, 0);
+}
+
+/* Waits until at least n `ev` events for names are in the file; the elapsed ms or -1. */
+static long wait_events(const char *ev, const char *names, int n, long timeout_ms)
+{
+	long t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < timeout_ms) {
+		if (count_events(ev, names) >= n)
+			return harness_now_ms() - t0;
+		harness_sleep_ms(50);
+	}
+	return -1;
 }
 
 static void rfc3339(char *out, size_t cap, time_t t)
@@ -190,6 +195,8 @@ static void hook_sees_every_event(void)
 	snprintf(e_hook, sizeof(e_hook), "AUTOTLS_HOOK=%s", hook_path);
 	shim_env_extra[0] = e_hook;
 	shim_env_extra[1] = "AUTOTLS_HOOK_TIMEOUT=2";
+	shim_env_extra[2] = "AUTOTLS_ON_DEMAND=1";
+	shim_env_extra[3] = "AUTOTLS_ALLOW=*.od.example.test";
 
 	int ok = shim_env_prepare_fault(&env, SERVER_S_SERVER, &po) == 0 && shim_env_server_start(&env) == 0;
 	CHECK(ok);
@@ -200,21 +207,21 @@ static void hook_sees_every_event(void)
 	REQUIRE(ms >= 0);
 
 	/* obtained: once, with the record's details. */
-	ms = wait_events("obtained", 1, 10000);
+	ms = wait_events("obtained", SHIM_NAME, 1, 10000);
 	CHECK(ms >= 0);
 	fprintf(stderr, "  first certificate %s; obtained %ld ms later\n", s1, ms);
 	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
 	rfc3339(want, sizeof(want), rec.info.not_after);
 	at_cert_record_clear(&rec);
-	field("obtained", 0, "names", buf, sizeof(buf));
+	field("obtained", SHIM_NAME, 0, "names", buf, sizeof(buf));
 	CHECK_STR(buf, SHIM_NAME);
-	field("obtained", 0, "arg", buf, sizeof(buf));
+	field("obtained", SHIM_NAME, 0, "arg", buf, sizeof(buf));
 	CHECK_STR(buf, "obtained");
-	field("obtained", 0, "not_after", buf, sizeof(buf));
+	field("obtained", SHIM_NAME, 0, "not_after", buf, sizeof(buf));
 	CHECK_STR(buf, want);
-	field("obtained", 0, "error", buf, sizeof(buf));
+	field("obtained", SHIM_NAME, 0, "error", buf, sizeof(buf));
 	CHECK_STR(buf, "");
-	field("obtained", 0, "cert_file", cert_file, sizeof(cert_file));
+	field("obtained", SHIM_NAME, 0, "cert_file", cert_file, sizeof(cert_file));
 	snprintf(buf, sizeof(buf), "%s/public/%s.pem", env.store, SHIM_NAME);
 	CHECK_STR(cert_file, buf);
 	struct stat st;
@@ -225,10 +232,19 @@ static void hook_sees_every_event(void)
 	char fs[80];
 	CHECK(pem_serial(cert_file, fs, sizeof(fs)) == 0 && strcmp(fs, s1) == 0);
 
+	/* An on-demand name: its own obtained (and, below, renewed and failed) from the on-demand thread. */
+	struct tls_client_result r;
+	CHECK_OK(shim_try_root(&env, OD_NAME, NULL, 0, NULL, &r));
+	ms = wait_events("obtained", OD_NAME, 1, 15000);
+	CHECK(ms >= 0);
+	fprintf(stderr, "  on-demand %s: obtained %ld ms after its first handshake\n", OD_NAME, ms);
+	field("obtained", OD_NAME, 0, "cert_file", buf, sizeof(buf));
+	CHECK(strstr(buf, "/public/" OD_NAME ".pem") != NULL);
+
 	/* The first renewal: the hook hangs and is killed at its limit, with what it started. */
 	ms = shim_wait_serial(&env, env.p.issuing_root_file, s1, 30000, s2, sizeof(s2));
 	CHECK(ms >= 0);
-	CHECK(wait_events("renewed", 1, 10000) >= 0);
+	CHECK(wait_events("renewed", SHIM_NAME, 1, 10000) >= 0);
 	long hung_at = harness_now_ms();
 	pid_t hook_pid = 0, child = 0;
 	while (harness_now_ms() - hung_at < 3000 && ((hook_pid = read_pid("hook.pid")) <= 0 || (child = read_pid("child.pid")) <= 0))
@@ -249,19 +265,19 @@ static void hook_sees_every_event(void)
 		harness_now_ms() - hung_at);
 	CHECK(shim_log_has(&env, "AUTOTLS_HOOK renewed for " SHIM_NAME " said: hook saw renewed"));
 	CHECK(shim_log_has(&env, "said: to stderr too"));
-	field("renewed", 0, "cert_file", buf, sizeof(buf));
+	field("renewed", SHIM_NAME, 0, "cert_file", buf, sizeof(buf));
 	CHECK_STR(buf, cert_file);
 	CHECK(pem_serial(cert_file, fs, sizeof(fs)) == 0 && strcmp(fs, s2) == 0);
-	struct tls_client_result r;
 	CHECK_OK(shim_try(&env, env.p.issuing_root_file, &r));
 	CHECK_STR(r.serial, s2);
 
 	/* Issuance went on: the next renewal, and its event. */
 	ms = shim_wait_serial(&env, env.p.issuing_root_file, s2, 30000, s3, sizeof(s3));
 	CHECK(ms >= 0);
-	CHECK(wait_events("renewed", 2, 10000) >= 0);
+	CHECK(wait_events("renewed", SHIM_NAME, 2, 10000) >= 0);
 	fprintf(stderr, "  renewed again to %s at %ld ms\n", s3, harness_now_ms() - t0);
-	CHECK(shim_log_has(&env, "AUTOTLS_HOOK renewed for " SHIM_NAME " ran (exit 0"));
+	/* Logged once the hook has exited, a moment after it wrote its line. */
+	CHECK(shim_log_wait(&env, "AUTOTLS_HOOK renewed for " SHIM_NAME " ran (exit 0", NULL, 1, 5000) >= 0);
 
 	/* The CA goes away: the next renewal fails (failed), and the certificate nears its end (expiring). */
 	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
@@ -269,28 +285,34 @@ static void hook_sees_every_event(void)
 	rfc3339(want, sizeof(want), not_after);
 	at_cert_record_clear(&rec);
 	CHECK_OK(pebble_kill(&env.p));
-	ms = wait_events("failed", 1, 25000);
+	ms = wait_events("failed", SHIM_NAME, 1, 25000);
 	CHECK(ms >= 0);
-	field("failed", 0, "error", buf, sizeof(buf));
+	field("failed", SHIM_NAME, 0, "error", buf, sizeof(buf));
 	fprintf(stderr, "  failed %ld ms after Pebble was killed: %s\n", ms, buf);
 	CHECK(buf[0] != '\0');
-	field("failed", 0, "not_after", buf, sizeof(buf));
+	field("failed", SHIM_NAME, 0, "not_after", buf, sizeof(buf));
 	CHECK_STR(buf, want);
-	field("failed", 0, "names", buf, sizeof(buf));
+	field("failed", SHIM_NAME, 0, "names", buf, sizeof(buf));
 	CHECK_STR(buf, SHIM_NAME);
-	ms = wait_events("expiring", 1, 30000);
+	ms = wait_events("expiring", SHIM_NAME, 1, 30000);
 	CHECK(ms >= 0);
 	fprintf(stderr, "  expiring %ld s before the end; %ld ms in all\n", (long)(not_after - time(NULL)),
 		harness_now_ms() - t0);
 	CHECK(time(NULL) <= not_after);
-	field("expiring", 0, "not_after", buf, sizeof(buf));
+	field("expiring", SHIM_NAME, 0, "not_after", buf, sizeof(buf));
 	CHECK_STR(buf, want);
-	field("expiring", 0, "cert_file", buf, sizeof(buf));
+	field("expiring", SHIM_NAME, 0, "cert_file", buf, sizeof(buf));
 	CHECK_STR(buf, cert_file);
 	harness_sleep_ms(1500);
-	CHECK_INT(count_events("expiring"), ==, 1);
-	CHECK_INT(count_events("obtained"), ==, 1);
+	CHECK_INT(count_events("expiring", SHIM_NAME), ==, 1);
+	CHECK_INT(count_events("obtained", SHIM_NAME), ==, 1);
 	CHECK(shim_log_has(&env, "has not been renewed; telling AUTOTLS_HOOK (expiring)"));
+	fprintf(stderr, "  %s: obtained %d, renewed %d, failed %d, expiring %d\n", OD_NAME,
+		count_events("obtained", OD_NAME), count_events("renewed", OD_NAME), count_events("failed", OD_NAME),
+		count_events("expiring", OD_NAME));
+	CHECK_INT(count_events("obtained", OD_NAME), ==, 1);
+	CHECK_INT(count_events("renewed", OD_NAME), >=, 1);
+	CHECK_INT(count_events("failed", OD_NAME), >=, 1);
 	shim_check_log(&env);
 out:
 	if (test_failed_now) {
@@ -298,7 +320,7 @@ out:
 		harness_print_tail("the hook's events", events_path, 4000);
 	}
 	shim_env_stop(&env);
-	shim_env_extra[0] = shim_env_extra[1] = NULL;
+	shim_env_extra[0] = shim_env_extra[1] = shim_env_extra[2] = shim_env_extra[3] = NULL;
 	harness_remove_or_keep(hook_dir);
 }
 
