@@ -366,6 +366,28 @@ static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	return 0;
 }
 
+/* AUTOTLS_HOOK and AUTOTLS_HOOK_TIMEOUT (shim/manager/events.c): the path is checked now, as AUTOTLS_DNS_HOOK's
+ * is, so a typo is one line at start rather than a silent failure at the first event months later. */
+static int parse_hook(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v = getenv_fn("AUTOTLS_HOOK");
+	struct stat st;
+
+	if (v && *v) {
+		if (v[0] != '/' || stat(v, &st) != 0 || !S_ISREG(st.st_mode) || access(v, X_OK) != 0) {
+			at_log_error("AUTOTLS_HOOK: \"%.80s\" is not an absolute path to an executable file; give the "
+				     "full path of a program or script with its execute bit set (it is run with "
+				     "AUTOTLS_EVENT and the event's details in its environment)", v);
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->hook, v) != 0)
+			return AT_E_NOMEM;
+	}
+	cfg->hook_timeout_s = 30;
+	return take_number(&cfg->hook_timeout_s, "AUTOTLS_HOOK_TIMEOUT", getenv_fn("AUTOTLS_HOOK_TIMEOUT"), 1, 3600,
+			   "a number of seconds (the hook's time limit)");
+}
+
 int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
 {
 	const char *v;
@@ -500,6 +522,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		if (rc != 0)
 			goto fail;
 	}
+	rc = parse_hook(cfg, getenv_fn);
+	if (rc != 0)
+		goto fail;
 	cfg->active = 1;
 	return 0;
 nomem:
@@ -522,6 +547,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->storage);
 	free(cfg->log_path);
 	free(cfg->webroot);
+	free(cfg->hook);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);
 	free(cfg->dns_resolv_conf);

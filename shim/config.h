@@ -64,6 +64,11 @@ struct shim_config {
 					   * with a 301 to https:// */
 	char *webroot;                    /* owned, may be NULL: AUTOTLS_WEBROOT, an absolute path; HTTP-01 is then
 					   * answered by files the host's web server serves, no built-in responder */
+	/* Event hooks (shim/manager/events.c). */
+	char *hook;                       /* owned, may be NULL: AUTOTLS_HOOK, an absolute path to an executable run
+					   * by the manager for every event (obtained, renewed, failed, expiring) */
+	long hook_timeout_s;              /* AUTOTLS_HOOK_TIMEOUT: then the hook is killed with its group (1..3600,
+					   * 30) */
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim

@@ -11,6 +11,7 @@
  * validation against the CA's limits.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/events.h"
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/name.h"
@@ -106,6 +107,7 @@ static int sleep_until(time_t when)
 {
 	while (time(NULL) < when) {
 		mgr_sleep_ms(1000);
+		mgr_event_tick();
 		if (!mgr_can_lead())
 			return -1;
 	}
@@ -173,6 +175,7 @@ static void lead(struct at_engine *e)
 			if (at_err_band(rc) == AT_BAND_STORE)
 				at_log_error("the store %s refused a write (%s); the current certificate stays in service",
 					     cfg->storage, at_strerror(rc));
+			mgr_event_failed(names, cfg->ndomains, rc, p);
 			if (sleep_until(time(NULL) + wait_s) != 0)
 				return;
 			continue;
@@ -186,6 +189,7 @@ static void lead(struct at_engine *e)
 			at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
 				    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
 				    ordered ? "" : " from the store");
+		mgr_event_cert(names, cfg->ndomains, &rec, ordered);
 		if (prc != 0 && prc != AT_E_STATE) {
 			/* Stored but not served: try again with the failure backoff (the next round finds the stored
 			 * certificate and orders nothing), never wait for the renewal point while the old one runs out. */

@@ -17,6 +17,7 @@
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/events.h"
 #include "shim/ondemand_policy.h"
 #include "acme/solver.h"
 #include "engine/engine.h"
@@ -223,10 +224,12 @@ static void issue(struct at_engine *e, struct od_name *n)
 		} else {
 			back_off(n, now);
 		}
+		mgr_event_cert(nm, 1, &rec, ordered);
 		at_cert_record_clear(&rec);
 		return;
 	}
 	n->state = OD_FAILED;
+	mgr_event_failed(nm, 1, rc, at_acme_last_problem(at_engine_acme(e)));
 	back_off(n, now);
 	at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
 		    at_strerror(rc), n->backoff_s);
@@ -338,6 +341,7 @@ static void *ondemand_main(void *arg)
 				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check)
 					issue(e, &names[i]);
 		}
+		mgr_event_tick();
 		mgr_quiesce_leave();
 		struct timespec ts = { .tv_sec = qlen > 0 ? 1 : 5, .tv_nsec = 0 };
 		syscall(SYS_futex, (uint32_t *)&shm->req_futex, FUTEX_WAIT, seen, &ts, NULL, 0);

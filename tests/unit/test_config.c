@@ -115,6 +115,35 @@ static void dns_values(void)
 	shim_config_clear(&cfg);
 }
 
+/* AUTOTLS_HOOK: an executable's absolute path; the time limit 30 s unless AUTOTLS_HOOK_TIMEOUT says otherwise. A
+ * bad value's line names the variable and the fix. */
+static void hook_values(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_HOOK", "/bin/true",
+			    "AUTOTLS_HOOK_TIMEOUT", "5", NULL };
+	const char *d[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
+	const char *bad[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_HOOK", "hook.sh", NULL };
+	const char *badt[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_HOOK_TIMEOUT",
+			       "0", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.hook, "/bin/true");
+	CHECK_INT(cfg.hook_timeout_s, ==, 5);
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+	REQUIRE(read_with(d, &cfg, log, sizeof(log)) == 0);
+	CHECK(cfg.hook == NULL);
+	CHECK_INT(cfg.hook_timeout_s, ==, 30);
+	shim_config_clear(&cfg);
+	CHECK_INT(read_with(bad, &cfg, log, sizeof(log)), ==, AT_E_INVAL);
+	CHECK(strstr(log, "AUTOTLS_HOOK: \"hook.sh\" is not an absolute path to an executable file; give the full "
+			  "path") != NULL);
+	CHECK_INT(read_with(badt, &cfg, log, sizeof(log)), ==, AT_E_INVAL);
+	CHECK(strstr(log, "AUTOTLS_HOOK_TIMEOUT: \"0\" is not a number of seconds (the hook's time limit) from 1 "
+			  "to 3600") != NULL);
+}
+
 static void unset_is_silent(void)
 {
 	const char *v[] = { "AUTOTLS_EMAIL", "ops@example.com", NULL };
@@ -233,6 +262,14 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_DNS_HOOK", "/nonexistent/autotls-hook" },
 		{ "AUTOTLS_DNS_HOOK", "/etc/passwd" },   /* not executable */
 		{ "AUTOTLS_DNS_HOOK", "/tmp" },          /* not a file */
+		{ "AUTOTLS_HOOK", "hook.sh" },
+		{ "AUTOTLS_HOOK", "/nonexistent/autotls-event-hook" },
+		{ "AUTOTLS_HOOK", "/etc/passwd" },       /* not executable */
+		{ "AUTOTLS_HOOK", "/tmp" },              /* not a file */
+		{ "AUTOTLS_HOOK_TIMEOUT", "0" },
+		{ "AUTOTLS_HOOK_TIMEOUT", "3601" },
+		{ "AUTOTLS_HOOK_TIMEOUT", "30s" },
+		{ "AUTOTLS_HOOK_TIMEOUT", "-1" },
 		{ "AUTOTLS_DNS_RESOLVER", "dns.example.com:53" },
 		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:" },
 		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:70000" },
@@ -282,6 +319,7 @@ int main(void)
 	RUN(defaults);
 	RUN(dns_values);
 	RUN(dns_update_values);
+	RUN(hook_values);
 	RUN(unset_is_silent);
 	RUN(bad_values_name_the_variable);
 	return TEST_EXIT();
