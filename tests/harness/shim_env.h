@@ -54,6 +54,9 @@ extern const char *shim_env_extra[4];
 /* Pebble's options for the next prepare (NULL: from the knobs above, authz_reuse -1); tlsPort is the server's
  * port all the same. */
 extern const struct pebble_opts *shim_env_pebble_opts;
+/* The preload the next prepare puts under the server (NULL: $BUILD/libautotls.so); an absolute path, e.g. an
+ * installed copy (test_700). */
+extern const char *shim_env_lib;
 /* The folder is <TMPDIR>/autotls-<tag>-<kind>-XXXXXX (NULL: "shim"). */
 extern const char *shim_env_dir_tag;
 /* AUTOTLS_TEST_BACKOFF_SCALE for the next shim_env_prepare_fault (0: not set): a divisor for the retry delays.
