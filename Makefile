@@ -133,10 +133,10 @@ $(BUILD)/tests/%: tests/%.c $(HARN_OBJ) $(CORE_LIB)
 deps:
 	@scripts/deps.sh
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(CLI_EXE)
 	@BUILD=$(BUILD) tests/run.sh unit
 
-integ: $(UNIT_BIN) $(INTEG_BIN)
+integ: $(UNIT_BIN) $(INTEG_BIN) $(CLI_EXE)
 	@BUILD=$(BUILD) tests/run.sh integ
 
 test: deps
