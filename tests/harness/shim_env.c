@@ -6,6 +6,7 @@
  */
 #include "tests/harness/shim_env.h"
 #include "tests/harness/files.h"
+#include "tests/harness/libcopy.h"
 #include "tests/harness/proc.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ int shim_env_prepare(struct shim_env *e, enum server_kind kind)
 	harness_ignore_sigpipe();
 	if (shim_env_lib != NULL)
 		snprintf(e->lib, sizeof(e->lib), "%s", shim_env_lib);
-	else if (harness_shim_lib_path(e->lib, sizeof(e->lib)) != 0)
+	else if (harness_shim_lib_for_servers(e->lib, sizeof(e->lib)) != 0)
 		return -1;
 	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 150)
 		tmp = "/tmp";
