@@ -159,11 +159,12 @@ clean:
 # the three go into one folder: the multiarch library folder, which `make install PREFIX=/usr` makes the README's
 # /usr/lib/x86_64-linux-gnu. DESTDIR is prepended to every path (staged installs, packages).
 PREFIX   ?= /usr/local
-MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+# Recursive (=): asked only when install or uninstall runs, not on every make.
+MULTIARCH = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
 LIBDIR   ?= $(PREFIX)/lib/$(MULTIARCH)
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
-INSTALLED := $(LIBDIR)/libautotls.so $(LIBDIR)/libautotls-manager.so $(LIBDIR)/autotls-manager \
+INSTALLED = $(LIBDIR)/libautotls.so $(LIBDIR)/libautotls-manager.so $(LIBDIR)/autotls-manager \
              $(BINDIR)/autotls $(BINDIR)/autotls-run \
              $(MANDIR)/man1/autotls.1 $(MANDIR)/man1/autotls-run.1 $(MANDIR)/man7/libautotls.7
 
