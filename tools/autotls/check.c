@@ -56,7 +56,8 @@ static int unknown(const char *what)
 int cli_check(int argc, char **argv, const char *storage_opt)
 {
 	long warn_s = 14 * DAY_S, crit_s = 7 * DAY_S;
-	for (int i = 0; i < argc; i++) {
+	/* Every option takes a value: they come in pairs. */
+	for (int i = 0; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc;
 		if (strcmp(argv[i], "--warn-days") == 0)
@@ -73,7 +74,6 @@ int cli_check(int argc, char **argv, const char *storage_opt)
 		}
 		if (rc != 0)
 			return NAGIOS_UNKNOWN;
-		i++;
 	}
 	if (crit_s > warn_s)
 		return unknown("the critical threshold is longer than the warning one; give --crit-days below "
