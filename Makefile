@@ -60,8 +60,12 @@ MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
               shim/manager/tree_watch.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
 # A source file no list names would silently never be built: say so instead.
-UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC),\
-              $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c))
+# autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
+CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
+              tools/autotls/check.c shim/config.c shim/ondemand_policy.c
+UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
+              $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
+              tools/*/*.c))
 ifneq ($(UNLISTED),)
 $(error $(UNLISTED): in no source list of the Makefile; add each to the list of the binary it belongs to)
 endif
@@ -74,6 +78,7 @@ CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o)
 HELPER_OBJ  := $(HELPER_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/%.o)
 HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
@@ -83,8 +88,9 @@ CORE_LIB  := $(BUILD)/libautotls-core.a
 SHIM_LIB  := $(BUILD)/libautotls.so
 MANAGER_LIB := $(BUILD)/libautotls-manager.so
 HELPER_EXE  := $(BUILD)/autotls-manager
+CLI_EXE     := $(BUILD)/autotls
 
-.PHONY: all deps test unit integ bench demo clean tests fuzz
+.PHONY: all deps test unit integ bench demo clean tests fuzz install uninstall
 # Keep every object (the harness objects are otherwise "intermediate" and deleted after each link).
 .SECONDARY:
 
@@ -93,7 +99,7 @@ ifeq ($(V),)
 Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2);
 endif
-all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) tests
+all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE) tests
 
 tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
 
@@ -113,6 +119,9 @@ $(SHIM_LIB): $(PRELOAD_OBJ)
 $(HELPER_EXE): $(HELPER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -o $@ $(HELPER_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 
+$(CLI_EXE): $(CLI_OBJ) $(CORE_LIB)
+	$(call msg,LD,$@)$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
+
 $(MANAGER_LIB): $(MANAGER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
 
@@ -124,10 +133,10 @@ $(BUILD)/tests/%: tests/%.c $(HARN_OBJ) $(CORE_LIB)
 deps:
 	@scripts/deps.sh
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(CLI_EXE)
 	@BUILD=$(BUILD) tests/run.sh unit
 
-integ: $(UNIT_BIN) $(INTEG_BIN)
+integ: $(UNIT_BIN) $(INTEG_BIN) $(CLI_EXE)
 	@BUILD=$(BUILD) tests/run.sh integ
 
 test: deps
@@ -144,6 +153,37 @@ demo: deps
 
 clean:
 	rm -rf build build-*
+
+# --- make install / make uninstall (README "Installing"; the list is INSTALLED below and in test_700).
+# The preload finds libautotls-manager.so and autotls-manager beside itself (shim/preload/init.c, beside_me), so
+# the three go into one folder: the multiarch library folder, which `make install PREFIX=/usr` makes the README's
+# /usr/lib/x86_64-linux-gnu. DESTDIR is prepended to every path (staged installs, packages).
+PREFIX   ?= /usr/local
+# Recursive (=): asked only when install or uninstall runs, not on every make.
+MULTIARCH = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+LIBDIR   ?= $(PREFIX)/lib/$(MULTIARCH)
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+INSTALLED = $(LIBDIR)/libautotls.so $(LIBDIR)/libautotls-manager.so $(LIBDIR)/autotls-manager \
+             $(BINDIR)/autotls $(BINDIR)/autotls-run \
+             $(MANDIR)/man1/autotls.1 $(MANDIR)/man1/autotls-run.1 $(MANDIR)/man7/libautotls.7
+
+install: $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(SHIM_LIB) $(MANAGER_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(HELPER_EXE) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(CLI_EXE) $(DESTDIR)$(BINDIR)/
+	sed 's|^installed_libdir=.*|installed_libdir=$(LIBDIR)|' scripts/autotls-run >$(DESTDIR)$(BINDIR)/autotls-run
+	chmod 0755 $(DESTDIR)$(BINDIR)/autotls-run
+	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/autotls.1 >$(DESTDIR)$(MANDIR)/man1/autotls.1
+	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/autotls-run.1 >$(DESTDIR)$(MANDIR)/man1/autotls-run.1
+	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/libautotls.7 >$(DESTDIR)$(MANDIR)/man7/libautotls.7
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/autotls.1 $(DESTDIR)$(MANDIR)/man1/autotls-run.1 \
+		$(DESTDIR)$(MANDIR)/man7/libautotls.7
+
+# Removes exactly what install wrote; folders stay (they may be shared: /usr/local/bin).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

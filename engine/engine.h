@@ -90,6 +90,7 @@ struct at_attempt_plan {
 	int failures;                                    /* failed rounds in a row */
 	int failed_authz_hour;                           /* failed authorizations in the last hour */
 	char last_problem[400];                          /* the last failure, "" when none: for a log line */
+	time_t last_problem_at;                          /* when it happened, 0 when none */
 };
 
 /* The plan for names (the first names the record) given the types the caller can answer (offered, in its
@@ -97,6 +98,12 @@ struct at_attempt_plan {
 int at_engine_attempt_plan(struct at_engine *e, const char *const *names, size_t nnames,
 			   const enum at_challenge_type *offered, size_t noffered, struct at_attempt_plan *out)
 	AT_MUST_CHECK;
+
+/* The same record read without an engine, for the operators' command (tools/autotls): name's record under the
+ * store's CA component ca (a folder of attempts/), nothing offered (order empty). Reads the store only. 0 or
+ * AT_E_INVAL; an absent or unreadable record reads as a fresh one. */
+int at_attempt_plan_read(struct at_store *store, const char *ca, const char *name, time_t now,
+			 struct at_attempt_plan *out) AT_MUST_CHECK;
 
 /*
  * Whether an at_engine_ensure that failed with rc should be tried again at once through another challenge type:

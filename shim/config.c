@@ -53,13 +53,25 @@ static int parse_domains(struct shim_config *cfg, const char *v)
 {
 	const char *p = v;
 	while (*p) {
+		/* Names are separated by commas; spaces around a comma are allowed, a space inside an item is not:
+		 * "bad domain" is a typo for one name, never two names. */
 		while (*p == ',' || *p == ' ')
 			p++;
 		if (*p == '\0')
 			break;
 		const char *end = p;
-		while (*end && *end != ',' && *end != ' ')
+		while (*end && *end != ',')
 			end++;
+		const char *last = end;
+		while (last > p && last[-1] == ' ')
+			last--;
+		if (memchr(p, ' ', (size_t)(last - p)) != NULL) {
+			at_log_error("AUTOTLS_DOMAINS: \"%.*s\" holds a space; separate names with commas, e.g. "
+				     "example.com,www.example.com", (int)((last - p) > 80 ? 80 : (last - p)), p);
+			return AT_E_INVAL;
+		}
+		const char *next = end;
+		end = last;
 		char norm[AT_NAME_MAX + 1];
 		if (at_name_normalize(norm, p, (size_t)(end - p)) != 0) {
 			at_log_error("AUTOTLS_DOMAINS: \"%.*s\" is not a valid domain name or IP address; expected "
@@ -77,7 +89,7 @@ static int parse_domains(struct shim_config *cfg, const char *v)
 			dup |= strcmp(cfg->domains[i], norm) == 0;
 		if (!dup && set_str(&cfg->domains[cfg->ndomains++], norm) != 0)
 			return AT_E_NOMEM;
-		p = end;
+		p = next;
 	}
 	if (cfg->ndomains == 0) {
 		at_log_error("AUTOTLS_DOMAINS is set but names nothing; expected e.g. example.com,www.example.com");
@@ -437,7 +449,15 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		goto fail;
 
 	v = getenv_fn("AUTOTLS_CA");
-	if (v && *v && strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
+	/* RFC 8555 section 6.1: ACME is spoken over HTTPS only (an http:// directory would hand the account key's
+	 * signatures and the certificate to anyone on the path). */
+	if (v && *v && strncmp(v, "http://", 7) == 0) {
+		at_log_error("AUTOTLS_CA: \"%.80s\" is plain http; ACME requires HTTPS (RFC 8555 section 6.1): give the "
+			     "CA's https:// directory URL", v);
+		rc = AT_E_INVAL;
+		goto fail;
+	}
+	if (v && *v && strncmp(v, "https://", 8) != 0) {
 		at_log_error("AUTOTLS_CA: \"%.80s\" is not an ACME directory URL (https://...)", v);
 		rc = AT_E_INVAL;
 		goto fail;

@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(strcmp(cfg.domains[k], cfg.domains[i]) != 0); /* duplicates folded */
 		}
 		FUZZ_CHECK(cfg.ca != NULL);
-		FUZZ_CHECK(strncmp(cfg.ca, "https://", 8) == 0 || strncmp(cfg.ca, "http://", 7) == 0);
+		FUZZ_CHECK(strncmp(cfg.ca, "https://", 8) == 0);
 		FUZZ_CHECK(cfg.storage != NULL && cfg.storage[0] == '/');
 		FUZZ_CHECK(cfg.ca_roots == NULL || cfg.ca_roots[0] == '/');
 		FUZZ_CHECK(cfg.email == NULL || strchr(cfg.email, '@') != NULL);

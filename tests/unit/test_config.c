@@ -67,6 +67,21 @@ static void good_values(void)
 	shim_config_clear(&cfg);
 }
 
+/* Spaces around a comma are fine; a space inside a name is refused (bad_values_name_the_variable). */
+static void domains_spaces_around_commas(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "  a.test ,b.test , c.test  ", "AUTOTLS_STORAGE", "/x", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.ndomains, ==, 3);
+	CHECK_STR(cfg.domains[0], "a.test");
+	CHECK_STR(cfg.domains[1], "b.test");
+	CHECK_STR(cfg.domains[2], "c.test");
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+}
+
 static void defaults(void)
 {
 	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
@@ -232,7 +247,11 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_DOMAINS", "../etc" },
 		{ "AUTOTLS_DOMAINS", "a b,,c/d" },
 		{ "AUTOTLS_DOMAINS", "," },
+		{ "AUTOTLS_DOMAINS", "bad domain" },
+		{ "AUTOTLS_DOMAINS", "a.test, bad domain ,b.test" },
 		{ "AUTOTLS_CA", "ftp://ca.test/dir" },
+		{ "AUTOTLS_CA", "http://ca.test/dir" }, /* RFC 8555 section 6.1: HTTPS only */
+		{ "AUTOTLS_CA", "HTTP://ca.test/dir" },
 		{ "AUTOTLS_CA_ROOTS", "relative/roots.pem" },
 		{ "AUTOTLS_EMAIL", "not-an-address" },
 		{ "AUTOTLS_EMAIL", "a@b.c,d@e.f" },
@@ -316,6 +335,7 @@ static void bad_values_name_the_variable(void)
 int main(void)
 {
 	RUN(good_values);
+	RUN(domains_spaces_around_commas);
 	RUN(defaults);
 	RUN(dns_values);
 	RUN(dns_update_values);
