@@ -150,6 +150,8 @@ static int ready_at(struct mgr_ca_list *l, size_t i, char *why, size_t wsize)
 			     kvar, hvar, at_problem_short_type(p)[0] ? at_problem_short_type(p) : at_strerror(rc),
 			     p->detail ? ": " : "", p->detail ? p->detail : "");
 		snprintf(why, wsize, "it refused the External Account Binding of %s and %s", kvar, hvar);
+		/* Said once, here: the caller's summary need not repeat the CA's words. */
+		at_acme_problem_reset(acme, p->retry_after);
 	}
 	return rc;
 }
