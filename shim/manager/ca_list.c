@@ -15,6 +15,8 @@
 #include "shim/manager/manager.h"
 #include "shim/config.h"
 #include "acme/acme.h"
+#include "store/name.h"
+#include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -221,4 +223,28 @@ int mgr_ca_ensure(struct mgr_ca_list *l, const char *const *names, size_t nnames
 				    i + 1, l->n, names[0], passed[i], cfg->cas[i + 1]);
 	}
 	return rc;
+}
+
+int mgr_ca_newest_record(struct at_store *st, const char *name, char *ca, size_t size, struct at_store_stat *stat)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	char comp[AT_NAME_MAX + 1], c[256], key[1024];
+	int found = 0;
+	if (at_name_to_component(comp, name) != 0)
+		return AT_E_INVAL;
+	for (size_t i = 0; i < cfg->ncas; i++) {
+		struct at_store_stat s;
+		if (at_store_ca_component(c, sizeof(c), cfg->cas[i]) != 0 ||
+		    at_store_key(key, sizeof(key), "certificates", c, comp, "record", (char *)NULL) != 0 ||
+		    at_store_stat(st, key, &s) != 0)
+			continue;
+		if (!found || s.modified > stat->modified) {
+			if (strlen(c) >= size)
+				continue;
+			memcpy(ca, c, strlen(c) + 1);
+			*stat = s;
+			found = 1;
+		}
+	}
+	return found ? 0 : AT_E_NOTFOUND;
 }

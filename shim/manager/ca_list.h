@@ -41,4 +41,12 @@ typedef int (*mgr_ca_ensure_fn)(void *ctx, struct at_engine *e, int force, struc
 int mgr_ca_ensure(struct mgr_ca_list *l, const char *const *names, size_t nnames, int force, mgr_ca_ensure_fn fn,
 		  void *ctx, struct at_cert_record *rec, int *ordered, size_t *used) AT_MUST_CHECK;
 
+/* For a tree that copies from the store (lead.c's publish_from_store): the store component (at_store_ca_component)
+ * of the CA of AUTOTLS_CA whose record for name was written last, into ca (size bytes), with its stat. 0, or
+ * AT_E_NOTFOUND when no CA has one. */
+struct at_store;
+struct at_store_stat;
+int mgr_ca_newest_record(struct at_store *st, const char *name, char *ca, size_t size, struct at_store_stat *stat)
+	AT_MUST_CHECK;
+
 #endif

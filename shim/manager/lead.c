@@ -349,7 +349,7 @@ static void publish_from_store(void)
 	static struct at_store_stat last;
 	static int warned;
 	const struct shim_config *cfg = mgr_host->cfg;
-	char ca[256], comp[AT_NAME_MAX + 1], key[1024];
+	char ca[256];
 	struct at_store_stat st;
 	struct at_cert_record rec;
 
@@ -360,10 +360,9 @@ static void publish_from_store(void)
 				    (int)getpid(), (int)geteuid(), cfg->storage);
 		return;
 	}
-	if (at_store_ca_component(ca, sizeof(ca), cfg->ca) != 0 || at_name_to_component(comp, cfg->domains[0]) != 0 ||
-	    at_store_key(key, sizeof(key), "certificates", ca, comp, "record", (char *)NULL) != 0)
-		return;
-	if (at_store_stat(reader, key, &st) != 0 || (st.modified == last.modified && st.size == last.size))
+	/* The newest record of any CA in AUTOTLS_CA's list (ca_list.c). */
+	if (mgr_ca_newest_record(reader, cfg->domains[0], ca, sizeof(ca), &st) != 0 ||
+	    (st.modified == last.modified && st.size == last.size))
 		return;
 	memset(&rec, 0, sizeof(rec));
 	if (at_cert_record_load(reader, ca, cfg->domains[0], &rec) != 0)
