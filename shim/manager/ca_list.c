@@ -179,8 +179,8 @@ int mgr_ca_ensure(struct mgr_ca_list *l, const char *const *names, size_t nnames
 	*ordered = 0;
 	*used = 0;
 	memset(rec, 0, sizeof(*rec));
-	/* The newest record any CA issued that is still good; a single CA's engine makes this check itself. */
-	for (size_t i = 0; l->n > 1 && !force && i < l->n; i++) {
+	/* The newest record any CA issued that is still good, served without asking any CA (one may be down). */
+	for (size_t i = 0; !force && i < l->n; i++) {
 		struct at_cert_record r;
 		memset(&r, 0, sizeof(r));
 		if (at_cert_record_load(l->store, at_engine_ca(l->e[i]), names[0], &r) == 0 &&

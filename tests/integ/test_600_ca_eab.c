@@ -3,9 +3,9 @@
  * (externalAccountBindingRequired, the harness's key pair) and openssl s_server under the shim.
  *   - with the right AUTOTLS_EAB_KID and AUTOTLS_EAB_HMAC_KEY the managed name is issued, and a client that trusts
  *     only Pebble's root verifies the chain and the name;
- *   - without them, and with a wrong HMAC key: each try is one error naming the setting, the placeholder stays
+ *   - without them, with a wrong HMAC key, and with a key ID the CA does not know: each try is one error naming the setting, the placeholder stays
  *     in service, Pebble sees no order;
- *   - no line of the shim's log holds the HMAC key (nor the wrong one), nor any base64 blob.
+ *   - no line of the shim's log holds the HMAC key (nor the wrong one), nor the key ID, nor any base64 blob.
  */
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_checks.h"
@@ -23,6 +23,7 @@
 static char e_kid[64] = "AUTOTLS_EAB_KID=" PEBBLE_EAB_KID;
 static char e_right[128] = "AUTOTLS_EAB_HMAC_KEY=" PEBBLE_EAB_HMAC;
 static char e_wrong[128] = "AUTOTLS_EAB_HMAC_KEY=" WRONG_HMAC;
+static char e_unknown_kid[64] = "AUTOTLS_EAB_KID=kid-unknown-4711";
 
 /* Starts Pebble (EAB required) and s_server under the shim with kid/key (NULL: unset). 0 or -1. */
 static int start(struct shim_env *env, const char *kid, const char *key)
@@ -45,6 +46,7 @@ static void no_secret_logged(const struct shim_env *env)
 	/* and no part of them either */
 	CHECK_INT(shim_log_count(env, "zWNDZM6eQGHW", NULL), ==, 0);
 	CHECK_INT(shim_log_count(env, "b10lLJs8l1GP", NULL), ==, 0);
+	CHECK_INT(shim_log_count(env, "kid-unknown-4711", NULL), ==, 0);
 	shim_check_log(env);
 }
 
@@ -108,10 +110,16 @@ static void refused_with_a_wrong_key(void)
 	refused(e_kid, e_wrong, "AUTOTLS_EAB_HMAC_KEY");
 }
 
+static void refused_with_an_unknown_kid(void)
+{
+	refused(e_unknown_kid, e_right, "AUTOTLS_EAB_KID");
+}
+
 int main(void)
 {
 	RUN(issues_with_the_right_key);
 	RUN(refused_without_eab);
 	RUN(refused_with_a_wrong_key);
+	RUN(refused_with_an_unknown_kid);
 	return TEST_EXIT();
 }

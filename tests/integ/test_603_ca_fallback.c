@@ -6,7 +6,8 @@
  *     its root), and the log names both: the first passed over (and why), the second as the issuer;
  *   - the first started again: the next renewal (due after ~15 s) starts again from the first, and the
  *     certificate then served verifies against the first Pebble's (new) root.
- * Each CA has its own account in the store (accounts/<ca>/...).
+ * Each CA has its own account in the store (accounts/<ca>/...). A restart with both Pebbles down serves the
+ * stored certificate at once.
  */
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_checks.h"
@@ -25,7 +26,7 @@
 
 static struct shim_env env;
 static struct pebble second;
-static int ready, from_second;
+static int ready, from_second, from_first;
 static char serial_second[80];
 
 /* Appends the file at from to the file at to. 0 or -1. */
@@ -115,6 +116,29 @@ static void renewal_starts_again_from_the_first(void)
 		closedir(d);
 	CHECK_INT(accounts, ==, 2);
 	shim_check_log(&env);
+	from_first = 1;
+}
+
+/* A restart with every CA of the list down serves the stored certificate (not yet due) at once: the newest
+ * record of any CA is taken without asking one. */
+static void restart_with_every_ca_down_serves_the_store(void)
+{
+	char serial[80];
+	struct tls_client_result r;
+	REQUIRE(from_first);
+	CHECK_OK(shim_try(&env, env.p.issuing_root_file, &r));
+	snprintf(serial, sizeof(serial), "%s", r.serial);
+	server_stop(&env.srv);
+	CHECK_OK(pebble_kill(&env.p));
+	CHECK_OK(pebble_kill(&second));
+	long t0 = harness_now_ms();
+	REQUIRE(shim_env_server_start(&env) == 0);
+	char now[80];
+	long ms = shim_wait_serial(&env, env.p.issuing_root_file, NULL, SHIM_RESTART_TIMEOUT_MS, now, sizeof(now));
+	CHECK(ms >= 0);
+	CHECK_STR(now, serial);
+	fprintf(stderr, "  the stored certificate served %ld ms after the restart, both CAs down\n", harness_now_ms() - t0);
+	CHECK_INT(shim_log_count(&env, "] error:", NULL), ==, 0);
 }
 
 int main(void)
@@ -122,6 +146,7 @@ int main(void)
 	RUN(setup);
 	RUN(second_issues_while_the_first_is_down);
 	RUN(renewal_starts_again_from_the_first);
+	RUN(restart_with_every_ca_down_serves_the_store);
 	if (test_failed_total)
 		shim_env_dump(&env);
 	pebble_stop(&second);
