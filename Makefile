@@ -50,7 +50,8 @@ PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hook
               shim/preload/spawn.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
               util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
-MANAGER_COMMON_SRC := shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c shim/manager/publish.c shim/manager/quiesce.c \
+MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
+              shim/manager/publish.c shim/manager/quiesce.c \
               shim/manager/ready.c shim/manager/refusal.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
               shim/shm.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.

@@ -33,6 +33,8 @@ struct at_engine_config {
 	long request_timeout_ms;         /* per request; 0: the client's default (15 s) */
 	const char *preferred_chain;
 	const char *profile;
+	int profile_required;            /* a CA that does not list profile is refused before any order
+					  * (AT_E_UNSUPPORTED); without it, it orders without a profile */
 	/* With guard_attempts, at_engine_ensure refuses (AT_E_BACKOFF, the wait in the last problem's retry_after)
 	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
 	 * starts from zero. Without it the record is still kept, for the caller to ask. */
@@ -68,6 +70,10 @@ const char *at_engine_ca(const struct at_engine *e);
 int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *solvers,
 		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
 	AT_MUST_CHECK;
+
+/* 1 when rec covers exactly names, is valid at now and is not due for renewal: the check at_engine_ensure
+ * makes before it orders (for a caller that holds records of several CAs and picks among them). */
+int at_engine_record_current(const struct at_cert_record *rec, const char *const *names, size_t nnames, time_t now);
 
 /*
  * The attempt record (engine/attempts.c): at_engine_ensure keeps, in the store, per name set, the failed tries

@@ -11,6 +11,7 @@
  * validation against the CA's limits.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
 #include "engine/engine.h"
 #include "store/certs.h"
@@ -119,8 +120,9 @@ static int sleep_until(time_t when)
  * One ensure through each enabled challenge in turn (mgr_challenges shuffles them), falling back to the next
  * when the challenge itself failed; the CA being unreachable or limiting us ends the round (backoff instead).
  */
-static int ensure_any(struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
+static int ensure_any(void *ctx, struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
 {
+	(void)ctx;
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
 	struct at_solver list[AT_CHALLENGE_COUNT];
@@ -148,7 +150,7 @@ static int ensure_any(struct at_engine *e, int force, struct at_cert_record *rec
 	return rc;
 }
 
-static void lead(struct at_engine *e)
+static void lead(struct mgr_ca_list *cas)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
@@ -158,7 +160,9 @@ static void lead(struct at_engine *e)
 		struct at_cert_record rec;
 		int ordered = 0;
 		memset(&rec, 0, sizeof(rec));
-		int rc = ensure_any(e, force, &rec, &ordered);
+		size_t ca = 0; /* AUTOTLS_CA's list: the CA that issued rec, or the last one tried */
+		int rc = mgr_ca_ensure(cas, names, cfg->ndomains, force, ensure_any, NULL, &rec, &ordered, &ca);
+		struct at_engine *e = mgr_ca_list_engine(cas, ca);
 		if (rc != 0) {
 			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
 			long wait_s = backoff_s[failures < 3 ? failures : 3] / cfg->backoff_divisor;
@@ -233,12 +237,13 @@ static int lead_with_engine(void)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	struct at_store *store = NULL;
-	struct at_engine *e = NULL;
+	struct mgr_ca_list *cas = NULL;
 	int rc = at_store_open_file_shared(&store, cfg->storage, (gid_t)cfg->storage_gid);
 	if (rc != 0) {
 		at_log_error("AUTOTLS_STORAGE %s: cannot open the store: %s", cfg->storage, at_strerror(rc));
 		return rc;
 	}
+	/* One engine per CA of AUTOTLS_CA (ca_list.c), each with the CA's own URL and EAB. */
 	struct at_engine_config ec = {
 		.directory_url = cfg->ca,
 		.ca_file = cfg->ca_roots,
@@ -247,11 +252,11 @@ static int lead_with_engine(void)
 		.account_key_type = AT_KEY_P256,
 		.store = store,
 	};
-	rc = at_engine_new(&e, &ec);
+	rc = mgr_ca_list_new(&cas, &ec);
 	if (rc == 0) {
-		lead(e);
+		lead(cas);
 	}
-	at_engine_free(e);
+	mgr_ca_list_free(cas);
 	at_store_close(store);
 	return rc;
 }
@@ -348,7 +353,7 @@ static void publish_from_store(void)
 	static struct at_store_stat last;
 	static int warned;
 	const struct shim_config *cfg = mgr_host->cfg;
-	char ca[256], comp[AT_NAME_MAX + 1], key[1024];
+	char ca[256];
 	struct at_store_stat st;
 	struct at_cert_record rec;
 
@@ -359,10 +364,9 @@ static void publish_from_store(void)
 				    (int)getpid(), (int)geteuid(), cfg->storage);
 		return;
 	}
-	if (at_store_ca_component(ca, sizeof(ca), cfg->ca) != 0 || at_name_to_component(comp, cfg->domains[0]) != 0 ||
-	    at_store_key(key, sizeof(key), "certificates", ca, comp, "record", (char *)NULL) != 0)
-		return;
-	if (at_store_stat(reader, key, &st) != 0 || (st.modified == last.modified && st.size == last.size))
+	/* The newest record of any CA in AUTOTLS_CA's list (ca_list.c). */
+	if (mgr_ca_newest_record(reader, cfg->domains[0], ca, sizeof(ca), &st) != 0 ||
+	    (st.modified == last.modified && st.size == last.size))
 		return;
 	memset(&rec, 0, sizeof(rec));
 	if (at_cert_record_load(reader, ca, cfg->domains[0], &rec) != 0)

@@ -17,6 +17,7 @@
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
 #include "shim/ondemand_policy.h"
 #include "acme/solver.h"
@@ -200,20 +201,30 @@ static void back_off(struct od_name *n, time_t now)
 	n->until = now + n->backoff_s;
 }
 
-static void issue(struct at_engine *e, struct od_name *n)
+/* One CA of AUTOTLS_CA's list through each enabled challenge in turn (mgr_ca_ensure's step). */
+static int issue_at(void *ctx, struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
 {
-	const char *nm[] = { n->name };
+	const char *nm[] = { ctx };
 	struct at_solver list[AT_CHALLENGE_COUNT];
 	size_t count = 0;
-	struct at_cert_record rec;
-	int ordered = 0, rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &count);
+	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &count);
 	for (size_t i = 0; rc == 0 && i < count; i++) {
-		memset(&rec, 0, sizeof(rec));
-		rc = at_engine_ensure(e, nm, 1, &list[i], 1, 0, &rec, &ordered);
+		memset(rec, 0, sizeof(*rec));
+		rc = at_engine_ensure(e, nm, 1, &list[i], 1, force, rec, ordered);
 		if (rc == 0 || !mgr_challenge_fallback(rc) || i + 1 == count)
 			break;
 		rc = 0;
 	}
+	return rc;
+}
+
+static void issue(struct mgr_ca_list *cas, struct od_name *n)
+{
+	const char *nm[] = { n->name };
+	struct at_cert_record rec;
+	int ordered = 0;
+	size_t ca = 0;
+	int rc = mgr_ca_ensure(cas, nm, 1, 0, issue_at, n->name, &rec, &ordered, &ca);
 	time_t now = time(NULL);
 	if (rc == 0) {
 		/* Issued (and stored) either way; a publish that failed is tried again by the renewal sweep. */
@@ -229,7 +240,7 @@ static void issue(struct at_engine *e, struct od_name *n)
 		return;
 	}
 	n->state = OD_FAILED;
-	mgr_event_failed(nm, 1, rc, at_acme_last_problem(at_engine_acme(e)));
+	mgr_event_failed(nm, 1, rc, at_acme_last_problem(at_engine_acme(mgr_ca_list_engine(cas, ca))));
 	back_off(n, now);
 	at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
 		    at_strerror(rc), n->backoff_s);
@@ -269,6 +280,7 @@ static void consider(const char *name)
 /* The store's on-demand records (every live record but the managed certificate's). */
 static void load_stored(struct at_engine *e, struct at_store *st)
 {
+	/* Every CA of the list keeps its own records; each is looked at (an expired one is skipped). */
 	const struct shim_config *cfg = mgr_host->cfg;
 	char prefix[300], ca[256];
 	char **keys = NULL;
@@ -289,7 +301,8 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		if (at_cert_record_load(st, ca, name, &rec) != 0)
 			continue;
 		struct od_name *o = NULL;
-		if (rec.nnames == 1 && rec.info.not_after > time(NULL) && (o = find(rec.names[0], 1)) != NULL) {
+		if (rec.nnames == 1 && rec.info.not_after > time(NULL) && (o = find(rec.names[0], 1)) != NULL &&
+		    o->published_not_after < rec.info.not_after) {
 			o->state = OD_ISSUED;
 			o->touched = time(NULL);
 			if (publish(o, &rec) == 0)
@@ -308,15 +321,16 @@ static void *ondemand_main(void *arg)
 	const struct shim_config *cfg = mgr_host->cfg;
 	struct shm_region *shm = mgr_host->shm;
 	struct at_store *st = NULL;
-	struct at_engine *e = NULL;
+	struct mgr_ca_list *cas = NULL;
 	mgr_quiesce_enter();
 	if (at_store_open_file_shared(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
 		goto out;
 	struct at_engine_config ec = { .directory_url = cfg->ca, .ca_file = cfg->ca_roots, .email = cfg->email,
 				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st };
-	if (at_engine_new(&e, &ec) != 0)
+	if (mgr_ca_list_new(&cas, &ec) != 0)
 		goto out;
-	load_stored(e, st);
+	for (size_t i = 0; i < mgr_ca_list_count(cas); i++)
+		load_stored(mgr_ca_list_engine(cas, i), st);
 	at_log_info("on-demand issuance is on (%s%s%s)", cfg->nallow ? "AUTOTLS_ALLOW" : "",
 		    cfg->nallow && cfg->ask ? " and " : "", cfg->ask ? "AUTOTLS_ASK" : "");
 	time_t last_renew_check = time(NULL);
@@ -332,14 +346,14 @@ static void *ondemand_main(void *arg)
 			qlen--;
 			struct od_name *n = find(nm, 1);
 			if (n != NULL)
-				issue(e, n);
+				issue(cas, n);
 		}
 		if (time(NULL) - last_renew_check >= renew_check_s()) {
 			/* Renewal: ensure() orders only when a stored certificate is due. */
 			last_renew_check = time(NULL);
 			for (size_t i = 0; i < nnames; i++)
 				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check)
-					issue(e, &names[i]);
+					issue(cas, &names[i]);
 		}
 		mgr_event_tick();
 		mgr_quiesce_leave();
@@ -349,7 +363,7 @@ static void *ondemand_main(void *arg)
 	}
 out:
 	at_log_error("on-demand issuance could not start (the store or the CA settings); it stays off");
-	at_engine_free(e);
+	mgr_ca_list_free(cas);
 	at_store_close(st);
 	mgr_quiesce_leave();
 	return NULL;
