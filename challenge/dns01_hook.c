@@ -45,6 +45,7 @@ struct hook_run {
 	int status;
 	int signal;
 	int timed_out;
+	int lost;       /* the issue lock's keepalive failed while the hook ran (its error) */
 	char err[HOOK_STDERR_MAX + 1];
 	size_t errlen;
 };
@@ -78,9 +79,11 @@ static void drain(int fd, struct hook_run *r)
 }
 
 /* Runs `hook verb name value`, waits for it (at most HOOK_TIMEOUT_MS) and fills *r. Returns 0 when it ran (see
- * r for how it ended) or AT_E_IO when it could not be started. Called between the wait hooks. */
-static int run_hook(const char *hook, const char *verb, const char *name, const char *value, struct hook_run *r)
+ * r for how it ended) or AT_E_IO when it could not be started. Called between the wait hooks; once a second it
+ * leaves them to keep ch's issue lock alive (a slow hook must not let the lease run out). */
+static int run_hook(const char *hook, const char *verb, const struct at_challenge *ch, struct hook_run *r)
 {
+	const char *name = ch->dns_txt_name, *value = ch->dns_txt_value;
 	int pfd[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -114,10 +117,16 @@ static int run_hook(const char *hook, const char *verb, const char *name, const 
 		goto out;
 	}
 
-	long deadline = at_clock_ms() + HOOK_TIMEOUT_MS;
+	long deadline = at_clock_ms() + HOOK_TIMEOUT_MS, kept = at_clock_ms();
 	int open_fd = 1;
 	for (;;) {
 		int st;
+		if (at_clock_ms() - kept >= 1000 && r->lost == 0) {
+			kept = at_clock_ms();
+			at_challenge_wait_end(); /* the store is written holding the caller's lock */
+			r->lost = at_challenge_keepalive(ch);
+			at_challenge_wait_begin();
+		}
 		pid_t w = waitpid(pid, &st, WNOHANG);
 		if (w == pid) {
 			drain(pfd[0], r);
@@ -166,10 +175,15 @@ static int hook(const char *path, const char *verb, const struct at_challenge *c
 	char line[256];
 
 	at_challenge_wait_begin();
-	int rc = run_hook(path, verb, ch->dns_txt_name, ch->dns_txt_value, &r);
+	int rc = run_hook(path, verb, ch, &r);
 	at_challenge_wait_end();
 	if (rc != 0)
 		return rc;
+	if (r.lost != 0) {
+		at_log_error("dns-01: the issue lock for %s was lost while AUTOTLS_DNS_HOOK ran (%s)", ch->identifier,
+			     at_strerror(r.lost));
+		return r.lost;
+	}
 	first_line(line, sizeof(line), &r);
 	if (r.timed_out) {
 		at_log_error("dns-01: AUTOTLS_DNS_HOOK %s %s %s did not finish within %ld s and was killed: %s", path,
