@@ -27,6 +27,16 @@
 
 #define HOOK_TIMEOUT_MS 60000L
 
+/* The command's tick: the issue lock's lease must not run out while a slow hook runs (issue 15). Called between
+ * the wait hooks: the store is written holding the caller's lock, so it is taken around the refresh. */
+static int keep_lock(void *ctx)
+{
+	at_challenge_wait_end();
+	int rc = at_challenge_keepalive(ctx);
+	at_challenge_wait_begin();
+	return rc;
+}
+
 /* Runs the hook at path between the wait hooks; logs a failure as one line. Returns 0, AT_E_CHALLENGE (ran and
  * failed), AT_E_TIMEOUT or AT_E_IO. */
 static int hook(const char *path, const char *verb, const struct at_challenge *ch)
@@ -34,7 +44,8 @@ static int hook(const char *path, const char *verb, const struct at_challenge *c
 	struct at_command_result r;
 	char line[256];
 	char *argv[] = { (char *)path, (char *)verb, (char *)ch->dns_txt_name, (char *)ch->dns_txt_value, NULL };
-	struct at_command cmd = { .path = path, .argv = argv, .timeout_ms = HOOK_TIMEOUT_MS };
+	struct at_command cmd = { .path = path, .argv = argv, .timeout_ms = HOOK_TIMEOUT_MS, .tick = keep_lock,
+				  .tick_ctx = (void *)ch };
 
 	at_challenge_wait_begin();
 	int rc = at_command_run(&cmd, &r);
@@ -42,6 +53,11 @@ static int hook(const char *path, const char *verb, const struct at_challenge *c
 	if (rc != 0) {
 		at_log_error("dns-01: cannot run AUTOTLS_DNS_HOOK %s: %s", path, strerror(r.spawn_errno));
 		return rc;
+	}
+	if (r.tick_rc != 0) {
+		at_log_error("dns-01: the issue lock for %s was lost while AUTOTLS_DNS_HOOK ran (%s)", ch->identifier,
+			     at_strerror(r.tick_rc));
+		return r.tick_rc;
 	}
 	if (at_command_line(line, sizeof(line), &r, 0) != 0)
 		snprintf(line, sizeof(line), "(nothing on stderr)");

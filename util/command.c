@@ -67,10 +67,14 @@ int at_command_run(const struct at_command *cmd, struct at_command_result *r)
 		return AT_E_IO;
 	}
 
-	long deadline = at_clock_ms() + cmd->timeout_ms;
+	long deadline = at_clock_ms() + cmd->timeout_ms, ticked = at_clock_ms();
 	int open_fd = 1;
 	for (;;) {
 		int st;
+		if (cmd->tick != NULL && r->tick_rc == 0 && at_clock_ms() - ticked >= 1000) {
+			ticked = at_clock_ms();
+			r->tick_rc = cmd->tick(cmd->tick_ctx);
+		}
 		pid_t w = waitpid(pid, &st, WNOHANG);
 		if (w == pid) {
 			drain(pfd[0], r);

@@ -29,6 +29,11 @@ struct at_command {
 	char *const *envp;      /* NULL-terminated; NULL: this process's environment */
 	long timeout_ms;        /* then killed with its process group */
 	int capture_stdout;     /* 1: stdout into the capture with stderr; 0: stdout on /dev/null */
+	/* Optional: called about once a second while the command runs (a caller that must keep something alive
+	 * meanwhile, such as the issue lock's lease); the first non-zero it returns goes to tick_rc and it is not
+	 * called again. The command runs on. */
+	int (*tick)(void *ctx);
+	void *tick_ctx;
 };
 
 struct at_command_result {
@@ -37,6 +42,7 @@ struct at_command_result {
 	int signal;             /* killed by this signal (not by us); exited and signal both 0: reaped elsewhere */
 	int timed_out;          /* killed by us at the time limit */
 	int spawn_errno;        /* when it could not be started */
+	int tick_rc;            /* the first non-zero the tick returned, else 0 */
 	char out[AT_COMMAND_OUTPUT_MAX + 1]; /* the capture, NUL-terminated (it may hold NULs of its own) */
 	size_t outlen;
 };

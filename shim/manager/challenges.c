@@ -1,9 +1,11 @@
 /*
  * Which challenges the manager answers, and in what order. AUTOTLS_CHALLENGES lists the enabled types (default:
  * every type that can work here: TLS-ALPN-01 always, HTTP-01 when its port or webroot is usable, DNS-01 when a
- * hook or an RFC 2136 update server is configured). The order is random on every issuance and a failure falls
- * back to the next type: a client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018, and an order that fails
- * one way (a firewall on 443, a port 80 taken by another server) should not stop the others from being tried.
+ * hook or an RFC 2136 update server is configured). The order is random on every issuance (the engine's
+ * attempt record puts the type that last worked first) and a failed challenge falls back to the next type
+ * (at_engine_fallback): a client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018,
+ * and an order that fails one way (a firewall on 443, a port 80 taken by another server) should not stop the
+ * others from being tried.
  *
  * The solvers other than TLS-ALPN-01 (which publishes through the region, tlsalpn01_solver.c) live in the core's
  * challenge/: this file gives each its own configuration, filled once from the shim's (which never changes after
@@ -89,11 +91,4 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 		out[j] = t;
 	}
 	return 0;
-}
-
-bool mgr_challenge_fallback(int rc)
-{
-	/* Failures of the challenge itself; the CA being down or limiting us is not one (back off instead). */
-	return rc == AT_E_AUTHZ_INVALID || rc == AT_E_CHALLENGE || rc == AT_E_NO_SOLVER || rc == AT_E_ORDER_INVALID ||
-	       rc == AT_E_TIMEOUT;
 }

@@ -1,7 +1,10 @@
 /*
  * Following and leading (see manager.h): the election on <storage>/manager.lock, the follower's wait, and the
  * leader's schedule: obtain at start, renew when a third of the lifetime is left (half under ten days) plus a
- * small jitter, retry after 1 min, 10 min, 100 min, then daily while the old certificate keeps being served.
+ * small jitter; after a failure, wait for the next try the engine's attempt record allows (kept in the store, so
+ * a restarted server does not start from zero: at_engine_attempt_plan, at_backoff_delay: 1 min, 10 min, 100 min,
+ * then daily, never more than an eighth of the time the certificate has left, never before the CA's
+ * Retry-After) while the old certificate keeps being served.
  *
  * No fixed wait before the first order in the tree's manager process: a challenge answered through the host
  * (TLS-ALPN-01, a webroot) waits, once presented, until the host listens (ready.c); the manager process does not
@@ -47,8 +50,6 @@
 
 int mgr_forked_child;
 int mgr_is_helper;
-
-static const long backoff_s[] = { 60, 600, 6000, 86400 };
 
 /* mkdir -p with 0700 for the folders we create (the store's own open does the same later). */
 static void make_dirs(const char *path)
@@ -115,10 +116,20 @@ static int sleep_until(time_t when)
 	return 0;
 }
 
-/* The leader's issuance loop; returns when the lead should be given up. */
+/* The challenge types mgr_challenges offers (shuffled), as at_engine_attempt_plan takes them. */
+static size_t offered_types(const struct at_solver *list, size_t n, enum at_challenge_type *out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = list[i].type;
+	return n;
+}
+
 /*
- * One ensure through each enabled challenge in turn (mgr_challenges shuffles them), falling back to the next
- * when the challenge itself failed; the CA being unreachable or limiting us ends the round (backoff instead).
+ * One round: the challenge types the attempt record allows now (at_engine_attempt_plan: the type that last
+ * worked first, then mgr_challenges' random order; only the types the round under way has not tried; never more
+ * than the hour's budget of failed validations), falling back to the next only when the challenge itself failed
+ * and the CSR was not yet sent (at_engine_fallback). When nothing may be tried now, the engine is still asked
+ * once with every type: it answers with a stored certificate that is good, else AT_E_BACKOFF (its guard).
  */
 static int ensure_any(void *ctx, struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
 {
@@ -126,28 +137,75 @@ static int ensure_any(void *ctx, struct at_engine *e, int force, struct at_cert_
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
 	struct at_solver list[AT_CHALLENGE_COUNT];
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
 	size_t n = 0;
 	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &n);
 	if (rc != 0) {
 		at_log_error("no challenge can be answered here (AUTOTLS_CHALLENGES); nothing can be obtained");
 		return rc;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct at_solver when_ready;
-		const struct at_solver *s = &list[i];
-		if (mgr_solver_needs_host(s)) {
-			mgr_solver_when_ready(&when_ready, s);
-			s = &when_ready;
-		}
+	size_t noff = offered_types(list, n, offered);
+	if (at_engine_attempt_plan(e, names, cfg->ndomains, offered, noff, &plan) != 0) {
+		memset(&plan, 0, sizeof(plan));
+		plan.now_ok = 1;
+		plan.norder = noff;
+		memcpy(plan.order, offered, noff * sizeof(offered[0]));
+	}
+	/* A challenge answered through the host waits, once presented, until the host listens (ready.c). */
+	struct at_solver use[AT_CHALLENGE_COUNT];
+	for (size_t k = 0; k < n; k++) {
+		if (mgr_solver_needs_host(&list[k]))
+			mgr_solver_when_ready(&use[k], &list[k]);
+		else
+			use[k] = list[k];
+	}
+	memset(rec, 0, sizeof(*rec));
+	if (!plan.now_ok)
+		return at_engine_ensure(e, names, cfg->ndomains, use, n, force, rec, ordered);
+	rc = AT_E_NO_SOLVER;
+	for (size_t i = 0; i < plan.norder; i++) {
+		const struct at_solver *s = NULL;
+		for (size_t k = 0; k < n && s == NULL; k++)
+			if (use[k].type == plan.order[i])
+				s = &use[k];
+		if (s == NULL)
+			continue;
 		memset(rec, 0, sizeof(*rec));
 		rc = at_engine_ensure(e, names, cfg->ndomains, s, 1, force, rec, ordered);
-		if (rc == 0 || !mgr_challenge_fallback(rc))
+		if (rc == 0 || !at_engine_fallback(e, rc))
 			return rc;
-		if (i + 1 < n)
-			at_log_warn("%s failed for %s (%s); falling back to %s", at_challenge_type_name(list[i].type),
-				    names[0], at_strerror(rc), at_challenge_type_name(list[i + 1].type));
+		if (i + 1 < plan.norder)
+			at_log_warn("%s failed for %s (%s); falling back to %s", at_challenge_type_name(plan.order[i]),
+				    names[0], at_strerror(rc), at_challenge_type_name(plan.order[i + 1]));
 	}
 	return rc;
+}
+
+/*
+ * Seconds until the next round after one that failed: when the attempt record allows, or, when the engine kept
+ * no record of the failure (the issue lock busy with another host, the store refusing a write), the backoff
+ * (at_backoff_delay) for failures tries in a row. Never less than the CA's Retry-After, never under a second.
+ */
+static long next_round_s(struct at_engine *e, int failures, time_t in_service, long retry_after)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	size_t n = 0;
+	time_t now = time(NULL);
+	long wait_s;
+	if (mgr_challenges(list, AT_CHALLENGE_COUNT, &n) == 0 &&
+	    at_engine_attempt_plan(e, (const char *const *)cfg->domains, cfg->ndomains, offered,
+				   offered_types(list, n, offered), &plan) == 0 &&
+	    !plan.now_ok)
+		wait_s = (long)(plan.next_try - now);
+	else
+		wait_s = at_backoff_delay(failures, now, in_service, retry_after, cfg->backoff_divisor);
+	if (retry_after > wait_s)
+		wait_s = retry_after;
+	return wait_s < 1 ? 1 : wait_s;
 }
 
 static void lead(struct mgr_ca_list *cas)
@@ -155,6 +213,7 @@ static void lead(struct mgr_ca_list *cas)
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
 	int failures = 0, publish_failures = 0, served = 0, force = 0;
+	time_t in_service = 0; /* notAfter of the certificate published last (the backoff's cap) */
 
 	for (;;) {
 		struct at_cert_record rec;
@@ -165,17 +224,18 @@ static void lead(struct mgr_ca_list *cas)
 		struct at_engine *e = mgr_ca_list_engine(cas, ca);
 		if (rc != 0) {
 			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
-			long wait_s = backoff_s[failures < 3 ? failures : 3] / cfg->backoff_divisor;
-			if (p->retry_after > wait_s)
-				wait_s = p->retry_after;
-			if (wait_s < 1)
-				wait_s = 1;
+			long wait_s = next_round_s(e, failures, in_service, p->retry_after);
 			failures++;
-			at_log_error("obtaining a certificate for %s failed: %s%s%s%s; next try in %ld s", names[0],
-				     at_strerror(rc), p->type ? " (" : "", p->type ? at_problem_short_type(p) : "",
-				     p->type ? ")" : "", wait_s);
-			if (p->detail)
-				at_log_error("the CA said: %s", p->detail);
+			if (rc == AT_E_BACKOFF) {
+				/* The attempt record says not yet (the engine logged why): a schedule, not an error. */
+				at_log_info("no new order for %s yet; next try in %ld s", names[0], wait_s);
+			} else {
+				at_log_error("obtaining a certificate for %s failed: %s%s%s%s; next try in %ld s", names[0],
+					     at_strerror(rc), p->type ? " (" : "", p->type ? at_problem_short_type(p) : "",
+					     p->type ? ")" : "", wait_s);
+				if (p->detail)
+					at_log_error("the CA said: %s", p->detail);
+			}
 			if (at_err_band(rc) == AT_BAND_STORE)
 				at_log_error("the store %s refused a write (%s); the current certificate stays in service",
 					     cfg->storage, at_strerror(rc));
@@ -197,9 +257,7 @@ static void lead(struct mgr_ca_list *cas)
 		if (prc != 0 && prc != AT_E_STATE) {
 			/* Stored but not served: try again with the failure backoff (the next round finds the stored
 			 * certificate and orders nothing), never wait for the renewal point while the old one runs out. */
-			long wait_s = backoff_s[publish_failures < 3 ? publish_failures : 3] / cfg->backoff_divisor;
-			if (wait_s < 1)
-				wait_s = 1;
+			long wait_s = at_backoff_delay(publish_failures, time(NULL), in_service, -1, cfg->backoff_divisor);
 			publish_failures++;
 			at_log_error("the certificate for %s is stored but cannot be published (%s); next try in %ld s",
 				     names[0], at_strerror(prc), wait_s);
@@ -210,13 +268,15 @@ static void lead(struct mgr_ca_list *cas)
 		}
 		publish_failures = 0;
 		served = 1;
+		in_service = rec.info.not_after;
 		/* Wait for the renewal point, asking ARI again whenever the CA said to. */
 		unsigned rnd = random_u32();
 		for (;;) {
 			time_t renew_at, recheck_at;
 			int from_ari = 0;
 			if (at_engine_renewal_plan(e, &rec, rnd, &renew_at, &recheck_at, &from_ari) != 0)
-				renew_at = recheck_at = time(NULL) + backoff_s[0];
+				renew_at = recheck_at = time(NULL) + at_backoff_delay(0, time(NULL), rec.info.not_after, -1,
+										     cfg->backoff_divisor);
 			if (sleep_until(recheck_at < renew_at ? recheck_at : renew_at) != 0) {
 				at_cert_record_clear(&rec);
 				return;
@@ -251,6 +311,9 @@ static int lead_with_engine(void)
 		.key_type = cfg->key_type,
 		.account_key_type = AT_KEY_P256,
 		.store = store,
+		/* A restarted server (Restart=always, a crash loop) must not start from zero against the CA's limits. */
+		.guard_attempts = 1,
+		.backoff_divisor = cfg->backoff_divisor,
 	};
 	rc = mgr_ca_list_new(&cas, &ec);
 	if (rc == 0) {

@@ -74,8 +74,6 @@ extern int mgr_is_helper;
 
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
 int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
-/* Whether rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
-bool mgr_challenge_fallback(int rc);
 
 /* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0,
  * AT_E_STATE when the region already holds exactly this chain for name (nothing published), AT_E_NOMEM, or

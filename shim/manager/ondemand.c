@@ -4,15 +4,16 @@
  *   - checks it again against the policy's syntax and allowlist (ondemand_qualifies): any process of the
  *     server, a worker as www-data included, can write into the request ring, so a name from it is untrusted;
  *   - skips it while it is issued, pending, refused (10 min) or backing off after a failure (1 min doubling to
- *     an hour): refused and failed names are forgotten oldest first beyond FORGET_MAX, issued and queued ones
+ *     an hour, never before the CA's Retry-After or the next try the engine's attempt record allows): refused and failed names are forgotten oldest first beyond FORGET_MAX, issued and queued ones
  *     never (the table grows: an issued name must not drop out of renewal however many names are refused);
  *   - asks AUTOTLS_ASK (GET <url>?domain=<name>, 2 s, no redirects; 2xx allows) once per refusal period;
  *   - takes a token from a bucket (RATE_PER_MIN a minute, BURST at once) or waits for one, so that a burst of new
  *     names cannot run into the CA's limits; names that find no room in the queue are dropped (a later
  *     handshake asks again);
- *   - issues under the store's per-name lock through the enabled challenges and publishes the certificate beside
- *     the managed one; an unchanged certificate is not published again, and one that cannot be published is
- *     logged and tried again with the same backoff as a failed order.
+ *   - issues under the store's per-name lock through the challenge types the attempt record allows now (the
+ *     engine's guard refuses the others: a failed validation counts against the CA's hourly limit), and
+ *     publishes the certificate beside the managed one; an unchanged certificate is not published again, and one
+ *     that cannot be published is logged and tried again with the same backoff as a failed order.
  * At start it serves the on-demand certificates the store already holds, and it renews them when due.
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
@@ -195,23 +196,62 @@ static int publish(struct od_name *n, const struct at_cert_record *rec)
 	return rc;
 }
 
-static void back_off(struct od_name *n, time_t now)
+/* The next try after a failure: 1 min doubling to an hour, but never before the CA's Retry-After (on-demand
+ * honours it as the leader does) nor before the engine's attempt record allows (plan_next, 0: no limit). */
+static void back_off(struct od_name *n, time_t now, long retry_after, time_t plan_next)
 {
 	n->backoff_s = n->backoff_s ? (n->backoff_s * 2 > 3600 ? 3600 : n->backoff_s * 2) : 60;
 	n->until = now + n->backoff_s;
+	if (retry_after > 0 && now + retry_after > n->until)
+		n->until = now + retry_after;
+	if (plan_next > n->until)
+		n->until = plan_next;
 }
 
-/* One CA of AUTOTLS_CA's list through each enabled challenge in turn (mgr_ca_ensure's step). */
+/* The challenge types mgr_challenges offers (in its random order) into offered; their count. */
+static size_t offered_types(struct at_solver *list, enum at_challenge_type *offered)
+{
+	size_t count = 0;
+	if (mgr_challenges(list, AT_CHALLENGE_COUNT, &count) != 0)
+		return 0;
+	for (size_t i = 0; i < count; i++)
+		offered[i] = list[i].type;
+	return count;
+}
+
+/*
+ * One name at one CA of AUTOTLS_CA's list (mgr_ca_ensure's step), through the types that CA's attempt record
+ * allows now, in its order (the type that last worked first), falling back only as at_engine_fallback says. When
+ * nothing may be tried now, the engine is asked once with every type: a stored certificate that is good comes
+ * back, else AT_E_BACKOFF (its guard).
+ */
 static int issue_at(void *ctx, struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
 {
 	const char *nm[] = { ctx };
 	struct at_solver list[AT_CHALLENGE_COUNT];
-	size_t count = 0;
-	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &count);
-	for (size_t i = 0; rc == 0 && i < count; i++) {
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	size_t count = offered_types(list, offered);
+	int rc = count == 0 ? AT_E_INVAL : 0;
+	memset(rec, 0, sizeof(*rec));
+	if (rc == 0 && at_engine_attempt_plan(e, nm, 1, offered, count, &plan) != 0) {
+		memset(&plan, 0, sizeof(plan));
+		plan.now_ok = 1;
+		plan.norder = count;
+		memcpy(plan.order, offered, count * sizeof(offered[0]));
+	}
+	if (rc == 0 && !plan.now_ok)
+		return at_engine_ensure(e, nm, 1, list, count, force, rec, ordered);
+	for (size_t i = 0; rc == 0 && i < plan.norder; i++) {
+		const struct at_solver *s = NULL;
+		for (size_t k = 0; k < count && s == NULL; k++)
+			if (list[k].type == plan.order[i])
+				s = &list[k];
+		if (s == NULL)
+			continue;
 		memset(rec, 0, sizeof(*rec));
-		rc = at_engine_ensure(e, nm, 1, &list[i], 1, force, rec, ordered);
-		if (rc == 0 || !mgr_challenge_fallback(rc) || i + 1 == count)
+		rc = at_engine_ensure(e, nm, 1, s, 1, force, rec, ordered);
+		if (rc == 0 || !at_engine_fallback(e, rc) || i + 1 == plan.norder)
 			break;
 		rc = 0;
 	}
@@ -233,17 +273,31 @@ static void issue(struct mgr_ca_list *cas, struct od_name *n)
 			n->until = now + renew_check_s();
 			n->backoff_s = 0;
 		} else {
-			back_off(n, now);
+			back_off(n, now, -1, 0);
 		}
 		mgr_event_cert(nm, 1, &rec, ordered);
 		at_cert_record_clear(&rec);
 		return;
 	}
+	/* The CA tried last tells when to come back: its Retry-After and its attempt record. */
+	struct at_engine *e = mgr_ca_list_engine(cas, ca);
+	const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	size_t count = offered_types(list, offered);
+	time_t plan_next = 0;
+	if (count > 0 && at_engine_attempt_plan(e, nm, 1, offered, count, &plan) == 0 && !plan.now_ok)
+		plan_next = plan.next_try;
 	n->state = OD_FAILED;
-	mgr_event_failed(nm, 1, rc, at_acme_last_problem(at_engine_acme(mgr_ca_list_engine(cas, ca))));
-	back_off(n, now);
-	at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
-		    at_strerror(rc), n->backoff_s);
+	mgr_event_failed(nm, 1, rc, p);
+	back_off(n, now, p->retry_after, plan_next);
+	if (rc == AT_E_BACKOFF)
+		at_log_info("on-demand: no new order for %s yet (its attempt record); next try after %ld s", n->name,
+			    (long)(n->until - now));
+	else
+		at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
+			    at_strerror(rc), (long)(n->until - now));
 }
 
 /* A posted name: through the policy into the queue. */
@@ -308,7 +362,7 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 			if (publish(o, &rec) == 0)
 				o->until = time(NULL) + renew_check_s();
 			else
-				back_off(o, time(NULL));
+				back_off(o, time(NULL), -1, 0);
 		}
 		at_cert_record_clear(&rec);
 	}
@@ -326,7 +380,8 @@ static void *ondemand_main(void *arg)
 	if (at_store_open_file_shared(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
 		goto out;
 	struct at_engine_config ec = { .directory_url = cfg->ca, .ca_file = cfg->ca_roots, .email = cfg->email,
-				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st };
+				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st,
+				       .guard_attempts = 1, .backoff_divisor = cfg->backoff_divisor };
 	if (mgr_ca_list_new(&cas, &ec) != 0)
 		goto out;
 	for (size_t i = 0; i < mgr_ca_list_count(cas); i++)
