@@ -47,18 +47,18 @@ CORE_SRC   := $(UTIL_SRC) $(DNS_SRC) $(ACME_SRC) $(STORE_SRC) $(ENGINE_SRC) $(CH
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
 PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hooks.c shim/preload/init.c \
               shim/preload/interpose.c shim/preload/ondemand.c shim/preload/real.c shim/preload/shm_map.c \
-              shim/preload/spawn.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
+              shim/preload/spawn.c shim/channel.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
               util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
 MANAGER_COMMON_SRC := shim/manager/challenges.c shim/manager/lead.c shim/manager/publish.c shim/manager/quiesce.c \
-              shim/manager/ready.c shim/manager/refusal.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
-              shim/shm.c
+              shim/manager/ready.c shim/manager/refusal.c shim/manager/region_write.c shim/manager/sync.c \
+              shim/manager/tlsalpn01_solver.c shim/shm.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
-              shim/manager/tree_watch.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
+              shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
 # A source file no list names would silently never be built: say so instead.
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c))
