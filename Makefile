@@ -78,6 +78,9 @@ HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+# Test helpers an integration test loads into the server under test, beside libautotls.so (LD_PRELOAD).
+PROBE_SRC := $(wildcard tests/integ/*_preload.c)
+PROBE_SO  := $(PROBE_SRC:%.c=$(BUILD)/%.so)
 
 CORE_LIB  := $(BUILD)/libautotls-core.a
 SHIM_LIB  := $(BUILD)/libautotls.so
@@ -95,7 +98,7 @@ msg = @printf '  %-6s %s\n' $(1) $(2);
 endif
 all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) tests
 
-tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(PROBE_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -121,13 +124,17 @@ $(BUILD)/tests/%: tests/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
+$(BUILD)/tests/integ/%_preload.so: tests/integ/%_preload.c
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)$(CC) $(CFLAGS) -fvisibility=default -shared -MMD -MP $< -o $@ $(LDFLAGS) -ldl
+
 deps:
 	@scripts/deps.sh
 
 unit: $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/run.sh unit
 
-integ: $(UNIT_BIN) $(INTEG_BIN)
+integ: $(UNIT_BIN) $(INTEG_BIN) $(PROBE_SO)
 	@BUILD=$(BUILD) tests/run.sh integ
 
 test: deps
