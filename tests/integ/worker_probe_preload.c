@@ -128,6 +128,27 @@ static int post(struct shm_channel *c, const char *raw, size_t n)
 	return 0;
 }
 
+/* A plain store of the byte that is already there (harmless where it works); a fault is caught and named. */
+__attribute__((noinline)) static const char *try_store(void *addr)
+{
+	struct sigaction sa, old_segv, old_bus;
+	const char *volatile what = "ok";
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fault;
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	int sig = sigsetjmp(jump, 1);
+	if (sig == 0) {
+		volatile unsigned char *p = (volatile unsigned char *)addr + 64;
+		*p = *p;
+	} else {
+		what = sig == SIGSEGV ? "SIGSEGV" : "SIGBUS";
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return what;
+}
+
 static void probe(void)
 {
 	char out[1024];
@@ -143,25 +164,7 @@ static void probe(void)
 	o += (size_t)snprintf(out + o, sizeof(out) - o, "pid=%d uid=%d maps=%d perms=%s fds=%d rw_fds=%d", (int)getpid(),
 			      (int)geteuid(), maps, perms, fds, wfds);
 
-	/* A plain store of the byte that is already there (harmless where it works). */
-	const char *store = "no-map";
-	if (addr) {
-		struct sigaction sa, old_segv, old_bus;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_fault;
-		sigaction(SIGSEGV, &sa, &old_segv);
-		sigaction(SIGBUS, &sa, &old_bus);
-		int sig = sigsetjmp(jump, 1);
-		if (sig == 0) {
-			volatile unsigned char *p = (volatile unsigned char *)addr + 64;
-			*p = *p;
-			store = "ok";
-		} else {
-			store = sig == SIGSEGV ? "SIGSEGV" : "SIGBUS";
-		}
-		sigaction(SIGSEGV, &old_segv, NULL);
-		sigaction(SIGBUS, &old_bus, NULL);
-	}
+	const char *store = addr ? try_store(addr) : "no-map";
 	int e_mprotect = addr ? (mprotect(addr, 4096, PROT_READ | PROT_WRITE) == 0 ? 0 : errno) : ENOENT;
 	int e_mmap = ENOENT, e_pwrite = ENOENT, e_fchmod = ENOENT, e_self = ENOENT, e_master = ENOENT, e_mapf = ENOENT;
 	if (fd >= 0) {
