@@ -12,7 +12,9 @@
  * Who writes it: any process of the tree, so everything read from it is untrusted input. The manager process
  * takes names from the ring only through chan_take_request (a fixed-size copy, always NUL-terminated) and
  * checks each against the whole on-demand policy (shim/manager/ondemand.c); the restart words can at worst
- * delay a restart by START_GRACE_MS or silence one log line (shim/manager/lead.c clamps what it reads). The
+ * delay a restart by START_GRACE_MS or silence one log line (shim/manager/lead.c clamps what it reads), and a
+ * forged leader_pid can stop in-process publishing from the store in a tree without a manager process: denial
+ * of service a worker could do anyway, never a word of what the region says. The
  * memfd is sealed against shrinking (F_SEAL_SHRINK), so that no writer can truncate it under the manager's
  * mapping (which would kill the manager with SIGBUS); chan_map_fd refuses a channel without that seal.
  *
