@@ -260,6 +260,12 @@ void shim_on_server_ctx(void)
 		/* What the server's processes write (on-demand requests, restart claims) goes through the channel:
 		 * the region is read-only to them (shim/shm.h, shim/channel.h). */
 		if (host.shm != NULL && (chan_create(&host.chan, &chan_fd) != 0 || fstat(chan_fd, &st) != 0)) {
+			if (host.chan != NULL) {
+				munmap(host.chan, CHAN_SIZE);
+				close(chan_fd);
+				host.chan = NULL;
+				chan_fd = -1;
+			}
 			munmap(host.shm, SHM_SIZE);
 			close(shm_fd);
 			host.shm = NULL;
