@@ -18,8 +18,16 @@ struct shm_region *mgr_region_writable(void)
 		return NULL;
 	struct shm_region *w = mgr_host->region_writable();
 	pid_t me = getpid();
-	if (w == NULL && atomic_exchange(&told, me) != me)
-		at_log_info("pid %d (uid %d) may not write the shared region (it is read-only to the server's "
-			    "processes); it leaves leading and publishing to a process that may", (int)me, (int)geteuid());
+	if (w == NULL && atomic_exchange(&told, me) != me) {
+		/* News only where the process could have led (it may write the store); a worker that could not
+		 * anyway says it at debug level. */
+		if (mgr_can_lead())
+			at_log_info("pid %d (uid %d) may write the store but not the shared region (it is read-only to the "
+				    "server's processes); it leaves leading and publishing to a process that may", (int)me,
+				    (int)geteuid());
+		else
+			at_log_debug("pid %d (uid %d) may not write the shared region; it does not publish", (int)me,
+				     (int)geteuid());
+	}
 	return w;
 }
