@@ -9,8 +9,8 @@
  *
  * Detached (issue 9): the manager holds nothing of the host but what it is handed. posix_spawn starts it with
  * /dev/null on fds 0 and 1, the region on 3, the read end of a lifeline pipe on 4, the untrusted channel
- * (shim/channel.h) on 5, and every other descriptor closed (closefrom: listening sockets, configuration and log files, the caller's pipes a host left without
- * close-on-exec); fd 2 is /dev/null too unless the log goes to stderr and stderr is a terminal (a terminal holds
+ * (shim/channel.h) on 5, and every other descriptor closed (closefrom: listening sockets, configuration and log
+ * files, the caller's pipes a host left without close-on-exec); fd 2 is /dev/null too unless the log goes to stderr and stderr is a terminal (a terminal holds
  * no caller's pipe open, and a person trying the shim by hand sees the manager's lines). It gets its own
  * session, default signals, and the host's environment without LD_PRELOAD. What this process spawns is only an
  * intermediate: autotls-manager forks the real manager at once and exits (autotls_manager.c), so the manager is

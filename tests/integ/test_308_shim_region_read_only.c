@@ -5,12 +5,12 @@
  * starts and tries to write the shared region every way a compromised worker could: a store into its mapping,
  * mprotect, a writable mmap and a pwrite of its descriptor, fchmod, reopening it read-write through
  * /proc/self/fd, the master's /proc/<pid>/fd and /proc/self/map_files. Every one must fail, and the worker
- * must hold no writable descriptor or mapping of it. The helper then writes garbage and names outside
- * AUTOTLS_ALLOW into the untrusted channel, and forged restart words: the manager takes every request
- * (its refusals are counted in the log), orders nothing (Pebble's order count does not move), and the server
- * keeps serving its managed name; a HUP reload forks two new workers, which are probed the same way.
- * Before this change every attempt on the region succeeded from a worker (it was mapped read-write from a
- * 0777 memfd).
+ * must hold no writable descriptor or mapping of it (tests/harness/worker_probe.c judges each worker's line).
+ * The helper then writes garbage and names outside AUTOTLS_ALLOW into the untrusted channel, and forged
+ * restart words: the manager takes every request (its refusals are counted in the log), orders nothing
+ * (Pebble's order count does not move), and the server keeps serving its managed name; a HUP reload forks two
+ * new workers, which are probed the same way. Against the previous build (a 0777 memfd mapped read-write
+ * everywhere) the store, mprotect, the writable mmap, pwrite and the /proc/self/fd reopen all succeeded.
  */
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
@@ -19,21 +19,15 @@
 #include "tests/harness/shim_env.h"
 #include "tests/harness/shim_log.h"
 #include "tests/harness/tlsverify.h"
+#include "tests/harness/worker_probe.h"
 #include "tests/test.h"
 
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define REFUSED "a request outside the policy was ignored"
-#define POSTS_PER_PROBE 6
 
 static struct shim_env e;
-static char probe_out[400], e_probe[480];
 
 static int verified_n(int n)
 {
@@ -44,76 +38,30 @@ static int verified_n(int n)
 	return ok;
 }
 
-/* The probe lines written so far into lines (up to max), how many. */
-static int probe_lines(char lines[][1024], int max)
-{
-	FILE *f = fopen(probe_out, "r");
-	int n = 0;
-	while (f && n < max && fgets(lines[n], 1024, f))
-		n++;
-	if (f)
-		fclose(f);
-	return n;
-}
-
-static int has(const char *line, const char *field)
-{
-	char want[80];
-	snprintf(want, sizeof(want), " %s ", field);
-	char copy[1100];
-	snprintf(copy, sizeof(copy), " %.*s ", (int)strcspn(line, "\n"), line);
-	return strstr(copy, want) != NULL;
-}
-
-/* Every attempt of one worker's probe failed the way the kernel refuses it. */
-static void check_probe(const char *line)
-{
-	printf("  probe: %s", line);
-	CHECK(!has(line, "uid=0"));
-	CHECK(has(line, "maps=1") && has(line, "perms=r--s")); /* one mapping of the region, read-only */
-	CHECK(has(line, "fds=1") && has(line, "rw_fds=0"));    /* one descriptor of it, O_RDONLY */
-	CHECK(has(line, "store=SIGSEGV"));
-	CHECK(has(line, "mprotect=EACCES"));
-	CHECK(has(line, "mmap_rw=EACCES"));
-	CHECK(has(line, "pwrite=EBADF"));
-	CHECK(has(line, "fchmod=EPERM"));
-	CHECK(has(line, "reopen_self=EACCES"));
-	CHECK(has(line, "reopen_master=EACCES"));
-	CHECK(has(line, "map_files=EPERM"));
-	CHECK(has(line, "chan_perms=rw-s"));
-	CHECK(has(line, "posted=6"));
-}
-
 static void workers_cannot_write_and_order_nothing(void)
 {
-	char lines[8][1024];
-	long t0 = harness_now_ms();
-	int n = 0;
-	while ((n = probe_lines(lines, 8)) < 2 && harness_now_ms() - t0 < 10000)
-		harness_sleep_ms(100);
+	char lines[8][WORKER_PROBE_LINE];
+	int n = worker_probe_wait(lines, 8, 2, 10000);
 	CHECK_INT(n, ==, 2);
 	for (int i = 0; i < n; i++)
-		check_probe(lines[i]);
+		worker_probe_check(lines[i]);
 	int orders0 = pebble_count_orders(&e.p);
 
 	/* The master still forks: a HUP reload starts two new workers, probed the same way. */
+	long t0 = harness_now_ms();
 	CHECK_OK(server_reload(&e.srv));
-	t0 = harness_now_ms();
-	while ((n = probe_lines(lines, 8)) < 4 && harness_now_ms() - t0 < 10000)
-		harness_sleep_ms(100);
+	n = worker_probe_wait(lines, 8, 4, 10000);
 	long reload_ms = harness_now_ms() - t0;
 	CHECK_INT(n, ==, 4);
 	for (int i = 2; i < n; i++)
-		check_probe(lines[i]);
+		worker_probe_check(lines[i]);
 
-	/* The manager takes every request the probes posted and refuses each (5 fail the policy's syntax or
-	 * allowlist, the sixth is bytes without a NUL); then nothing more is ordered. */
-	int want = n * POSTS_PER_PROBE, refused = 0;
-	t0 = harness_now_ms();
-	while ((refused = shim_log_count(&e, REFUSED, NULL)) < want && harness_now_ms() - t0 < 10000)
-		harness_sleep_ms(100);
+	/* The manager takes every request the probes posted and refuses each (five fail the policy's syntax or
+	 * allowlist, the sixth is bytes without a NUL); nothing more is ordered. */
+	int want = n * WORKER_PROBE_POSTS;
+	shim_log_wait(&e, REFUSED, NULL, want, 10000);
 	harness_sleep_ms(2000);
-	refused = shim_log_count(&e, REFUSED, NULL);
+	int refused = shim_log_count(&e, REFUSED, NULL);
 	int orders1 = pebble_count_orders(&e.p);
 	int ok = verified_n(20);
 	printf("  reload: new workers probed after %ld ms; %d of %d posted requests refused by the manager; orders "
@@ -132,23 +80,9 @@ int main(void)
 	}
 	shim_env_extra[0] = "AUTOTLS_ON_DEMAND=1";
 	shim_env_extra[1] = "AUTOTLS_ALLOW=*.od.example.test";
-	shim_env_extra[2] = e_probe;
-	int rc = shim_env_prepare(&e, SERVER_NGINX);
-	if (rc == 0) {
-		/* The helper goes after libautotls.so (and the sanitizer's runtime, when there is one). */
-		const char *slash = strrchr(e.lib, '/'); /* <abs>/build/libautotls.so */
-		size_t used = strlen(e.e_preload);
-		snprintf(e.e_preload + used, sizeof(e.e_preload) - used, " %.*s/tests/integ/worker_probe_preload.so",
-			 slash ? (int)(slash - e.lib) : 0, e.lib);
-		snprintf(probe_out, sizeof(probe_out), "%s/probe.out", e.dir);
-		snprintf(e_probe, sizeof(e_probe), "AUTOTLS_TEST_PROBE_OUT=%s", probe_out);
-		int fd = open(probe_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-		if (fd < 0 || fchmod(fd, 0666) != 0)
-			rc = -1;
-		if (fd >= 0)
-			close(fd);
-	}
-	if (rc != 0 || shim_env_server_start(&e) != 0 || shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0) {
+	shim_env_extra[2] = worker_probe_setting();
+	if (shim_env_prepare(&e, SERVER_NGINX) != 0 || worker_probe_prepare(&e, NULL) != 0 ||
+	    shim_env_server_start(&e) != 0 || shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0) {
 		printf("FAIL %s:setup\n", __FILE__);
 		shim_env_dump(&e);
 		shim_env_stop(&e);

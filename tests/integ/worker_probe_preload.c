@@ -29,7 +29,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PROBE_POSTS 6 /* requests each probe posts (the test counts the manager's refusals) */
+/* Each probe posts WORKER_PROBE_POSTS (tests/harness/worker_probe.h) requests: the five names below and one
+ * slot of bytes without a NUL. */
 
 static pid_t probed;
 static sigjmp_buf jump;
