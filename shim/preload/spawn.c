@@ -10,9 +10,9 @@
  * Detached (issue 9): the manager holds nothing of the host but what it is handed. posix_spawn starts it with
  * /dev/null on fds 0 and 1, the region on 3, the read end of a lifeline pipe on 4, the untrusted channel
  * (shim/channel.h) on 5, and every other descriptor closed (closefrom: listening sockets, configuration and log
- * files, the caller's pipes a host left without close-on-exec); fd 2 is /dev/null too unless the log goes to stderr and stderr is a terminal (a terminal holds
- * no caller's pipe open, and a person trying the shim by hand sees the manager's lines). It gets its own
- * session, default signals, and the host's environment without LD_PRELOAD. What this process spawns is only an
+ * files, the caller's pipes a host left without close-on-exec); fd 2 is /dev/null too unless the log goes to
+ * stderr and stderr is a terminal (a terminal holds no caller's pipe open, and a person trying the shim by hand
+ * sees the manager's lines). It gets its own session, default signals, and the host's environment without LD_PRELOAD. What this process spawns is only an
  * intermediate: autotls-manager forks the real manager at once and exits (autotls_manager.c), so the manager is
  * no child of the host (a master that waits for all its children, or a shell's $(...), never waits for it), and the
  * intermediate is reaped here, by the spawning thread, through a pidfd of that exact process: nothing else of
