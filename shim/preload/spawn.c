@@ -12,12 +12,12 @@
  * (shim/channel.h) on 5, and every other descriptor closed (closefrom: listening sockets, configuration and log
  * files, the caller's pipes a host left without close-on-exec); fd 2 is /dev/null too unless the log goes to
  * stderr and stderr is a terminal (a terminal holds no caller's pipe open, and a person trying the shim by hand
- * sees the manager's lines). It gets its own session, default signals, and the host's environment without LD_PRELOAD. What this process spawns is only an
- * intermediate: autotls-manager forks the real manager at once and exits (autotls_manager.c), so the manager is
- * no child of the host (a master that waits for all its children, or a shell's $(...), never waits for it), and the
- * intermediate is reaped here, by the spawning thread, through a pidfd of that exact process: nothing else of
- * the host's is ever reaped, and no SIGCHLD handler is installed. The wait is bounded (the intermediate exits
- * within milliseconds, once its libraries are loaded).
+ * sees the manager's lines). It gets its own session, default signals, and the host's environment without
+ * LD_PRELOAD. What this process spawns is only an intermediate: autotls-manager forks the real manager at once and
+ * exits (autotls_manager.c), so the manager is no child of the host (a master that waits for all its children, or
+ * a shell's $(...), never waits for it), and the intermediate is reaped here, by the spawning thread, through a
+ * pidfd of that exact process: nothing else of the host's is ever reaped, and no SIGCHLD handler is installed. The
+ * wait is bounded (the intermediate exits within milliseconds, once its libraries are loaded).
  *
  * The region's fd 3 is the only read-write descriptor of it, and it is opened in the spawned child (a file
  * action reopening the read-only descriptor through /proc/self/fd, before the exec): this process never holds
