@@ -2,10 +2,10 @@
  * On-demand issuance when the request ring is untrusted and the table is under pressure (issue 9), under
  * `openssl s_server` with AUTOTLS_ON_DEMAND=1, AUTOTLS_ALLOW=*.od.example.test and an ask URL that allows names
  * starting with "yes":
- *   - any process of the server can write into the untrusted channel's request ring (a worker as www-data included), so
- *     this test writes into it itself, through the server's own memfd: names outside the allowlist (one the ask
- *     URL would allow), upper case, unterminated, an address, localhost. The manager checks each again and
- *     orders nothing, nor asks the URL about them;
+ *   - any process of the server can write into the untrusted channel's request ring (a worker as www-data
+ *     included), so this test writes into it itself, through the server's own memfd: names outside the
+ *     allowlist (one the ask URL would allow), upper case, unterminated, an address, localhost. The manager
+ *     checks each again and orders nothing, nor asks the URL about them;
  *   - an issued name survives 10,000 names the ask URL refuses (more than the table forgets: 4,096) and is
  *     renewed before its 90-second certificate runs out, every handshake for it verified meanwhile;
  *   - once renewed, nothing is published again while nothing changes (three renewal sweeps; the tests' scale of
