@@ -6,7 +6,8 @@
  * after that, at a HUP reload, inherit only the read-only view. The worker probe (tests/harness/worker_probe.h)
  * checks every worker, old and new: one read-only mapping, no writable descriptor, every way to write refused;
  * the master does hold a writable mapping (it publishes), and every handshake verifies before and after.
- * Without MADV_DONTFORK the new workers would hold the master's writable mapping (two mappings, one rw-s).
+ * Built without MADV_DONTFORK it fails: the master held two writable mappings (its own and the one the
+ * daemonising parent made before it forked) and every worker, old and new, one (the store and mprotect worked).
  */
 #include "tests/harness/proc.h"
 #include "tests/harness/servers.h"
