@@ -47,19 +47,18 @@ CORE_SRC   := $(UTIL_SRC) $(DNS_SRC) $(ACME_SRC) $(STORE_SRC) $(ENGINE_SRC) $(CH
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
 PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hooks.c shim/preload/init.c \
               shim/preload/interpose.c shim/preload/ondemand.c shim/preload/real.c shim/preload/shm_map.c \
-              shim/preload/spawn.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
-              util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
+              shim/preload/spawn.c shim/channel.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c \
+              util/clock.c util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
 MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
-              shim/manager/publish.c shim/manager/quiesce.c \
-              shim/manager/ready.c shim/manager/refusal.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
-              shim/shm.c
+              shim/manager/publish.c shim/manager/quiesce.c shim/manager/ready.c shim/manager/refusal.c \
+              shim/manager/region_write.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c shim/shm.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
-              shim/manager/tree_watch.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
+              shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
 # A source file no list names would silently never be built: say so instead.
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
@@ -84,6 +83,9 @@ HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+# Test helpers an integration test loads into the server under test, beside libautotls.so (LD_PRELOAD).
+PROBE_SRC := $(wildcard tests/integ/*_preload.c)
+PROBE_SO  := $(PROBE_SRC:%.c=$(BUILD)/%.so)
 
 CORE_LIB  := $(BUILD)/libautotls-core.a
 SHIM_LIB  := $(BUILD)/libautotls.so
@@ -102,7 +104,7 @@ msg = @printf '  %-6s %s\n' $(1) $(2);
 endif
 all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE) tests
 
-tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(PROBE_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -131,13 +133,17 @@ $(BUILD)/tests/%: tests/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
+$(BUILD)/tests/integ/%_preload.so: tests/integ/%_preload.c
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)$(CC) $(CFLAGS) -fvisibility=default -shared -MMD -MP $< -o $@ $(LDFLAGS) -ldl
+
 deps:
 	@scripts/deps.sh
 
 unit: $(UNIT_BIN) $(CLI_EXE)
 	@BUILD=$(BUILD) tests/run.sh unit
 
-integ: $(UNIT_BIN) $(INTEG_BIN) $(CLI_EXE)
+integ: $(UNIT_BIN) $(INTEG_BIN) $(CLI_EXE) $(PROBE_SO)
 	@BUILD=$(BUILD) tests/run.sh integ
 
 test: deps

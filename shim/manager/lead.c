@@ -359,14 +359,19 @@ static int manager_defers(struct shm_region *shm)
 	enum shm_manager_state st = shm_manager_state(shm);
 	if (st == SHM_MANAGER_ALIVE)
 		return 1;
-	uint32_t gen = atomic_load(&shm->mgr_gen), claim = atomic_load(&shm->start_claim);
-	int64_t start = atomic_load(&shm->start_at_ms), now = at_clock_ms();
+	/* mgr_gen is the manager's (read-only region); the rest is the channel's, which any process of the tree
+	 * writes: a start time in the future (forged) counts as no start, so it cannot defer the tree for ever. */
+	struct shm_channel *ch = mgr_host->chan;
+	uint32_t gen = atomic_load(&shm->mgr_gen), claim = atomic_load(&ch->start_claim);
+	int64_t start = atomic_load(&ch->start_at_ms), now = at_clock_ms();
+	if (start > now)
+		start = 0;
 	if (start != 0 && claim == gen + 1 && now - start < START_GRACE_MS)
 		return 1; /* started for this generation, not up yet */
 	if (gen == 0 && start == 0)
 		return 0; /* this tree never had a manager process */
-	uint32_t logged = atomic_load(&shm->gone_logged);
-	if (logged != gen + 1 && atomic_compare_exchange_strong(&shm->gone_logged, &logged, gen + 1)) {
+	uint32_t logged = atomic_load(&ch->gone_logged);
+	if (logged != gen + 1 && atomic_compare_exchange_strong(&ch->gone_logged, &logged, gen + 1)) {
 		if (gen == 0)
 			at_log_warn("the tree's manager process did not start within %d s; noticed in pid %d",
 				    START_GRACE_MS / 1000, (int)getpid());
@@ -378,9 +383,9 @@ static int manager_defers(struct shm_region *shm)
 		return 1; /* it died right after a start: wait a little before the next */
 	if (mgr_host->start_manager == NULL || claim == gen + 1 || !mgr_can_lead())
 		return 0;
-	if (!atomic_compare_exchange_strong(&shm->start_claim, &claim, gen + 1))
+	if (!atomic_compare_exchange_strong(&ch->start_claim, &claim, gen + 1))
 		return 1; /* another process of the tree is starting one just now */
-	atomic_store(&shm->start_at_ms, now);
+	atomic_store(&ch->start_at_ms, now);
 	mgr_quiesce_leave();
 	int rc = mgr_host->start_manager();
 	mgr_quiesce_enter();
@@ -388,7 +393,7 @@ static int manager_defers(struct shm_region *shm)
 		at_log_info("pid %d started a new manager process for its tree", (int)getpid());
 		return 1;
 	}
-	atomic_store(&shm->start_at_ms, 0);
+	atomic_store(&ch->start_at_ms, 0);
 	at_log_warn("pid %d cannot start a new manager process (%s); the tree's processes manage certificates "
 		    "themselves", (int)getpid(), at_strerror(rc));
 	return 0;
@@ -399,15 +404,15 @@ static int manager_defers(struct shm_region *shm)
  * the challenges and leads), one process claims the region's publisher slot and copies the certificate from
  * the store into the region whenever the record changes; the others follow the region as usual.
  */
-static int claim_tree(struct shm_region *shm)
+static int claim_tree(struct shm_channel *ch)
 {
 	int32_t me = (int32_t)getpid();
-	int32_t cur = atomic_load(&shm->leader_pid);
+	int32_t cur = atomic_load(&ch->leader_pid);
 	if (cur == me)
 		return 1;
-	if (alive(cur))
+	if (alive(cur) || mgr_region_writable() == NULL) /* only a process that may write the region publishes */
 		return 0;
-	return atomic_compare_exchange_strong(&shm->leader_pid, &cur, me);
+	return atomic_compare_exchange_strong(&ch->leader_pid, &cur, me);
 }
 
 static void publish_from_store(void)
@@ -455,18 +460,20 @@ void mgr_lead(void)
 		int defer = manager_defers(shm);
 		if (fd < 0 && since_try >= ELECTION_EVERY_MS && !defer) {
 			since_try = 0;
-			if (mgr_can_lead())
+			/* A leader must be able to publish: a worker that may write the store but not the region
+			 * (shim/shm.h) leaves the lead to a process that can. */
+			if (mgr_can_lead() && (shm == NULL || mgr_region_writable() != NULL))
 				fd = try_elect();
 			if (fd >= 0) {
 				at_log_info("managing certificates in pid %d", (int)getpid());
 				if (shm)
-					atomic_store(&shm->leader_pid, (int32_t)getpid());
+					atomic_store(&mgr_host->chan->leader_pid, (int32_t)getpid());
 				if (!mgr_is_helper && !mgr_forked_child)
 					mgr_sleep_ms(SETTLE_MS);
 				lead_with_engine();
 				/* Gave up the lead (lost permission or could not open the store). */
 				if (shm)
-					atomic_store(&shm->leader_pid, 0);
+					atomic_store(&mgr_host->chan->leader_pid, 0);
 				close(fd);
 				fd = -1;
 				at_log_info("pid %d no longer manages certificates", (int)getpid());
@@ -479,7 +486,7 @@ void mgr_lead(void)
 		if (fd < 0 && since_poll >= STORE_POLL_MS && !defer && (mgr_is_helper || !mgr_can_lead())) {
 			since_poll = 0;
 			/* The manager process is its tree's only publisher (it holds mgr_alive). */
-			if (shm == NULL || mgr_is_helper || claim_tree(shm))
+			if (shm == NULL || mgr_is_helper || claim_tree(mgr_host->chan))
 				publish_from_store();
 		}
 		since_poll += 250;

@@ -101,6 +101,10 @@ void mgr_report_refusals(void);
 /* Whether this process's user may write the store (and so may lead). */
 bool mgr_can_lead(void);
 
+/* The region mapped writable for this process's publisher (mgr_host->region_writable), or NULL when this
+ * process may not write it (said once per process). Manager thread, quiesce lock held. region_write.c. */
+struct shm_region *mgr_region_writable(void);
+
 /* The process whose listeners tell that the tree can answer a validation (ready.c): in the manager process the
  * one that started it; 0 (this process) elsewhere. */
 extern pid_t mgr_tree_pid;

@@ -373,7 +373,7 @@ static void *ondemand_main(void *arg)
 {
 	(void)arg;
 	const struct shim_config *cfg = mgr_host->cfg;
-	struct shm_region *shm = mgr_host->shm;
+	struct shm_channel *ch = mgr_host->chan;
 	struct at_store *st = NULL;
 	struct mgr_ca_list *cas = NULL;
 	mgr_quiesce_enter();
@@ -390,9 +390,11 @@ static void *ondemand_main(void *arg)
 		    cfg->nallow && cfg->ask ? " and " : "", cfg->ask ? "AUTOTLS_ASK" : "");
 	time_t last_renew_check = time(NULL);
 	for (;;) {
-		uint32_t seen = atomic_load(&shm->req_futex);
+		uint32_t seen = atomic_load(&ch->req_futex);
 		char name[256];
-		while (shm_take_request(shm, name) == 0)
+		/* At most one pass over the ring per wake: a worker posting without end cannot keep this thread
+		 * from its queue and renewals. */
+		for (int i = 0; i < CHAN_REQ_SLOTS && chan_take_request(ch, name) == 0; i++)
 			consider(name);
 		while (qlen > 0 && take_token()) {
 			char nm[256];
@@ -413,7 +415,7 @@ static void *ondemand_main(void *arg)
 		mgr_event_tick();
 		mgr_quiesce_leave();
 		struct timespec ts = { .tv_sec = qlen > 0 ? 1 : 5, .tv_nsec = 0 };
-		syscall(SYS_futex, (uint32_t *)&shm->req_futex, FUTEX_WAIT, seen, &ts, NULL, 0);
+		syscall(SYS_futex, (uint32_t *)&ch->req_futex, FUTEX_WAIT, seen, &ts, NULL, 0);
 		mgr_quiesce_enter();
 	}
 out:
@@ -426,7 +428,7 @@ out:
 
 int mgr_ondemand_start(void)
 {
-	if (!mgr_host->cfg->on_demand || mgr_host->shm == NULL)
+	if (!mgr_host->cfg->on_demand || mgr_host->chan == NULL)
 		return 0;
 	pthread_t t;
 	return pthread_create(&t, NULL, ondemand_main, NULL) == 0 ? 0 : AT_E_NOMEM;

@@ -77,7 +77,8 @@ static int write_all(void)
 				       challenges[i].chain_len, challenges[i].key, challenges[i].key_len);
 	if (rc == 0) {
 		if (mgr_host->shm) {
-			rc = shm_write(mgr_host->shm, b.data ? b.data : "", b.len);
+			struct shm_region *w = mgr_region_writable(); /* the server's own mapping is read-only */
+			rc = w ? shm_write(w, b.data ? b.data : "", b.len) : AT_E_PERM;
 			if (rc == 0)
 				rc = mgr_sync();
 		} else {
