@@ -116,14 +116,6 @@ static int sleep_until(time_t when)
 	return 0;
 }
 
-/* The challenge types mgr_challenges offers (shuffled), as at_engine_attempt_plan takes them. */
-static size_t offered_types(const struct at_solver *list, size_t n, enum at_challenge_type *out)
-{
-	for (size_t i = 0; i < n; i++)
-		out[i] = list[i].type;
-	return n;
-}
-
 /*
  * One round: the challenge types the attempt record allows now (at_engine_attempt_plan: the type that last
  * worked first, then mgr_challenges' random order; only the types the round under way has not tried; never more
@@ -137,20 +129,12 @@ static int ensure_any(void *ctx, struct at_engine *e, int force, struct at_cert_
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
 	struct at_solver list[AT_CHALLENGE_COUNT];
-	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
 	struct at_attempt_plan plan;
 	size_t n = 0;
-	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &n);
+	int rc = mgr_challenge_plan(e, names, cfg->ndomains, list, &n, &plan);
 	if (rc != 0) {
 		at_log_error("no challenge can be answered here (AUTOTLS_CHALLENGES); nothing can be obtained");
 		return rc;
-	}
-	size_t noff = offered_types(list, n, offered);
-	if (at_engine_attempt_plan(e, names, cfg->ndomains, offered, noff, &plan) != 0) {
-		memset(&plan, 0, sizeof(plan));
-		plan.now_ok = 1;
-		plan.norder = noff;
-		memcpy(plan.order, offered, noff * sizeof(offered[0]));
 	}
 	/* A challenge answered through the host waits, once presented, until the host listens (ready.c). */
 	struct at_solver use[AT_CHALLENGE_COUNT];
@@ -160,26 +144,7 @@ static int ensure_any(void *ctx, struct at_engine *e, int force, struct at_cert_
 		else
 			use[k] = list[k];
 	}
-	memset(rec, 0, sizeof(*rec));
-	if (!plan.now_ok)
-		return at_engine_ensure(e, names, cfg->ndomains, use, n, force, rec, ordered);
-	rc = AT_E_NO_SOLVER;
-	for (size_t i = 0; i < plan.norder; i++) {
-		const struct at_solver *s = NULL;
-		for (size_t k = 0; k < n && s == NULL; k++)
-			if (use[k].type == plan.order[i])
-				s = &use[k];
-		if (s == NULL)
-			continue;
-		memset(rec, 0, sizeof(*rec));
-		rc = at_engine_ensure(e, names, cfg->ndomains, s, 1, force, rec, ordered);
-		if (rc == 0 || !at_engine_fallback(e, rc))
-			return rc;
-		if (i + 1 < plan.norder)
-			at_log_warn("%s failed for %s (%s); falling back to %s", at_challenge_type_name(plan.order[i]),
-				    names[0], at_strerror(rc), at_challenge_type_name(plan.order[i + 1]));
-	}
-	return rc;
+	return mgr_challenge_round(e, names, cfg->ndomains, use, n, &plan, force, rec, ordered);
 }
 
 /*
@@ -191,14 +156,11 @@ static long next_round_s(struct at_engine *e, int failures, time_t in_service, l
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	struct at_solver list[AT_CHALLENGE_COUNT];
-	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
 	struct at_attempt_plan plan;
 	size_t n = 0;
 	time_t now = time(NULL);
 	long wait_s;
-	if (mgr_challenges(list, AT_CHALLENGE_COUNT, &n) == 0 &&
-	    at_engine_attempt_plan(e, (const char *const *)cfg->domains, cfg->ndomains, offered,
-				   offered_types(list, n, offered), &plan) == 0 &&
+	if (mgr_challenge_plan(e, (const char *const *)cfg->domains, cfg->ndomains, list, &n, &plan) == 0 &&
 	    !plan.now_ok)
 		wait_s = (long)(plan.next_try - now);
 	else

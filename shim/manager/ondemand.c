@@ -208,17 +208,6 @@ static void back_off(struct od_name *n, time_t now, long retry_after, time_t pla
 		n->until = plan_next;
 }
 
-/* The challenge types mgr_challenges offers (in its random order) into offered; their count. */
-static size_t offered_types(struct at_solver *list, enum at_challenge_type *offered)
-{
-	size_t count = 0;
-	if (mgr_challenges(list, AT_CHALLENGE_COUNT, &count) != 0)
-		return 0;
-	for (size_t i = 0; i < count; i++)
-		offered[i] = list[i].type;
-	return count;
-}
-
 /*
  * One name at one CA of AUTOTLS_CA's list (mgr_ca_ensure's step), through the types that CA's attempt record
  * allows now, in its order (the type that last worked first), falling back only as at_engine_fallback says. When
@@ -229,33 +218,12 @@ static int issue_at(void *ctx, struct at_engine *e, int force, struct at_cert_re
 {
 	const char *nm[] = { ctx };
 	struct at_solver list[AT_CHALLENGE_COUNT];
-	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
 	struct at_attempt_plan plan;
-	size_t count = offered_types(list, offered);
-	int rc = count == 0 ? AT_E_INVAL : 0;
-	memset(rec, 0, sizeof(*rec));
-	if (rc == 0 && at_engine_attempt_plan(e, nm, 1, offered, count, &plan) != 0) {
-		memset(&plan, 0, sizeof(plan));
-		plan.now_ok = 1;
-		plan.norder = count;
-		memcpy(plan.order, offered, count * sizeof(offered[0]));
-	}
-	if (rc == 0 && !plan.now_ok)
-		return at_engine_ensure(e, nm, 1, list, count, force, rec, ordered);
-	for (size_t i = 0; rc == 0 && i < plan.norder; i++) {
-		const struct at_solver *s = NULL;
-		for (size_t k = 0; k < count && s == NULL; k++)
-			if (list[k].type == plan.order[i])
-				s = &list[k];
-		if (s == NULL)
-			continue;
-		memset(rec, 0, sizeof(*rec));
-		rc = at_engine_ensure(e, nm, 1, s, 1, force, rec, ordered);
-		if (rc == 0 || !at_engine_fallback(e, rc) || i + 1 == plan.norder)
-			break;
-		rc = 0;
-	}
-	return rc;
+	size_t count = 0;
+	int rc = mgr_challenge_plan(e, nm, 1, list, &count, &plan);
+	if (rc != 0)
+		return rc;
+	return mgr_challenge_round(e, nm, 1, list, count, &plan, force, rec, ordered);
 }
 
 static void issue(struct mgr_ca_list *cas, struct od_name *n)
@@ -283,11 +251,10 @@ static void issue(struct mgr_ca_list *cas, struct od_name *n)
 	struct at_engine *e = mgr_ca_list_engine(cas, ca);
 	const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
 	struct at_solver list[AT_CHALLENGE_COUNT];
-	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
 	struct at_attempt_plan plan;
-	size_t count = offered_types(list, offered);
+	size_t count = 0;
 	time_t plan_next = 0;
-	if (count > 0 && at_engine_attempt_plan(e, nm, 1, offered, count, &plan) == 0 && !plan.now_ok)
+	if (mgr_challenge_plan(e, nm, 1, list, &count, &plan) == 0 && !plan.now_ok)
 		plan_next = plan.next_try;
 	n->state = OD_FAILED;
 	mgr_event_failed(nm, 1, rc, p);
