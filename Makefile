@@ -31,7 +31,7 @@ LDFLAGS += $(LDFLAGS_SAN)
 
 # Every program's sources, listed: a file joins a binary by being named here, never by lying in a folder.
 # The core archive (build/libautotls-core.a): what the manager, the tests and a command-line tool share.
-UTIL_SRC   := util/b64.c util/buf.c util/clock.c util/err.c util/key_type.c util/keys.c util/log.c util/x509.c
+UTIL_SRC   := util/b64.c util/buf.c util/clock.c util/command.c util/err.c util/key_type.c util/keys.c util/log.c util/x509.c
 DNS_SRC    := dns/auth.c dns/auth_parse.c dns/query.c dns/transport.c dns/tsig.c dns/update.c dns/wire.c dns/zone.c
 ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/client.c acme/csr.c \
               acme/directory.c acme/http_curl.c acme/http_util.c acme/jwk.c acme/jws.c acme/jws_hmac.c acme/obtain.c \
@@ -47,21 +47,25 @@ CORE_SRC   := $(UTIL_SRC) $(DNS_SRC) $(ACME_SRC) $(STORE_SRC) $(ENGINE_SRC) $(CH
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
 PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hooks.c shim/preload/init.c \
               shim/preload/interpose.c shim/preload/ondemand.c shim/preload/real.c shim/preload/shm_map.c \
-              shim/preload/spawn.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c util/clock.c \
-              util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
+              shim/preload/spawn.c shim/channel.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c \
+              util/clock.c util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
-MANAGER_COMMON_SRC := shim/manager/challenges.c shim/manager/lead.c shim/manager/publish.c shim/manager/quiesce.c \
-              shim/manager/ready.c shim/manager/refusal.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
-              shim/shm.c shim/shm_dir.c
+MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
+              shim/manager/publish.c shim/manager/quiesce.c shim/manager/ready.c shim/manager/refusal.c \
+              shim/manager/region_write.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c shim/shm.c shim/shm_dir.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
-              shim/manager/tree_watch.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
+              shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
 # A source file no list names would silently never be built: say so instead.
-UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC),\
-              $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c))
+# autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
+CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
+              tools/autotls/check.c shim/config.c shim/ondemand_policy.c
+UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
+              $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
+              tools/*/*.c))
 ifneq ($(UNLISTED),)
 $(error $(UNLISTED): in no source list of the Makefile; add each to the list of the binary it belongs to)
 endif
@@ -74,17 +78,22 @@ CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/%.o)
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o)
 HELPER_OBJ  := $(HELPER_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ     := $(CLI_SRC:%.c=$(BUILD)/%.o)
 HARN_OBJ  := $(HARN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+# Test helpers an integration test loads into the server under test, beside libautotls.so (LD_PRELOAD).
+PROBE_SRC := $(wildcard tests/integ/*_preload.c)
+PROBE_SO  := $(PROBE_SRC:%.c=$(BUILD)/%.so)
 
 CORE_LIB  := $(BUILD)/libautotls-core.a
 SHIM_LIB  := $(BUILD)/libautotls.so
 MANAGER_LIB := $(BUILD)/libautotls-manager.so
 HELPER_EXE  := $(BUILD)/autotls-manager
+CLI_EXE     := $(BUILD)/autotls
 
-.PHONY: all deps test unit integ bench demo clean tests fuzz
+.PHONY: all deps test unit integ bench demo clean tests fuzz install uninstall
 # Keep every object (the harness objects are otherwise "intermediate" and deleted after each link).
 .SECONDARY:
 
@@ -93,9 +102,9 @@ ifeq ($(V),)
 Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2);
 endif
-all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) tests
+all: $(CORE_LIB) $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE) tests
 
-tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+tests: $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(PROBE_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -113,6 +122,9 @@ $(SHIM_LIB): $(PRELOAD_OBJ)
 $(HELPER_EXE): $(HELPER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -o $@ $(HELPER_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 
+$(CLI_EXE): $(CLI_OBJ) $(CORE_LIB)
+	$(call msg,LD,$@)$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
+
 $(MANAGER_LIB): $(MANAGER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -shared -o $@ $(MANAGER_OBJ) $(CORE_LIB) $(LDFLAGS) -Wl,-z,defs -Wl,--as-needed $(LIBS)
 
@@ -121,13 +133,17 @@ $(BUILD)/tests/%: tests/%.c $(HARN_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(call msg,CCLD,$@)$(CC) $(CFLAGS) -fvisibility=default -MMD -MP $< $(HARN_OBJ) $(CORE_LIB) -o $@ $(LDFLAGS) $(LIBS)
 
+$(BUILD)/tests/integ/%_preload.so: tests/integ/%_preload.c
+	@mkdir -p $(dir $@)
+	$(call msg,LD,$@)$(CC) $(CFLAGS) -fvisibility=default -shared -MMD -MP $< -o $@ $(LDFLAGS) -ldl
+
 deps:
 	@scripts/deps.sh
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(CLI_EXE)
 	@BUILD=$(BUILD) tests/run.sh unit
 
-integ: $(UNIT_BIN) $(INTEG_BIN)
+integ: $(UNIT_BIN) $(INTEG_BIN) $(CLI_EXE) $(PROBE_SO)
 	@BUILD=$(BUILD) tests/run.sh integ
 
 test: deps
@@ -144,6 +160,37 @@ demo: deps
 
 clean:
 	rm -rf build build-*
+
+# --- make install / make uninstall (README "Installing"; the list is INSTALLED below and in test_700).
+# The preload finds libautotls-manager.so and autotls-manager beside itself (shim/preload/init.c, beside_me), so
+# the three go into one folder: the multiarch library folder, which `make install PREFIX=/usr` makes the README's
+# /usr/lib/x86_64-linux-gnu. DESTDIR is prepended to every path (staged installs, packages).
+PREFIX   ?= /usr/local
+# Recursive (=): asked only when install or uninstall runs, not on every make.
+MULTIARCH = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+LIBDIR   ?= $(PREFIX)/lib/$(MULTIARCH)
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+INSTALLED = $(LIBDIR)/libautotls.so $(LIBDIR)/libautotls-manager.so $(LIBDIR)/autotls-manager \
+             $(BINDIR)/autotls $(BINDIR)/autotls-run \
+             $(MANDIR)/man1/autotls.1 $(MANDIR)/man1/autotls-run.1 $(MANDIR)/man7/libautotls.7
+
+install: $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(SHIM_LIB) $(MANAGER_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(HELPER_EXE) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(CLI_EXE) $(DESTDIR)$(BINDIR)/
+	sed 's|^installed_libdir=.*|installed_libdir=$(LIBDIR)|' scripts/autotls-run >$(DESTDIR)$(BINDIR)/autotls-run
+	chmod 0755 $(DESTDIR)$(BINDIR)/autotls-run
+	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/autotls.1 >$(DESTDIR)$(MANDIR)/man1/autotls.1
+	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/autotls-run.1 >$(DESTDIR)$(MANDIR)/man1/autotls-run.1
+	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/libautotls.7 >$(DESTDIR)$(MANDIR)/man7/libautotls.7
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/autotls.1 $(DESTDIR)$(MANDIR)/man1/autotls-run.1 \
+		$(DESTDIR)$(MANDIR)/man7/libautotls.7
+
+# Removes exactly what install wrote; folders stay (they may be shared: /usr/local/bin).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

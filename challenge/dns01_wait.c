@@ -238,6 +238,14 @@ int at_dns01_wait(const struct at_dns01_wait_config *cfg, const struct at_challe
 		ask_round(&w, ch, start, deadline);
 		at_challenge_wait_end();
 		rounds++;
+		/* The wait may outlast the issue lock's lease (AUTOTLS_DNS_WAIT up to an hour against 300 s): keep
+		 * it ours, or another process or host would take it and order the same names meanwhile. */
+		int krc = at_challenge_keepalive(ch);
+		if (krc != 0) {
+			at_log_error("dns-01: the issue lock for %s was lost while waiting for its TXT record (%s)",
+				     ch->identifier, at_strerror(krc));
+			return krc;
+		}
 		if (visible(&w))
 			break;
 		long left = deadline - at_clock_ms();

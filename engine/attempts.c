@@ -57,11 +57,16 @@ static void state_init(struct state *st)
 	st->last_ok = -1;
 }
 
-static int state_key(char *out, size_t size, struct at_engine *e, const char *name)
+static int state_key_ca(char *out, size_t size, const char *ca, const char *name)
 {
 	char comp[AT_NAME_MAX + 1];
 	int rc = at_name_to_component(comp, name);
-	return rc != 0 ? rc : at_store_key(out, size, "attempts", e->ca, comp, "state", (char *)NULL);
+	return rc != 0 ? rc : at_store_key(out, size, "attempts", ca, comp, "state", (char *)NULL);
+}
+
+static int state_key(char *out, size_t size, struct at_engine *e, const char *name)
+{
+	return state_key_ca(out, size, e->ca, name);
 }
 
 static long long num(const cJSON *j, const char *member)
@@ -76,13 +81,13 @@ static void str(char *out, size_t size, const cJSON *j, const char *member)
 	snprintf(out, size, "%s", v ? v : "");
 }
 
-/* Loads the record (a fresh one when absent or unreadable). */
-static void state_load(struct at_engine *e, const char *name, struct state *st)
+/* Loads the record of name under the CA component ca (a fresh one when absent or unreadable). */
+static void state_load_ca(struct at_store *store, const char *ca, const char *name, struct state *st)
 {
 	char key[1024], *val = NULL;
 	size_t len = 0;
 	state_init(st);
-	if (state_key(key, sizeof(key), e, name) != 0 || at_store_load(e->cfg.store, key, &val, &len) != 0)
+	if (state_key_ca(key, sizeof(key), ca, name) != 0 || at_store_load(store, key, &val, &len) != 0)
 		return;
 	cJSON *j = len <= STATE_MAX ? cJSON_ParseWithLength(val, len) : NULL;
 	at_secret_free(val, len);
@@ -111,6 +116,11 @@ static void state_load(struct at_engine *e, const char *name, struct state *st)
 	if (st->failures < 0 || st->failures > 1000)
 		st->failures = 0;
 	cJSON_Delete(j);
+}
+
+static void state_load(struct at_engine *e, const char *name, struct state *st)
+{
+	state_load_ca(e->cfg.store, e->ca, name, st);
 }
 
 static int state_save(struct at_engine *e, const char *name, const struct state *st)
@@ -177,6 +187,7 @@ static void fill_plan(const struct state *st, const enum at_challenge_type *offe
 	out->failures = st->failures;
 	out->failed_authz_hour = (int)st->nfails;
 	out->next_try = (time_t)st->next_try;
+	out->last_problem_at = (time_t)st->problem_at;
 	if (st->problem_at)
 		snprintf(out->last_problem, sizeof(out->last_problem), "%s%s%s%s%s", at_strerror(st->problem_rc),
 			 st->problem_type[0] ? " (" : "", st->problem_type, st->problem_type[0] ? ")" : "",
@@ -232,6 +243,18 @@ int at_engine_attempt_plan(struct at_engine *e, const char *const *names, size_t
 	state_load(e, names[0], &st);
 	prune(&st, now);
 	fill_plan(&st, offered, noffered, now, out);
+	return 0;
+}
+
+int at_attempt_plan_read(struct at_store *store, const char *ca, const char *name, time_t now,
+			 struct at_attempt_plan *out)
+{
+	struct state st;
+	if (store == NULL || ca == NULL || name == NULL || out == NULL)
+		return AT_E_INVAL;
+	state_load_ca(store, ca, name, &st);
+	prune(&st, now);
+	fill_plan(&st, NULL, 0, now, out);
 	return 0;
 }
 

@@ -213,6 +213,11 @@ static int record_good(const struct at_cert_record *rec, const char *const *name
 	return now < due;
 }
 
+int at_engine_record_current(const struct at_cert_record *rec, const char *const *names, size_t nnames, time_t now)
+{
+	return record_good(rec, names, nnames, now);
+}
+
 /*
  * The issue lock's lease, kept alive without a thread: the ACME client calls this at every step and poll of the
  * issuance, and solvers that wait (DNS-01) call it through at_challenge_keepalive. The lease is written again
@@ -333,6 +338,7 @@ static int issue_locked(struct at_engine *e, const char *comp, const char *const
 		.nsolvers = nsolvers,
 		.preferred_chain = e->cfg.preferred_chain,
 		.profile = e->cfg.profile,
+		.profile_required = e->cfg.profile_required,
 		.replaces = replaces,
 		.resume_url = pend.url,
 		.on_order = keep_order,

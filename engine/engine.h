@@ -33,6 +33,8 @@ struct at_engine_config {
 	long request_timeout_ms;         /* per request; 0: the client's default (15 s) */
 	const char *preferred_chain;
 	const char *profile;
+	int profile_required;            /* a CA that does not list profile is refused before any order
+					  * (AT_E_UNSUPPORTED); without it, it orders without a profile */
 	/* With guard_attempts, at_engine_ensure refuses (AT_E_BACKOFF, the wait in the last problem's retry_after)
 	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
 	 * starts from zero. Without it the record is still kept, for the caller to ask. */
@@ -69,6 +71,10 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 		     size_t nsolvers, int force, struct at_cert_record *rec, int *ordered)
 	AT_MUST_CHECK;
 
+/* 1 when rec covers exactly names, is valid at now and is not due for renewal: the check at_engine_ensure
+ * makes before it orders (for a caller that holds records of several CAs and picks among them). */
+int at_engine_record_current(const struct at_cert_record *rec, const char *const *names, size_t nnames, time_t now);
+
 /*
  * The attempt record (engine/attempts.c): at_engine_ensure keeps, in the store, per name set, the failed tries
  * (the backoff's step and the next try, the CA's Retry-After included), the failed authorizations of the last
@@ -90,6 +96,7 @@ struct at_attempt_plan {
 	int failures;                                    /* failed rounds in a row */
 	int failed_authz_hour;                           /* failed authorizations in the last hour */
 	char last_problem[400];                          /* the last failure, "" when none: for a log line */
+	time_t last_problem_at;                          /* when it happened, 0 when none */
 };
 
 /* The plan for names (the first names the record) given the types the caller can answer (offered, in its
@@ -97,6 +104,12 @@ struct at_attempt_plan {
 int at_engine_attempt_plan(struct at_engine *e, const char *const *names, size_t nnames,
 			   const enum at_challenge_type *offered, size_t noffered, struct at_attempt_plan *out)
 	AT_MUST_CHECK;
+
+/* The same record read without an engine, for the operators' command (tools/autotls): name's record under the
+ * store's CA component ca (a folder of attempts/), nothing offered (order empty). Reads the store only. 0 or
+ * AT_E_INVAL; an absent or unreadable record reads as a fresh one. */
+int at_attempt_plan_read(struct at_store *store, const char *ca, const char *name, time_t now,
+			 struct at_attempt_plan *out) AT_MUST_CHECK;
 
 /*
  * Whether an at_engine_ensure that failed with rc should be tried again at once through another challenge type:

@@ -53,13 +53,25 @@ static int parse_domains(struct shim_config *cfg, const char *v)
 {
 	const char *p = v;
 	while (*p) {
+		/* Names are separated by commas; spaces around a comma are allowed, a space inside an item is not:
+		 * "bad domain" is a typo for one name, never two names. */
 		while (*p == ',' || *p == ' ')
 			p++;
 		if (*p == '\0')
 			break;
 		const char *end = p;
-		while (*end && *end != ',' && *end != ' ')
+		while (*end && *end != ',')
 			end++;
+		const char *last = end;
+		while (last > p && last[-1] == ' ')
+			last--;
+		if (memchr(p, ' ', (size_t)(last - p)) != NULL) {
+			at_log_error("AUTOTLS_DOMAINS: \"%.*s\" holds a space; separate names with commas, e.g. "
+				     "example.com,www.example.com", (int)((last - p) > 80 ? 80 : (last - p)), p);
+			return AT_E_INVAL;
+		}
+		const char *next = end;
+		end = last;
 		char norm[AT_NAME_MAX + 1];
 		if (at_name_normalize(norm, p, (size_t)(end - p)) != 0) {
 			at_log_error("AUTOTLS_DOMAINS: \"%.*s\" is not a valid domain name or IP address; expected "
@@ -77,7 +89,7 @@ static int parse_domains(struct shim_config *cfg, const char *v)
 			dup |= strcmp(cfg->domains[i], norm) == 0;
 		if (!dup && set_str(&cfg->domains[cfg->ndomains++], norm) != 0)
 			return AT_E_NOMEM;
-		p = end;
+		p = next;
 	}
 	if (cfg->ndomains == 0) {
 		at_log_error("AUTOTLS_DOMAINS is set but names nothing; expected e.g. example.com,www.example.com");
@@ -366,6 +378,168 @@ static int parse_dns(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	return 0;
 }
 
+/* AUTOTLS_HOOK and AUTOTLS_HOOK_TIMEOUT (shim/manager/events.c): the path is checked now, as AUTOTLS_DNS_HOOK's
+ * is, so a typo is one line at start rather than a silent failure at the first event months later. */
+static int parse_hook(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v = getenv_fn("AUTOTLS_HOOK");
+	struct stat st;
+
+	if (v && *v) {
+		if (v[0] != '/' || stat(v, &st) != 0 || !S_ISREG(st.st_mode) || access(v, X_OK) != 0) {
+			at_log_error("AUTOTLS_HOOK: \"%.80s\" is not an absolute path to an executable file; give the "
+				     "full path of a program or script with its execute bit set (it is run with "
+				     "AUTOTLS_EVENT and the event's details in its environment)", v);
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->hook, v) != 0)
+			return AT_E_NOMEM;
+	}
+	cfg->hook_timeout_s = 30;
+	return take_number(&cfg->hook_timeout_s, "AUTOTLS_HOOK_TIMEOUT", getenv_fn("AUTOTLS_HOOK_TIMEOUT"), 1, 3600,
+			   "a number of seconds (the hook's time limit)");
+}
+
+/* AUTOTLS_CA: one directory URL or an ordered, comma-separated list of up to SHIM_MAX_CAS (issuance falls back
+ * from one to the next, shim/manager/ca_list.c). */
+static int parse_ca_list(struct shim_config *cfg, const char *v)
+{
+	for (const char *p = v; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		size_t n = strcspn(p, ", ");
+		/* RFC 8555 section 6.1: ACME is spoken over HTTPS only (an http:// directory would hand the account
+		 * key's signatures and the certificate to anyone on the path). */
+		if (strncmp(p, "http://", 7) == 0) {
+			at_log_error("AUTOTLS_CA: \"%.*s\" is plain http; ACME requires HTTPS (RFC 8555 section 6.1): "
+				     "give the CA's https:// directory URL", (int)(n > 80 ? 80 : n), p);
+			return AT_E_INVAL;
+		}
+		if (strncmp(p, "https://", 8) != 0 || n <= 8 || n > 1000) {
+			at_log_error("AUTOTLS_CA: \"%.*s\" is not an ACME directory URL (https://...); expected one URL "
+				     "or a comma-separated list of them, tried in order", (int)(n > 80 ? 80 : n), p);
+			return AT_E_INVAL;
+		}
+		for (size_t i = 0; i < cfg->ncas; i++)
+			if (strlen(cfg->cas[i]) == n && strncmp(cfg->cas[i], p, n) == 0) {
+				at_log_error("AUTOTLS_CA lists \"%.*s\" twice", (int)(n > 80 ? 80 : n), p);
+				return AT_E_INVAL;
+			}
+		if (cfg->ncas == SHIM_MAX_CAS) {
+			at_log_error("AUTOTLS_CA lists more than %d CAs", SHIM_MAX_CAS);
+			return AT_E_INVAL;
+		}
+		if ((cfg->cas[cfg->ncas] = strndup(p, n)) == NULL)
+			return AT_E_NOMEM;
+		cfg->ncas++;
+		p += n;
+	}
+	if (cfg->ncas == 0) {
+		at_log_error("AUTOTLS_CA is set but names no URL; expected e.g. https://acme-v02.api.letsencrypt.org/directory");
+		return AT_E_INVAL;
+	}
+	return 0;
+}
+
+/* The EAB settings of CA i (0-based): AUTOTLS_EAB_KID / AUTOTLS_EAB_HMAC_KEY for the first, with "_<i+1>" for
+ * the others. Both or neither. The values are secrets: a complaint names the setting and what it needs, never
+ * the value. */
+static int parse_eab(struct shim_config *cfg, const char *(*getenv_fn)(const char *), size_t i)
+{
+	char kvar[40], hvar[40];
+	const char *sfx = "";
+	char num[8] = "";
+	if (i > 0) {
+		snprintf(num, sizeof(num), "_%zu", i + 1);
+		sfx = num;
+	}
+	snprintf(kvar, sizeof(kvar), "AUTOTLS_EAB_KID%s", sfx);
+	snprintf(hvar, sizeof(hvar), "AUTOTLS_EAB_HMAC_KEY%s", sfx);
+	const char *kid = getenv_fn(kvar), *key = getenv_fn(hvar);
+	int has_kid = kid && *kid, has_key = key && *key;
+	if (!has_kid && !has_key)
+		return 0;
+	if (i >= cfg->ncas) {
+		at_log_error("%s is set but AUTOTLS_CA lists %zu CA%s: the suffix _N names the Nth CA of the list",
+			     has_kid ? kvar : hvar, cfg->ncas, cfg->ncas == 1 ? "" : "s");
+		return AT_E_INVAL;
+	}
+	if (has_kid != has_key) {
+		at_log_error("%s is set without %s: External Account Binding needs both, as the CA hands them out",
+			     has_kid ? kvar : hvar, has_kid ? hvar : kvar);
+		return AT_E_INVAL;
+	}
+	size_t klen = strlen(kid);
+	int kid_ok = klen <= 512;
+	for (size_t j = 0; j < klen && kid_ok; j++)
+		kid_ok = kid[j] > ' ' && kid[j] < 0x7f;
+	if (!kid_ok) {
+		at_log_error("%s: not a key identifier (printable characters without spaces, at most 512); copy the "
+			     "EAB key ID the CA gave you", kvar);
+		return AT_E_INVAL;
+	}
+	unsigned char *raw = NULL;
+	size_t rawlen = 0;
+	int rc = strlen(key) > 2048 ? AT_E_PARSE : at_b64url_decode(&raw, &rawlen, key, strlen(key));
+	if (raw != NULL) {
+		explicit_bzero(raw, rawlen);
+		free(raw);
+	}
+	if (rc == AT_E_NOMEM)
+		return rc;
+	if (rc != 0 || rawlen < 8) {
+		at_log_error("%s: not a base64url HMAC key of at least 8 bytes; copy the EAB HMAC key the CA gave you "
+			     "(for %s)", hvar, cfg->cas[i]);
+		return AT_E_INVAL;
+	}
+	if (set_str(&cfg->eab_kid[i], kid) != 0 || set_str(&cfg->eab_hmac_key[i], key) != 0)
+		return AT_E_NOMEM;
+	return 0;
+}
+
+/* AUTOTLS_CA, the EAB settings of each CA, AUTOTLS_PROFILE and AUTOTLS_PREFERRED_CHAIN. */
+static int parse_cas(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v = getenv_fn("AUTOTLS_CA");
+	int rc = parse_ca_list(cfg, v && *v ? v : SHIM_DEFAULT_CA);
+	if (rc == 0)
+		rc = set_str(&cfg->ca, cfg->cas[0]);
+	for (size_t i = 0; rc == 0 && i < SHIM_MAX_CAS; i++)
+		rc = parse_eab(cfg, getenv_fn, i);
+	if (rc != 0)
+		return rc;
+	/* draft-ietf-acme-profiles: a profile name is a short token (Let's Encrypt: classic, tlsserver,
+	 * shortlived). */
+	v = getenv_fn("AUTOTLS_PROFILE");
+	if (v && *v) {
+		size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+		if (n != strlen(v) || n > 64) {
+			at_log_error("AUTOTLS_PROFILE: \"%.40s\" is not a profile name (letters, digits, '.', '_', '-'; "
+				     "e.g. tlsserver or shortlived)", v);
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->profile, v) != 0)
+			return AT_E_NOMEM;
+	}
+	/* The issuer common name of the root the chain should end at (RFC 8555 section 7.4.2's alternates). */
+	v = getenv_fn("AUTOTLS_PREFERRED_CHAIN");
+	if (v && *v) {
+		int ok = strlen(v) <= 256;
+		for (const char *p = v; ok && *p; p++)
+			ok = (unsigned char)*p >= ' ' && *p != 0x7f;
+		if (!ok) {
+			at_log_error("AUTOTLS_PREFERRED_CHAIN: not a certificate common name (printable, at most 256 "
+				     "characters), e.g. ISRG Root X2");
+			return AT_E_INVAL;
+		}
+		if (set_str(&cfg->preferred_chain, v) != 0)
+			return AT_E_NOMEM;
+	}
+	return 0;
+}
+
 int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
 {
 	const char *v;
@@ -414,14 +588,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 	if (rc != 0)
 		goto fail;
 
-	v = getenv_fn("AUTOTLS_CA");
-	if (v && *v && strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
-		at_log_error("AUTOTLS_CA: \"%.80s\" is not an ACME directory URL (https://...)", v);
-		rc = AT_E_INVAL;
+	rc = parse_cas(cfg, getenv_fn);
+	if (rc != 0)
 		goto fail;
-	}
-	if (set_str(&cfg->ca, v && *v ? v : SHIM_DEFAULT_CA) != 0)
-		goto nomem;
 
 	rc = take_path(&cfg->ca_roots, "AUTOTLS_CA_ROOTS", getenv_fn("AUTOTLS_CA_ROOTS"), " to a PEM file");
 	if (rc != 0)
@@ -500,6 +669,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		if (rc != 0)
 			goto fail;
 	}
+	rc = parse_hook(cfg, getenv_fn);
+	if (rc != 0)
+		goto fail;
 	cfg->active = 1;
 	return 0;
 nomem:
@@ -517,11 +689,23 @@ void shim_config_clear(struct shim_config *cfg)
 	for (size_t i = 0; i < cfg->ndomains; i++)
 		free(cfg->domains[i]);
 	free(cfg->ca);
+	for (size_t i = 0; i < SHIM_MAX_CAS; i++) {
+		free(cfg->cas[i]);
+		if (cfg->eab_kid[i] != NULL)
+			explicit_bzero(cfg->eab_kid[i], strlen(cfg->eab_kid[i]));
+		free(cfg->eab_kid[i]);
+		if (cfg->eab_hmac_key[i] != NULL)
+			explicit_bzero(cfg->eab_hmac_key[i], strlen(cfg->eab_hmac_key[i]));
+		free(cfg->eab_hmac_key[i]);
+	}
+	free(cfg->profile);
+	free(cfg->preferred_chain);
 	free(cfg->ca_roots);
 	free(cfg->email);
 	free(cfg->storage);
 	free(cfg->log_path);
 	free(cfg->webroot);
+	free(cfg->hook);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);
 	free(cfg->dns_resolv_conf);

@@ -14,12 +14,23 @@
 
 #define SHIM_MAX_DOMAINS 100
 #define SHIM_DEFAULT_CA "https://acme-v02.api.letsencrypt.org/directory"
+#define SHIM_MAX_CAS 4 /* AUTOTLS_CA's list: the first, then the ones issuance falls back to */
 
 struct shim_config {
 	int active;                       /* AUTOTLS_DOMAINS set and every value valid */
 	char *domains[SHIM_MAX_DOMAINS];  /* owned, normalised; one certificate covers them all */
 	size_t ndomains;
-	char *ca;                         /* owned: AUTOTLS_CA or the default */
+	char *ca;                         /* owned: AUTOTLS_CA's first URL or the default */
+	/* AUTOTLS_CA as an ordered list (shim/manager/ca_list.c): cas[0] is ca's URL again; issuance falls back
+	 * from one to the next and each renewal starts again from the first. Each CA has its own account. */
+	char *cas[SHIM_MAX_CAS];          /* owned */
+	size_t ncas;                      /* >= 1 once read */
+	/* External Account Binding per CA (AUTOTLS_EAB_KID / AUTOTLS_EAB_HMAC_KEY for the first, ..._2, ..._3,
+	 * ..._4 for the others): both or neither; secrets, never logged, cleansed on clear. */
+	char *eab_kid[SHIM_MAX_CAS];      /* owned, may be NULL */
+	char *eab_hmac_key[SHIM_MAX_CAS]; /* owned, may be NULL: base64url as the CA hands it out */
+	char *profile;                    /* owned, may be NULL: AUTOTLS_PROFILE, required at every CA used */
+	char *preferred_chain;            /* owned, may be NULL: AUTOTLS_PREFERRED_CHAIN, the root's issuer CN */
 	char *ca_roots;                   /* owned, may be NULL: AUTOTLS_CA_ROOTS */
 	char *email;                      /* owned, may be NULL */
 	char *storage;                    /* owned: AUTOTLS_STORAGE or the default location */
@@ -64,6 +75,11 @@ struct shim_config {
 					   * with a 301 to https:// */
 	char *webroot;                    /* owned, may be NULL: AUTOTLS_WEBROOT, an absolute path; HTTP-01 is then
 					   * answered by files the host's web server serves, no built-in responder */
+	/* Event hooks (shim/manager/events.c). */
+	char *hook;                       /* owned, may be NULL: AUTOTLS_HOOK, an absolute path to an executable run
+					   * by the manager for every event (obtained, renewed, failed, expiring) */
+	long hook_timeout_s;              /* AUTOTLS_HOOK_TIMEOUT: then the hook is killed with its group (1..3600,
+					   * 30) */
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim

@@ -8,14 +8,17 @@
 
 #include "shim/config.h"
 #include "shim/preload/cache.h"
+#include "shim/channel.h"
 #include "shim/shm.h"
 
-#define SHIM_HOST_API_VERSION 2
+#define SHIM_HOST_API_VERSION 3
 
 struct shim_host {
 	int version;
 	const struct shim_config *cfg;
-	struct shm_region *shm;                        /* NULL when the mapping failed: single-process mode */
+	struct shm_region *shm;                        /* NULL when the mapping failed: single-process mode;
+						        * read-only in the server's processes (shim/shm.h) */
+	struct shm_channel *chan;                      /* the untrusted channel, read-write; NULL iff shm is */
 	void (*publish)(struct cache_snapshot *s);     /* cache_publish */
 	const struct cache_snapshot *(*current)(void); /* cache_current */
 	int (**sync_now)(void);                        /* the manager sets *sync_now (hooks_sync_now) */
@@ -26,6 +29,10 @@ struct shim_host {
 	 * failed). Blocks for milliseconds; called by the manager thread with the quiesce lock released. NULL in
 	 * the manager process. */
 	int (*start_manager)(void);
+	/* A writable mapping of shm for this process's publisher, or NULL when this process may not write the
+	 * region (a worker running as another user). Called by the manager thread with its quiesce lock held.
+	 * In the manager process, shm itself. */
+	struct shm_region *(*region_writable)(void);
 };
 
 /* Exported by libautotls-manager.so. Returns 0 or a negative error (then the shim stays passive). */

@@ -193,17 +193,3 @@ int shm_parse_record(const unsigned char *p, size_t len, struct shm_record *rec)
 		return AT_E_PARSE;
 	return 0;
 }
-
-int shm_take_request(struct shm_region *r, char name[256])
-{
-	for (int i = 0; i < SHM_REQ_SLOTS; i++) {
-		uint32_t ready = 2;
-		if (!atomic_compare_exchange_strong(&r->req[i].state, &ready, 3))
-			continue;
-		memcpy(name, r->req[i].name, 256);
-		name[255] = '\0';
-		atomic_store_explicit(&r->req[i].state, 0, memory_order_release);
-		return 0;
-	}
-	return AT_E_NOTFOUND;
-}

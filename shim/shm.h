@@ -9,6 +9,14 @@
  * certificates (and pending TLS-ALPN-01 challenge certificates) into it under a seqlock; every process has a
  * follower that waits on the region's futex word and rebuilds its own in-process cache when it changes.
  *
+ * Read-only to the server (issue 9, item 3): the memfd is mode 0400 once made, and the processes of the server
+ * keep only an O_RDONLY descriptor of it and a PROT_READ mapping (no VM_MAYWRITE: mprotect to writable fails),
+ * so a worker running as another user can neither write it nor reopen it for writing (/proc/self/fd/N and
+ * /proc/<master>/fd/N: EACCES). Only the manager process maps it read-write (its fd 3 is opened O_RDWR in the
+ * spawned child, never in the host), and an in-process leader only after it could reopen it read-write
+ * itself (a privileged process or the memfd's owner; shim_host.region_writable, shim/preload/init.c). What
+ * the server's processes may write lives in the untrusted channel (shim/channel.h).
+ *
  * Liveness of the tree's manager process (issue 9): it holds mgr_alive, a robust process-shared mutex in the
  * region, for its whole life. When it dies in any way (SIGKILL, the OOM killer, an exit) the kernel marks the
  * mutex's word FUTEX_OWNER_DIED as part of the death (the robust futex list), before the process is even a
@@ -16,7 +24,10 @@
  * descriptor is needed to ask, so a host that closed all of its descriptors still can, by reading one word of
  * its mapping (no write: the test works on a read-only mapping too). A new manager takes the mutex over
  * (EOWNERDEAD), which is also the election among candidates: one wins, the others see it busy and exit.
- * start_claim and start_at_ms let the tree start exactly one new manager per generation (lead.c).
+ * The mutex lives here, not in the channel: only the manager process writes it (it maps the region read-write)
+ * and everyone else only reads its word; in the channel a worker could take it and look like a live manager
+ * for ever (no renewals), or forge its death. The words that let the tree start exactly one new manager per
+ * generation (start_claim, start_at_ms) are written by the tree's processes, so they are the channel's.
  *
  * Data (issue 9 item 4: a change costs what changed, not what the region holds). data[] holds a directory and a
  * heap (struct shm_dir): one slot per record, each with the region generation at which its record was last
@@ -48,7 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHM_MAGIC 0x41545344u /* "ATSD": the layout with a directory of versioned records */
+#define SHM_MAGIC 0x41545345u /* "ATSE": a directory of versioned records, read-only to the server */
 /* Reserved address space, not memory: the memfd is sparse and mapped MAP_NORESERVE, so only the pages written
  * cost memory (about 2.5 KiB per certificate). 1 GiB holds some 200,000 certificates (each heap half holds
  * the live records); a full region is logged and the publish retried (AT_E_TOOBIG). */
@@ -59,45 +70,37 @@
  * many certificates name them; a certificate record refers to its blob by name, slot and version). */
 enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2, SHM_BLOB = 3 };
 
-/* On-demand requests (see shim/preload/ondemand.c): names a handshake saw that the manager may issue for. A
- * slot is 0 free, 1 being written, 2 ready, 3 being taken. Writers probe a few slots from the name's hash;
- * when they are all busy the request is dropped (a later handshake asks again). */
-#define SHM_REQ_SLOTS 64
-#define SHM_REQ_PROBE 4
-struct shm_request {
-	_Atomic uint32_t state;
-	char name[256];
-};
-
 struct shm_region {
 	uint32_t magic;
 	_Atomic uint32_t seq;      /* seqlock: odd while the manager writes */
 	_Atomic uint32_t futex;    /* bumped after every write; followers FUTEX_WAIT on it */
-	_Atomic int32_t leader_pid;
 	_Atomic uint64_t generation;
 	_Atomic uint32_t used;
 	_Atomic int32_t helper_pid; /* the tree's manager process (autotls-manager), 0 when there is none; for
 				     * log lines only (liveness is mgr_alive) */
-	_Atomic uint32_t req_futex; /* bumped after every posted request; the manager waits on it */
 	pthread_mutex_t mgr_alive;  /* robust, process-shared: held by the manager process for its life */
 	_Atomic uint32_t mgr_gen;   /* bumped by each manager process once it holds mgr_alive */
-	_Atomic uint32_t start_claim; /* mgr_gen + 1 of the generation a manager start was made for */
-	_Atomic uint32_t gone_logged; /* mgr_gen + 1 of the last generation whose end was logged */
-	_Atomic int64_t start_at_ms;  /* CLOCK_MONOTONIC ms of the last start, 0 when it failed */
-	struct shm_request req[SHM_REQ_SLOTS];
 	unsigned char data[];
 };
 
 #define SHM_DATA_MAX (SHM_SIZE - sizeof(struct shm_region))
 
-/* Maps a new region, backed by a memfd (so that the manager process can map it too), into *out; *fd gets the
- * memfd (close-on-exec). Both are kept for the life of the process. Returns 0, AT_E_IO (no memfd) or
+/* Makes a new region, backed by a memfd (so that the manager process can map it too): initialises it, makes
+ * the memfd mode 0400, and leaves only a read-only view: *out is a PROT_READ mapping, *fd an O_RDONLY
+ * descriptor (close-on-exec) reopened through /proc/self/fd; the read-write descriptor is closed. Both are
+ * kept for the life of the process. Returns 0, AT_E_IO (no memfd, or no /proc to reopen it read-only) or
  * AT_E_NOMEM (no mapping, or no liveness mutex in it). */
 int shm_create(struct shm_region **out, int *fd) AT_MUST_CHECK;
 
-/* Maps an existing region from a memfd (the manager process) into *out. Returns 0, AT_E_INVAL when fd is not
- * a region's memfd, or AT_E_NOMEM (no mapping). */
+/* Maps an existing region from a memfd into *out: read-write when fd was opened O_RDWR (the manager process),
+ * read-only otherwise. Returns 0, AT_E_INVAL when fd is not a region's memfd, or AT_E_NOMEM (no mapping). */
 int shm_map_fd(struct shm_region **out, int fd) AT_MUST_CHECK;
+
+/* A new O_RDWR descriptor (close-on-exec) of the region's memfd, reopened from fd (any descriptor of it)
+ * through /proc/self/fd: a process with CAP_DAC_OVERRIDE can, the memfd's owner can (it makes the memfd 0600
+ * for the reopen and 0400 again), nobody else. Returns the descriptor, or -errno (EACCES in a worker running
+ * as another user). */
+int shm_open_writable(int fd);
 
 /* The tree's manager process as mgr_alive tells it: one never took it, one holds it, or the last one died. A
  * plain read of the mutex word. */
@@ -203,10 +206,6 @@ int shm_parse_record(const unsigned char *p, size_t len, struct shm_record *rec)
 
 /* Waits until the futex word differs from seen or timeout_ms passes. */
 void shm_wait(struct shm_region *r, uint32_t seen, int timeout_ms);
-
-/* Takes one posted on-demand request into name (256 bytes). Returns 0 when one was taken, AT_E_NOTFOUND when
- * none is posted. */
-int shm_take_request(struct shm_region *r, char name[256]) AT_MUST_CHECK;
 
 /* Appends one record to a payload being built. Returns 0, AT_E_INVAL (a name of 0 or over 255 bytes),
  * AT_E_TOOBIG, AT_E_NOMEM. */

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <unistd.h>
 
 #define RELAXED memory_order_relaxed
 #define READ_WAIT_MS 50 /* a reader waits this long for a write section, then gives up (a writer killed in it) */
@@ -51,6 +52,7 @@ struct wslot {
 	uint8_t kind;
 };
 static const struct shm_region *w_region; /* the region the state below describes */
+static pid_t w_pid;                        /* in this process (a fork's child adopts afresh) */
 static struct wslot *w_slots;             /* by slot, w_cap of them */
 static uint32_t w_cap;
 static uint32_t *w_index; /* open addressing over slots by (kind, name): slot + 1, 0 empty, UINT32_MAX deleted */
@@ -190,6 +192,7 @@ static void writer_reset(void)
 	w_index = w_free = NULL;
 	w_cap = w_index_mask = w_index_used = w_nfree = w_free_cap = 0;
 	w_region = NULL;
+	w_pid = 0;
 }
 
 /* The slots of a region this process has not written to yet: its records are adopted (certificates) or
@@ -250,6 +253,7 @@ static int writer_adopt(struct shm_region *r)
 		return rc;
 	}
 	w_region = r;
+	w_pid = getpid();
 	return 0;
 }
 
@@ -297,7 +301,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 	struct shm_dir *d = dir_of(r);
 	struct at_buf b;
 	int rc, found;
-	if (w_region != r && (rc = writer_adopt(r)) != 0)
+	if ((w_region != r || w_pid != getpid()) && (rc = writer_adopt(r)) != 0)
 		return rc;
 	at_buf_init(&b, SHM_HALF);
 	if ((rc = shm_append_record(&b, kind, name, chain, chain_len, key, key_len, meta)) != 0) {
@@ -367,7 +371,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name)
 {
 	int rc, found;
-	if (w_region != r && (rc = writer_adopt(r)) != 0)
+	if ((w_region != r || w_pid != getpid()) && (rc = writer_adopt(r)) != 0)
 		return rc;
 	uint32_t k = index_find(kind, name, &found);
 	if (!found)

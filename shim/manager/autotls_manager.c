@@ -1,6 +1,7 @@
 /*
  * autotls-manager: the manager process of one server process tree (started by the preload, see
- * shim/preload/spawn.c). It reads the same AUTOTLS_* settings, maps the tree's shared region from fd 3, and
+ * shim/preload/spawn.c). It reads the same AUTOTLS_* settings, maps the tree's shared region from fd 3 (the only
+ * read-write descriptor of it) and the untrusted channel from fd 5 (shim/channel.h), and
  * runs the manager's loop: it leads (election lock, ACME, publishing) or, when another tree's manager leads
  * the store, copies certificates from the store into its tree's region. It holds the region's liveness mutex
  * for its life (shim/shm.h), and exits when no process of its server is left (tree_watch.c).
@@ -17,6 +18,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 
 #define SHM_FD 3
 #define LIFELINE_FD 4
+#define CHAN_FD 5
 
 static struct shim_config config;
 static struct shim_host host;
@@ -33,6 +36,12 @@ static struct shim_host host;
 static const char *env(const char *name)
 {
 	return getenv(name);
+}
+
+/* The manager process publishes through its own read-write mapping (fd 3 was opened O_RDWR for it). */
+static struct shm_region *own_region(void)
+{
+	return host.shm;
 }
 
 static void no_in_manager(int on)
@@ -43,10 +52,10 @@ static void no_in_manager(int on)
 /* Closes every descriptor above the lifeline: whatever started us, nothing of it is kept. */
 static void close_inherited(void)
 {
-	if (syscall(SYS_close_range, LIFELINE_FD + 1, ~0U, 0) == 0)
+	if (syscall(SYS_close_range, CHAN_FD + 1, ~0U, 0) == 0)
 		return;
 	long max = sysconf(_SC_OPEN_MAX);
-	for (long fd = LIFELINE_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+	for (long fd = CHAN_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
 		close((int)fd);
 }
 
@@ -77,14 +86,19 @@ int main(void)
 	    at_log_open(AT_LOG_SINK_SYSLOG, NULL, config.log_level) != 0)
 		return 2;
 	struct shm_region *shm = NULL;
-	if (shm_map_fd(&shm, SHM_FD) != 0) {
-		at_log_error("autotls-manager: fd %d is not a libautotls region; it is started by libautotls.so", SHM_FD);
+	struct shm_channel *chan = NULL;
+	if (fcntl(SHM_FD, F_GETFL) < 0 || (fcntl(SHM_FD, F_GETFL) & O_ACCMODE) != O_RDWR || shm_map_fd(&shm, SHM_FD) != 0 ||
+	    chan_map_fd(&chan, CHAN_FD) != 0) {
+		at_log_error("autotls-manager: fds %d and %d are not a libautotls region (read-write) and channel; it is "
+			     "started by libautotls.so", SHM_FD, CHAN_FD);
 		return 2;
 	}
 	detach();
 	host.version = SHIM_HOST_API_VERSION;
 	host.cfg = &config;
 	host.shm = shm;
+	host.chan = chan;
+	host.region_writable = own_region;
 	host.set_in_manager = no_in_manager;
 	mgr_host = &host;
 	mgr_is_helper = 1;

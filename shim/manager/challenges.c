@@ -1,9 +1,11 @@
 /*
  * Which challenges the manager answers, and in what order. AUTOTLS_CHALLENGES lists the enabled types (default:
  * every type that can work here: TLS-ALPN-01 always, HTTP-01 when its port or webroot is usable, DNS-01 when a
- * hook or an RFC 2136 update server is configured). The order is random on every issuance and a failure falls
- * back to the next type: a client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018, and an order that fails
- * one way (a firewall on 443, a port 80 taken by another server) should not stop the others from being tried.
+ * hook or an RFC 2136 update server is configured). The order is random on every issuance (the engine's
+ * attempt record puts the type that last worked first) and a failed challenge falls back to the next type
+ * (at_engine_fallback): a client that knew a single challenge broke when TLS-SNI-01 was switched off in 2018,
+ * and an order that fails one way (a firewall on 443, a port 80 taken by another server) should not stop the
+ * others from being tried.
  *
  * The solvers other than TLS-ALPN-01 (which publishes through the region, tlsalpn01_solver.c) live in the core's
  * challenge/: this file gives each its own configuration, filled once from the shim's (which never changes after
@@ -16,6 +18,7 @@
 #include "challenge/http01.h"
 #include "challenge/wait_hooks.h"
 #include "acme/solver.h"
+#include "engine/engine.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -91,9 +94,46 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 	return 0;
 }
 
-bool mgr_challenge_fallback(int rc)
+int mgr_challenge_plan(struct at_engine *e, const char *const *names, size_t nnames, struct at_solver *list,
+		       size_t *n, struct at_attempt_plan *plan)
 {
-	/* Failures of the challenge itself; the CA being down or limiting us is not one (back off instead). */
-	return rc == AT_E_AUTHZ_INVALID || rc == AT_E_CHALLENGE || rc == AT_E_NO_SOLVER || rc == AT_E_ORDER_INVALID ||
-	       rc == AT_E_TIMEOUT;
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, n);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < *n; i++)
+		offered[i] = list[i].type;
+	if (at_engine_attempt_plan(e, names, nnames, offered, *n, plan) != 0) {
+		memset(plan, 0, sizeof(*plan));
+		plan->now_ok = 1;
+		plan->norder = *n;
+		memcpy(plan->order, offered, *n * sizeof(offered[0]));
+	}
+	return 0;
+}
+
+int mgr_challenge_round(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *use,
+			size_t n, const struct at_attempt_plan *plan, int force, struct at_cert_record *rec,
+			int *ordered)
+{
+	memset(rec, 0, sizeof(*rec));
+	if (!plan->now_ok)
+		return at_engine_ensure(e, names, nnames, use, n, force, rec, ordered);
+	int rc = AT_E_NO_SOLVER;
+	for (size_t i = 0; i < plan->norder; i++) {
+		const struct at_solver *s = NULL;
+		for (size_t k = 0; k < n && s == NULL; k++)
+			if (use[k].type == plan->order[i])
+				s = &use[k];
+		if (s == NULL)
+			continue;
+		memset(rec, 0, sizeof(*rec));
+		rc = at_engine_ensure(e, names, nnames, s, 1, force, rec, ordered);
+		if (rc == 0 || !at_engine_fallback(e, rc))
+			return rc;
+		if (i + 1 < plan->norder)
+			at_log_warn("%s failed for %s (%s); falling back to %s", at_challenge_type_name(plan->order[i]),
+				    names[0], at_strerror(rc), at_challenge_type_name(plan->order[i + 1]));
+	}
+	return rc;
 }

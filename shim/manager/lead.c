@@ -1,7 +1,10 @@
 /*
  * Following and leading (see manager.h): the election on <storage>/manager.lock, the follower's wait, and the
  * leader's schedule: obtain at start, renew when a third of the lifetime is left (half under ten days) plus a
- * small jitter, retry after 1 min, 10 min, 100 min, then daily while the old certificate keeps being served.
+ * small jitter; after a failure, wait for the next try the engine's attempt record allows (kept in the store, so
+ * a restarted server does not start from zero: at_engine_attempt_plan, at_backoff_delay: 1 min, 10 min, 100 min,
+ * then daily, never more than an eighth of the time the certificate has left, never before the CA's
+ * Retry-After) while the old certificate keeps being served.
  *
  * No fixed wait before the first order in the tree's manager process: a challenge answered through the host
  * (TLS-ALPN-01, a webroot) waits, once presented, until the host listens (ready.c); the manager process does not
@@ -11,6 +14,8 @@
  * validation against the CA's limits.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/ca_list.h"
+#include "shim/manager/events.h"
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/name.h"
@@ -45,8 +50,6 @@
 
 int mgr_forked_child;
 int mgr_is_helper;
-
-static const long backoff_s[] = { 60, 600, 6000, 86400 };
 
 /* mkdir -p with 0700 for the folders we create (the store's own open does the same later). */
 static void make_dirs(const char *path)
@@ -106,73 +109,99 @@ static int sleep_until(time_t when)
 {
 	while (time(NULL) < when) {
 		mgr_sleep_ms(1000);
+		mgr_event_tick();
 		if (!mgr_can_lead())
 			return -1;
 	}
 	return 0;
 }
 
-/* The leader's issuance loop; returns when the lead should be given up. */
 /*
- * One ensure through each enabled challenge in turn (mgr_challenges shuffles them), falling back to the next
- * when the challenge itself failed; the CA being unreachable or limiting us ends the round (backoff instead).
+ * One round: the challenge types the attempt record allows now (at_engine_attempt_plan: the type that last
+ * worked first, then mgr_challenges' random order; only the types the round under way has not tried; never more
+ * than the hour's budget of failed validations), falling back to the next only when the challenge itself failed
+ * and the CSR was not yet sent (at_engine_fallback). When nothing may be tried now, the engine is still asked
+ * once with every type: it answers with a stored certificate that is good, else AT_E_BACKOFF (its guard).
  */
-static int ensure_any(struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
+static int ensure_any(void *ctx, struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
 {
+	(void)ctx;
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
 	struct at_solver list[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
 	size_t n = 0;
-	int rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &n);
+	int rc = mgr_challenge_plan(e, names, cfg->ndomains, list, &n, &plan);
 	if (rc != 0) {
 		at_log_error("no challenge can be answered here (AUTOTLS_CHALLENGES); nothing can be obtained");
 		return rc;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct at_solver when_ready;
-		const struct at_solver *s = &list[i];
-		if (mgr_solver_needs_host(s)) {
-			mgr_solver_when_ready(&when_ready, s);
-			s = &when_ready;
-		}
-		memset(rec, 0, sizeof(*rec));
-		rc = at_engine_ensure(e, names, cfg->ndomains, s, 1, force, rec, ordered);
-		if (rc == 0 || !mgr_challenge_fallback(rc))
-			return rc;
-		if (i + 1 < n)
-			at_log_warn("%s failed for %s (%s); falling back to %s", at_challenge_type_name(list[i].type),
-				    names[0], at_strerror(rc), at_challenge_type_name(list[i + 1].type));
+	/* A challenge answered through the host waits, once presented, until the host listens (ready.c). */
+	struct at_solver use[AT_CHALLENGE_COUNT];
+	for (size_t k = 0; k < n; k++) {
+		if (mgr_solver_needs_host(&list[k]))
+			mgr_solver_when_ready(&use[k], &list[k]);
+		else
+			use[k] = list[k];
 	}
-	return rc;
+	return mgr_challenge_round(e, names, cfg->ndomains, use, n, &plan, force, rec, ordered);
 }
 
-static void lead(struct at_engine *e)
+/*
+ * Seconds until the next round after one that failed: when the attempt record allows, or, when the engine kept
+ * no record of the failure (the issue lock busy with another host, the store refusing a write), the backoff
+ * (at_backoff_delay) for failures tries in a row. Never less than the CA's Retry-After, never under a second.
+ */
+static long next_round_s(struct at_engine *e, int failures, time_t in_service, long retry_after)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	size_t n = 0;
+	time_t now = time(NULL);
+	long wait_s;
+	if (mgr_challenge_plan(e, (const char *const *)cfg->domains, cfg->ndomains, list, &n, &plan) == 0 &&
+	    !plan.now_ok)
+		wait_s = (long)(plan.next_try - now);
+	else
+		wait_s = at_backoff_delay(failures, now, in_service, retry_after, cfg->backoff_divisor);
+	if (retry_after > wait_s)
+		wait_s = retry_after;
+	return wait_s < 1 ? 1 : wait_s;
+}
+
+static void lead(struct mgr_ca_list *cas)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
 	int failures = 0, publish_failures = 0, served = 0, force = 0;
+	time_t in_service = 0; /* notAfter of the certificate published last (the backoff's cap) */
 
 	for (;;) {
 		struct at_cert_record rec;
 		int ordered = 0;
 		memset(&rec, 0, sizeof(rec));
-		int rc = ensure_any(e, force, &rec, &ordered);
+		size_t ca = 0; /* AUTOTLS_CA's list: the CA that issued rec, or the last one tried */
+		int rc = mgr_ca_ensure(cas, names, cfg->ndomains, force, ensure_any, NULL, &rec, &ordered, &ca);
+		struct at_engine *e = mgr_ca_list_engine(cas, ca);
 		if (rc != 0) {
 			const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
-			long wait_s = backoff_s[failures < 3 ? failures : 3] / cfg->backoff_divisor;
-			if (p->retry_after > wait_s)
-				wait_s = p->retry_after;
-			if (wait_s < 1)
-				wait_s = 1;
+			long wait_s = next_round_s(e, failures, in_service, p->retry_after);
 			failures++;
-			at_log_error("obtaining a certificate for %s failed: %s%s%s%s; next try in %ld s", names[0],
-				     at_strerror(rc), p->type ? " (" : "", p->type ? at_problem_short_type(p) : "",
-				     p->type ? ")" : "", wait_s);
-			if (p->detail)
-				at_log_error("the CA said: %s", p->detail);
+			if (rc == AT_E_BACKOFF) {
+				/* The attempt record says not yet (the engine logged why): a schedule, not an error. */
+				at_log_info("no new order for %s yet; next try in %ld s", names[0], wait_s);
+			} else {
+				at_log_error("obtaining a certificate for %s failed: %s%s%s%s; next try in %ld s", names[0],
+					     at_strerror(rc), p->type ? " (" : "", p->type ? at_problem_short_type(p) : "",
+					     p->type ? ")" : "", wait_s);
+				if (p->detail)
+					at_log_error("the CA said: %s", p->detail);
+			}
 			if (at_err_band(rc) == AT_BAND_STORE)
 				at_log_error("the store %s refused a write (%s); the current certificate stays in service",
 					     cfg->storage, at_strerror(rc));
+			mgr_event_failed(names, cfg->ndomains, rc, p);
 			if (sleep_until(time(NULL) + wait_s) != 0)
 				return;
 			continue;
@@ -186,12 +215,11 @@ static void lead(struct at_engine *e)
 			at_log_info("published the certificate for %s%s (issuer %s, not after %ld)%s", names[0],
 				    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
 				    ordered ? "" : " from the store");
+		mgr_event_cert(names, cfg->ndomains, &rec, ordered);
 		if (prc != 0 && prc != AT_E_STATE) {
 			/* Stored but not served: try again with the failure backoff (the next round finds the stored
 			 * certificate and orders nothing), never wait for the renewal point while the old one runs out. */
-			long wait_s = backoff_s[publish_failures < 3 ? publish_failures : 3] / cfg->backoff_divisor;
-			if (wait_s < 1)
-				wait_s = 1;
+			long wait_s = at_backoff_delay(publish_failures, time(NULL), in_service, -1, cfg->backoff_divisor);
 			publish_failures++;
 			at_log_error("the certificate for %s is stored but cannot be published (%s); next try in %ld s",
 				     names[0], at_strerror(prc), wait_s);
@@ -202,13 +230,15 @@ static void lead(struct at_engine *e)
 		}
 		publish_failures = 0;
 		served = 1;
+		in_service = rec.info.not_after;
 		/* Wait for the renewal point, asking ARI again whenever the CA said to. */
 		unsigned rnd = random_u32();
 		for (;;) {
 			time_t renew_at, recheck_at;
 			int from_ari = 0;
 			if (at_engine_renewal_plan(e, &rec, rnd, &renew_at, &recheck_at, &from_ari) != 0)
-				renew_at = recheck_at = time(NULL) + backoff_s[0];
+				renew_at = recheck_at = time(NULL) + at_backoff_delay(0, time(NULL), rec.info.not_after, -1,
+										     cfg->backoff_divisor);
 			if (sleep_until(recheck_at < renew_at ? recheck_at : renew_at) != 0) {
 				at_cert_record_clear(&rec);
 				return;
@@ -229,12 +259,13 @@ static int lead_with_engine(void)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	struct at_store *store = NULL;
-	struct at_engine *e = NULL;
+	struct mgr_ca_list *cas = NULL;
 	int rc = at_store_open_file_shared(&store, cfg->storage, (gid_t)cfg->storage_gid);
 	if (rc != 0) {
 		at_log_error("AUTOTLS_STORAGE %s: cannot open the store: %s", cfg->storage, at_strerror(rc));
 		return rc;
 	}
+	/* One engine per CA of AUTOTLS_CA (ca_list.c), each with the CA's own URL and EAB. */
 	struct at_engine_config ec = {
 		.directory_url = cfg->ca,
 		.ca_file = cfg->ca_roots,
@@ -242,12 +273,15 @@ static int lead_with_engine(void)
 		.key_type = cfg->key_type,
 		.account_key_type = AT_KEY_P256,
 		.store = store,
+		/* A restarted server (Restart=always, a crash loop) must not start from zero against the CA's limits. */
+		.guard_attempts = 1,
+		.backoff_divisor = cfg->backoff_divisor,
 	};
-	rc = at_engine_new(&e, &ec);
+	rc = mgr_ca_list_new(&cas, &ec);
 	if (rc == 0) {
-		lead(e);
+		lead(cas);
 	}
-	at_engine_free(e);
+	mgr_ca_list_free(cas);
 	at_store_close(store);
 	return rc;
 }
@@ -287,14 +321,19 @@ static int manager_defers(struct shm_region *shm)
 	enum shm_manager_state st = shm_manager_state(shm);
 	if (st == SHM_MANAGER_ALIVE)
 		return 1;
-	uint32_t gen = atomic_load(&shm->mgr_gen), claim = atomic_load(&shm->start_claim);
-	int64_t start = atomic_load(&shm->start_at_ms), now = at_clock_ms();
+	/* mgr_gen is the manager's (read-only region); the rest is the channel's, which any process of the tree
+	 * writes: a start time in the future (forged) counts as no start, so it cannot defer the tree for ever. */
+	struct shm_channel *ch = mgr_host->chan;
+	uint32_t gen = atomic_load(&shm->mgr_gen), claim = atomic_load(&ch->start_claim);
+	int64_t start = atomic_load(&ch->start_at_ms), now = at_clock_ms();
+	if (start > now)
+		start = 0;
 	if (start != 0 && claim == gen + 1 && now - start < START_GRACE_MS)
 		return 1; /* started for this generation, not up yet */
 	if (gen == 0 && start == 0)
 		return 0; /* this tree never had a manager process */
-	uint32_t logged = atomic_load(&shm->gone_logged);
-	if (logged != gen + 1 && atomic_compare_exchange_strong(&shm->gone_logged, &logged, gen + 1)) {
+	uint32_t logged = atomic_load(&ch->gone_logged);
+	if (logged != gen + 1 && atomic_compare_exchange_strong(&ch->gone_logged, &logged, gen + 1)) {
 		if (gen == 0)
 			at_log_warn("the tree's manager process did not start within %d s; noticed in pid %d",
 				    START_GRACE_MS / 1000, (int)getpid());
@@ -306,9 +345,9 @@ static int manager_defers(struct shm_region *shm)
 		return 1; /* it died right after a start: wait a little before the next */
 	if (mgr_host->start_manager == NULL || claim == gen + 1 || !mgr_can_lead())
 		return 0;
-	if (!atomic_compare_exchange_strong(&shm->start_claim, &claim, gen + 1))
+	if (!atomic_compare_exchange_strong(&ch->start_claim, &claim, gen + 1))
 		return 1; /* another process of the tree is starting one just now */
-	atomic_store(&shm->start_at_ms, now);
+	atomic_store(&ch->start_at_ms, now);
 	mgr_quiesce_leave();
 	int rc = mgr_host->start_manager();
 	mgr_quiesce_enter();
@@ -316,7 +355,7 @@ static int manager_defers(struct shm_region *shm)
 		at_log_info("pid %d started a new manager process for its tree", (int)getpid());
 		return 1;
 	}
-	atomic_store(&shm->start_at_ms, 0);
+	atomic_store(&ch->start_at_ms, 0);
 	at_log_warn("pid %d cannot start a new manager process (%s); the tree's processes manage certificates "
 		    "themselves", (int)getpid(), at_strerror(rc));
 	return 0;
@@ -327,15 +366,15 @@ static int manager_defers(struct shm_region *shm)
  * the challenges and leads), one process claims the region's publisher slot and copies the certificate from
  * the store into the region whenever the record changes; the others follow the region as usual.
  */
-static int claim_tree(struct shm_region *shm)
+static int claim_tree(struct shm_channel *ch)
 {
 	int32_t me = (int32_t)getpid();
-	int32_t cur = atomic_load(&shm->leader_pid);
+	int32_t cur = atomic_load(&ch->leader_pid);
 	if (cur == me)
 		return 1;
-	if (alive(cur))
+	if (alive(cur) || mgr_region_writable() == NULL) /* only a process that may write the region publishes */
 		return 0;
-	return atomic_compare_exchange_strong(&shm->leader_pid, &cur, me);
+	return atomic_compare_exchange_strong(&ch->leader_pid, &cur, me);
 }
 
 static void publish_from_store(void)
@@ -344,7 +383,7 @@ static void publish_from_store(void)
 	static struct at_store_stat last;
 	static int warned;
 	const struct shim_config *cfg = mgr_host->cfg;
-	char ca[256], comp[AT_NAME_MAX + 1], key[1024];
+	char ca[256];
 	struct at_store_stat st;
 	struct at_cert_record rec;
 
@@ -355,10 +394,9 @@ static void publish_from_store(void)
 				    (int)getpid(), (int)geteuid(), cfg->storage);
 		return;
 	}
-	if (at_store_ca_component(ca, sizeof(ca), cfg->ca) != 0 || at_name_to_component(comp, cfg->domains[0]) != 0 ||
-	    at_store_key(key, sizeof(key), "certificates", ca, comp, "record", (char *)NULL) != 0)
-		return;
-	if (at_store_stat(reader, key, &st) != 0 || (st.modified == last.modified && st.size == last.size))
+	/* The newest record of any CA in AUTOTLS_CA's list (ca_list.c). */
+	if (mgr_ca_newest_record(reader, cfg->domains[0], ca, sizeof(ca), &st) != 0 ||
+	    (st.modified == last.modified && st.size == last.size))
 		return;
 	memset(&rec, 0, sizeof(rec));
 	if (at_cert_record_load(reader, ca, cfg->domains[0], &rec) != 0)
@@ -384,18 +422,20 @@ void mgr_lead(void)
 		int defer = manager_defers(shm);
 		if (fd < 0 && since_try >= ELECTION_EVERY_MS && !defer) {
 			since_try = 0;
-			if (mgr_can_lead())
+			/* A leader must be able to publish: a worker that may write the store but not the region
+			 * (shim/shm.h) leaves the lead to a process that can. */
+			if (mgr_can_lead() && (shm == NULL || mgr_region_writable() != NULL))
 				fd = try_elect();
 			if (fd >= 0) {
 				at_log_info("managing certificates in pid %d", (int)getpid());
 				if (shm)
-					atomic_store(&shm->leader_pid, (int32_t)getpid());
+					atomic_store(&mgr_host->chan->leader_pid, (int32_t)getpid());
 				if (!mgr_is_helper && !mgr_forked_child)
 					mgr_sleep_ms(SETTLE_MS);
 				lead_with_engine();
 				/* Gave up the lead (lost permission or could not open the store). */
 				if (shm)
-					atomic_store(&shm->leader_pid, 0);
+					atomic_store(&mgr_host->chan->leader_pid, 0);
 				close(fd);
 				fd = -1;
 				at_log_info("pid %d no longer manages certificates", (int)getpid());
@@ -408,7 +448,7 @@ void mgr_lead(void)
 		if (fd < 0 && since_poll >= STORE_POLL_MS && !defer && (mgr_is_helper || !mgr_can_lead())) {
 			since_poll = 0;
 			/* The manager process is its tree's only publisher (it holds mgr_alive). */
-			if (shm == NULL || mgr_is_helper || claim_tree(shm))
+			if (shm == NULL || mgr_is_helper || claim_tree(mgr_host->chan))
 				publish_from_store();
 		}
 		since_poll += 250;

@@ -80,8 +80,22 @@ extern int mgr_is_helper;
 
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
 int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
-/* Whether rc is a failure of the challenge itself, after which the next challenge type is worth a try. */
-bool mgr_challenge_fallback(int rc);
+
+/* The enabled solvers (mgr_challenges, into list[AT_CHALLENGE_COUNT]) and the attempt record's plan for names at
+ * e (at_engine_attempt_plan): which types may be tried now, in which order. A record that cannot be read plans
+ * "now, in the offered order". Returns 0 or AT_E_NO_SOLVER. challenges.c. */
+struct at_engine;
+struct at_attempt_plan;
+struct at_cert_record;
+int mgr_challenge_plan(struct at_engine *e, const char *const *names, size_t nnames, struct at_solver *list,
+		       size_t *n, struct at_attempt_plan *plan) AT_MUST_CHECK;
+/* One round with the solvers use[0..n) (mgr_challenge_plan's list, maybe wrapped) as plan says: each type in
+ * its order, falling back to the next only when at_engine_fallback allows (logged); when nothing may be tried
+ * now, one ensure with every type (a good stored certificate comes back, else the engine's AT_E_BACKOFF).
+ * at_engine_ensure's contract. */
+int mgr_challenge_round(struct at_engine *e, const char *const *names, size_t nnames, const struct at_solver *use,
+			size_t n, const struct at_attempt_plan *plan, int force, struct at_cert_record *rec,
+			int *ordered) AT_MUST_CHECK;
 
 /* Publishes an on-demand certificate beside the managed one (replacing that name's earlier one). Returns 0,
  * AT_E_STATE when the region already holds exactly this chain for name (nothing published), AT_E_NOMEM, or
@@ -118,6 +132,10 @@ void mgr_report_refusals(void);
 
 /* Whether this process's user may write the store (and so may lead). */
 bool mgr_can_lead(void);
+
+/* The region mapped writable for this process's publisher (mgr_host->region_writable), or NULL when this
+ * process may not write it (said once per process). Manager thread, quiesce lock held. region_write.c. */
+struct shm_region *mgr_region_writable(void);
 
 /* The process whose listeners tell that the tree can answer a validation (ready.c): in the manager process the
  * one that started it; 0 (this process) elsewhere. */

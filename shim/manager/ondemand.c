@@ -4,19 +4,22 @@
  *   - checks it again against the policy's syntax and allowlist (ondemand_qualifies): any process of the
  *     server, a worker as www-data included, can write into the request ring, so a name from it is untrusted;
  *   - skips it while it is issued, pending, refused (10 min) or backing off after a failure (1 min doubling to
- *     an hour): refused and failed names are forgotten oldest first beyond FORGET_MAX, issued and queued ones
+ *     an hour, never before the CA's Retry-After or the next try the engine's attempt record allows): refused and failed names are forgotten oldest first beyond FORGET_MAX, issued and queued ones
  *     never (the table grows: an issued name must not drop out of renewal however many names are refused);
  *   - asks AUTOTLS_ASK (GET <url>?domain=<name>, 2 s, no redirects; 2xx allows) once per refusal period;
  *   - takes a token from a bucket (RATE_PER_MIN a minute, BURST at once) or waits for one, so that a burst of new
  *     names cannot run into the CA's limits; names that find no room in the queue are dropped (a later
  *     handshake asks again);
- *   - issues under the store's per-name lock through the enabled challenges and publishes the certificate beside
- *     the managed one; an unchanged certificate is not published again, and one that cannot be published is
- *     logged and tried again with the same backoff as a failed order.
+ *   - issues under the store's per-name lock through the challenge types the attempt record allows now (the
+ *     engine's guard refuses the others: a failed validation counts against the CA's hourly limit), and
+ *     publishes the certificate beside the managed one; an unchanged certificate is not published again, and one
+ *     that cannot be published is logged and tried again with the same backoff as a failed order.
  * At start it serves the on-demand certificates the store already holds, and it renews them when due.
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/ca_list.h"
+#include "shim/manager/events.h"
 #include "shim/ondemand_policy.h"
 #include "acme/solver.h"
 #include "engine/engine.h"
@@ -265,26 +268,43 @@ static int publish(struct od_name *n, const struct at_cert_record *rec)
 	return rc;
 }
 
-static void back_off(struct od_name *n, time_t now)
+/* The next try after a failure: 1 min doubling to an hour, but never before the CA's Retry-After (on-demand
+ * honours it as the leader does) nor before the engine's attempt record allows (plan_next, 0: no limit). */
+static void back_off(struct od_name *n, time_t now, long retry_after, time_t plan_next)
 {
 	n->backoff_s = n->backoff_s ? (n->backoff_s * 2 > 3600 ? 3600 : n->backoff_s * 2) : 60;
 	n->until = now + n->backoff_s;
+	if (retry_after > 0 && now + retry_after > n->until)
+		n->until = now + retry_after;
+	if (plan_next > n->until)
+		n->until = plan_next;
 }
 
-static void issue(struct at_engine *e, struct od_name *n)
+/*
+ * One name at one CA of AUTOTLS_CA's list (mgr_ca_ensure's step), through the types that CA's attempt record
+ * allows now, in its order (the type that last worked first), falling back only as at_engine_fallback says. When
+ * nothing may be tried now, the engine is asked once with every type: a stored certificate that is good comes
+ * back, else AT_E_BACKOFF (its guard).
+ */
+static int issue_at(void *ctx, struct at_engine *e, int force, struct at_cert_record *rec, int *ordered)
+{
+	const char *nm[] = { ctx };
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	size_t count = 0;
+	int rc = mgr_challenge_plan(e, nm, 1, list, &count, &plan);
+	if (rc != 0)
+		return rc;
+	return mgr_challenge_round(e, nm, 1, list, count, &plan, force, rec, ordered);
+}
+
+static void issue(struct mgr_ca_list *cas, struct od_name *n)
 {
 	const char *nm[] = { n->name };
-	struct at_solver list[AT_CHALLENGE_COUNT];
-	size_t count = 0;
 	struct at_cert_record rec;
-	int ordered = 0, rc = mgr_challenges(list, AT_CHALLENGE_COUNT, &count);
-	for (size_t i = 0; rc == 0 && i < count; i++) {
-		memset(&rec, 0, sizeof(rec));
-		rc = at_engine_ensure(e, nm, 1, &list[i], 1, 0, &rec, &ordered);
-		if (rc == 0 || !mgr_challenge_fallback(rc) || i + 1 == count)
-			break;
-		rc = 0;
-	}
+	int ordered = 0;
+	size_t ca = 0;
+	int rc = mgr_ca_ensure(cas, nm, 1, 0, issue_at, n->name, &rec, &ordered, &ca);
 	time_t now = time(NULL);
 	if (rc == 0) {
 		/* Issued (and stored) either way; a publish that failed is tried again by the renewal sweep. */
@@ -293,15 +313,30 @@ static void issue(struct at_engine *e, struct od_name *n)
 			n->until = now + renew_check_s();
 			n->backoff_s = 0;
 		} else {
-			back_off(n, now);
+			back_off(n, now, -1, 0);
 		}
+		mgr_event_cert(nm, 1, &rec, ordered);
 		at_cert_record_clear(&rec);
 		return;
 	}
+	/* The CA tried last tells when to come back: its Retry-After and its attempt record. */
+	struct at_engine *e = mgr_ca_list_engine(cas, ca);
+	const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
+	struct at_solver list[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	size_t count = 0;
+	time_t plan_next = 0;
+	if (mgr_challenge_plan(e, nm, 1, list, &count, &plan) == 0 && !plan.now_ok)
+		plan_next = plan.next_try;
 	n->state = OD_FAILED;
-	back_off(n, now);
-	at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
-		    at_strerror(rc), n->backoff_s);
+	mgr_event_failed(nm, 1, rc, p);
+	back_off(n, now, p->retry_after, plan_next);
+	if (rc == AT_E_BACKOFF)
+		at_log_info("on-demand: no new order for %s yet (its attempt record); next try after %ld s", n->name,
+			    (long)(n->until - now));
+	else
+		at_log_warn("on-demand: obtaining a certificate for %s failed (%s); next try after %ld s", n->name,
+			    at_strerror(rc), (long)(n->until - now));
 }
 
 /* A posted name: through the policy into the queue. */
@@ -338,6 +373,7 @@ static void consider(const char *name)
 /* The store's on-demand records (every live record but the managed certificate's). */
 static void load_stored(struct at_engine *e, struct at_store *st)
 {
+	/* Every CA of the list keeps its own records; each is looked at (an expired one is skipped). */
 	const struct shim_config *cfg = mgr_host->cfg;
 	char prefix[300], ca[256];
 	char **keys = NULL;
@@ -359,13 +395,14 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		if (at_cert_record_load(st, ca, name, &rec) != 0)
 			continue;
 		struct od_name *o = NULL;
-		if (rec.nnames == 1 && rec.info.not_after > time(NULL) && (o = find(rec.names[0], 1)) != NULL) {
+		if (rec.nnames == 1 && rec.info.not_after > time(NULL) && (o = find(rec.names[0], 1)) != NULL &&
+		    o->published_not_after < rec.info.not_after) {
 			o->state = OD_ISSUED;
 			o->touched = time(NULL);
 			if (publish(o, &rec) == 0)
 				o->until = time(NULL) + renew_check_s();
 			else
-				back_off(o, time(NULL));
+				back_off(o, time(NULL), -1, 0);
 		}
 		at_cert_record_clear(&rec);
 	}
@@ -377,24 +414,28 @@ static void *ondemand_main(void *arg)
 {
 	(void)arg;
 	const struct shim_config *cfg = mgr_host->cfg;
-	struct shm_region *shm = mgr_host->shm;
+	struct shm_channel *ch = mgr_host->chan;
 	struct at_store *st = NULL;
-	struct at_engine *e = NULL;
+	struct mgr_ca_list *cas = NULL;
 	mgr_quiesce_enter();
 	if (at_store_open_file_shared(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
 		goto out;
 	struct at_engine_config ec = { .directory_url = cfg->ca, .ca_file = cfg->ca_roots, .email = cfg->email,
-				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st };
-	if (at_engine_new(&e, &ec) != 0)
+				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st,
+				       .guard_attempts = 1, .backoff_divisor = cfg->backoff_divisor };
+	if (mgr_ca_list_new(&cas, &ec) != 0)
 		goto out;
-	load_stored(e, st);
+	for (size_t i = 0; i < mgr_ca_list_count(cas); i++)
+		load_stored(mgr_ca_list_engine(cas, i), st);
 	at_log_info("on-demand issuance is on (%s%s%s)", cfg->nallow ? "AUTOTLS_ALLOW" : "",
 		    cfg->nallow && cfg->ask ? " and " : "", cfg->ask ? "AUTOTLS_ASK" : "");
 	time_t last_renew_check = time(NULL);
 	for (;;) {
-		uint32_t seen = atomic_load(&shm->req_futex);
+		uint32_t seen = atomic_load(&ch->req_futex);
 		char name[256];
-		while (shm_take_request(shm, name) == 0)
+		/* At most one pass over the ring per wake: a worker posting without end cannot keep this thread
+		 * from its queue and renewals. */
+		for (int i = 0; i < CHAN_REQ_SLOTS && chan_take_request(ch, name) == 0; i++)
 			consider(name);
 		while (qlen > 0 && take_token()) {
 			char nm[256];
@@ -403,23 +444,24 @@ static void *ondemand_main(void *arg)
 			qlen--;
 			struct od_name *n = find(nm, 1);
 			if (n != NULL)
-				issue(e, n);
+				issue(cas, n);
 		}
 		if (time(NULL) - last_renew_check >= renew_check_s()) {
 			/* Renewal: ensure() orders only when a stored certificate is due. */
 			last_renew_check = time(NULL);
 			for (size_t i = 0; i < nnames; i++)
 				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check)
-					issue(e, &names[i]);
+					issue(cas, &names[i]);
 		}
+		mgr_event_tick();
 		mgr_quiesce_leave();
 		struct timespec ts = { .tv_sec = qlen > 0 ? 1 : 5, .tv_nsec = 0 };
-		syscall(SYS_futex, (uint32_t *)&shm->req_futex, FUTEX_WAIT, seen, &ts, NULL, 0);
+		syscall(SYS_futex, (uint32_t *)&ch->req_futex, FUTEX_WAIT, seen, &ts, NULL, 0);
 		mgr_quiesce_enter();
 	}
 out:
 	at_log_error("on-demand issuance could not start (the store or the CA settings); it stays off");
-	at_engine_free(e);
+	mgr_ca_list_free(cas);
 	at_store_close(st);
 	mgr_quiesce_leave();
 	return NULL;
@@ -427,7 +469,7 @@ out:
 
 int mgr_ondemand_start(void)
 {
-	if (!mgr_host->cfg->on_demand || mgr_host->shm == NULL)
+	if (!mgr_host->cfg->on_demand || mgr_host->chan == NULL)
 		return 0;
 	pthread_t t;
 	return pthread_create(&t, NULL, ondemand_main, NULL) == 0 ? 0 : AT_E_NOMEM;

@@ -31,13 +31,23 @@ static size_t current_len;
 static size_t nchallenges;
 static int batching; /* mgr_publish_batch: this process's own cache follows once, at the end */
 
-static struct shm_region *region(void)
+/* Where this process's publisher writes: a writable view of the tree's region (the server's own mapping is
+ * read-only, issue 9 item 3; NULL when this process may not write it), or a region of its own when there is no
+ * shared one. */
+static struct shm_region *writer(void)
 {
 	if (mgr_host->shm != NULL)
-		return mgr_host->shm;
+		return mgr_region_writable();
 	if (private_region == NULL)
 		private_region = shm_create_private();
 	return private_region;
+}
+
+/* What this process's own cache follows: the mapping every process reads (the read-only one; an in-process
+ * leader's writable view is not inherited by its children, and a snapshot may refer to the region later). */
+static struct shm_region *reader(void)
+{
+	return mgr_host->shm != NULL ? mgr_host->shm : private_region;
 }
 
 static uint64_t chain_hash64(const char *p, size_t n)
@@ -84,9 +94,9 @@ static int put_blob(struct shm_region *r, const char *chain, size_t chain_len, s
 static int put(enum shm_kind kind, const char *name, const char *chain, size_t chain_len, const char *key,
 	       size_t key_len, int lazy)
 {
-	struct shm_region *r = region();
+	struct shm_region *r = writer();
 	if (r == NULL)
-		return AT_E_NOMEM;
+		return mgr_host->shm != NULL ? AT_E_PERM : AT_E_NOMEM;
 	/* The leaf's names and expiry go with the record, read once here: with them every other process indexes
 	 * it without parsing, and parses it only for a handshake that asks (sync.c). Without them (a chain that
 	 * does not parse here) the followers parse it when they read it, and say so. The intermediates go into
@@ -112,7 +122,7 @@ static int put(enum shm_kind kind, const char *name, const char *chain, size_t c
 	at_cert_info_clear(&info);
 	sk_X509_pop_free(sk, X509_free);
 	if (rc == 0 && !batching)
-		rc = mgr_sync_region(r);
+		rc = mgr_sync_region(reader());
 	return rc;
 }
 
@@ -131,7 +141,7 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 		rc = 0; /* a manager before this one published it: served already, nothing is written */
 	if (rc == 0) {
 		if (current_hash != 0 && strcmp(current_name, name) != 0 &&
-		    shm_drop(region(), SHM_CERT, current_name) == 0 && mgr_sync_region(region()) != 0)
+		    shm_drop(writer(), SHM_CERT, current_name) == 0 && mgr_sync_region(reader()) != 0)
 			at_log_debug("the cache follows the withdrawn %s at the next change", current_name);
 		snprintf(current_name, sizeof(current_name), "%s", name);
 		current_hash = h;
@@ -165,10 +175,10 @@ int mgr_withdraw_challenge(const char *sni)
 {
 	int rc = 0;
 	pthread_mutex_lock(&state_mu);
-	struct shm_region *r = region();
+	struct shm_region *r = writer();
 	if (r != NULL && shm_drop(r, SHM_CHALLENGE, sni) == 0) {
 		nchallenges--;
-		rc = mgr_sync_region(r);
+		rc = mgr_sync_region(reader());
 	}
 	pthread_mutex_unlock(&state_mu);
 	return rc;
@@ -187,11 +197,11 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 void mgr_publish_batch(int on)
 {
 	pthread_mutex_lock(&state_mu);
-	struct shm_region *r = region();
+	struct shm_region *r = writer();
 	batching = on;
 	if (r != NULL) {
 		shm_hold_wakes(r, on);
-		if (!on && mgr_sync_region(r) != 0)
+		if (!on && mgr_sync_region(reader()) != 0)
 			at_log_debug("this process's cache follows the batch at the next change");
 	}
 	pthread_mutex_unlock(&state_mu);

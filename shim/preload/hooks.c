@@ -4,6 +4,7 @@
 #include "shim/preload/clienthello.h"
 #include "shim/preload/ondemand.h"
 #include "shim/preload/real.h"
+#include "shim/shm.h"
 #include "util/err.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 int (*hooks_sync_now)(void);
 const struct shim_config *hooks_on_demand;
 struct shm_region *hooks_on_demand_region;
+struct shm_channel *hooks_on_demand_channel;
 
 /* What the host installed on a context; owned by the context through its ex_data (freed with it). */
 struct ctx_hooks {
@@ -231,7 +233,7 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 			 * threaded server's choice) does this thread wait for it. */
 			if (!hooks_on_demand || sni == addr || !ondemand_qualifies(hooks_on_demand, lower))
 				return rc;
-			ondemand_post(hooks_on_demand_region, lower);
+			ondemand_post(hooks_on_demand_channel, lower);
 			if (hooks_on_demand->on_demand_wait_s <= 0 ||
 			    (c = ondemand_wait(hooks_on_demand_region, hooks_on_demand->on_demand_wait_s, lower)) == NULL)
 				return rc;

@@ -38,10 +38,13 @@ int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg) 
 /* Called by the manager side: sync the local cache from the shared region now (set once at attach). */
 extern int (*hooks_sync_now)(void);
 
-/* On-demand issuance: the configuration (NULL: off) and the region requests are posted to; set by init.c. */
+/* On-demand issuance: the configuration (NULL: off), the region its certificates come through and the channel
+ * requests are posted to; set by init.c. */
 struct shim_config;
 struct shm_region;
+struct shm_channel;
 extern const struct shim_config *hooks_on_demand;
 extern struct shm_region *hooks_on_demand_region;
+extern struct shm_channel *hooks_on_demand_channel;
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,12 +29,22 @@ static _Thread_local int in_manager;
 static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static int attached;              /* the manager is loaded (it survives fork with the address space) */
 static _Atomic pid_t logged_pid;  /* the process that last logged "hooked" */
-static int shm_fd = -1;           /* the region's memfd (close-on-exec), kept for the life of the process;
-				   * the host may close it (close_range after start): see region_fd */
+static int shm_fd = -1;           /* the region's memfd, O_RDONLY (close-on-exec), kept for the life of the
+				   * process; the host may close it (close_range after start): see kept_fd */
 static dev_t shm_dev;             /* what shm_fd named when it was made */
 static ino_t shm_ino;
+static int chan_fd = -1;          /* the untrusted channel's memfd (read-write: every process writes it) */
+static dev_t chan_dev;
+static ino_t chan_ino;
+/* This process's writable mapping of the region, made on demand for an in-process leader (region_writable):
+ * MADV_DONTFORK, so no child inherits it. wmap_mu is a leaf lock (taken under the manager's quiesce lock). */
+static pthread_mutex_t wmap_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shm_region *wmap;
+static pid_t wmap_pid;    /* the process wmap belongs to (a fork's child has none) */
+static pid_t wmap_denied; /* the process that found it cannot reopen the region read-write */
 
 static int start_manager(void);
+static struct shm_region *region_writable(void);
 
 static const char *env(const char *name)
 {
@@ -43,6 +54,18 @@ static const char *env(const char *name)
 static void set_in_manager(int on)
 {
 	in_manager = on;
+}
+
+/* A child forked while another thread of the host held attach_mu (a threaded host making its first server
+ * context on one thread while another forks) would wait on it for ever at its own first context or manager
+ * restart: the thread holding it did not come along. No prepare handler: taking attach_mu at every fork would put
+ * it after the manager's fork locks (prepare handlers run in reverse order of registration, and the manager's are
+ * registered later, inside the attach), against the lock order. The child gets a free lock instead; if the
+ * parent was in the middle of the attach, attached is -1 in the child, which then serves the server's own
+ * certificates and follows nothing rather than hang. */
+static void attach_child(void)
+{
+	pthread_mutex_init(&attach_mu, NULL);
 }
 
 __attribute__((constructor)) static void autotls_init(void)
@@ -61,6 +84,10 @@ __attribute__((constructor)) static void autotls_init(void)
 	host.set_in_manager = set_in_manager;
 	host.refused_seen = cache_refused_seen;
 	host.start_manager = start_manager;
+	host.region_writable = region_writable;
+	if (pthread_atfork(NULL, NULL, attach_child) != 0)
+		at_log_warn("cannot register a fork handler; a host that forks while it makes its first TLS context "
+			    "may hang its child");
 	active = 1;
 }
 
@@ -118,32 +145,83 @@ static int64_t now_ms(void)
 }
 
 /*
- * A descriptor of this tree's region, to hand to a new manager process: shm_fd while it still names the memfd
- * made here (a host may have closed it, or closed it and reused the number), else the region reopened through
- * this process's own mapping (/proc/self/map_files, which the kernel lets only privileged processes open).
- * -1 when there is none. Called with attach_mu held.
+ * A descriptor of one of this tree's memfds (the region, the channel): *fd while it still names the memfd made
+ * here (a host may have closed it, or closed it and reused the number), else the memfd reopened through this
+ * process's own mapping of it (/proc/self/map_files, which the kernel lets only privileged processes open),
+ * with flags (the region: O_RDONLY, never more). -1 when there is none. Called with attach_mu held.
  */
-static int region_fd(void)
+static int kept_fd(int *fd, dev_t dev, ino_t ino, const void *map, size_t len, int flags)
 {
 	struct stat st;
-	if (shm_fd >= 0 && fstat(shm_fd, &st) == 0 && st.st_dev == shm_dev && st.st_ino == shm_ino)
-		return shm_fd;
+	if (*fd >= 0 && fstat(*fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+		return *fd;
 	char path[96];
-	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)host.shm,
-		 (unsigned long)host.shm + SHM_SIZE);
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)map, (unsigned long)map + len);
+	int r = open(path, flags | O_CLOEXEC);
+	if (r < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || st.st_dev != shm_dev || st.st_ino != shm_ino) {
-		close(fd);
+	if (fstat(r, &st) != 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(r);
 		return -1;
 	}
-	shm_fd = fd; /* the old number is the host's now: never close it */
-	return fd;
+	*fd = r; /* the old number is the host's now: never close it */
+	return r;
 }
 
-/* Starts the tree's manager process with the region's descriptor (attach_mu held). 0 or a negative error. */
-static int spawn_locked(int fd)
+/*
+ * host.region_writable: a writable mapping of the region for this process's in-process leader, or NULL when
+ * this process may not have one. It reopens the region read-write (shm_open_writable: a privileged process or
+ * the memfd's owner can; a worker running as another user cannot), maps it MADV_DONTFORK (no child of this
+ * process inherits it), and closes the descriptor at once. The manager thread calls it with its quiesce lock
+ * held, which every fork() of the host takes too (thread_life.c): no fork can copy the mapping before
+ * MADV_DONTFORK is set, nor the descriptor before it is closed. Remembered per process, refusals too.
+ */
+static struct shm_region *region_writable(void)
+{
+	struct shm_region *r = NULL;
+	pid_t me = getpid();
+	pthread_mutex_lock(&wmap_mu);
+	if (wmap != NULL && wmap_pid == me) {
+		r = wmap;
+		goto out;
+	}
+	if (host.shm == NULL || wmap_denied == me)
+		goto out;
+	wmap = NULL;
+	/* shm_fd is read without attach_mu (a leaf lock here): a stale number fails the inode check below. */
+	struct stat st;
+	int fd = shm_fd, own = 0;
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != shm_dev || st.st_ino != shm_ino) {
+		char path[96];
+		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)host.shm,
+			 (unsigned long)host.shm + SHM_SIZE);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		own = 1;
+	}
+	int rw = fd >= 0 ? shm_open_writable(fd) : -1;
+	if (own && fd >= 0)
+		close(fd);
+	void *p = rw >= 0 ? mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, rw, 0) : MAP_FAILED;
+	if (rw >= 0)
+		close(rw);
+	if (p == MAP_FAILED || madvise(p, SHM_SIZE, MADV_DONTFORK) != 0) {
+		if (p != MAP_FAILED)
+			munmap(p, SHM_SIZE);
+		wmap_denied = me;
+		goto out;
+	}
+	madvise(p, SHM_SIZE, MADV_DONTDUMP);
+	madvise(p, SHM_SIZE, MADV_NOHUGEPAGE);
+	wmap = r = p;
+	wmap_pid = me;
+out:
+	pthread_mutex_unlock(&wmap_mu);
+	return r;
+}
+
+/* Starts the tree's manager process with the region's and the channel's descriptors (attach_mu held). 0 or a
+ * negative error. */
+static int spawn_locked(int fd, int cfd)
 {
 	char path[PATH_MAX];
 	if (!may_manage())
@@ -156,7 +234,7 @@ static int spawn_locked(int fd)
 	if (config.log_sink == AT_LOG_SINK_STDERR && !tty)
 		at_log_info("autotls-manager logs to syslog (this process's stderr is no terminal); set AUTOTLS_LOG "
 			    "to a file to keep its lines with these");
-	return spawn_manager(path, fd, tty);
+	return spawn_manager(path, fd, cfd, tty);
 }
 
 /* host.start_manager: the tree's manager process died and this process claimed its restart (lead.c). */
@@ -165,8 +243,9 @@ static int start_manager(void)
 	int rc = AT_E_STATE;
 	pthread_mutex_lock(&attach_mu);
 	if (host.shm != NULL) {
-		int fd = region_fd();
-		rc = fd < 0 ? AT_E_STATE : spawn_locked(fd);
+		int fd = kept_fd(&shm_fd, shm_dev, shm_ino, host.shm, SHM_SIZE, O_RDONLY);
+		int cfd = kept_fd(&chan_fd, chan_dev, chan_ino, host.chan, CHAN_SIZE, O_RDWR);
+		rc = fd < 0 || cfd < 0 ? AT_E_STATE : spawn_locked(fd, cfd);
 	}
 	pthread_mutex_unlock(&attach_mu);
 	return rc;
@@ -193,20 +272,38 @@ void shim_on_server_ctx(void)
 			shm_dev = st.st_dev;
 			shm_ino = st.st_ino;
 		}
+		/* What the server's processes write (on-demand requests, restart claims) goes through the channel:
+		 * the region is read-only to them (shim/shm.h, shim/channel.h). */
+		if (host.shm != NULL && (chan_create(&host.chan, &chan_fd) != 0 || fstat(chan_fd, &st) != 0)) {
+			if (host.chan != NULL) {
+				munmap(host.chan, CHAN_SIZE);
+				close(chan_fd);
+				host.chan = NULL;
+				chan_fd = -1;
+			}
+			munmap(host.shm, SHM_SIZE);
+			close(shm_fd);
+			host.shm = NULL;
+			shm_fd = -1;
+		} else if (host.shm != NULL) {
+			chan_dev = st.st_dev;
+			chan_ino = st.st_ino;
+		}
 		if (host.shm == NULL) {
 			at_log_warn("cannot map the shared region; only the managing process will serve new certificates");
 		} else if (may_manage()) {
 			/* The tree waits for this start (lead.c) instead of electing an in-process leader. */
-			atomic_store(&host.shm->start_claim, 1);
-			atomic_store(&host.shm->start_at_ms, now_ms());
-			if (spawn_locked(shm_fd) == 0) {
+			atomic_store(&host.chan->start_claim, 1);
+			atomic_store(&host.chan->start_at_ms, now_ms());
+			if (spawn_locked(shm_fd, chan_fd) == 0) {
 				/* Requests are served by the tree's manager process only. */
 				if (config.on_demand) {
 					hooks_on_demand_region = host.shm;
+					hooks_on_demand_channel = host.chan;
 					hooks_on_demand = &config;
 				}
 			} else {
-				atomic_store(&host.shm->start_at_ms, 0);
+				atomic_store(&host.chan->start_at_ms, 0);
 			}
 		}
 		if (beside_me(path, sizeof(path), MANAGER_SO) == 0) {

@@ -15,14 +15,14 @@ static uint32_t fnv1a(const char *s)
 	return h;
 }
 
-void ondemand_post(struct shm_region *r, const char *name)
+void ondemand_post(struct shm_channel *r, const char *name)
 {
 	if (r == NULL)
 		return;
 	uint32_t h = fnv1a(name);
 	size_t n = strnlen(name, 255);
-	for (int k = 0; k < SHM_REQ_PROBE; k++) {
-		struct shm_request *slot = &r->req[(h + (uint32_t)k) % SHM_REQ_SLOTS];
+	for (int k = 0; k < CHAN_REQ_PROBE; k++) {
+		struct chan_request *slot = &r->req[(h + (uint32_t)k) % CHAN_REQ_SLOTS];
 		uint32_t st = atomic_load_explicit(&slot->state, memory_order_acquire);
 		if (st == 2 && strncmp(slot->name, name, 255) == 0)
 			return; /* already asked */

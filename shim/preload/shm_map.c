@@ -1,14 +1,17 @@
-/* Mapping the shared region (see shim/shm.h). */
+/* Mapping the shared region (see shim/shm.h): read-only in the server's processes, read-write in a manager. */
 #include "shim/shm.h"
 #include "util/err.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct shm_region *map(int fd)
+static struct shm_region *map(int fd, int prot)
 {
-	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	void *p = mmap(NULL, SHM_SIZE, prot, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	/* Keys live here: keep them out of core dumps. Small pages: the manager tells whether the tree still maps
@@ -17,6 +20,30 @@ static struct shm_region *map(int fd)
 	madvise(p, SHM_SIZE, MADV_DONTDUMP);
 	madvise(p, SHM_SIZE, MADV_NOHUGEPAGE);
 	return p;
+}
+
+static int reopen(int fd, int flags)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int r = open(path, flags | O_CLOEXEC);
+	return r >= 0 ? r : -errno;
+}
+
+int shm_open_writable(int fd)
+{
+	int rw = reopen(fd, O_RDWR);
+	if (rw != -EACCES)
+		return rw;
+	/* Not privileged: the memfd's owner may lift its own 0400 for the reopen (fchmod needs ownership, not
+	 * write access; anyone else gets EPERM here and stays read-only). */
+	if (fchmod(fd, 0600) != 0)
+		return -EACCES;
+	rw = reopen(fd, O_RDWR);
+	int saved = errno;
+	fchmod(fd, 0400);
+	errno = saved;
+	return rw;
 }
 
 int shm_create(struct shm_region **out, int *fd_out)
@@ -28,7 +55,7 @@ int shm_create(struct shm_region **out, int *fd_out)
 		close(fd);
 		return AT_E_IO;
 	}
-	struct shm_region *r = map(fd);
+	struct shm_region *r = map(fd, PROT_READ | PROT_WRITE);
 	if (r == NULL) {
 		close(fd);
 		return AT_E_NOMEM;
@@ -42,17 +69,31 @@ int shm_create(struct shm_region **out, int *fd_out)
 	}
 	pthread_mutexattr_destroy(&a);
 	r->magic = SHM_MAGIC;
+	munmap(r, SHM_SIZE);
+	/* From here on this process (and every process it forks) holds the region read-only: a 0400 memfd (a
+	 * memfd is 0777 by default, and anyone who holds any descriptor of it could reopen that read-write through
+	 * /proc/self/fd), an O_RDONLY descriptor, and a PROT_READ mapping of that descriptor. */
+	int ro = fchmod(fd, 0400) == 0 ? reopen(fd, O_RDONLY) : -1;
+	close(fd);
+	if (ro < 0)
+		return AT_E_IO;
+	r = map(ro, PROT_READ);
+	if (r == NULL) {
+		close(ro);
+		return AT_E_NOMEM;
+	}
 	*out = r;
-	*fd_out = fd;
+	*fd_out = ro;
 	return 0;
 }
 
 int shm_map_fd(struct shm_region **out, int fd)
 {
 	struct stat st;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size != SHM_SIZE)
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size != SHM_SIZE)
 		return AT_E_INVAL;
-	struct shm_region *r = map(fd);
+	struct shm_region *r = map(fd, (fl & O_ACCMODE) == O_RDWR ? PROT_READ | PROT_WRITE : PROT_READ);
 	if (r == NULL)
 		return AT_E_NOMEM;
 	if (r->magic != SHM_MAGIC) {

@@ -8,16 +8,21 @@
  * lock, and publishes into the tree's shared region (its memfd is the manager's fd 3).
  *
  * Detached (issue 9): the manager holds nothing of the host but what it is handed. posix_spawn starts it with
- * /dev/null on fds 0 and 1, the region on 3, the read end of a lifeline pipe on 4, and every other descriptor
- * closed (closefrom: listening sockets, configuration and log files, the caller's pipes a host left without
- * close-on-exec); fd 2 is /dev/null too unless the log goes to stderr and stderr is a terminal (a terminal holds
- * no caller's pipe open, and a person trying the shim by hand sees the manager's lines). It gets its own
- * session, default signals, and the host's environment without LD_PRELOAD. What this process spawns is only an
- * intermediate: autotls-manager forks the real manager at once and exits (autotls_manager.c), so the manager is
- * no child of the host (a master that waits for all its children, or a shell's $(...), never waits for it), and the
- * intermediate is reaped here, by the spawning thread, through a pidfd of that exact process: nothing else of
- * the host's is ever reaped, and no SIGCHLD handler is installed. The wait is bounded (the intermediate exits
- * within milliseconds, once its libraries are loaded).
+ * /dev/null on fds 0 and 1, the region on 3, the read end of a lifeline pipe on 4, the untrusted channel
+ * (shim/channel.h) on 5, and every other descriptor closed (closefrom: listening sockets, configuration and log
+ * files, the caller's pipes a host left without close-on-exec); fd 2 is /dev/null too unless the log goes to
+ * stderr and stderr is a terminal (a terminal holds no caller's pipe open, and a person trying the shim by hand
+ * sees the manager's lines). It gets its own session, default signals, and the host's environment without
+ * LD_PRELOAD. What this process spawns is only an intermediate: autotls-manager forks the real manager at once and
+ * exits (autotls_manager.c), so the manager is no child of the host (a master that waits for all its children, or
+ * a shell's $(...), never waits for it), and the intermediate is reaped here, by the spawning thread, through a
+ * pidfd of that exact process: nothing else of the host's is ever reaped, and no SIGCHLD handler is installed. The
+ * wait is bounded (the intermediate exits within milliseconds, once its libraries are loaded).
+ *
+ * The region's fd 3 is the only read-write descriptor of it, and it is opened in the spawned child (a file
+ * action reopening the read-only descriptor through /proc/self/fd, before the exec): this process never holds
+ * one, so no fork of the host's can inherit one. The memfd is 0400 (shm_map.c); this process lifts it to 0600
+ * for the spawn when it owns it (an unprivileged tree), and puts it back.
  *
  * The lifeline's write end stays open (close-on-exec) in this process and every process it forks; the manager
  * takes its end-of-file as a hint to check whether the tree still maps the region (autotls_manager.c), not as proof.
@@ -30,9 +35,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,10 +102,11 @@ static int reap_intermediate(pid_t pid)
 	return rc;
 }
 
-int spawn_manager(const char *path, int shm_fd, int keep_stderr)
+int spawn_manager(const char *path, int shm_fd, int chan_fd, int keep_stderr)
 {
 	int lifeline[2] = { -1, -1 };
-	int fd3 = -1, rc = AT_E_IO;
+	int fd3 = -1, fd5 = -1, rc = AT_E_IO;
+	char region_path[64];
 	pid_t pid = -1;
 	char *envp[MAX_ENV + 1];
 	size_t n = 0;
@@ -107,8 +115,10 @@ int spawn_manager(const char *path, int shm_fd, int keep_stderr)
 
 	/* Above 10 so that the dup2 onto 3 and 4 never meets itself (which would keep close-on-exec). */
 	fd3 = fcntl(shm_fd, F_DUPFD_CLOEXEC, 10);
-	if (fd3 < 0 || pipe2(lifeline, O_CLOEXEC) != 0)
+	fd5 = fcntl(chan_fd, F_DUPFD_CLOEXEC, 10);
+	if (fd3 < 0 || fd5 < 0 || pipe2(lifeline, O_CLOEXEC) != 0)
 		goto out;
+	snprintf(region_path, sizeof(region_path), "/proc/self/fd/%d", fd3);
 	int r = fcntl(lifeline[0], F_DUPFD_CLOEXEC, 10);
 	close(lifeline[0]);
 	lifeline[0] = r;
@@ -124,9 +134,10 @@ int spawn_manager(const char *path, int shm_fd, int keep_stderr)
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	if (!keep_stderr)
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+	posix_spawn_file_actions_addopen(&fa, 3, region_path, O_RDWR, 0);
 	posix_spawn_file_actions_adddup2(&fa, lifeline[0], 4);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	posix_spawn_file_actions_adddup2(&fa, fd5, 5);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 6);
 	posix_spawnattr_init(&attr);
 	sigset_t none, all;
 	sigemptyset(&none);
@@ -135,7 +146,11 @@ int spawn_manager(const char *path, int shm_fd, int keep_stderr)
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	char *argv[] = { "autotls-manager", NULL };
+	/* Only the owner (or a privileged process) can lift the mode; root's child opens it read-write anyway. */
+	int lifted = fchmod(fd3, 0600) == 0;
 	int src = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+	if (lifted)
+		fchmod(fd3, 0400);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (src != 0) {
@@ -154,6 +169,8 @@ int spawn_manager(const char *path, int shm_fd, int keep_stderr)
 out:
 	if (fd3 >= 0)
 		close(fd3);
+	if (fd5 >= 0)
+		close(fd5);
 	if (lifeline[0] >= 0)
 		close(lifeline[0]);
 	if (lifeline[1] >= 0)

@@ -77,10 +77,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(strcmp(cfg.domains[k], cfg.domains[i]) != 0); /* duplicates folded */
 		}
 		FUZZ_CHECK(cfg.ca != NULL);
-		FUZZ_CHECK(strncmp(cfg.ca, "https://", 8) == 0 || strncmp(cfg.ca, "http://", 7) == 0);
+		FUZZ_CHECK(strncmp(cfg.ca, "https://", 8) == 0);
 		FUZZ_CHECK(cfg.storage != NULL && cfg.storage[0] == '/');
 		FUZZ_CHECK(cfg.ca_roots == NULL || cfg.ca_roots[0] == '/');
 		FUZZ_CHECK(cfg.email == NULL || strchr(cfg.email, '@') != NULL);
+		/* AUTOTLS_CA's list: 1..SHIM_MAX_CAS URLs, the first is ca, no repeats; EAB both or neither, only for a CA
+		 * of the list; a profile is a token */
+		FUZZ_CHECK(cfg.ncas >= 1 && cfg.ncas <= SHIM_MAX_CAS && strcmp(cfg.cas[0], cfg.ca) == 0);
+		for (size_t i = 0; i < SHIM_MAX_CAS; i++) {
+			FUZZ_CHECK((cfg.eab_kid[i] == NULL) == (cfg.eab_hmac_key[i] == NULL));
+			FUZZ_CHECK(i < cfg.ncas || (cfg.cas[i] == NULL && cfg.eab_kid[i] == NULL));
+			for (size_t k = 0; i < cfg.ncas && k < i; k++)
+				FUZZ_CHECK(strcmp(cfg.cas[k], cfg.cas[i]) != 0);
+		}
+		FUZZ_CHECK(cfg.profile == NULL || (cfg.profile[0] != '\0' && strlen(cfg.profile) <= 64 &&
+						   strpbrk(cfg.profile, " ,/\n") == NULL));
 		shim_config_clear(&cfg);
 	} else {
 		FUZZ_CHECK(cfg.ndomains == 0 && cfg.ca == NULL && cfg.storage == NULL);

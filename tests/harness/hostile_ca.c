@@ -49,6 +49,7 @@ struct hostile_ca {
 	unsigned generation;       /* bumped by set_mode: a drip from an earlier case stops */
 	struct hostile_counts counts;
 	long hold_ms;              /* HC_HOLD_PROCESSING */
+	long hold_retry_after_s;   /* HC_HOLD_PROCESSING: the Retry-After of a held poll */
 	long long finalized_ms;    /* monotonic ms of the mode's first finalize, 0 before */
 	int authz_invalid;         /* HC_AUTHZ_FAILS: the current order's authorization failed */
 	char *chain_pem;           /* the last good chain issued (leaf, CA) */
@@ -541,7 +542,9 @@ static int on_order_poll(struct conn *c, enum hostile_mode m)
 	url(fin, sizeof(fin), c->h, "/finalize/1");
 	url(cert, sizeof(cert), c->h, "/cert/1");
 	int held = 0, invalid = 0;
+	char ra[48];
 	pthread_mutex_lock(&c->h->lock);
+	snprintf(ra, sizeof(ra), "Retry-After: %ld\r\n", c->h->hold_retry_after_s);
 	if (m == HC_HOLD_PROCESSING)
 		held = c->h->finalized_ms == 0 || mono_ms() - c->h->finalized_ms < c->h->hold_ms;
 	invalid = m == HC_AUTHZ_FAILS && c->h->authz_invalid;
@@ -550,7 +553,7 @@ static int on_order_poll(struct conn *c, enum hostile_mode m)
 		snprintf(body, sizeof(body), "{\"status\":\"%s\",\"finalize\":\"%s\",\"authorizations\":[\"%s/authz/1\"]}",
 			 invalid ? "invalid" : "pending", fin, c->h->base);
 	else if (m == HC_HOLD_PROCESSING && held)
-		return reply_json(c, 200, "{\"status\":\"processing\"}", "Retry-After: 1\r\n");
+		return reply_json(c, 200, "{\"status\":\"processing\"}", ra);
 	else if (m == HC_ENDLESS_PROCESSING)
 		snprintf(body, sizeof(body), "{\"status\":\"processing\",\"finalize\":\"%s\"}", fin);
 	else
@@ -827,6 +830,7 @@ int hostile_ca_start(struct hostile_ca **out, const char *workdir)
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
 	h->hold_ms = 3000;
+	h->hold_retry_after_s = 1;
 	h->fd = h->fd2 = -1;
 	h->wake[0] = h->wake[1] = -1;
 	{
@@ -880,6 +884,13 @@ void hostile_ca_set_hold_ms(struct hostile_ca *h, long ms)
 {
 	pthread_mutex_lock(&h->lock);
 	h->hold_ms = ms;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void hostile_ca_set_hold_retry_after(struct hostile_ca *h, long s)
+{
+	pthread_mutex_lock(&h->lock);
+	h->hold_retry_after_s = s;
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -35,7 +35,8 @@ enum hostile_mode {
 	HC_HUGE_PROBLEM,       /* newOrder: 400 problem+json, a 100 KB detail with control characters */
 	HC_PROBLEM_CONTROL,    /* newOrder: 400 problem+json, a 20 KB detail with control characters (parses) */
 	/* Not hostile, but what CAs do in production (issue 15): */
-	HC_HOLD_PROCESSING,    /* the order stays "processing" (Retry-After: 1) for hold_ms after the first finalize */
+	HC_HOLD_PROCESSING,    /* the order stays "processing" (Retry-After: 1, or as set) for hold_ms after the first
+			        * finalize */
 	HC_CLOCK_AHEAD,        /* the CA's clock is an hour ahead: Date headers, and notBefore a minute before its now */
 	HC_AUTHZ_FAILS,        /* newOrder: "pending", the authorization pending with http-01, dns-01 and tls-alpn-01;
 			        * a challenge answered turns it (and the order) invalid, as a validation that fails */
@@ -70,6 +71,9 @@ void hostile_ca_set_mode(struct hostile_ca *h, enum hostile_mode mode);
 
 /* HC_HOLD_PROCESSING: how long the order stays "processing" after the first finalize of the mode (default 3 s). */
 void hostile_ca_set_hold_ms(struct hostile_ca *h, long ms);
+
+/* HC_HOLD_PROCESSING: the Retry-After (seconds) of an order poll answered "processing" (default 1). */
+void hostile_ca_set_hold_retry_after(struct hostile_ca *h, long s);
 
 void hostile_ca_counts(struct hostile_ca *h, struct hostile_counts *out);
 

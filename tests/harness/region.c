@@ -3,38 +3,70 @@
 #include "tests/harness/proc.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct shm_region *harness_region_of(pid_t pid)
+/* An fd of pid's memfd named exactly name (readlink "/memfd:<name> (deleted)"), opened with flags; -1. */
+static int memfd_of(pid_t pid, const char *name, int flags)
 {
-	char dir[64], path[320], target[256];
+	char dir[64], path[320], target[256], want[128];
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof(want), "/memfd:%s (deleted)", name);
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	void *p = MAP_FAILED;
-	while (d && p == MAP_FAILED && (de = readdir(d)) != NULL) {
+	int fd = -1;
+	while (d && fd < 0 && (de = readdir(d)) != NULL) {
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (strncmp(target, "/memfd:autotls", 14) != 0)
+		if (strcmp(target, want) != 0)
 			continue;
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-			close(fd);
+		fd = open(path, flags | O_CLOEXEC);
+		if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_RDWR) {
+			/* Not root: the memfd's owner lifts its 0400 for the reopen, as shim/preload/shm_map.c does. */
+			int ro = open(path, O_RDONLY | O_CLOEXEC);
+			char self[64];
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", ro);
+			if (ro >= 0 && fchmod(ro, 0600) == 0) {
+				fd = open(self, flags | O_CLOEXEC);
+				fchmod(ro, 0400);
+			}
+			if (ro >= 0)
+				close(ro);
 		}
 	}
 	if (d)
 		closedir(d);
+	return fd;
+}
+
+struct shm_region *harness_region_of(pid_t pid)
+{
+	int fd = memfd_of(pid, "autotls", O_RDWR);
+	if (fd < 0)
+		return NULL;
+	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct shm_channel *harness_channel_of(pid_t pid)
+{
+	int fd = memfd_of(pid, "autotls-chan", O_RDWR);
+	if (fd < 0)
+		return NULL;
+	void *p = mmap(NULL, CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -44,10 +76,10 @@ static void wake_all(_Atomic uint32_t *word, int n)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
-int harness_region_post_raw(struct shm_region *r, const char name[256])
+int harness_channel_post_raw(struct shm_channel *r, const char name[256])
 {
 	for (int tries = 0; tries < 10000; tries++) {
-		for (int i = 0; i < SHM_REQ_SLOTS; i++) {
+		for (int i = 0; i < CHAN_REQ_SLOTS; i++) {
 			uint32_t free_state = 0;
 			if (!atomic_compare_exchange_strong(&r->req[i].state, &free_state, 1))
 				continue;
@@ -61,12 +93,12 @@ int harness_region_post_raw(struct shm_region *r, const char name[256])
 	return -1;
 }
 
-int harness_region_post(struct shm_region *r, const char *name)
+int harness_channel_post(struct shm_channel *r, const char *name)
 {
 	char raw[256];
 	memset(raw, 0, sizeof(raw));
 	snprintf(raw, sizeof(raw), "%s", name);
-	return harness_region_post_raw(r, raw);
+	return harness_channel_post_raw(r, raw);
 }
 
 void harness_region_leave_mid_write(struct shm_region *r)

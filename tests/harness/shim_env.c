@@ -6,6 +6,7 @@
  */
 #include "tests/harness/shim_env.h"
 #include "tests/harness/files.h"
+#include "tests/harness/libcopy.h"
 #include "tests/harness/proc.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@ int shim_env_pebble_tls_port, shim_env_pebble_http_port;
 const char *shim_env_extra[4];
 const struct pebble_opts *shim_env_pebble_opts;
 const char *shim_env_dir_tag;
+const char *shim_env_lib;
 long shim_env_backoff_scale = 60;
 
 int shim_env_prepare(struct shim_env *e, enum server_kind kind)
@@ -31,7 +33,9 @@ int shim_env_prepare(struct shim_env *e, enum server_kind kind)
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	harness_ignore_sigpipe();
-	if (harness_shim_lib_path(e->lib, sizeof(e->lib)) != 0)
+	if (shim_env_lib != NULL)
+		snprintf(e->lib, sizeof(e->lib), "%s", shim_env_lib);
+	else if (harness_shim_lib_for_servers(e->lib, sizeof(e->lib)) != 0)
 		return -1;
 	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 150)
 		tmp = "/tmp";

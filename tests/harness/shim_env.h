@@ -1,7 +1,7 @@
 /*
  * The environment of a shim scenario (test_3xx, 4xx, 5xx): a Pebble whose tlsPort is the port the server under
  * test listens on, a folder for the server's config, the shim's store and its log, and the environment that
- * puts $BUILD/libautotls.so under the server:
+ * puts $BUILD/libautotls.so (or its copy: libcopy.h) under the server:
  *   LD_PRELOAD=<abs>/build/libautotls.so AUTOTLS_DOMAINS=a.example.test AUTOTLS_CA=<directory>
  *   AUTOTLS_CA_ROOTS=<Pebble's API root> AUTOTLS_STORAGE=<dir>/store AUTOTLS_LOG=<dir>/autotls.log
  *   AUTOTLS_LOG_LEVEL=debug AUTOTLS_HTTP_PORT=<Pebble's httpPort>
@@ -54,6 +54,9 @@ extern const char *shim_env_extra[4];
 /* Pebble's options for the next prepare (NULL: from the knobs above, authz_reuse -1); tlsPort is the server's
  * port all the same. */
 extern const struct pebble_opts *shim_env_pebble_opts;
+/* The preload the next prepare puts under the server (NULL: $BUILD/libautotls.so, or its copy when the build
+ * folder is private: libcopy.h); an absolute path, e.g. an installed copy (test_700). */
+extern const char *shim_env_lib;
 /* The folder is <TMPDIR>/autotls-<tag>-<kind>-XXXXXX (NULL: "shim"). */
 extern const char *shim_env_dir_tag;
 /* AUTOTLS_TEST_BACKOFF_SCALE for the next shim_env_prepare_fault (0: not set): a divisor for the retry delays.

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -194,6 +195,9 @@ int tls_client_handshake_fd(int fd, const char *sni, const char *alpn, int versi
 				snprintf(res->serial, sizeof(res->serial), "%s", hex);
 			OPENSSL_free(hex);
 			BN_free(bn);
+			struct tm na;
+			if (ASN1_TIME_to_tm(X509_get0_notAfter(peer), &na) == 1)
+				res->not_after = (long long)timegm(&na);
 			ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
 			int pos = oid ? X509_get_ext_by_OBJ(peer, oid, -1) : -1;
 			res->acme_identifier = pos >= 0 && X509_EXTENSION_get_critical(X509_get_ext(peer, pos));

@@ -24,6 +24,7 @@ struct tls_client_result {
 	char version[16];    /* "TLSv1.2", "TLSv1.3" */
 	long verify_result;  /* X509_V_OK when verified */
 	char serial[80];
+	long long not_after;  /* the peer certificate's notAfter, Unix seconds */
 	int acme_identifier;  /* the peer certificate carries the critical id-pe-acmeIdentifier (RFC 8737) */
 };
 

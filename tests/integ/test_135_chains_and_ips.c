@@ -3,51 +3,23 @@
  * name, against a Pebble that offers one alternate root; and IP identifiers (RFC 8738) through HTTP-01 and
  * TLS-ALPN-01 (whose validation SNI is the reverse name).
  */
-#include "tests/harness/fetch.h"
 #include "tests/harness/issue_env.h"
+#include "tests/harness/pebble_roots.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
 #include <limits.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static struct issue_env env;
 
-/* The subject CN of the PEM certificate at url (Pebble's management API). */
-static int root_cn(const char *url, char *cn, size_t size, char *file, size_t fsize, int idx)
-{
-	char *body = NULL;
-	size_t len = 0;
-	long status = 0;
-	if (harness_fetch(&status, &body, &len, "GET", url, env.p.api_root_file, NULL, 5000) != 0 || status != 200)
-		return -1;
-	BIO *b = BIO_new_mem_buf(body, (int)len);
-	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	int rc = x && X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, (int)size) > 0 ? 0 : -1;
-	snprintf(file, fsize, "%s/root-%d.pem", env.p.workdir, idx);
-	FILE *f = fopen(file, "w");
-	if (f) {
-		fwrite(body, 1, len, f);
-		fclose(f);
-	} else {
-		rc = -1;
-	}
-	X509_free(x);
-	BIO_free(b);
-	free(body);
-	return rc;
-}
-
 static void preferred_chain(void)
 {
-	char url[256], cn0[256], cn1[256], f0[PATH_MAX + 32], f1[PATH_MAX + 32];
-	snprintf(url, sizeof(url), "%s/roots/0", env.p.mgmt_url);
-	REQUIRE(root_cn(url, cn0, sizeof(cn0), f0, sizeof(f0), 0) == 0);
-	snprintf(url, sizeof(url), "%s/roots/1", env.p.mgmt_url);
-	REQUIRE(root_cn(url, cn1, sizeof(cn1), f1, sizeof(f1), 1) == 0);
+	char cn0[256], cn1[256], f0[PATH_MAX + 32], f1[PATH_MAX + 32];
+	REQUIRE(pebble_root(&env.p, 0, f0, sizeof(f0), cn0, sizeof(cn0)) == 0);
+	REQUIRE(pebble_root(&env.p, 1, f1, sizeof(f1), cn1, sizeof(cn1)) == 0);
 	CHECK(strcmp(cn0, cn1) != 0);
 
 	for (int want = 0; want < 2; want++) {

@@ -1,12 +1,12 @@
 /*
  * The tree's manager process is detached from the host (issue 9, acceptance 1). nginx daemonising under the
- * preload, started the way `x=$(nginx ...)` starts it (stdout and stderr a pipe the caller reads to its end):
- * the caller's read ends in under a second, as it does without the preload, because autotls-manager holds
- * nothing of the host's: fds 0-2 are /dev/null, 3 is the region, 4 the lifeline, and no other descriptor is
- * one nginx has (no listening socket, no error.log, no nginx.conf, not the caller's pipe), except the shim's
- * own log file, which the manager opens itself. Its parent is not nginx (its intermediate exited; orphans come
- * to this test, a subreaper), and it is in a session of its own.
- * It still manages: the stored certificate is served, and when nginx stops the manager exits.
+ * preload, started the way `x=$(nginx ...)` starts it (stdout and stderr a pipe the caller reads to its end): the
+ * caller's read ends in under a second, as it does without the preload, because autotls-manager holds nothing of
+ * the host's: fds 0-2 are /dev/null, 3 is the region, 4 the lifeline, 5 the untrusted channel, and no other
+ * descriptor is one nginx has (no listening socket, no error.log, no nginx.conf, not the caller's pipe), except
+ * the shim's own log file, which the manager opens itself. Its parent is not nginx (its intermediate exited;
+ * orphans come to this test, a subreaper), and it is in a session of its own. It still manages: the stored
+ * certificate is served, and when nginx stops the manager exits.
  */
 #include "tests/harness/procfs.h"
 #include "tests/harness/pebble.h"
@@ -70,9 +70,11 @@ static void check_manager_fd(int fd, const char *target, void *arg)
 	if (fd <= 2)
 		ok = strcmp(target, "/dev/null") == 0;
 	else if (fd == 3)
-		ok = strncmp(target, "/memfd:autotls", 14) == 0;
+		ok = strcmp(target, "/memfd:autotls (deleted)") == 0;
 	else if (fd == 4)
 		ok = strncmp(target, "pipe:", 5) == 0 && strcmp(target, c->capture) != 0;
+	else if (fd == 5) /* the untrusted channel (shim/channel.h), handed like the region */
+		ok = strcmp(target, "/memfd:autotls-chan (deleted)") == 0;
 	else
 		ok = strcmp(target, c->log) == 0 || !fdset_has(c->host, target);
 	ok = ok && strcmp(target, c->capture) != 0;

@@ -2,10 +2,10 @@
  * On-demand issuance when the request ring is untrusted and the table is under pressure (issue 9), under
  * `openssl s_server` with AUTOTLS_ON_DEMAND=1, AUTOTLS_ALLOW=*.od.example.test and an ask URL that allows names
  * starting with "yes":
- *   - any process of the server can write into the region's request ring (a worker as www-data included), so
- *     this test writes into it itself, through the server's own memfd: names outside the allowlist (one the ask
- *     URL would allow), upper case, unterminated, an address, localhost. The manager checks each again and
- *     orders nothing, nor asks the URL about them;
+ *   - any process of the server can write into the untrusted channel's request ring (a worker as www-data
+ *     included), so this test writes into it itself, through the server's own memfd: names outside the
+ *     allowlist (one the ask URL would allow), upper case, unterminated, an address, localhost. The manager
+ *     checks each again and orders nothing, nor asks the URL about them;
  *   - an issued name survives 10,000 names the ask URL refuses (more than the table forgets: 4,096) and is
  *     renewed before its 90-second certificate runs out, every handshake for it verified meanwhile;
  *   - once renewed, nothing is published again while nothing changes (three renewal sweeps; the tests' scale of
@@ -34,7 +34,7 @@
 
 static struct shim_env env;
 static struct harness_ask ask;
-static struct shm_region *region; /* the server's region, mapped here read-write */
+static struct shm_channel *channel; /* the server's request channel, mapped here read-write */
 static char serial0[80];
 
 /* A handshake for name verified against Pebble's root; its serial into serial (80 bytes). 0 or -1. */
@@ -53,13 +53,13 @@ static void ring_garbage_orders_nothing(void)
 	char raw[256];
 	int orders = pebble_count_orders(&env.p);
 	int ignored = shim_log_count(&env, "a request outside the policy was ignored", NULL);
-	CHECK_OK(harness_region_post(region, "yes-outside.example.com")); /* the ask URL would allow it; the allowlist does not */
-	CHECK_OK(harness_region_post(region, "YES2.od.example.test"));
-	CHECK_OK(harness_region_post(region, "yes3..od.example.test"));
-	CHECK_OK(harness_region_post(region, "localhost"));
-	CHECK_OK(harness_region_post(region, "10.0.0.1"));
+	CHECK_OK(harness_channel_post(channel, "yes-outside.example.com")); /* the ask URL would allow it; the allowlist does not */
+	CHECK_OK(harness_channel_post(channel, "YES2.od.example.test"));
+	CHECK_OK(harness_channel_post(channel, "yes3..od.example.test"));
+	CHECK_OK(harness_channel_post(channel, "localhost"));
+	CHECK_OK(harness_channel_post(channel, "10.0.0.1"));
 	memset(raw, 'y', sizeof(raw)); /* no NUL at all */
-	CHECK_OK(harness_region_post_raw(region, raw));
+	CHECK_OK(harness_channel_post_raw(channel, raw));
 	for (int i = 0; i < 40 && shim_log_count(&env, "a request outside the policy was ignored", NULL) < ignored + 6; i++)
 		harness_sleep_ms(100);
 	harness_sleep_ms(500);
@@ -87,7 +87,7 @@ static void issued_name_survives_refused_flood(void)
 	int posted = 0;
 	for (int i = 0; i < FLOOD; i++) {
 		snprintf(name, sizeof(name), "no%d.od.example.test", i);
-		posted += harness_region_post(region, name) == 0;
+		posted += harness_channel_post(channel, name) == 0;
 	}
 	/* The manager asks the URL about each; wait until it has (or the certificate would be half gone). */
 	while (harness_ask_count(&ask, "no9999.od.example.test") == 0 && harness_now_ms() - issued_at < 60000)
@@ -137,7 +137,7 @@ int main(void)
 	shim_env_extra[2] = ask.env;
 	shim_env_extra[3] = "AUTOTLS_TEST_BACKOFF_SCALE=10";
 	if (shim_env_start(&env, SERVER_S_SERVER) != 0 || shim_wait_verified(&env, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0 ||
-	    (region = harness_region_of(env.srv.pid)) == NULL) {
+	    (channel = harness_channel_of(env.srv.pid)) == NULL) {
 		printf("FAIL %s:setup\n", __FILE__);
 		shim_env_dump(&env);
 		shim_env_stop(&env);
@@ -149,7 +149,7 @@ int main(void)
 	RUN(idle_nothing_republished);
 	if (test_failed_total)
 		shim_env_dump(&env);
-	munmap(region, SHM_SIZE);
+	munmap(channel, CHAN_SIZE);
 	shim_env_stop(&env);
 	harness_ask_stop(&ask);
 	return TEST_EXIT();

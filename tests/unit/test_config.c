@@ -67,6 +67,21 @@ static void good_values(void)
 	shim_config_clear(&cfg);
 }
 
+/* Spaces around a comma are fine; a space inside a name is refused (bad_values_name_the_variable). */
+static void domains_spaces_around_commas(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "  a.test ,b.test , c.test  ", "AUTOTLS_STORAGE", "/x", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.ndomains, ==, 3);
+	CHECK_STR(cfg.domains[0], "a.test");
+	CHECK_STR(cfg.domains[1], "b.test");
+	CHECK_STR(cfg.domains[2], "c.test");
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+}
+
 static void defaults(void)
 {
 	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
@@ -113,6 +128,35 @@ static void dns_values(void)
 	CHECK_STR(cfg.dns_resolver, "2001:db8::53");
 	CHECK_INT(cfg.dns_resolver_port, ==, 5353);
 	shim_config_clear(&cfg);
+}
+
+/* AUTOTLS_HOOK: an executable's absolute path; the time limit 30 s unless AUTOTLS_HOOK_TIMEOUT says otherwise. A
+ * bad value's line names the variable and the fix. */
+static void hook_values(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_HOOK", "/bin/true",
+			    "AUTOTLS_HOOK_TIMEOUT", "5", NULL };
+	const char *d[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
+	const char *bad[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_HOOK", "hook.sh", NULL };
+	const char *badt[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_HOOK_TIMEOUT",
+			       "0", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.hook, "/bin/true");
+	CHECK_INT(cfg.hook_timeout_s, ==, 5);
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+	REQUIRE(read_with(d, &cfg, log, sizeof(log)) == 0);
+	CHECK(cfg.hook == NULL);
+	CHECK_INT(cfg.hook_timeout_s, ==, 30);
+	shim_config_clear(&cfg);
+	CHECK_INT(read_with(bad, &cfg, log, sizeof(log)), ==, AT_E_INVAL);
+	CHECK(strstr(log, "AUTOTLS_HOOK: \"hook.sh\" is not an absolute path to an executable file; give the full "
+			  "path") != NULL);
+	CHECK_INT(read_with(badt, &cfg, log, sizeof(log)), ==, AT_E_INVAL);
+	CHECK(strstr(log, "AUTOTLS_HOOK_TIMEOUT: \"0\" is not a number of seconds (the hook's time limit) from 1 "
+			  "to 3600") != NULL);
 }
 
 static void unset_is_silent(void)
@@ -203,7 +247,11 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_DOMAINS", "../etc" },
 		{ "AUTOTLS_DOMAINS", "a b,,c/d" },
 		{ "AUTOTLS_DOMAINS", "," },
+		{ "AUTOTLS_DOMAINS", "bad domain" },
+		{ "AUTOTLS_DOMAINS", "a.test, bad domain ,b.test" },
 		{ "AUTOTLS_CA", "ftp://ca.test/dir" },
+		{ "AUTOTLS_CA", "http://ca.test/dir" }, /* RFC 8555 section 6.1: HTTPS only */
+		{ "AUTOTLS_CA", "HTTP://ca.test/dir" },
 		{ "AUTOTLS_CA_ROOTS", "relative/roots.pem" },
 		{ "AUTOTLS_EMAIL", "not-an-address" },
 		{ "AUTOTLS_EMAIL", "a@b.c,d@e.f" },
@@ -233,6 +281,14 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_DNS_HOOK", "/nonexistent/autotls-hook" },
 		{ "AUTOTLS_DNS_HOOK", "/etc/passwd" },   /* not executable */
 		{ "AUTOTLS_DNS_HOOK", "/tmp" },          /* not a file */
+		{ "AUTOTLS_HOOK", "hook.sh" },
+		{ "AUTOTLS_HOOK", "/nonexistent/autotls-event-hook" },
+		{ "AUTOTLS_HOOK", "/etc/passwd" },       /* not executable */
+		{ "AUTOTLS_HOOK", "/tmp" },              /* not a file */
+		{ "AUTOTLS_HOOK_TIMEOUT", "0" },
+		{ "AUTOTLS_HOOK_TIMEOUT", "3601" },
+		{ "AUTOTLS_HOOK_TIMEOUT", "30s" },
+		{ "AUTOTLS_HOOK_TIMEOUT", "-1" },
 		{ "AUTOTLS_DNS_RESOLVER", "dns.example.com:53" },
 		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:" },
 		{ "AUTOTLS_DNS_RESOLVER", "127.0.0.1:70000" },
@@ -276,13 +332,84 @@ static void bad_values_name_the_variable(void)
 	}
 }
 
+/* AUTOTLS_CA as a list, the EAB settings of each CA, AUTOTLS_PROFILE, AUTOTLS_PREFERRED_CHAIN. */
+static void ca_values(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x",
+			    "AUTOTLS_CA", "https://one.test/dir, https://two.test/dir,https://three.test/d",
+			    "AUTOTLS_EAB_KID", "kid-1", "AUTOTLS_EAB_HMAC_KEY", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+			    "AUTOTLS_EAB_KID_3", "k3", "AUTOTLS_EAB_HMAC_KEY_3", "c2VjcmV0LWJ5dGVzIQ",
+			    "AUTOTLS_PROFILE", "shortlived", "AUTOTLS_PREFERRED_CHAIN", "ISRG Root X2", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.ncas, ==, 3);
+	CHECK_STR(cfg.ca, "https://one.test/dir");
+	CHECK_STR(cfg.cas[0], "https://one.test/dir");
+	CHECK_STR(cfg.cas[1], "https://two.test/dir");
+	CHECK_STR(cfg.cas[2], "https://three.test/d");
+	CHECK_STR(cfg.eab_kid[0], "kid-1");
+	CHECK(cfg.eab_kid[1] == NULL && cfg.eab_hmac_key[1] == NULL);
+	CHECK_STR(cfg.eab_kid[2], "k3");
+	CHECK_STR(cfg.eab_hmac_key[2], "c2VjcmV0LWJ5dGVzIQ");
+	CHECK_STR(cfg.profile, "shortlived");
+	CHECK_STR(cfg.preferred_chain, "ISRG Root X2");
+	CHECK_INT(count_lines(log), ==, 0);
+	shim_config_clear(&cfg);
+
+	/* One URL, no EAB: the list of one. */
+	const char *one[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
+	REQUIRE(read_with(one, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.ncas, ==, 1);
+	CHECK_STR(cfg.cas[0], SHIM_DEFAULT_CA);
+	CHECK(cfg.eab_kid[0] == NULL && cfg.profile == NULL && cfg.preferred_chain == NULL);
+	shim_config_clear(&cfg);
+
+	/* Each bad value: one line naming the setting, no secret in it. */
+	static const struct {
+		const char *var, *value, *var2, *value2;
+	} t[] = {
+		{ "AUTOTLS_CA", "https://a.test/dir,ftp://b.test/dir", NULL, NULL },
+		{ "AUTOTLS_CA", "https://a.test/dir,https://a.test/dir", NULL, NULL },
+		{ "AUTOTLS_CA", "https://a.test/1,https://a.test/2,https://a.test/3,https://a.test/4,https://a.test/5",
+		  NULL, NULL },
+		{ "AUTOTLS_CA", " , ", NULL, NULL },
+		{ "AUTOTLS_CA", "https://", NULL, NULL },
+		{ "AUTOTLS_EAB_KID", "kid-1", NULL, NULL },                                  /* without the key */
+		{ "AUTOTLS_EAB_HMAC_KEY", "c2VjcmV0LWJ5dGVzIQ", NULL, NULL },              /* without the kid */
+		{ "AUTOTLS_EAB_HMAC_KEY", "c2VjcmV0LWJ5dGVzIQ*", "AUTOTLS_EAB_KID", "kid-1" }, /* not base64url */
+		{ "AUTOTLS_EAB_HMAC_KEY", "c2VjcmV0 LWJ5dGVzIQ", "AUTOTLS_EAB_KID", "kid-1" },  /* a space */
+		{ "AUTOTLS_EAB_HMAC_KEY", "c2VjcmV0", "AUTOTLS_EAB_KID", "kid-1" },         /* 6 bytes: too short */
+		{ "AUTOTLS_EAB_KID", "kid 1", "AUTOTLS_EAB_HMAC_KEY", "c2VjcmV0LWJ5dGVzIQ" },
+		{ "AUTOTLS_EAB_KID_2", "kid-2", "AUTOTLS_EAB_HMAC_KEY_2", "c2VjcmV0LWJ5dGVzIQ" }, /* one CA only */
+		{ "AUTOTLS_PROFILE", "short lived", NULL, NULL },
+		{ "AUTOTLS_PROFILE", "x/y", NULL, NULL },
+		{ "AUTOTLS_PREFERRED_CHAIN", "ISRG\nRoot", NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *x[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", t[i].var, t[i].value,
+				    t[i].var2, t[i].value2, NULL };
+		int rc = read_with(x, &cfg, log, sizeof(log));
+		CHECK_INT(rc, ==, AT_E_INVAL);
+		CHECK_INT(cfg.active, ==, 0);
+		if (strstr(log, t[i].var) == NULL || count_lines(log) != 1)
+			fprintf(stderr, "  %s logged: %s\n", t[i].var, log);
+		CHECK(strstr(log, t[i].var) != NULL);
+		CHECK_INT(count_lines(log), ==, 1);
+		CHECK(strstr(log, "c2VjcmV0") == NULL);
+	}
+}
+
 int main(void)
 {
 	RUN(good_values);
+	RUN(domains_spaces_around_commas);
 	RUN(defaults);
 	RUN(dns_values);
 	RUN(dns_update_values);
+	RUN(hook_values);
 	RUN(unset_is_silent);
+	RUN(ca_values);
 	RUN(bad_values_name_the_variable);
 	return TEST_EXIT();
 }

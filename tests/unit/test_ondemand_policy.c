@@ -2,7 +2,7 @@
 #include "shim/config.c" /* the preload's own files: not in the core archive */
 #include "shim/ondemand_policy.c"
 #include "shim/preload/ondemand.c"
-#include "shim/shm.c"
+#include "shim/channel.c"
 #include "tests/test.h"
 
 #include <stdlib.h>
@@ -53,13 +53,13 @@ static void allow_patterns(void)
 
 static void ring_dedupes_and_drops(void)
 {
-	struct shm_region *r = calloc(1, sizeof(*r));
+	struct shm_channel *r = calloc(1, sizeof(*r));
 	REQUIRE(r != NULL);
 	char name[256];
 	ondemand_post(r, "a.example.com");
 	ondemand_post(r, "a.example.com"); /* already asked */
 	int n = 0;
-	while (shm_take_request(r, name) == 0)
+	while (chan_take_request(r, name) == 0)
 		n++;
 	CHECK_INT(n, ==, 1);
 	/* More distinct names than slots: some are dropped, none is torn, the ring never overflows. */
@@ -69,11 +69,32 @@ static void ring_dedupes_and_drops(void)
 		ondemand_post(r, buf);
 	}
 	n = 0;
-	while (shm_take_request(r, name) == 0) {
+	while (chan_take_request(r, name) == 0) {
 		CHECK(strncmp(name, "n", 1) == 0 && strstr(name, ".example.com") != NULL);
 		n++;
 	}
-	CHECK(n > 0 && n <= SHM_REQ_SLOTS);
+	CHECK(n > 0 && n <= CHAN_REQ_SLOTS);
+	free(r);
+}
+
+/* What any process of the server may leave in the channel: states that mean nothing, names with no NUL. The
+ * manager's take copies only ready slots, always NUL-terminated, and frees them. */
+static void ring_garbage_is_contained(void)
+{
+	struct shm_channel *r = calloc(1, sizeof(*r));
+	REQUIRE(r != NULL);
+	for (int i = 0; i < CHAN_REQ_SLOTS; i++) {
+		atomic_store(&r->req[i].state, (uint32_t)(i % 3 == 0 ? 2 : 0xdead0000u + (uint32_t)i));
+		memset(r->req[i].name, 'A' + i % 26, sizeof(r->req[i].name));
+	}
+	char name[256];
+	int n = 0;
+	while (chan_take_request(r, name) == 0) {
+		CHECK_INT((int)strlen(name), ==, 255);
+		n++;
+	}
+	CHECK_INT(n, ==, (CHAN_REQ_SLOTS + 2) / 3);
+	CHECK_INT(chan_take_request(r, name), ==, AT_E_NOTFOUND);
 	free(r);
 }
 
@@ -82,5 +103,6 @@ int main(void)
 	RUN(qualification_table);
 	RUN(allow_patterns);
 	RUN(ring_dedupes_and_drops);
+	RUN(ring_garbage_is_contained);
 	return TEST_EXIT();
 }

@@ -3,14 +3,32 @@
  * unchanged record is not written again; a full heap half is compacted without new versions; a new writer
  * adopts what is there; a directory scribbled on is refused; a write that never ends (a writer killed in it)
  * makes a reader give up within a bounded wait instead of spinning; records round-trip and a malformed record
- * is refused.
+ * is refused. The server's view of the region is read-only and cannot be made writable (issue 9, item 3): the
+ * writer's side writes through a view of its own; the channel cannot be truncated under the manager.
  */
+#include "shim/channel.c"
 #include "shim/preload/shm_map.c" /* the preload's own files: not in the core archive */
 #include "shim/shm.c"
 #include "shim/shm_dir.c"
 #include "tests/test.h"
 #include "util/buf.h"
 #include "util/clock.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+/* A manager's read-write view of the region whose read-only descriptor is fd (the test runs as the memfd's
+ * owner, or as root). */
+static struct shm_region *writer_of(int fd)
+{
+	struct shm_region *w = NULL;
+	int rw = shm_open_writable(fd);
+	if (rw < 0 || shm_map_fd(&w, rw) != 0)
+		w = NULL;
+	if (rw >= 0)
+		close(rw);
+	return w;
+}
 
 /* The changes a follower that knows versions known[0..nknown) would read (copied into *c). */
 static size_t changes(struct shm_region *r, uint64_t *known, size_t nknown, struct shm_changes *c)
@@ -28,8 +46,9 @@ static size_t changes(struct shm_region *r, uint64_t *known, size_t nknown, stru
 static void put_then_read_only_what_changed(void)
 {
 	int fd = -1;
-	struct shm_region *r = NULL;
-	REQUIRE(shm_create(&r, &fd) == 0);
+	struct shm_region *r = NULL, *ro = NULL;
+	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
 	struct shm_changes c;
 	uint64_t known[8] = { 0 };
 	CHECK_INT(shm_read_changes(r, known, 8, 0, &c), ==, AT_E_NOTFOUND);
@@ -96,6 +115,7 @@ static void put_then_read_only_what_changed(void)
 	shm_changes_free(&c);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
 	munmap(r, SHM_SIZE);
+	munmap(ro, SHM_SIZE);
 	close(fd);
 }
 
@@ -104,8 +124,9 @@ static void put_then_read_only_what_changed(void)
 static void a_full_half_is_compacted_not_reparsed(void)
 {
 	int fd = -1;
-	struct shm_region *r = NULL;
-	REQUIRE(shm_create(&r, &fd) == 0);
+	struct shm_region *r = NULL, *ro = NULL;
+	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
 	size_t big = 8u << 20;
 	char *chain = calloc(1, big);
 	REQUIRE(chain != NULL);
@@ -138,6 +159,7 @@ static void a_full_half_is_compacted_not_reparsed(void)
 	free(chain);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
 	munmap(r, SHM_SIZE);
+	munmap(ro, SHM_SIZE);
 	close(fd);
 }
 
@@ -146,8 +168,9 @@ static void a_full_half_is_compacted_not_reparsed(void)
 static void a_new_writer_adopts_the_records(void)
 {
 	int fd = -1;
-	struct shm_region *r = NULL;
-	REQUIRE(shm_create(&r, &fd) == 0);
+	struct shm_region *r = NULL, *ro = NULL;
+	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	CHECK_OK(shm_put(r, SHM_CHALLENGE, "x.example.test", "CX", 2, "KX", 2, NULL));
 	uint64_t known[4] = { 0 };
@@ -161,6 +184,7 @@ static void a_new_writer_adopts_the_records(void)
 	shm_changes_free(&c);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
 	munmap(r, SHM_SIZE);
+	munmap(ro, SHM_SIZE);
 	close(fd);
 }
 
@@ -168,8 +192,9 @@ static void a_new_writer_adopts_the_records(void)
 static void a_slot_outside_the_heap_is_refused(void)
 {
 	int fd = -1;
-	struct shm_region *r = NULL;
-	REQUIRE(shm_create(&r, &fd) == 0);
+	struct shm_region *r = NULL, *ro = NULL;
+	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	struct shm_dir *d = (struct shm_dir *)(void *)r->data;
 	atomic_store(&d->slot[0].off, 2 * SHM_HALF - 1);
@@ -179,14 +204,16 @@ static void a_slot_outside_the_heap_is_refused(void)
 	CHECK_INT(shm_read_changes(r, NULL, 0, 0, &c), ==, AT_E_PARSE);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
 	munmap(r, SHM_SIZE);
+	munmap(ro, SHM_SIZE);
 	close(fd);
 }
 
 static void a_write_that_never_ends_is_not_waited_for(void)
 {
 	int fd = -1;
-	struct shm_region *r = NULL;
-	REQUIRE(shm_create(&r, &fd) == 0);
+	struct shm_region *r = NULL, *ro = NULL;
+	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	atomic_fetch_add(&r->seq, 1); /* odd: a writer that stopped in the middle */
 	struct shm_changes c;
@@ -198,6 +225,72 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 	CHECK(c.v == NULL && c.copy == NULL);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
 	munmap(r, SHM_SIZE);
+	munmap(ro, SHM_SIZE);
+	close(fd);
+}
+
+/* What a worker holds: an O_RDONLY descriptor of a 0400 memfd and a PROT_READ mapping. None of the ways to
+ * write through them works; another user cannot even reopen it (run as root: a child as nobody tries). */
+static void the_server_view_cannot_be_made_writable(void)
+{
+	int fd = -1;
+	struct shm_region *r = NULL;
+	REQUIRE(shm_create(&r, &fd) == 0);
+	struct stat st;
+	CHECK_OK(fstat(fd, &st));
+	CHECK_INT(st.st_mode & 07777, ==, 0400);
+	CHECK_INT(fcntl(fd, F_GETFL) & O_ACCMODE, ==, O_RDONLY);
+	errno = 0;
+	CHECK_INT(mprotect(r, 4096, PROT_READ | PROT_WRITE), ==, -1);
+	CHECK_INT(errno, ==, EACCES);
+	CHECK(mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+	CHECK_INT(errno, ==, EACCES);
+	CHECK_INT(pwrite(fd, "x", 1, 0), ==, -1);
+	CHECK_INT(errno, ==, EBADF);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would turn the fault into an exit */
+		*(volatile uint32_t *)&r->futex = 1; /* a plain store into the mapping */
+		_exit(0);
+	}
+	int status = 0;
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+	if (geteuid() == 0) {
+		pid = fork();
+		if (pid == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(2);
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			int a = open(path, O_RDWR) < 0 && errno == EACCES;
+			int b = shm_open_writable(fd) == -EACCES;
+			int c = fchmod(fd, 0666) != 0 && errno == EPERM;
+			_exit(a && b && c ? 0 : 1);
+		}
+		REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	munmap(r, SHM_SIZE);
+	close(fd);
+}
+
+/* The channel is sealed before anyone else holds it: no process of the server can truncate it under the
+ * manager's mapping (a SIGBUS there), and the manager refuses a memfd without the seal. */
+static void the_channel_cannot_be_truncated(void)
+{
+	struct shm_channel *c = NULL, *m = NULL;
+	int fd = -1;
+	REQUIRE(chan_create(&c, &fd) == 0);
+	CHECK_INT(ftruncate(fd, 0), ==, -1);
+	CHECK_INT(errno, ==, EPERM);
+	CHECK_OK(chan_map_fd(&m, fd));
+	munmap(m, CHAN_SIZE);
+	int plain = memfd_create("autotls-chan", MFD_CLOEXEC);
+	REQUIRE(plain >= 0 && ftruncate(plain, (off_t)CHAN_SIZE) == 0);
+	CHECK_INT(chan_map_fd(&m, plain), ==, AT_E_INVAL);
+	close(plain);
+	munmap(c, CHAN_SIZE);
 	close(fd);
 }
 
@@ -273,5 +366,7 @@ int main(void)
 	RUN(a_slot_outside_the_heap_is_refused);
 	RUN(a_write_that_never_ends_is_not_waited_for);
 	RUN(records_round_trip_and_hostile_payloads);
+	RUN(the_server_view_cannot_be_made_writable);
+	RUN(the_channel_cannot_be_truncated);
 	return TEST_EXIT();
 }

@@ -2,7 +2,8 @@
  * The region's liveness mutex (shim/shm.h, issue 9): the state a process of the tree reads is the kernel's, so a
  * killed manager reads "gone" while it is still an unreaped zombie, from a read-only mapping too; a new manager
  * takes over (EOWNERDEAD), which also repairs a seqlock its predecessor left odd; a second candidate is refused
- * while one lives.
+ * while one lives. Managers hold the region read-write (w, as the manager process maps its fd 3); the tree's
+ * processes read it through the creator's read-only view (r).
  */
 #include "shim/preload/shm_map.c" /* the preload's and the manager's own files: not in the core archive */
 #include "shim/shm.c"
@@ -12,7 +13,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-static struct shm_region *r;
+static struct shm_region *r; /* the read-only view every process of the server has */
+static struct shm_region *w; /* a manager's read-write view */
 static int fd = -1;
 
 /* A child that claims the mutex (as a manager does), says so through the pipe, then sleeps until killed. */
@@ -25,9 +27,9 @@ static pid_t manager_child(int odd_seq)
 	pid_t pid = fork();
 	if (pid == 0) {
 		int took = 0;
-		c = shm_manager_claim(r, &took) == 0 ? 'y' : 'n';
+		c = shm_manager_claim(w, &took) == 0 ? 'y' : 'n';
 		if (odd_seq)
-			atomic_fetch_add(&r->seq, 1); /* killed "inside" a write section */
+			atomic_fetch_add(&w->seq, 1); /* killed "inside" a write section */
 		if (write(p[1], &c, 1) != 1)
 			_exit(1);
 		for (;;)
@@ -45,6 +47,9 @@ static pid_t manager_child(int odd_seq)
 static void fresh_region_has_none(void)
 {
 	REQUIRE(shm_create(&r, &fd) == 0);
+	int rw = shm_open_writable(fd);
+	REQUIRE(rw >= 0 && shm_map_fd(&w, rw) == 0);
+	close(rw);
 	CHECK_INT(shm_manager_state(r), ==, SHM_MANAGER_NONE);
 	CHECK_INT(atomic_load(&r->mgr_gen), ==, 0);
 }
@@ -59,7 +64,7 @@ static void killed_manager_reads_gone_as_a_zombie(void)
 	CHECK_INT(atomic_load(&r->mgr_gen), ==, 1);
 	/* A second candidate is refused while the first lives. */
 	int took = 1;
-	CHECK_INT(shm_manager_claim(r, &took), ==, AT_E_LOCKED);
+	CHECK_INT(shm_manager_claim(w, &took), ==, AT_E_LOCKED);
 	CHECK_INT(took, ==, 0);
 	kill(m, SIGKILL);
 	/* Not reaped: a zombie, and kill(m, 0) still succeeds; the word says gone all the same. */
@@ -83,7 +88,7 @@ static void next_manager_takes_over(void)
 	pid_t m = fork();
 	if (m == 0) {
 		int took = 0;
-		int ok = shm_manager_claim(r, &took) == 0 && took == 1 && !(atomic_load(&r->seq) & 1) &&
+		int ok = shm_manager_claim(w, &took) == 0 && took == 1 && !(atomic_load(&r->seq) & 1) &&
 			 shm_manager_state(r) == SHM_MANAGER_ALIVE;
 		_exit(ok ? 0 : 1);
 	}
@@ -95,7 +100,7 @@ static void next_manager_takes_over(void)
 	/* It exited (as a manager does when its tree is gone): gone again, and the next one may claim. */
 	CHECK_INT(shm_manager_state(r), ==, SHM_MANAGER_GONE);
 	int took = 0;
-	CHECK_OK(shm_manager_claim(r, &took));
+	CHECK_OK(shm_manager_claim(w, &took));
 	CHECK_INT(took, ==, 1);
 	CHECK_INT(shm_manager_state(r), ==, SHM_MANAGER_ALIVE);
 }

@@ -1,0 +1,73 @@
+/*
+ * autotls, the operators' command: what its files share. main.c reads the command line and dispatches;
+ * settings.c reads the same settings as the preload (shim/config.c's reader) and opens the store read-only in
+ * spirit (it never writes); inventory.c walks the store's certificate records with their attempt records and
+ * renewal plans; status.c and check.c print them. Nothing here runs inside a server: it is a short-lived command
+ * that reads the store and, for `status`, asks the configured CA's ARI (RFC 9773) about its own certificates.
+ */
+#ifndef AUTOTLS_TOOLS_AUTOTLS_CLI_H
+#define AUTOTLS_TOOLS_AUTOTLS_CLI_H
+
+#include "engine/engine.h"
+#include "shim/config.h"
+#include "store/certs.h"
+#include "store/store.h"
+#include "util/err.h"
+
+#include <stddef.h>
+#include <time.h>
+
+/* Exit codes of status (check has Nagios's own: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). */
+#define CLI_OK 0
+#define CLI_FAIL 1  /* the settings or the store cannot be read */
+#define CLI_USAGE 2 /* the command line is wrong */
+
+struct cli_settings {
+	struct shim_config cfg;  /* the preload's settings; domains only when AUTOTLS_DOMAINS is set */
+	int domains_set;         /* AUTOTLS_DOMAINS was set: cfg.domains are the managed names */
+	int ca_set;              /* AUTOTLS_CA was set: cfg.ca is the CA the server uses */
+	char ca_comp[256];       /* the store component of cfg.ca */
+};
+
+/* Reads the settings from the environment, AUTOTLS_STORAGE replaced by storage_opt (may be NULL; made absolute).
+ * 0, or AT_E_INVAL after one line on stderr naming the setting and what it accepts. Clear with
+ * cli_settings_clear. */
+int cli_settings_read(struct cli_settings *s, const char *storage_opt) AT_MUST_CHECK;
+void cli_settings_clear(struct cli_settings *s);
+
+/* Opens the store of s for reading: refuses (why gets one line naming the folder, the reason and the fix) a
+ * folder that does not exist or that this user cannot enter and list, instead of creating one. */
+int cli_store_open(struct at_store **out, const struct cli_settings *s, char *why, size_t size) AT_MUST_CHECK;
+
+/* One certificate of the store, as status and check show it. */
+struct cli_cert {
+	char ca[256];                  /* the store's CA component */
+	char name[256];                /* the record's name (its first name) */
+	int load_rc;                   /* 0, or why the record could not be read (rec then empty) */
+	struct at_cert_record rec;     /* the record, key and chain included (the key is never printed) */
+	char key_type[16];             /* "p256", "rsa2048", ... or "?" */
+	time_t renew_at;               /* the next renewal, 0 when unknown */
+	int renew_from_ari;            /* 1: the CA's ARI window decided; 0: the lifetime rule */
+	int renew_asked_ca;            /* 1: the CA was asked (its ARI); 0: the lifetime rule without asking */
+	struct at_attempt_plan attempt;/* the attempt record: last problem, next try */
+};
+
+struct cli_inventory {
+	struct cli_cert *certs;        /* owned */
+	size_t n;
+};
+
+/* Every certificate record in store (all CAs; only s->ca_comp's when s->ca_set), sorted by CA and name. With
+ * ask_ca, the renewal of the configured CA's certificates is planned through the engine (ARI when the CA offers
+ * it); otherwise, and for other CAs, by the lifetime rule. 0 or an error (the store cannot be listed). */
+int cli_inventory_read(struct cli_inventory *inv, struct at_store *store, const struct cli_settings *s, int ask_ca)
+	AT_MUST_CHECK;
+void cli_inventory_clear(struct cli_inventory *inv);
+
+int cli_status(int argc, char **argv, const char *storage_opt);
+int cli_check(int argc, char **argv, const char *storage_opt);
+
+/* "2026-12-03T11:05:37Z" into out (at least 24 bytes); "-" for 0. */
+void cli_time(char *out, size_t size, time_t t);
+
+#endif
