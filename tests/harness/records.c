@@ -27,3 +27,13 @@ int harness_record_load_dir(const char *dir, const char *directory_url, const ch
 	at_store_close(s);
 	return rc;
 }
+
+int harness_record_not_after(const char *dir, const char *directory_url, const char *name, time_t *not_after)
+{
+	struct at_cert_record rec;
+	int rc = harness_record_load_dir(dir, directory_url, name, &rec);
+
+	*not_after = rec.info.not_after;
+	at_cert_record_clear(&rec);
+	return rc;
+}

@@ -50,24 +50,25 @@ static int memfd_of(pid_t pid, const char *name, int flags)
 	return fd;
 }
 
-struct shm_region *harness_region_of(pid_t pid)
+/* Maps size bytes of pid's memfd called name read-write; NULL when it has none we can open. */
+static void *map_memfd_of(pid_t pid, const char *name, size_t size)
 {
-	int fd = memfd_of(pid, "autotls", O_RDWR);
+	int fd = memfd_of(pid, name, O_RDWR);
 	if (fd < 0)
 		return NULL;
-	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	return p == MAP_FAILED ? NULL : p;
 }
 
+struct shm_region *harness_region_of(pid_t pid)
+{
+	return map_memfd_of(pid, "autotls", SHM_SIZE);
+}
+
 struct shm_channel *harness_channel_of(pid_t pid)
 {
-	int fd = memfd_of(pid, "autotls-chan", O_RDWR);
-	if (fd < 0)
-		return NULL;
-	void *p = mmap(NULL, CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	return map_memfd_of(pid, "autotls-chan", CHAN_SIZE);
 }
 
 static void wake_all(_Atomic uint32_t *word, int n)

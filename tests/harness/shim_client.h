@@ -23,6 +23,9 @@ int shim_try_verified(const struct shim_env *e, const char *name, const char *al
 /* One quiet handshake for SHIM_NAME verified against root_file (NULL: none); res cleared first. */
 int shim_try(const struct shim_env *e, const char *root_file, struct tls_client_result *res);
 
+/* n quiet handshakes for SHIM_NAME verified against Pebble's issuing root, one after another; how many verified. */
+int shim_count_verified(const struct shim_env *e, int n);
+
 /* Polls every SHIM_POLL_MS until a client trusting only Pebble's root verifies name; the elapsed ms, or -1 (with
  * the last handshake's reasons and what it was served printed). */
 long shim_wait_verified(const struct shim_env *e, const char *name, long timeout_ms);

@@ -8,6 +8,7 @@
 #include "tests/harness/files.h"
 #include "tests/harness/libcopy.h"
 #include "tests/harness/proc.h"
+#include "tests/test.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -158,4 +159,27 @@ void shim_env_dump(const struct shim_env *e)
 	server_print_logs(&e->srv);
 	if (harness_print_tail(NULL, e->log, 4000) != 0)
 		fprintf(stderr, "  (no shim log at %s)\n", e->log);
+}
+
+void shim_env_finish(struct shim_env *e)
+{
+	if (test_failed_now)
+		shim_env_dump(e);
+	shim_env_stop(e);
+}
+
+int shim_env_setup_failed(struct shim_env *e, const char *file)
+{
+	printf("FAIL %s:setup\n", file);
+	shim_env_dump(e);
+	shim_env_stop(e);
+	return 1;
+}
+
+int shim_env_exit(struct shim_env *e)
+{
+	if (test_failed_total)
+		shim_env_dump(e);
+	shim_env_stop(e);
+	return TEST_EXIT();
 }

@@ -84,4 +84,15 @@ void shim_env_stop(struct shim_env *e);
 /* What a failing scenario prints: the server's output and the tail of the shim's log. */
 void shim_env_dump(const struct shim_env *e);
 
+/* The end of a test function that made its own e: dumps e when a check of this function failed
+ * (test_failed_now), then stops it. */
+void shim_env_finish(struct shim_env *e);
+
+/* A main whose setup of e failed: prints "FAIL <file>:setup", dumps and stops e; returns 1, its exit status. */
+int shim_env_setup_failed(struct shim_env *e, const char *file);
+
+/* The end of a main that holds e across its test functions: dumps e when any check failed (test_failed_total),
+ * stops it; returns the exit status (TEST_EXIT). */
+int shim_env_exit(struct shim_env *e);
+
 #endif

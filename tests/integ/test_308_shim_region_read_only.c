@@ -29,15 +29,6 @@
 
 static struct shim_env e;
 
-static int verified_n(int n)
-{
-	struct tls_client_result r;
-	int ok = 0;
-	for (int i = 0; i < n; i++)
-		ok += shim_try_verified(&e, SHIM_NAME, NULL, 0, &r) == 0;
-	return ok;
-}
-
 static void workers_cannot_write_and_order_nothing(void)
 {
 	char lines[8][WORKER_PROBE_LINE];
@@ -63,7 +54,7 @@ static void workers_cannot_write_and_order_nothing(void)
 	harness_sleep_ms(2000);
 	int refused = shim_log_count(&e, REFUSED, NULL);
 	int orders1 = pebble_count_orders(&e.p);
-	int ok = verified_n(20);
+	int ok = shim_count_verified(&e, 20);
 	printf("  reload: new workers probed after %ld ms; %d of %d posted requests refused by the manager; orders "
 	       "%d before, %d after; %d/20 verified\n", reload_ms, refused, want, orders0, orders1, ok);
 	CHECK_INT(refused, ==, want);
@@ -82,15 +73,8 @@ int main(void)
 	shim_env_extra[1] = "AUTOTLS_ALLOW=*.od.example.test";
 	shim_env_extra[2] = worker_probe_setting();
 	if (shim_env_prepare(&e, SERVER_NGINX) != 0 || worker_probe_prepare(&e, NULL) != 0 ||
-	    shim_env_server_start(&e) != 0 || shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		shim_env_dump(&e);
-		shim_env_stop(&e);
-		return 1;
-	}
+	    shim_env_server_start(&e) != 0 || shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0)
+		return shim_env_setup_failed(&e, __FILE__);
 	RUN(workers_cannot_write_and_order_nothing);
-	if (test_failed_total)
-		shim_env_dump(&e);
-	shim_env_stop(&e);
-	return TEST_EXIT();
+	return shim_env_exit(&e);
 }

@@ -29,15 +29,6 @@
 static struct shim_env e;
 static char lib[PATH_MAX];
 
-static int verified_n(int n)
-{
-	struct tls_client_result r;
-	int ok = 0;
-	for (int i = 0; i < n; i++)
-		ok += shim_try_verified(&e, SHIM_NAME, NULL, 0, &r) == 0;
-	return ok;
-}
-
 /* Mappings of the region in pid's /proc/<pid>/maps, and how many of them are writable. */
 static int region_maps(pid_t pid, int *writable)
 {
@@ -85,7 +76,7 @@ static void master_publishes_workers_stay_read_only(void)
 	CHECK_INT(n, ==, 2);
 	for (int i = 0; i < n; i++)
 		worker_probe_check(lines[i]);
-	CHECK_INT(verified_n(10), ==, 10);
+	CHECK_INT(shim_count_verified(&e, 10), ==, 10);
 
 	/* Workers forked by a master that holds a writable mapping. */
 	CHECK_OK(server_reload(&e.srv));
@@ -94,7 +85,7 @@ static void master_publishes_workers_stay_read_only(void)
 	for (int i = 2; i < n; i++)
 		worker_probe_check(lines[i]);
 	harness_sleep_ms(500);
-	int ok = verified_n(20);
+	int ok = shim_count_verified(&e, 20);
 	printf("  after the reload: %d/20 verified\n", ok);
 	CHECK_INT(ok, ==, 20);
 }
@@ -108,15 +99,8 @@ int main(void)
 	shim_env_extra[0] = worker_probe_setting();
 	if (shim_env_prepare(&e, SERVER_NGINX) != 0 || libs_without_manager() != 0 ||
 	    worker_probe_prepare(&e, lib) != 0 || shim_env_server_start(&e) != 0 ||
-	    shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		shim_env_dump(&e);
-		shim_env_stop(&e);
-		return 1;
-	}
+	    shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0)
+		return shim_env_setup_failed(&e, __FILE__);
 	RUN(master_publishes_workers_stay_read_only);
-	if (test_failed_total)
-		shim_env_dump(&e);
-	shim_env_stop(&e);
-	return TEST_EXIT();
+	return shim_env_exit(&e);
 }

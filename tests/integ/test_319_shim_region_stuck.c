@@ -54,15 +54,6 @@ static int workers_of(pid_t pid, pid_t *out)
 	return n;
 }
 
-static int verified_n(int n)
-{
-	struct tls_client_result r;
-	int ok = 0;
-	for (int i = 0; i < n; i++)
-		ok += shim_try_verified(&e, SHIM_NAME, NULL, 0, &r) == 0;
-	return ok;
-}
-
 static void stuck_region_keeps_serving_and_forking(void)
 {
 	struct shm_region *region = harness_region_of(e.srv.pid);
@@ -74,7 +65,7 @@ static void stuck_region_keeps_serving_and_forking(void)
 	/* A write that never ends: odd sequence, a new generation, every follower woken. */
 	harness_region_leave_mid_write(region);
 	harness_sleep_ms(1000);
-	int ok_stuck = verified_n(20);
+	int ok_stuck = shim_count_verified(&e, 20);
 
 	/* The master forks new workers on HUP: its manager thread is not stuck in the region. */
 	long t0 = harness_now_ms();
@@ -95,7 +86,7 @@ static void stuck_region_keeps_serving_and_forking(void)
 	}
 	long reload_ms = harness_now_ms() - t0;
 	harness_sleep_ms(500);
-	int ok_reloaded = verified_n(20);
+	int ok_reloaded = shim_count_verified(&e, 20);
 	printf("  stuck region: %d/20 verified; reload forked %d new workers in %ld ms; %d/20 verified after; "
 	       "%d '%s' line(s)\n", ok_stuck, fresh, reload_ms, ok_reloaded, shim_log_count(&e, STUCK, NULL), STUCK);
 	CHECK_INT(ok_stuck, ==, 20);
@@ -109,15 +100,8 @@ static void stuck_region_keeps_serving_and_forking(void)
 
 int main(void)
 {
-	if (shim_env_start(&e, SERVER_NGINX) != 0 || shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0) {
-		printf("FAIL %s:setup\n", __FILE__);
-		shim_env_dump(&e);
-		shim_env_stop(&e);
-		return 1;
-	}
+	if (shim_env_start(&e, SERVER_NGINX) != 0 || shim_wait_verified(&e, SHIM_NAME, SHIM_ISSUE_TIMEOUT_MS) < 0)
+		return shim_env_setup_failed(&e, __FILE__);
 	RUN(stuck_region_keeps_serving_and_forking);
-	if (test_failed_total)
-		shim_env_dump(&e);
-	shim_env_stop(&e);
-	return TEST_EXIT();
+	return shim_env_exit(&e);
 }

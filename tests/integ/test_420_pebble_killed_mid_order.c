@@ -97,9 +97,7 @@ static void pebble_killed_mid_order(void)
 		shim_check_restart(&env);
 	shim_check_log(&env);
 out:
-	if (test_failed_now)
-		shim_env_dump(&env);
-	shim_env_stop(&env);
+	shim_env_finish(&env);
 }
 
 int main(void)

@@ -79,9 +79,8 @@ static void old_certificate_kept_when_the_store_is_full(void)
 	CHECK(ms >= 0);
 	if (ms < 0)
 		goto out;
-	CHECK_OK(harness_record_load_dir(env.store, env.p.directory_url, SHIM_NAME, &rec));
-	time_t not_after = rec.info.not_after;
-	at_cert_record_clear(&rec);
+	time_t not_after;
+	CHECK_OK(harness_record_not_after(env.store, env.p.directory_url, SHIM_NAME, &not_after));
 	snprintf(filler, sizeof(filler), "%s/filler", env.store);
 	CHECK_OK(fill(filler));
 	int errors_before = shim_log_count(&env, "error:", NULL);

@@ -475,9 +475,7 @@ static void hostile_sni(void)
 	}
 	shim_check_log(&env);
 out:
-	if (test_failed_now)
-		shim_env_dump(&env);
-	shim_env_stop(&env);
+	shim_env_finish(&env);
 }
 
 int main(void)
