@@ -208,6 +208,12 @@ static int writer_adopt(struct shm_region *r)
 	if (rc == 0)
 		rc = index_grow();
 	int dropped = 0;
+	/* A writer killed inside a write section left the seqlock odd (shm_manager_claim mends that for a manager
+	 * process; an in-process leader that takes over comes here): this process is now the tree's only writer,
+	 * so no write is in progress, and without this every follower's read would time out for ever. */
+	uint32_t seq = atomic_load(&r->seq);
+	if (seq & 1)
+		atomic_compare_exchange_strong(&r->seq, &seq, seq + 1);
 	write_begin(r);
 	if (n == 0) {
 		atomic_store_explicit(&d->nslots, 0, RELAXED);

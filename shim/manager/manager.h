@@ -78,6 +78,11 @@ extern int mgr_forked_child;
 /* Set in autotls-manager, the tree's manager process (autotls_manager.c): it leads, or copies from the store. */
 extern int mgr_is_helper;
 
+/* The sync's own table lock (the intermediates shared by records), taken and released around a host's fork by
+ * thread_life.c, after mgr_publish_mu. sync.c. */
+void mgr_sync_fork_prepare(void);
+void mgr_sync_fork_after(void);
+
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
 int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
 

@@ -115,6 +115,18 @@ static size_t ninterned;
  * and a child forked while a thread held it parses without the table instead of hanging. */
 static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Around a host's fork (thread_life.c, after mgr_publish_mu, as the manager's own path takes it): a child forked
+ * while a handshake thread held intern_mu would otherwise block its manager thread's next locking intern(). */
+void mgr_sync_fork_prepare(void)
+{
+	pthread_mutex_lock(&intern_mu);
+}
+
+void mgr_sync_fork_after(void)
+{
+	pthread_mutex_unlock(&intern_mu);
+}
+
 static int intern_lock(int handshake)
 {
 	if (handshake)
@@ -417,7 +429,10 @@ static struct objs *materialize(struct parsed *p)
 			return NULL;
 		}
 		rc = objs_parse(o, &rec, 1);
-		if (rc == AT_E_NOMEM) {
+		/* Only a record that does not parse is marked failed (until its version changes); a shared blob read
+		 * that met a write section (AT_E_TIMEOUT) or a replaced one (AT_E_STATE) is tried again by the next
+		 * handshake, or the name would keep the host's certificate until its renewal. */
+		if (rc == AT_E_NOMEM || rc == AT_E_TIMEOUT || rc == AT_E_STATE) {
 			free(o);
 			shm_copy_free(copy, len);
 			ERR_pop_to_mark();

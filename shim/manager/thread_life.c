@@ -14,9 +14,10 @@
  * (sync.c; held while the region is parsed into the cache, also by a server thread in sync_now, without the
  * quiesce lock).
  *
- * Lock order: starting_mu, mgr_quiesce, mgr_publish_mu, then the store's guard_mu (store/lock_file.c); the
- * preload's attach_mu (init.c), held around the attach, comes before all of them. fork_prepare takes the first
- * three in this order and the store's prepare handler then takes guard_mu; every thread keeps the same order:
+ * Lock order: starting_mu, mgr_quiesce, mgr_publish_mu, sync.c's intern_mu (handshake threads only try it), then
+ * the store's guard_mu (store/lock_file.c); the preload's attach_mu (init.c), held around the attach, comes
+ * before all of them. fork_prepare takes the first four in this order and the store's prepare handler then takes
+ * guard_mu; every thread keeps the same order:
  *   - starting_mu before mgr_quiesce: a start holds starting_mu while it waits for the new thread to take
  *     mgr_quiesce; a fork holding mgr_quiesce and waiting for starting_mu would stall both until the start's
  *     bounded wait (START_WAIT_S) gave up, and leave the thread halfway through its start at the fork;
@@ -81,10 +82,12 @@ static void fork_prepare(void)
 	if (!parked_by_me())
 		pthread_mutex_lock(&mgr_quiesce);
 	pthread_mutex_lock(&mgr_publish_mu);
+	mgr_sync_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+	mgr_sync_fork_after();
 	pthread_mutex_unlock(&mgr_publish_mu);
 	if (!parked_by_me())
 		pthread_mutex_unlock(&mgr_quiesce);
@@ -95,6 +98,7 @@ static void fork_child(void)
 {
 	/* The forking thread holds the locks in the child too: release them, then give the child its own
 	 * manager thread (the parent's did not come along); not when the parent was exiting. */
+	mgr_sync_fork_after();
 	pthread_mutex_unlock(&mgr_publish_mu);
 	pthread_mutex_unlock(&starting_mu);
 	if (parked_by_me())

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -37,12 +38,19 @@ int shm_open_writable(int fd)
 		return rw;
 	/* Not privileged: the memfd's owner may lift its own 0400 for the reopen (fchmod needs ownership, not
 	 * write access; anyone else gets EPERM here and stays read-only). */
-	if (fchmod(fd, 0600) != 0)
-		return -EACCES;
-	rw = reopen(fd, O_RDWR);
-	int saved = errno;
-	fchmod(fd, 0400);
-	errno = saved;
+	for (int tries = 0; tries < 8; tries++) {
+		if (fchmod(fd, 0600) != 0)
+			return -EACCES;
+		rw = reopen(fd, O_RDWR);
+		int saved = errno;
+		fchmod(fd, 0400);
+		errno = saved;
+		if (rw != -EACCES)
+			return rw;
+		/* Another process of the tree (the same owner: workers forked together stand for election together)
+		 * put 0400 back between this fchmod and this reopen: again, or this process would give up leading. */
+		sched_yield();
+	}
 	return rw;
 }
 
