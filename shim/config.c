@@ -448,15 +448,8 @@ static int parse_ca_list(struct shim_config *cfg, const char *v)
  * the value. */
 static int parse_eab(struct shim_config *cfg, const char *(*getenv_fn)(const char *), size_t i)
 {
-	char kvar[40], hvar[40];
-	const char *sfx = "";
-	char num[8] = "";
-	if (i > 0) {
-		snprintf(num, sizeof(num), "_%zu", i + 1);
-		sfx = num;
-	}
-	snprintf(kvar, sizeof(kvar), "AUTOTLS_EAB_KID%s", sfx);
-	snprintf(hvar, sizeof(hvar), "AUTOTLS_EAB_HMAC_KEY%s", sfx);
+	char kvar[SHIM_EAB_VAR_MAX], hvar[SHIM_EAB_VAR_MAX];
+	shim_config_eab_vars(kvar, hvar, i);
 	const char *kid = getenv_fn(kvar), *key = getenv_fn(hvar);
 	int has_kid = kid && *kid, has_key = key && *key;
 	if (!has_kid && !has_key)

@@ -11,6 +11,7 @@
 #include "util/log.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define SHIM_MAX_DOMAINS 100
 #define SHIM_DEFAULT_CA "https://acme-v02.api.letsencrypt.org/directory"
@@ -86,6 +87,19 @@ struct shim_config {
  * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when
  * AUTOTLS_DOMAINS is not set (the shim stays silent and passive). */
 int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *)) AT_MUST_CHECK;
+
+/* The setting names of CA i's External Account Binding (0: AUTOTLS_EAB_KID and AUTOTLS_EAB_HMAC_KEY; i > 0: with
+ * the suffix "_<i+1>"), for reading them and for naming them in a log line. */
+#define SHIM_EAB_VAR_MAX 48
+/* Inline: the manager library reads the settings through the host and links no config.c. */
+static inline void shim_config_eab_vars(char kid[SHIM_EAB_VAR_MAX], char key[SHIM_EAB_VAR_MAX], size_t i)
+{
+	char sfx[24] = ""; /* "_" and a size_t: no truncation, whatever i is */
+	if (i > 0)
+		snprintf(sfx, sizeof(sfx), "_%zu", i + 1);
+	snprintf(kid, SHIM_EAB_VAR_MAX, "AUTOTLS_EAB_KID%s", sfx);
+	snprintf(key, SHIM_EAB_VAR_MAX, "AUTOTLS_EAB_HMAC_KEY%s", sfx);
+}
 
 void shim_config_clear(struct shim_config *cfg);
 

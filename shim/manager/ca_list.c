@@ -77,16 +77,6 @@ struct at_engine *mgr_ca_list_engine(struct mgr_ca_list *l, size_t i)
 	return i < l->n ? l->e[i] : NULL;
 }
 
-/* The setting names of CA i's EAB ("AUTOTLS_EAB_KID", "AUTOTLS_EAB_KID_2", ...). */
-static void eab_vars(char *kid, char *key, size_t size, size_t i)
-{
-	char sfx[8] = "";
-	if (i > 0)
-		snprintf(sfx, sizeof(sfx), "_%zu", i + 1);
-	snprintf(kid, size, "AUTOTLS_EAB_KID%s", sfx);
-	snprintf(key, size, "AUTOTLS_EAB_HMAC_KEY%s", sfx);
-}
-
 /* What a failure at a CA was, for the line that passes it over: the error and the CA's problem, if any. */
 static void describe(char *out, size_t size, struct at_engine *e, int rc)
 {
@@ -106,7 +96,7 @@ static int ready_at(struct mgr_ca_list *l, size_t i, char *why, size_t wsize)
 	struct at_engine *e = l->e[i];
 	struct at_acme *acme = at_engine_acme(e);
 	struct at_acme_directory_info info;
-	char kvar[40], hvar[40];
+	char kvar[SHIM_EAB_VAR_MAX], hvar[SHIM_EAB_VAR_MAX];
 	int rc = at_acme_directory(acme, &info);
 	if (rc != 0) {
 		describe(why, wsize, e, rc);
@@ -130,7 +120,7 @@ static int ready_at(struct mgr_ca_list *l, size_t i, char *why, size_t wsize)
 	}
 	if (l->account_ok[i])
 		return 0;
-	eab_vars(kvar, hvar, sizeof(kvar), i);
+	shim_config_eab_vars(kvar, hvar, i);
 	if (info.eab_required && cfg->eab_kid[i] == NULL) {
 		snprintf(why, wsize, "it requires External Account Binding and %s is not set", kvar);
 		at_log_error("the CA %s requires External Account Binding: set %s and %s to the key ID and the HMAC key "
