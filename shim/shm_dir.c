@@ -53,6 +53,8 @@ struct wslot {
 };
 static const struct shm_region *w_region; /* the region the state below describes */
 static pid_t w_pid;                        /* in this process (a fork's child adopts afresh) */
+static uint64_t w_gen;                     /* the region's generation after this writer's last write: another
+					    * writer's since (a lead lost and won back) means the state is stale */
 static struct wslot *w_slots;             /* by slot, w_cap of them */
 static uint32_t w_cap;
 static uint32_t *w_index; /* open addressing over slots by (kind, name): slot + 1, 0 empty, UINT32_MAX deleted */
@@ -172,6 +174,7 @@ static void slot_set(struct shm_region *r, uint32_t s, uint32_t off, uint32_t le
 {
 	struct shm_slot *sl = &dir_of(r)->slot[s];
 	uint64_t v = atomic_fetch_add_explicit(&r->generation, 1, RELAXED) + 1;
+	w_gen = v;
 	atomic_store_explicit(&sl->off, off, RELAXED);
 	atomic_store_explicit(&sl->len, len, RELAXED);
 	atomic_store_explicit(&sl->version, v, RELAXED);
@@ -193,6 +196,13 @@ static void writer_reset(void)
 	w_cap = w_index_mask = w_index_used = w_nfree = w_free_cap = 0;
 	w_region = NULL;
 	w_pid = 0;
+}
+
+/* Whether this process's writer state does not describe r as it is: another region, another process (a fork's
+ * child), or another writer wrote since this one did. */
+static int writer_stale(const struct shm_region *r)
+{
+	return w_region != r || w_pid != getpid() || atomic_load_explicit(&r->generation, RELAXED) != w_gen;
 }
 
 /* The slots of a region this process has not written to yet: its records are adopted (certificates) or
@@ -260,6 +270,7 @@ static int writer_adopt(struct shm_region *r)
 	}
 	w_region = r;
 	w_pid = getpid();
+	w_gen = atomic_load_explicit(&r->generation, RELAXED);
 	return 0;
 }
 
@@ -307,7 +318,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 	struct shm_dir *d = dir_of(r);
 	struct at_buf b;
 	int rc, found;
-	if ((w_region != r || w_pid != getpid()) && (rc = writer_adopt(r)) != 0)
+	if (writer_stale(r) && (rc = writer_adopt(r)) != 0)
 		return rc;
 	at_buf_init(&b, SHM_HALF);
 	if ((rc = shm_append_record(&b, kind, name, chain, chain_len, key, key_len, meta)) != 0) {
@@ -377,7 +388,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name)
 {
 	int rc, found;
-	if ((w_region != r || w_pid != getpid()) && (rc = writer_adopt(r)) != 0)
+	if (writer_stale(r) && (rc = writer_adopt(r)) != 0)
 		return rc;
 	uint32_t k = index_find(kind, name, &found);
 	if (!found)

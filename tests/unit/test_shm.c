@@ -229,6 +229,42 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 	close(fd);
 }
 
+/* A writer that another wrote after (a lead lost and won back: here a child process writes in between) adopts the
+ * region again before its next write: its own index, stale, would give a new name the other writer's slot. */
+static void a_writer_after_another_adopts_again(void)
+{
+	int fd = -1;
+	struct shm_region *r = NULL, *ro = NULL;
+	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
+	pid_t pid = fork();
+	if (pid == 0) /* the other writer withdraws a (its slot freed) and writes b (into that slot) */
+		_exit(shm_drop(r, SHM_CERT, "a.example.test") == 0 &&
+			      shm_put(r, SHM_CERT, "b.example.test", "CB", 2, "KB", 2, NULL) == 0 ?
+			      0 :
+			      1);
+	int status = 0;
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA2", 3, "KA", 2, NULL)); /* a again: not into b's slot */
+	CHECK_OK(shm_put(r, SHM_CERT, "c.example.test", "CC", 2, "KC", 2, NULL));
+	struct shm_changes c;
+	CHECK_INT(changes(r, NULL, 0, &c), ==, 3);
+	int seen = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		struct shm_record rec;
+		if (c.v[i].rec != NULL && shm_parse_record(c.v[i].rec, c.v[i].len, &rec) == 0)
+			seen |= rec.name[0] == 'a' ? 1 : rec.name[0] == 'b' ? 2 : rec.name[0] == 'c' ? 4 : 0;
+	}
+	CHECK_INT(seen, ==, 7);
+	shm_changes_free(&c);
+	writer_reset();
+	munmap(r, SHM_SIZE);
+	munmap(ro, SHM_SIZE);
+	close(fd);
+}
+
 /* What a worker holds: an O_RDONLY descriptor of a 0400 memfd and a PROT_READ mapping. None of the ways to
  * write through them works; another user cannot even reopen it (run as root: a child as nobody tries). */
 static void the_server_view_cannot_be_made_writable(void)
@@ -366,6 +402,7 @@ int main(void)
 	RUN(a_slot_outside_the_heap_is_refused);
 	RUN(a_write_that_never_ends_is_not_waited_for);
 	RUN(records_round_trip_and_hostile_payloads);
+	RUN(a_writer_after_another_adopts_again);
 	RUN(the_server_view_cannot_be_made_writable);
 	RUN(the_channel_cannot_be_truncated);
 	return TEST_EXIT();
