@@ -80,7 +80,8 @@ struct shm_region {
 				     * log lines only (liveness is mgr_alive) */
 	pthread_mutex_t mgr_alive;  /* robust, process-shared: held by the manager process for its life */
 	_Atomic uint32_t mgr_gen;   /* bumped by each manager process once it holds mgr_alive */
-	unsigned char data[];
+	/* The directory (struct shm_dir: 64-bit atomics) starts here: aligned for it, whatever the header above. */
+	_Alignas(16) unsigned char data[];
 };
 
 #define SHM_DATA_MAX (SHM_SIZE - sizeof(struct shm_region))
