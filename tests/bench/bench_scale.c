@@ -55,29 +55,16 @@ static double now_s(void)
 
 static int save(struct at_store *st, const char *ca, const char *name, X509 *inter, EVP_PKEY *inter_key)
 {
-	X509 *leaf = NULL;
-	EVP_PKEY *key = NULL;
-	if (harness_cert_make(&leaf, &key, name, name, NULL, 0, inter, inter_key, 60) != 0)
+	char *chain = NULL, *kp = NULL;
+	size_t cl = 0, kl = 0;
+	if (harness_leaf_chain_pem(&chain, &cl, &kp, &kl, name, inter, inter_key, 60) != 0)
 		return -1;
-	size_t l1 = 0, l2 = 0, kl = 0;
-	char *p1 = harness_cert_pem(leaf, &l1), *p2 = harness_cert_pem(inter, &l2), *kp = harness_key_pem(key, &kl);
-	char *chain = malloc(l1 + l2 + 1);
-	int rc = -1;
-	if (p1 && p2 && kp && chain) {
-		memcpy(chain, p1, l1);
-		memcpy(chain + l1, p2, l2);
-		char *names[] = { (char *)name };
-		struct at_cert_record rec = { .key_pem = kp, .key_len = kl, .chain_pem = chain, .chain_len = l1 + l2,
-					      .names = names, .nnames = 1 };
-		rc = at_cert_record_save(st, ca, &rec) == 0 ? 0 : -1;
-	}
-	free(p1);
-	free(p2);
+	char *names[] = { (char *)name };
+	struct at_cert_record rec = { .key_pem = kp, .key_len = kl, .chain_pem = chain, .chain_len = cl, .names = names,
+				      .nnames = 1 };
+	int rc = at_cert_record_save(st, ca, &rec) == 0 ? 0 : -1;
 	free(chain);
-	if (kp)
-		at_secret_free(kp, kl);
-	X509_free(leaf);
-	EVP_PKEY_free(key);
+	at_secret_free(kp, kl);
 	return rc;
 }
 

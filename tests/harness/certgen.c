@@ -198,3 +198,37 @@ int harness_write_key_pem(const char *path, EVP_PKEY *key)
 {
 	return write_pem(path, O_EXCL, 0600, NULL, key);
 }
+
+int harness_leaf_chain_pem(char **chain, size_t *chain_len, char **key, size_t *key_len, const char *name,
+			   X509 *inter, EVP_PKEY *inter_key, int days)
+{
+	X509 *leaf = NULL;
+	EVP_PKEY *k = NULL;
+	if (harness_cert_make(&leaf, &k, name, name, NULL, 0, inter, inter_key, days) != 0)
+		return -1;
+	size_t l1 = 0, l2 = 0, kl = 0;
+	char *p1 = harness_cert_pem(leaf, &l1), *p2 = harness_cert_pem(inter, &l2), *kp = harness_key_pem(k, &kl);
+	char *c = malloc(l1 + l2 + 1);
+	int rc = -1;
+	if (p1 && p2 && kp && c) {
+		memcpy(c, p1, l1);
+		memcpy(c + l1, p2, l2);
+		c[l1 + l2] = '\0';
+		*chain = c;
+		*chain_len = l1 + l2;
+		*key = kp;
+		*key_len = kl;
+		c = kp = NULL;
+		rc = 0;
+	}
+	free(p1);
+	free(p2);
+	free(c);
+	if (kp) {
+		OPENSSL_cleanse(kp, kl);
+		free(kp);
+	}
+	X509_free(leaf);
+	EVP_PKEY_free(k);
+	return rc;
+}

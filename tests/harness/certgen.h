@@ -40,6 +40,14 @@ int harness_cert_make(X509 **cert_out, EVP_PKEY **key_out, const char *cn, const
  */
 int harness_self_signed_pem(char **key_pem, size_t *key_len, char **cert_pem, size_t *cert_len, const char *san);
 
+/*
+ * A leaf for name (CN and one DNS SAN) under inter (signed with inter_key), valid for days, as the store and the
+ * publisher take it: *chain the leaf's PEM then inter's, *key the leaf's PKCS#8 PEM; new strings, the key freed
+ * with at_secret_free(*key, *key_len). 0, or -1 with nothing to free.
+ */
+int harness_leaf_chain_pem(char **chain, size_t *chain_len, char **key, size_t *key_len, const char *name,
+			   X509 *inter, EVP_PKEY *inter_key, int days);
+
 /* PEM of a certificate / of a private key (PKCS#8, unencrypted): a new string the caller frees (*len, when not
  * NULL, its length), or NULL. */
 char *harness_cert_pem(X509 *cert, size_t *len);

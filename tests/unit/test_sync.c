@@ -32,25 +32,13 @@ static EVP_PKEY *inter_key;
  * intermediate into a blob). */
 static int put_cert(const char *name)
 {
-	X509 *leaf = NULL;
-	EVP_PKEY *key = NULL;
-	if (harness_cert_make(&leaf, &key, name, name, NULL, 0, inter, inter_key, 30) != 0)
+	char *chain = NULL, *kp = NULL;
+	size_t cl = 0, kl = 0;
+	if (harness_leaf_chain_pem(&chain, &cl, &kp, &kl, name, inter, inter_key, 30) != 0)
 		return -1;
-	size_t l1 = 0, l2 = 0, kl = 0;
-	char *p1 = harness_cert_pem(leaf, &l1), *p2 = harness_cert_pem(inter, &l2), *kp = harness_key_pem(key, &kl);
-	char *chain = malloc(l1 + l2);
-	int rc = -1;
-	if (p1 && p2 && kp && chain) {
-		memcpy(chain, p1, l1);
-		memcpy(chain + l1, p2, l2);
-		rc = mgr_publish_extra(chain, l1 + l2, kp, kl, name);
-	}
-	free(p1);
-	free(p2);
+	int rc = mgr_publish_extra(chain, cl, kp, kl, name);
 	free(chain);
-	free(kp);
-	X509_free(leaf);
-	EVP_PKEY_free(key);
+	at_secret_free(kp, kl);
 	return rc;
 }
 
