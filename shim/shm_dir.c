@@ -12,6 +12,7 @@
 #include "shim/shm.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/fnv.h"
 
 #include <linux/futex.h>
 #include <sched.h>
@@ -64,10 +65,7 @@ static uint32_t w_nfree, w_free_cap;
 
 static uint32_t key_hash(unsigned kind, const char *name)
 {
-	uint32_t h = 2166136261u ^ kind; /* FNV-1a */
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h;
+	return at_fnv1a32(AT_FNV32_BASIS ^ kind, name);
 }
 
 static int index_grow(void)

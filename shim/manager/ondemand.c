@@ -18,6 +18,7 @@
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
 #include "shim/manager/manager.h"
+#include "util/fnv.h"
 #include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
 #include "shim/ondemand_policy.h"
@@ -85,10 +86,7 @@ static size_t nused;              /* names[0..nused) have been taken; the rest a
 
 static uint32_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return at_fnv1a32(AT_FNV32_BASIS, s);
 }
 
 /* The index position of name, or where to insert it (*found 0). */

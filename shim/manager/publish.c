@@ -7,6 +7,7 @@
  * manager's threads (the leader's and the on-demand one), under state_mu.
  */
 #include "shim/manager/manager.h"
+#include "util/fnv.h"
 #include "util/err.h"
 #include "util/keys.h"
 #include "util/log.h"
@@ -52,10 +53,7 @@ static struct shm_region *reader(void)
 
 static uint64_t chain_hash64(const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h | 1;
+	return at_fnv1a64(p, n) | 1; /* never 0: 0 means none published */
 }
 
 /* The intermediates of chain (what follows the leaf's block) into their SHM_BLOB record, named by their SHA-256,

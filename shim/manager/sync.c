@@ -12,6 +12,7 @@
  * version is the one already held, or hold mgr_publish_mu across I/O.
  */
 #include "shim/manager/manager.h"
+#include "util/fnv.h"
 #include "acme/csr.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -135,18 +136,11 @@ static int intern_lock(int handshake)
 	return 1;
 }
 
-static uint64_t hash64(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
 
 /* One certificate block's X509 (a new reference): the interned one when its PEM was seen before. */
 static int intern(X509 **out, const char *pem, size_t len, int handshake)
 {
-	uint64_t h = hash64(pem, len);
+	uint64_t h = at_fnv1a64(pem, len);
 	int locked = intern_lock(handshake);
 	for (size_t i = 0; locked && i < ninterned; i++) {
 		if (interned[i].hash == h && interned[i].len == len && memcmp(interned[i].pem, pem, len) == 0) {

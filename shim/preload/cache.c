@@ -1,6 +1,7 @@
 /* The snapshot cache (see cache.h). */
 #include "shim/preload/cache.h"
 #include "util/clock.h"
+#include "util/fnv.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -18,10 +19,7 @@ const struct cache_snapshot *cache_current(void)
 
 static uint32_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return at_fnv1a32(AT_FNV32_BASIS, s);
 }
 
 /* The name index of s (see cache.h); left NULL when there is no memory for it. */

@@ -1,5 +1,6 @@
 /* On-demand issuance, the handshake side (see ondemand.h). */
 #include "shim/preload/ondemand.h"
+#include "util/fnv.h"
 
 #include <linux/futex.h>
 #include <stdint.h>
@@ -7,19 +8,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 void ondemand_post(struct shm_channel *r, const char *name)
 {
 	if (r == NULL)
 		return;
-	uint32_t h = fnv1a(name);
+	uint32_t h = at_fnv1a32(AT_FNV32_BASIS, name);
 	size_t n = strnlen(name, 255);
 	for (int k = 0; k < CHAN_REQ_PROBE; k++) {
 		struct chan_request *slot = &r->req[(h + (uint32_t)k) % CHAN_REQ_SLOTS];
