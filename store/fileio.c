@@ -236,7 +236,8 @@ int at_fio_write(int dirfd, const char *name, const void *val, size_t len)
 	return at_fio_write_shared(dirfd, name, val, len, (gid_t)-1);
 }
 
-int at_fio_write_shared(int dirfd, const char *name, const void *val, size_t len, gid_t gid)
+/* The write every variant makes: the temporary gets group gid (unless -1) and mode before any byte goes in. */
+static int write_file(int dirfd, const char *name, const void *val, size_t len, gid_t gid, mode_t mode)
 {
 	char tmp[sizeof AT_FIO_TMP_PREFIX + 32];
 	int fd = -1, rc, made = 0;
@@ -253,8 +254,7 @@ int at_fio_write_shared(int dirfd, const char *name, const void *val, size_t len
 	if (fd < 0)
 		return AT_E_IO;
 	made = 1;
-	/* Private (0600) unless the value is shared with a reader group: then 0640 and that group. */
-	if ((gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) || fchmod(fd, gid != (gid_t)-1 ? 0640 : 0600) != 0) {
+	if ((gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) || fchmod(fd, mode) != 0) {
 		rc = at_fio_err(errno);
 		goto out;
 	}
@@ -288,6 +288,17 @@ out:
 	if (made)
 		unlinkat(dirfd, tmp, 0);
 	return rc;
+}
+
+int at_fio_write_shared(int dirfd, const char *name, const void *val, size_t len, gid_t gid)
+{
+	/* Private (0600) unless the value is shared with a reader group: then 0640 and that group. */
+	return write_file(dirfd, name, val, len, gid, gid != (gid_t)-1 ? 0640 : 0600);
+}
+
+int at_fio_write_public(int dirfd, const char *name, const void *val, size_t len)
+{
+	return write_file(dirfd, name, val, len, (gid_t)-1, 0644);
 }
 
 static int remove_tree(int parent, const char *name, int depth)

@@ -36,6 +36,8 @@ int at_fio_open_dir_shared(int *out, int dirfd, const char *path, size_t len, in
 	AT_MUST_CHECK;
 int at_fio_write_shared(int dirfd, const char *name, const void *val, size_t len, gid_t gid)
 	AT_MUST_CHECK;
+/* The same for a value anyone may read (a certificate chain, never a key): the file 0644. */
+int at_fio_write_public(int dirfd, const char *name, const void *val, size_t len) AT_MUST_CHECK;
 /* Makes the store's root folder 0750 with group gid (when we own it). */
 int at_fio_share_root(int root, gid_t gid) AT_MUST_CHECK;
 

@@ -28,6 +28,7 @@
  * a hook; posix_spawn runs no fork handlers. Never on a server thread; never a waitpid(-1).
  */
 #include "shim/manager/events.h"
+#include "store/fileio.h"
 #include "shim/manager/manager.h"
 #include "acme/problem.h"
 #include "store/certs.h"
@@ -113,8 +114,8 @@ static int public_path(char *out, size_t cap, const char *name, int dir_only)
 /* Writes chain (certificates only) to public/<name>.pem, 0644, atomically; *existed: a file was there before. */
 static int write_public(const char *name, const char *chain, size_t len, int *existed)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
-	int dfd = -1, fd = -1, rc;
+	char dir[PATH_MAX], path[PATH_MAX];
+	int dfd = -1, rc;
 
 	*existed = 0;
 	if (memmem(chain, len, "PRIVATE KEY", 11) != NULL)
@@ -133,36 +134,7 @@ static int write_public(const char *name, const char *chain, size_t len, int *ex
 	}
 	const char *base = strrchr(path, '/') + 1;
 	*existed = faccessat(dfd, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", base, (int)getpid());
-	rc = AT_E_IO;
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-	if (fd < 0)
-		goto out;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, chain + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto out;
-		off += (size_t)w;
-	}
-	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (renameat(dfd, tmp, dfd, base) != 0)
-		goto out;
-	(void)fsync(dfd);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0)
-		unlinkat(dfd, tmp, 0);
+	rc = at_fio_write_public(dfd, base, chain, len);
 	close(dfd);
 	return rc;
 }
