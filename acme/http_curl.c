@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/wait_hooks.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -38,26 +39,17 @@ struct recv_state {
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_ok;
-static void (*wait_begin)(void);
-static void (*wait_end)(void);
+static struct at_wait_hooks wait_hooks;
 
 void at_http_set_wait_hooks(void (*begin)(void), void (*end)(void))
 {
-	wait_begin = begin;
-	wait_end = end;
+	wait_hooks.begin = begin;
+	wait_hooks.end = end;
 }
 
 void at_http_pause_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	if (ms <= 0)
-		return;
-	if (wait_begin)
-		wait_begin();
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	if (wait_end)
-		wait_end();
+	at_wait_hooks_sleep_ms(&wait_hooks, ms);
 }
 
 /*
@@ -78,11 +70,9 @@ static CURLcode transfer(struct curl_ctx *ctx)
 		}
 		if (!running)
 			break;
-		if (wait_begin)
-			wait_begin();
+		at_wait_hooks_begin(&wait_hooks);
 		CURLMcode pm = curl_multi_poll(ctx->multi, NULL, 0, 200, NULL);
-		if (wait_end)
-			wait_end();
+		at_wait_hooks_end(&wait_hooks);
 		if (pm != CURLM_OK) {
 			result = CURLE_FAILED_INIT;
 			break;

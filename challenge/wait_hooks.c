@@ -1,37 +1,27 @@
 /* See wait_hooks.h. */
 #include "challenge/wait_hooks.h"
 
-#include <errno.h>
-#include <stddef.h>
-#include <time.h>
+#include "util/wait_hooks.h"
 
-static void (*wait_begin)(void);
-static void (*wait_end)(void);
+static struct at_wait_hooks wait_hooks;
 
 void at_challenge_set_wait_hooks(void (*begin)(void), void (*end)(void))
 {
-	wait_begin = begin;
-	wait_end = end;
+	wait_hooks.begin = begin;
+	wait_hooks.end = end;
 }
 
 void at_challenge_wait_begin(void)
 {
-	if (wait_begin != NULL)
-		wait_begin();
+	at_wait_hooks_begin(&wait_hooks);
 }
 
 void at_challenge_wait_end(void)
 {
-	if (wait_end != NULL)
-		wait_end();
+	at_wait_hooks_end(&wait_hooks);
 }
 
 void at_challenge_sleep_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	at_challenge_wait_begin();
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	at_challenge_wait_end();
+	at_wait_hooks_sleep_ms(&wait_hooks, ms);
 }

@@ -27,6 +27,7 @@
 #include "store/keypath.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/wait_hooks.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -75,12 +76,12 @@ static long long real_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void (*wait_begin)(void), (*wait_end)(void);
+static struct at_wait_hooks wait_hooks;
 
 void at_lockset_set_wait_hooks(void (*begin)(void), void (*end)(void))
 {
-	wait_begin = begin;
-	wait_end = end;
+	wait_hooks.begin = begin;
+	wait_hooks.end = end;
 }
 
 void at_lockset_fork_handlers(void)
@@ -91,14 +92,7 @@ void at_lockset_fork_handlers(void)
 /* Only between attempts, with nothing of ours held (see at_lockset_set_wait_hooks). */
 static void sleep_ms(long long ms)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	if (wait_begin)
-		wait_begin();
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-	if (wait_end)
-		wait_end();
+	at_wait_hooks_sleep_ms(&wait_hooks, ms);
 }
 
 static int file_name(char *out, size_t size, const char *name, const char *suffix)
