@@ -653,6 +653,10 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		       " to the folder the web server serves for http://<name>/");
 	if (rc != 0)
 		goto fail;
+	rc = take_path(&cfg->sites, "AUTOTLS_SITES", getenv_fn("AUTOTLS_SITES"),
+		       " to the sites file (one certificate a line)");
+	if (rc != 0)
+		goto fail;
 	rc = parse_on_demand(cfg, getenv_fn);
 	if (rc != 0)
 		goto fail;
@@ -698,6 +702,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->storage);
 	free(cfg->log_path);
 	free(cfg->webroot);
+	free(cfg->sites);
 	free(cfg->hook);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);

@@ -76,6 +76,8 @@ struct shim_config {
 					   * with a 301 to https:// */
 	char *webroot;                    /* owned, may be NULL: AUTOTLS_WEBROOT, an absolute path; HTTP-01 is then
 					   * answered by files the host's web server serves, no built-in responder */
+	char *sites;                      /* owned, may be NULL: AUTOTLS_SITES, an absolute path to the sites file
+					   * (shim/sites.h: one certificate a line), watched by the manager process */
 	/* Event hooks (shim/manager/events.c). */
 	char *hook;                       /* owned, may be NULL: AUTOTLS_HOOK, an absolute path to an executable run
 					   * by the manager for every event (obtained, renewed, failed, expiring) */
