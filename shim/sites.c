@@ -4,6 +4,7 @@
  * the first 80 bytes of what it read.
  */
 #include "shim/sites.h"
+#include "engine/engine.h"
 #include "store/name.h"
 #include "util/fnv.h"
 #include "util/log.h"
@@ -241,4 +242,16 @@ int sites_read(struct sites *out, const char *path, const char *profile, const c
 	int rc = sites_parse(out, buf, len, path, profile, taken, ntaken);
 	free(buf);
 	return rc;
+}
+
+time_t sites_renew_at(const char *name, time_t not_before, time_t not_after)
+{
+	time_t due = at_renewal_time(not_before, not_after, 0, 0);
+	long life = (long)(not_after - not_before), spread = life / 10;
+	if (spread <= 0)
+		return due;
+	/* FNV-1a's low bits are weak for names that differ in one digit: mixed once more (a murmur finaliser). */
+	uint32_t h = at_fnv1a32(AT_FNV32_BASIS, name);
+	h ^= h >> 16, h *= 0x85ebca6bu, h ^= h >> 13, h *= 0xc2b2ae35u, h ^= h >> 16;
+	return due + (time_t)((uint64_t)h * (uint64_t)spread >> 32);
 }

@@ -49,4 +49,13 @@ int sites_read(struct sites *out, const char *path, const char *profile, const c
 
 void sites_clear(struct sites *s);
 
+/*
+ * When the certificate keyed by name (not_before, not_after) is renewed: at the lifetime rule's point
+ * (at_renewal_time: a third of the lifetime left, half under ten days) plus a spread of up to a tenth of the
+ * lifetime chosen by the name's hash, so that certificates issued together (100,000 on one day) come due over
+ * days, not in one hour, and each name keeps its place in the spread from one renewal to the next.
+ */
+#include <time.h>
+time_t sites_renew_at(const char *name, time_t not_before, time_t not_after);
+
 #endif

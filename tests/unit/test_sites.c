@@ -173,8 +173,41 @@ static void from_a_file(void)
 	log_silence_end(saved);
 }
 
+/* 100,000 certificates issued in the same second (90 days): their renewals spread over days, no hour holds more
+ * than a few percent of them, and none comes before the lifetime rule's point nor too close to the end. */
+static void renewals_spread(void)
+{
+	enum { N = 100000 };
+	time_t nb = 1800000000, na = nb + 90 * 86400;
+	time_t due = at_renewal_time(nb, na, 0, 0);
+	static unsigned hours[24 * 10 + 1];
+	int before = 0, late = 0;
+	for (int i = 0; i < N; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "site%d.example.test", i);
+		time_t t = sites_renew_at(name, nb, na);
+		before += t < due;
+		late += t > due + 9 * 86400;
+		if (t >= due && t <= due + 9 * 86400)
+			hours[(t - due) / 3600]++;
+	}
+	unsigned max = 0;
+	for (size_t h = 0; h < sizeof(hours) / sizeof(hours[0]); h++)
+		max = hours[h] > max ? hours[h] : max;
+	printf("  100,000 certificates issued at once: renewals over %d hours, at most %u in one hour (%.2f%%)\n",
+	       9 * 24, max, 100.0 * max / N);
+	CHECK_INT(before, ==, 0);
+	CHECK_INT(late, ==, 0);
+	CHECK(max < N / 100); /* an even spread is ~463 an hour; under 1% in any hour */
+	/* the same name keeps its place; a 6-day certificate spreads over 0.6 days */
+	CHECK(sites_renew_at("a.test", nb, na) == sites_renew_at("a.test", nb, na));
+	time_t s6 = sites_renew_at("a.test", nb, nb + 6 * 86400);
+	CHECK(s6 >= nb + 3 * 86400 && s6 <= nb + 3 * 86400 + 6 * 8640);
+}
+
 int main(void)
 {
+	RUN(renewals_spread);
 	RUN(table);
 	RUN(name_limits);
 	RUN(hostile_bytes);
