@@ -57,7 +57,10 @@ struct site {
 	int failures;         /* tries failed in a row (for the backoff's step when the attempt record has none) */
 	int busy;             /* a worker holds it */
 	int removed;          /* gone from the file while busy: the worker withdraws and frees it */
-	int changed;          /* its names changed while busy: due again at once */
+	int changed;          /* its names changed while busy: pend replaces names when the worker is done */
+	char **pend;          /* owned: the line's new names, held until the worker lets go of names */
+	size_t npend;
+	unsigned pend_line;
 	time_t in_service;    /* notAfter of the certificate published for it, 0: none */
 };
 
@@ -68,14 +71,25 @@ static size_t ntable;
 static time_t paused_until; /* rateLimited: no new order before */
 static int first_done;      /* worker 0 made (or found) the account: the others may start */
 
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static void site_free(struct site *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nnames; i++)
-		free(s->names[i]);
-	free(s->names);
+	names_free(s->names, s->nnames);
+	names_free(s->pend, s->npend);
 	free(s);
+}
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp((*(struct site *const *)a)->names[0], (*(struct site *const *)b)->names[0]);
 }
 
 static int line_by_key(const void *a, const void *b)
@@ -93,12 +107,10 @@ static int same_names(const struct site *s, const struct site_line *l)
 	return 1;
 }
 
-/* Takes l's names (l emptied). */
+/* Takes l's names (l emptied). s is not busy: no worker reads its names. */
 static void take_names(struct site *s, struct site_line *l)
 {
-	for (size_t i = 0; i < s->nnames; i++)
-		free(s->names[i]);
-	free(s->names);
+	names_free(s->names, s->nnames);
 	s->names = l->names;
 	s->nnames = l->nnames;
 	s->line = l->line;
@@ -118,7 +130,7 @@ static void merge(struct sites *f)
 	qsort(f->v, f->n, sizeof(f->v[0]), line_by_key);
 	struct site **nt = calloc(f->n ? f->n : 1, sizeof(*nt));
 	char **gone = NULL; /* keys to withdraw once sites_mu is released */
-	size_t ngone = 0, nadded = 0, nchanged = 0;
+	size_t ngone = 0, nadded = 0, nchanged = 0, nremoved = 0;
 	if (nt == NULL) {
 		at_log_error("sites: out of memory reading the sites file; the sites are kept as they were");
 		return;
@@ -136,6 +148,7 @@ static void merge(struct sites *f)
 		int c = i == ntable ? 1 : j == f->n ? -1 : strcmp(table[i]->names[0], f->v[j].names[0]);
 		if (c < 0) { /* removed */
 			struct site *s = table[i++];
+			nremoved++;
 			if (s->busy) {
 				s->removed = 1; /* its worker withdraws and frees it */
 			} else {
@@ -154,13 +167,26 @@ static void merge(struct sites *f)
 		} else {
 			struct site *s = table[i++];
 			struct site_line *l = &f->v[j++];
-			s->line = l->line;
-			if (!same_names(s, l)) {
+			if (s->busy) {
+				/* Its worker reads names without the lock: the new ones wait in pend (a later edit
+				 * replaces them there) and take effect when the worker is done. */
+				if (!same_names(s, l) || s->changed) {
+					names_free(s->pend, s->npend);
+					s->pend = l->names;
+					s->npend = l->nnames;
+					s->pend_line = l->line;
+					l->names = NULL;
+					l->nnames = 0;
+					s->changed = 1;
+					nchanged++;
+				}
+			} else if (!same_names(s, l)) {
 				take_names(s, l);
 				s->next = now;
 				s->failures = 0;
-				s->changed = s->busy;
 				nchanged++;
+			} else {
+				s->line = l->line;
 			}
 			nt[n++] = s;
 		}
@@ -171,7 +197,7 @@ static void merge(struct sites *f)
 	pthread_cond_broadcast(&sites_cv);
 	pthread_mutex_unlock(&sites_mu);
 	at_log_info("sites: %zu certificate(s) from the file (%zu new, %zu changed, %zu removed)", n, nadded, nchanged,
-		    ngone);
+		    nremoved);
 	for (size_t k = 0; k < ngone; k++) {
 		withdraw(gone[k]);
 		at_log_info("sites: %s was removed from the file: no longer renewed, withdrawn from service (kept in "
@@ -321,8 +347,9 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 					    "until %s (%ld s): %zu site(s) wait, served ones stay served", names[0], when,
 					    pause, waiting);
 			}
-			if (next < now + pause)
-				next = now + pause;
+			/* Not this site's failure: it comes back when the pause ends, with its backoff unchanged. */
+			s->failures--;
+			next = now + pause;
 		} else if (rc == AT_E_BACKOFF) {
 			at_log_info("sites: no new order for %s (line %u) yet (its attempt record); next try in %ld s",
 				    names[0], s->line, (long)(next - now));
@@ -339,13 +366,35 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 	}
 	pthread_mutex_lock(&sites_mu);
 	s->busy = 0;
-	s->next = s->changed ? now : next;
-	s->changed = 0;
-	int removed = s->removed;
+	s->next = next;
+	if (s->changed) {
+		names_free(s->names, s->nnames);
+		s->names = s->pend;
+		s->nnames = s->npend;
+		s->line = s->pend_line;
+		s->pend = NULL;
+		s->npend = 0;
+		s->changed = 0;
+		s->failures = 0;
+		s->next = now;
+	}
+	int removed = s->removed, again = 0;
+	if (removed) {
+		/* Added back while we worked: that entry serves the key; it looks again now instead of withdrawing. */
+		struct site key = { .names = s->names }, *kp = &key;
+		struct site **back = bsearch(&kp, table, ntable, sizeof(*table), by_key);
+		if (back != NULL) {
+			(*back)->next = now;
+			again = 1;
+		}
+	}
 	pthread_mutex_unlock(&sites_mu);
 	if (removed) {
-		withdraw(s->names[0]);
-		at_log_info("sites: %s was removed from the file: no longer renewed, withdrawn from service", s->names[0]);
+		if (!again) {
+			withdraw(s->names[0]);
+			at_log_info("sites: %s was removed from the file: no longer renewed, withdrawn from service",
+				    s->names[0]);
+		}
 		site_free(s);
 	}
 }
@@ -393,6 +442,10 @@ static void *worker_main(void *arg)
 	}
 out:
 	at_log_error("sites: worker %ld could not start (the store or the CA settings)", id);
+	pthread_mutex_lock(&sites_mu);
+	first_done = 1; /* the others do not wait for a worker that is gone */
+	pthread_cond_broadcast(&sites_cv);
+	pthread_mutex_unlock(&sites_mu);
 	mgr_ca_list_free(cas);
 	at_store_close(st);
 	mgr_quiesce_leave();
