@@ -211,7 +211,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefine
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c shim/shm.c shim/shm_dir.c tests/harness/scripted_http.c
+FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/sites.c shim/preload/clienthello.c shim/shm.c shim/shm_dir.c tests/harness/scripted_http.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c

@@ -313,7 +313,9 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 		mgr_event_cert(names, s->nnames, &rec, ordered);
 		at_cert_record_clear(&rec);
 	} else if (!*may_order) {
+		pthread_mutex_lock(&sites_mu);
 		next = paused_until > now ? paused_until : now + 1;
+		pthread_mutex_unlock(&sites_mu);
 	} else {
 		struct at_engine *e = mgr_ca_list_engine(cas, ca);
 		const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
@@ -336,7 +338,7 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 				paused_until = now + pause;
 			size_t waiting = 0;
 			for (size_t i = 0; i < ntable; i++)
-				waiting += table[i]->in_service == 0 || table[i]->next <= paused_until;
+				waiting += table[i]->busy || table[i]->next <= paused_until;
 			pthread_mutex_unlock(&sites_mu);
 			if (fresh) {
 				char when[32];
