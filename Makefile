@@ -58,7 +58,8 @@ MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
-              shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c
+              shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c \
+              shim/sites.c shim/manager/sites_pool.c
 # A source file no list names would silently never be built: say so instead.
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
@@ -210,7 +211,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefine
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/preload/clienthello.c shim/shm.c shim/shm_dir.c tests/harness/scripted_http.c
+FUZZ_LIB_SRC := $(CORE_SRC) shim/config.c shim/sites.c shim/preload/clienthello.c shim/shm.c shim/shm_dir.c tests/harness/scripted_http.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c

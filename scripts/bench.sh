@@ -6,6 +6,7 @@
 #      the same certificate as a managed one (B), interleaved; server on core 0, load client on core 1
 #   3. load cost: /bin/true with and without the preload
 #   4. scale: many stored certificates (scripts/bench_scale.sh)
+#   5. many sites: a sites file of 1,000 lines issued by Pebble, sites per second (scripts/bench_sites.sh)
 set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
@@ -94,3 +95,6 @@ awk -v a="$ip" -v b="$iq" 'BEGIN { printf "exec of /bin/true, instructions (call
 
 echo "== 4. scale: ${BENCH_SCALE_N:-10000} stored on-demand certificates under nginx (master + 2 workers)"
 BUILD=$BUILD scripts/bench_scale.sh
+
+echo "== 5. many sites: ${BENCH_SITES_N:-1000} lines of AUTOTLS_SITES issued by the local Pebble under nginx"
+BUILD=$BUILD scripts/bench_sites.sh

@@ -176,6 +176,13 @@ static int parse_on_demand(struct shim_config *cfg, const char *(*getenv_fn)(con
 	if (take_number(&cfg->on_demand_wait_s, "AUTOTLS_ON_DEMAND_WAIT", getenv_fn("AUTOTLS_ON_DEMAND_WAIT"), 0, 60,
 			"a number of seconds") != 0)
 		return AT_E_INVAL;
+	/* New on-demand names a minute (the token bucket's rate; twice it at once). The default, 10, is the rate the
+	 * on-demand thread always had; a hosting server raises it as far as its CA allows (Let's Encrypt: 300 new
+	 * orders per 3 hours per account, so above about 2 a minute sustained its rateLimited answers pace it). */
+	cfg->on_demand_rate = 10;
+	if (take_number(&cfg->on_demand_rate, "AUTOTLS_ON_DEMAND_RATE", getenv_fn("AUTOTLS_ON_DEMAND_RATE"), 1, 6000,
+			"a number of new names a minute") != 0)
+		return AT_E_INVAL;
 	if (wanted && cfg->nallow == 0 && cfg->ask == NULL)
 		at_log_warn("AUTOTLS_ON_DEMAND=1 without AUTOTLS_ALLOW or AUTOTLS_ASK: on-demand issuance stays off "
 			    "(it would issue for any name a client sends)");
@@ -653,6 +660,10 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		       " to the folder the web server serves for http://<name>/");
 	if (rc != 0)
 		goto fail;
+	rc = take_path(&cfg->sites, "AUTOTLS_SITES", getenv_fn("AUTOTLS_SITES"),
+		       " to the sites file (one certificate a line)");
+	if (rc != 0)
+		goto fail;
 	rc = parse_on_demand(cfg, getenv_fn);
 	if (rc != 0)
 		goto fail;
@@ -698,6 +709,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->storage);
 	free(cfg->log_path);
 	free(cfg->webroot);
+	free(cfg->sites);
 	free(cfg->hook);
 	free(cfg->dns_hook);
 	free(cfg->dns_resolver);

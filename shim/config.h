@@ -50,6 +50,8 @@ struct shim_config {
 	char *ask;                        /* owned, may be NULL: GET <ask>?domain=<name>, 2xx allows */
 	long on_demand_wait_s;            /* AUTOTLS_ON_DEMAND_WAIT: a handshake for a new name waits this long for
 					   * its certificate (threaded servers only; 0: never wait) */
+	long on_demand_rate;              /* AUTOTLS_ON_DEMAND_RATE: new on-demand names a minute (1..6000, 10);
+					   * twice as many at once */
 	unsigned challenges;              /* AUTOTLS_CHALLENGES: a bit per enum at_challenge_type (tls-alpn-01 = 1,
 					   * http-01 = 2, dns-01 = 4); 0: every type that can work */
 	/* DNS-01 through a hook (challenge/dns01_hook.c); the solver exists only when dns_hook is set. */
@@ -76,6 +78,8 @@ struct shim_config {
 					   * with a 301 to https:// */
 	char *webroot;                    /* owned, may be NULL: AUTOTLS_WEBROOT, an absolute path; HTTP-01 is then
 					   * answered by files the host's web server serves, no built-in responder */
+	char *sites;                      /* owned, may be NULL: AUTOTLS_SITES, an absolute path to the sites file
+					   * (shim/sites.h: one certificate a line), watched by the manager process */
 	/* Event hooks (shim/manager/events.c). */
 	char *hook;                       /* owned, may be NULL: AUTOTLS_HOOK, an absolute path to an executable run
 					   * by the manager for every event (obtained, renewed, failed, expiring) */

@@ -117,6 +117,8 @@ int main(void)
 		return 1;
 	if (mgr_ondemand_start() != 0)
 		at_log_error("cannot start the on-demand thread");
+	if (mgr_sites_start() != 0)
+		at_log_error("cannot start the sites file's threads (AUTOTLS_SITES)");
 	mgr_quiesce_enter();
 	mgr_lead();
 	return 0;

@@ -108,6 +108,14 @@ int mgr_challenge_round(struct at_engine *e, const char *const *names, size_t nn
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 	AT_MUST_CHECK;
 
+/* Withdraws the certificate record published for name by mgr_publish_extra (a site removed from the sites
+ * file), when there is one. 0 or a publishing error. publish.c. */
+int mgr_withdraw_extra(const char *name) AT_MUST_CHECK;
+
+/* Starts the sites file's watcher and workers (AUTOTLS_SITES; manager process only; sites_pool.c). Returns 0
+ * (also when no sites file is set) or AT_E_NOMEM. */
+int mgr_sites_start(void) AT_MUST_CHECK;
+
 /* Starts the thread that ends the manager process once no process of its tree is left (manager process only;
  * tree_watch.c); it owns lifeline (closed at its end-of-file). 0 or AT_E_NOMEM. */
 int mgr_tree_watch_start(const struct shm_region *shm, int lifeline) AT_MUST_CHECK;

@@ -7,7 +7,7 @@
  *     an hour, never before the CA's Retry-After or the next try the engine's attempt record allows): refused and failed names are forgotten oldest first beyond FORGET_MAX, issued and queued ones
  *     never (the table grows: an issued name must not drop out of renewal however many names are refused);
  *   - asks AUTOTLS_ASK (GET <url>?domain=<name>, 2 s, no redirects; 2xx allows) once per refusal period;
- *   - takes a token from a bucket (RATE_PER_MIN a minute, BURST at once) or waits for one, so that a burst of new
+ *   - takes a token from a bucket (AUTOTLS_ON_DEMAND_RATE a minute, 10 by default, twice that at once) or waits for one, so that a burst of new
  *     names cannot run into the CA's limits; names that find no room in the queue are dropped (a later
  *     handshake asks again);
  *   - issues under the store's per-name lock through the challenge types the attempt record allows now (the
@@ -43,8 +43,6 @@
 #define FORGET_MAX 4096 /* refused and failed names remembered (the oldest forgotten first) */
 #define NAMES_MIN 64
 #define QUEUE 256
-#define RATE_PER_MIN 10
-#define BURST 20
 #define REFUSED_S 600
 #define RENEW_CHECK_S 60 /* how often issued names are looked at for renewal (divided by the tests' scale) */
 
@@ -63,7 +61,7 @@ static struct od_name *names; /* owned, grows (never shrinks) */
 static size_t nnames;
 static char queue[QUEUE][256];
 static size_t qhead, qlen;
-static double tokens = BURST;
+static double tokens = -1; /* -1: the bucket starts full at the first take */
 static time_t tokens_at;
 
 static long renew_check_s(void)
@@ -235,12 +233,16 @@ static int ask(const char *name)
 static int take_token(void)
 {
 	time_t now = time(NULL);
+	long rate = mgr_host->cfg->on_demand_rate > 0 ? mgr_host->cfg->on_demand_rate : 10;
+	double burst = 2.0 * (double)rate;
 	if (tokens_at == 0)
 		tokens_at = now;
-	tokens += (double)(now - tokens_at) * RATE_PER_MIN / 60.0;
+	if (tokens < 0)
+		tokens = burst;
+	tokens += (double)(now - tokens_at) * (double)rate / 60.0;
 	tokens_at = now;
-	if (tokens > BURST)
-		tokens = BURST;
+	if (tokens > burst)
+		tokens = burst;
 	if (tokens < 1)
 		return 0;
 	tokens -= 1;

@@ -192,6 +192,17 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 	return rc;
 }
 
+int mgr_withdraw_extra(const char *name)
+{
+	int rc = 0;
+	pthread_mutex_lock(&state_mu);
+	struct shm_region *r = writer();
+	if (r != NULL && shm_drop(r, SHM_CERT, name) == 0)
+		rc = mgr_sync_region(reader());
+	pthread_mutex_unlock(&state_mu);
+	return rc;
+}
+
 void mgr_publish_batch(int on)
 {
 	pthread_mutex_lock(&state_mu);

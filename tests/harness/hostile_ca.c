@@ -108,6 +108,7 @@ static const char *const mode_names[HC_MODE_COUNT] = {
 	[HC_HOLD_PROCESSING] = "processing held",
 	[HC_CLOCK_AHEAD] = "CA clock an hour ahead",
 	[HC_AUTHZ_FAILS] = "validation always fails",
+	[HC_RATE_LIMITED] = "newOrder rate limited",
 };
 
 const char *hostile_mode_name(enum hostile_mode mode)
@@ -445,6 +446,14 @@ static int on_new_order(struct conn *c, enum hostile_mode m)
 		int rc = reply_json(c, 201, big, loc);
 		free(big);
 		return rc;
+	}
+	if (m == HC_RATE_LIMITED) {
+		/* RFC 8555 section 6.6: 429 with a rateLimited problem and a Retry-After (hold_retry_after_s). */
+		char ra[48];
+		static const char prob[] = "{\"type\":\"urn:ietf:params:acme:error:rateLimited\",\"status\":429,"
+					   "\"detail\":\"too many new orders for this account\"}";
+		snprintf(ra, sizeof(ra), "Retry-After: %ld\r\n", h->hold_retry_after_s);
+		return send_body(c, 429, "application/problem+json", ra, prob, sizeof(prob) - 1);
 	}
 	if (m == HC_HUGE_PROBLEM || m == HC_PROBLEM_CONTROL) {
 		/* A detail that would forge log lines and flood them: newlines, CR, ESC, BEL, NUL-free. */

@@ -40,6 +40,7 @@ enum hostile_mode {
 	HC_CLOCK_AHEAD,        /* the CA's clock is an hour ahead: Date headers, and notBefore a minute before its now */
 	HC_AUTHZ_FAILS,        /* newOrder: "pending", the authorization pending with http-01, dns-01 and tls-alpn-01;
 			        * a challenge answered turns it (and the order) invalid, as a validation that fails */
+	HC_RATE_LIMITED,       /* newOrder: 429 rateLimited with Retry-After (hold_retry_after_s, as set) */
 	HC_MODE_COUNT
 };
 
@@ -72,7 +73,8 @@ void hostile_ca_set_mode(struct hostile_ca *h, enum hostile_mode mode);
 /* HC_HOLD_PROCESSING: how long the order stays "processing" after the first finalize of the mode (default 3 s). */
 void hostile_ca_set_hold_ms(struct hostile_ca *h, long ms);
 
-/* HC_HOLD_PROCESSING: the Retry-After (seconds) of an order poll answered "processing" (default 1). */
+/* HC_HOLD_PROCESSING: the Retry-After (seconds) of an order poll answered "processing"; HC_RATE_LIMITED: of the
+ * refused newOrder (default 1). */
 void hostile_ca_set_hold_retry_after(struct hostile_ca *h, long s);
 
 void hostile_ca_counts(struct hostile_ca *h, struct hostile_counts *out);

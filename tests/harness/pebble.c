@@ -658,6 +658,33 @@ int pebble_set_txt(struct pebble *p, const char *host, const char *value)
 	return chall_post(p, "/set-txt", host, value);
 }
 
+int pebble_set_a(struct pebble *p, const char *host, const char *ipv4)
+{
+	char url[256], fqdn[300], *text = NULL;
+	long status = 0;
+	int ret = -1;
+	size_t n = host ? strlen(host) : 0;
+	cJSON *body = cJSON_CreateObject(), *addrs = cJSON_CreateArray();
+	if (body == NULL || addrs == NULL || n == 0 || n > 253 || ipv4 == NULL) {
+		cJSON_Delete(addrs);
+		goto out;
+	}
+	snprintf(fqdn, sizeof(fqdn), "%s%s", host, host[n - 1] == '.' ? "" : ".");
+	cJSON_AddItemToArray(addrs, cJSON_CreateString(ipv4));
+	cJSON_AddItemToObject(body, "addresses", addrs);
+	if (cJSON_AddStringToObject(body, "host", fqdn) == NULL || (text = cJSON_PrintUnformatted(body)) == NULL)
+		goto out;
+	snprintf(url, sizeof(url), "%s/add-a", p->chall_mgmt_url);
+	if (harness_fetch(&status, NULL, NULL, "POST", url, NULL, text, 5000) == 0 && status == 200)
+		ret = 0;
+	else
+		fprintf(stderr, "pebble: POST /add-a failed (HTTP %ld)\n", status);
+out:
+	free(text);
+	cJSON_Delete(body);
+	return ret;
+}
+
 int pebble_clear_txt(struct pebble *p, const char *host)
 {
 	if (host == NULL)

@@ -59,6 +59,9 @@ int pebble_restart(struct pebble *p);
 /* Sets / clears a TXT record in the mock DNS (host is a FQDN, with or without the final dot). 0 or -1. */
 int pebble_set_txt(struct pebble *p, const char *host, const char *value);
 int pebble_clear_txt(struct pebble *p, const char *host);
+/* Makes the mock DNS answer host's A queries with ipv4 (e.g. an address nothing listens on, for a name whose
+ * validation must fail). 0 or -1. */
+int pebble_set_a(struct pebble *p, const char *host, const char *ipv4);
 
 /* How many new orders Pebble has logged so far (counts its newOrder requests in log_file). */
 int pebble_count_orders(const struct pebble *p);

@@ -94,6 +94,20 @@ static void defaults(void)
 	CHECK_INT(cfg.http_port, ==, 80);
 	CHECK_INT(cfg.http_redirect, ==, 0);
 	CHECK(cfg.webroot == NULL);
+	CHECK(cfg.sites == NULL);
+	CHECK_INT(cfg.on_demand_rate, ==, 10);
+	shim_config_clear(&cfg);
+}
+
+static void sites_and_rate(void)
+{
+	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_SITES", "/etc/sites",
+			    "AUTOTLS_ON_DEMAND_RATE", "600", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.sites, "/etc/sites");
+	CHECK_INT(cfg.on_demand_rate, ==, 600);
 	shim_config_clear(&cfg);
 }
 
@@ -264,6 +278,10 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_ON_DEMAND", "yes" },
 		{ "AUTOTLS_ON_DEMAND_WAIT", "600" },
 		{ "AUTOTLS_ON_DEMAND_WAIT", "soon" },
+		{ "AUTOTLS_ON_DEMAND_RATE", "0" },
+		{ "AUTOTLS_ON_DEMAND_RATE", "6001" },
+		{ "AUTOTLS_ON_DEMAND_RATE", "fast" },
+		{ "AUTOTLS_SITES", "sites.txt" },
 		{ "AUTOTLS_ALLOW", "../x" },
 		{ "AUTOTLS_ALLOW", "127.0.0.1" },
 		{ "AUTOTLS_ASK", "ftp://ask.test/" },
@@ -405,6 +423,7 @@ int main(void)
 	RUN(good_values);
 	RUN(domains_spaces_around_commas);
 	RUN(defaults);
+	RUN(sites_and_rate);
 	RUN(dns_values);
 	RUN(dns_update_values);
 	RUN(hook_values);
