@@ -16,6 +16,9 @@ PACKAGES=(
 	postgresql-15 redis-server
 	# An authoritative DNS server that takes RFC 2136 updates signed with TSIG (tests/integ/test_525_dns_rfc2136.c).
 	knot
+	# A three-member etcd cluster for the etcd store backend's tests (tests/harness/etcd.c) and
+	# scripts/etcd-cluster.sh; etcdctl for what a user (and test_9xx) reads back from it.
+	etcd-server etcd-client
 )
 
 missing=()

@@ -90,7 +90,7 @@ void at_lockset_fork_handlers(void)
 }
 
 /* Only between attempts, with nothing of ours held (see at_lockset_set_wait_hooks). */
-static void sleep_ms(long long ms)
+void at_lockset_pause_ms(long long ms)
 {
 	at_wait_hooks_sleep_ms(&wait_hooks, ms);
 }
@@ -138,7 +138,7 @@ static int guard_enter(struct at_lockset *ls, const char *name, long long deadli
 			return e == ENOLCK ? AT_E_UNSUPPORTED : at_fio_err(e);
 		if (at_clock_ms() >= deadline)
 			return AT_E_LOCKED;
-		sleep_ms(1);
+		at_lockset_pause_ms(1);
 	}
 }
 
@@ -394,7 +394,7 @@ int at_lockset_lock(struct at_lockset *ls, const char *name, int lease_s, int wa
 		now = at_clock_ms();
 		if (now >= deadline)
 			return AT_E_LOCKED;
-		sleep_ms(pause < deadline - now ? pause : deadline - now);
+		at_lockset_pause_ms(pause < deadline - now ? pause : deadline - now);
 		pause = pause * 2 > 100 ? 100 : pause * 2;
 	}
 }

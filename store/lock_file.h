@@ -36,6 +36,9 @@ void at_lockset_fini(struct at_lockset *ls);
  * at_http_set_wait_hooks: the manager releases its quiesce lock there, so that a fork or an exit never waits
  * for another process's lease. Set once, before any lock is taken. */
 void at_lockset_set_wait_hooks(void (*begin)(void), void (*end)(void));
+/* Sleeps ms between two attempts at something another process holds, inside the wait hooks above (the etcd
+ * store's pauses between lock attempts and between rounds of its members go through it too). */
+void at_lockset_pause_ms(long long ms);
 /* Registers the lock set's fork handlers (otherwise done at its first lock). A caller with fork handlers of its
  * own that hold locks around lock set calls registers these first, so that they run after its own at a fork
  * (prepare handlers run in the reverse order of registration) and the lock order is the same as its thread's. */

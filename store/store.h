@@ -25,6 +25,8 @@
 struct at_store;
 
 struct at_store_stat {
+	/* The file's mtime; on etcd the key's mod_revision. Compare two of them (larger is newer, equal is
+	 * unchanged); do not show one as a time. */
 	time_t modified;
 	size_t size;
 };
@@ -68,6 +70,14 @@ int at_store_open_file(struct at_store **out, const char *path) AT_MUST_CHECK;
  * A user who can read but not write the store gets a reader: loads work, locks and writes are refused. */
 int at_store_open_file_shared(struct at_store **out, const char *path, gid_t share_gid)
 	AT_MUST_CHECK;
+
+/* Opens the backend spec names: etcd://HOST:PORT[,...]/PREFIX or etcds://... the etcd backend
+ * (store/store_etcd.h; share_gid does not apply), anything else the file backend at that folder (NULL: the default
+ * location), shared with share_gid ((gid_t)-1: nobody). Caller closes with at_store_close. */
+int at_store_open(struct at_store **out, const char *spec, gid_t share_gid) AT_MUST_CHECK;
+
+/* 1 when spec names a store that is not a folder on this host (etcd), else 0. */
+int at_store_is_remote(const char *spec);
 
 /* The default location as above; *out new, caller frees. */
 int at_store_default_path(char **out) AT_MUST_CHECK;

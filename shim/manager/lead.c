@@ -260,7 +260,7 @@ static int lead_with_engine(void)
 	const struct shim_config *cfg = mgr_host->cfg;
 	struct at_store *store = NULL;
 	struct mgr_ca_list *cas = NULL;
-	int rc = at_store_open_file_shared(&store, cfg->storage, (gid_t)cfg->storage_gid);
+	int rc = at_store_open(&store, cfg->storage, (gid_t)cfg->storage_gid);
 	if (rc != 0) {
 		at_log_error("AUTOTLS_STORAGE %s: cannot open the store: %s", cfg->storage, at_strerror(rc));
 		return rc;
@@ -387,7 +387,7 @@ static void publish_from_store(void)
 	struct at_store_stat st;
 	struct at_cert_record rec;
 
-	if (reader == NULL && at_store_open_file(&reader, cfg->storage) != 0) {
+	if (reader == NULL && at_store_open(&reader, cfg->storage, (gid_t)-1) != 0) {
 		if (!warned++)
 			at_log_debug("pid %d (uid %d) can neither lead nor read %s; it serves its own certificates until "
 				    "a leader in its process tree publishes (see AUTOTLS_STORAGE_GROUP)",

@@ -418,7 +418,7 @@ static void *ondemand_main(void *arg)
 	struct at_store *st = NULL;
 	struct mgr_ca_list *cas = NULL;
 	mgr_quiesce_enter();
-	if (at_store_open_file_shared(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
+	if (at_store_open(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
 		goto out;
 	struct at_engine_config ec = { .directory_url = cfg->ca, .ca_file = cfg->ca_roots, .email = cfg->email,
 				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st,

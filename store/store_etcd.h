@@ -1,0 +1,20 @@
+/*
+ * The etcd v3 backend of struct at_store_ops (store/store_etcd.c). Chosen by at_store_open for
+ * AUTOTLS_STORAGE=etcd://HOST:PORT[,HOST:PORT...]/PREFIX or etcds://...
+ */
+#ifndef AUTOTLS_STORE_STORE_ETCD_H
+#define AUTOTLS_STORE_STORE_ETCD_H
+
+#include "store/store.h"
+#include "util/err.h"
+
+/* Opens the etcd store spec names. TLS files from AUTOTLS_ETCD_CA, AUTOTLS_ETCD_CERT, AUTOTLS_ETCD_KEY; values
+ * sealed with the key in the file AUTOTLS_STORAGE_KEY names (without it, one warning per process that keys are
+ * kept in the clear). Checks that a member answers. Returns 0, AT_E_INVAL (spec), AT_E_NET (no member answers),
+ * an error of at_seal_key_load (the key file), AT_E_NOMEM. Caller closes with at_store_close. */
+int at_store_open_etcd(struct at_store **out, const char *spec) AT_MUST_CHECK;
+
+/* The requests an etcd store object has sent so far (every try at every member); 0 for another backend. */
+unsigned long at_store_etcd_requests(struct at_store *s);
+
+#endif
