@@ -1,5 +1,6 @@
 /* The renewal plan (see at_engine_renewal_plan in engine.h). */
 #include "engine/engine.h"
+#include "engine/internal.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -28,12 +29,21 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 	if (at_acme_directory(at_engine_acme(e), &di) != 0 || di.renewal_info == NULL ||
 	    at_ari_cert_id(&id, rec->chain_pem, rec->chain_len) != 0)
 		return 0;
+	/* Our own recheck periods follow the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); the CA's Retry-After
+	 * never does: it is the CA's word. */
+	long div = e->cfg.backoff_divisor > 1 ? e->cfg.backoff_divisor : 1;
+	long dflt = ARI_DEFAULT_RECHECK_S / div, floor_s = ARI_MIN_RECHECK_S / div;
+	if (floor_s < 1)
+		floor_s = 1;
 	struct at_ari_window w;
 	int rc = at_acme_renewal_info(at_engine_acme(e), id, &w);
 	free(id);
+	/* From the answer on, not from before the request: a request that crossed a second boundary must not
+	 * bring the next one inside the Retry-After (section 4.3). */
+	now = time(NULL);
 	if (rc != 0) {
 		/* ARI is advice: without an answer the lifetime rule stands; ask again later. */
-		*recheck_at = now + ARI_DEFAULT_RECHECK_S < life_due ? now + ARI_DEFAULT_RECHECK_S : life_due;
+		*recheck_at = now + dflt < life_due ? now + dflt : life_due;
 		return 0;
 	}
 	/* Section 4.2: a uniformly random time in the window, even when the window has already begun (a fleet
@@ -52,9 +62,9 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 	else if (w.explanation_url)
 		at_log_info("the CA's renewal window for %s is %ld..%ld: %s", rec->names ? rec->names[0] : "?",
 			    (long)w.start, (long)w.end, w.explanation_url);
-	long again = w.retry_after > 0 ? w.retry_after : ARI_DEFAULT_RECHECK_S;
-	if (again < ARI_MIN_RECHECK_S)
-		again = ARI_MIN_RECHECK_S;
+	long again = w.retry_after > 0 ? w.retry_after : dflt;
+	if (again < floor_s)
+		again = floor_s;
 	*recheck_at = now + again < *renew_at ? now + again : *renew_at;
 	at_log_debug("ARI window for %s: %ld..%ld, renewing at %ld", rec->names ? rec->names[0] : "?", (long)w.start,
 		     (long)w.end, (long)*renew_at);
