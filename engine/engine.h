@@ -133,6 +133,11 @@ time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long j
  */
 long at_backoff_delay(int failures, time_t now, time_t not_after, long retry_after, long divisor);
 
+/* Sets rec->renew_after to the renewal time the CA's window (ARI) last gave for this very certificate, kept in
+ * the store by at_engine_renewal_plan; nothing when there is none. A record loaded after a restart is then
+ * current until the CA's time, not the lifetime rule's. */
+void at_engine_ari_apply(struct at_engine *e, struct at_cert_record *rec);
+
 /* The earliest time a certificate is renewed without ARI asking: a tenth of its lifetime after notBefore. */
 time_t at_renewal_floor(time_t not_before, time_t not_after);
 

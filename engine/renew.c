@@ -26,8 +26,8 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 
 	struct at_acme_directory_info di;
 	char *id = NULL;
-	if (at_acme_directory(at_engine_acme(e), &di) != 0 || di.renewal_info == NULL ||
-	    at_ari_cert_id(&id, rec->chain_pem, rec->chain_len) != 0)
+	/* A certificate without an Authority Key Identifier has no certID: the lifetime rule alone. */
+	if (at_ari_cert_id(&id, rec->chain_pem, rec->chain_len) != 0)
 		return 0;
 	/* Our own recheck periods follow the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); the CA's Retry-After
 	 * never does: it is the CA's word. */
@@ -35,15 +35,30 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 	long dflt = ARI_DEFAULT_RECHECK_S / div, floor_s = ARI_MIN_RECHECK_S / div;
 	if (floor_s < 1)
 		floor_s = 1;
+	/* What the CA said before a restart holds until its Retry-After ends (ari_state.c). */
+	struct engine_ari_plan kept;
+	if (engine_ari_load(e, rec, id, &kept) == 0 && now < kept.recheck_at) {
+		*renew_at = kept.renew_at;
+		*recheck_at = kept.recheck_at;
+		*from_ari = kept.from_ari;
+		at_log_debug("ARI for %s: the CA's last answer holds until %ld, renewing at %ld",
+			     rec->names ? rec->names[0] : "?", (long)kept.recheck_at, (long)kept.renew_at);
+		free(id);
+		return 0;
+	}
+	if (at_acme_directory(at_engine_acme(e), &di) != 0 || di.renewal_info == NULL) {
+		free(id);
+		return 0;
+	}
 	struct at_ari_window w;
 	int rc = at_acme_renewal_info(at_engine_acme(e), id, &w);
-	free(id);
 	/* From the answer on, not from before the request: a request that crossed a second boundary must not
 	 * bring the next one inside the Retry-After (section 4.3). */
 	now = time(NULL);
 	if (rc != 0) {
 		/* ARI is advice: without an answer the lifetime rule stands; ask again later. */
 		*recheck_at = now + dflt < life_due ? now + dflt : life_due;
+		free(id);
 		return 0;
 	}
 	/* Section 4.2: a uniformly random time in the window, even when the window has already begun (a fleet
@@ -69,5 +84,8 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 	at_log_debug("ARI window for %s: %ld..%ld, renewing at %ld", rec->names ? rec->names[0] : "?", (long)w.start,
 		     (long)w.end, (long)*renew_at);
 	at_ari_window_clear(&w);
+	struct engine_ari_plan p = { .renew_at = *renew_at, .recheck_at = *recheck_at, .from_ari = *from_ari };
+	engine_ari_save(e, rec, id, &p);
+	free(id);
 	return 0;
 }

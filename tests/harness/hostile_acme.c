@@ -27,6 +27,7 @@ struct issued {
 	char id[200];
 	char serial[80];
 	time_t nb, na;
+	int start_pct, end_pct; /* the window, as set when it was issued */
 	int moved;          /* the window moved into the past */
 };
 
@@ -39,6 +40,7 @@ struct hostile_acme {
 	enum hostile_order_fault fault;
 	long fault_retry_after;
 	long validity_s;
+	int start_pct, end_pct;   /* 0: the default window */
 	time_t moved_at;
 	struct issued certs[HOSTILE_ACME_CERTS];
 	struct hostile_acme_state st;
@@ -207,8 +209,8 @@ void hostile_acme_renewal_info(struct hostile_acme *a, const char *id, struct ho
 		end = a->moved_at - 60;
 	} else {
 		long life = (long)(c->na - c->nb);
-		start = c->nb + life * 2 / 3;
-		end = c->nb + life * 3 / 4;
+		start = c->nb + life * (c->start_pct ? c->start_pct : 66) / 100;
+		end = c->nb + life * (c->end_pct ? c->end_pct : 75) / 100;
 	}
 	char s[40], e[40];
 	rfc3339(s, sizeof(s), start);
@@ -277,6 +279,8 @@ void hostile_acme_issued(struct hostile_acme *a, X509 *leaf)
 	if (ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(leaf)))
 		c.na = now + (time_t)day * 86400 + sec;
 	pthread_mutex_lock(&a->lock);
+	c.start_pct = a->start_pct;
+	c.end_pct = a->end_pct;
 	if (a->st.ncerts < HOSTILE_ACME_CERTS) {
 		snprintf(a->st.cert_serial[a->st.ncerts], sizeof(a->st.cert_serial[0]), "%s", c.serial);
 		a->certs[a->st.ncerts++] = c;
@@ -299,6 +303,15 @@ void hostile_acme_set_ari_retry_after(struct hostile_ca *h, long s)
 	struct hostile_acme *a = hostile_ca_acme(h);
 	pthread_mutex_lock(&a->lock);
 	a->ari_retry_after = s;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void hostile_acme_set_window(struct hostile_ca *h, int start_pct, int end_pct)
+{
+	struct hostile_acme *a = hostile_ca_acme(h);
+	pthread_mutex_lock(&a->lock);
+	a->start_pct = start_pct;
+	a->end_pct = end_pct;
 	pthread_mutex_unlock(&a->lock);
 }
 

@@ -5,7 +5,7 @@
  * modes behave as before.
  *   - ARI: the directory lists renewalInfo; every certificate it signs carries the Authority Key Identifier (so
  *     it has an ARI certID) and is remembered; GET <renewalInfo>/<certID> answers the certificate's window (by
- *     default two thirds to three quarters of its lifetime) with the Retry-After the test set, 404 for a certID
+ *     default 66 % to 75 % of its lifetime after notBefore, or as set) with the Retry-After the test set, 404 for a certID
  *     it never issued. hostile_acme_ari_move_past moves the window of every certificate issued so far into the
  *     past (a CA announcing a mass revocation). A new order's "replaces" is recorded and checked against what
  *     was issued; hostile_acme_refuse_replaces answers such an order 409 alreadyReplaced (RFC 9773 section 7.4)
@@ -61,6 +61,8 @@ struct hostile_acme_state {
 void hostile_acme_set_ari(struct hostile_ca *h, int on);
 /* The Retry-After (seconds) of renewalInfo answers; 0: none. */
 void hostile_acme_set_ari_retry_after(struct hostile_ca *h, long s);
+/* The window of certificates issued from now on, in percent of their lifetime after notBefore (default 66..75). */
+void hostile_acme_set_window(struct hostile_ca *h, int start_pct, int end_pct);
 /* Every certificate issued so far: the window [now - 120 s, now - 60 s]. Later ones get the default. */
 void hostile_acme_ari_move_past(struct hostile_ca *h);
 /* A new order with "replaces": 409 alreadyReplaced while on. */

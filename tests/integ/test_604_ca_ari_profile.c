@@ -9,7 +9,9 @@
  *     revocation): the certificate is renewed within seconds, and the new order's "replaces" is the ARI certID
  *     of the certificate that was served (the CA matches it to the serial it issued);
  *   - the CA refusing "replaces" (409 alreadyReplaced) and the window moved again: the manager orders again
- *     without it, and the new certificate is served.
+ *     without it, and the new certificate is served;
+ *   - the CA's answer kept in the store across restarts: a restarted manager neither asks again before the
+ *     Retry-After nor renews by the lifetime rule while the CA's window is later (engine/ari_state.c).
  */
 #include "tests/harness/files.h"
 #include "tests/harness/hostile_acme.h"
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define ISSUE_LIMIT_MS 20000
 #define ARI_RETRY_AFTER_S 3
@@ -188,6 +191,64 @@ static void ari_window_and_replaces(void)
 		harness_print_tail("the shim's log", l.log, 8000);
 }
 
+/*
+ * The CA's answer kept across restarts: 30-second certificates (the lifetime rule renews at half, 15 s), a
+ * window at 83-90 % (25-27 s) and Retry-After: 12. The server is restarted 4 s after the issuance (its new
+ * manager must not ask the CA again before the 12 s) and again 18 s after it (past the lifetime point: the new
+ * manager must keep the CA's later window, not order at once).
+ */
+static void ari_kept_across_restarts(void)
+{
+	static const char *name = "kept.ari.test";
+	struct hostile_life l;
+	struct hostile_acme_state st;
+	struct tls_client_result r;
+	char first[80];
+	long long gap;
+	hostile_acme_set_validity(hc, 30);
+	hostile_acme_set_window(hc, 83, 90);
+	hostile_acme_set_ari_retry_after(hc, 12);
+	hostile_acme_state(hc, &st);
+	int norders = st.norders;
+	REQUIRE(hostile_life_prepare(&l, base, "kept", name, hostile_ca_directory_url(hc), hostile_ca_ca_file(hc), NULL,
+				     NULL) == 0);
+	REQUIRE(hostile_life_start(&l) == 0);
+	REQUIRE(hostile_life_wait(&l, name, hostile_ca_ca_file(hc), NULL, ISSUE_LIMIT_MS, &r) >= 0);
+	long t0 = harness_now_ms();
+	snprintf(first, sizeof(first), "%s", r.serial);
+	long long nb = r.not_after - 30;
+	for (int i = 0; i < 2; i++) {
+		long at = i == 0 ? 4000 : 18000;
+		while (harness_now_ms() - t0 < at)
+			harness_sleep_ms(50);
+		hostile_life_stop(&l);
+		CHECK_OK(hostile_life_start(&l));
+		long ms = hostile_life_wait(&l, name, hostile_ca_ca_file(hc), NULL, 5000, &r);
+		CHECK(ms >= 0);
+		CHECK_STR(r.serial, first);
+		fprintf(stderr, "  restarted %ld s after the issuance: the stored certificate served in %ld ms\n", at / 1000,
+			ms);
+	}
+	long ms = hostile_life_wait(&l, name, hostile_ca_ca_file(hc), first, 30000, &r);
+	CHECK(ms >= 0);
+	long long renewed = (long long)time(NULL);
+	hostile_acme_state(hc, &st);
+	int k = cert_index(&st, first);
+	int asked = ri_requests(&st, k, &gap);
+	fprintf(stderr, "  renewed %lld s after notBefore (window 25-27 s, lifetime point 15 s); renewalInfo asked %d "
+			"times for it, at least %lld ms apart (Retry-After: 12)\n", renewed - nb, asked, gap);
+	CHECK(renewed >= nb + 25);
+	CHECK_INT(asked, <=, 3);
+	CHECK(gap >= 12000 - 20);
+	CHECK_INT(st.norders, ==, norders + 2);
+	CHECK(harness_file_count_lines(l.log, "the CA's last answer holds") >= 2);
+	CHECK_INT(harness_file_count_lines(l.log, "] error:"), ==, 0);
+	hostile_life_stop(&l);
+	hostile_acme_set_window(hc, 0, 0);
+	if (test_failed_now)
+		harness_print_tail("the shim's log", l.log, 8000);
+}
+
 int main(void)
 {
 	snprintf(base, sizeof(base), "/tmp/autotls-t604-XXXXXX");
@@ -200,6 +261,7 @@ int main(void)
 	RUN(profile_sent_when_listed);
 	RUN(unlisted_profile_no_order);
 	RUN(ari_window_and_replaces);
+	RUN(ari_kept_across_restarts);
 	hostile_ca_stop(hc);
 	harness_remove_or_keep(base);
 	return TEST_EXIT();
