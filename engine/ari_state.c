@@ -67,7 +67,8 @@ void engine_ari_save(struct at_engine *e, const struct at_cert_record *rec, cons
 		     const struct engine_ari_plan *p)
 {
 	char key[1024];
-	if (e->cfg.store == NULL || rec->names == NULL || rec->nnames == 0 || state_key(key, sizeof(key), e, rec->names[0]) != 0)
+	if (e->cfg.store == NULL || rec->names == NULL || rec->nnames == 0 ||
+	    state_key(key, sizeof(key), e, rec->names[0]) != 0)
 		return;
 	cJSON *j = cJSON_CreateObject();
 	char *text = NULL;

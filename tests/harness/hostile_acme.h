@@ -5,8 +5,8 @@
  * modes behave as before.
  *   - ARI: the directory lists renewalInfo; every certificate it signs carries the Authority Key Identifier (so
  *     it has an ARI certID) and is remembered; GET <renewalInfo>/<certID> answers the certificate's window (by
- *     default 66 % to 75 % of its lifetime after notBefore, or as set) with the Retry-After the test set, 404 for a certID
- *     it never issued. hostile_acme_ari_move_past moves the window of every certificate issued so far into the
+ *     default 66 % to 75 % of its lifetime after notBefore, or as set) with the Retry-After the test set, 404 for
+ *     a certID it never issued. hostile_acme_ari_move_past moves the window of every certificate issued so far into the
  *     past (a CA announcing a mass revocation). A new order's "replaces" is recorded and checked against what
  *     was issued; hostile_acme_refuse_replaces answers such an order 409 alreadyReplaced (RFC 9773 section 7.4)
  *     so the client must order again without it.
