@@ -6,7 +6,8 @@
  * Written by at_engine_renewal_plan after each answer of the CA; read there and by at_engine_ari_apply. A value
  * for another certificate (renewed since) or one that does not parse is ignored: it can only make us ask the
  * CA, never skip a renewal the lifetime rule wants (renew_at is kept inside the certificate's lifetime).
- * Never holds secrets. No lock: the leader writes it, and two hosts writing the same advice is harmless.
+ * Never holds secrets. No lock: the leader writes it, and two hosts writing the same advice is harmless. An
+ * engine with ari_read_only (the autotls command) reads it and never writes it.
  */
 #include "engine/internal.h"
 #include "store/name.h"
@@ -67,7 +68,7 @@ void engine_ari_save(struct at_engine *e, const struct at_cert_record *rec, cons
 		     const struct engine_ari_plan *p)
 {
 	char key[1024];
-	if (e->cfg.store == NULL || rec->names == NULL || rec->nnames == 0 ||
+	if (e->cfg.store == NULL || e->cfg.ari_read_only || rec->names == NULL || rec->nnames == 0 ||
 	    state_key(key, sizeof(key), e, rec->names[0]) != 0)
 		return;
 	cJSON *j = cJSON_CreateObject();

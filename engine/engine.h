@@ -39,7 +39,10 @@ struct at_engine_config {
 	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
 	 * starts from zero. Without it the record is still kept, for the caller to ask. */
 	int guard_attempts;
-	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); 0 or 1: none */
+	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE; also ARI's own recheck
+					  * periods, never the CA's Retry-After); 0 or 1: none */
+	int ari_read_only;               /* the CA's ARI answer kept in the store is followed but never written (a
+					  * command that only looks, as `autotls status`, must not write the store) */
 	time_t (*clock)(void);           /* the attempt record's clock; NULL: time() (tests move time with it) */
 	int issue_lease_s;               /* the issue lock's lease, kept alive while held; 0: 300 s */
 };

@@ -4,11 +4,20 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #define ARI_DEFAULT_RECHECK_S (6 * 3600)
 #define ARI_MIN_RECHECK_S 60
+
+/* t as 2026-12-03T14:45:36Z, for the lines an operator reads. */
+static void utc(char *out, size_t size, time_t t)
+{
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "%ld", (long)t);
+}
 
 int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec, unsigned rnd, time_t *renew_at,
 			   time_t *recheck_at, int *from_ari)
@@ -71,12 +80,15 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 	time_t ceiling = rec->info.not_after - life / 20;
 	*renew_at = pick < ceiling ? pick : (ceiling > life_due ? ceiling : life_due);
 	*from_ari = pick <= ceiling;
+	char ws[32], we[32];
+	utc(ws, sizeof(ws), w.start);
+	utc(we, sizeof(we), w.end);
 	if (w.explanation_url && pick < life_due)
-		at_log_warn("the CA asks for %s to be renewed early (ARI window %ld..%ld): %s",
-			    rec->names ? rec->names[0] : "?", (long)w.start, (long)w.end, w.explanation_url);
+		at_log_warn("the CA asks for %s to be renewed early (ARI window %s to %s): %s",
+			    rec->names ? rec->names[0] : "?", ws, we, w.explanation_url);
 	else if (w.explanation_url)
-		at_log_info("the CA's renewal window for %s is %ld..%ld: %s", rec->names ? rec->names[0] : "?",
-			    (long)w.start, (long)w.end, w.explanation_url);
+		at_log_info("the CA's renewal window for %s is %s to %s: %s", rec->names ? rec->names[0] : "?", ws, we,
+			    w.explanation_url);
 	long again = w.retry_after > 0 ? w.retry_after : dflt;
 	if (again < floor_s)
 		again = floor_s;
