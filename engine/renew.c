@@ -92,6 +92,10 @@ int at_engine_renewal_plan(struct at_engine *e, const struct at_cert_record *rec
 	long again = w.retry_after > 0 ? w.retry_after : dflt;
 	if (again < floor_s)
 		again = floor_s;
+	/* Whole seconds: now is the current second's start, so one more keeps a restarted manager (which wakes on
+	 * the second, not a whole period after the answer) from asking up to a second inside the Retry-After. */
+	if (w.retry_after > 0)
+		again++;
 	*recheck_at = now + again < *renew_at ? now + again : *renew_at;
 	at_log_debug("ARI window for %s: %ld..%ld, renewing at %ld", rec->names ? rec->names[0] : "?", (long)w.start,
 		     (long)w.end, (long)*renew_at);
