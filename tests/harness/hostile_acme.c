@@ -126,6 +126,14 @@ static int listed(const char *list, const char *name)
 	return 0;
 }
 
+/* dst and src both inside *a (snprintf's restrict would not allow that to the compiler). */
+static void copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* The JWS's payload as a JSON object, or NULL. */
 static cJSON *jws_payload(const char *jws, size_t len)
 {
@@ -158,7 +166,7 @@ int hostile_acme_new_order(struct hostile_acme *a, const char *jws, size_t len, 
 		snprintf(o->replaces, sizeof(o->replaces), "%s", repl->valuestring);
 		for (int i = 0; i < a->st.ncerts; i++)
 			if (strcmp(a->certs[i].id, repl->valuestring) == 0)
-				snprintf(o->replaces_serial, sizeof(o->replaces_serial), "%s", a->certs[i].serial);
+				copy(o->replaces_serial, sizeof(o->replaces_serial), a->certs[i].serial);
 	}
 	int answered = 1;
 	if (a->fault == HOF_503)
