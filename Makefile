@@ -38,7 +38,7 @@ ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/
               acme/problem.c acme/request.c acme/revoke.c acme/san.c acme/solver.c
 STORE_SRC  := store/certs.c store/etcd_client.c store/etcd_url.c store/fileio.c store/key.c store/lock_file.c \
               store/name.c store/punycode.c store/seal.c store/store_etcd.c store/store_file.c store/store_open.c
-ENGINE_SRC := engine/attempts.c engine/backoff.c engine/engine.c engine/pending.c engine/renew.c
+ENGINE_SRC := engine/ari_state.c engine/attempts.c engine/backoff.c engine/engine.c engine/pending.c engine/renew.c
 CHALLENGE_SRC := challenge/dns01.c challenge/dns01_hook.c challenge/dns01_rfc2136.c challenge/dns01_wait.c \
               challenge/http01.c challenge/http01_request.c challenge/http01_responder.c challenge/http01_webroot.c \
               challenge/wait_hooks.c

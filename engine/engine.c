@@ -409,6 +409,8 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 		return rc;
 	memset(&rec, 0, sizeof(rec));
 	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
+	if (have)
+		at_engine_ari_apply(e, &rec);
 	if (have && !force && record_good(&rec, names, nnames, time(NULL)))
 		goto done;
 
@@ -438,6 +440,8 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	/* Another process or host may have issued while we waited for the lock. */
 	at_cert_record_clear(&rec);
 	have = at_cert_record_load(e->cfg.store, e->ca, names[0], &rec) == 0;
+	if (have)
+		at_engine_ari_apply(e, &rec);
 	if (!have || force || !record_good(&rec, names, nnames, time(NULL))) {
 		int used = -1;
 		rc = issue_locked(e, comp, names, nnames, solvers, nsolvers, have ? &rec : NULL, &used, &lease);

@@ -39,7 +39,10 @@ struct at_engine_config {
 	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
 	 * starts from zero. Without it the record is still kept, for the caller to ask. */
 	int guard_attempts;
-	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE); 0 or 1: none */
+	long backoff_divisor;            /* the test time scale (AUTOTLS_TEST_BACKOFF_SCALE; also ARI's own recheck
+					  * periods, never the CA's Retry-After); 0 or 1: none */
+	int ari_read_only;               /* the CA's ARI answer kept in the store is followed but never written (a
+					  * command that only looks, as `autotls status`, must not write the store) */
 	time_t (*clock)(void);           /* the attempt record's clock; NULL: time() (tests move time with it) */
 	int issue_lease_s;               /* the issue lock's lease, kept alive while held; 0: 300 s */
 };
@@ -132,6 +135,11 @@ time_t at_renewal_time(time_t not_before, time_t not_after, unsigned rnd, long j
  * AUTOTLS_TEST_BACKOFF_SCALE; 0 or 1: none), and never less than the CA's retry_after (seconds, -1: none).
  */
 long at_backoff_delay(int failures, time_t now, time_t not_after, long retry_after, long divisor);
+
+/* Sets rec->renew_after to the renewal time the CA's window (ARI) last gave for this very certificate, kept in
+ * the store by at_engine_renewal_plan; nothing when there is none. A record loaded after a restart is then
+ * current until the CA's time, not the lifetime rule's. */
+void at_engine_ari_apply(struct at_engine *e, struct at_cert_record *rec);
 
 /* The earliest time a certificate is renewed without ARI asking: a tenth of its lifetime after notBefore. */
 time_t at_renewal_floor(time_t not_before, time_t not_after);

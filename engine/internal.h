@@ -45,6 +45,19 @@ void engine_pending_clear(struct engine_pending *p);
 /* 1 when the pending order is for exactly these names and this account. */
 int engine_pending_matches(const struct engine_pending *p, const char *const *names, size_t n, const char *account);
 
+/* The renewal plan ARI last gave for a certificate (ari_state.c): kept across restarts. */
+struct engine_ari_plan {
+	time_t renew_at, recheck_at;
+	int from_ari;
+};
+
+/* The plan kept for rec when it is for the certificate cert_id (and sane); AT_E_NOTFOUND otherwise. */
+int engine_ari_load(struct at_engine *e, const struct at_cert_record *rec, const char *cert_id,
+		    struct engine_ari_plan *out) AT_MUST_CHECK;
+/* Keeps p for rec (cert_id its ARI certID); a failure is logged, never fatal. */
+void engine_ari_save(struct at_engine *e, const struct at_cert_record *rec, const char *cert_id,
+		     const struct engine_ari_plan *p);
+
 /* The attempt record's clock (cfg.clock or time()). */
 time_t engine_now(const struct at_engine *e);
 

@@ -173,8 +173,10 @@ int mgr_ca_ensure(struct mgr_ca_list *l, const char *const *names, size_t nnames
 	for (size_t i = 0; !force && i < l->n; i++) {
 		struct at_cert_record r;
 		memset(&r, 0, sizeof(r));
-		if (at_cert_record_load(l->store, at_engine_ca(l->e[i]), names[0], &r) == 0 &&
-		    at_engine_record_current(&r, names, nnames, now) && r.info.not_after > best_end) {
+		int loaded = at_cert_record_load(l->store, at_engine_ca(l->e[i]), names[0], &r) == 0;
+		if (loaded)
+			at_engine_ari_apply(l->e[i], &r); /* the CA's window, kept across a restart */
+		if (loaded && at_engine_record_current(&r, names, nnames, now) && r.info.not_after > best_end) {
 			at_cert_record_clear(rec);
 			*rec = r;
 			best = i;

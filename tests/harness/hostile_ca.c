@@ -11,6 +11,7 @@
  * checks a JWS or a nonce: it is here to be wrong on purpose, not to be a CA.
  */
 #include "tests/harness/hostile_ca.h"
+#include "tests/harness/hostile_acme_internal.h"
 #include "tests/harness/certgen.h"
 #include "util/b64.h"
 
@@ -40,6 +41,7 @@
 #define IO_TIMEOUT_MS 5000
 #define HUGE_BYTES (50LL * 1000 * 1000)
 #define MANY_AUTHZ 1000
+#define LIFE_S (30L * 86400 + 3600) /* notBefore an hour back, notAfter 30 days ahead */
 
 struct hostile_ca {
 	pthread_mutex_t lock;
@@ -55,6 +57,7 @@ struct hostile_ca {
 	char *chain_pem;           /* the last good chain issued (leaf, CA) */
 	EVP_PKEY *csr_key;         /* the last CSR's public key */
 	GENERAL_NAMES *csr_names;  /* the last CSR's SANs */
+	struct hostile_acme *acme; /* ARI, profiles, order faults (hostile_acme.c): its own lock */
 
 	X509 *ca;
 	EVP_PKEY *ca_key;
@@ -122,8 +125,8 @@ const char *hostile_mode_name(enum hostile_mode mode)
  * A leaf for pub with the SANs sans (or one DNS name when dns is set), issued under issuer_name and signed with
  * signer. Returns a new X509 or NULL.
  */
-static X509 *leaf_make(EVP_PKEY *pub, const GENERAL_NAMES *sans, const char *dns, X509_NAME *issuer_name,
-		       EVP_PKEY *signer, int self_issued, long nb_s)
+static X509 *leaf_make(EVP_PKEY *pub, const GENERAL_NAMES *sans, const char *dns, X509 *issuer, EVP_PKEY *signer,
+		       int self_issued, long nb_s, long life_s)
 {
 	X509 *x = X509_new();
 	X509_NAME *subj = X509_NAME_new();
@@ -137,11 +140,23 @@ static X509 *leaf_make(EVP_PKEY *pub, const GENERAL_NAMES *sans, const char *dns
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
 	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL || !X509_set_version(x, 2) ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), nb_s) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), nb_s + life_s) == NULL ||
 	    !X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)"hostile leaf", -1, -1, 0) ||
-	    !X509_set_subject_name(x, subj) || !X509_set_issuer_name(x, self_issued ? subj : issuer_name) ||
+	    !X509_set_subject_name(x, subj) || !X509_set_issuer_name(x, self_issued ? subj : X509_get_subject_name(issuer)) ||
 	    !X509_set_pubkey(x, pub))
 		goto out;
+	if (!self_issued) {
+		/* The Authority Key Identifier, as every CA sets it: ARI's certID is made from it (RFC 9773 4.1). */
+		X509V3_CTX v3;
+		X509V3_set_ctx_nodb(&v3);
+		X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
+		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always");
+		if (e == NULL || !X509_add_ext(x, e, -1)) {
+			X509_EXTENSION_free(e);
+			goto out;
+		}
+		X509_EXTENSION_free(e);
+	}
 	if (dns) {
 		X509V3_CTX v3;
 		char san[300];
@@ -222,26 +237,31 @@ static char *chain_for_mode(struct hostile_ca *h, enum hostile_mode m)
 		return NULL;
 	switch (m) {
 	case HC_OTHER_NAMES:
-		leaf = leaf_make(h->csr_key, NULL, "other.example.test", X509_get_subject_name(h->ca), h->ca_key, 0, -3600);
+		leaf = leaf_make(h->csr_key, NULL, "other.example.test", h->ca, h->ca_key, 0, -3600, LIFE_S);
 		break;
 	case HC_OTHER_KEY:
 		k = EVP_EC_gen("P-256");
-		leaf = k ? leaf_make(k, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0, -3600) : NULL;
+		leaf = k ? leaf_make(k, h->csr_names, NULL, h->ca, h->ca_key, 0, -3600, LIFE_S) : NULL;
 		break;
 	case HC_SELF_ISSUED:
 		/* Issuer = subject, signed by a throwaway key: we cannot sign with the client's key. */
 		k = EVP_EC_gen("P-256");
-		leaf = k ? leaf_make(h->csr_key, h->csr_names, NULL, NULL, k, 1, -3600) : NULL;
+		leaf = k ? leaf_make(h->csr_key, h->csr_names, NULL, NULL, k, 1, -3600, LIFE_S) : NULL;
 		break;
 	case HC_CHAIN_UNLINKED:
 		if (harness_cert_make(&other, &ok, "unrelated intermediate", NULL, NULL, 1, NULL, NULL, 30) != 0)
 			goto out;
 		/* fall through */
-	default:
+	default: {
 		/* A CA an hour ahead backdates by a minute of its own clock: notBefore is 59 minutes ahead of ours. */
-		leaf = leaf_make(h->csr_key, h->csr_names, NULL, X509_get_subject_name(h->ca), h->ca_key, 0,
-				 m == HC_CLOCK_AHEAD ? 3600 - 60 : -3600);
+		long nb_s = 3600 - 60, life_s = LIFE_S;
+		if (m != HC_CLOCK_AHEAD)
+			hostile_acme_leaf_times(h->acme, &nb_s, &life_s);
+		leaf = leaf_make(h->csr_key, h->csr_names, NULL, h->ca, h->ca_key, 0, nb_s, life_s);
+		if (leaf != NULL && m == HC_GOOD)
+			hostile_acme_issued(h->acme, leaf);
 		break;
+	}
 	}
 	if (leaf == NULL || (a = harness_cert_pem(leaf, NULL)) == NULL)
 		goto out;
@@ -422,7 +442,7 @@ static int reply_json(struct conn *c, int status, const char *json, const char *
 	return send_body(c, status, "application/json", extra, json, strlen(json));
 }
 
-static int on_new_order(struct conn *c, enum hostile_mode m)
+static int on_new_order(struct conn *c, enum hostile_mode m, const struct request *rq)
 {
 	struct hostile_ca *h = c->h;
 	char body[512], loc[200], fin[160], az[160];
@@ -430,6 +450,9 @@ static int on_new_order(struct conn *c, enum hostile_mode m)
 	url(az, sizeof(az), h, "/authz/1");
 	snprintf(loc, sizeof(loc), "Location: %s/order/1\r\n", h->base);
 
+	struct hostile_acme_reply r;
+	if (hostile_acme_new_order(h->acme, rq->body, rq->body_len, &r))
+		return send_body(c, r.status, r.ctype, r.extra, r.body, strlen(r.body));
 	if (m == HC_MALFORMED_JSON) {
 		snprintf(body, sizeof(body), "{\"status\":\"ready\",\"finalize\":\"%s\",\"authorizations\":[\"%s\",", fin, az);
 		return reply_json(c, 201, body, loc);
@@ -628,13 +651,17 @@ static int serve(struct conn *c, const struct request *rq)
 						   "<body><p>Please sign in to the network.</p></body></html>\n";
 			return send_body(c, 200, "text/html; charset=utf-8", NULL, html, sizeof(html) - 1);
 		}
-		char body[512];
-		snprintf(body, sizeof(body), "{\"newNonce\":\"%s/nonce\",\"newAccount\":\"%s/acct\",\"newOrder\":\"%s/order\"}",
-			 h->base, h->base, h->base);
+		char body[1024];
+		hostile_acme_directory(h->acme, h->base, body, sizeof(body));
 		return reply_json(c, 200, body, NULL);
 	}
 	if (strcmp(p, "/nonce") == 0)
 		return send_body(c, strcmp(rq->method, "HEAD") == 0 ? 200 : 204, NULL, NULL, NULL, 0);
+	if (strncmp(p, "/renewalInfo/", 13) == 0 && strcmp(rq->method, "GET") == 0) {
+		struct hostile_acme_reply r;
+		hostile_acme_renewal_info(h->acme, p + 13, &r);
+		return send_body(c, r.status, r.ctype, r.extra, r.body, strlen(r.body));
+	}
 	if (strcmp(rq->method, "POST") != 0)
 		return send_body(c, 404, "text/plain", NULL, "no\n", 3);
 	if (strcmp(p, "/acct") == 0) {
@@ -643,7 +670,7 @@ static int serve(struct conn *c, const struct request *rq)
 		return reply_json(c, 200, "{\"status\":\"valid\"}", loc);
 	}
 	if (strcmp(p, "/order") == 0)
-		return on_new_order(c, m);
+		return on_new_order(c, m, rq);
 	if (strncmp(p, "/authz/", 7) == 0)
 		return on_authz(c, m);
 	if (strncmp(p, "/chall/", 7) == 0) {
@@ -842,6 +869,10 @@ int hostile_ca_start(struct hostile_ca **out, const char *workdir)
 	h->hold_retry_after_s = 1;
 	h->fd = h->fd2 = -1;
 	h->wake[0] = h->wake[1] = -1;
+	if ((h->acme = hostile_acme_new()) == NULL) {
+		free(h);
+		return -1;
+	}
 	{
 		struct sigaction old;
 		if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
@@ -903,6 +934,11 @@ void hostile_ca_set_hold_retry_after(struct hostile_ca *h, long s)
 	pthread_mutex_unlock(&h->lock);
 }
 
+struct hostile_acme *hostile_ca_acme(struct hostile_ca *h)
+{
+	return h->acme;
+}
+
 void hostile_ca_counts(struct hostile_ca *h, struct hostile_counts *out)
 {
 	pthread_mutex_lock(&h->lock);
@@ -942,6 +978,7 @@ void hostile_ca_stop(struct hostile_ca *h)
 	GENERAL_NAMES_free(h->csr_names);
 	free(h->ca_pem);
 	free(h->chain_pem);
+	hostile_acme_free(h->acme);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

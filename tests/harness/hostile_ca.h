@@ -4,7 +4,8 @@
  * then misbehaves there in a selected way. The good path: directory, newNonce, newAccount, newOrder ("ready"),
  * an authorization already "valid", finalize ("processing"), the order "valid", the certificate (a leaf for the
  * CSR's key and names, signed by the throwaway CA, then that CA). Nothing is validated: JWS signatures and
- * nonces are taken on trust; the CSR is parsed only to learn the key and the names.
+ * nonces are taken on trust; the CSR is parsed only to learn the key and the names. What a CA in production
+ * offers beyond Debian's Pebble (ARI, profiles, 503 and rateLimited new orders) is in hostile_acme.h.
  *
  * A second listener on 127.0.0.2 is the redirect target: it counts the connections it is offered and hangs up.
  * Every body the server streams (50 MB, a slow drip) comes from a small fixed buffer, never from memory the

@@ -2,7 +2,7 @@
  * When the manager renews: the lifetime rule (a third left, half under ten days, plus a bounded jitter after
  * it) and ARI (RFC 9773) through scripted renewalInfo answers: a random time in the window even when it has
  * begun, the CA advancing and postponing (up to a twentieth of the lifetime left), a CA error falls back,
- * Retry-After sets the next look.
+ * Retry-After sets the next look, the answer kept in the store for a restarted manager.
  */
 #include "engine/engine.h"
 #include "tests/harness/certgen.h"
@@ -230,6 +230,60 @@ static void young_certificate_not_renewed(void)
 	at_store_close(st);
 }
 
+/* The CA's answer is kept in the store (engine/ari_state.c): a new engine (a restarted manager) follows it
+ * without asking before the Retry-After, and a record loaded again is due at the CA's time, not the lifetime
+ * rule's. */
+static void answer_kept_for_a_restart(void)
+{
+	char body[256];
+	time_t now = time(NULL);
+	/* Postponed past the lifetime point (50 days from now): days 60 to 61. */
+	time_t s0 = now + 60 * DAY, s1 = now + 61 * DAY;
+	static const char *const names[] = { "kept.example.test" };
+	window_body(body, sizeof(body), s0, s1);
+	const struct step steps[] = {
+		{ "GET", CA "/dir", 200, "application/json", DIR_ARI },
+		{ "GET", CA "/ari/MDEyMzQ1Njc4OWFiY2RlZmdoaWo.EjQ", 200, "application/json", body, NULL, "600" },
+	};
+	struct plan p[2];
+	struct at_cert_record rec;
+	for (int i = 0; i < 2; i++) {
+		/* The second engine gets no script: any request is off it. */
+		struct script s = { .steps = steps, .n = i == 0 ? 2 : 0 };
+		struct at_http_ops ops = { .perform = scripted_perform, .ctx = &s };
+		struct at_store *st = NULL;
+		struct at_engine *e = NULL;
+		REQUIRE(at_store_open_file(&st, store_dir) == 0);
+		struct at_engine_config ec = { .directory_url = CA "/dir", .store = st, .http = &ops };
+		REQUIRE(at_engine_new(&e, &ec) == 0);
+		make_cert(NB, NA, &rec);
+		rec.names = (char **)names;
+		rec.nnames = 1;
+		p[i].rc = at_engine_renewal_plan(e, &rec, 777u + (unsigned)i, &p[i].renew_at, &p[i].recheck_at,
+						 &p[i].from_ari);
+		p[i].off_script = s.off_script || s.pos != s.n;
+		if (i == 1) {
+			at_engine_ari_apply(e, &rec);
+			CHECK_INT(rec.renew_after, ==, (long long)p[0].renew_at);
+			CHECK_INT(at_engine_record_current(&rec, names, 1, now + 55 * DAY), ==, 1);
+		}
+		free(rec.chain_pem);
+		at_cert_info_clear(&rec.info);
+		at_engine_free(e);
+		at_store_close(st);
+	}
+	CHECK_OK(p[0].rc);
+	CHECK_INT(p[0].off_script, ==, 0);
+	CHECK_INT(p[0].from_ari, ==, 1);
+	CHECK(p[0].renew_at >= s0 && p[0].renew_at <= s1);
+	CHECK(p[0].recheck_at >= now + 600 && p[0].recheck_at <= now + 602);
+	CHECK_OK(p[1].rc);
+	CHECK_INT(p[1].off_script, ==, 0);
+	CHECK_INT(p[1].renew_at, ==, p[0].renew_at);
+	CHECK_INT(p[1].recheck_at, ==, p[0].recheck_at);
+	CHECK_INT(p[1].from_ari, ==, 1);
+}
+
 int main(void)
 {
 	if (mkdtemp(store_dir) == NULL)
@@ -239,6 +293,7 @@ int main(void)
 	RUN(window_before_and_after_lifetime_point);
 	RUN(ari_error_falls_back);
 	RUN(young_certificate_not_renewed);
+	RUN(answer_kept_for_a_restart);
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", store_dir);
 	return system(cmd) == 0 ? TEST_EXIT() : 1;

@@ -87,6 +87,7 @@ static void plan_renewals(struct cli_inventory *inv, struct at_store *store, con
 		.account_key_type = AT_KEY_P256,
 		.store = store,
 		.request_timeout_ms = 5000,
+		.ari_read_only = 1, /* it only looks: the manager's kept ARI answer is shown, never written */
 	};
 	for (size_t i = 0; i < inv->n; i++) {
 		struct cli_cert *c = &inv->certs[i];
