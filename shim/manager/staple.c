@@ -23,6 +23,14 @@
 #define RETRY_S 60             /* after a failed fetch, doubled per failure up to RETRY_MAX_S */
 #define RETRY_MAX_S 3600
 
+/* A retry wait, divided by AUTOTLS_TEST_BACKOFF_SCALE (tests only), never under MIN_REFRESH_S. */
+static long scaled(long s)
+{
+	long d = mgr_host->cfg->backoff_divisor;
+	s = d > 1 ? s / d : s;
+	return s < MIN_REFRESH_S ? MIN_REFRESH_S : s;
+}
+
 static struct at_http_ops http;
 static int have_http;
 
@@ -175,9 +183,9 @@ static void fetched(struct mgr_staple *s, struct at_store *store, const char *ca
 		return;
 	}
 	/* unknown: not yet in the responder's data (a new certificate), or not its CA's: ask again later. */
-	s->refresh_at = now + RETRY_S;
-	at_log_warn("OCSP: the responder does not know %s's certificate; nothing stapled, asking again in %d s", name,
-		    RETRY_S);
+	s->refresh_at = now + scaled(RETRY_S);
+	at_log_warn("OCSP: the responder does not know %s's certificate; nothing stapled, asking again in %ld s", name,
+		    scaled(RETRY_S));
 }
 
 void mgr_staple_update(struct mgr_staple *s, struct at_store *store, const char *ca, const char *name,
@@ -227,6 +235,7 @@ void mgr_staple_update(struct mgr_staple *s, struct at_store *store, const char 
 	long wait_s = (long)RETRY_S << (s->failures < 6 ? s->failures : 6);
 	if (wait_s > RETRY_MAX_S)
 		wait_s = RETRY_MAX_S;
+	wait_s = scaled(wait_s);
 	s->failures++;
 	s->refresh_at = now + wait_s;
 	if (s->der != NULL && until_of(&s->st) <= now) {
