@@ -12,6 +12,7 @@
  *   - for a name the shim does not manage gets the host's own response, byte for byte (its stapling untouched);
  * then the test writes the served serial into the index as revoked: a new certificate (a new serial) is served
  * within a minute, the hook (AUTOTLS_HOOK) saw `revoked` for the name, and the new certificate is stapled good.
+ * Last, the server started again on the same store with AUTOTLS_OCSP=off: the certificate, no staple.
  */
 #include "tests/harness/certgen.h"
 #include "tests/harness/files.h"
@@ -299,9 +300,64 @@ static void stapled_then_revoked(void)
 static const char hook_body[] = "#!/bin/sh\n"
 				"echo \"event=$AUTOTLS_EVENT|names=$AUTOTLS_NAMES|error=$AUTOTLS_ERROR|\" >> \"$(dirname \"$0\")/events\"\n";
 
+static char *env[18], host_cert[128], host_key[128];
+static int env_extra; /* where server_up puts its one extra setting */
+
+/* s_server under the shim, with its own certificate and its own staple (-status_file), plus extra (NULL: none). */
+static int server_up(const char *extra)
+{
+	char accept[32], out[160];
+	env[env_extra] = (char *)extra;
+	env[env_extra + 1] = NULL;
+	tls_port = harness_free_port();
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", tls_port);
+	snprintf(out, sizeof(out), "%s/s_server.out", base);
+	char *argv[] = { "openssl", "s_server", "-accept", accept, "-cert", host_cert, "-key", host_key, "-www",
+			 "-status_file", host_der, NULL };
+	struct harness_spawn_opts o = { .argv = argv, .extra_env = env, .out_path = out, .own_group = 1, .die_with_us = 1 };
+	if (harness_spawn(&o, &server) != 0)
+		return -1;
+	for (int i = 0; i < 300 && !harness_tcp_connects(tls_port); i++)
+		harness_sleep_ms(50);
+	return harness_tcp_connects(tls_port) ? 0 : -1;
+}
+
+/* AUTOTLS_OCSP=off, the same store (a good response stored beside the certificate): the managed certificate is
+ * served, and nothing is stapled for it; the host's own staple stays. */
+static void off_staples_nothing(void)
+{
+	struct seen s;
+	harness_stop_child(server, SIGTERM, 5000, 1);
+	server = -1;
+	REQUIRE(server_up("AUTOTLS_OCSP=off") == 0);
+	long t0 = harness_now_ms();
+	int served = 0;
+	while (!served && harness_now_ms() - t0 < ISSUE_LIMIT_MS) {
+		served = handshake(NAME, hostile_ca_ca_file(hc), &s) == 0;
+		if (!served)
+			harness_sleep_ms(100);
+		else
+			seen_clear(&s);
+	}
+	REQUIRE(served);
+	long served_ms = harness_now_ms() - t0;
+	harness_sleep_ms(1500); /* a staple, were there one, comes within milliseconds of the certificate */
+	REQUIRE(handshake(NAME, hostile_ca_ca_file(hc), &s) == 0);
+	fprintf(stderr, "  AUTOTLS_OCSP=off: the stored certificate served after %ld ms, stapled bytes %ld\n",
+		served_ms, s.ocsp_len);
+	CHECK(s.ocsp == NULL);
+	seen_clear(&s);
+	size_t host_len = 0;
+	char *host = harness_read_file(host_der, &host_len);
+	REQUIRE(handshake("unmanaged.example.test", NULL, &s) == 0);
+	CHECK(host != NULL && s.ocsp_len == (long)host_len && memcmp(s.ocsp, host, host_len) == 0);
+	seen_clear(&s);
+	free(host);
+}
+
 static int setup(void)
 {
-	char url[64], lib[PATH_MAX], pre[2 * PATH_MAX], hook[160], host_cert[128], host_key[128], cmd[1024];
+	char url[64], lib[PATH_MAX], pre[2 * PATH_MAX], hook[160], cmd[1024];
 	snprintf(index_path, sizeof(index_path), "%s/index.txt", base);
 	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", base);
 	snprintf(responder_log, sizeof(responder_log), "%s/ocsp.log", base);
@@ -345,7 +401,6 @@ static int setup(void)
 	snprintf(e_log, sizeof(e_log), "AUTOTLS_LOG=%s/autotls.log", base);
 	snprintf(e_http, sizeof(e_http), "AUTOTLS_HTTP_PORT=%d", harness_free_port());
 	snprintf(e_hook, sizeof(e_hook), "AUTOTLS_HOOK=%s", hook);
-	char *env[16];
 	env[k2++] = e_pre;
 	env[k2++] = "AUTOTLS_DOMAINS=" NAME;
 	env[k2++] = e_ca;
@@ -362,18 +417,8 @@ static int setup(void)
 		env[k2++] = HARNESS_UBSAN_OPTIONS;
 	}
 	env[k2] = NULL;
-	char accept[32], out[160];
-	tls_port = harness_free_port();
-	snprintf(accept, sizeof(accept), "127.0.0.1:%d", tls_port);
-	snprintf(out, sizeof(out), "%s/s_server.out", base);
-	char *argv[] = { "openssl", "s_server", "-accept", accept, "-cert", host_cert, "-key", host_key, "-www",
-			 "-status_file", host_der, NULL };
-	struct harness_spawn_opts o = { .argv = argv, .extra_env = env, .out_path = out, .own_group = 1, .die_with_us = 1 };
-	if (harness_spawn(&o, &server) != 0)
-		return -1;
-	for (int i = 0; i < 300 && !harness_tcp_connects(tls_port); i++)
-		harness_sleep_ms(50);
-	return harness_tcp_connects(tls_port) ? 0 : -1;
+	env_extra = k2;
+	return server_up(NULL);
 }
 
 int main(void)
@@ -389,6 +434,8 @@ int main(void)
 		fprintf(stderr, "cannot set up the OCSP responder or the server\n");
 	else
 		RUN(stapled_then_revoked);
+	if (ok)
+		RUN(off_staples_nothing);
 	if (!ok || test_failed_total) {
 		char log[128];
 		snprintf(log, sizeof(log), "%s/autotls.log", base);
