@@ -203,12 +203,13 @@ void mgr_staple_update(struct mgr_staple *s, struct at_store *store, const char 
 		unsigned char *der = NULL;
 		size_t len = 0;
 		struct at_ocsp_status st;
-		if (load_stored(&der, &len, &st, store, ca, name, rec) == 0) {
-			if (st.status == AT_OCSP_GOOD && now < refresh_of(&st, now)) {
-				at_log_info("OCSP: the stored response for %s is good; stapled", name);
-				take(s, der, len, &st, now, changed);
+		if (load_stored(&der, &len, &st, store, ca, name, rec) == 0 && st.status == AT_OCSP_GOOD) {
+			/* Valid (checked): stapled now; past half its validity it is also asked for again now. */
+			at_log_info("OCSP: the stored response for %s is good; stapled", name);
+			take(s, der, len, &st, now, changed);
+			if (st.this_update + (until_of(&st) - st.this_update) / 2 > now)
 				return;
-			}
+		} else {
 			free(der);
 		}
 		s->refresh_at = now; /* fetch now */
