@@ -35,7 +35,7 @@ UTIL_SRC   := util/b64.c util/buf.c util/clock.c util/command.c util/err.c util/
 DNS_SRC    := dns/auth.c dns/auth_parse.c dns/query.c dns/transport.c dns/tsig.c dns/update.c dns/wire.c dns/zone.c
 ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/client.c acme/csr.c \
               acme/directory.c acme/http_curl.c acme/http_util.c acme/jwk.c acme/jws.c acme/jws_hmac.c acme/obtain.c \
-              acme/problem.c acme/request.c acme/revoke.c acme/san.c acme/solver.c
+              acme/ocsp.c acme/problem.c acme/request.c acme/revoke.c acme/san.c acme/solver.c
 STORE_SRC  := store/certs.c store/etcd_client.c store/etcd_url.c store/fileio.c store/key.c store/lock_file.c \
               store/name.c store/punycode.c store/seal.c store/store_etcd.c store/store_file.c store/store_open.c
 ENGINE_SRC := engine/ari_state.c engine/attempts.c engine/backoff.c engine/engine.c engine/pending.c engine/renew.c
@@ -52,7 +52,8 @@ PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hook
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
 MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
               shim/manager/publish.c shim/manager/quiesce.c shim/manager/ready.c shim/manager/refusal.c \
-              shim/manager/region_write.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c shim/shm.c shim/shm_dir.c
+              shim/manager/region_write.c shim/manager/staple.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
+              shim/shm.c shim/shm_dir.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):

@@ -656,6 +656,15 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		}
 		cfg->http_redirect = v[0] == '1';
 	}
+	v = getenv_fn("AUTOTLS_OCSP");
+	if (v && *v) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			at_log_error("AUTOTLS_OCSP: \"%.20s\" is not on or off (OCSP stapling of managed certificates)", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		cfg->ocsp_off = strcmp(v, "off") == 0;
+	}
 	rc = take_path(&cfg->webroot, "AUTOTLS_WEBROOT", getenv_fn("AUTOTLS_WEBROOT"),
 		       " to the folder the web server serves for http://<name>/");
 	if (rc != 0)

@@ -85,6 +85,8 @@ struct shim_config {
 					   * by the manager for every event (obtained, renewed, failed, expiring) */
 	long hook_timeout_s;              /* AUTOTLS_HOOK_TIMEOUT: then the hook is killed with its group (1..3600,
 					   * 30) */
+	int ocsp_off;                     /* AUTOTLS_OCSP=off: no OCSP fetched or stapled for managed certificates
+					   * (shim/manager/staple.c); the host's own stapling is never touched */
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim

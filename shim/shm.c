@@ -99,7 +99,16 @@ int shm_append_record(struct at_buf *b, enum shm_kind kind, const char *name, co
 		if ((rc = at_buf_append(b, meta->blob, bl)) != 0 || (rc = at_buf_append(b, ref, sizeof(ref))) != 0)
 			return rc;
 	}
-	return 0;
+	/* The OCSP staple (u32 length, DER, i64 the end of its validity): a refresh rewrites this record alone. */
+	size_t ol = meta && meta->ocsp ? meta->ocsp_len : 0;
+	if (ol > SHM_OCSP_MAX)
+		return AT_E_INVAL;
+	if ((rc = put_u32(b, ol)) != 0 || (ol > 0 && (rc = at_buf_append(b, meta->ocsp, ol)) != 0))
+		return rc;
+	uint64_t ou = (uint64_t)(ol > 0 ? meta->ocsp_until : 0);
+	for (int i = 0; i < 8; i++)
+		tail[i] = (unsigned char)(ou >> (8 * i));
+	return at_buf_append(b, tail, 8);
 }
 
 int shm_record_name(const struct shm_record *rec, size_t *off, char out[256])
@@ -183,6 +192,17 @@ int shm_next_record(const unsigned char *p, size_t len, size_t *off, struct shm_
 			rec->blob_version |= (uint64_t)p[*off + 4 + (size_t)i] << (8 * i);
 		*off += 12;
 	}
+	size_t ol;
+	if (get_u32(p, len, off, &ol) != 0 || ol > SHM_OCSP_MAX || len - *off < ol + 8)
+		return AT_E_PARSE;
+	rec->ocsp = ol > 0 ? p + *off : NULL;
+	rec->ocsp_len = ol;
+	*off += ol;
+	uint64_t ou = 0;
+	for (int i = 0; i < 8; i++)
+		ou |= (uint64_t)p[*off + (size_t)i] << (8 * i);
+	rec->ocsp_until = (int64_t)ou;
+	*off += 8;
 	return 0;
 }
 

@@ -41,13 +41,17 @@
  *
  * Record format (little-endian), one record per slot:
  *   u8 kind (SHM_CERT, SHM_CHALLENGE) | u8 name_len | name | u32 chain_len | chain PEM | u32 key_len | key PEM |
- *   i64 not_after | u8 nnames | nnames x (u8 len | name) | u8 blob_len | [blob name | u32 slot | u64 version]
+ *   i64 not_after | u8 nnames | nnames x (u8 len | name) | u8 blob_len | [blob name | u32 slot | u64 version] |
+ *   u32 ocsp_len | ocsp DER | i64 ocsp_until
  * A SHM_CERT record's name is the certificate's first name. not_after and the names the certificate covers are
  * the writer's reading of the leaf (the manager parses each certificate once, when it publishes it): with them a
  * follower indexes the record without parsing any PEM, and parses it only when a handshake first asks for one
  * of its names (sync.c). nnames 0: no such reading (challenge certificates): parsed when read. A certificate
  * record with a blob holds its leaf alone; its intermediates are the blob's chain (a SHM_BLOB record, whose
- * chain is the PEM and key empty), which never changes under its name.
+ * chain is the PEM and key empty), which never changes under its name. A certificate record may carry the OCSP
+ * response the manager fetched for it (shim/manager/staple.c) and the time it stops being stapled (its
+ * nextUpdate); ocsp_len 0: none. A refresh rewrites the record with the same certificate: a follower takes the
+ * new staple, and parses the certificate again only where it had parsed it (sync.c).
  */
 #ifndef AUTOTLS_SHIM_SHM_H
 #define AUTOTLS_SHIM_SHM_H
@@ -148,7 +152,11 @@ struct shm_meta {
 	const char *blob; /* NULL, or the SHM_BLOB record holding the intermediates */
 	uint32_t blob_slot;
 	uint64_t blob_version;
+	const unsigned char *ocsp; /* NULL, or the OCSP response to staple (at most SHM_OCSP_MAX bytes) */
+	size_t ocsp_len;
+	int64_t ocsp_until;        /* unix seconds: not stapled from then on */
 };
+#define SHM_OCSP_MAX (64u * 1024)
 int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const char *chain, size_t chain_len,
 	    const char *key, size_t key_len, const struct shm_meta *meta) AT_MUST_CHECK;
 int shm_drop(struct shm_region *r, enum shm_kind kind, const char *name) AT_MUST_CHECK;
@@ -228,6 +236,9 @@ struct shm_record {
 	char blob[256];   /* "" when none */
 	uint32_t blob_slot;
 	uint64_t blob_version;
+	const unsigned char *ocsp; /* borrowed, NULL when none */
+	size_t ocsp_len;
+	int64_t ocsp_until;
 };
 
 /* The names of a record one by one: *off starts at 0. 0 with out filled, AT_E_NOTFOUND after the last. */

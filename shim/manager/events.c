@@ -1,11 +1,12 @@
 /*
  * The user's event hook (AUTOTLS_HOOK; events.h). For every event the manager runs the hook, without a shell, as
  * `HOOK <event>` with the process's environment (less LD_PRELOAD) plus
- *   AUTOTLS_EVENT      obtained | renewed | failed | expiring
+ *   AUTOTLS_EVENT      obtained | renewed | failed | expiring | revoked
  *   AUTOTLS_NAMES      the certificate's names, comma-separated
  *   AUTOTLS_NOT_AFTER  its end, RFC 3339 in UTC (e.g. 2027-03-01T12:00:00Z); unset when no certificate is known
  *   AUTOTLS_CERT_FILE  <AUTOTLS_STORAGE>/public/<name>.pem: the chain, leaf first, never a key; unset likewise
- *   AUTOTLS_ERROR      failed only: what went wrong, one line (the CA's problem type and detail when it gave one)
+ *   AUTOTLS_ERROR      failed: what went wrong, one line (the CA's problem type and detail when it gave one);
+ *                      revoked: when and why, as the OCSP response says
  * through util/command.h: stdin /dev/null, no descriptor of the host's, its own process group, killed with the
  * group at AUTOTLS_HOOK_TIMEOUT (30 s), reaped by its pid; the first lines of its output are logged. Its exit
  * status is logged and changes nothing: issuance never waits on the hook's success.
@@ -18,7 +19,8 @@
  * (whose members may then read it). The hook, run as the manager's user, can always read it and copies it to
  * where other software looks; nobody else is given a way into the store.
  *
- * `revoked` is not emitted: nothing in the tree detects a revocation yet (OCSP is issue 14's other part).
+ * `revoked` fires when the OCSP response fetched for the certificate in service says so (staple.c, lead.c); the
+ * leader then orders a new certificate at once.
  *
  * Who calls it: the leader's loop (lead.c) and the on-demand thread (ondemand.c), manager threads (the tree's
  * manager process, or an in-process leader), each holding the quiesce lock. The table of certificates in
@@ -65,7 +67,7 @@ struct ev_cert {
 static struct ev_cert *certs; /* owned, grows; inside the quiesce lock only (see above) */
 static size_t ncerts;
 
-static const char *const event_names[] = { "obtained", "renewed", "failed", "expiring" };
+static const char *const event_names[] = { "obtained", "renewed", "failed", "expiring", "revoked" };
 
 static struct ev_cert *find(const char *name, int create)
 {
@@ -333,4 +335,18 @@ void mgr_event_tick(void)
 		mgr_event_emit(MGR_EVENT_EXPIRING, nm, not_after, has_path ? path : NULL, NULL);
 		free(nm);
 	}
+}
+
+void mgr_event_revoked(const char *const *names, size_t n, time_t not_after, const char *why)
+{
+	char path[PATH_MAX];
+	if (mgr_host->cfg->hook == NULL || n == 0)
+		return;
+	struct ev_cert *c = find(names[0], 0);
+	char *all = join(names, n);
+	if (all == NULL)
+		return;
+	int have_file = c != NULL && c->has_file && public_path(path, sizeof(path), names[0], 0) == 0;
+	mgr_event_emit(MGR_EVENT_REVOKED, all, not_after, have_file ? path : NULL, why);
+	free(all);
 }

@@ -12,7 +12,7 @@
 struct at_cert_record;
 struct at_problem;
 
-enum mgr_event { MGR_EVENT_OBTAINED, MGR_EVENT_RENEWED, MGR_EVENT_FAILED, MGR_EVENT_EXPIRING };
+enum mgr_event { MGR_EVENT_OBTAINED, MGR_EVENT_RENEWED, MGR_EVENT_FAILED, MGR_EVENT_EXPIRING, MGR_EVENT_REVOKED };
 
 /*
  * A certificate for names (names[0] its store name) is in service: rec's (borrowed; its chain, never its key,
@@ -31,6 +31,10 @@ void mgr_event_failed(const char *const *names, size_t n, int rc, const struct a
  * of its lifetime: a 6-day certificate warns 1.5 days before) and was not replaced, at most once a day per
  * certificate (a day divided by AUTOTLS_TEST_BACKOFF_SCALE in tests). Cheap when nothing is due: call it often. */
 void mgr_event_tick(void);
+
+/* The CA's OCSP responder says the certificate in service for names (not_after its end) is revoked (why: one
+ * line, the time and reason): `revoked`, with the certificate file as for the others. staple.c's caller. */
+void mgr_event_revoked(const char *const *names, size_t n, time_t not_after, const char *why);
 
 /* Runs the hook for one event (see events.c for its environment); names is comma-separated, not_after 0 and
  * cert_file and error NULL when unknown. Waits for the hook (its time limit) with the quiesce lock released. */

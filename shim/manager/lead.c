@@ -16,6 +16,7 @@
 #include "shim/manager/manager.h"
 #include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
+#include "shim/manager/staple.h"
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/name.h"
@@ -170,7 +171,33 @@ static long next_round_s(struct at_engine *e, int failures, time_t in_service, l
 	return wait_s < 1 ? 1 : wait_s;
 }
 
-static void lead(struct mgr_ca_list *cas)
+/*
+ * The OCSP staple of the certificate in service (staple.c): fetched or refreshed when due, published with the
+ * certificate when it changed. Returns 1 when the CA's responder says the certificate is revoked (the `revoked`
+ * event has fired): the caller orders a new one now.
+ */
+static int staple_round(struct mgr_staple *st, struct at_store *store, struct at_engine *e,
+			const struct at_cert_record *rec)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	const char *const *names = (const char *const *)cfg->domains;
+	int changed = 0, revoked = 0;
+	char why[512] = "";
+	mgr_staple_update(st, store, at_engine_ca(e), names[0], rec, &changed, &revoked, why, sizeof(why));
+	if (changed) {
+		struct mgr_staple_ref ref;
+		mgr_staple_ref(st, &ref);
+		int rc = mgr_publish_stapled(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, names[0], &ref);
+		if (rc != 0 && rc != AT_E_STATE)
+			at_log_warn("OCSP: cannot publish the staple for %s (%s); next try at its refresh", names[0],
+				    at_strerror(rc));
+	}
+	if (revoked)
+		mgr_event_revoked(names, cfg->ndomains, rec->info.not_after, why);
+	return revoked;
+}
+
+static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_staple *staple)
 {
 	const struct shim_config *cfg = mgr_host->cfg;
 	const char *const *names = (const char *const *)cfg->domains;
@@ -231,7 +258,13 @@ static void lead(struct mgr_ca_list *cas)
 		publish_failures = 0;
 		served = 1;
 		in_service = rec.info.not_after;
-		/* Wait for the renewal point, asking ARI again whenever the CA said to. */
+		if (staple_round(staple, store, e, &rec)) {
+			force = 1; /* revoked: a new order now, not at the renewal point */
+			at_cert_record_clear(&rec);
+			continue;
+		}
+		/* Wait for the renewal point, asking ARI again whenever the CA said to, refreshing the staple when
+		 * due. */
 		unsigned rnd = random_u32();
 		for (;;) {
 			time_t renew_at, recheck_at;
@@ -239,9 +272,17 @@ static void lead(struct mgr_ca_list *cas)
 			if (at_engine_renewal_plan(e, &rec, rnd, &renew_at, &recheck_at, &from_ari) != 0)
 				renew_at = recheck_at = time(NULL) + at_backoff_delay(0, time(NULL), rec.info.not_after, -1,
 										     cfg->backoff_divisor);
-			if (sleep_until(recheck_at < renew_at ? recheck_at : renew_at) != 0) {
+			time_t wake = recheck_at < renew_at ? recheck_at : renew_at;
+			if (staple->refresh_at != 0 && staple->refresh_at < wake)
+				wake = staple->refresh_at;
+			if (sleep_until(wake) != 0) {
 				at_cert_record_clear(&rec);
 				return;
+			}
+			if (staple->refresh_at != 0 && time(NULL) >= staple->refresh_at &&
+			    staple_round(staple, store, e, &rec)) {
+				force = 1;
+				break;
 			}
 			if (time(NULL) >= renew_at) {
 				/* The lifetime rule is the engine's own; an ARI window must be forced. */
@@ -279,7 +320,10 @@ static int lead_with_engine(void)
 	};
 	rc = mgr_ca_list_new(&cas, &ec);
 	if (rc == 0) {
-		lead(cas);
+		struct mgr_staple staple;
+		memset(&staple, 0, sizeof(staple));
+		lead(cas, store, &staple);
+		mgr_staple_clear(&staple);
 	}
 	mgr_ca_list_free(cas);
 	at_store_close(store);
@@ -380,7 +424,8 @@ static int claim_tree(struct shm_channel *ch)
 static void publish_from_store(void)
 {
 	static struct at_store *reader; /* kept open for the life of the process */
-	static struct at_store_stat last;
+	static struct at_store_stat last, last_ocsp;
+	static struct mgr_staple staple; /* the stored OCSP response, checked against the record */
 	static int warned;
 	const struct shim_config *cfg = mgr_host->cfg;
 	char ca[256];
@@ -394,15 +439,28 @@ static void publish_from_store(void)
 				    (int)getpid(), (int)geteuid(), cfg->storage);
 		return;
 	}
-	/* The newest record of any CA in AUTOTLS_CA's list (ca_list.c). */
-	if (mgr_ca_newest_record(reader, cfg->domains[0], ca, sizeof(ca), &st) != 0 ||
-	    (st.modified == last.modified && st.size == last.size))
+	/* The newest record of any CA in AUTOTLS_CA's list (ca_list.c), and its OCSP response beside it. */
+	struct at_store_stat ost = { 0 };
+	char okey[1024], comp[AT_NAME_MAX + 1];
+	if (mgr_ca_newest_record(reader, cfg->domains[0], ca, sizeof(ca), &st) != 0)
+		return;
+	if (!cfg->ocsp_off && at_name_to_component(comp, cfg->domains[0]) == 0 &&
+	    at_store_key(okey, sizeof(okey), "certificates", ca, comp, "ocsp", (char *)NULL) == 0 &&
+	    at_store_stat(reader, okey, &ost) != 0)
+		memset(&ost, 0, sizeof(ost));
+	if (st.modified == last.modified && st.size == last.size && ost.modified == last_ocsp.modified &&
+	    ost.size == last_ocsp.size)
 		return;
 	memset(&rec, 0, sizeof(rec));
 	if (at_cert_record_load(reader, ca, cfg->domains[0], &rec) != 0)
 		return;
 	last = st;
-	if (mgr_publish_certs(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, cfg->domains[0]) == 0)
+	last_ocsp = ost;
+	int changed = 0;
+	struct mgr_staple_ref ref;
+	mgr_staple_load(&staple, reader, ca, cfg->domains[0], &rec, &changed);
+	mgr_staple_ref(&staple, &ref);
+	if (mgr_publish_stapled(rec.chain_pem, rec.chain_len, rec.key_pem, rec.key_len, cfg->domains[0], &ref) == 0)
 		at_log_info("published the certificate for %s from the store (not after %ld) in pid %d", cfg->domains[0],
 			    (long)rec.info.not_after, (int)getpid());
 	at_cert_record_clear(&rec);

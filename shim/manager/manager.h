@@ -68,6 +68,16 @@ int mgr_withdraw_challenge(const char *sni) AT_MUST_CHECK;
  * AT_E_STATE when it is the one already published, or the error that kept the previous one in service. */
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 	AT_MUST_CHECK;
+/* An OCSP response to staple beside a certificate (borrowed): DER, and the time it stops being stapled. */
+struct mgr_staple_ref {
+	const unsigned char *der;
+	size_t len;
+	time_t until;
+};
+/* mgr_publish_certs with the certificate's OCSP staple in its record (staple NULL or empty: none); a new staple
+ * for the same certificate is a change (the record is written again), the same one AT_E_STATE. */
+int mgr_publish_stapled(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name,
+			const struct mgr_staple_ref *staple) AT_MUST_CHECK;
 
 /* Brackets many publishes (the stored on-demand certificates at start): the followers are woken once at the
  * end, not per certificate (each wake-up would build a snapshot of everything). publish.c. */

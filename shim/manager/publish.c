@@ -90,7 +90,7 @@ static int put_blob(struct shm_region *r, const char *chain, size_t chain_len, s
 /* One record written, then this process's own cache brought up to date (the other processes follow on their
  * own). AT_E_STATE: the region holds exactly this already. */
 static int put(enum shm_kind kind, const char *name, const char *chain, size_t chain_len, const char *key,
-	       size_t key_len, int lazy)
+	       size_t key_len, int lazy, const struct mgr_staple_ref *staple)
 {
 	struct shm_region *r = writer();
 	if (r == NULL)
@@ -105,6 +105,11 @@ static int put(enum shm_kind kind, const char *name, const char *chain, size_t c
 	char blob[80];
 	size_t record_chain_len = chain_len;
 	memset(&info, 0, sizeof(info));
+	if (staple != NULL && staple->len > 0) {
+		meta.ocsp = staple->der;
+		meta.ocsp_len = staple->len;
+		meta.ocsp_until = (int64_t)staple->until;
+	}
 	int have = lazy && kind == SHM_CERT && at_chain_parse(&sk, chain, chain_len) == 0 &&
 		   at_cert_info_get(&info, sk_X509_value(sk, 0)) == 0 && info.nnames > 0 && info.nnames <= 255;
 	if (have) {
@@ -116,7 +121,7 @@ static int put(enum shm_kind kind, const char *name, const char *chain, size_t c
 			record_chain_len = chain_len;
 		}
 	}
-	int rc = shm_put(r, kind, name, chain, record_chain_len, key, key_len, have ? &meta : NULL);
+	int rc = shm_put(r, kind, name, chain, record_chain_len, key, key_len, &meta);
 	at_cert_info_clear(&info);
 	sk_X509_pop_free(sk, X509_free);
 	if (rc == 0 && !batching)
@@ -126,7 +131,16 @@ static int put(enum shm_kind kind, const char *name, const char *chain, size_t c
 
 int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
+	return mgr_publish_stapled(chain, chain_len, key, key_len, name, NULL);
+}
+
+int mgr_publish_stapled(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name,
+			const struct mgr_staple_ref *staple)
+{
 	uint64_t h = chain_hash64(chain, chain_len);
+	/* The staple is part of what was published: a new response (or none any more) is a change. */
+	if (staple != NULL && staple->len > 0)
+		h = (h ^ at_fnv1a64(staple->der, staple->len) ^ (uint64_t)staple->until) | 1;
 	pthread_mutex_lock(&state_mu);
 	if (current_hash == h && current_len == chain_len && strcmp(current_name, name) == 0) {
 		pthread_mutex_unlock(&state_mu);
@@ -134,7 +148,7 @@ int mgr_publish_certs(const char *chain, size_t chain_len, const char *key, size
 	}
 	/* Not lazy: the managed certificate is parsed by every process when it is published, so that a process
 	 * forked later (a worker, after a reload) has it parsed whatever becomes of the region. */
-	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 0);
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 0, staple);
 	if (rc == AT_E_STATE)
 		rc = 0; /* a manager before this one published it: served already, nothing is written */
 	if (rc == 0) {
@@ -156,7 +170,7 @@ int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char 
 	if (nchallenges == MAX_CHALLENGES) {
 		rc = AT_E_RANGE;
 	} else {
-		rc = put(SHM_CHALLENGE, sni, *chain, chain_len, *key, key_len, 0);
+		rc = put(SHM_CHALLENGE, sni, *chain, chain_len, *key, key_len, 0, NULL);
 		if (rc == AT_E_STATE)
 			rc = 0;
 		if (rc == 0)
@@ -187,7 +201,7 @@ int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size
 	/* No count of its own: the region's size is the limit (shm_put says AT_E_TOOBIG); AT_E_STATE when the
 	 * region holds this very certificate (every process would parse it again for nothing). */
 	pthread_mutex_lock(&state_mu);
-	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 1);
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 1, NULL);
 	pthread_mutex_unlock(&state_mu);
 	return rc;
 }

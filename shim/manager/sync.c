@@ -61,6 +61,9 @@ struct parsed {
 	int has_ip;
 	size_t nnames;
 	char **names; /* the certificate's names (a challenge: its record's name), in this allocation */
+	unsigned char *ocsp; /* the record's OCSP staple (a copy, owned), NULL when none */
+	size_t ocsp_len;
+	time_t ocsp_until;
 	struct parsed *retired_next;
 	long retired_at_ms;
 };
@@ -98,6 +101,7 @@ static void parsed_free(struct parsed *p)
 		objs_clear(o);
 		free(o);
 	}
+	free(p->ocsp);
 	free(p); /* the names are in the same allocation */
 }
 
@@ -377,6 +381,17 @@ static int parse_record(struct parsed **out, const struct shm_record *r, uint32_
 		}
 	}
 	at_cert_info_clear(&info);
+	if (rc == 0 && r->ocsp_len > 0 && r->kind == SHM_CERT) {
+		/* Kept apart from the PEM: the handshake staples it without parsing anything. */
+		if ((p->ocsp = malloc(r->ocsp_len)) == NULL) {
+			parsed_free(p);
+			rc = AT_E_NOMEM;
+		} else {
+			memcpy(p->ocsp, r->ocsp, r->ocsp_len);
+			p->ocsp_len = r->ocsp_len;
+			p->ocsp_until = (time_t)r->ocsp_until;
+		}
+	}
 	if (rc != 0)
 		return rc;
 	p->kind = r->kind;
@@ -390,9 +405,13 @@ static int parse_record(struct parsed **out, const struct shm_record *r, uint32_
 /* ---- lazy parsing, on a handshake's thread ---- */
 static struct objs failed_objs;                /* a record that does not parse: asked once, then never again */
 
-static const struct cache_cert *fill(const struct cache_cert *c, const struct objs *o, struct cache_cert *out)
+static const struct cache_cert *fill(const struct cache_cert *c, const struct parsed *p, const struct objs *o,
+				     struct cache_cert *out)
 {
 	*out = *c;
+	out->ocsp = p->ocsp;
+	out->ocsp_len = p->ocsp_len;
+	out->ocsp_until = p->ocsp_until;
 	out->leaf = o->leaf;
 	out->chain = o->chain;
 	out->key = o->key;
@@ -470,7 +489,7 @@ static const struct cache_cert *resolve(const struct cache_cert *c, struct cache
 		o = materialize(p);
 	if (o == NULL || o == &failed_objs)
 		return NULL;
-	return fill(c, o, out);
+	return fill(c, p, o, out);
 }
 
 const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cache_cert *out)
@@ -481,7 +500,7 @@ const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cach
 	struct objs *o = p ? atomic_load_explicit(&p->objs, memory_order_acquire) : NULL;
 	if (o == NULL || o == &failed_objs)
 		return NULL;
-	return fill(c, o, out);
+	return fill(c, p, o, out);
 }
 
 static void snapshot_release(struct cache_snapshot *s)
@@ -524,6 +543,9 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 			}
 			c->leaf = p->eager.leaf;
 			c->key = p->eager.key;
+			c->ocsp = p->ocsp;
+			c->ocsp_len = p->ocsp_len;
+			c->ocsp_until = p->ocsp_until;
 			if (p->kind != SHM_CHALLENGE) {
 				c->chain = p->eager.chain;
 				c->refused_levels = p->eager.refused;

@@ -28,6 +28,9 @@ struct cache_cert {
 				  * once when the snapshot is built (cache_refused_levels); such a handshake keeps
 				  * the host's own certificate */
 	const char *refused_why; /* OpenSSL's reason at the lowest refused level (a static string), or NULL */
+	const unsigned char *ocsp; /* the OCSP response to staple (DER, owned like leaf), NULL when none */
+	size_t ocsp_len;
+	time_t ocsp_until;       /* not stapled from then on (the response's nextUpdate) */
 	struct cache_lazy *lazy; /* set (with leaf, chain and key NULL and no refusals yet): parsed on first use,
 				  * through cache_snapshot.resolve, which also checks the expiry (not_after is then
 				  * the far future: a renewal replaces the certificate without a new snapshot) */

@@ -32,6 +32,8 @@ struct ctx_hooks {
 	void *cert_arg;
 	SSL_CTX_alpn_select_cb_func alpn_cb;
 	void *alpn_arg;
+	int (*status_cb)(SSL *, void *); /* the host's OCSP status callback (its own stapling), NULL: none */
+	void *status_arg;
 };
 
 /* A host's per-connection certificate callback (Node's SSL_set_cert_cb); owned by the SSL's ex_data. */
@@ -40,11 +42,15 @@ struct ssl_cert_hook {
 	void *arg;
 };
 
-static int ctx_idx = -1, ssl_mark_idx = -1, ssl_cb_idx = -1;
+static int ctx_idx = -1, ssl_mark_idx = -1, ssl_cb_idx = -1, ssl_staple_idx = -1;
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
 /* The value stored in a marked connection's ex_data: any non-NULL address, no allocation. */
 static char challenge_mark;
+/* A connection served a managed certificate that asked for its status: stapled (our response set) or not (the
+ * certificate has none): either way the host's status callback is not asked, its staple is for its own
+ * certificate. Set only when the client sent status_request. */
+static char stapled_mark, unstapled_mark;
 
 static void free_owned(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -64,6 +70,7 @@ static void make_indexes(void)
 	ctx_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, NULL, NULL, NULL, free_owned);
 	ssl_mark_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
 	ssl_cb_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, free_owned);
+	ssl_staple_idx = r->CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL, NULL);
 }
 
 static struct ctx_hooks *hooks_of(const SSL_CTX *ctx)
@@ -186,12 +193,59 @@ static const struct cache_cert *ondemand_wait(struct shm_region *r, long wait_s,
 	}
 }
 
+/*
+ * The managed certificate's OCSP response, for a client that asked (status_request, RFC 6066 section 8): a copy
+ * OpenSSL owns and frees with the connection (SSL_set_tlsext_status_ocsp_resp takes it; the one allocation on
+ * this path, and only when a response is stapled), sent from our status callback. Past the response's
+ * nextUpdate nothing is stapled (the manager failed to refresh it; a client would refuse it).
+ */
+static void staple(const struct real_ssl *r, SSL *ssl, const struct cache_cert *c)
+{
+	if (ssl_staple_idx < 0 || r->SSL_ctrl(ssl, SSL_CTRL_GET_TLSEXT_STATUS_REQ_TYPE, 0, NULL) != TLSEXT_STATUSTYPE_ocsp)
+		return;
+	void *mark = &unstapled_mark;
+	if (c->ocsp != NULL && c->ocsp_len > 0 && c->ocsp_until > time(NULL)) {
+		unsigned char *copy = r->CRYPTO_malloc(c->ocsp_len, __FILE__, __LINE__);
+		if (copy != NULL) {
+			memcpy(copy, c->ocsp, c->ocsp_len);
+			r->SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP, (long)c->ocsp_len, copy);
+			mark = &stapled_mark;
+		}
+	}
+	r->SSL_set_ex_data(ssl, ssl_staple_idx, mark);
+}
+
+/* Our status callback, in front of the host's: a managed certificate's connection gets our staple or none; every
+ * other connection (and every client connection: there the callback checks the server's staple) gets exactly what
+ * the host's own callback says, or what OpenSSL does without one. */
+static int shim_status_cb(SSL *ssl, void *arg)
+{
+	const struct real_ssl *r = real_ssl();
+	struct ctx_hooks *h = arg;
+	int server = r->SSL_is_server(ssl);
+	if (server && ssl_staple_idx >= 0) {
+		void *mark = r->SSL_get_ex_data(ssl, ssl_staple_idx);
+		if (mark == &stapled_mark)
+			return SSL_TLSEXT_ERR_OK;
+		if (mark == &unstapled_mark)
+			return SSL_TLSEXT_ERR_NOACK;
+	}
+	if (h && h->status_cb)
+		return h->status_cb(ssl, h->status_arg);
+	/* No host callback: a server sends no status, a client accepts the handshake (OpenSSL's own behaviour). */
+	return server ? SSL_TLSEXT_ERR_NOACK : 1;
+}
+
 static int shim_cert_cb(SSL *ssl, void *arg)
 {
 	const struct real_ssl *r = real_ssl();
 	struct ctx_hooks *h = arg;
 	struct ssl_cert_hook *sh = ssl_cb_idx >= 0 ? r->SSL_get_ex_data(ssl, ssl_cb_idx) : NULL;
 	int rc = 1;
+
+	/* A connection object used again (SSL_clear) keeps its ex_data: forget an earlier handshake's staple. */
+	if (ssl_staple_idx >= 0 && r->SSL_get_ex_data(ssl, ssl_staple_idx) != NULL)
+		r->SSL_set_ex_data(ssl, ssl_staple_idx, NULL);
 
 	if (sh && sh->cb)
 		rc = sh->cb(ssl, sh->arg);
@@ -260,6 +314,8 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 	r->SSL_certs_clear(ssl);
 	if (r->SSL_use_cert_and_key(ssl, c->leaf, c->key, c->chain, 1) != 1)
 		return 0; /* the slots were cleared: failing the handshake beats serving nothing */
+	if (!is_marked(r, ssl))
+		staple(r, ssl, c);
 	return 1;
 }
 
@@ -267,7 +323,7 @@ int hooks_install(SSL_CTX *ctx)
 {
 	const struct real_ssl *r = real_ssl();
 	pthread_once(&idx_once, make_indexes);
-	if (r == NULL || ctx_idx < 0 || ssl_mark_idx < 0 || ssl_cb_idx < 0)
+	if (r == NULL || ctx_idx < 0 || ssl_mark_idx < 0 || ssl_cb_idx < 0 || ssl_staple_idx < 0)
 		return AT_E_STATE;
 	struct ctx_hooks *h = calloc(1, sizeof(*h));
 	if (h == NULL || r->SSL_CTX_set_ex_data(ctx, ctx_idx, h) != 1) {
@@ -277,6 +333,9 @@ int hooks_install(SSL_CTX *ctx)
 	r->SSL_CTX_set_client_hello_cb(ctx, shim_client_hello_cb, h);
 	r->SSL_CTX_set_cert_cb(ctx, shim_cert_cb, h);
 	r->SSL_CTX_set_alpn_select_cb(ctx, shim_alpn_cb, h);
+	/* SSL_CTX_set_tlsext_status_cb and _arg, which are macros over these two. */
+	r->SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB, (void (*)(void))shim_status_cb);
+	r->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB_ARG, 0, h);
 	return 0;
 }
 
@@ -312,6 +371,37 @@ int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg)
 		return AT_E_NOTFOUND;
 	h->alpn_cb = cb;
 	h->alpn_arg = arg;
+	return 0;
+}
+
+int hooks_status_ctrl(SSL_CTX *ctx, int cmd, void *parg, long *ret)
+{
+	struct ctx_hooks *h = hooks_of(ctx);
+	if (h == NULL)
+		return AT_E_NOTFOUND;
+	switch (cmd) {
+	case SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB_ARG:
+		h->status_arg = parg;
+		break;
+	case SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB:
+		*(int (**)(SSL *, void *))parg = h->status_cb;
+		break;
+	case SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB_ARG:
+		*(void **)parg = h->status_arg;
+		break;
+	default:
+		return AT_E_NOTFOUND;
+	}
+	*ret = 1;
+	return 0;
+}
+
+int hooks_take_status_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *))
+{
+	struct ctx_hooks *h = hooks_of(ctx);
+	if (h == NULL)
+		return AT_E_NOTFOUND;
+	h->status_cb = cb;
 	return 0;
 }
 

@@ -7,6 +7,9 @@
  *   certificate: the host's callback first; then, on a server, a marked connection gets the challenge
  *     certificate and a managed name gets the managed certificate (the slots cleared first, so a host with an
  *     RSA and an ECDSA certificate cannot still pick its own). Everything else is left exactly as the host set.
+ *   OCSP status (RFC 6066 section 8): a connection served a managed certificate whose client asked gets the
+ *     response the manager fetched for it (shim/manager/staple.c), or none; every other connection gets the
+ *     host's own status callback (SSL_CTX_set_tlsext_status_cb, taken behind ours), its own stapling untouched.
  * The certificate callback runs after any SSL_set_SSL_CTX the host did, in TLS 1.2 and 1.3 alike.
  * Nothing here blocks, locks, or allocates for a managed or unmanaged name; a marked connection may sync the
  * challenge table once (a rare handshake from the CA's validator).
@@ -34,6 +37,10 @@ int hooks_take_client_hello_cb(SSL_CTX *ctx, SSL_client_hello_cb_fn cb, void *ar
 int hooks_take_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg) AT_MUST_CHECK;
 int hooks_take_ssl_cert_cb(SSL *ssl, int (*cb)(SSL *, void *), void *arg) AT_MUST_CHECK;
 int hooks_take_alpn_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg) AT_MUST_CHECK;
+int hooks_take_status_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *)) AT_MUST_CHECK;
+/* SSL_CTX_ctrl's status callback commands on a hooked ctx (set the argument, get the callback or the argument):
+ * answered from the host's own values (*ret); AT_E_NOTFOUND for any other command or ctx (pass it through). */
+int hooks_status_ctrl(SSL_CTX *ctx, int cmd, void *parg, long *ret) AT_MUST_CHECK;
 
 /* Called by the manager side: sync the local cache from the shared region now (set once at attach). */
 extern int (*hooks_sync_now)(void);

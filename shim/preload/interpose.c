@@ -15,6 +15,8 @@ EXPORT void SSL_CTX_set_client_hello_cb(SSL_CTX *c, SSL_client_hello_cb_fn cb, v
 EXPORT void SSL_CTX_set_cert_cb(SSL_CTX *c, int (*cb)(SSL *, void *), void *arg);
 EXPORT void SSL_set_cert_cb(SSL *s, int (*cb)(SSL *, void *), void *arg);
 EXPORT void SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg);
+EXPORT long SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg);
+EXPORT long SSL_CTX_callback_ctrl(SSL_CTX *ctx, int cmd, void (*fp)(void));
 
 /* Client-only and DTLS methods can never serve a TLS-ALPN-01 validation or a managed name (research 3.4). */
 static int can_serve(const struct real_ssl *r, const SSL_METHOD *m)
@@ -77,4 +79,26 @@ void SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, vo
 		return;
 	if (r)
 		r->SSL_CTX_set_alpn_select_cb(ctx, cb, arg);
+}
+
+/* SSL_CTX_set_tlsext_status_cb / _arg and their getters are macros over these two: the host's status callback
+ * goes behind ours (hooks.h), everything else straight to OpenSSL (one compare). */
+long SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+{
+	const struct real_ssl *r = real_ssl_partial();
+	long ret;
+	if ((cmd == SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB_ARG || cmd == SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB ||
+	     cmd == SSL_CTRL_GET_TLSEXT_STATUS_REQ_CB_ARG) && real_ssl() != NULL &&
+	    hooks_status_ctrl(ctx, cmd, parg, &ret) == 0)
+		return ret;
+	return r->SSL_CTX_ctrl ? r->SSL_CTX_ctrl(ctx, cmd, larg, parg) : 0;
+}
+
+long SSL_CTX_callback_ctrl(SSL_CTX *ctx, int cmd, void (*fp)(void))
+{
+	const struct real_ssl *r = real_ssl_partial();
+	if (cmd == SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB && real_ssl() != NULL &&
+	    hooks_take_status_cb(ctx, (int (*)(SSL *, void *))fp) == 0)
+		return 1;
+	return r->SSL_CTX_callback_ctrl ? r->SSL_CTX_callback_ctrl(ctx, cmd, fp) : 0;
 }

@@ -41,6 +41,10 @@ static void resolve(void)
 	FIND(SSL_CTX_set_cert_cb);
 	FIND(SSL_set_cert_cb);
 	FIND(SSL_CTX_set_alpn_select_cb);
+	FIND(SSL_CTX_ctrl);
+	FIND(SSL_CTX_callback_ctrl);
+	FIND(SSL_ctrl);
+	FIND(CRYPTO_malloc);
 	FIND(SSL_is_server);
 	FIND(SSL_get_SSL_CTX);
 	FIND(SSL_CTX_get_ex_data);
@@ -68,6 +72,12 @@ const struct real_ssl *real_ssl(void)
 {
 	pthread_once(&once, resolve);
 	return table_ok;
+}
+
+const struct real_ssl *real_ssl_partial(void)
+{
+	pthread_once(&once, resolve);
+	return &table;
 }
 
 SSL_CTX *real_SSL_CTX_new_ex(OSSL_LIB_CTX *libctx, const char *propq, const SSL_METHOD *meth)

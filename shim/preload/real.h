@@ -19,6 +19,8 @@ struct real_ssl {
 	void (*SSL_CTX_set_cert_cb)(SSL_CTX *, int (*)(SSL *, void *), void *);
 	void (*SSL_set_cert_cb)(SSL *, int (*)(SSL *, void *), void *);
 	void (*SSL_CTX_set_alpn_select_cb)(SSL_CTX *, SSL_CTX_alpn_select_cb_func, void *);
+	long (*SSL_CTX_ctrl)(SSL_CTX *, int, long, void *);            /* the OCSP status callback's argument */
+	long (*SSL_CTX_callback_ctrl)(SSL_CTX *, int, void (*)(void)); /* the OCSP status callback */
 	/* used by the handshake path */
 	int (*SSL_is_server)(const SSL *);
 	SSL_CTX *(*SSL_get_SSL_CTX)(const SSL *);
@@ -33,6 +35,8 @@ struct real_ssl {
 	void (*SSL_certs_clear)(SSL *);
 	int (*SSL_get_security_level)(const SSL *);
 	uint64_t (*SSL_set_options)(SSL *, uint64_t);
+	long (*SSL_ctrl)(SSL *, int, long, void *); /* the client's status_request, the staple */
+	void *(*CRYPTO_malloc)(size_t, const char *, int);
 	int (*CRYPTO_get_ex_new_index)(int, long, void *, CRYPTO_EX_new *, CRYPTO_EX_dup *, CRYPTO_EX_free *);
 	/* client-only and DTLS methods, compared by pointer to skip contexts that can never serve (research 3.4) */
 	const SSL_METHOD *(*TLS_client_method)(void);
@@ -45,6 +49,10 @@ struct real_ssl {
 /* The table, resolved on first use (pthread_once). NULL when a required symbol is missing: the shim is then
  * passive and every interposer passes straight through (there is nothing else it can do). */
 const struct real_ssl *real_ssl(void);
+
+/* The table as far as it resolved (fields may be NULL): for interposers that must pass through even when the
+ * shim is passive (SSL_CTX_ctrl, SSL_CTX_callback_ctrl). */
+const struct real_ssl *real_ssl_partial(void);
 
 /* The real SSL_CTX_new_ex alone (needed even when the rest failed to resolve). */
 SSL_CTX *real_SSL_CTX_new_ex(OSSL_LIB_CTX *libctx, const char *propq, const SSL_METHOD *meth);

@@ -3,7 +3,7 @@
  * process of a server runs over whatever a slot of the region holds. Arbitrary bytes: each record it returns
  * lies inside the payload, its name and each of the names beside it is NUL-terminated and not empty, the
  * offset only moves forward, and the walk ends (AT_E_NOTFOUND) exactly at the end or is refused (AT_E_PARSE),
- * never read past it. (The directory's walk, shm_read_changes, checks each slot against the heap: test_shm.)
+ * never read past it; an OCSP staple lies inside it too. (The directory's walk, shm_read_changes, checks each slot against the heap: test_shm.)
  */
 #include "shim/shm.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -27,6 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK((const uint8_t *)rec.chain >= data && (const uint8_t *)rec.chain + rec.chain_len <= data + size);
 		FUZZ_CHECK((const uint8_t *)rec.key >= data && (const uint8_t *)rec.key + rec.key_len <= data + size);
 		FUZZ_CHECK(rec.names >= data && rec.names + rec.names_len <= data + size);
+		FUZZ_CHECK(rec.ocsp_len <= SHM_OCSP_MAX);
+		FUZZ_CHECK(rec.ocsp_len == 0 ? rec.ocsp == NULL
+					     : rec.ocsp >= data && rec.ocsp + rec.ocsp_len <= data + size);
 		char nm[256];
 		size_t noff = 0;
 		unsigned count = 0;

@@ -55,6 +55,8 @@ struct hostile_ca {
 	long long finalized_ms;    /* monotonic ms of the mode's first finalize, 0 before */
 	int authz_invalid;         /* HC_AUTHZ_FAILS: the current order's authorization failed */
 	char *chain_pem;           /* the last good chain issued (leaf, CA) */
+	char *ocsp_url;            /* hostile_ca_set_ocsp: good leaves name this responder (AIA), NULL: none */
+	char *ocsp_index;          /* and are written to this openssl-ca index as valid */
 	EVP_PKEY *csr_key;         /* the last CSR's public key */
 	GENERAL_NAMES *csr_names;  /* the last CSR's SANs */
 	struct hostile_acme *acme; /* ARI, profiles, order faults (hostile_acme.c): its own lock */
@@ -224,6 +226,8 @@ out:
 	return ret;
 }
 
+static int ocsp_leaf(struct hostile_ca *h, X509 *leaf);
+
 /* The chain the certificate URL serves in mode m, built from the last CSR. New string or NULL. */
 static char *chain_for_mode(struct hostile_ca *h, enum hostile_mode m)
 {
@@ -258,6 +262,10 @@ static char *chain_for_mode(struct hostile_ca *h, enum hostile_mode m)
 		if (m != HC_CLOCK_AHEAD)
 			hostile_acme_leaf_times(h->acme, &nb_s, &life_s);
 		leaf = leaf_make(h->csr_key, h->csr_names, NULL, h->ca, h->ca_key, 0, nb_s, life_s);
+		if (leaf != NULL && m == HC_GOOD && h->ocsp_url != NULL && ocsp_leaf(h, leaf) != 0) {
+			X509_free(leaf);
+			leaf = NULL;
+		}
 		if (leaf != NULL && m == HC_GOOD)
 			hostile_acme_issued(h->acme, leaf);
 		break;
@@ -979,7 +987,63 @@ void hostile_ca_stop(struct hostile_ca *h)
 	free(h->ca_pem);
 	free(h->chain_pem);
 	hostile_acme_free(h->acme);
+	free(h->ocsp_url);
+	free(h->ocsp_index);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+/* ---- OCSP (hostile_ca_set_ocsp) ---- */
+
+/* Adds the responder to a good leaf (AIA id-ad-ocsp), signs it again, and writes it to the index as valid. Under
+ * h->lock. 0 or -1. */
+static int ocsp_leaf(struct hostile_ca *h, X509 *leaf)
+{
+	X509V3_CTX v3;
+	char aia[300];
+	snprintf(aia, sizeof(aia), "OCSP;URI:%s", h->ocsp_url);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, h->ca, leaf, NULL, NULL, 0);
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_info_access, aia);
+	int ok = e != NULL && X509_add_ext(leaf, e, -1) && X509_sign(leaf, h->ca_key, EVP_sha256()) > 0;
+	X509_EXTENSION_free(e);
+	BIGNUM *bn = ok ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL) : NULL;
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	const ASN1_TIME *na = X509_get0_notAfter(leaf);
+	FILE *f = hex ? fopen(h->ocsp_index, "a") : NULL;
+	/* openssl ca's index: status, expiry (UTCTime), revocation, serial (BN_bn2hex, as the responder looks it up),
+	 * file, subject. */
+	ok = f != NULL && fprintf(f, "V\t%.*s\t\t%s\tunknown\t/CN=hostile leaf\n", na->length, (const char *)na->data, hex) > 0;
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ok ? 0 : -1;
+}
+
+int hostile_ca_set_ocsp(struct hostile_ca *h, const char *url, const char *index_path)
+{
+	char *u = strdup(url), *i = strdup(index_path);
+	FILE *f = i ? fopen(i, "a") : NULL;
+	if (u == NULL || f == NULL) {
+		free(u);
+		free(i);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	pthread_mutex_lock(&h->lock);
+	free(h->ocsp_url);
+	free(h->ocsp_index);
+	h->ocsp_url = u;
+	h->ocsp_index = i;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+int hostile_ca_write_key(const struct hostile_ca *h, const char *path)
+{
+	return harness_write_key_pem(path, h->ca_key);
 }

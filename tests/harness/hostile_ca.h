@@ -80,6 +80,15 @@ void hostile_ca_set_hold_retry_after(struct hostile_ca *h, long s);
 
 void hostile_ca_counts(struct hostile_ca *h, struct hostile_counts *out);
 
+/* OCSP (issue 14): from now on every good leaf names url as its OCSP responder (AIA) and is appended to
+ * index_path (created when missing) as valid, in openssl ca's index format, so that `openssl ocsp -index` answers
+ * for it. 0 or -1. */
+int hostile_ca_set_ocsp(struct hostile_ca *h, const char *url, const char *index_path);
+
+/* Writes the throwaway CA's private key (PKCS#8 PEM, 0600, exclusive create) to path, for a responder that signs
+ * as the CA. 0 or -1. */
+int hostile_ca_write_key(const struct hostile_ca *h, const char *path);
+
 const char *hostile_mode_name(enum hostile_mode mode);
 
 /* Stops every thread (streams and drips included) and frees everything. NULL is fine. */

@@ -39,7 +39,7 @@ static void exports_only_interposed(void)
 	while (fgets(line, sizeof(line), f))
 		strncat(got, line, sizeof(got) - strlen(got) - 1);
 	pclose(f);
-	CHECK_STR(got, "SSL_CTX_new\nSSL_CTX_new_ex\nSSL_CTX_set_alpn_select_cb\nSSL_CTX_set_cert_cb\n"
+	CHECK_STR(got, "SSL_CTX_callback_ctrl\nSSL_CTX_ctrl\nSSL_CTX_new\nSSL_CTX_new_ex\nSSL_CTX_set_alpn_select_cb\nSSL_CTX_set_cert_cb\n"
 		       "SSL_CTX_set_client_hello_cb\nSSL_set_cert_cb\n");
 }
 

@@ -47,7 +47,7 @@ static void good_values(void)
 			    "AUTOTLS_CA", "https://ca.test/dir", "AUTOTLS_EMAIL", "ops@example.com",
 			    "AUTOTLS_KEY_TYPE", "RSA2048", "AUTOTLS_STORAGE", "/var/lib/x", "AUTOTLS_LOG_LEVEL", "debug",
 			    "AUTOTLS_HTTP_PORT", "8080", "AUTOTLS_HTTP_REDIRECT", "1", "AUTOTLS_WEBROOT", "/var/www/html",
-			    NULL };
+			    "AUTOTLS_OCSP", "off", NULL };
 	struct shim_config cfg;
 	char log[2048];
 	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
@@ -62,6 +62,7 @@ static void good_values(void)
 	CHECK_INT(cfg.storage_gid, ==, -1);
 	CHECK_INT(cfg.http_port, ==, 8080);
 	CHECK_INT(cfg.http_redirect, ==, 1);
+	CHECK_INT(cfg.ocsp_off, ==, 1);
 	CHECK_STR(cfg.webroot, "/var/www/html");
 	CHECK_STR(log, "");
 	shim_config_clear(&cfg);
@@ -93,6 +94,7 @@ static void defaults(void)
 	CHECK(cfg.email == NULL);
 	CHECK_INT(cfg.http_port, ==, 80);
 	CHECK_INT(cfg.http_redirect, ==, 0);
+	CHECK_INT(cfg.ocsp_off, ==, 0); /* stapling is on unless turned off */
 	CHECK(cfg.webroot == NULL);
 	CHECK(cfg.sites == NULL);
 	CHECK_INT(cfg.on_demand_rate, ==, 10);
@@ -294,6 +296,8 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_HTTP_PORT", " 80" },
 		{ "AUTOTLS_HTTP_REDIRECT", "yes" },
 		{ "AUTOTLS_HTTP_REDIRECT", "2" },
+		{ "AUTOTLS_OCSP", "no" },
+		{ "AUTOTLS_OCSP", "OFF" },
 		{ "AUTOTLS_WEBROOT", "var/www/html" },
 		{ "AUTOTLS_DNS_HOOK", "relative/hook.sh" },
 		{ "AUTOTLS_DNS_HOOK", "/nonexistent/autotls-hook" },

@@ -336,8 +336,10 @@ static void records_round_trip_and_hostile_payloads(void)
 	struct shm_record rec;
 	size_t off = 0;
 	char *names[] = { "a.example.test", "*.a.example.test" };
+	static const unsigned char staple[] = { 0x30, 0x03, 0x0a, 0x01, 0x00 };
 	struct shm_meta meta = { .not_after = 4102444800, .nnames = 2, .names = names, .blob = "sha256:ab",
-				 .blob_slot = 7, .blob_version = 1ull << 40 };
+				 .blob_slot = 7, .blob_version = 1ull << 40, .ocsp = staple, .ocsp_len = sizeof(staple),
+				 .ocsp_until = 4102444000 };
 	char nm[256];
 	size_t noff = 0;
 	at_buf_init(&b, 1 << 16);
@@ -355,8 +357,10 @@ static void records_round_trip_and_hostile_payloads(void)
 	CHECK_INT(shm_record_name(&rec, &noff, nm), ==, AT_E_NOTFOUND);
 	CHECK_STR(rec.blob, "sha256:ab");
 	CHECK(rec.blob_slot == 7 && rec.blob_version == 1ull << 40);
+	CHECK(rec.ocsp_len == sizeof(staple) && memcmp(rec.ocsp, staple, sizeof(staple)) == 0);
+	CHECK(rec.ocsp_until == 4102444000);
 	CHECK_OK(shm_next_record((unsigned char *)b.data, b.len, &off, &rec));
-	CHECK(rec.kind == SHM_CHALLENGE);
+	CHECK(rec.kind == SHM_CHALLENGE && rec.ocsp == NULL && rec.ocsp_len == 0);
 	CHECK_INT(shm_next_record((unsigned char *)b.data, b.len, &off, &rec), ==, AT_E_NOTFOUND);
 	/* Every truncation of the payload is refused or ends cleanly, never read past its end. */
 	for (size_t cut = 1; cut < b.len; cut++) {
@@ -385,7 +389,15 @@ static void records_round_trip_and_hostile_payloads(void)
 	CHECK_INT(shm_next_record(nul_in_name, sizeof(nul_in_name), &off, &rec), ==, AT_E_PARSE);
 	CHECK_INT(shm_parse_record(names_past, sizeof(names_past), &rec), ==, AT_E_PARSE);
 	CHECK_INT(shm_parse_record(names_empty, sizeof(names_empty), &rec), ==, AT_E_PARSE);
-	static const unsigned char minimal[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'b', 0 };
+	static const unsigned char minimal[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'b', 0,
+						 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	/* A staple longer than the record, and one over SHM_OCSP_MAX. */
+	static const unsigned char staple_past[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
+						     'b', 0, 9, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char staple_huge[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
+						     'b', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	CHECK_INT(shm_parse_record(staple_past, sizeof(staple_past), &rec), ==, AT_E_PARSE);
+	CHECK_INT(shm_parse_record(staple_huge, sizeof(staple_huge), &rec), ==, AT_E_PARSE);
 	static const unsigned char blob_short[] = { 1, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 						    0, 0, 0, 0, 0, 0, 0, 1, 'x', 1, 0, 0, 0 };
 	CHECK_OK(shm_parse_record(minimal, sizeof(minimal), &rec));

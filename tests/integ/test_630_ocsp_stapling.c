@@ -1,0 +1,450 @@
+/*
+ * Issue 14, acceptance 5: OCSP stapling (shim/manager/staple.c, shim/preload/hooks.c). Pebble's certificates
+ * name no OCSP responder, so the project's scripted CA (tests/harness/hostile_ca.h) issues leaves that name one
+ * (hostile_ca_set_ocsp: an AIA OCSP URL, each leaf written to an openssl-ca index as valid), answered by a real
+ * `openssl ocsp -index` responder on 127.0.0.1 that signs as that CA (-nmin 1: each response valid a minute, so
+ * the manager refreshes every 30 s). OpenSSL 3.0's responder reads its index once, so the test starts it again
+ * whenever the index changes.
+ * openssl s_server runs under the shim with its own stapling on for its own certificate (-status_file: a fixed
+ * response it sends itself). A client asking for status (SSL_set_tlsext_status_type, as `s_client -status`):
+ *   - for the managed name gets a stapled response that verifies against the scripted CA only, says good, and is
+ *     for the very certificate served; the response is kept in the store beside the certificate record;
+ *   - for a name the shim does not manage gets the host's own response, byte for byte (its stapling untouched);
+ * then the test writes the served serial into the index as revoked: a new certificate (a new serial) is served
+ * within a minute, the hook (AUTOTLS_HOOK) saw `revoked` for the name, and the new certificate is stapled good.
+ * Last, the server started again on the same store with AUTOTLS_OCSP=off: the certificate, no staple.
+ */
+#include "tests/harness/certgen.h"
+#include "tests/harness/files.h"
+#include "tests/harness/hostile_ca.h"
+#include "tests/harness/pebble.h"
+#include "tests/harness/proc.h"
+#include "tests/harness/spawn.h"
+#include "tests/test.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAME "ocsp.hostile.test"
+#define ISSUE_LIMIT_MS 30000
+#define REVOKE_LIMIT_MS 60000 /* the acceptance: a new certificate within a minute */
+
+static char base[64], index_path[128], ca_key[128], responder_log[128], host_der[128], store[128], events[128];
+static struct hostile_ca *hc;
+static int ocsp_port, tls_port;
+static pid_t responder = -1, server = -1;
+static long index_seen = -1; /* the index's size when the responder last started */
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static int count_in(const char *path, const char *needle)
+{
+	char *t = harness_read_file(path, NULL);
+	int n = 0;
+	for (char *p = t; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(t);
+	return n;
+}
+
+static int responder_start(void)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%d", ocsp_port);
+	char *argv[] = { "openssl", "ocsp", "-index", index_path, "-port", port, "-rsigner", (char *)hostile_ca_ca_file(hc),
+			 "-rkey", ca_key, "-CA", (char *)hostile_ca_ca_file(hc), "-nmin", "1", NULL };
+	struct harness_spawn_opts o = { .argv = argv, .out_path = responder_log, .own_group = 1, .die_with_us = 1 };
+	index_seen = file_size(index_path);
+	int before = count_in(responder_log, "waiting for OCSP client connections");
+	if (harness_spawn(&o, &responder) != 0)
+		return -1;
+	/* Not a probe connection: one without a request made OpenSSL 3.0's responder spin with -ignore_err (seen
+	 * here), and without it may end it. Its log says when it listens. */
+	for (int i = 0; i < 200 && count_in(responder_log, "waiting for OCSP client connections") == before; i++)
+		harness_sleep_ms(25);
+	return count_in(responder_log, "waiting for OCSP client connections") > before ? 0 : -1;
+}
+
+/* OpenSSL 3.0's responder never reads its index again: start it again when the index changed. */
+static void responder_follow(void)
+{
+	if (file_size(index_path) == index_seen)
+		return;
+	harness_stop_child(responder, SIGTERM, 2000, 1);
+	responder = -1;
+	if (responder_start() != 0)
+		fprintf(stderr, "  the OCSP responder did not start again\n");
+}
+
+/* What a status-asking client got: the served leaf's serial and the stapled response (NULL: none). */
+struct seen {
+	char serial[80];
+	unsigned char *ocsp;
+	long ocsp_len;
+	X509 *leaf, *issuer;
+};
+
+static void seen_clear(struct seen *s)
+{
+	free(s->ocsp);
+	X509_free(s->leaf);
+	X509_free(s->issuer);
+	memset(s, 0, sizeof(*s));
+}
+
+/* One handshake asking for status (as `openssl s_client -status`), verified against root when given. 0 or -1. */
+static int handshake(const char *sni, const char *root, struct seen *out)
+{
+	memset(out, 0, sizeof(*out));
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)tls_port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (ctx == NULL || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		goto out;
+	if (root != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, root, NULL) != 1)
+			goto out;
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	ssl = SSL_new(ctx);
+	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, sni) || !SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp) ||
+	    (root != NULL && !SSL_set1_host(ssl, sni)) || !SSL_set_fd(ssl, fd) || SSL_connect(ssl) != 1)
+		goto out;
+	out->leaf = SSL_get1_peer_certificate(ssl);
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+	if (out->leaf == NULL || harness_serial_hex(out->leaf, out->serial, sizeof(out->serial)) != 0)
+		goto out;
+	if (sk_X509_num(chain) > 1 && (out->issuer = sk_X509_value(chain, 1)) != NULL)
+		X509_up_ref(out->issuer);
+	const unsigned char *resp = NULL;
+	long n = SSL_get_tlsext_status_ocsp_resp(ssl, &resp);
+	if (resp != NULL && n > 0 && (out->ocsp = malloc((size_t)n)) != NULL) {
+		memcpy(out->ocsp, resp, (size_t)n);
+		out->ocsp_len = n;
+	}
+	rc = 0;
+out:
+	if (ssl != NULL)
+		SSL_shutdown(ssl);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	ERR_clear_error();
+	if (rc != 0)
+		seen_clear(out);
+	return rc;
+}
+
+/* The stapled response's status for the served leaf, checked as a client would: signed by the scripted CA (the
+ * only anchor), for this certificate, within its validity. V_OCSP_CERTSTATUS_*, or -1 when it is not that. */
+static int staple_status(const struct seen *s)
+{
+	const unsigned char *p = s->ocsp;
+	OCSP_RESPONSE *r = s->ocsp ? d2i_OCSP_RESPONSE(NULL, &p, s->ocsp_len) : NULL;
+	OCSP_BASICRESP *bs = r ? OCSP_response_get1_basic(r) : NULL;
+	X509_STORE *st = X509_STORE_new();
+	X509 *ca = NULL;
+	FILE *f = fopen(hostile_ca_ca_file(hc), "r");
+	OCSP_CERTID *id = NULL;
+	ASN1_GENERALIZEDTIME *thisu = NULL, *nextu = NULL;
+	int status = -1, reason;
+	if (f != NULL) {
+		ca = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (bs != NULL && st != NULL && ca != NULL && s->issuer != NULL && X509_STORE_add_cert(st, ca) == 1 &&
+	    OCSP_basic_verify(bs, NULL, st, 0) == 1 && (id = OCSP_cert_to_id(NULL, s->leaf, s->issuer)) != NULL &&
+	    OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisu, &nextu) == 1 &&
+	    OCSP_check_validity(thisu, nextu, 300, -1) != 1)
+		status = -1;
+	if (id == NULL)
+		status = -1;
+	OCSP_CERTID_free(id);
+	X509_free(ca);
+	X509_STORE_free(st);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(r);
+	ERR_clear_error();
+	return status;
+}
+
+/* Waits until the managed name is served by the scripted CA with a good staple (serial differing from not, when
+ * given). ms it took, or -1; *s filled on success. */
+static long wait_stapled(const char *not, long limit_ms, struct seen *s)
+{
+	long t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < limit_ms) {
+		responder_follow();
+		if (handshake(NAME, hostile_ca_ca_file(hc), s) == 0) {
+			if ((not == NULL || strcmp(s->serial, not) != 0) && staple_status(s) == V_OCSP_CERTSTATUS_GOOD)
+				return harness_now_ms() - t0;
+			seen_clear(s);
+		}
+		harness_sleep_ms(200);
+	}
+	return -1;
+}
+
+/* Writes serial into the index as revoked now (keyCompromise). 0 or -1. */
+static int revoke_serial(const char *serial)
+{
+	char *text = harness_read_file(index_path, NULL), rev[32], needle[96];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	/* The index's UTCTime: two-digit years (RFC 5280 4.1.2.5.1, as openssl ca writes them). */
+	snprintf(rev, sizeof(rev), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec);
+	snprintf(needle, sizeof(needle), "\t\t%s\t", serial);
+	FILE *f = text ? fopen(index_path, "w") : NULL;
+	int found = 0;
+	for (char *line = text; f != NULL && line && *line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		char *hit = strstr(line, needle);
+		if (line[0] == 'V' && hit != NULL) {
+			fprintf(f, "R%.*s\t%s,keyCompromise%s\n", (int)(hit - line - 1), line + 1, rev, hit + 1);
+			found = 1;
+		} else {
+			fprintf(f, "%s\n", line);
+		}
+		line = end ? end + 1 : NULL;
+	}
+	int ok = f != NULL && fclose(f) == 0 && found;
+	free(text);
+	return ok ? 0 : -1;
+}
+
+
+static void stapled_then_revoked(void)
+{
+	struct seen s1, s2, other;
+	char served1[80];
+
+	long ms = wait_stapled(NULL, ISSUE_LIMIT_MS, &s1);
+	fprintf(stderr, "  managed name served with a good staple after %ld ms (serial %s)\n", ms, s1.serial);
+	REQUIRE(ms >= 0);
+	CHECK(s1.ocsp_len > 0);
+	snprintf(served1, sizeof(served1), "%s", s1.serial);
+	seen_clear(&s1);
+
+	/* Kept beside the certificate record in the store. */
+	char cmd[256], line[512] = "";
+	snprintf(cmd, sizeof(cmd), "find %s/certificates -name ocsp -type f", store);
+	FILE *p = popen(cmd, "r");
+	REQUIRE(p != NULL);
+	int stored = fgets(line, sizeof(line), p) != NULL && strstr(line, "/" NAME "/ocsp") != NULL;
+	pclose(p);
+	CHECK(stored);
+
+	/* A name the shim does not manage: the host's own response, byte for byte. */
+	size_t host_len = 0;
+	char *host = harness_read_file(host_der, &host_len);
+	REQUIRE(host != NULL && host_len > 0);
+	REQUIRE(handshake("unmanaged.example.test", NULL, &other) == 0);
+	CHECK(strcmp(other.serial, served1) != 0);
+	CHECK(other.ocsp_len == (long)host_len && memcmp(other.ocsp, host, host_len) == 0);
+	fprintf(stderr, "  unmanaged name: the host's own staple (%ld bytes, same as its -status_file: %s)\n",
+		other.ocsp_len, other.ocsp_len == (long)host_len && memcmp(other.ocsp, host, host_len) == 0 ? "yes" : "no");
+	seen_clear(&other);
+	free(host);
+
+	/* Revoked at the responder: a new certificate within a minute, `revoked` seen by the hook. */
+	REQUIRE(revoke_serial(served1) == 0);
+	long t0 = harness_now_ms();
+	responder_follow();
+	long t_new = -1;
+	while (harness_now_ms() - t0 < REVOKE_LIMIT_MS) {
+		responder_follow();
+		if (handshake(NAME, hostile_ca_ca_file(hc), &s2) == 0) {
+			int fresh = strcmp(s2.serial, served1) != 0;
+			seen_clear(&s2);
+			if (fresh) {
+				t_new = harness_now_ms() - t0;
+				break;
+			}
+		}
+		harness_sleep_ms(200);
+	}
+	fprintf(stderr, "  revoked at the responder: a new certificate served after %ld ms\n", t_new);
+	CHECK(t_new >= 0 && t_new <= REVOKE_LIMIT_MS);
+	CHECK_INT(count_in(events, "event=revoked|names=" NAME "|"), ==, 1);
+	/* The new certificate is stapled too (its first fetch may find the responder restarting: the retry). */
+	ms = wait_stapled(served1, 30000, &s2);
+	fprintf(stderr, "  the new certificate (serial %s) stapled good %ld ms later\n", s2.serial, ms);
+	CHECK(ms >= 0);
+	seen_clear(&s2);
+}
+
+static const char hook_body[] = "#!/bin/sh\n"
+				"echo \"event=$AUTOTLS_EVENT|names=$AUTOTLS_NAMES|error=$AUTOTLS_ERROR|\" >> \"$(dirname \"$0\")/events\"\n";
+
+static char *env[18], host_cert[128], host_key[128];
+static int env_extra; /* where server_up puts its one extra setting */
+
+/* s_server under the shim, with its own certificate and its own staple (-status_file), plus extra (NULL: none). */
+static int server_up(const char *extra)
+{
+	char accept[32], out[160];
+	env[env_extra] = (char *)extra;
+	env[env_extra + 1] = NULL;
+	tls_port = harness_free_port();
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", tls_port);
+	snprintf(out, sizeof(out), "%s/s_server.out", base);
+	char *argv[] = { "openssl", "s_server", "-accept", accept, "-cert", host_cert, "-key", host_key, "-www",
+			 "-status_file", host_der, NULL };
+	struct harness_spawn_opts o = { .argv = argv, .extra_env = env, .out_path = out, .own_group = 1, .die_with_us = 1 };
+	if (harness_spawn(&o, &server) != 0)
+		return -1;
+	for (int i = 0; i < 300 && !harness_tcp_connects(tls_port); i++)
+		harness_sleep_ms(50);
+	return harness_tcp_connects(tls_port) ? 0 : -1;
+}
+
+/* AUTOTLS_OCSP=off, the same store (a good response stored beside the certificate): the managed certificate is
+ * served, and nothing is stapled for it; the host's own staple stays. */
+static void off_staples_nothing(void)
+{
+	struct seen s;
+	harness_stop_child(server, SIGTERM, 5000, 1);
+	server = -1;
+	REQUIRE(server_up("AUTOTLS_OCSP=off") == 0);
+	long t0 = harness_now_ms();
+	int served = 0;
+	while (!served && harness_now_ms() - t0 < ISSUE_LIMIT_MS) {
+		served = handshake(NAME, hostile_ca_ca_file(hc), &s) == 0;
+		if (!served)
+			harness_sleep_ms(100);
+		else
+			seen_clear(&s);
+	}
+	REQUIRE(served);
+	long served_ms = harness_now_ms() - t0;
+	harness_sleep_ms(1500); /* a staple, were there one, comes within milliseconds of the certificate */
+	REQUIRE(handshake(NAME, hostile_ca_ca_file(hc), &s) == 0);
+	fprintf(stderr, "  AUTOTLS_OCSP=off: the stored certificate served after %ld ms, stapled bytes %ld\n",
+		served_ms, s.ocsp_len);
+	CHECK(s.ocsp == NULL);
+	seen_clear(&s);
+	size_t host_len = 0;
+	char *host = harness_read_file(host_der, &host_len);
+	REQUIRE(handshake("unmanaged.example.test", NULL, &s) == 0);
+	CHECK(host != NULL && s.ocsp_len == (long)host_len && memcmp(s.ocsp, host, host_len) == 0);
+	seen_clear(&s);
+	free(host);
+}
+
+static int setup(void)
+{
+	char url[64], lib[PATH_MAX], pre[2 * PATH_MAX], hook[160], cmd[1024];
+	snprintf(index_path, sizeof(index_path), "%s/index.txt", base);
+	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", base);
+	snprintf(responder_log, sizeof(responder_log), "%s/ocsp.log", base);
+	snprintf(host_der, sizeof(host_der), "%s/host-ocsp.der", base);
+	snprintf(store, sizeof(store), "%s/store", base);
+	snprintf(events, sizeof(events), "%s/events", base);
+	snprintf(hook, sizeof(hook), "%s/hook.sh", base);
+	snprintf(host_cert, sizeof(host_cert), "%s/host.pem", base);
+	snprintf(host_key, sizeof(host_key), "%s/host.key", base);
+	ocsp_port = harness_free_port();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ocsp_port);
+	if (hostile_ca_set_ocsp(hc, url, index_path) != 0 || hostile_ca_write_key(hc, ca_key) != 0 ||
+	    responder_start() != 0)
+		return -1;
+	/* The host's own certificate and its own staple: any well-formed response (here the responder's answer
+	 * about a serial it does not know), which s_server sends for its certificate. */
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	if (harness_cert_make(&x, &k, "host's own", "unmanaged.example.test", NULL, 0, NULL, NULL, 1) != 0 ||
+	    harness_write_cert_pem(host_cert, x) != 0 || harness_write_key_pem(host_key, k) != 0)
+		return -1;
+	X509_free(x);
+	EVP_PKEY_free(k);
+	snprintf(cmd, sizeof(cmd), "openssl ocsp -issuer %s -serial 0x99 -url %s -respout %s -noverify >/dev/null 2>&1",
+		 hostile_ca_ca_file(hc), url, host_der);
+	if (system(cmd) != 0 || file_size(host_der) <= 0)
+		return -1;
+	FILE *f = fopen(hook, "w");
+	if (f == NULL || fputs(hook_body, f) < 0 || fclose(f) != 0 || chmod(hook, 0755) != 0)
+		return -1;
+
+	int sanitized = 0, k2 = 0;
+	static char e_pre[2 * PATH_MAX + 16], e_ca[160], e_roots[PATH_MAX + 32], e_store[200], e_log[200], e_http[48],
+		e_hook[200];
+	if (harness_shim_lib_path(lib, sizeof(lib)) != 0 || harness_preload_value(pre, sizeof(pre), lib, &sanitized) != 0)
+		return -1;
+	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", pre);
+	snprintf(e_ca, sizeof(e_ca), "AUTOTLS_CA=%s", hostile_ca_directory_url(hc));
+	snprintf(e_roots, sizeof(e_roots), "AUTOTLS_CA_ROOTS=%s", hostile_ca_ca_file(hc));
+	snprintf(e_store, sizeof(e_store), "AUTOTLS_STORAGE=%s", store);
+	snprintf(e_log, sizeof(e_log), "AUTOTLS_LOG=%s/autotls.log", base);
+	snprintf(e_http, sizeof(e_http), "AUTOTLS_HTTP_PORT=%d", harness_free_port());
+	snprintf(e_hook, sizeof(e_hook), "AUTOTLS_HOOK=%s", hook);
+	env[k2++] = e_pre;
+	env[k2++] = "AUTOTLS_DOMAINS=" NAME;
+	env[k2++] = e_ca;
+	env[k2++] = e_roots;
+	env[k2++] = e_store;
+	env[k2++] = e_log;
+	env[k2++] = e_http;
+	env[k2++] = e_hook;
+	env[k2++] = "AUTOTLS_CHALLENGES=tls-alpn-01";
+	env[k2++] = "AUTOTLS_LOG_LEVEL=debug";
+	env[k2++] = "AUTOTLS_TEST_BACKOFF_SCALE=60";
+	if (sanitized) {
+		env[k2++] = HARNESS_ASAN_OPTIONS;
+		env[k2++] = HARNESS_UBSAN_OPTIONS;
+	}
+	env[k2] = NULL;
+	env_extra = k2;
+	return server_up(NULL);
+}
+
+int main(void)
+{
+	snprintf(base, sizeof(base), "/tmp/autotls-t630-XXXXXX");
+	harness_ignore_sigpipe();
+	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0 || hostile_ca_start(&hc, base) != 0) {
+		fprintf(stderr, "cannot set up the scripted CA\n");
+		return 1;
+	}
+	int ok = setup() == 0;
+	if (!ok)
+		fprintf(stderr, "cannot set up the OCSP responder or the server\n");
+	else
+		RUN(stapled_then_revoked);
+	if (ok)
+		RUN(off_staples_nothing);
+	if (!ok || test_failed_total) {
+		char log[128];
+		snprintf(log, sizeof(log), "%s/autotls.log", base);
+		harness_print_tail("autotls.log", log, 6000);
+		harness_print_tail("ocsp.log", responder_log, 2000);
+	}
+	harness_stop_child(server, SIGTERM, 5000, 1);
+	harness_stop_child(responder, SIGTERM, 2000, 1);
+	hostile_ca_stop(hc);
+	harness_remove_or_keep(base);
+	return ok ? TEST_EXIT() : 1;
+}
