@@ -16,6 +16,10 @@ PACKAGES=(
 	postgresql-15 redis-server
 	# An authoritative DNS server that takes RFC 2136 updates signed with TSIG (tests/integ/test_525_dns_rfc2136.c).
 	knot
+	# Mail: Postfix's smtpd (STARTTLS) follows a store the host manager leads (tests/integ/test_391_reach_postfix.c).
+	# Its debconf question is answered below ("No configuration"), so the postinst writes no main.cf of its
+	# own and, with the policy-rc.d below, starts nothing.
+	postfix
 )
 
 missing=()
@@ -61,6 +65,11 @@ cleanup_policy() {
 	fi
 }
 trap cleanup_policy EXIT
+
+# postfix asks what kind of mail system this is; "No configuration" makes its postinst leave /etc/postfix alone.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	echo 'postfix postfix/main_mailer_type select No configuration' | "${SUDO[@]}" debconf-set-selections
+fi
 
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 	apt_get update

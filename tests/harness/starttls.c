@@ -1,0 +1,158 @@
+/*
+ * STARTTLS clients (see starttls.h). The handshake and its result are tls_client_handshake_fd's (tlsverify.c);
+ * this file owns only the plain-text exchange before it and the first exchange after it. Every read is bounded
+ * (a 10 s socket timeout, 1,000 bytes a line, 64 lines a reply), so a server that says nothing cannot hang a test.
+ */
+#include "tests/harness/starttls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define LINE_MAX_BYTES 1000
+#define REPLY_MAX_LINES 64
+
+/* Prints why a session failed, unless the caller polls quietly (tls_verify_quiet). */
+#define say(...)                                     \
+	do {                                         \
+		if (!tls_verify_quiet)               \
+			fprintf(stderr, __VA_ARGS__); \
+	} while (0)
+
+static int tcp_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+	struct timeval tv = {.tv_sec = 10};
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		say("  starttls: connect failed: %s%s\n", strerror(errno), "");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One line (CRLF or LF ended, the end stripped) from fd, or from ssl when it is set. Reads a byte at a time:
+ * nothing past the line may be consumed before the handshake takes the socket over. 0 or -1. */
+static int read_line(int fd, SSL *ssl, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		char c;
+		int r = ssl != NULL ? SSL_read(ssl, &c, 1) : (int)read(fd, &c, 1);
+		if (r < 0 && ssl == NULL && errno == EINTR)
+			continue;
+		if (r != 1 || n + 1 >= cap)
+			return -1;
+		if (c == '\n')
+			break;
+		out[n++] = c;
+	}
+	if (n > 0 && out[n - 1] == '\r')
+		n--;
+	out[n] = '\0';
+	return 0;
+}
+
+static int send_text(int fd, SSL *ssl, const char *s)
+{
+	size_t len = strlen(s);
+	if (ssl != NULL)
+		return SSL_write(ssl, s, (int)len) == (int)len ? 0 : -1;
+	return write(fd, s, len) == (ssize_t)len ? 0 : -1;
+}
+
+/* An SMTP reply (RFC 5321 section 4.2: "ddd-" continues, "ddd " ends) whose code is want; *saw_starttls set
+ * when one of its lines is the STARTTLS extension (may be NULL). 0 or -1. */
+static int smtp_reply(int fd, SSL *ssl, const char *want, int *saw_starttls)
+{
+	char line[LINE_MAX_BYTES + 2];
+	for (int i = 0; i < REPLY_MAX_LINES; i++) {
+		if (read_line(fd, ssl, line, sizeof(line)) != 0) {
+			say("  starttls: the server closed or sent a line too long while %s was expected%s\n", want, "");
+			return -1;
+		}
+		if (strlen(line) < 4 || strncmp(line, want, 3) != 0) {
+			say("  starttls: expected %s, got \"%.200s\"\n", want, line);
+			return -1;
+		}
+		if (saw_starttls != NULL && strcmp(line + 4, "STARTTLS") == 0)
+			*saw_starttls = 1;
+		if (line[3] == ' ')
+			return 0;
+		if (line[3] != '-')
+			return -1;
+	}
+	return -1;
+}
+
+static int smtp_before(int fd)
+{
+	int starttls = 0;
+	if (smtp_reply(fd, NULL, "220", NULL) != 0 || send_text(fd, NULL, "EHLO client.test\r\n") != 0 ||
+	    smtp_reply(fd, NULL, "250", &starttls) != 0)
+		return -1;
+	if (!starttls) {
+		say("  starttls: the EHLO answer offers no STARTTLS%s%s\n", "", "");
+		return -1;
+	}
+	if (send_text(fd, NULL, "STARTTLS\r\n") != 0 || smtp_reply(fd, NULL, "220", NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int smtp_after(SSL *ssl)
+{
+	/* RFC 3207 section 4.2: the client forgets what it knew and says EHLO again. */
+	if (send_text(-1, ssl, "EHLO client.test\r\n") != 0 || smtp_reply(-1, ssl, "250", NULL) != 0)
+		return -1;
+	send_text(-1, ssl, "QUIT\r\n");
+	return 0;
+}
+
+int starttls_connect(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+		     const char *verify_name, struct tls_client_result *res)
+{
+	SSL *ssl = NULL;
+	int rc = -1;
+	int fd = tcp_open(port);
+
+	if (fd < 0)
+		return -1;
+	switch (proto) {
+	case STARTTLS_SMTP:
+		rc = smtp_before(fd);
+		break;
+	default:
+		rc = -1;
+		break;
+	}
+	if (rc == 0)
+		rc = tls_client_handshake_fd(fd, sni, NULL, 0, root_file, verify_name, res, &ssl);
+	if (rc == 0) {
+		switch (proto) {
+		case STARTTLS_SMTP:
+			rc = smtp_after(ssl);
+			break;
+		default:
+			rc = -1;
+			break;
+		}
+		SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	close(fd);
+	return rc;
+}
