@@ -20,6 +20,9 @@ PACKAGES=(
 	# Its debconf question is answered below ("No configuration"), so the postinst writes no main.cf of its
 	# own and, with the policy-rc.d below, starts nothing.
 	postfix
+	# MQTT over TLS: mosquitto makes its TLS context after dropping to the mosquitto user, so it can only follow
+	# the host manager (tests/integ/test_393_reach_mosquitto.c).
+	mosquitto
 )
 
 missing=()
