@@ -37,7 +37,7 @@ static int tcp_open(int port)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		say("  starttls: connect failed: %s%s\n", strerror(errno), "");
+		say("  starttls: connect failed: %s\n", strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -81,7 +81,7 @@ static int smtp_reply(int fd, SSL *ssl, const char *want, int *saw_starttls)
 	char line[LINE_MAX_BYTES + 2];
 	for (int i = 0; i < REPLY_MAX_LINES; i++) {
 		if (read_line(fd, ssl, line, sizeof(line)) != 0) {
-			say("  starttls: the server closed or sent a line too long while %s was expected%s\n", want, "");
+			say("  starttls: the server closed or sent a line too long while %s was expected\n", want);
 			return -1;
 		}
 		if (strlen(line) < 4 || strncmp(line, want, 3) != 0) {
@@ -105,7 +105,7 @@ static int smtp_before(int fd)
 	    smtp_reply(fd, NULL, "250", &starttls) != 0)
 		return -1;
 	if (!starttls) {
-		say("  starttls: the EHLO answer offers no STARTTLS%s%s\n", "", "");
+		say("  starttls: the EHLO answer offers no STARTTLS\n");
 		return -1;
 	}
 	if (send_text(fd, NULL, "STARTTLS\r\n") != 0 || smtp_reply(fd, NULL, "220", NULL) != 0)
@@ -122,6 +122,34 @@ static int smtp_after(SSL *ssl)
 	return 0;
 }
 
+/* MQTT 3.1.1 sections 3.1 and 3.2: CONNECT (protocol "MQTT" level 4, clean session, keep-alive 60 s, client id
+ * "test"), CONNACK 0x20 0x02 flags 0 (accepted), then DISCONNECT. 0 or -1. */
+static int mqtt_after(SSL *ssl)
+{
+	static const unsigned char connect_pkt[] = {0x10, 0x10, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02,
+						    0x00, 0x3c, 0x00, 0x04, 't',  'e', 's', 't'};
+	static const unsigned char disconnect_pkt[] = {0xe0, 0x00};
+	unsigned char ack[4];
+	int got = 0;
+
+	if (SSL_write(ssl, connect_pkt, (int)sizeof(connect_pkt)) != (int)sizeof(connect_pkt))
+		return -1;
+	while (got < 4) {
+		int r = SSL_read(ssl, ack + got, 4 - got);
+		if (r <= 0) {
+			say("  starttls: no CONNACK\n");
+			return -1;
+		}
+		got += r;
+	}
+	if (ack[0] != 0x20 || ack[1] != 0x02 || ack[3] != 0x00) {
+		say("  starttls: CONNACK %02x %02x %02x %02x, not accepted\n", ack[0], ack[1], ack[2], ack[3]);
+		return -1;
+	}
+	SSL_write(ssl, disconnect_pkt, (int)sizeof(disconnect_pkt));
+	return 0;
+}
+
 int starttls_connect(enum starttls_proto proto, int port, const char *sni, const char *root_file,
 		     const char *verify_name, struct tls_client_result *res)
 {
@@ -135,6 +163,9 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 	case STARTTLS_SMTP:
 		rc = smtp_before(fd);
 		break;
+	case TLS_MQTT:
+		rc = 0;
+		break;
 	default:
 		rc = -1;
 		break;
@@ -145,6 +176,9 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 		switch (proto) {
 		case STARTTLS_SMTP:
 			rc = smtp_after(ssl);
+			break;
+		case TLS_MQTT:
+			rc = mqtt_after(ssl);
 			break;
 		default:
 			rc = -1;
