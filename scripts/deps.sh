@@ -23,6 +23,8 @@ PACKAGES=(
 	# MQTT over TLS: mosquitto makes its TLS context after dropping to the mosquitto user, so it can only follow
 	# the host manager (tests/integ/test_393_reach_mosquitto.c).
 	mosquitto
+	# FTPS: vsftpd makes a TLS context in every session's process (tests/integ/test_394_reach_vsftpd.c).
+	vsftpd
 )
 
 missing=()

@@ -122,6 +122,41 @@ static int smtp_after(SSL *ssl)
 	return 0;
 }
 
+/* An FTP reply (RFC 959 section 4.2: "ddd-" opens a multi-line reply that ends at a line "ddd ") with code want.
+ * 0 or -1. */
+static int ftp_reply(int fd, SSL *ssl, const char *want)
+{
+	char line[LINE_MAX_BYTES + 2];
+	int multi = 0;
+	for (int i = 0; i < REPLY_MAX_LINES; i++) {
+		if (read_line(fd, ssl, line, sizeof(line)) != 0)
+			return -1;
+		if (!multi && (strlen(line) < 4 || strncmp(line, want, 3) != 0)) {
+			say("  starttls: expected %s, got \"%.200s\"\n", want, line);
+			return -1;
+		}
+		if (strncmp(line, want, 3) == 0 && line[3] == ' ')
+			return 0;
+		multi = 1;
+	}
+	return -1;
+}
+
+static int ftp_before(int fd)
+{
+	if (ftp_reply(fd, NULL, "220") != 0 || send_text(fd, NULL, "AUTH TLS\r\n") != 0 ||
+	    ftp_reply(fd, NULL, "234") != 0)
+		return -1;
+	return 0;
+}
+
+static int ftp_after(SSL *ssl)
+{
+	if (send_text(-1, ssl, "QUIT\r\n") != 0 || ftp_reply(-1, ssl, "221") != 0)
+		return -1;
+	return 0;
+}
+
 /* MQTT 3.1.1 sections 3.1 and 3.2: CONNECT (protocol "MQTT" level 4, clean session, keep-alive 60 s, client id
  * "test"), CONNACK 0x20 0x02 flags 0 (accepted), then DISCONNECT. 0 or -1. */
 static int mqtt_after(SSL *ssl)
@@ -163,6 +198,9 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 	case STARTTLS_SMTP:
 		rc = smtp_before(fd);
 		break;
+	case STARTTLS_FTP:
+		rc = ftp_before(fd);
+		break;
 	case TLS_MQTT:
 		rc = 0;
 		break;
@@ -176,6 +214,9 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 		switch (proto) {
 		case STARTTLS_SMTP:
 			rc = smtp_after(ssl);
+			break;
+		case STARTTLS_FTP:
+			rc = ftp_after(ssl);
 			break;
 		case TLS_MQTT:
 			rc = mqtt_after(ssl);

@@ -12,6 +12,7 @@
 
 enum starttls_proto {
 	STARTTLS_SMTP,
+	STARTTLS_FTP,
 	TLS_MQTT, /* not STARTTLS: TLS from the first byte, then MQTT 3.1.1 CONNECT answered by CONNACK accepted */
 };
 
