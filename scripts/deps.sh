@@ -25,6 +25,8 @@ PACKAGES=(
 	mosquitto
 	# FTPS: vsftpd makes a TLS context in every session's process (tests/integ/test_394_reach_vsftpd.c).
 	vsftpd
+	# IMAP: Dovecot's login processes make their TLS contexts as dovenull (tests/integ/test_392_reach_dovecot.c).
+	dovecot-imapd
 )
 
 missing=()

@@ -157,6 +157,42 @@ static int ftp_after(SSL *ssl)
 	return 0;
 }
 
+/* Reads IMAP lines until one starts with prefix (untagged lines before it are passed over). 0 or -1. */
+static int imap_until(int fd, SSL *ssl, const char *prefix)
+{
+	char line[LINE_MAX_BYTES + 2];
+	for (int i = 0; i < REPLY_MAX_LINES; i++) {
+		if (read_line(fd, ssl, line, sizeof(line)) != 0) {
+			say("  starttls: no IMAP line starting \"%s\"\n", prefix);
+			return -1;
+		}
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			return 0;
+		if (line[0] != '*') {
+			say("  starttls: expected \"%s\", got \"%.200s\"\n", prefix, line);
+			return -1;
+		}
+	}
+	return -1;
+}
+
+static int imap_before(int fd)
+{
+	if (imap_until(fd, NULL, "* OK") != 0 || send_text(fd, NULL, "a STARTTLS\r\n") != 0 ||
+	    imap_until(fd, NULL, "a OK") != 0)
+		return -1;
+	return 0;
+}
+
+static int imap_after(SSL *ssl, int greeting)
+{
+	if (greeting && imap_until(-1, ssl, "* OK") != 0)
+		return -1;
+	if (send_text(-1, ssl, "b LOGOUT\r\n") != 0 || imap_until(-1, ssl, "b OK") != 0)
+		return -1;
+	return 0;
+}
+
 /* MQTT 3.1.1 sections 3.1 and 3.2: CONNECT (protocol "MQTT" level 4, clean session, keep-alive 60 s, client id
  * "test"), CONNACK 0x20 0x02 flags 0 (accepted), then DISCONNECT. 0 or -1. */
 static int mqtt_after(SSL *ssl)
@@ -201,7 +237,11 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 	case STARTTLS_FTP:
 		rc = ftp_before(fd);
 		break;
+	case STARTTLS_IMAP:
+		rc = imap_before(fd);
+		break;
 	case TLS_MQTT:
+	case TLS_IMAPS:
 		rc = 0;
 		break;
 	default:
@@ -217,6 +257,10 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 			break;
 		case STARTTLS_FTP:
 			rc = ftp_after(ssl);
+			break;
+		case STARTTLS_IMAP:
+		case TLS_IMAPS:
+			rc = imap_after(ssl, proto == TLS_IMAPS);
 			break;
 		case TLS_MQTT:
 			rc = mqtt_after(ssl);

@@ -13,6 +13,8 @@
 enum starttls_proto {
 	STARTTLS_SMTP,
 	STARTTLS_FTP,
+	STARTTLS_IMAP,
+	TLS_IMAPS, /* TLS from the first byte, then the IMAP greeting and LOGOUT */
 	TLS_MQTT, /* not STARTTLS: TLS from the first byte, then MQTT 3.1.1 CONNECT answered by CONNACK accepted */
 };
 
