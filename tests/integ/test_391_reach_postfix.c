@@ -15,6 +15,7 @@
  * its placeholder; Pebble saw the host manager's orders only; the store's key-holding files are 0600; no log
  * (the host manager's, the shim's, Postfix's maillog) holds a private key.
  */
+#include "tests/harness/command.h"
 #include "tests/harness/files.h"
 #include "tests/harness/host_manager.h"
 #include "tests/harness/postfix.h"
@@ -25,6 +26,8 @@
 #include "tests/test.h"
 
 #include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,30 @@ static int smtp_try(const char *sni, const char *root, struct tls_client_result 
 	int rc = starttls_connect(STARTTLS_SMTP, pf.port, sni, root, NULL, r);
 	tls_verify_quiet = 0;
 	return rc;
+}
+
+/* A mistake in its settings is one line naming the setting and exit status 2 (systemd's Restart=on-failure
+ * then shows it in the journal): no names, only TLS-ALPN-01 (which it never answers), a stray argument. */
+static void host_manager_refuses_bad_settings(void)
+{
+	char lib[PATH_MAX], cmd[PATH_MAX + 400], out[2048];
+	const char *cases[][2] = {
+		{"AUTOTLS_STORAGE=/nonexistent", "AUTOTLS_DOMAINS is not set"},
+		{"AUTOTLS_DOMAINS=a.example.test AUTOTLS_STORAGE=/nonexistent AUTOTLS_CHALLENGES=tls-alpn-01",
+		 "AUTOTLS_CHALLENGES leaves no challenge"},
+	};
+
+	REQUIRE(prepared);
+	snprintf(lib, sizeof(lib), "%s", env.lib);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "env -i %s %s/autotls-manager --host 2>&1", cases[i][0], dirname(lib));
+		snprintf(lib, sizeof(lib), "%s", env.lib);
+		CHECK_INT(harness_command(cmd, out, sizeof(out)), ==, 2);
+		CHECK(strstr(out, cases[i][1]) != NULL);
+	}
+	snprintf(cmd, sizeof(cmd), "env -i %s/autotls-manager --hots 2>&1", dirname(lib));
+	CHECK_INT(harness_command(cmd, out, sizeof(out)), ==, 2);
+	CHECK(strstr(out, "usage: autotls-manager --host") != NULL);
 }
 
 static void host_manager_issues(void)
@@ -191,6 +218,7 @@ int main(void)
 	prepared = shim_env_prepare(&env, SERVER_S_SERVER) == 0;
 	shim_env_validity_s = 0;
 	shim_env_dir_tag = NULL;
+	RUN(host_manager_refuses_bad_settings);
 	RUN(host_manager_issues);
 	RUN(postfix_starts);
 	RUN(smtpd_serves_managed);
