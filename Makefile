@@ -58,7 +58,7 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
-HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/ondemand.c \
+HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/host_service.c shim/manager/ondemand.c \
               shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c \
               shim/sites.c shim/manager/sites_pool.c
 # A source file no list names would silently never be built: say so instead.
@@ -173,17 +173,22 @@ MULTIARCH = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) 
 LIBDIR   ?= $(PREFIX)/lib/$(MULTIARCH)
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+# systemd reads units from /usr/lib/systemd/system and /usr/local/lib/systemd/system alike.
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 INSTALLED = $(LIBDIR)/libautotls.so $(LIBDIR)/libautotls-manager.so $(LIBDIR)/autotls-manager \
-             $(BINDIR)/autotls $(BINDIR)/autotls-run \
+             $(BINDIR)/autotls $(BINDIR)/autotls-run $(UNITDIR)/autotls.service \
              $(MANDIR)/man1/autotls.1 $(MANDIR)/man1/autotls-run.1 $(MANDIR)/man7/libautotls.7
 
 install: $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(UNITDIR)
 	install -m 0644 $(SHIM_LIB) $(MANAGER_LIB) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(HELPER_EXE) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(CLI_EXE) $(DESTDIR)$(BINDIR)/
 	sed 's|^installed_libdir=.*|installed_libdir=$(LIBDIR)|' scripts/autotls-run >$(DESTDIR)$(BINDIR)/autotls-run
 	chmod 0755 $(DESTDIR)$(BINDIR)/autotls-run
+	sed 's|@LIBDIR@|$(LIBDIR)|g' scripts/autotls.service >$(DESTDIR)$(UNITDIR)/autotls.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/autotls.service
 	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/autotls.1 >$(DESTDIR)$(MANDIR)/man1/autotls.1
 	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/autotls-run.1 >$(DESTDIR)$(MANDIR)/man1/autotls-run.1
 	sed 's|@VERSION@|$(VERSION)|g; s|@LIBDIR@|$(LIBDIR)|g' man/libautotls.7 >$(DESTDIR)$(MANDIR)/man7/libautotls.7

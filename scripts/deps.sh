@@ -19,6 +19,17 @@ PACKAGES=(
 	# A three-member etcd cluster for the etcd store backend's tests (tests/harness/etcd.c) and
 	# scripts/etcd-cluster.sh; etcdctl for what a user (and test_9xx) reads back from it.
 	etcd-server etcd-client
+	# Mail: Postfix's smtpd (STARTTLS) follows a store the host manager leads (tests/integ/test_391_reach_postfix.c).
+	# Its debconf question is answered below ("No configuration"), so the postinst writes no main.cf of its
+	# own and, with the policy-rc.d below, starts nothing.
+	postfix
+	# MQTT over TLS: mosquitto makes its TLS context after dropping to the mosquitto user, so it can only follow
+	# the host manager (tests/integ/test_393_reach_mosquitto.c).
+	mosquitto
+	# FTPS: vsftpd makes a TLS context in every session's process (tests/integ/test_394_reach_vsftpd.c).
+	vsftpd
+	# IMAP: Dovecot's login processes make their TLS contexts as dovenull (tests/integ/test_392_reach_dovecot.c).
+	dovecot-imapd
 )
 
 missing=()
@@ -64,6 +75,11 @@ cleanup_policy() {
 	fi
 }
 trap cleanup_policy EXIT
+
+# postfix asks what kind of mail system this is; "No configuration" makes its postinst leave /etc/postfix alone.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+	echo 'postfix postfix/main_mailer_type select No configuration' | "${SUDO[@]}" debconf-set-selections
+fi
 
 if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 	apt_get update

@@ -10,8 +10,12 @@
  * then forks: the process the host spawned exits at once (the host reaps it) and the manager runs on as its
  * child, in the session posix_spawn made for it: no child of the host's. Its log goes where AUTOTLS_LOG says; with the default
  * (stderr) and no terminal on fd 2 (the host's stderr is never handed over otherwise), it goes to syslog.
+ *
+ * With --host it is the host manager instead (host_service.c): a service of its own that leads the store for
+ * servers that cannot.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/host_service.h"
 #include "acme/http.h"
 #include "store/lock_file.h"
 #include "util/err.h"
@@ -77,8 +81,16 @@ static void detach(void)
 		at_log_debug("autotls-manager: chdir /: %s", strerror(errno));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* The host manager (autotls.service): a service of its own, no tree, no descriptors handed over. */
+	if (argc == 2 && strcmp(argv[1], "--host") == 0)
+		return mgr_host_service_main();
+	if (argc > 1) {
+		at_log_error("autotls-manager: usage: autotls-manager --host (the host manager; without arguments it "
+			     "is started by libautotls.so)");
+		return 2;
+	}
 	close_inherited();
 	if (shim_config_read(&config, env) != 0)
 		return 2;

@@ -1,7 +1,8 @@
 /*
  * `make install`: into a scratch DESTDIR with PREFIX=/usr it installs exactly the documented files (README
  * "Installing", the Makefile's INSTALLED: the preload, the manager library and autotls-manager together in the
- * multiarch folder, autotls and autotls-run in bin, three man pages) with their modes; the installed preload,
+ * multiarch folder, autotls and autotls-run in bin, three man pages, the host manager's autotls.service) with their
+ * modes, the unit's ExecStart naming the installed autotls-manager; the installed preload,
  * under `openssl s_server` against Pebble, gets a certificate a client verifies, with the installed manager
  * found beside it (the server maps the installed libautotls-manager.so, and the tree's manager process runs the
  * installed autotls-manager), not the build folder's; the installed autotls prints the one version (the file
@@ -38,6 +39,7 @@ static const struct {
 	{ "/usr/share/man/man1/autotls.1", 0644 },
 	{ "/usr/share/man/man1/autotls-run.1", 0644 },
 	{ "/usr/share/man/man7/libautotls.7", 0644 },
+	{ "/usr/lib/systemd/system/autotls.service", 0644 },
 };
 #define NDOC (sizeof(documented) / sizeof(documented[0]))
 
@@ -129,6 +131,10 @@ static void one_version_everywhere(void)
 	CHECK_OK(harness_command(cmd, out, sizeof(out)));
 	/* autotls-run looks in the installed folder, not at DESTDIR. */
 	snprintf(cmd, sizeof(cmd), "grep -x 'installed_libdir=/usr/lib/%s' %s/usr/bin/autotls-run", multiarch, dest);
+	CHECK_OK(harness_command(cmd, out, sizeof(out)));
+	/* The host manager's unit runs the installed autotls-manager. */
+	snprintf(cmd, sizeof(cmd), "grep -x 'ExecStart=/usr/lib/%s/autotls-manager --host' "
+		 "%s/usr/lib/systemd/system/autotls.service", multiarch, dest);
 	CHECK_OK(harness_command(cmd, out, sizeof(out)));
 	free(version);
 }
