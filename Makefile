@@ -62,7 +62,7 @@ HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager
 # A source file no list names would silently never be built: say so instead.
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
-              tools/autotls/check.c shim/config.c shim/ondemand_policy.c
+              tools/autotls/check.c tools/autotls/enable.c shim/config.c shim/ondemand_policy.c
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
               tools/*/*.c))
@@ -122,6 +122,8 @@ $(SHIM_LIB): $(PRELOAD_OBJ)
 $(HELPER_EXE): $(HELPER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -o $@ $(HELPER_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 
+# enable finds an installed preload in ../lib/MULTIARCH beside an installed autotls.
+$(BUILD)/tools/autotls/enable.o: CFLAGS += -DAT_MULTIARCH='"$(MULTIARCH)"'
 $(CLI_EXE): $(CLI_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 

@@ -16,6 +16,13 @@ PACKAGES=(
 	postgresql-15 redis-server
 	# An authoritative DNS server that takes RFC 2136 updates signed with TSIG (tests/integ/test_525_dns_rfc2136.c).
 	knot
+	# `autotls doctor`'s answers (tests/integ/test_735_doctor.c): a Go server (caddy) and a GnuTLS server
+	# (gnutls-serv), which the preload cannot cover.
+	caddy gnutls-bin
+	# `autotls import` of what lego and certbot leave (tests/integ/test_740_import.c), both run against Pebble.
+	lego certbot
+	# `make deb` (debian/, tests/integ/test_745_deb.c): Debian's own package tools and its checker.
+	debhelper lintian
 )
 
 missing=()
