@@ -124,9 +124,11 @@ static int en_preload(char *out, size_t size, const char *given)
 		char *slash = strrchr(exe, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			const char *tries[2] = { "%s/libautotls.so", "%s/../lib/" AT_MULTIARCH "/libautotls.so" };
 			for (int i = 0; i < 2; i++) {
-				snprintf(cand, sizeof(cand), tries[i], exe);
+				if (i == 0)
+					snprintf(cand, sizeof(cand), "%s/libautotls.so", exe);
+				else
+					snprintf(cand, sizeof(cand), "%s/../lib/" AT_MULTIARCH "/libautotls.so", exe);
 				if (realpath(cand, out) != NULL && strlen(out) < size)
 					return 0;
 			}
