@@ -63,7 +63,7 @@ HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
               tools/autotls/check.c tools/autotls/enable.c \
-              tools/autotls/doctor.c tools/autotls/doctor_elf.c shim/config.c shim/ondemand_policy.c
+              tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
               tools/*/*.c))
@@ -94,7 +94,7 @@ MANAGER_LIB := $(BUILD)/libautotls-manager.so
 HELPER_EXE  := $(BUILD)/autotls-manager
 CLI_EXE     := $(BUILD)/autotls
 
-.PHONY: all deps test unit integ bench demo clean tests fuzz install uninstall
+.PHONY: all deps test unit integ bench demo clean tests fuzz install uninstall deb
 # Keep every object (the harness objects are otherwise "intermediate" and deleted after each link).
 .SECONDARY:
 
@@ -194,6 +194,19 @@ install: $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE)
 # Removes exactly what install wrote; folders stay (they may be shared: /usr/local/bin).
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# --- make deb: the Debian package (debian/), built by dpkg-buildpackage from a copy of the tree in
+# $(BUILD)/deb/src, so that its outputs (autotls_<version>_<arch>.deb, .buildinfo, .changes) land in $(BUILD)/deb
+# and not beside the tree; then lintian on the .changes (README "Debian package" explains what it still says).
+DEB_DIR := $(BUILD)/deb
+LINTIAN ?= lintian
+deb:
+	@test "$$(dpkg-parsechangelog -S Version)" = "$(VERSION)" || \
+		{ echo "debian/changelog's version is not VERSION ($(VERSION)): add a changelog entry" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	$(if $(LINTIAN),$(LINTIAN) $(DEB_DIR)/*.changes)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

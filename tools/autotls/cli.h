@@ -70,6 +70,7 @@ int cli_check(int argc, char **argv, const char *storage_opt);
 int cli_enable(int argc, char **argv, const char *storage_opt);
 int cli_disable(int argc, char **argv, const char *storage_opt);
 int cli_doctor(int argc, char **argv, const char *storage_opt);
+int cli_import(int argc, char **argv, const char *storage_opt);
 
 /* "2026-12-03T11:05:37Z" into out (at least 24 bytes); "-" for 0. */
 void cli_time(char *out, size_t size, time_t t);
