@@ -197,7 +197,8 @@ uninstall:
 
 # --- make deb: the Debian package (debian/), built by dpkg-buildpackage from a copy of the tree in
 # $(BUILD)/deb/src, so that its outputs (autotls_<version>_<arch>.deb, .buildinfo, .changes) land in $(BUILD)/deb
-# and not beside the tree; then lintian on the .changes (README "Debian package" explains what it still says).
+# and not beside the tree (this make's variables, BUILD included, are not handed down to the package's own
+# build); then lintian on the .changes (README "Debian package" explains what it still says).
 DEB_DIR := $(BUILD)/deb
 LINTIAN ?= lintian
 deb:
@@ -205,7 +206,7 @@ deb:
 		{ echo "debian/changelog's version is not VERSION ($(VERSION)): add a changelog entry" >&2; exit 1; }
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	tar --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . | tar -xf - -C $(DEB_DIR)/src
-	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
 	$(if $(LINTIAN),$(LINTIAN) $(DEB_DIR)/*.changes)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
