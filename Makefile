@@ -64,7 +64,8 @@ HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager
 # A source file no list names would silently never be built: say so instead.
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
-              tools/autotls/check.c shim/config.c shim/ondemand_policy.c
+              tools/autotls/check.c tools/autotls/enable.c \
+              tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
               tools/*/*.c))
@@ -95,7 +96,7 @@ MANAGER_LIB := $(BUILD)/libautotls-manager.so
 HELPER_EXE  := $(BUILD)/autotls-manager
 CLI_EXE     := $(BUILD)/autotls
 
-.PHONY: all deps test unit integ bench demo clean tests fuzz install uninstall
+.PHONY: all deps test unit integ bench demo clean tests fuzz install uninstall deb
 # Keep every object (the harness objects are otherwise "intermediate" and deleted after each link).
 .SECONDARY:
 
@@ -124,6 +125,8 @@ $(SHIM_LIB): $(PRELOAD_OBJ)
 $(HELPER_EXE): $(HELPER_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -o $@ $(HELPER_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 
+# enable finds an installed preload in ../lib/MULTIARCH beside an installed autotls.
+$(BUILD)/tools/autotls/enable.o: CFLAGS += -DAT_MULTIARCH='"$(MULTIARCH)"'
 $(CLI_EXE): $(CLI_OBJ) $(CORE_LIB)
 	$(call msg,LD,$@)$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDFLAGS) $(LIBS)
 
@@ -198,6 +201,20 @@ install: $(SHIM_LIB) $(MANAGER_LIB) $(HELPER_EXE) $(CLI_EXE)
 # Removes exactly what install wrote; folders stay (they may be shared: /usr/local/bin).
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# --- make deb: the Debian package (debian/), built by dpkg-buildpackage from a copy of the tree in
+# $(BUILD)/deb/src, so that its outputs (autotls_<version>_<arch>.deb, .buildinfo, .changes) land in $(BUILD)/deb
+# and not beside the tree (this make's variables, BUILD included, are not handed down to the package's own
+# build); then lintian on the .changes (README "Debian package" explains what it still says).
+DEB_DIR := $(BUILD)/deb
+LINTIAN ?= lintian
+deb:
+	@test "$$(dpkg-parsechangelog -S Version)" = "$(VERSION)" || \
+		{ echo "debian/changelog's version is not VERSION ($(VERSION)): add a changelog entry" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	$(if $(LINTIAN),$(LINTIAN) $(DEB_DIR)/*.changes)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -30,6 +30,13 @@ PACKAGES=(
 	vsftpd
 	# IMAP: Dovecot's login processes make their TLS contexts as dovenull (tests/integ/test_392_reach_dovecot.c).
 	dovecot-imapd
+	# `autotls doctor`'s answers (tests/integ/test_735_doctor.c): a Go server (caddy) and a GnuTLS server
+	# (gnutls-serv), which the preload cannot cover.
+	caddy gnutls-bin
+	# `autotls import` of what lego and certbot leave (tests/integ/test_740_import.c), both run against Pebble.
+	lego certbot
+	# `make deb` (debian/, tests/integ/test_745_deb.c): Debian's own package tools and its checker.
+	debhelper lintian
 )
 
 missing=()

@@ -66,6 +66,11 @@ void cli_inventory_clear(struct cli_inventory *inv);
 
 int cli_status(int argc, char **argv, const char *storage_opt);
 int cli_check(int argc, char **argv, const char *storage_opt);
+/* enable.c: the systemd drop-in; doctor.c: can a server be covered; import.c: certificates from elsewhere. */
+int cli_enable(int argc, char **argv, const char *storage_opt);
+int cli_disable(int argc, char **argv, const char *storage_opt);
+int cli_doctor(int argc, char **argv, const char *storage_opt);
+int cli_import(int argc, char **argv, const char *storage_opt);
 
 /* "2026-12-03T11:05:37Z" into out (at least 24 bytes); "-" for 0. */
 void cli_time(char *out, size_t size, time_t t);

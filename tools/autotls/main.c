@@ -16,6 +16,12 @@ static int usage(FILE *f, int code)
 	fprintf(f, "usage: autotls [--storage DIR] status [--json]\n"
 		   "       autotls [--storage DIR] check [--warn-days N] [--crit-days N] [--warn-seconds N] "
 		   "[--crit-seconds N]\n"
+		   "       autotls enable SERVICE -d NAMES [--email ADDR] [--ca URL] [--set AUTOTLS_NAME=VALUE]... "
+		   "[--root DIR]\n"
+		   "       autotls disable SERVICE [--root DIR]\n"
+		   "       autotls doctor PID | BINARY | SERVICE [--root DIR]\n"
+		   "       autotls [--storage DIR] import CERT KEY [--chain FILE] [--force]\n"
+		   "       autotls [--storage DIR] import --certbot [DIR] | --lego [DIR] [--force]\n"
 		   "       autotls --version\n"
 		   "Settings come from the same AUTOTLS_* variables as the preload; see autotls(1).\n");
 	return code;
@@ -46,11 +52,19 @@ int main(int argc, char **argv)
 		return cli_status(argc - i - 1, argv + i + 1, storage);
 	if (strcmp(argv[i], "check") == 0)
 		return cli_check(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "enable") == 0)
+		return cli_enable(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "disable") == 0)
+		return cli_disable(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "doctor") == 0)
+		return cli_doctor(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "import") == 0)
+		return cli_import(argc - i - 1, argv + i + 1, storage);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("autotls %s\n", AT_VERSION);
 		return CLI_OK;
 	}
-	fprintf(stderr, "autotls: unknown command \"%.40s\"; the commands are status and check (autotls --help)\n",
+	fprintf(stderr, "autotls: unknown command \"%.40s\"; the commands are status, check, enable, disable, doctor, import (autotls --help)\n",
 		argv[i]);
 	return CLI_USAGE;
 }
