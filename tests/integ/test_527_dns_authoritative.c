@@ -32,6 +32,7 @@
 #include "challenge/dns01_hook.h"
 #include "acme/solver.h"
 #include "tests/harness/knot.h"
+#include "tests/harness/netns.h"
 #include "tests/harness/records.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/issue_env.h"
@@ -43,12 +44,9 @@
 #include "dns/auth.h"
 
 #include <limits.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,28 +100,6 @@ static int write_file(const char *path, const char *text, mode_t mode)
 		return -1;
 	int ok = fputs(text, f) >= 0;
 	return fclose(f) == 0 && ok && chmod(path, mode) == 0 ? 0 : -1;
-}
-
-/* A network namespace of our own with loopback up (127.0.0.0/8 and ::1 then route to it). 0 or -1. */
-static int own_network(void)
-{
-	struct ifreq ifr;
-	int fd, rc = -1;
-
-	if (unshare(CLONE_NEWNET) != 0) {
-		perror("  unshare(CLONE_NEWNET) (the test needs root, or CAP_SYS_ADMIN)");
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
 }
 
 static const char zone_example[] =
@@ -218,7 +194,7 @@ static int configure(struct at_solver *s, const char *lag_b)
 
 static void start(void)
 {
-	REQUIRE(own_network() == 0);
+	REQUIRE(harness_netns_private() == 0);
 	atexit(stop_all);
 	REQUIRE(start_knot(&knot_r, IP_R "@53", ZONE_EXAMPLE | ZONE_NSPROV, IP_R) == 0);
 	REQUIRE(start_knot(&knot_a, IP_A "@53", ZONE_EXAMPLE, IP_A) == 0);

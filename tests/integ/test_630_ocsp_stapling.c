@@ -13,10 +13,13 @@
  * then the test writes the served serial into the index as revoked: a new certificate (a new serial) is served
  * within a minute, the hook (AUTOTLS_HOOK) saw `revoked` for the name, and the new certificate is stapled good.
  * Last, the server started again on the same store with AUTOTLS_OCSP=off: the certificate, no staple.
+ * Everything runs in a network namespace of the test's own (tests/harness/netns.h): OpenSSL 3.0's responder
+ * takes a port and no address, and binds every interface.
  */
 #include "tests/harness/certgen.h"
 #include "tests/harness/files.h"
 #include "tests/harness/hostile_ca.h"
+#include "tests/harness/netns.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/spawn.h"
@@ -423,6 +426,8 @@ static int setup(void)
 
 int main(void)
 {
+	if (harness_netns_private() != 0)
+		return 1;
 	snprintf(base, sizeof(base), "/tmp/autotls-t630-XXXXXX");
 	harness_ignore_sigpipe();
 	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0 || hostile_ca_start(&hc, base) != 0) {
