@@ -52,7 +52,8 @@ PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hook
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
 MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
               shim/manager/publish.c shim/manager/quiesce.c shim/manager/ready.c shim/manager/refusal.c \
-              shim/manager/region_write.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c shim/shm.c shim/shm_dir.c
+              shim/manager/region_write.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c shim/shm.c shim/shm_dir.c \
+              shim/manager/control.c shim/manager/seen.c shim/control_path.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
