@@ -16,6 +16,8 @@ static int usage(FILE *f, int code)
 	fprintf(f, "usage: autotls [--storage DIR] status [--json]\n"
 		   "       autotls [--storage DIR] check [--warn-days N] [--crit-days N] [--warn-seconds N] "
 		   "[--crit-seconds N]\n"
+		   "       autotls [--storage DIR] renew [--force] [--timeout SECONDS] [NAME...]\n"
+		   "       autotls [--storage DIR] revoke NAME [--reason REASON] [--timeout SECONDS]\n"
 		   "       autotls --version\n"
 		   "Settings come from the same AUTOTLS_* variables as the preload; see autotls(1).\n");
 	return code;
@@ -46,11 +48,15 @@ int main(int argc, char **argv)
 		return cli_status(argc - i - 1, argv + i + 1, storage);
 	if (strcmp(argv[i], "check") == 0)
 		return cli_check(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "renew") == 0)
+		return cli_renew(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "revoke") == 0)
+		return cli_revoke(argc - i - 1, argv + i + 1, storage);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("autotls %s\n", AT_VERSION);
 		return CLI_OK;
 	}
-	fprintf(stderr, "autotls: unknown command \"%.40s\"; the commands are status and check (autotls --help)\n",
+	fprintf(stderr, "autotls: unknown command \"%.40s\"; the commands are status, check, renew and revoke (autotls --help)\n",
 		argv[i]);
 	return CLI_USAGE;
 }
