@@ -59,10 +59,9 @@ int cli_control_ask(cJSON **reply, const struct cli_settings *s, const char *lin
 		close(dirfd);
 	code = CLI_FAIL;
 	size_t n = strlen(line);
-	if (send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n) {
-		snprintf(why, size, "the control channel of %s took no request: %s", storage, strerror(errno));
-		goto out;
-	}
+	/* A peer the manager refuses gets its line and a close at once, maybe before this send: the line is read
+	 * all the same. */
+	int send_errno = send(fd, line, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : errno;
 	long long until = now_ms() + timeout_ms;
 	for (;;) {
 		long long left = until - now_ms();
@@ -86,7 +85,8 @@ int cli_control_ask(cJSON **reply, const struct cli_settings *s, const char *lin
 	buf[got] = '\0';
 	*reply = cJSON_Parse(buf);
 	if (*reply == NULL) {
-		snprintf(why, size, "the manager of %s closed the control channel without an answer", storage);
+		snprintf(why, size, "the manager of %s closed the control channel without an answer%s%s", storage,
+			 send_errno ? ": " : "", send_errno ? strerror(send_errno) : "");
 		goto out;
 	}
 	const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(*reply, "error"));
