@@ -128,6 +128,32 @@ static const char *problem_detail(struct at_engine *e)
 }
 
 /*
+ * The wait after a failed round, until when: a renewal asked through the control channel ends it early (*asked,
+ * *force: the next round answers it; the engine's attempt record still decides whether the CA is asked, and
+ * says AT_E_BACKOFF when not); a revocation asked here is refused (from a failed round nothing is known to be in
+ * service) and the wait goes on. 0, or -1 when this process may no longer lead.
+ */
+static int wait_after_failure(time_t when, int *asked, int *force)
+{
+	struct mgr_control_req req;
+	for (;;) {
+		int s = sleep_until(when, &req);
+		if (s < 0)
+			return -1;
+		if (s > 0 && req.ask == MGR_ASK_REVOKE) {
+			mgr_control_done(AT_E_STATE, NULL, NULL,
+					 "the last round failed; revoke once a certificate is in service");
+			continue;
+		}
+		if (s > 0) {
+			*asked = 1;
+			*force = req.force;
+		}
+		return 0;
+	}
+}
+
+/*
  * One round: the challenge types the attempt record allows now (at_engine_attempt_plan: the type that last
  * worked first, then mgr_challenges' random order; only the types the round under way has not tried; never more
  * than the hour's budget of failed validations), falling back to the next only when the challenge itself failed
@@ -222,17 +248,8 @@ static void lead(struct mgr_ca_list *cas)
 				mgr_control_done(rc, NULL, revoked[0] ? revoked : NULL, p->detail);
 			asked = 0;
 			revoked[0] = '\0';
-			int s = sleep_until(time(NULL) + wait_s, &req);
-			if (s < 0)
+			if (wait_after_failure(time(NULL) + wait_s, &asked, &force) != 0)
 				return;
-			if (s > 0 && req.ask == MGR_ASK_REVOKE) {
-				/* Nothing known to be in service to revoke from here: say so, and renew. */
-				mgr_control_done(AT_E_STATE, NULL, NULL, "the last round failed; revoke once a certificate is "
-									 "in service");
-			} else if (s > 0) {
-				asked = 1;
-				force = req.force;
-			}
 			continue;
 		}
 		failures = 0;
@@ -260,7 +277,7 @@ static void lead(struct mgr_ca_list *cas)
 				mgr_control_done(prc, NULL, revoked[0] ? revoked : NULL, "stored but not published");
 			asked = 0;
 			revoked[0] = '\0';
-			if (sleep_until(time(NULL) + wait_s, &req) < 0)
+			if (wait_after_failure(time(NULL) + wait_s, &asked, &force) != 0)
 				return;
 			continue;
 		}
