@@ -53,7 +53,8 @@ PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hook
 MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
               shim/manager/publish.c shim/manager/quiesce.c shim/manager/ready.c shim/manager/refusal.c \
               shim/manager/region_write.c shim/manager/staple.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
-              shim/shm.c shim/shm_dir.c
+              shim/shm.c shim/shm_dir.c \
+              shim/manager/control.c shim/manager/seen.c shim/control_path.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
@@ -64,7 +65,8 @@ HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager
 # A source file no list names would silently never be built: say so instead.
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
-              tools/autotls/check.c tools/autotls/enable.c \
+              tools/autotls/check.c tools/autotls/control.c tools/autotls/enable.c tools/autotls/renew.c \
+              tools/autotls/revoke.c tools/autotls/procs.c shim/control_path.c \
               tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \

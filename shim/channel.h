@@ -5,9 +5,10 @@
  *
  * What lives here: the on-demand request ring (a handshake posts a name the manager may issue for, and wakes
  * it through req_futex), the in-process publisher slot (leader_pid, used only when the tree has no manager
- * process) and the words by which the tree's processes agree on restarting a dead manager process
- * (start_claim, start_at_ms, gone_logged). What never lives here: certificates, keys, anything the manager
- * publishes, and the manager's liveness mutex (shm.h says why).
+ * process), the words by which the tree's processes agree on restarting a dead manager process
+ * (start_claim, start_at_ms, gone_logged), and what each process says it serves (seen: `autotls status`
+ * displays it). What never lives here: certificates, keys, anything the manager publishes, and the manager's
+ * liveness mutex (shm.h says why).
  *
  * Who writes it: any process of the tree, so everything read from it is untrusted input. The manager process
  * takes names from the ring only through chan_take_request (a fixed-size copy, always NUL-terminated) and
@@ -42,6 +43,17 @@ struct chan_request {
 	char name[256];
 };
 
+/* What each process of the tree says it serves (shim/manager/seen.c): its pid, the region generation its cache
+ * was last synced to, and when (CLOCK_REALTIME ms: a heartbeat, the manager thread syncs every 250 ms). Written
+ * by the process itself, so untrusted: `autotls status` displays it, nothing decides on it. */
+#define CHAN_SEEN_SLOTS 512
+struct chan_seen {
+	_Atomic int32_t pid; /* 0: free */
+	uint32_t pad;
+	_Atomic uint64_t generation;
+	_Atomic int64_t at_ms;
+};
+
 struct shm_channel {
 	uint32_t magic;
 	_Atomic uint32_t req_futex;   /* bumped after every posted request; the manager waits on it */
@@ -50,6 +62,7 @@ struct shm_channel {
 	_Atomic uint32_t gone_logged; /* mgr_gen + 1 of the last generation whose end was logged */
 	_Atomic int64_t start_at_ms;  /* CLOCK_MONOTONIC ms of the last start, 0 when it failed */
 	struct chan_request req[CHAN_REQ_SLOTS];
+	struct chan_seen seen[CHAN_SEEN_SLOTS]; /* seen.c */
 };
 
 /* The memfd's size: the struct rounded up to whole pages. */

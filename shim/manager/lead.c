@@ -15,6 +15,7 @@
  */
 #include "shim/manager/manager.h"
 #include "shim/manager/ca_list.h"
+#include "shim/manager/control.h"
 #include "shim/manager/events.h"
 #include "shim/manager/staple.h"
 #include "engine/engine.h"
@@ -105,16 +106,52 @@ static unsigned random_u32(void)
 	return r;
 }
 
-/* Sleeps until when (unix seconds) in one-second slices; 0, or -1 when this process may no longer lead. */
-static int sleep_until(time_t when)
+/* Sleeps until when (unix seconds) in one-second slices, serving the control channel (control.c); 0, -1 when
+ * this process may no longer lead, 1 when the channel asks for a round now (*req). */
+static int sleep_until(time_t when, struct mgr_control_req *req)
 {
 	while (time(NULL) < when) {
-		mgr_sleep_ms(1000);
+		mgr_control_wait(1000, req);
 		mgr_event_tick();
 		if (!mgr_can_lead())
 			return -1;
+		if (req->ask != MGR_ASK_NONE)
+			return 1;
 	}
 	return 0;
+}
+
+/* The CA's detail of the last problem of e, for the control channel's answer (NULL when none). */
+static const char *problem_detail(struct at_engine *e)
+{
+	const struct at_problem *p = at_acme_last_problem(at_engine_acme(e));
+	return p->detail;
+}
+
+/*
+ * The wait after a failed round, until when: a renewal asked through the control channel ends it early (*asked,
+ * *force: the next round answers it; the engine's attempt record still decides whether the CA is asked, and
+ * says AT_E_BACKOFF when not); a revocation asked here is refused (from a failed round nothing is known to be in
+ * service) and the wait goes on. 0, or -1 when this process may no longer lead.
+ */
+static int wait_after_failure(time_t when, int *asked, int *force)
+{
+	struct mgr_control_req req;
+	for (;;) {
+		int s = sleep_until(when, &req);
+		if (s < 0)
+			return -1;
+		if (s > 0 && req.ask == MGR_ASK_REVOKE) {
+			mgr_control_done(AT_E_STATE, NULL, NULL,
+					 "the last round failed; revoke once a certificate is in service");
+			continue;
+		}
+		if (s > 0) {
+			*asked = 1;
+			*force = req.force;
+		}
+		return 0;
+	}
 }
 
 /*
@@ -203,6 +240,9 @@ static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_sta
 	const char *const *names = (const char *const *)cfg->domains;
 	int failures = 0, publish_failures = 0, served = 0, force = 0;
 	time_t in_service = 0; /* notAfter of the certificate published last (the backoff's cap) */
+	struct mgr_control_req req;
+	int asked = 0;          /* the control channel waits for this round's outcome */
+	char revoked[128] = ""; /* the serial revoked before it (control channel) */
 
 	for (;;) {
 		struct at_cert_record rec;
@@ -229,7 +269,13 @@ static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_sta
 				at_log_error("the store %s refused a write (%s); the current certificate stays in service",
 					     cfg->storage, at_strerror(rc));
 			mgr_event_failed(names, cfg->ndomains, rc, p);
-			if (sleep_until(time(NULL) + wait_s) != 0)
+			snprintf(mgr_control_state.last_error, sizeof(mgr_control_state.last_error), "%s%s%s",
+				 at_strerror(rc), p->detail ? ": " : "", p->detail ? p->detail : "");
+			if (asked)
+				mgr_control_done(rc, NULL, revoked[0] ? revoked : NULL, p->detail);
+			asked = 0;
+			revoked[0] = '\0';
+			if (wait_after_failure(time(NULL) + wait_s, &asked, &force) != 0)
 				return;
 			continue;
 		}
@@ -243,6 +289,9 @@ static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_sta
 				    cfg->ndomains > 1 ? " and more" : "", rec.info.issuer, (long)rec.info.not_after,
 				    ordered ? "" : " from the store");
 		mgr_event_cert(names, cfg->ndomains, &rec, ordered);
+		snprintf(mgr_control_state.serial, sizeof(mgr_control_state.serial), "%s", rec.info.serial);
+		mgr_control_state.not_after = rec.info.not_after;
+		mgr_control_state.last_error[0] = '\0';
 		if (prc != 0 && prc != AT_E_STATE) {
 			/* Stored but not served: try again with the failure backoff (the next round finds the stored
 			 * certificate and orders nothing), never wait for the renewal point while the old one runs out. */
@@ -251,13 +300,22 @@ static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_sta
 			at_log_error("the certificate for %s is stored but cannot be published (%s); next try in %ld s",
 				     names[0], at_strerror(prc), wait_s);
 			at_cert_record_clear(&rec);
-			if (sleep_until(time(NULL) + wait_s) != 0)
+			if (asked)
+				mgr_control_done(prc, NULL, revoked[0] ? revoked : NULL, "stored but not published");
+			asked = 0;
+			revoked[0] = '\0';
+			if (wait_after_failure(time(NULL) + wait_s, &asked, &force) != 0)
 				return;
 			continue;
 		}
 		publish_failures = 0;
 		served = 1;
 		in_service = rec.info.not_after;
+		if (asked)
+			mgr_control_done(0, rec.info.serial, revoked[0] ? revoked : NULL,
+					 ordered ? NULL : "not due: the certificate in service is kept (--force orders anew)");
+		asked = 0;
+		revoked[0] = '\0';
 		if (staple_round(staple, store, e, &rec)) {
 			force = 1; /* revoked: a new order now, not at the renewal point */
 			at_cert_record_clear(&rec);
@@ -272,12 +330,36 @@ static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_sta
 			if (at_engine_renewal_plan(e, &rec, rnd, &renew_at, &recheck_at, &from_ari) != 0)
 				renew_at = recheck_at = time(NULL) + at_backoff_delay(0, time(NULL), rec.info.not_after, -1,
 										     cfg->backoff_divisor);
+			mgr_control_state.renew_at = renew_at;
+			mgr_control_state.renew_from_ari = from_ari;
 			time_t wake = recheck_at < renew_at ? recheck_at : renew_at;
 			if (staple->refresh_at != 0 && staple->refresh_at < wake)
 				wake = staple->refresh_at;
-			if (sleep_until(wake) != 0) {
+			int s = sleep_until(wake, &req);
+			if (s < 0) {
 				at_cert_record_clear(&rec);
 				return;
+			}
+			if (s > 0 && req.ask == MGR_ASK_REVOKE) {
+				/* RFC 8555 section 7.6, signed with the account that ordered it; then a new order (a new
+				 * key: the engine makes one for every order) replaces it at once. */
+				int vrc = at_acme_revoke(at_engine_acme(e), rec.chain_pem, rec.chain_len, req.reason);
+				if (vrc != 0) {
+					at_log_error("revoking the certificate for %s (serial %s) failed: %s", names[0],
+						     rec.info.serial, at_strerror(vrc));
+					mgr_control_done(vrc, rec.info.serial, NULL, problem_detail(e));
+					continue;
+				}
+				at_log_info("revoked the certificate for %s (serial %s, reason %d); ordering its replacement",
+					    names[0], rec.info.serial, req.reason);
+				mgr_event_revoked(names, cfg->ndomains, rec.info.not_after,
+						  "revoked by the operator (autotls revoke)");
+				snprintf(revoked, sizeof(revoked), "%s", rec.info.serial);
+			}
+			if (s > 0) {
+				asked = 1;
+				force = req.force;
+				break;
 			}
 			if (staple->refresh_at != 0 && time(NULL) >= staple->refresh_at &&
 			    staple_round(staple, store, e, &rec)) {
@@ -322,7 +404,11 @@ static int lead_with_engine(void)
 	if (rc == 0) {
 		struct mgr_staple staple;
 		memset(&staple, 0, sizeof(staple));
+		/* Without a channel the server runs on (logged): only the operators' commands are missing. */
+		if (mgr_control_open() != 0)
+			at_log_debug("pid %d leads without a control channel", (int)getpid());
 		lead(cas, store, &staple);
+		mgr_control_close();
 		mgr_staple_clear(&staple);
 	}
 	mgr_ca_list_free(cas);

@@ -7,6 +7,7 @@
  * manager's threads (the leader's and the on-demand one), under state_mu.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/control.h"
 #include "util/fnv.h"
 #include "util/err.h"
 #include "util/keys.h"
@@ -161,6 +162,18 @@ int mgr_publish_stapled(const char *chain, size_t chain_len, const char *key, si
 	}
 	pthread_mutex_unlock(&state_mu);
 	return rc;
+}
+
+uint64_t mgr_published_version(void)
+{
+	uint32_t slot;
+	uint64_t version = 0;
+	pthread_mutex_lock(&state_mu);
+	struct shm_region *r = writer();
+	if (r == NULL || current_hash == 0 || shm_slot_of(r, SHM_CERT, current_name, &slot, &version) != 0)
+		version = 0;
+	pthread_mutex_unlock(&state_mu);
+	return version;
 }
 
 int mgr_publish_challenge(const char *sni, char **chain, size_t chain_len, char **key, size_t key_len)

@@ -12,6 +12,7 @@
  * version is the one already held, or hold mgr_publish_mu across I/O.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/control.h"
 #include "util/fnv.h"
 #include "acme/csr.h"
 #include "util/clock.h"
@@ -712,6 +713,9 @@ int mgr_sync_region(struct shm_region *shm)
 		bad_seq = atomic_load(&shm->seq);
 	}
 out:
+	/* What this process serves, for `autotls status` (seen.c): a note in the channel, no system call. */
+	if (shm == mgr_host->shm && local_generation != 0)
+		mgr_seen_note(local_generation);
 	/* Retired snapshots and parsed entries are freed on the clock, not only at the next change. */
 	mgr_host->publish(NULL);
 	sweep_retired();

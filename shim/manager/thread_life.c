@@ -45,6 +45,7 @@
  * release locks.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/control.h"
 #include "acme/http.h"
 #include "store/lock_file.h"
 #include "util/err.h"
@@ -99,6 +100,7 @@ static void fork_child(void)
 	/* The forking thread holds the locks in the child too: release them, then give the child its own
 	 * manager thread (the parent's did not come along); not when the parent was exiting. */
 	mgr_sync_fork_after();
+	mgr_control_forked(); /* the control socket is the parent's leader's (control.c) */
 	pthread_mutex_unlock(&mgr_publish_mu);
 	pthread_mutex_unlock(&starting_mu);
 	if (parked_by_me())

@@ -6,6 +6,7 @@
 #include "shim/manager/quiesce.c" /* mgr_host */
 #include "shim/manager/refusal.c" /* the manager's own files: not in the core archive */
 #include "shim/manager/sync.c"    /* mgr_cert_parsed */
+#include "shim/manager/seen.c" /* what sync notes for `autotls status` */
 #include "shim/preload/cache.c"
 #include "shim/shm.c"
 #include "shim/shm_dir.c"

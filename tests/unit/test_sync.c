@@ -9,6 +9,7 @@
 #include "shim/manager/quiesce.c" /* mgr_host; the manager's own files: not in the core archive */
 #include "shim/manager/refusal.c"
 #include "shim/manager/sync.c"
+#include "shim/manager/seen.c" /* what sync notes for `autotls status` */
 #include "shim/preload/cache.c"
 #include "shim/shm.c"
 #include "shim/shm_dir.c"

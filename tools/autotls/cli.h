@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "util/err.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -21,6 +22,10 @@
 #define CLI_OK 0
 #define CLI_FAIL 1  /* the settings or the store cannot be read */
 #define CLI_USAGE 2 /* the command line is wrong */
+/* renew and revoke, which talk to the running manager (control.c): */
+#define CLI_NO_MANAGER 3 /* no server under the preload runs on this store */
+#define CLI_REFUSED 4    /* this user may not use the control channel */
+#define CLI_TIMEOUT 5    /* no answer in time (the manager may still finish) */
 
 struct cli_settings {
 	struct shim_config cfg;  /* the preload's settings; domains only when AUTOTLS_DOMAINS is set */
@@ -65,6 +70,21 @@ int cli_inventory_read(struct cli_inventory *inv, struct at_store *store, const 
 void cli_inventory_clear(struct cli_inventory *inv);
 
 int cli_status(int argc, char **argv, const char *storage_opt);
+int cli_renew(int argc, char **argv, const char *storage_opt);
+int cli_revoke(int argc, char **argv, const char *storage_opt);
+
+/* Sends line (one JSON request, newline-terminated) to the control channel of s's store and parses the one-line
+ * answer into *reply (new; cJSON_Delete). CLI_OK, or CLI_NO_MANAGER, CLI_REFUSED, CLI_TIMEOUT, CLI_FAIL with
+ * why (one line naming the fix). control.c. */
+int cli_control_ask(cJSON **reply, const struct cli_settings *s, const char *line, long timeout_ms, char *why,
+		    size_t size) AT_MUST_CHECK;
+/* A request line's cap (shim/control_path.h's CTL_LINE_MAX); --timeout's value (0: not 1 to 3600 seconds); the
+ * manager's answer to renew or revoke printed, with its exit code (renew.c). */
+#define CTL_REQ_MAX 4096
+long cli_timeout_arg(const char *v);
+int cli_print_answer(const cJSON *r, const char *what);
+/* status: the running server's processes (procs.c): adds "server" to root (JSON) or prints it (root NULL). */
+void cli_status_server(const struct cli_settings *s, cJSON *root);
 int cli_check(int argc, char **argv, const char *storage_opt);
 /* enable.c: the systemd drop-in; doctor.c: can a server be covered; import.c: certificates from elsewhere. */
 int cli_enable(int argc, char **argv, const char *storage_opt);

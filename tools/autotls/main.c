@@ -22,6 +22,8 @@ static int usage(FILE *f, int code)
 		   "       autotls doctor PID | BINARY | SERVICE [--root DIR]\n"
 		   "       autotls [--storage DIR] import CERT KEY [--chain FILE] [--force]\n"
 		   "       autotls [--storage DIR] import --certbot [DIR] | --lego [DIR] [--force]\n"
+		   "       autotls [--storage DIR] renew [--force] [--timeout SECONDS] [NAME...]\n"
+		   "       autotls [--storage DIR] revoke NAME [--reason REASON] [--timeout SECONDS]\n"
 		   "       autotls --version\n"
 		   "Settings come from the same AUTOTLS_* variables as the preload; see autotls(1).\n");
 	return code;
@@ -60,11 +62,15 @@ int main(int argc, char **argv)
 		return cli_doctor(argc - i - 1, argv + i + 1, storage);
 	if (strcmp(argv[i], "import") == 0)
 		return cli_import(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "renew") == 0)
+		return cli_renew(argc - i - 1, argv + i + 1, storage);
+	if (strcmp(argv[i], "revoke") == 0)
+		return cli_revoke(argc - i - 1, argv + i + 1, storage);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("autotls %s\n", AT_VERSION);
 		return CLI_OK;
 	}
-	fprintf(stderr, "autotls: unknown command \"%.40s\"; the commands are status, check, enable, disable, doctor, import (autotls --help)\n",
+	fprintf(stderr, "autotls: unknown command \"%.40s\"; the commands are status, check, renew, revoke, enable, disable, doctor, import (autotls --help)\n",
 		argv[i]);
 	return CLI_USAGE;
 }

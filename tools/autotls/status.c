@@ -115,6 +115,8 @@ static int print_json(const struct cli_inventory *inv, const struct cli_settings
 		cJSON *c = cert_json(&inv->certs[i]);
 		ok = c != NULL && cJSON_AddItemToArray(arr, c);
 	}
+	if (ok)
+		cli_status_server(s, root); /* the running server's processes (procs.c) */
 	char *text = ok ? cJSON_Print(root) : NULL;
 	cJSON_Delete(root);
 	if (text == NULL) {
@@ -159,6 +161,8 @@ int cli_status(int argc, char **argv, const char *storage_opt)
 			code = print_json(&inv, &s);
 		else
 			print_text(&inv, &s);
+		if (!json)
+			cli_status_server(&s, NULL);
 		cli_inventory_clear(&inv);
 	}
 	at_store_close(store);

@@ -1,0 +1,93 @@
+/*
+ * autotls renew [--force] [--timeout SECONDS] [NAME...]: asks the running manager of the store (its control
+ * channel) for a round now and prints what came of it: the serial now served, whether it is new, or the error
+ * and what the CA said. Without --force a certificate that is not due is kept (the manager's own rule); with it,
+ * a new order. When no server under the preload runs on the store it says so (exit 3): it does not order itself.
+ */
+#include "tools/autotls/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TIMEOUT_S 120
+
+/* Reads --timeout's value; 0 when it is no number of seconds (1 to 3600). */
+long cli_timeout_arg(const char *v)
+{
+	char *end;
+	long t = strtol(v, &end, 10);
+	return (*v && *end == '\0' && t >= 1 && t <= 3600) ? t : 0;
+}
+
+/* Prints the manager's answer; the exit code. */
+int cli_print_answer(const cJSON *r, const char *what)
+{
+	const char *serial = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "serial"));
+	const char *revoked = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "revoked"));
+	const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "error"));
+	const char *detail = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "detail"));
+	const cJSON *na = cJSON_GetObjectItemCaseSensitive(r, "not_after");
+	char t[32];
+	cli_time(t, sizeof(t), cJSON_IsNumber(na) ? (time_t)na->valuedouble : 0);
+	if (revoked)
+		printf("revoked serial %s\n", revoked);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
+		fprintf(stderr, "autotls %s: %s%s%s\n", what, err ? err : "failed", detail ? "; " : "",
+			detail ? detail : "");
+		return CLI_FAIL;
+	}
+	printf("serving serial %s (not after %s)%s%s\n", serial ? serial : "?", t, detail ? ": " : "",
+	       detail ? detail : "");
+	return CLI_OK;
+}
+
+int cli_renew(int argc, char **argv, const char *storage_opt)
+{
+	int force = 0;
+	long timeout_s = DEFAULT_TIMEOUT_S;
+	cJSON *req = cJSON_CreateObject(), *names = req ? cJSON_AddArrayToObject(req, "names") : NULL;
+	if (names == NULL || !cJSON_AddStringToObject(req, "cmd", "renew")) {
+		cJSON_Delete(req);
+		fprintf(stderr, "autotls renew: out of memory\n");
+		return CLI_FAIL;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0) {
+			force = 1;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc && cli_timeout_arg(argv[i + 1]) > 0) {
+			timeout_s = cli_timeout_arg(argv[++i]);
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "autotls renew: unknown option %.40s; the options are --force and --timeout "
+					"SECONDS (1 to 3600)\n", argv[i]);
+			cJSON_Delete(req);
+			return CLI_USAGE;
+		} else if (!cJSON_AddItemToArray(names, cJSON_CreateString(argv[i]))) {
+			cJSON_Delete(req);
+			return CLI_FAIL;
+		}
+	}
+	if (!cJSON_AddBoolToObject(req, "force", force)) {
+		cJSON_Delete(req);
+		return CLI_FAIL;
+	}
+	char *line = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	struct cli_settings s;
+	if (line == NULL || strlen(line) + 2 > CTL_REQ_MAX || cli_settings_read(&s, storage_opt) != 0) {
+		free(line);
+		return CLI_FAIL;
+	}
+	char msg[CTL_REQ_MAX], why[600];
+	snprintf(msg, sizeof(msg), "%s\n", line);
+	free(line);
+	cJSON *r = NULL;
+	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
+	if (code != CLI_OK)
+		fprintf(stderr, "autotls renew: %s\n", why);
+	else
+		code = cli_print_answer(r, "renew");
+	cJSON_Delete(r);
+	cli_settings_clear(&s);
+	return code;
+}
