@@ -65,9 +65,15 @@
 
 #define SHM_MAGIC 0x41545345u /* "ATSE": a directory of versioned records, read-only to the server */
 /* Reserved address space, not memory: the memfd is sparse and mapped MAP_NORESERVE, so only the pages written
- * cost memory (about 2.5 KiB per certificate). 1 GiB holds some 200,000 certificates (each heap half holds
- * the live records); a full region is logged and the publish retried (AT_E_TOOBIG). */
-#define SHM_SIZE (1u << 30)
+ * cost memory (about 2.5 KiB per certificate). But address space is what RLIMIT_AS counts, and servers cap it
+ * in the processes they fork after our mapping is made (vsftpd's sessions at 200 MiB, Dovecot's vsz_limit): a
+ * tree that can only hold its few configured certificates (AUTOTLS_DOMAINS alone: one certificate and its
+ * challenge certificates) gets SHM_SIZE_SMALL; one that can hold many (on-demand, a sites file) gets
+ * SHM_SIZE_LARGE, some 200,000 certificates (each heap half holds the live records). The creator writes the size
+ * into the header before anyone else maps it, and nobody changes it; a mapping checks it against the memfd's. A
+ * full region is logged and the publish retried (AT_E_TOOBIG). */
+#define SHM_SIZE_LARGE (1u << 30)
+#define SHM_SIZE_SMALL (48u << 20) /* the directory's 16 MiB and two heap halves of 16 MiB */
 #define SHM_SLOTS (1u << 20) /* directory capacity: 16 MiB of the reservation, touched only as used */
 
 /* SHM_BLOB: bytes several records share, named by their SHA-256 (the intermediates of a CA: stored once, however
@@ -76,6 +82,7 @@ enum shm_kind { SHM_CERT = 1, SHM_CHALLENGE = 2, SHM_BLOB = 3 };
 
 struct shm_region {
 	uint32_t magic;
+	uint32_t size;             /* of the mapping, SHM_SIZE_SMALL or SHM_SIZE_LARGE: written once, by the creator */
 	_Atomic uint32_t seq;      /* seqlock: odd while the manager writes */
 	_Atomic uint32_t futex;    /* bumped after every write; followers FUTEX_WAIT on it */
 	_Atomic uint64_t generation;
@@ -88,14 +95,18 @@ struct shm_region {
 	_Alignas(16) unsigned char data[];
 };
 
-#define SHM_DATA_MAX (SHM_SIZE - sizeof(struct shm_region))
+static inline size_t shm_size(const struct shm_region *r)
+{
+	return r->size;
+}
 
 /* Makes a new region, backed by a memfd (so that the manager process can map it too): initialises it, makes
  * the memfd mode 0400, and leaves only a read-only view: *out is a PROT_READ mapping, *fd an O_RDONLY
  * descriptor (close-on-exec) reopened through /proc/self/fd; the read-write descriptor is closed. Both are
- * kept for the life of the process. Returns 0, AT_E_IO (no memfd, or no /proc to reopen it read-only) or
+ * kept for the life of the process. size is SHM_SIZE_SMALL or SHM_SIZE_LARGE (the mapping's, recorded in the
+ * header; AT_E_INVAL otherwise). Returns 0, AT_E_IO (no memfd, or no /proc to reopen it read-only) or
  * AT_E_NOMEM (no mapping, or no liveness mutex in it). */
-int shm_create(struct shm_region **out, int *fd) AT_MUST_CHECK;
+int shm_create(struct shm_region **out, int *fd, size_t size) AT_MUST_CHECK;
 
 /* Maps an existing region from a memfd into *out: read-write when fd was opened O_RDWR (the manager process),
  * read-only otherwise. Returns 0, AT_E_INVAL when fd is not a region's memfd, or AT_E_NOMEM (no mapping). */
@@ -135,7 +146,11 @@ struct shm_dir {
 	struct shm_slot slot[SHM_SLOTS];
 };
 #define SHM_HEAP_OFF sizeof(struct shm_dir)
-#define SHM_HALF ((uint32_t)((SHM_DATA_MAX - SHM_HEAP_OFF) / 2))
+/* The size of each heap half of r. */
+static inline uint32_t shm_half(const struct shm_region *r)
+{
+	return (uint32_t)((r->size - sizeof(struct shm_region) - SHM_HEAP_OFF) / 2);
+}
 
 struct shm_record;
 /* The writer's side (one thread of one process at a time: the tree's publisher, under its own lock). On its
@@ -169,8 +184,8 @@ int shm_slot_of(struct shm_region *r, enum shm_kind kind, const char *name, uint
  * snapshots during a long batch instead of one per record. The writer's thread, as shm_put. */
 void shm_hold_wakes(struct shm_region *r, int on);
 
-/* A process-private region (anonymous memory, same layout) for a process that has no shared one; NULL when
- * it cannot be mapped. */
+/* A process-private region (anonymous memory, same layout, SHM_SIZE_LARGE) for a process that has no shared
+ * one; NULL when it cannot be mapped. */
 struct shm_region *shm_create_private(void);
 
 /* What changed for a follower: one entry per slot whose version differs from the one the follower knows. */

@@ -26,7 +26,7 @@
 
 #define RELAXED memory_order_relaxed
 #define READ_WAIT_MS 50 /* a reader waits this long for a write section, then gives up (a writer killed in it) */
-#define HEAP_END (2 * (uint64_t)SHM_HALF)
+#define HEAP_END(r) (2 * (uint64_t)shm_half(r))
 #define SLOT_TRIES 1000 /* shm_read_slot: reads of the sequence before a handshake gives up */
 
 static long now_ms(void)
@@ -236,7 +236,7 @@ static int writer_adopt(struct shm_region *r)
 			rc = free_push(s);
 			continue;
 		}
-		if ((uint64_t)off + len > HEAP_END || shm_parse_record(heap_of(r) + off, len, &rec) != 0 ||
+		if ((uint64_t)off + len > HEAP_END(r) || shm_parse_record(heap_of(r) + off, len, &rec) != 0 ||
 		    rec.kind == SHM_CHALLENGE) {
 			slot_set(r, s, 0, 0);
 			dropped = 1;
@@ -282,7 +282,7 @@ static int compact(struct shm_region *r, uint32_t skip, uint64_t need)
 	for (uint32_t s = 0; s < n; s++)
 		if (s != skip)
 			total += atomic_load_explicit(&d->slot[s].len, RELAXED);
-	if (total > SHM_HALF)
+	if (total > shm_half(r))
 		return AT_E_TOOBIG;
 	/* The other half is referenced by no slot: readers that still copy from it started before the last
 	 * flip and see the sequence move. */
@@ -292,7 +292,7 @@ static int compact(struct shm_region *r, uint32_t skip, uint64_t need)
 		uint32_t len = atomic_load_explicit(&d->slot[s].len, RELAXED);
 		if (s == skip || len == 0)
 			continue;
-		memmove(h + (uint64_t)other * SHM_HALF + fill, h + atomic_load_explicit(&d->slot[s].off, RELAXED), len);
+		memmove(h + (uint64_t)other * shm_half(r) + fill, h + atomic_load_explicit(&d->slot[s].off, RELAXED), len);
 		fill += len;
 	}
 	write_begin(r);
@@ -301,7 +301,7 @@ static int compact(struct shm_region *r, uint32_t skip, uint64_t need)
 		uint32_t len = atomic_load_explicit(&d->slot[s].len, RELAXED);
 		if (s == skip || len == 0)
 			continue;
-		atomic_store_explicit(&d->slot[s].off, (uint32_t)((uint64_t)other * SHM_HALF + fill), RELAXED);
+		atomic_store_explicit(&d->slot[s].off, (uint32_t)((uint64_t)other * shm_half(r) + fill), RELAXED);
 		fill += len;
 	}
 	atomic_store_explicit(&d->half, other, RELAXED);
@@ -318,7 +318,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 	int rc, found;
 	if (writer_stale(r) && (rc = writer_adopt(r)) != 0)
 		return rc;
-	at_buf_init(&b, SHM_HALF);
+	at_buf_init(&b, shm_half(r));
 	if ((rc = shm_append_record(&b, kind, name, chain, chain_len, key, key_len, meta)) != 0) {
 		at_buf_free_secret(&b);
 		return rc;
@@ -333,7 +333,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 		s = w_index[k] - 1;
 		uint32_t old_len = atomic_load_explicit(&d->slot[s].len, RELAXED);
 		uint32_t old_off = atomic_load_explicit(&d->slot[s].off, RELAXED);
-		if (old_len == len && (uint64_t)old_off + len <= HEAP_END && memcmp(heap_of(r) + old_off, b.data, len) == 0) {
+		if (old_len == len && (uint64_t)old_off + len <= HEAP_END(r) && memcmp(heap_of(r) + old_off, b.data, len) == 0) {
 			at_buf_free_secret(&b);
 			return AT_E_STATE; /* nothing new: every follower would parse it again for nothing */
 		}
@@ -350,7 +350,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 		return rc;
 	}
 	uint32_t fill = atomic_load_explicit(&d->fill, RELAXED);
-	if ((uint64_t)fill + len > SHM_HALF) {
+	if ((uint64_t)fill + len > shm_half(r)) {
 		if ((rc = compact(r, found ? s : UINT32_MAX, len)) != 0) {
 			at_buf_free_secret(&b);
 			return rc;
@@ -363,7 +363,7 @@ int shm_put(struct shm_region *r, enum shm_kind kind, const char *name, const ch
 		return AT_E_NOMEM;
 	}
 	/* The bytes go where no slot points yet; only the slot's few words are written under the seqlock. */
-	uint32_t off = atomic_load_explicit(&d->half, RELAXED) * SHM_HALF + fill;
+	uint32_t off = atomic_load_explicit(&d->half, RELAXED) * shm_half(r) + fill;
 	memcpy(heap_of(r) + off, b.data, len);
 	at_buf_free_secret(&b);
 	write_begin(r);
@@ -428,12 +428,14 @@ int shm_slot_of(struct shm_region *r, enum shm_kind kind, const char *name, uint
 
 struct shm_region *shm_create_private(void)
 {
-	void *p = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = mmap(NULL, SHM_SIZE_LARGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		       0);
 	if (p == MAP_FAILED)
 		return NULL;
-	madvise(p, SHM_SIZE, MADV_DONTDUMP);
+	madvise(p, SHM_SIZE_LARGE, MADV_DONTDUMP);
 	struct shm_region *r = p;
 	r->magic = SHM_MAGIC;
+	r->size = SHM_SIZE_LARGE;
 	return r;
 }
 
@@ -475,7 +477,7 @@ int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, u
 		int rc = 0;
 		if (v != version || n == 0)
 			rc = AT_E_STATE;
-		else if ((uint64_t)off + n > HEAP_END)
+		else if ((uint64_t)off + n > HEAP_END(r))
 			rc = AT_E_PARSE;
 		else if ((copy = malloc(n)) == NULL)
 			return AT_E_NOMEM;
@@ -529,7 +531,7 @@ static int walk(const struct shm_region *r, const uint64_t *known, size_t nknown
 			continue; /* free, and known free */
 		if (v == k)
 			continue;
-		if (len != 0 && (uint64_t)off + len > HEAP_END)
+		if (len != 0 && (uint64_t)off + len > HEAP_END(r))
 			return AT_E_PARSE;
 		if (c != NULL) {
 			if (nc >= *count || nb + len > *bytes)

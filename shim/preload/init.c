@@ -194,24 +194,25 @@ static struct shm_region *region_writable(void)
 	if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != shm_dev || st.st_ino != shm_ino) {
 		char path[96];
 		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)host.shm,
-			 (unsigned long)host.shm + SHM_SIZE);
+			 (unsigned long)host.shm + shm_size(host.shm));
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		own = 1;
 	}
 	int rw = fd >= 0 ? shm_open_writable(fd) : -1;
 	if (own && fd >= 0)
 		close(fd);
-	void *p = rw >= 0 ? mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, rw, 0) : MAP_FAILED;
+	size_t size = shm_size(host.shm);
+	void *p = rw >= 0 ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, rw, 0) : MAP_FAILED;
 	if (rw >= 0)
 		close(rw);
-	if (p == MAP_FAILED || madvise(p, SHM_SIZE, MADV_DONTFORK) != 0) {
+	if (p == MAP_FAILED || madvise(p, size, MADV_DONTFORK) != 0) {
 		if (p != MAP_FAILED)
-			munmap(p, SHM_SIZE);
+			munmap(p, size);
 		wmap_denied = me;
 		goto out;
 	}
-	madvise(p, SHM_SIZE, MADV_DONTDUMP);
-	madvise(p, SHM_SIZE, MADV_NOHUGEPAGE);
+	madvise(p, size, MADV_DONTDUMP);
+	madvise(p, size, MADV_NOHUGEPAGE);
 	wmap = r = p;
 	wmap_pid = me;
 out:
@@ -243,7 +244,7 @@ static int start_manager(void)
 	int rc = AT_E_STATE;
 	pthread_mutex_lock(&attach_mu);
 	if (host.shm != NULL) {
-		int fd = kept_fd(&shm_fd, shm_dev, shm_ino, host.shm, SHM_SIZE, O_RDONLY);
+		int fd = kept_fd(&shm_fd, shm_dev, shm_ino, host.shm, shm_size(host.shm), O_RDONLY);
 		int cfd = kept_fd(&chan_fd, chan_dev, chan_ino, host.chan, CHAN_SIZE, O_RDWR);
 		rc = fd < 0 || cfd < 0 ? AT_E_STATE : spawn_locked(fd, cfd);
 	}
@@ -268,7 +269,9 @@ void shim_on_server_ctx(void)
 		/* The shared region is mapped here, not in the constructor: every server we know makes its contexts
 		 * before it forks its workers, and a process that never serves TLS should not pay for it. */
 		struct stat st;
-		if (shm_create(&host.shm, &shm_fd) == 0 && fstat(shm_fd, &st) == 0) {
+		/* Sized to what the tree can hold (shim/shm.h: address-space caps in forked processes). */
+		size_t size = config.on_demand || config.sites != NULL ? SHM_SIZE_LARGE : SHM_SIZE_SMALL;
+		if (shm_create(&host.shm, &shm_fd, size) == 0 && fstat(shm_fd, &st) == 0) {
 			shm_dev = st.st_dev;
 			shm_ino = st.st_ino;
 		}
@@ -281,7 +284,7 @@ void shim_on_server_ctx(void)
 				host.chan = NULL;
 				chan_fd = -1;
 			}
-			munmap(host.shm, SHM_SIZE);
+			munmap(host.shm, shm_size(host.shm));
 			close(shm_fd);
 			host.shm = NULL;
 			shm_fd = -1;

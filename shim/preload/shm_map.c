@@ -10,16 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct shm_region *map(int fd, int prot)
+static struct shm_region *map(int fd, int prot, size_t size)
 {
-	void *p = mmap(NULL, SHM_SIZE, prot, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	void *p = mmap(NULL, size, prot, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	/* Keys live here: keep them out of core dumps. Small pages: the manager tells whether the tree still maps
 	 * the region from the first page's mapping count (shim/manager/autotls_manager.c), which is exact for
 	 * small pages. */
-	madvise(p, SHM_SIZE, MADV_DONTDUMP);
-	madvise(p, SHM_SIZE, MADV_NOHUGEPAGE);
+	madvise(p, size, MADV_DONTDUMP);
+	madvise(p, size, MADV_NOHUGEPAGE);
 	return p;
 }
 
@@ -54,16 +54,18 @@ int shm_open_writable(int fd)
 	return rw;
 }
 
-int shm_create(struct shm_region **out, int *fd_out)
+int shm_create(struct shm_region **out, int *fd_out, size_t size)
 {
+	if (size != SHM_SIZE_SMALL && size != SHM_SIZE_LARGE)
+		return AT_E_INVAL;
 	int fd = memfd_create("autotls", MFD_CLOEXEC);
 	if (fd < 0)
 		return AT_E_IO;
-	if (ftruncate(fd, SHM_SIZE) != 0) {
+	if (ftruncate(fd, (off_t)size) != 0) {
 		close(fd);
 		return AT_E_IO;
 	}
-	struct shm_region *r = map(fd, PROT_READ | PROT_WRITE);
+	struct shm_region *r = map(fd, PROT_READ | PROT_WRITE, size);
 	if (r == NULL) {
 		close(fd);
 		return AT_E_NOMEM;
@@ -71,13 +73,14 @@ int shm_create(struct shm_region **out, int *fd_out)
 	pthread_mutexattr_t a;
 	if (pthread_mutexattr_init(&a) != 0 || pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
 	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 || pthread_mutex_init(&r->mgr_alive, &a) != 0) {
-		munmap(r, SHM_SIZE);
+		munmap(r, size);
 		close(fd);
 		return AT_E_NOMEM;
 	}
 	pthread_mutexattr_destroy(&a);
+	r->size = (uint32_t)size;
 	r->magic = SHM_MAGIC;
-	munmap(r, SHM_SIZE);
+	munmap(r, size);
 	/* From here on this process (and every process it forks) holds the region read-only: a 0400 memfd (a
 	 * memfd is 0777 by default, and anyone who holds any descriptor of it could reopen that read-write through
 	 * /proc/self/fd), an O_RDONLY descriptor, and a PROT_READ mapping of that descriptor. */
@@ -85,7 +88,7 @@ int shm_create(struct shm_region **out, int *fd_out)
 	close(fd);
 	if (ro < 0)
 		return AT_E_IO;
-	r = map(ro, PROT_READ);
+	r = map(ro, PROT_READ, size);
 	if (r == NULL) {
 		close(ro);
 		return AT_E_NOMEM;
@@ -99,13 +102,15 @@ int shm_map_fd(struct shm_region **out, int fd)
 {
 	struct stat st;
 	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size != SHM_SIZE)
+	if (fl < 0 || fstat(fd, &st) != 0 || ((size_t)st.st_size != SHM_SIZE_SMALL && (size_t)st.st_size != SHM_SIZE_LARGE))
 		return AT_E_INVAL;
-	struct shm_region *r = map(fd, (fl & O_ACCMODE) == O_RDWR ? PROT_READ | PROT_WRITE : PROT_READ);
+	size_t size = (size_t)st.st_size;
+	struct shm_region *r = map(fd, (fl & O_ACCMODE) == O_RDWR ? PROT_READ | PROT_WRITE : PROT_READ, size);
 	if (r == NULL)
 		return AT_E_NOMEM;
-	if (r->magic != SHM_MAGIC) {
-		munmap(r, SHM_SIZE);
+	/* The header's size is what every reader's bounds come from (shm_half): it must be the memfd's. */
+	if (r->magic != SHM_MAGIC || r->size != size) {
+		munmap(r, size);
 		return AT_E_INVAL;
 	}
 	*out = r;

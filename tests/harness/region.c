@@ -50,20 +50,24 @@ static int memfd_of(pid_t pid, const char *name, int flags)
 	return fd;
 }
 
-/* Maps size bytes of pid's memfd called name read-write; NULL when it has none we can open. */
+/* Maps size bytes (0: the memfd's whole size) of pid's memfd called name read-write; NULL when it has none we
+ * can open. */
 static void *map_memfd_of(pid_t pid, const char *name, size_t size)
 {
+	struct stat st;
 	int fd = memfd_of(pid, name, O_RDWR);
 	if (fd < 0)
 		return NULL;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (size == 0)
+		size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
+	void *p = size == 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	return p == MAP_FAILED ? NULL : p;
 }
 
 struct shm_region *harness_region_of(pid_t pid)
 {
-	return map_memfd_of(pid, "autotls", SHM_SIZE);
+	return map_memfd_of(pid, "autotls", 0);
 }
 
 struct shm_channel *harness_channel_of(pid_t pid)

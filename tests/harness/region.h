@@ -12,8 +12,8 @@
 
 #include <sys/types.h>
 
-/* Maps the region of process pid (SHM_SIZE bytes, read-write). NULL when it has none we can open. Unmap with
- * munmap(r, SHM_SIZE). */
+/* Maps the region of process pid (all of it, read-write). NULL when it has none we can open. Unmap with
+ * munmap(r, shm_size(r)). */
 struct shm_region *harness_region_of(pid_t pid);
 
 /* Maps the channel of process pid (CHAN_SIZE bytes, read-write). NULL when it has none we can open. Unmap with

@@ -95,7 +95,7 @@ static void stuck_region_keeps_serving_and_forking(void)
 	/* Once per process that read it: the master, two workers, two new workers; at least one. */
 	CHECK_INT(shim_log_count(&e, STUCK, NULL), >=, 1);
 	CHECK_INT(shim_log_count(&e, STUCK, NULL), <=, 5);
-	munmap(region, SHM_SIZE);
+	munmap(region, shm_size(region));
 }
 
 int main(void)

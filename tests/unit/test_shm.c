@@ -47,7 +47,7 @@ static void put_then_read_only_what_changed(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL, *ro = NULL;
-	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_LARGE) == 0);
 	REQUIRE((r = writer_of(fd)) != NULL);
 	struct shm_changes c;
 	uint64_t known[8] = { 0 };
@@ -114,8 +114,53 @@ static void put_then_read_only_what_changed(void)
 	CHECK_INT(changes(r, NULL, 0, &c), ==, 3);
 	shm_changes_free(&c);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
-	munmap(r, SHM_SIZE);
-	munmap(ro, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
+	munmap(ro, SHM_SIZE_LARGE);
+	close(fd);
+}
+
+/* A tree that can hold only its configured certificates gets the small region (address space is what a
+ * server's RLIMIT_AS caps count: vsftpd's sessions, Dovecot's logins): it works as the large one, compacts
+ * within its own halves, refuses what cannot fit in them; a mapping whose header disagrees with the memfd's
+ * size (the bounds every reader takes from the header) is refused. */
+static void the_small_region_works_within_its_size(void)
+{
+	int fd = -1;
+	struct shm_region *r = NULL, *ro = NULL;
+	CHECK_INT(shm_create(&ro, &fd, 12345), ==, AT_E_INVAL);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_SMALL) == 0);
+	REQUIRE((r = writer_of(fd)) != NULL);
+	CHECK(shm_size(ro) == SHM_SIZE_SMALL && shm_size(r) == SHM_SIZE_SMALL);
+	CHECK(shm_half(r) > (4u << 20) && 2 * (uint64_t)shm_half(r) + SHM_HEAP_OFF <= SHM_SIZE_SMALL);
+	size_t big = 1u << 20;
+	char *chain = calloc(1, big);
+	REQUIRE(chain != NULL);
+	CHECK_OK(shm_put(r, SHM_CERT, "keep.example.test", "K1", 2, "K", 1, NULL));
+	uint32_t half0 = atomic_load(&((struct shm_dir *)(void *)r->data)->half);
+	int flipped = 0;
+	for (int i = 0; i < 40 && !flipped; i++) {
+		chain[0] = (char)('a' + i % 26);
+		chain[1] = (char)('a' + i / 26);
+		CHECK_OK(shm_put(r, SHM_CERT, "big.example.test", chain, big, "K", 1, NULL));
+		flipped = atomic_load(&((struct shm_dir *)(void *)r->data)->half) != half0;
+	}
+	CHECK(flipped);
+	struct shm_changes c;
+	CHECK_INT(changes(r, NULL, 0, &c), ==, 2);
+	shm_changes_free(&c);
+	CHECK_INT(shm_put(r, SHM_CERT, "huge.example.test", chain, shm_half(r), "K", 1, NULL), ==, AT_E_TOOBIG);
+	free(chain);
+	writer_reset();
+	/* The header says large, the memfd is small: refused, not mapped with the header's bounds. */
+	r->size = SHM_SIZE_LARGE;
+	struct shm_region *again = NULL;
+	CHECK_INT(shm_map_fd(&again, fd), ==, AT_E_INVAL);
+	r->size = SHM_SIZE_SMALL;
+	CHECK_OK(shm_map_fd(&again, fd));
+	if (again != NULL)
+		munmap(again, shm_size(again));
+	munmap(r, SHM_SIZE_SMALL);
+	munmap(ro, SHM_SIZE_SMALL);
 	close(fd);
 }
 
@@ -125,7 +170,7 @@ static void a_full_half_is_compacted_not_reparsed(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL, *ro = NULL;
-	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_LARGE) == 0);
 	REQUIRE((r = writer_of(fd)) != NULL);
 	size_t big = 8u << 20;
 	char *chain = calloc(1, big);
@@ -155,11 +200,11 @@ static void a_full_half_is_compacted_not_reparsed(void)
 	CHECK(rec.chain_len == 2 && memcmp(rec.chain, "K1", 2) == 0);
 	shm_changes_free(&c);
 	/* Live records that cannot fit in a half: refused (the caller logs and retries), nothing lost. */
-	CHECK_INT(shm_put(r, SHM_CERT, "huge.example.test", chain, SHM_HALF, "K", 1, NULL), ==, AT_E_TOOBIG);
+	CHECK_INT(shm_put(r, SHM_CERT, "huge.example.test", chain, shm_half(r), "K", 1, NULL), ==, AT_E_TOOBIG);
 	free(chain);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
-	munmap(r, SHM_SIZE);
-	munmap(ro, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
+	munmap(ro, SHM_SIZE_LARGE);
 	close(fd);
 }
 
@@ -169,7 +214,7 @@ static void a_new_writer_adopts_the_records(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL, *ro = NULL;
-	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_LARGE) == 0);
 	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	CHECK_OK(shm_put(r, SHM_CHALLENGE, "x.example.test", "CX", 2, "KX", 2, NULL));
@@ -183,8 +228,8 @@ static void a_new_writer_adopts_the_records(void)
 	CHECK(c.v[0].slot == 1 && c.v[0].rec == NULL);
 	shm_changes_free(&c);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
-	munmap(r, SHM_SIZE);
-	munmap(ro, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
+	munmap(ro, SHM_SIZE_LARGE);
 	close(fd);
 }
 
@@ -193,18 +238,18 @@ static void a_slot_outside_the_heap_is_refused(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL, *ro = NULL;
-	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_LARGE) == 0);
 	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	struct shm_dir *d = (struct shm_dir *)(void *)r->data;
-	atomic_store(&d->slot[0].off, 2 * SHM_HALF - 1);
+	atomic_store(&d->slot[0].off, 2 * shm_half(r) - 1);
 	struct shm_changes c;
 	CHECK_INT(shm_read_changes(r, NULL, 0, 0, &c), ==, AT_E_PARSE);
 	atomic_store(&d->nslots, SHM_SLOTS + 1);
 	CHECK_INT(shm_read_changes(r, NULL, 0, 0, &c), ==, AT_E_PARSE);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
-	munmap(r, SHM_SIZE);
-	munmap(ro, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
+	munmap(ro, SHM_SIZE_LARGE);
 	close(fd);
 }
 
@@ -212,7 +257,7 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL, *ro = NULL;
-	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_LARGE) == 0);
 	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	atomic_fetch_add(&r->seq, 1); /* odd: a writer that stopped in the middle */
@@ -224,8 +269,8 @@ static void a_write_that_never_ends_is_not_waited_for(void)
 	CHECK_INT(waited, <, 2000);
 	CHECK(c.v == NULL && c.copy == NULL);
 	writer_reset(); /* a later region may be mapped at this address: the writer starts afresh */
-	munmap(r, SHM_SIZE);
-	munmap(ro, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
+	munmap(ro, SHM_SIZE_LARGE);
 	close(fd);
 }
 
@@ -235,7 +280,7 @@ static void a_writer_after_another_adopts_again(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL, *ro = NULL;
-	REQUIRE(shm_create(&ro, &fd) == 0);
+	REQUIRE(shm_create(&ro, &fd, SHM_SIZE_LARGE) == 0);
 	REQUIRE((r = writer_of(fd)) != NULL);
 	CHECK_OK(shm_put(r, SHM_CERT, "a.example.test", "CA", 2, "KA", 2, NULL));
 	pid_t pid = fork();
@@ -260,8 +305,8 @@ static void a_writer_after_another_adopts_again(void)
 	CHECK_INT(seen, ==, 7);
 	shm_changes_free(&c);
 	writer_reset();
-	munmap(r, SHM_SIZE);
-	munmap(ro, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
+	munmap(ro, SHM_SIZE_LARGE);
 	close(fd);
 }
 
@@ -271,7 +316,7 @@ static void the_server_view_cannot_be_made_writable(void)
 {
 	int fd = -1;
 	struct shm_region *r = NULL;
-	REQUIRE(shm_create(&r, &fd) == 0);
+	REQUIRE(shm_create(&r, &fd, SHM_SIZE_LARGE) == 0);
 	struct stat st;
 	CHECK_OK(fstat(fd, &st));
 	CHECK_INT(st.st_mode & 07777, ==, 0400);
@@ -279,7 +324,7 @@ static void the_server_view_cannot_be_made_writable(void)
 	errno = 0;
 	CHECK_INT(mprotect(r, 4096, PROT_READ | PROT_WRITE), ==, -1);
 	CHECK_INT(errno, ==, EACCES);
-	CHECK(mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
+	CHECK(mmap(NULL, SHM_SIZE_LARGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
 	CHECK_INT(errno, ==, EACCES);
 	CHECK_INT(pwrite(fd, "x", 1, 0), ==, -1);
 	CHECK_INT(errno, ==, EBADF);
@@ -307,7 +352,7 @@ static void the_server_view_cannot_be_made_writable(void)
 		REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	munmap(r, SHM_SIZE);
+	munmap(r, SHM_SIZE_LARGE);
 	close(fd);
 }
 
@@ -410,6 +455,7 @@ int main(void)
 {
 	RUN(put_then_read_only_what_changed);
 	RUN(a_full_half_is_compacted_not_reparsed);
+	RUN(the_small_region_works_within_its_size);
 	RUN(a_new_writer_adopts_the_records);
 	RUN(a_slot_outside_the_heap_is_refused);
 	RUN(a_write_that_never_ends_is_not_waited_for);

@@ -46,7 +46,7 @@ static pid_t manager_child(int odd_seq)
 
 static void fresh_region_has_none(void)
 {
-	REQUIRE(shm_create(&r, &fd) == 0);
+	REQUIRE(shm_create(&r, &fd, SHM_SIZE_LARGE) == 0);
 	int rw = shm_open_writable(fd);
 	REQUIRE(rw >= 0 && shm_map_fd(&w, rw) == 0);
 	close(rw);
@@ -74,10 +74,10 @@ static void killed_manager_reads_gone_as_a_zombie(void)
 	CHECK_OK(kill(m, 0));
 	CHECK_INT(shm_manager_state(r), ==, SHM_MANAGER_GONE);
 	/* From a read-only mapping of the same region too. */
-	const struct shm_region *ro = mmap(NULL, SHM_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	const struct shm_region *ro = mmap(NULL, SHM_SIZE_LARGE, PROT_READ, MAP_SHARED, fd, 0);
 	REQUIRE(ro != MAP_FAILED);
 	CHECK_INT(shm_manager_state(ro), ==, SHM_MANAGER_GONE);
-	munmap((void *)ro, SHM_SIZE);
+	munmap((void *)ro, SHM_SIZE_LARGE);
 	waitpid(m, NULL, 0);
 }
 
