@@ -473,6 +473,12 @@ static const struct cache_cert *resolve(const struct cache_cert *c, struct cache
 	return fill(c, o, out);
 }
 
+static time_t lazy_not_after(const struct cache_cert *c)
+{
+	struct parsed *p = atomic_load_explicit(&((struct cell *)(void *)c->lazy)->p, memory_order_acquire);
+	return p != NULL ? p->not_after : 0;
+}
+
 const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cache_cert *out)
 {
 	if (c->lazy == NULL)
@@ -508,6 +514,7 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 	s->free_fn = snapshot_release;
 	s->has_ip = nip > 0;
 	s->resolve = resolve;
+	s->lazy_not_after = lazy_not_after;
 	for (size_t slot = 0; slot < nheld; slot++) {
 		const struct parsed *p = held[slot];
 		if (p == NULL)

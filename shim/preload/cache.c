@@ -73,12 +73,20 @@ void cache_publish(struct cache_snapshot *s)
 	}
 }
 
+/* Whether c serves at now: its expiry, a lazy entry's through its builder (see cache.h). */
+static int live(const struct cache_snapshot *s, const struct cache_cert *c, time_t now)
+{
+	if (c->lazy != NULL && s->lazy_not_after != NULL)
+		return s->lazy_not_after(c) > now;
+	return c->not_after > now;
+}
+
 /* The first live entry named exactly name, through the index. */
 static const struct cache_cert *indexed(const struct cache_snapshot *s, const char *name, time_t now)
 {
 	for (size_t k = name_hash(name) & s->index_mask; s->index[k] != 0; k = (k + 1) & s->index_mask) {
 		const struct cache_cert *c = &s->certs[s->index[k] - 1];
-		if (c->not_after > now && strcmp(c->name, name) == 0)
+		if (strcmp(c->name, name) == 0 && live(s, c, now))
 			return c;
 	}
 	return NULL;
@@ -104,7 +112,7 @@ const struct cache_cert *cache_find_cert(const struct cache_snapshot *s, const c
 	const char *dot = strchr(sni, '.');
 	for (size_t i = 0; i < s->ncerts; i++) {
 		const struct cache_cert *c = &s->certs[i];
-		if (c->not_after <= now)
+		if (!live(s, c, now))
 			continue;
 		if (strcmp(c->name, sni) == 0)
 			return c;

@@ -119,6 +119,27 @@ static void a_record_that_does_not_parse_keeps_the_hosts(void)
 	CHECK(cache_current()->resolve(c, &t) == NULL);
 }
 
+/* An expired certificate for a host, indexed lazily (its entry's own expiry is the far future: a renewal swaps
+ * it in place), does not hide a valid wildcard that covers the host: the lookup skips it through the cell's
+ * expiry and the handshake gets the wildcard, not the host's own certificate. */
+static void an_expired_host_falls_through_to_the_wildcard(void)
+{
+	char *names[] = { "old.wild.example.test" };
+	struct shm_meta meta = { .not_after = time(NULL) - 60, .nnames = 1, .names = names };
+	static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+	CHECK_OK(put_cert("*.wild.example.test"));
+	CHECK_OK(shm_put(private_region, SHM_CERT, "old.wild.example.test", junk, sizeof(junk) - 1, "K", 1, &meta));
+	CHECK_OK(mgr_sync_region(private_region));
+	const struct cache_cert *c = find("old.wild.example.test");
+	REQUIRE(c != NULL);
+	CHECK_STR(c->name, "*.wild.example.test");
+	struct cache_cert t;
+	const struct cache_cert *pc = cache_current()->resolve(c, &t);
+	CHECK(pc != NULL && pc->leaf != NULL);
+	/* Withdrawn or expired alike: a name with neither its own certificate nor a wildcard finds nothing. */
+	CHECK(find("old.other.example.test") == NULL);
+}
+
 int main(void)
 {
 	mgr_host = &host;
@@ -129,6 +150,7 @@ int main(void)
 		return 1;
 	RUN(parsed_on_first_use_and_only_what_changed);
 	RUN(a_record_that_does_not_parse_keeps_the_hosts);
+	RUN(an_expired_host_falls_through_to_the_wildcard);
 	X509_free(root);
 	EVP_PKEY_free(root_key);
 	return TEST_EXIT();
