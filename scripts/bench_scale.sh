@@ -41,7 +41,10 @@ master = int(sys.argv[1])
 def region(pid):
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:autotls"):
+            # The region's memfd ("autotls"), not the request channel's ("autotls-chan"): a process whose
+            # first descriptor listed was the channel's was not counted as the manager's.
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link == "/memfd:autotls" or link.startswith("/memfd:autotls ("):
                 return os.stat(f"/proc/{pid}/fd/{fd}").st_ino
     except OSError:
         pass
@@ -67,9 +70,9 @@ if os.environ.get("BENCH_SCALE_DETAIL"):
         kinds, name = {}, None
         for line in open(f"/proc/{p}/smaps"):
             f = line.split()
-            if len(f) >= 5 and "-" in f[0] and ":" in f[2]:
+            if len(f) >= 5 and "-" in f[0] and len(f[3]) == 5 and ":" in f[3]:
                 name = f[5] if len(f) > 5 else "[anon]"
-                name = "memfd" if name.startswith("/memfd") else name if name.startswith("[") else "[anon]" if len(f) == 5 else "file"
+                name = "memfd" if name.startswith("/memfd") else name if name.startswith("[") else "file"
             elif f and f[0] == "Pss:":
                 kinds[name] = kinds.get(name, 0) + int(f[1])
         comm = open(f"/proc/{p}/comm").read().strip()

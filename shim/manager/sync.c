@@ -22,6 +22,7 @@
 
 #include <openssl/err.h>
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -563,15 +564,19 @@ static void sweep_retired(void)
 {
 	long now = at_clock_ms();
 	struct parsed **pp = &parsed_retired;
+	size_t freed = 0;
 	while (*pp) {
 		struct parsed *p = *pp;
 		if (now - p->retired_at_ms > 2L * CACHE_GRACE_S * 1000L) {
 			*pp = p->retired_next;
 			parsed_free(p);
+			freed++;
 		} else {
 			pp = &p->retired_next;
 		}
 	}
+	if (freed >= 1024)
+		malloc_trim(0); /* as the cache does for its snapshots: the pages go back, not only the chunks */
 }
 
 static int table_reserve(size_t n)
