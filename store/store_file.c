@@ -23,7 +23,10 @@
 
 #define VALUE_MAX (1024 * 1024)
 #define TMP_MAX_AGE_S 3600
-#define LIST_MAX 100000
+/* Entries one listing returns at most: a bound on what a corrupt or hostile folder can make us allocate, far
+ * above any store we serve (a 100,000-name on-demand store lists 100,001 folders; 100,000 used to be the
+ * bound, and the doubling stopped at 65,536, so such a store listed nothing: its names were never loaded). */
+#define LIST_MAX (1u << 22)
 
 struct store_file {
 	struct at_store base; /* first: at_store pointers are store_file pointers */
@@ -178,11 +181,11 @@ static int file_list(struct at_store *s, const char *prefix, char ***keys, size_
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			continue;
 		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			if (ncap > LIST_MAX) {
+			if (cap >= LIST_MAX) {
 				rc = AT_E_TOOBIG;
 				goto out;
 			}
+			size_t ncap = cap ? (cap * 2 > LIST_MAX ? LIST_MAX : cap * 2) : 16;
 			char **grown = realloc(out, ncap * sizeof *grown);
 			if (grown == NULL) {
 				rc = AT_E_NOMEM;

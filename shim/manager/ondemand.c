@@ -380,8 +380,16 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 	size_t n = 0;
 	snprintf(ca, sizeof(ca), "%s", at_engine_ca(e));
 	snprintf(prefix, sizeof(prefix), "certificates/%s/", ca);
-	if (at_store_list(st, prefix, &keys, &n) != 0)
+	/* A listing is I/O (a readdir and a stat a name: seconds for 100,000 names): not under the quiesce lock,
+	 * which the leader's first certificate waits for. */
+	mgr_quiesce_leave();
+	int rc = at_store_list(st, prefix, &keys, &n);
+	mgr_quiesce_enter();
+	if (rc != 0) {
+		at_log_error("on-demand: the stored certificates under %s cannot be listed (%s); they are loaded when "
+			     "a handshake asks for them", prefix, at_strerror(rc));
 		return;
+	}
 	mgr_publish_batch(1);
 	long slice_at = at_clock_ms();
 	for (size_t i = 0; i < n; i++) {
