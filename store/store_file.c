@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VALUE_MAX (1024 * 1024)
@@ -141,6 +142,25 @@ static int file_del(struct at_store *s, const char *key)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Temporaries an interrupted write left, swept at most once an hour per store (the mtime of SWEPT_MARK, a
+ * dot-name: no key): a sweep walks every folder, seconds for 100,000 names, and every process of a tree opens
+ * the store at start, the manager on the way to its first certificate. A reader (no write access) sweeps
+ * nothing it could not remove anyway. */
+#define SWEPT_MARK ".swept"
+static void sweep_if_due(int root)
+{
+	struct stat st;
+	if (fstatat(root, SWEPT_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_mtime > time(NULL) - TMP_MAX_AGE_S && st.st_mtime <= time(NULL) + 60)
+		return;
+	at_fio_sweep(root, TMP_MAX_AGE_S);
+	int fd = openat(root, SWEPT_MARK, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd >= 0) {
+		futimens(fd, NULL);
+		close(fd);
+	}
 }
 
 static int file_list(struct at_store *s, const char *prefix, char ***keys, size_t *n)
@@ -363,7 +383,7 @@ int at_store_open_file_shared(struct at_store **out, const char *path, gid_t sha
 	}
 	if (rc != 0)
 		goto out;
-	at_fio_sweep(f->root, TMP_MAX_AGE_S);
+	sweep_if_due(f->root);
 	*out = &f->base;
 	f = NULL;
 	rc = 0;
