@@ -144,11 +144,11 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Temporaries an interrupted write left, swept at most once an hour per store (the mtime of SWEPT_MARK, a
- * dot-name: no key): a sweep walks every folder, seconds for 100,000 names, and every process of a tree opens
- * the store at start, the manager on the way to its first certificate. A reader (no write access) sweeps
- * nothing it could not remove anyway. */
-#define SWEPT_MARK ".swept"
+/* Temporaries an interrupted write left, swept at most once an hour per store (the mtime of SWEPT_MARK, in the
+ * lock folder beside the locks: no key, no record): a sweep walks every folder, seconds for 100,000 names, and
+ * every process of a tree opens the store at start, the manager on the way to its first certificate. A reader
+ * (no write access) sweeps nothing it could not remove anyway. */
+#define SWEPT_MARK ".locks/swept"
 static void sweep_if_due(int root)
 {
 	struct stat st;

@@ -298,7 +298,7 @@ static void test_sweep(void)
 	CHECK(access(oldp, F_OK) == 0);
 	at_store_close(s);
 	char mark[512];
-	snprintf(mark, sizeof mark, "%s/.swept", rootp);
+	snprintf(mark, sizeof mark, "%s/.locks/swept", rootp);
 	CHECK(utimensat(AT_FDCWD, mark, ts, 0) == 0);
 	REQUIRE(at_store_open_file(&s, rootp) == 0);
 	CHECK(access(oldp, F_OK) != 0);
