@@ -65,11 +65,12 @@
 
 #define SHM_MAGIC 0x41545345u /* "ATSE": a directory of versioned records, read-only to the server */
 /* Reserved address space, not memory: the memfd is sparse and mapped MAP_NORESERVE, so only the pages written
- * cost memory (about 2.5 KiB per certificate). But address space is what RLIMIT_AS counts, and servers cap it
- * in the processes they fork after our mapping is made (vsftpd's sessions at 200 MiB, Dovecot's vsz_limit): a
- * tree that can only hold its few configured certificates (AUTOTLS_DOMAINS alone: one certificate and its
- * challenge certificates) gets SHM_SIZE_SMALL; one that can hold many (on-demand, a sites file) gets
- * SHM_SIZE_LARGE, some 200,000 certificates (each heap half holds the live records). The creator writes the size
+ * cost memory (about 1.1 KiB per on-demand certificate: its PEM leaf and key, and its names; the intermediate
+ * in a shared blob). But address space is what RLIMIT_AS counts, and servers cap it in the processes they fork
+ * after our mapping is made (vsftpd's sessions at 200 MiB, Dovecot's vsz_limit): a tree that can only hold its
+ * few configured certificates (AUTOTLS_DOMAINS alone: one certificate and its challenge certificates) gets
+ * SHM_SIZE_SMALL; one that can hold many (on-demand, a sites file) gets SHM_SIZE_LARGE, some 470,000 of them
+ * (each heap half holds the live records; 100,000 used 106 MiB in `make bench`). The creator writes the size
  * into the header before anyone else maps it, and nobody changes it; a mapping checks it against the memfd's. A
  * full region is logged and the publish retried (AT_E_TOOBIG). */
 #define SHM_SIZE_LARGE (1u << 30)

@@ -19,11 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VALUE_MAX (1024 * 1024)
 #define TMP_MAX_AGE_S 3600
-#define LIST_MAX 100000
+/* Entries one listing returns at most: a bound on what a corrupt or hostile folder can make us allocate, far
+ * above any store we serve (a 100,000-name on-demand store lists 100,001 folders; 100,000 used to be the
+ * bound, and the doubling stopped at 65,536, so such a store listed nothing: its names were never loaded). */
+#define LIST_MAX (1u << 22)
 
 struct store_file {
 	struct at_store base; /* first: at_store pointers are store_file pointers */
@@ -140,6 +144,25 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Temporaries an interrupted write left, swept at most once an hour per store (the mtime of SWEPT_MARK, in the
+ * lock folder beside the locks: no key, no record): a sweep walks every folder, seconds for 100,000 names, and
+ * every process of a tree opens the store at start, the manager on the way to its first certificate. A reader
+ * (no write access) sweeps nothing it could not remove anyway. */
+#define SWEPT_MARK ".locks/swept"
+static void sweep_if_due(int root)
+{
+	struct stat st;
+	if (fstatat(root, SWEPT_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_mtime > time(NULL) - TMP_MAX_AGE_S && st.st_mtime <= time(NULL) + 60)
+		return;
+	at_fio_sweep(root, TMP_MAX_AGE_S);
+	int fd = openat(root, SWEPT_MARK, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd >= 0) {
+		futimens(fd, NULL);
+		close(fd);
+	}
+}
+
 static int file_list(struct at_store *s, const char *prefix, char ***keys, size_t *n)
 {
 	char **out = NULL;
@@ -178,11 +201,11 @@ static int file_list(struct at_store *s, const char *prefix, char ***keys, size_
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 			continue;
 		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			if (ncap > LIST_MAX) {
+			if (cap >= LIST_MAX) {
 				rc = AT_E_TOOBIG;
 				goto out;
 			}
+			size_t ncap = cap ? (cap * 2 > LIST_MAX ? LIST_MAX : cap * 2) : 16;
 			char **grown = realloc(out, ncap * sizeof *grown);
 			if (grown == NULL) {
 				rc = AT_E_NOMEM;
@@ -360,7 +383,7 @@ int at_store_open_file_shared(struct at_store **out, const char *path, gid_t sha
 	}
 	if (rc != 0)
 		goto out;
-	at_fio_sweep(f->root, TMP_MAX_AGE_S);
+	sweep_if_due(f->root);
 	*out = &f->base;
 	f = NULL;
 	rc = 0;

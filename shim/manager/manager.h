@@ -46,6 +46,9 @@ extern pthread_mutex_t mgr_publish_mu;
  * tries again. */
 int mgr_sync(void);
 int mgr_sync_region(struct shm_region *shm);
+/* mgr_sync for a handshake that waits for what the region holds now (the host's sync_now): new names are
+ * indexed at once, never deferred as the manager thread's own syncs may defer them during a bulk load. */
+int mgr_sync_now(void);
 
 /* The leader's work until it loses the lead (returns) or the process ends. */
 void mgr_lead(void);

@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "store/name.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -44,6 +45,7 @@
 #define NAMES_MIN 64
 #define QUEUE 256
 #define REFUSED_S 600
+#define LOAD_SLICE_MS 20 /* the longest the stored names' load holds the quiesce lock at a time */
 #define RENEW_CHECK_S 60 /* how often issued names are looked at for renewal (divided by the tests' scale) */
 
 enum od_state { OD_EMPTY = 0, OD_QUEUED, OD_ISSUED, OD_REFUSED, OD_FAILED };
@@ -380,10 +382,26 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 	size_t n = 0;
 	snprintf(ca, sizeof(ca), "%s", at_engine_ca(e));
 	snprintf(prefix, sizeof(prefix), "certificates/%s/", ca);
-	if (at_store_list(st, prefix, &keys, &n) != 0)
+	/* A listing is I/O (a readdir and a stat a name: seconds for 100,000 names): not under the quiesce lock,
+	 * which the leader's first certificate waits for. */
+	mgr_quiesce_leave();
+	int rc = at_store_list(st, prefix, &keys, &n);
+	mgr_quiesce_enter();
+	if (rc != 0) {
+		at_log_error("on-demand: the stored certificates under %s cannot be listed (%s); they are loaded when "
+			     "a handshake asks for them", prefix, at_strerror(rc));
 		return;
+	}
 	mgr_publish_batch(1);
+	long slice_at = at_clock_ms();
 	for (size_t i = 0; i < n; i++) {
+		if (at_clock_ms() - slice_at >= LOAD_SLICE_MS) {
+			/* Thousands of stored names take seconds (minutes under a sanitizer): the quiesce lock is let go
+			 * between slices, or the leader's ACME requests, which need it to make progress, time out
+			 * meanwhile (seen: the managed name's first GET timed out after 19 s with 1,998 stored). */
+			mgr_sleep_ms(1);
+			slice_at = at_clock_ms();
+		}
 		const char *comp = keys[i] + strlen(prefix);
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(comp, "/"), comp);

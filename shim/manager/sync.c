@@ -23,6 +23,7 @@
 
 #include <openssl/err.h>
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -493,6 +494,12 @@ static const struct cache_cert *resolve(const struct cache_cert *c, struct cache
 	return fill(c, p, o, out);
 }
 
+static time_t lazy_not_after(const struct cache_cert *c)
+{
+	struct parsed *p = atomic_load_explicit(&((struct cell *)(void *)c->lazy)->p, memory_order_acquire);
+	return p != NULL ? p->not_after : 0;
+}
+
 const struct cache_cert *mgr_cert_parsed(const struct cache_cert *c, struct cache_cert *out)
 {
 	if (c->lazy == NULL)
@@ -528,6 +535,7 @@ static struct cache_snapshot *snapshot_make(uint64_t generation)
 	s->free_fn = snapshot_release;
 	s->has_ip = nip > 0;
 	s->resolve = resolve;
+	s->lazy_not_after = lazy_not_after;
 	for (size_t slot = 0; slot < nheld; slot++) {
 		const struct parsed *p = held[slot];
 		if (p == NULL)
@@ -579,15 +587,19 @@ static void sweep_retired(void)
 {
 	long now = at_clock_ms();
 	struct parsed **pp = &parsed_retired;
+	size_t freed = 0;
 	while (*pp) {
 		struct parsed *p = *pp;
 		if (now - p->retired_at_ms > 2L * CACHE_GRACE_S * 1000L) {
 			*pp = p->retired_next;
 			parsed_free(p);
+			freed++;
 		} else {
 			pp = &p->retired_next;
 		}
 	}
+	if (freed >= 1024)
+		malloc_trim(0); /* as the cache does for its snapshots: the pages go back, not only the chunks */
 }
 
 static int table_reserve(size_t n)
@@ -632,8 +644,10 @@ static int same_names(const struct parsed *old, const struct parsed *p)
 
 /* Parses what changed and takes it; a record that does not parse keeps what its slot held (logged once per
  * version: its version is taken, so it is not tried again until it changes). *rebuild: whether the snapshot's
- * entries changed (else every change was swapped in place). */
-static int apply(const struct shm_changes *c, int *rebuild)
+ * entries changed (else every change was swapped in place); *urgent: whether a change other than a new
+ * certificate in a free slot did (a challenge, a withdrawal, a slot whose names changed: the current snapshot
+ * would serve it wrongly until the next is built). */
+static int apply(const struct shm_changes *c, int *rebuild, int *urgent)
 {
 	size_t need = c->nslots;
 	for (size_t i = 0; i < c->n; i++)
@@ -648,12 +662,14 @@ static int apply(const struct shm_changes *c, int *rebuild)
 		struct parsed *p = NULL;
 		if (x->rec == NULL) {
 			*rebuild |= held[x->slot] != NULL;
+			*urgent |= held[x->slot] != NULL;
 			hold(x->slot, NULL);
 		} else if ((rc = shm_parse_record(x->rec, x->len, &r)) != 0) {
 			at_log_error("the shared region's records are malformed (%s); keeping the current ones",
 				     at_strerror(rc));
 		} else if (r.kind == SHM_BLOB) {
 			*rebuild |= held[x->slot] != NULL;
+			*urgent |= held[x->slot] != NULL;
 			hold(x->slot, NULL); /* read from its slot when a certificate that names it is first used */
 		} else if ((rc = parse_record(&p, &r, x->slot, x->version)) != 0) {
 			if (rc == AT_E_NOMEM)
@@ -661,7 +677,9 @@ static int apply(const struct shm_changes *c, int *rebuild)
 			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
 				     at_strerror(rc));
 		} else {
-			*rebuild |= !same_names(held[x->slot], p);
+			int changed = !same_names(held[x->slot], p);
+			*rebuild |= changed;
+			*urgent |= changed && (held[x->slot] != NULL || p->kind != SHM_CERT);
 			hold(x->slot, p);
 		}
 		held_version[x->slot] = x->version;
@@ -669,7 +687,37 @@ static int apply(const struct shm_changes *c, int *rebuild)
 	return 0;
 }
 
+/* Each new name makes a new snapshot of every name (O(names) pointer copies, the old one kept for the cache's
+ * grace): thousands of stored names loaded at start, read by every process four times a second, made a snapshot
+ * of up to all of them each time (at 100,000 names hundreds of MiB retired per process, and quadratic work).
+ * New certificates in free slots (the only changes that can wait: the current snapshot serves nothing wrongly,
+ * it lacks them) wait until as long has passed since the last build as that build's size makes worth it,
+ * 50 us a name (10,000 names: 0.5 s; 100,000: 5 s); anything else (a challenge, a withdrawal, names that
+ * changed) builds at once. Guarded by mgr_publish_mu. */
+#define BUILD_US_PER_NAME 50
+static long built_at_ms;
+static uint64_t deferred_generation; /* the generation whose new names are not in a snapshot yet; 0: none */
+
+static int build_now(int urgent)
+{
+	long gap_ms = (long)(nentries * BUILD_US_PER_NAME / 1000);
+	return urgent || at_clock_ms() - built_at_ms >= gap_ms;
+}
+
+static int sync_region(struct shm_region *shm, int asked);
+
 int mgr_sync_region(struct shm_region *shm)
+{
+	return sync_region(shm, 0);
+}
+
+int mgr_sync_now(void)
+{
+	return sync_region(mgr_host->shm, 1);
+}
+
+/* asked: a handshake waits for what the region holds now (a challenge, an on-demand name): nothing waits. */
+static int sync_region(struct shm_region *shm, int asked)
 {
 	struct shm_changes c;
 	int rc = 0;
@@ -678,6 +726,18 @@ int mgr_sync_region(struct shm_region *shm)
 		return 0;
 	pthread_mutex_lock(&mgr_publish_mu);
 	uint64_t now_gen = atomic_load(&shm->generation);
+	if (now_gen == local_generation && deferred_generation != 0) {
+		/* New names whose snapshot waited (see build_now): built once their wait is over. */
+		if (build_now(asked)) {
+			struct cache_snapshot *s = snapshot_make(deferred_generation);
+			if (s != NULL) {
+				mgr_host->publish(s);
+				built_at_ms = at_clock_ms();
+				deferred_generation = 0;
+			}
+		}
+		goto out;
+	}
 	if (now_gen == local_generation ||
 	    (bad && now_gen == bad_generation && atomic_load(&shm->seq) == bad_seq))
 		goto out;
@@ -686,20 +746,26 @@ int mgr_sync_region(struct shm_region *shm)
 		rc = shm_read_changes(shm, held_version, nheld, seen_writes, &c);
 	if (rc == 0) {
 		atomic_store_explicit(&lazy_region, shm, memory_order_release);
-		int rebuild = mgr_host->current == NULL || mgr_host->current() == NULL;
-		rc = apply(&c, &rebuild);
+		int first = mgr_host->current == NULL || mgr_host->current() == NULL;
+		int rebuild = first || deferred_generation != 0, urgent = first || asked;
+		rc = apply(&c, &rebuild, &urgent);
 		if (rc == 0) {
-			struct cache_snapshot *s = rebuild ? snapshot_make(c.generation) : NULL;
-			if (rebuild && s == NULL) {
+			int defer = rebuild && !build_now(urgent);
+			struct cache_snapshot *s = rebuild && !defer ? snapshot_make(c.generation) : NULL;
+			if (rebuild && !defer && s == NULL) {
 				rc = AT_E_NOMEM;
 			} else {
-				if (s != NULL)
+				if (s != NULL) {
 					mgr_host->publish(s);
+					built_at_ms = at_clock_ms();
+				}
+				deferred_generation = defer ? c.generation : 0;
 				local_generation = c.generation;
 				seen_writes = c.nwrites;
 				bad = 0;
 				at_log_debug("pid %d now serves generation %llu (%zu record(s) changed%s)", (int)getpid(),
-					     (unsigned long long)c.generation, c.n, s ? "" : ", swapped in place");
+					     (unsigned long long)c.generation, c.n,
+					     s ? "" : defer ? ", new names indexed shortly" : ", swapped in place");
 			}
 		}
 		shm_changes_free(&c);

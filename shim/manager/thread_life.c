@@ -197,7 +197,7 @@ int autotls_manager_attach(const struct shim_host *host)
 	/* This library has its own copy of the logger: point it where the preload's goes. */
 	if (at_log_open(host->cfg->log_sink, host->cfg->log_path, host->cfg->log_level) != 0)
 		return AT_E_IO;
-	*host->sync_now = mgr_sync;
+	*host->sync_now = mgr_sync_now;
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	at_lockset_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	/* The store's fork handler (it takes the lock set's guard mutex) first, so that at a fork it runs after

@@ -3,10 +3,17 @@
 #include "util/clock.h"
 #include "util/fnv.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Freeing snapshots of at least this many entries at once gives the freed pages back (malloc_trim): a burst of
+ * new names retires one snapshot of every name per change, and without it their pages stayed resident in the
+ * manager thread's arena for good (10,000 certificates under nginx: 15.5 MiB in each process after the load,
+ * 3.7 MiB once trimmed). */
+#define CACHE_TRIM_ENTRIES 1024
 
 static _Atomic(struct cache_snapshot *) current;
 static struct cache_snapshot *retired; /* the publisher's own list: only the manager thread touches it */
@@ -62,15 +69,27 @@ void cache_publish(struct cache_snapshot *s)
 		retired = old;
 	}
 	struct cache_snapshot **pp = &retired;
+	size_t freed = 0;
 	while (*pp) {
 		struct cache_snapshot *r = *pp;
 		if (now - r->retired_at_ms > CACHE_GRACE_S * 1000L) {
 			*pp = r->retired_next;
+			freed += r->ncerts + r->nchallenges;
 			snapshot_free(r);
 		} else {
 			pp = &r->retired_next;
 		}
 	}
+	if (freed >= CACHE_TRIM_ENTRIES)
+		malloc_trim(0);
+}
+
+/* Whether c serves at now: its expiry, a lazy entry's through its builder (see cache.h). */
+static int live(const struct cache_snapshot *s, const struct cache_cert *c, time_t now)
+{
+	if (c->lazy != NULL && s->lazy_not_after != NULL)
+		return s->lazy_not_after(c) > now;
+	return c->not_after > now;
 }
 
 /* The first live entry named exactly name, through the index. */
@@ -78,7 +97,7 @@ static const struct cache_cert *indexed(const struct cache_snapshot *s, const ch
 {
 	for (size_t k = name_hash(name) & s->index_mask; s->index[k] != 0; k = (k + 1) & s->index_mask) {
 		const struct cache_cert *c = &s->certs[s->index[k] - 1];
-		if (c->not_after > now && strcmp(c->name, name) == 0)
+		if (strcmp(c->name, name) == 0 && live(s, c, now))
 			return c;
 	}
 	return NULL;
@@ -104,7 +123,7 @@ const struct cache_cert *cache_find_cert(const struct cache_snapshot *s, const c
 	const char *dot = strchr(sni, '.');
 	for (size_t i = 0; i < s->ncerts; i++) {
 		const struct cache_cert *c = &s->certs[i];
-		if (c->not_after <= now)
+		if (!live(s, c, now))
 			continue;
 		if (strcmp(c->name, sni) == 0)
 			return c;

@@ -53,6 +53,10 @@ struct cache_snapshot {
 	 * manager holds across I/O); later handshakes load one pointer. Returns out, or NULL when the record
 	 * cannot be had (replaced meanwhile, or not parsable): the handshake keeps the host's certificate. */
 	const struct cache_cert *(*resolve)(const struct cache_cert *c, struct cache_cert *out);
+	/* For an entry with lazy set: its certificate's notAfter now (one atomic load: a renewal changes it
+	 * without a new snapshot), 0 when withdrawn. Lookups skip an expired entry through it, so that an expired
+	 * certificate for a host never hides a valid wildcard that covers it. NULL: lookups use not_after. */
+	time_t (*lazy_not_after)(const struct cache_cert *c);
 	struct cache_snapshot *retired_next;
 	long retired_at_ms;             /* at_clock_ms: monotonic: a wall clock set back would keep it for ever */
 };

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <valgrind/callgrind.h>
 
@@ -81,14 +82,39 @@ static int gen(char **argv, int argc)
 	    harness_cert_make(&inter, &inter_key, "bench scale intermediate", NULL, NULL, 1, root, root_key, 60) != 0 ||
 	    harness_write_cert_pem(argv[5], root) != 0)
 		return 1;
-	for (long i = 0; i < n; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "n%ld.scale.test", i);
-		if (save(st, ca, name, inter, inter_key) != 0) {
-			fprintf(stderr, "bench_scale: cannot store %s\n", name);
+	/* One process per core (signing and the store's writes are CPU-bound on tmpfs): 100,000 certificates in a
+	 * few minutes rather than a quarter of an hour. Each writes the names i = w (mod workers) through its own
+	 * store handle; the store's own locks keep concurrent writers apart. */
+	long workers = sysconf(_SC_NPROCESSORS_ONLN);
+	workers = workers < 1 ? 1 : workers > 8 ? 8 : workers;
+	int failed = 0;
+	for (long w = 0; w < workers; w++) {
+		pid_t pid = fork();
+		if (pid < 0)
 			return 1;
+		if (pid > 0)
+			continue;
+		struct at_store *ws = NULL;
+		if (at_store_open_file(&ws, argv[2]) != 0)
+			_exit(1);
+		for (long i = w; i < n; i += workers) {
+			char name[64];
+			snprintf(name, sizeof(name), "n%ld.scale.test", i);
+			if (save(ws, ca, name, inter, inter_key) != 0) {
+				fprintf(stderr, "bench_scale: cannot store %s\n", name);
+				_exit(1);
+			}
 		}
+		at_store_close(ws);
+		_exit(0);
 	}
+	for (long w = 0; w < workers; w++) {
+		int status = 0;
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed = 1;
+	}
+	if (failed)
+		return 1;
 	if (argc > 6 && save(st, ca, argv[6], inter, inter_key) != 0)
 		return 1;
 	/* The intermediate's key stays here: the in-process bench signs its replacement certificate with it. */
