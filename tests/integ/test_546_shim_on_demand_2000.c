@@ -169,7 +169,7 @@ static void idle_nothing_republished(void)
 	       (unsigned long long)w1);
 	CHECK(gen1 == gen0);
 	CHECK(w1 == w0);
-	munmap(r, SHM_SIZE);
+	munmap(r, shm_size(r));
 }
 
 int main(void)
