@@ -31,7 +31,8 @@ static const char *const documented[] = { "/usr/lib/@MA@/libautotls.so", "/usr/l
 					  "/usr/lib/@MA@/autotls-manager", "/usr/bin/autotls", "/usr/bin/autotls-run",
 					  "/usr/share/man/man1/autotls.1.gz", "/usr/share/man/man1/autotls-run.1.gz",
 					  "/usr/share/man/man7/libautotls.7.gz", "/usr/share/doc/autotls/copyright",
-					  "/usr/share/doc/autotls/changelog.gz", "/usr/share/lintian/overrides/autotls" };
+					  "/usr/share/doc/autotls/changelog.gz", "/usr/share/lintian/overrides/autotls",
+					  "/lib/systemd/system/autotls.service" };
 #define NDOC (sizeof(documented) / sizeof(documented[0]))
 
 static void doc_path(char *buf, size_t size, const char *p)
