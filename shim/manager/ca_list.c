@@ -32,6 +32,20 @@ struct mgr_ca_list {
 	struct at_store *store;       /* borrowed: the one every engine uses */
 };
 
+void mgr_engine_base(struct at_engine_config *ec, struct at_store *store)
+{
+	const struct shim_config *cfg = mgr_host->cfg;
+	memset(ec, 0, sizeof(*ec));
+	ec->directory_url = cfg->ca;
+	ec->ca_file = cfg->ca_roots;
+	ec->email = cfg->email;
+	ec->key_type = cfg->key_type;
+	ec->account_key_type = AT_KEY_P256;
+	ec->store = store;
+	ec->guard_attempts = 1;
+	ec->backoff_divisor = cfg->backoff_divisor;
+}
+
 int mgr_ca_list_new(struct mgr_ca_list **out, const struct at_engine_config *base)
 {
 	const struct shim_config *cfg = mgr_host->cfg;

@@ -18,6 +18,11 @@ struct mgr_ca_list;
  * AUTOTLS_PREFERRED_CHAIN); base gives the rest (store, roots, email, key types, ...) and is copied, its
  * directory, EAB, profile and chain fields ignored. *out is freed with mgr_ca_list_free. 0 or an error. */
 int mgr_ca_list_new(struct mgr_ca_list **out, const struct at_engine_config *base) AT_MUST_CHECK;
+/* The base every engine of the manager starts from (the leader, on-demand, the sites workers): the settings'
+ * CA roots, e-mail and key type, a P-256 account key, store, and the persistent attempt record with the
+ * settings' backoff scale (a restarted server, Restart=always or a crash loop, must not start from zero against
+ * the CA's limits). */
+void mgr_engine_base(struct at_engine_config *ec, struct at_store *store);
 void mgr_ca_list_free(struct mgr_ca_list *l);
 
 size_t mgr_ca_list_count(const struct mgr_ca_list *l);

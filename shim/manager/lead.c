@@ -389,17 +389,8 @@ static int lead_with_engine(void)
 		return rc;
 	}
 	/* One engine per CA of AUTOTLS_CA (ca_list.c), each with the CA's own URL and EAB. */
-	struct at_engine_config ec = {
-		.directory_url = cfg->ca,
-		.ca_file = cfg->ca_roots,
-		.email = cfg->email,
-		.key_type = cfg->key_type,
-		.account_key_type = AT_KEY_P256,
-		.store = store,
-		/* A restarted server (Restart=always, a crash loop) must not start from zero against the CA's limits. */
-		.guard_attempts = 1,
-		.backoff_divisor = cfg->backoff_divisor,
-	};
+	struct at_engine_config ec;
+	mgr_engine_base(&ec, store);
 	rc = mgr_ca_list_new(&cas, &ec);
 	if (rc == 0) {
 		struct mgr_staple staple;

@@ -438,9 +438,8 @@ static void *ondemand_main(void *arg)
 	mgr_quiesce_enter();
 	if (at_store_open(&st, cfg->storage, (gid_t)cfg->storage_gid) != 0)
 		goto out;
-	struct at_engine_config ec = { .directory_url = cfg->ca, .ca_file = cfg->ca_roots, .email = cfg->email,
-				       .key_type = cfg->key_type, .account_key_type = AT_KEY_P256, .store = st,
-				       .guard_attempts = 1, .backoff_divisor = cfg->backoff_divisor };
+	struct at_engine_config ec;
+	mgr_engine_base(&ec, st);
 	if (mgr_ca_list_new(&cas, &ec) != 0)
 		goto out;
 	for (size_t i = 0; i < mgr_ca_list_count(cas); i++)

@@ -83,6 +83,9 @@ int cli_control_ask(cJSON **reply, const struct cli_settings *s, const char *lin
 #define CTL_REQ_MAX 4096
 long cli_timeout_arg(const char *v);
 int cli_print_answer(const cJSON *r, const char *what);
+/* renew and revoke: sends req (owned: deleted here; NULL is out of memory) to the running manager of the store
+ * (--storage or the settings), waits up to timeout_s and prints its answer; the command's exit code (control.c). */
+int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s);
 /* status: the running server's processes (procs.c): adds "server" to root (JSON) or prints it (root NULL). */
 void cli_status_server(const struct cli_settings *s, cJSON *root);
 int cli_check(int argc, char **argv, const char *storage_opt);

@@ -102,3 +102,26 @@ out:
 	close(fd);
 	return code;
 }
+
+int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s)
+{
+	char *line = req != NULL ? cJSON_PrintUnformatted(req) : NULL;
+	cJSON_Delete(req);
+	struct cli_settings s;
+	if (line == NULL || strlen(line) + 2 > CTL_REQ_MAX || cli_settings_read(&s, storage_opt) != 0) {
+		free(line);
+		return CLI_FAIL;
+	}
+	char msg[CTL_REQ_MAX], why[600];
+	snprintf(msg, sizeof(msg), "%s\n", line);
+	free(line);
+	cJSON *r = NULL;
+	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
+	if (code != CLI_OK)
+		fprintf(stderr, "autotls %s: %s\n", what, why);
+	else
+		code = cli_print_answer(r, what);
+	cJSON_Delete(r);
+	cli_settings_clear(&s);
+	return code;
+}

@@ -71,23 +71,5 @@ int cli_renew(int argc, char **argv, const char *storage_opt)
 		cJSON_Delete(req);
 		return CLI_FAIL;
 	}
-	char *line = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	struct cli_settings s;
-	if (line == NULL || strlen(line) + 2 > CTL_REQ_MAX || cli_settings_read(&s, storage_opt) != 0) {
-		free(line);
-		return CLI_FAIL;
-	}
-	char msg[CTL_REQ_MAX], why[600];
-	snprintf(msg, sizeof(msg), "%s\n", line);
-	free(line);
-	cJSON *r = NULL;
-	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
-	if (code != CLI_OK)
-		fprintf(stderr, "autotls renew: %s\n", why);
-	else
-		code = cli_print_answer(r, "renew");
-	cJSON_Delete(r);
-	cli_settings_clear(&s);
-	return code;
+	return cli_control_command(req, "renew", storage_opt, timeout_s);
 }

@@ -62,26 +62,10 @@ int cli_revoke(int argc, char **argv, const char *storage_opt)
 		return CLI_USAGE;
 	}
 	cJSON *req = cJSON_CreateObject();
-	char *line = NULL;
-	if (req && cJSON_AddStringToObject(req, "cmd", "revoke") && cJSON_AddStringToObject(req, "name", name) &&
-	    cJSON_AddNumberToObject(req, "reason", reason))
-		line = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	struct cli_settings s;
-	if (line == NULL || strlen(line) + 2 > CTL_REQ_MAX || cli_settings_read(&s, storage_opt) != 0) {
-		free(line);
-		return CLI_FAIL;
+	if (req && !(cJSON_AddStringToObject(req, "cmd", "revoke") && cJSON_AddStringToObject(req, "name", name) &&
+		     cJSON_AddNumberToObject(req, "reason", reason))) {
+		cJSON_Delete(req);
+		req = NULL;
 	}
-	char msg[CTL_REQ_MAX], why[600];
-	snprintf(msg, sizeof(msg), "%s\n", line);
-	free(line);
-	cJSON *r = NULL;
-	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
-	if (code != CLI_OK)
-		fprintf(stderr, "autotls revoke: %s\n", why);
-	else
-		code = cli_print_answer(r, "revoke");
-	cJSON_Delete(r);
-	cli_settings_clear(&s);
-	return code;
+	return cli_control_command(req, "revoke", storage_opt, timeout_s);
 }
