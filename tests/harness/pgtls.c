@@ -4,6 +4,7 @@
  * SSLRequest) and after (a first exchange in the server's own protocol).
  */
 #include "tests/harness/pgtls.h"
+#include "tests/harness/proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,20 +36,9 @@ static void print_errors(const char *what)
 /* A TCP connection to 127.0.0.1:port with 10 s timeouts, or -1. */
 static int tcp_open(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
-	struct timeval tv = {.tv_sec = 10};
-
+	int fd = harness_tcp_open(port, 10);
 	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		fprintf(stderr, "  dbtls: connect to 127.0.0.1:%d failed: %s\n", port, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 

@@ -25,6 +25,9 @@ void harness_stop_child(pid_t pid, int sig, long grace_ms, int group);
 
 /* 1 when a TCP connection to 127.0.0.1:port is accepted, else 0. */
 int harness_tcp_connects(int port);
+/* A TCP connection to 127.0.0.1:port with timeout_s for every read and write (close-on-exec), or -1 with errno
+ * set (the caller says why: the protocol clients poll quietly). */
+int harness_tcp_open(int port, int timeout_s);
 
 /* Our environment with every name that extra sets removed, plus extra. New array (strings borrowed); free(). */
 char **harness_make_env(char *const *extra);

@@ -3,6 +3,7 @@
  * this file owns only the plain-text exchange before it and the first exchange after it. Every read is bounded
  * (a 10 s socket timeout, 1,000 bytes a line, 64 lines a reply), so a server that says nothing cannot hang a test.
  */
+#include "tests/harness/proc.h"
 #include "tests/harness/starttls.h"
 
 #include <arpa/inet.h>
@@ -27,20 +28,9 @@
 
 static int tcp_open(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
-	struct timeval tv = {.tv_sec = 10};
-
+	int fd = harness_tcp_open(port, 10);
 	if (fd < 0)
-		return -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		say("  starttls: connect failed: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 
@@ -274,4 +264,37 @@ int starttls_connect(enum starttls_proto proto, int port, const char *sni, const
 	}
 	close(fd);
 	return rc;
+}
+
+int starttls_try(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+		 struct tls_client_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	tls_verify_quiet = 1;
+	int rc = starttls_connect(proto, port, sni, root_file, NULL, res);
+	tls_verify_quiet = 0;
+	return rc;
+}
+
+long starttls_wait_serial(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+			  const char *old_serial, long timeout_ms, long step_ms, struct tls_client_result *res)
+{
+	long t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < timeout_ms) {
+		if (starttls_try(proto, port, sni, root_file, res) == 0 &&
+		    (old_serial == NULL || (res->serial[0] != '\0' && strcmp(res->serial, old_serial) != 0)))
+			return harness_now_ms() - t0;
+		harness_sleep_ms(step_ms);
+	}
+	return -1;
+}
+
+int starttls_count_serial(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+			  const char *serial, int n)
+{
+	struct tls_client_result r;
+	int ok = 0;
+	for (int i = 0; i < n; i++)
+		ok += starttls_try(proto, port, sni, root_file, &r) == 0 && strcmp(r.serial, serial) == 0;
+	return ok;
 }

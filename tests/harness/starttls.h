@@ -27,4 +27,16 @@ enum starttls_proto {
 int starttls_connect(enum starttls_proto proto, int port, const char *sni, const char *root_file,
 		     const char *verify_name, struct tls_client_result *res);
 
+/* starttls_connect quietly (a poll makes many failed tries), res cleared first. */
+int starttls_try(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+		 struct tls_client_result *res);
+/* Polls starttls_try every step_ms until a session verifies and, when old_serial is not NULL, shows another
+ * serial (a renewal reached the server): the milliseconds into the wait, or -1 after timeout_ms. res holds the
+ * last session. */
+long starttls_wait_serial(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+			  const char *old_serial, long timeout_ms, long step_ms, struct tls_client_result *res);
+/* How many of n sessions in a row verify and show serial. */
+int starttls_count_serial(enum starttls_proto proto, int port, const char *sni, const char *root_file,
+			  const char *serial, int n);
+
 #endif

@@ -44,14 +44,10 @@ static int prepared, hm_issued, pf_started, served;
 static char first_serial[80];
 static pid_t master_pid;
 
-/* A session for sni that verifies against Pebble's issuing root, quietly (a poll makes many). 0 or -1. */
+/* A session for sni that verifies against root, quietly (a poll makes many). 0 or -1. */
 static int smtp_try(const char *sni, const char *root, struct tls_client_result *r)
 {
-	memset(r, 0, sizeof(*r));
-	tls_verify_quiet = 1;
-	int rc = starttls_connect(STARTTLS_SMTP, pf.port, sni, root, NULL, r);
-	tls_verify_quiet = 0;
-	return rc;
+	return starttls_try(STARTTLS_SMTP, pf.port, sni, root, r);
 }
 
 /* A mistake in its settings is one line naming the setting and exit status 2 (systemd's Restart=on-failure
@@ -108,14 +104,8 @@ static void smtpd_serves_managed(void)
 	struct tls_client_result r;
 
 	REQUIRE(hm_issued && pf_started);
-	long t0 = harness_now_ms(), ms = -1;
-	while (harness_now_ms() - t0 < SERVE_TIMEOUT_MS) {
-		if (smtp_try(SHIM_NAME, env.p.issuing_root_file, &r) == 0) {
-			ms = harness_now_ms() - t0;
-			break;
-		}
-		harness_sleep_ms(100);
-	}
+	long ms = starttls_wait_serial(STARTTLS_SMTP, pf.port, SHIM_NAME, env.p.issuing_root_file, NULL,
+				       SERVE_TIMEOUT_MS, 100, &r);
 	CHECK(ms >= 0);
 	if (ms < 0) {
 		smtp_try(SHIM_NAME, NULL, &r);
@@ -127,10 +117,8 @@ static void smtpd_serves_managed(void)
 	snprintf(first_serial, sizeof(first_serial), "%s", r.serial);
 	CHECK(strcmp(first_serial, pf.serial) != 0);
 	/* Every session from now on, in order. */
-	int ok = 0;
-	for (int i = 0; i < 10; i++)
-		ok += smtp_try(SHIM_NAME, env.p.issuing_root_file, &r) == 0 && strcmp(r.serial, first_serial) == 0;
-	CHECK_INT(ok, ==, 10);
+	CHECK_INT(starttls_count_serial(STARTTLS_SMTP, pf.port, SHIM_NAME, env.p.issuing_root_file, first_serial, 10),
+		  ==, 10);
 	served = 1;
 }
 
@@ -154,15 +142,8 @@ static void renewed_live(void)
 	struct tls_client_result r;
 
 	REQUIRE(served);
-	long t0 = harness_now_ms(), ms = -1;
-	while (harness_now_ms() - t0 < RENEW_TIMEOUT_MS) {
-		if (smtp_try(SHIM_NAME, env.p.issuing_root_file, &r) == 0 && r.serial[0] != '\0' &&
-		    strcmp(r.serial, first_serial) != 0) {
-			ms = harness_now_ms() - t0;
-			break;
-		}
-		harness_sleep_ms(200);
-	}
+	long ms = starttls_wait_serial(STARTTLS_SMTP, pf.port, SHIM_NAME, env.p.issuing_root_file, first_serial,
+				       RENEW_TIMEOUT_MS, 200, &r);
 	CHECK(ms >= 0);
 	if (ms < 0)
 		return;

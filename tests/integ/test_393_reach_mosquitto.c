@@ -47,11 +47,7 @@ static gid_t mq_gid;
 
 static int mqtt_try(const char *sni, const char *root, struct tls_client_result *r)
 {
-	memset(r, 0, sizeof(*r));
-	tls_verify_quiet = 1;
-	int rc = starttls_connect(TLS_MQTT, mq.port, sni, root, NULL, r);
-	tls_verify_quiet = 0;
-	return rc;
+	return starttls_try(TLS_MQTT, mq.port, sni, root, r);
 }
 
 static void host_manager_issues(void)
@@ -105,14 +101,8 @@ static void broker_serves_managed(void)
 	struct tls_client_result r;
 
 	REQUIRE(hm_issued && mq_started);
-	long t0 = harness_now_ms(), ms = -1;
-	while (harness_now_ms() - t0 < SERVE_TIMEOUT_MS) {
-		if (mqtt_try(SHIM_NAME, env.p.issuing_root_file, &r) == 0) {
-			ms = harness_now_ms() - t0;
-			break;
-		}
-		harness_sleep_ms(100);
-	}
+	long ms = starttls_wait_serial(TLS_MQTT, mq.port, SHIM_NAME, env.p.issuing_root_file, NULL, SERVE_TIMEOUT_MS,
+				       100, &r);
 	CHECK(ms >= 0);
 	if (ms < 0) {
 		mqtt_try(SHIM_NAME, NULL, &r);
@@ -122,10 +112,8 @@ static void broker_serves_managed(void)
 	fprintf(stderr, "  mosquitto: %s verified (MQTT CONNACK over TLS) %ld ms after it listened\n", SHIM_NAME, ms);
 	snprintf(first_serial, sizeof(first_serial), "%s", r.serial);
 	CHECK(strcmp(first_serial, mq.serial) != 0);
-	int ok = 0;
-	for (int i = 0; i < 10; i++)
-		ok += mqtt_try(SHIM_NAME, env.p.issuing_root_file, &r) == 0 && strcmp(r.serial, first_serial) == 0;
-	CHECK_INT(ok, ==, 10);
+	CHECK_INT(starttls_count_serial(TLS_MQTT, mq.port, SHIM_NAME, env.p.issuing_root_file, first_serial, 10), ==,
+		  10);
 	served = 1;
 }
 
@@ -148,15 +136,8 @@ static void renewed_live(void)
 	struct tls_client_result r;
 
 	REQUIRE(served);
-	long t0 = harness_now_ms(), ms = -1;
-	while (harness_now_ms() - t0 < RENEW_TIMEOUT_MS) {
-		if (mqtt_try(SHIM_NAME, env.p.issuing_root_file, &r) == 0 && r.serial[0] != '\0' &&
-		    strcmp(r.serial, first_serial) != 0) {
-			ms = harness_now_ms() - t0;
-			break;
-		}
-		harness_sleep_ms(200);
-	}
+	long ms = starttls_wait_serial(TLS_MQTT, mq.port, SHIM_NAME, env.p.issuing_root_file, first_serial,
+				       RENEW_TIMEOUT_MS, 200, &r);
 	CHECK(ms >= 0);
 	if (ms < 0)
 		return;

@@ -128,23 +128,11 @@ static void preload_covers_sessions(void)
 		CHECK((long)(hi - lo) < SESSION_AS_LIMIT / 2);
 	}
 	free(maps);
-	int ok = 0;
-	tls_verify_quiet = 1;
-	while (!ok && harness_now_ms() - t0 < 20000) {
-		memset(&r, 0, sizeof(r));
-		ok = starttls_connect(STARTTLS_FTP, port, SHIM_NAME, env.p.issuing_root_file, NULL, &r) == 0;
-		if (!ok)
-			harness_sleep_ms(200);
-	}
-	tls_verify_quiet = 0;
-	CHECK(ok);
+	CHECK(starttls_wait_serial(STARTTLS_FTP, port, SHIM_NAME, env.p.issuing_root_file, NULL, 20000, 200, &r) >= 0);
 	fprintf(stderr, "  FTPS session verified %s against Pebble's root %ld ms after vsftpd started\n", SHIM_NAME,
 		harness_now_ms() - t0);
 	/* Sessions are new processes each: ten in a row all serve it. */
-	int n = 0;
-	for (int i = 0; i < 10; i++)
-		n += starttls_connect(STARTTLS_FTP, port, SHIM_NAME, env.p.issuing_root_file, NULL, &r) == 0;
-	CHECK_INT(n, ==, 10);
+	CHECK_INT(starttls_count_serial(STARTTLS_FTP, port, SHIM_NAME, env.p.issuing_root_file, r.serial, 10), ==, 10);
 	memset(&r, 0, sizeof(r));
 	CHECK_OK(starttls_connect(STARTTLS_FTP, port, "other.example.test", NULL, NULL, &r));
 	CHECK_STR(r.serial, serial);
