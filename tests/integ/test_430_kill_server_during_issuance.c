@@ -109,7 +109,8 @@ static int st_entry(const char *path, const struct stat *st, int flag, struct FT
 	const char *base = path + ftw->base;
 	const char *rel = path + strlen(env.store);
 
-	if (flag != FTW_F)
+	/* Regular files only: the control channel's socket (run/control.sock, left by a killed leader) is no value. */
+	if (flag != FTW_F || !S_ISREG(st->st_mode))
 		return 0;
 	if (strncmp(base, ".tmp-", 5) == 0) {
 		st_tmp++;
