@@ -89,6 +89,11 @@ static int may_order(const struct shim_config *cfg)
 	char path[4096];
 	if (at_store_is_remote(cfg->storage))
 		return 0; /* no folder to own; the store's own credentials decide */
+	if (stat(cfg->storage, &st) != 0 && errno != ENOENT) {
+		fprintf(stderr, "autotls renew: refused: cannot reach the store %s (%s); run as root or as its owner\n",
+			cfg->storage, strerror(errno));
+		return CLI_REFUSED;
+	}
 	if (stat(cfg->storage, &st) == 0 && geteuid() != 0 && geteuid() != st.st_uid) {
 		fprintf(stderr, "autotls renew: refused: the store %s belongs to uid %u; run as root or as that user\n",
 			cfg->storage, (unsigned)st.st_uid);
