@@ -234,8 +234,6 @@ int cli_renew_local(const struct cli_settings *s, char **argv, size_t nargs, int
 	int code = may_order(cfg);
 	if (code != 0)
 		return code;
-	if ((code = solvers_make(&ls, cfg)) != 0)
-		return code;
 	int rc = at_store_open(&store, cfg->storage, (gid_t)cfg->storage_gid);
 	if (rc != 0) {
 		fprintf(stderr, "autotls renew: cannot open the store %s: %s; run as root or as the store's owner\n",
@@ -250,6 +248,9 @@ int cli_renew_local(const struct cli_settings *s, char **argv, size_t nargs, int
 		code = CLI_OK;
 		goto out;
 	}
+	/* The challenges only once an order is wanted: keeping a certificate needs none. */
+	if ((code = solvers_make(&ls, cfg)) != 0)
+		goto out;
 	code = CLI_FAIL;
 	for (size_t i = 0; i < cfg->ncas; i++) {
 		struct at_engine_config ec = {
