@@ -198,6 +198,25 @@ static int round_at(struct at_engine *e, const char *const *names, size_t n, con
 	return rc;
 }
 
+/* After AT_E_BACKOFF (the store's attempt record, which the manager keeps too, says not yet): when, and why. */
+static void backoff_line(struct at_engine *e, const char *const *names, size_t n, const struct local_solvers *ls,
+			 int rc)
+{
+	enum at_challenge_type offered[AT_CHALLENGE_COUNT];
+	struct at_attempt_plan plan;
+	char t[32];
+	if (rc != AT_E_BACKOFF || e == NULL)
+		return;
+	for (size_t i = 0; i < ls->n; i++)
+		offered[i] = ls->s[i].type;
+	if (at_engine_attempt_plan(e, names, n, offered, ls->n, &plan) != 0)
+		return;
+	cli_time(t, sizeof(t), plan.next_try);
+	fprintf(stderr, "autotls renew: the next try is allowed at %s (%d failed tries in a row%s%.300s); the CA's "
+			"limits are kept for every process of the store\n", t, plan.failures,
+		plan.last_problem[0] ? "; last: " : "", plan.last_problem);
+}
+
 /* Without force: a record of any CA of the list that is current is kept. 1 (printed) or 0. */
 static int kept(struct at_store *store, const struct shim_config *cfg, const char *const *names, size_t n)
 {
@@ -280,6 +299,7 @@ int cli_renew_local(const struct cli_settings *s, char **argv, size_t nargs, int
 			const struct at_problem *p = e ? at_acme_last_problem(at_engine_acme(e)) : NULL;
 			fprintf(stderr, "autotls renew: obtaining a certificate for %s at %s failed: %s%s%.300s\n", nm[0],
 				cfg->cas[i], at_strerror(rc), p && p->detail ? ": " : "", p && p->detail ? p->detail : "");
+			backoff_line(e, nm, n, &ls, rc);
 		}
 		at_cert_record_clear(&rec);
 		at_engine_free(e);
