@@ -36,13 +36,14 @@ static int autotls(const char *extra, const char *args)
 	return rc;
 }
 
-/* The serial after "serial " in out, into serial (size bytes); 0 or -1. */
+/* The serial in the line "renewed NAME: serial ..." of out, into serial (size bytes); 0 or -1. */
 static int printed_serial(char *serial, size_t size)
 {
-	const char *s = strstr(out, "serial ");
+	static const char line[] = "renewed " NAME ": serial ";
+	const char *s = strstr(out, line);
 	if (s == NULL)
 		return -1;
-	s += 7;
+	s += sizeof(line) - 1;
 	size_t n = strcspn(s, " \n");
 	if (n == 0 || n >= size)
 		return -1;
@@ -83,7 +84,7 @@ static void force_without_a_server_orders(void)
 	int orders = pebble_count_orders(&p);
 	/* The first certificate: the store is empty, no server has ever run on it. */
 	CHECK_INT(autotls("AUTOTLS_CHALLENGES=http-01 ", "renew --force " NAME), ==, 0);
-	CHECK(strncmp(out, "renewed " NAME ": serial ", 24) == 0);
+	CHECK(strstr(out, "renewed " NAME ": serial ") != NULL);
 	REQUIRE(printed_serial(first, sizeof(first)) == 0);
 	record_is(first);
 	/* Then forced again: a new serial, in the store. */
@@ -100,7 +101,7 @@ static void not_forced_keeps_a_fresh_certificate(void)
 {
 	int orders = pebble_count_orders(&p);
 	CHECK_INT(autotls("AUTOTLS_CHALLENGES=http-01 ", "renew " NAME), ==, 0);
-	CHECK(strncmp(out, "kept " NAME ": serial ", 21) == 0);
+	CHECK(strstr(out, "kept " NAME ": serial ") != NULL);
 	CHECK(strstr(out, "not due") != NULL);
 	CHECK_INT(pebble_count_orders(&p), ==, orders);
 	record_is(first);
