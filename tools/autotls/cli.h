@@ -86,6 +86,10 @@ int cli_print_answer(const cJSON *r, const char *what);
 /* renew and revoke: sends req (owned: deleted here; NULL is out of memory) to the running manager of the store
  * (--storage or the settings), waits up to timeout_s and prints its answer; the command's exit code (control.c). */
 int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s);
+/* renew when no server runs on the store (renew_local.c): orders through the engine with HTTP-01 or DNS-01 for
+ * names (the arguments; AUTOTLS_DOMAINS' set when it is set), keeps a certificate not due unless force; prints
+ * the result. The command's exit code. */
+int cli_renew_local(const struct cli_settings *s, char **names, size_t nnames, int force);
 /* status: the running server's processes (procs.c): adds "server" to root (JSON) or prints it (root NULL). */
 void cli_status_server(const struct cli_settings *s, cJSON *root);
 int cli_check(int argc, char **argv, const char *storage_opt);

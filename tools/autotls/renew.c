@@ -2,7 +2,8 @@
  * autotls renew [--force] [--timeout SECONDS] [NAME...]: asks the running manager of the store (its control
  * channel) for a round now and prints what came of it: the serial now served, whether it is new, or the error
  * and what the CA said. Without --force a certificate that is not due is kept (the manager's own rule); with it,
- * a new order. When no server under the preload runs on the store it says so (exit 3): it does not order itself.
+ * a new order. When no server under the preload runs on the store, the command orders itself (renew_local.c,
+ * HTTP-01 or DNS-01 only) and prints the new serial; a manager that runs is always asked, never bypassed.
  */
 #include "tools/autotls/cli.h"
 
@@ -71,5 +72,35 @@ int cli_renew(int argc, char **argv, const char *storage_opt)
 		cJSON_Delete(req);
 		return CLI_FAIL;
 	}
-	return cli_control_command(req, "renew", storage_opt, timeout_s);
+	char *line = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	struct cli_settings s;
+	if (line == NULL || strlen(line) + 2 > CTL_REQ_MAX || cli_settings_read(&s, storage_opt) != 0) {
+		free(line);
+		return CLI_FAIL;
+	}
+	char msg[CTL_REQ_MAX], why[600];
+	snprintf(msg, sizeof(msg), "%s\n", line);
+	free(line);
+	cJSON *r = NULL;
+	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
+	if (code == CLI_OK) {
+		code = cli_print_answer(r, "renew");
+	} else if (code == CLI_NO_MANAGER) {
+		/* No server to ask: the command orders itself, the names being the arguments left after the options
+		 * (moved to the front of argv, which is ours). */
+		size_t n = 0;
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "--timeout") == 0)
+				i++;
+			else if (argv[i][0] != '-')
+				argv[n++] = argv[i];
+		}
+		code = cli_renew_local(&s, argv, n, force);
+	} else {
+		fprintf(stderr, "autotls renew: %s\n", why);
+	}
+	cJSON_Delete(r);
+	cli_settings_clear(&s);
+	return code;
 }
