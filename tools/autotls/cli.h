@@ -84,8 +84,11 @@ int cli_control_ask(cJSON **reply, const struct cli_settings *s, const char *lin
 long cli_timeout_arg(const char *v);
 int cli_print_answer(const cJSON *r, const char *what);
 /* renew and revoke: sends req (owned: deleted here; NULL is out of memory) to the running manager of the store
- * (--storage or the settings), waits up to timeout_s and prints its answer; the command's exit code (control.c). */
-int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s);
+ * (--storage or the settings), waits up to timeout_s and prints its answer; when no manager runs and no_manager
+ * is given, its exit code instead (renew orders itself). The command's exit code (control.c). */
+typedef int (*cli_no_manager_fn)(const struct cli_settings *s, void *arg);
+int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s,
+			cli_no_manager_fn no_manager, void *arg);
 /* renew when no server runs on the store (renew_local.c): orders through the engine with HTTP-01 or DNS-01 for
  * names (the arguments; AUTOTLS_DOMAINS' set when it is set), keeps a certificate not due unless force; prints
  * the result. The command's exit code. */

@@ -103,7 +103,8 @@ out:
 	return code;
 }
 
-int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s)
+int cli_control_command(cJSON *req, const char *what, const char *storage_opt, long timeout_s,
+			cli_no_manager_fn no_manager, void *arg)
 {
 	char *line = req != NULL ? cJSON_PrintUnformatted(req) : NULL;
 	cJSON_Delete(req);
@@ -117,10 +118,12 @@ int cli_control_command(cJSON *req, const char *what, const char *storage_opt, l
 	free(line);
 	cJSON *r = NULL;
 	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
-	if (code != CLI_OK)
-		fprintf(stderr, "autotls %s: %s\n", what, why);
-	else
+	if (code == CLI_OK)
 		code = cli_print_answer(r, what);
+	else if (code == CLI_NO_MANAGER && no_manager != NULL)
+		code = no_manager(&s, arg);
+	else
+		fprintf(stderr, "autotls %s: %s\n", what, why);
 	cJSON_Delete(r);
 	cli_settings_clear(&s);
 	return code;

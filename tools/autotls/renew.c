@@ -43,6 +43,27 @@ int cli_print_answer(const cJSON *r, const char *what)
 	return CLI_OK;
 }
 
+struct local_args {
+	int argc;
+	char **argv;
+	int force;
+};
+
+/* No server to ask: the command orders itself, the names being the arguments left after the options (moved to
+ * the front of argv, which is ours). */
+static int renew_without_manager(const struct cli_settings *s, void *arg)
+{
+	struct local_args *la = arg;
+	size_t n = 0;
+	for (int i = 0; i < la->argc; i++) {
+		if (strcmp(la->argv[i], "--timeout") == 0)
+			i++;
+		else if (la->argv[i][0] != '-')
+			la->argv[n++] = la->argv[i];
+	}
+	return cli_renew_local(s, la->argv, n, la->force);
+}
+
 int cli_renew(int argc, char **argv, const char *storage_opt)
 {
 	int force = 0;
@@ -72,35 +93,6 @@ int cli_renew(int argc, char **argv, const char *storage_opt)
 		cJSON_Delete(req);
 		return CLI_FAIL;
 	}
-	char *line = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	struct cli_settings s;
-	if (line == NULL || strlen(line) + 2 > CTL_REQ_MAX || cli_settings_read(&s, storage_opt) != 0) {
-		free(line);
-		return CLI_FAIL;
-	}
-	char msg[CTL_REQ_MAX], why[600];
-	snprintf(msg, sizeof(msg), "%s\n", line);
-	free(line);
-	cJSON *r = NULL;
-	int code = cli_control_ask(&r, &s, msg, timeout_s * 1000, why, sizeof(why));
-	if (code == CLI_OK) {
-		code = cli_print_answer(r, "renew");
-	} else if (code == CLI_NO_MANAGER) {
-		/* No server to ask: the command orders itself, the names being the arguments left after the options
-		 * (moved to the front of argv, which is ours). */
-		size_t n = 0;
-		for (int i = 0; i < argc; i++) {
-			if (strcmp(argv[i], "--timeout") == 0)
-				i++;
-			else if (argv[i][0] != '-')
-				argv[n++] = argv[i];
-		}
-		code = cli_renew_local(&s, argv, n, force);
-	} else {
-		fprintf(stderr, "autotls renew: %s\n", why);
-	}
-	cJSON_Delete(r);
-	cli_settings_clear(&s);
-	return code;
+	struct local_args la = { argc, argv, force };
+	return cli_control_command(req, "renew", storage_opt, timeout_s, renew_without_manager, &la);
 }

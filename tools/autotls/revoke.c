@@ -67,5 +67,5 @@ int cli_revoke(int argc, char **argv, const char *storage_opt)
 		cJSON_Delete(req);
 		req = NULL;
 	}
-	return cli_control_command(req, "revoke", storage_opt, timeout_s);
+	return cli_control_command(req, "revoke", storage_opt, timeout_s, NULL, NULL);
 }
