@@ -25,6 +25,7 @@
 #include "shim/manager/manager.h"
 #include "shim/control_path.h"
 #include "util/log.h"
+#include "util/proc_stat.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -252,27 +253,10 @@ static int managed(const char *name)
 	return 0;
 }
 
-/* /proc/<pid>/stat's ppid and comm (for display); 0 and "?" when it cannot be read. */
-static pid_t proc_info(pid_t pid, char *comm, size_t size)
+/* /proc/<pid>/stat for display: its ppid and comm ("?" when it cannot be read); ppid 0 then. */
+static pid_t proc_info(pid_t pid, struct at_proc_stat *st)
 {
-	char path[64], buf[512];
-	snprintf(comm, size, "?");
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	char *open_p = strchr(buf, '('), *close_p = strrchr(buf, ')');
-	if (open_p == NULL || close_p == NULL || close_p < open_p)
-		return 0;
-	snprintf(comm, size, "%.*s", (int)(close_p - open_p - 1), open_p + 1);
-	int ppid = 0;
-	char state;
-	if (sscanf(close_p + 1, " %c %d", &state, &ppid) != 2)
-		return 0;
-	return (pid_t)ppid;
+	return at_proc_stat_read(pid, st) == 0 ? st->ppid : 0;
 }
 
 /*
@@ -308,16 +292,16 @@ static char *status_line(void)
 		ok = cJSON_AddItemToArray(names, cJSON_CreateString(cfg->domains[i]));
 	if (ok && mgr_is_helper) {
 		/* The manager process serves no handshakes (no cache): it is listed as what publishes. */
-		char comm[64];
+		struct at_proc_stat ps;
 		cJSON *p = cJSON_CreateObject();
-		pid_t ppid = proc_info(getpid(), comm, sizeof(comm));
+		pid_t ppid = proc_info(getpid(), &ps);
 		ok = p != NULL && cJSON_AddItemToArray(procs, p) && cJSON_AddNumberToObject(p, "pid", (double)getpid()) &&
-		     cJSON_AddNumberToObject(p, "ppid", (double)ppid) && cJSON_AddStringToObject(p, "comm", comm) &&
+		     cJSON_AddNumberToObject(p, "ppid", (double)ppid) && cJSON_AddStringToObject(p, "comm", ps.comm) &&
 		     cJSON_AddStringToObject(p, "role", "manager") && cJSON_AddBoolToObject(p, "serving_newest", 1);
 	}
 	for (size_t i = 0; ok && i < n; i++) {
-		char comm[64];
-		pid_t ppid = proc_info(seen[i].pid, comm, sizeof(comm));
+		struct at_proc_stat ps;
+		pid_t ppid = proc_info(seen[i].pid, &ps);
 		/* A process whose parent is listed is a worker; one that is the parent of a listed one, a master. */
 		const char *role = "process";
 		for (size_t k = 0; k < n; k++) {
@@ -326,12 +310,12 @@ static char *status_line(void)
 		}
 		if (strcmp(role, "process") == 0)
 			for (size_t k = 0; k < n; k++)
-				if (k != i && proc_info(seen[k].pid, (char[8]){ 0 }, 8) == seen[i].pid)
+				if (k != i && proc_info(seen[k].pid, &(struct at_proc_stat){ 0 }) == seen[i].pid)
 					role = "master";
 		cJSON *p = cJSON_CreateObject();
 		ok = p != NULL && cJSON_AddItemToArray(procs, p) &&
 		     cJSON_AddNumberToObject(p, "pid", (double)seen[i].pid) &&
-		     cJSON_AddNumberToObject(p, "ppid", (double)ppid) && cJSON_AddStringToObject(p, "comm", comm) &&
+		     cJSON_AddNumberToObject(p, "ppid", (double)ppid) && cJSON_AddStringToObject(p, "comm", ps.comm) &&
 		     cJSON_AddStringToObject(p, "role", role) &&
 		     cJSON_AddBoolToObject(p, "leader", !mgr_is_helper && seen[i].pid == getpid()) &&
 		     cJSON_AddNumberToObject(p, "generation", (double)seen[i].generation) &&

@@ -25,6 +25,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/proc_stat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -412,18 +413,12 @@ static int lead_with_engine(void)
  * process is asked through the region (manager_defers). */
 static int alive(pid_t pid)
 {
-	char path[64], buf[256];
+	struct at_proc_stat st;
 	if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+	if (at_proc_stat_read(pid, &st) != 0)
+		return 1; /* kill says it is there; an unreadable line is no proof of death */
+	return st.state != 'Z' && st.state != 'X';
 }
 
 /*

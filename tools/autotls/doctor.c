@@ -9,6 +9,7 @@
  */
 #include "tools/autotls/cli.h"
 #include "tools/autotls/doctor.h"
+#include "util/proc_stat.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -177,19 +178,8 @@ static void proc_comm(pid_t pid, char *out, size_t size)
 
 static pid_t proc_ppid(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* the command name may hold anything but ends at the last ')' */
-	int ppid;
-	if (p == NULL || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return (pid_t)ppid;
+	struct at_proc_stat st;
+	return at_proc_stat_read(pid, &st) == 0 ? st.ppid : -1;
 }
 
 /* pid and its descendants, breadth first, at most max. */
