@@ -44,6 +44,26 @@ int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len)
 	return rc;
 }
 
+int at_ocsp_must_staple(int *out, const char *chain_pem, size_t chain_len)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *leaf, *issuer;
+	int rc = leaf_and_issuer(&sk, &leaf, &issuer, chain_pem, chain_len);
+	if (rc != 0)
+		return rc;
+	int crit = 0;
+	TLS_FEATURE *f = X509_get_ext_d2i(leaf, NID_tlsfeature, &crit, NULL);
+	*out = 0;
+	/* RFC 7633 section 4: the extension lists TLS extension numbers; status_request is 5 (RFC 6066 section 8). */
+	for (int i = 0; f != NULL && i < sk_ASN1_INTEGER_num(f); i++)
+		if (ASN1_INTEGER_get(sk_ASN1_INTEGER_value(f, i)) == 5)
+			*out = 1;
+	sk_ASN1_INTEGER_pop_free(f, ASN1_INTEGER_free);
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	return 0;
+}
+
 static time_t gt_time(const ASN1_GENERALIZEDTIME *t)
 {
 	struct tm tm;

@@ -30,6 +30,10 @@ struct at_ocsp_status {
  * AT_E_NOTFOUND when the certificate names none, AT_E_PARSE when the chain does not parse. */
 int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len) AT_MUST_CHECK;
 
+/* Whether the leaf of chain_pem carries the TLS Feature extension with status_request ("must-staple", RFC 7633):
+ * *out 1 or 0. 0, or AT_E_PARSE when the chain does not parse. */
+int at_ocsp_must_staple(int *out, const char *chain_pem, size_t chain_len) AT_MUST_CHECK;
+
 /* Checks der as a response for the leaf of chain_pem, whose issuer is the chain's second certificate: a
  * successful response, signed by the issuer or by a responder the issuer delegated to (id-kp-OCSPSigning), a
  * SingleResponse for exactly this certificate, thisUpdate not in the future and nextUpdate not past (five
