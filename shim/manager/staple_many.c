@@ -312,8 +312,9 @@ int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_c
 	}
 	struct mgr_staple_ref ref;
 	mgr_staple_ref(&fresh, &ref);
-	time_t now = time(NULL);
-	time_t at = fresh.der != NULL ? due_of(&fresh) : now; /* no stored response: the stapler asks */
+	if (fresh.refresh_at == 0)
+		fresh.refresh_at = time(NULL); /* no stored response that is good and fresh: the stapler asks */
+	time_t at = due_of(&fresh);
 	if (e->busy) {
 		mgr_staple_clear(&e->pend);
 		free(e->pend_ca);
@@ -498,7 +499,7 @@ static void turn(struct work *ws, size_t n, struct at_store *store, struct mgr_c
 			e->pend_ca = NULL;
 			e->has_pend = 0;
 			e->renew_failures = 0;
-			schedule(e, e->st.der != NULL ? due_of(&e->st) : time(NULL));
+			schedule(e, due_of(&e->st));
 		} else {
 			time_t at = w->at ? w->at : due_of(&e->st);
 			schedule(e, at);
