@@ -58,12 +58,9 @@ struct sm_entry {
 	char *pend_ca;
 	int has_pend, busy, removed;
 	int renew_failures;
-	/* What the record was last published with (a copy): a publisher publishing the same certificate again
-	 * publishes the same staple, without reading st (which may be the stapler's just then). */
+	/* The certificate the record was last published with (its chain's hash), with st's staple then: one copy of
+	 * each response in this process (100,000 of a few hundred bytes to a few KiB), none kept twice. */
 	uint64_t pub_hash;
-	unsigned char *pub_der;
-	size_t pub_len;
-	time_t pub_until;
 };
 
 static pthread_mutex_t sm_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -152,7 +149,6 @@ static void entry_free(struct sm_entry *e)
 	free(e->name);
 	free(e->ca);
 	free(e->pend_ca);
-	free(e->pub_der);
 	free(e);
 }
 
@@ -210,20 +206,12 @@ fail:
 
 /* ---- publishing (caller holds sm_mu) ---- */
 
-/* Publishes rec for e with ref (may be empty) and remembers what was published. */
+/* Publishes rec for e with ref (may be empty) and remembers which certificate was published. */
 static int publish_locked(struct sm_entry *e, const struct at_cert_record *rec, const struct mgr_staple_ref *ref)
 {
 	int rc = mgr_publish_extra_stapled(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, e->name, ref);
-	if (rc != 0 && rc != AT_E_STATE)
-		return rc;
-	unsigned char *copy = NULL;
-	if (ref->len > 0 && (copy = malloc(ref->len)) != NULL)
-		memcpy(copy, ref->der, ref->len);
-	free(e->pub_der);
-	e->pub_der = copy;
-	e->pub_len = copy ? ref->len : 0;
-	e->pub_until = ref->until;
-	e->pub_hash = chain_hash(rec);
+	if (rc == 0 || rc == AT_E_STATE)
+		e->pub_hash = chain_hash(rec);
 	return rc;
 }
 
@@ -268,9 +256,16 @@ int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_c
 	pthread_mutex_lock(&sm_mu);
 	struct sm_entry *e = lookup(name);
 	if (e != NULL && e->pub_hash == h) {
-		/* The certificate published last (a renewal check that found it still good): its staple with it. */
-		struct mgr_staple_ref ref = { .der = e->pub_der, .len = e->pub_len, .until = e->pub_until };
-		rc = publish_locked(e, rec, &ref);
+		/* The certificate published last (a renewal check that found it still good): with its staple. While
+		 * the stapler works on it, the region holds it already as it was published, and the stapler publishes
+		 * what its work changes. */
+		if (e->busy) {
+			rc = AT_E_STATE;
+		} else {
+			struct mgr_staple_ref ref;
+			mgr_staple_ref(&e->st, &ref);
+			rc = publish_locked(e, rec, &ref);
+		}
 		pthread_mutex_unlock(&sm_mu);
 		return rc;
 	}

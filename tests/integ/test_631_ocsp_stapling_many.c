@@ -9,7 +9,9 @@
  *     beside its certificate record (certificates/<ca>/<name>/ocsp);
  * then the on-demand certificate's serial is marked revoked in the responder's index: a new on-demand
  * certificate is served and stapled good, the hook saw `revoked` for that name only, and the sites certificate
- * is untouched (same serial, still stapled good, no `revoked`).
+ * is untouched (same serial, still stapled good, no `revoked`). With AUTOTLS_MUST_STAPLE=on, the CSRs ask for
+ * must-staple, and the certificates served carry the TLS Feature extension (the scripted CA honours it as CAs
+ * do): stapled all the same.
  * In a network namespace of the test's own (tests/harness/netns.h), as test_630.
  */
 #include "tests/harness/files.h"
@@ -23,6 +25,7 @@
 
 #include <limits.h>
 #include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +96,7 @@ static void on_demand_and_sites_stapled(void)
 	fprintf(stderr, "  sites line served with a good staple after %ld ms (serial %s)\n", ms, site.serial);
 	REQUIRE(ms >= 0);
 	snprintf(site1, sizeof(site1), "%s", site.serial);
+	CHECK(X509_get_ext_by_NID(site.leaf, NID_tlsfeature, -1) >= 0); /* AUTOTLS_MUST_STAPLE=on */
 	harness_ocsp_seen_clear(&site);
 	/* The line's second name: the same certificate, the same staple. */
 	ms = wait_stapled(SITE_2, NULL, 5000, &site2);
@@ -107,6 +111,7 @@ static void on_demand_and_sites_stapled(void)
 		ms < 0 ? -1 : harness_now_ms() - t0, od.serial);
 	REQUIRE(ms >= 0);
 	snprintf(od1, sizeof(od1), "%s", od.serial);
+	CHECK(X509_get_ext_by_NID(od.leaf, NID_tlsfeature, -1) >= 0);
 	harness_ocsp_seen_clear(&od);
 	CHECK(stored_ocsp(SITE));
 	CHECK(stored_ocsp(OD_NAME));
@@ -178,6 +183,7 @@ static int setup(void)
 	env[k++] = "AUTOTLS_CHALLENGES=tls-alpn-01";
 	env[k++] = "AUTOTLS_LOG_LEVEL=debug";
 	env[k++] = "AUTOTLS_TEST_BACKOFF_SCALE=60";
+	env[k++] = "AUTOTLS_MUST_STAPLE=on";
 	if (sanitized) {
 		env[k++] = HARNESS_ASAN_OPTIONS;
 		env[k++] = HARNESS_UBSAN_OPTIONS;
