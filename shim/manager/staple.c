@@ -212,7 +212,7 @@ void mgr_staple_update(struct mgr_staple *s, struct at_store *store, const char 
 {
 	update(s, store, ca, name, rec, changed, revoked, why, why_size);
 	/* RFC 7633 section 4.2.3: a client that sees must-staple requires the response; without one it refuses. */
-	if (s->must_staple && s->url != NULL && s->der == NULL && !s->warned && !mgr_host->cfg->ocsp_off) {
+	if (s->must_staple && s->url != NULL && s->der == NULL && !s->revoked && !s->warned && !mgr_host->cfg->ocsp_off) {
 		s->warned = 1;
 		at_log_warn("OCSP: %s's certificate is must-staple (RFC 7633) and has no good OCSP response to staple; "
 			    "clients that enforce must-staple refuse it until one is fetched", name);

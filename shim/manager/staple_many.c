@@ -271,10 +271,13 @@ int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_c
 	}
 	pthread_mutex_unlock(&sm_mu);
 
-	/* A certificate new here: its responder, and the response stored beside it when that is still fresh. */
+	/* A certificate new here: its responder, and the response stored beside it when that is still fresh. One
+	 * that names none (most, since Let's Encrypt ended OCSP) is told by a search of its DER, not a parse. */
 	struct mgr_staple fresh;
 	int changed = 0;
 	memset(&fresh, 0, sizeof(fresh));
+	if (!at_ocsp_worth_a_look(rec->chain_pem, rec->chain_len))
+		goto plain;
 	pthread_mutex_lock(&reg_mu);
 	if (reg_store == NULL &&
 	    at_store_open(&reg_store, mgr_host->cfg->storage, (gid_t)mgr_host->cfg->storage_gid) != 0)
@@ -282,8 +285,8 @@ int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_c
 	if (reg_store != NULL)
 		mgr_staple_load(&fresh, reg_store, ca, name, rec, &changed);
 	pthread_mutex_unlock(&reg_mu);
-
-	char *ca_copy = strdup(ca);
+plain:;
+	char *ca_copy = fresh.url != NULL ? strdup(ca) : NULL;
 	pthread_mutex_lock(&sm_mu);
 	e = lookup(name);
 	if (fresh.url == NULL || ca_copy == NULL) {

@@ -87,6 +87,12 @@ static void url_from_aia(void)
 	CHECK_INT(at_ocsp_url(&url, pem, strlen(pem)), ==, AT_E_NOTFOUND); /* no responder: nothing to staple */
 	free(pem);
 	CHECK_INT(at_ocsp_url(&url, "garbage", 7), ==, AT_E_PARSE);
+	/* The quick filter: a leaf with a responder is worth a look, one without is not; what it cannot read is. */
+	CHECK_INT(at_ocsp_worth_a_look(chain, strlen(chain)), ==, 1);
+	pem = harness_cert_pem(other, NULL);
+	CHECK_INT(at_ocsp_worth_a_look(pem, strlen(pem)), ==, 0);
+	free(pem);
+	CHECK_INT(at_ocsp_worth_a_look("garbage", 7), ==, 1);
 }
 
 /* RFC 7633: the TLS Feature extension with status_request (5) is must-staple; other features, or none, are not. */
@@ -108,6 +114,7 @@ static void must_staple_from_tls_feature(void)
 		must = -1;
 		CHECK_OK(at_ocsp_must_staple(&must, pem, strlen(pem)));
 		CHECK_INT(must, ==, want[i]);
+		CHECK_INT(at_ocsp_worth_a_look(pem, strlen(pem)), ==, 1); /* no responder, but a TLS Feature */
 		free(pem);
 		X509_free(x);
 		EVP_PKEY_free(k);
