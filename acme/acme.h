@@ -91,6 +91,7 @@ struct at_acme_order_opts {
 	const char *preferred_chain;     /* issuer CN of the chain's top certificate; NULL: the default chain */
 	const char *profile;             /* draft-ietf-acme-profiles; sent only when the directory lists it */
 	int profile_required;            /* fail (AT_E_UNSUPPORTED) when the directory does not list it */
+	int must_staple;                 /* the CSR asks for TLS Feature status_request (RFC 7633) */
 	const char *replaces;            /* RFC 9773 section 5: the ARI certID of the certificate this renews */
 	/* An order placed earlier (its URL, section 7.1.3) to continue instead of placing a new one: from wherever
 	 * it stands (pending: authorize; ready: finalize; processing: wait; valid: download). cert_key must then be

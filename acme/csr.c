@@ -28,6 +28,28 @@ int at_name_is_ip(const char *s)
 
 int at_csr_make(unsigned char **der, size_t *len, EVP_PKEY *key, const char *const *names, size_t nnames)
 {
+	return at_csr_make_ex(der, len, key, names, nnames, 0);
+}
+
+/* The TLS Feature extension with status_request (RFC 7633 section 4: a SEQUENCE of the TLS extension numbers the
+ * certificate requires; status_request is 5, RFC 6066 section 8), into exts. 0 or AT_E_CRYPTO. */
+static int add_must_staple(STACK_OF(X509_EXTENSION) **exts)
+{
+	TLS_FEATURE *f = TLS_FEATURE_new();
+	ASN1_INTEGER *n = ASN1_INTEGER_new();
+	int ok = f != NULL && n != NULL && ASN1_INTEGER_set(n, 5) == 1 && sk_ASN1_INTEGER_push(f, n) > 0;
+	if (ok)
+		n = NULL; /* the stack has it */
+	/* Not critical: RFC 7633 section 4.1 leaves it to the CA, and CAs issue it non-critical. */
+	ok = ok && X509V3_add1_i2d(exts, NID_tlsfeature, f, 0, X509V3_ADD_DEFAULT) == 1;
+	ASN1_INTEGER_free(n);
+	TLS_FEATURE_free(f);
+	return ok ? 0 : AT_E_CRYPTO;
+}
+
+int at_csr_make_ex(unsigned char **der, size_t *len, EVP_PKEY *key, const char *const *names, size_t nnames,
+		   int must_staple)
+{
 	X509_REQ *req = NULL;
 	GENERAL_NAMES *gens = NULL;
 	STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -54,6 +76,8 @@ int at_csr_make(unsigned char **der, size_t *len, EVP_PKEY *key, const char *con
 	 * extension, but a CSR that would make a valid certificate as-is is the least surprising one to send.
 	 */
 	if (X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 1, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	if (must_staple && add_must_staple(&exts) != 0)
 		goto out;
 	if (!X509_REQ_add_extensions(req, exts))
 		goto out;

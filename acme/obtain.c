@@ -313,7 +313,7 @@ static int st_finalize(struct obtain *ob)
 			return rc;
 		ob->own_key = 1;
 	}
-	rc = at_csr_make(&der, &der_len, ob->key, ob->o->names, ob->o->nnames);
+	rc = at_csr_make_ex(&der, &der_len, ob->key, ob->o->names, ob->o->nnames, ob->o->must_staple);
 	if (rc != 0)
 		return rc;
 	rc = at_b64url_encode(&csr_b64, der, der_len);

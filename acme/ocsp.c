@@ -44,6 +44,55 @@ int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len)
 	return rc;
 }
 
+int at_ocsp_worth_a_look(const char *chain_pem, size_t chain_len)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+	/* DER of the OIDs id-ad-ocsp (1.3.6.1.5.5.7.48.1, RFC 5280 4.2.2.1) and id-pe-tlsfeature
+	 * (1.3.6.1.5.5.7.1.24, RFC 7633 section 6), tag and length included. */
+	static const unsigned char ad_ocsp[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01 };
+	static const unsigned char tlsfeature[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x18 };
+	const char *b = memmem(chain_pem, chain_len, begin, sizeof(begin) - 1);
+	if (b == NULL)
+		return 1; /* cannot tell here: the full look decides */
+	b += sizeof(begin) - 1;
+	const char *e = memmem(b, chain_len - (size_t)(b - chain_pem), end, sizeof(end) - 1);
+	if (e == NULL || e - b > 1 << 20)
+		return 1;
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	unsigned char *der = malloc((size_t)(e - b) * 3 / 4 + 16);
+	int n1 = 0, n2 = 0, yes = 1;
+	if (ctx != NULL && der != NULL) {
+		EVP_DecodeInit(ctx);
+		if (EVP_DecodeUpdate(ctx, der, &n1, (const unsigned char *)b, (int)(e - b)) >= 0 &&
+		    EVP_DecodeFinal(ctx, der + n1, &n2) >= 0)
+			yes = memmem(der, (size_t)(n1 + n2), ad_ocsp, sizeof(ad_ocsp)) != NULL ||
+			      memmem(der, (size_t)(n1 + n2), tlsfeature, sizeof(tlsfeature)) != NULL;
+	}
+	EVP_ENCODE_CTX_free(ctx);
+	free(der);
+	return yes;
+}
+
+int at_ocsp_must_staple(int *out, const char *chain_pem, size_t chain_len)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 *leaf, *issuer;
+	int rc = leaf_and_issuer(&sk, &leaf, &issuer, chain_pem, chain_len);
+	if (rc != 0)
+		return rc;
+	int crit = 0;
+	TLS_FEATURE *f = X509_get_ext_d2i(leaf, NID_tlsfeature, &crit, NULL);
+	*out = 0;
+	/* RFC 7633 section 4: the extension lists TLS extension numbers; status_request is 5 (RFC 6066 section 8). */
+	for (int i = 0; f != NULL && i < sk_ASN1_INTEGER_num(f); i++)
+		if (ASN1_INTEGER_get(sk_ASN1_INTEGER_value(f, i)) == 5)
+			*out = 1;
+	sk_ASN1_INTEGER_pop_free(f, ASN1_INTEGER_free);
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	return 0;
+}
+
 static time_t gt_time(const ASN1_GENERALIZEDTIME *t)
 {
 	struct tm tm;

@@ -30,6 +30,16 @@ struct at_ocsp_status {
  * AT_E_NOTFOUND when the certificate names none, AT_E_PARSE when the chain does not parse. */
 int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len) AT_MUST_CHECK;
 
+/* A quick filter before at_ocsp_url and at_ocsp_must_staple, for 100,000 certificates at a time: 0 when the
+ * leaf's DER holds neither the id-ad-ocsp nor the TLS Feature OID (it names no responder and is not
+ * must-staple: nothing more to look at), 1 when it may (or cannot be told without parsing). A base64 decode and
+ * a search, no X.509 parse. */
+int at_ocsp_worth_a_look(const char *chain_pem, size_t chain_len);
+
+/* Whether the leaf of chain_pem carries the TLS Feature extension with status_request ("must-staple", RFC 7633):
+ * *out 1 or 0. 0, or AT_E_PARSE when the chain does not parse. */
+int at_ocsp_must_staple(int *out, const char *chain_pem, size_t chain_len) AT_MUST_CHECK;
+
 /* Checks der as a response for the leaf of chain_pem, whose issuer is the chain's second certificate: a
  * successful response, signed by the issuer or by a responder the issuer delegated to (id-kp-OCSPSigning), a
  * SingleResponse for exactly this certificate, thisUpdate not in the future and nextUpdate not past (five

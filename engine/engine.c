@@ -339,6 +339,7 @@ static int issue_locked(struct at_engine *e, const char *comp, const char *const
 		.preferred_chain = e->cfg.preferred_chain,
 		.profile = e->cfg.profile,
 		.profile_required = e->cfg.profile_required,
+		.must_staple = e->cfg.must_staple,
 		.replaces = replaces,
 		.resume_url = pend.url,
 		.on_order = keep_order,

@@ -35,6 +35,7 @@ struct at_engine_config {
 	const char *profile;
 	int profile_required;            /* a CA that does not list profile is refused before any order
 					  * (AT_E_UNSUPPORTED); without it, it orders without a profile */
+	int must_staple;                 /* CSRs ask for must-staple (RFC 7633; AUTOTLS_MUST_STAPLE) */
 	/* With guard_attempts, at_engine_ensure refuses (AT_E_BACKOFF, the wait in the last problem's retry_after)
 	 * an order the attempt record does not allow now (see at_engine_attempt_plan): a restarted process never
 	 * starts from zero. Without it the record is still kept, for the caller to ask. */

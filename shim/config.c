@@ -665,6 +665,19 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		}
 		cfg->ocsp_off = strcmp(v, "off") == 0;
 	}
+	v = getenv_fn("AUTOTLS_MUST_STAPLE");
+	if (v && *v) {
+		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+			at_log_error("AUTOTLS_MUST_STAPLE: \"%.20s\" is not on or off (ask the CA for must-staple "
+				     "certificates, RFC 7633)", v);
+			rc = AT_E_INVAL;
+			goto fail;
+		}
+		cfg->must_staple = strcmp(v, "on") == 0;
+		if (cfg->must_staple && cfg->ocsp_off)
+			at_log_warn("AUTOTLS_MUST_STAPLE=on with AUTOTLS_OCSP=off: the certificates ask clients for a "
+				    "staple that is never sent, and clients that enforce it refuse them");
+	}
 	rc = take_path(&cfg->webroot, "AUTOTLS_WEBROOT", getenv_fn("AUTOTLS_WEBROOT"),
 		       " to the folder the web server serves for http://<name>/");
 	if (rc != 0)

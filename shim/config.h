@@ -87,6 +87,7 @@ struct shim_config {
 					   * 30) */
 	int ocsp_off;                     /* AUTOTLS_OCSP=off: no OCSP fetched or stapled for managed certificates
 					   * (shim/manager/staple.c); the host's own stapling is never touched */
+	int must_staple;                  /* AUTOTLS_MUST_STAPLE=on: CSRs ask for TLS Feature status_request */
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim

@@ -61,6 +61,7 @@ int mgr_ca_list_new(struct mgr_ca_list **out, const struct at_engine_config *bas
 		ec.profile = cfg->profile;
 		ec.profile_required = cfg->profile != NULL;
 		ec.preferred_chain = cfg->preferred_chain;
+		ec.must_staple = cfg->must_staple;
 		int rc = at_engine_new(&l->e[i], &ec);
 		if (rc != 0) {
 			mgr_ca_list_free(l);

@@ -82,8 +82,9 @@ struct mgr_staple_ref {
 int mgr_publish_stapled(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name,
 			const struct mgr_staple_ref *staple) AT_MUST_CHECK;
 
-/* Brackets many publishes (the stored on-demand certificates at start): the followers are woken once at the
- * end, not per certificate (each wake-up would build a snapshot of everything). publish.c. */
+/* Brackets many publishes (the stored on-demand certificates at start, a turn of OCSP staples): the followers are
+ * woken once at the end, not per certificate (each wake-up would build a snapshot of everything). Brackets
+ * nest (a count). publish.c. */
 void mgr_publish_batch(int on);
 
 /* Set in a child after fork: it waits a little before its first election (lead.c). */
@@ -121,9 +122,18 @@ int mgr_challenge_round(struct at_engine *e, const char *const *names, size_t nn
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 	AT_MUST_CHECK;
 
+/* mgr_publish_extra with the certificate's OCSP staple in its record (staple NULL or empty: none). Called by
+ * staple_many.c, which serialises the publishes of one name with its staple's. */
+int mgr_publish_extra_stapled(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name,
+			      const struct mgr_staple_ref *staple) AT_MUST_CHECK;
+
 /* Withdraws the certificate record published for name by mgr_publish_extra (a site removed from the sites
  * file), when there is one. 0 or a publishing error. publish.c. */
 int mgr_withdraw_extra(const char *name) AT_MUST_CHECK;
+
+/* fn is called with the name of every record mgr_withdraw_extra withdraws, before it is dropped, holding no lock
+ * of publish.c (staple_many.c's forget). publish.c. */
+void mgr_publish_on_withdraw(void (*fn)(const char *name));
 
 /* Starts the sites file's watcher and workers (AUTOTLS_SITES; manager process only; sites_pool.c). Returns 0
  * (also when no sites file is set) or AT_E_NOMEM. */

@@ -21,6 +21,7 @@
 #include "util/fnv.h"
 #include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
+#include "shim/manager/staple_many.h"
 #include "shim/ondemand_policy.h"
 #include "acme/solver.h"
 #include "engine/engine.h"
@@ -251,12 +252,13 @@ static int take_token(void)
 	return 1;
 }
 
-/* Publishes n's certificate unless it is the one already published. 0, or the publish's error (logged). */
-static int publish(struct od_name *n, const struct at_cert_record *rec)
+/* Publishes n's certificate (from CA ca, a store component) unless it is the one already published, with its OCSP
+ * staple (staple_many.c). 0, or the publish's error (logged). */
+static int publish(struct od_name *n, const struct at_cert_record *rec, const char *ca)
 {
 	if (n->published_not_after == rec->info.not_after)
 		return 0;
-	int rc = mgr_publish_extra(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, n->name);
+	int rc = mgr_staple_publish_extra(ca, n->name, rec);
 	if (rc == AT_E_STATE)
 		rc = 0; /* the region already holds exactly this certificate */
 	else if (rc == 0)
@@ -311,7 +313,7 @@ static void issue(struct mgr_ca_list *cas, struct od_name *n)
 	if (rc == 0) {
 		/* Issued (and stored) either way; a publish that failed is tried again by the renewal sweep. */
 		n->state = OD_ISSUED;
-		if (publish(n, &rec) == 0) {
+		if (publish(n, &rec, at_engine_ca(mgr_ca_list_engine(cas, ca))) == 0) {
 			n->until = now + renew_check_s();
 			n->backoff_s = 0;
 		} else {
@@ -417,7 +419,7 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		    o->published_not_after < rec.info.not_after) {
 			o->state = OD_ISSUED;
 			o->touched = time(NULL);
-			if (publish(o, &rec) == 0)
+			if (publish(o, &rec, ca) == 0)
 				o->until = time(NULL) + renew_check_s();
 			else
 				back_off(o, time(NULL), -1, 0);

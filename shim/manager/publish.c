@@ -31,7 +31,8 @@ static char current_name[256];            /* the managed certificate's record, a
 static uint64_t current_hash;             /* of its chain (FNV-1a), 0: none published by this process */
 static size_t current_len;
 static size_t nchallenges;
-static int batching; /* mgr_publish_batch: this process's own cache follows once, at the end */
+static int batching; /* mgr_publish_batch: this process's own cache follows once, at the end (a count: the
+		      * on-demand load and the stapler's turns may bracket at once) */
 
 /* Where this process's publisher writes: a writable view of the tree's region (the server's own mapping is
  * read-only, issue 9 item 3; NULL when this process may not write it), or a region of its own when there is no
@@ -211,17 +212,36 @@ int mgr_withdraw_challenge(const char *sni)
 
 int mgr_publish_extra(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name)
 {
+	return mgr_publish_extra_stapled(chain, chain_len, key, key_len, name, NULL);
+}
+
+int mgr_publish_extra_stapled(const char *chain, size_t chain_len, const char *key, size_t key_len, const char *name,
+			      const struct mgr_staple_ref *staple)
+{
 	/* No count of its own: the region's size is the limit (shm_put says AT_E_TOOBIG); AT_E_STATE when the
 	 * region holds this very certificate (every process would parse it again for nothing). */
 	pthread_mutex_lock(&state_mu);
-	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 1, NULL);
+	int rc = put(SHM_CERT, name, chain, chain_len, key, key_len, 1, staple);
 	pthread_mutex_unlock(&state_mu);
 	return rc;
+}
+
+/* Told of every withdrawal of an extra record (staple_many.c's, once it has entries); a pointer rather than a call
+ * so that this file stays free of the stapler (the unit tests link it alone). */
+static void (*withdraw_listener)(const char *name);
+
+void mgr_publish_on_withdraw(void (*fn)(const char *name))
+{
+	__atomic_store_n(&withdraw_listener, fn, __ATOMIC_RELEASE);
 }
 
 int mgr_withdraw_extra(const char *name)
 {
 	int rc = 0;
+	/* First, outside state_mu (the listener's lock comes before it): its staple is never published again. */
+	void (*listener)(const char *) = __atomic_load_n(&withdraw_listener, __ATOMIC_ACQUIRE);
+	if (listener != NULL)
+		listener(name);
 	pthread_mutex_lock(&state_mu);
 	struct shm_region *r = writer();
 	if (r != NULL && shm_drop(r, SHM_CERT, name) == 0)
@@ -234,8 +254,8 @@ void mgr_publish_batch(int on)
 {
 	pthread_mutex_lock(&state_mu);
 	struct shm_region *r = writer();
-	batching = on;
-	if (r != NULL) {
+	int edge = on ? batching++ == 0 : batching > 0 && --batching == 0;
+	if (r != NULL && edge) {
 		shm_hold_wakes(r, on);
 		if (!on && mgr_sync_region(reader()) != 0)
 			at_log_debug("this process's cache follows the batch at the next change");

@@ -31,8 +31,10 @@ static long scaled(long s)
 	return s < MIN_REFRESH_S ? MIN_REFRESH_S : s;
 }
 
-static struct at_http_ops http;
-static int have_http;
+/* One per thread: the leader's loop and the manager process's stapling thread (staple_many.c) fetch at once, and a
+ * libcurl handle is one thread's at a time. Never freed: the threads live as long as the process. */
+static _Thread_local struct at_http_ops http;
+static _Thread_local int have_http;
 
 static uint64_t chain_hash(const struct at_cert_record *rec)
 {
@@ -52,10 +54,15 @@ static time_t until_of(const struct at_ocsp_status *st)
 	return st->next_update ? st->next_update : st->this_update + NO_NEXT_UPDATE_S;
 }
 
-/* Half its validity (as CertMagic): time enough to fetch again before it ends, however long it lasts. */
+/* Half its validity (as CertMagic): time enough to fetch again before it ends, however long it lasts. The tests'
+ * scale (AUTOTLS_TEST_BACKOFF_SCALE) divides the wait to it as it divides the retries: a test's responder signs
+ * for a minute at the least, and a revocation must show within seconds there. */
 static time_t refresh_of(const struct at_ocsp_status *st, time_t now)
 {
 	time_t at = st->this_update + (until_of(st) - st->this_update) / 2;
+	long d = mgr_host->cfg->backoff_divisor;
+	if (d > 1 && at > now)
+		at = now + (at - now) / d;
 	return at < now + MIN_REFRESH_S ? now + MIN_REFRESH_S : at;
 }
 
@@ -77,6 +84,7 @@ static void take(struct mgr_staple *s, unsigned char *der, size_t len, const str
 	s->st = *st;
 	s->refresh_at = refresh_of(st, now);
 	s->failures = 0;
+	s->warned = 0;
 	*changed = 1;
 }
 
@@ -92,8 +100,16 @@ static int new_cert(struct mgr_staple *s, const char *name, const struct at_cert
 	s->refresh_at = 0;
 	s->failures = 0;
 	s->revoked = 0;
+	s->warned = 0;
+	s->must_staple = 0;
+	if (at_ocsp_must_staple(&s->must_staple, rec->chain_pem, rec->chain_len) != 0)
+		s->must_staple = 0;
 	int rc = at_ocsp_url(&s->url, rec->chain_pem, rec->chain_len);
 	if (rc != 0) {
+		if (s->must_staple)
+			at_log_warn("OCSP: %s's certificate is must-staple (TLS Feature status_request, RFC 7633) but "
+				    "names no OCSP responder: nothing can be stapled, and clients that enforce it refuse it",
+				    name);
 		if (rc != AT_E_NOTFOUND)
 			at_log_warn("OCSP: cannot read the responder of %s's certificate (%s); nothing is stapled", name,
 				    at_strerror(rc));
@@ -188,8 +204,23 @@ static void fetched(struct mgr_staple *s, struct at_store *store, const char *ca
 		    scaled(RETRY_S));
 }
 
+static void update(struct mgr_staple *s, struct at_store *store, const char *ca, const char *name,
+		   const struct at_cert_record *rec, int *changed, int *revoked, char *why, size_t why_size);
+
 void mgr_staple_update(struct mgr_staple *s, struct at_store *store, const char *ca, const char *name,
 		       const struct at_cert_record *rec, int *changed, int *revoked, char *why, size_t why_size)
+{
+	update(s, store, ca, name, rec, changed, revoked, why, why_size);
+	/* RFC 7633 section 4.2.3: a client that sees must-staple requires the response; without one it refuses. */
+	if (s->must_staple && s->url != NULL && s->der == NULL && !s->revoked && !s->warned && !mgr_host->cfg->ocsp_off) {
+		s->warned = 1;
+		at_log_warn("OCSP: %s's certificate is must-staple (RFC 7633) and has no good OCSP response to staple; "
+			    "clients that enforce must-staple refuse it until one is fetched", name);
+	}
+}
+
+static void update(struct mgr_staple *s, struct at_store *store, const char *ca, const char *name,
+		   const struct at_cert_record *rec, int *changed, int *revoked, char *why, size_t why_size)
 {
 	time_t now = time(NULL);
 	*changed = 0;

@@ -30,6 +30,8 @@ struct mgr_staple {
 	time_t refresh_at;      /* when to fetch again; 0: never (no responder, or stapling off) */
 	int failures;           /* fetches that failed in a row */
 	int revoked;            /* the last response said revoked */
+	int must_staple;        /* the certificate carries TLS Feature status_request (RFC 7633) */
+	int warned;             /* must-staple without a response was logged (once, until a response comes) */
 };
 
 /*
@@ -38,7 +40,8 @@ struct mgr_staple {
  * certificate, a fetch once refresh_at is reached. A good response is stored and kept; a revoked one is
  * stored, dropped from s and *revoked set (with why, a line for the log and the hook). *changed: the staple to
  * publish changed. Never fails the caller: a responder that cannot be reached keeps the last response until
- * its nextUpdate and is asked again later (logged).
+ * its nextUpdate and is asked again later (logged). A must-staple certificate (RFC 7633) left without a good
+ * response after a fetch is warned about, once until it has one again.
  */
 void mgr_staple_update(struct mgr_staple *s, struct at_store *store, const char *ca, const char *name,
 		       const struct at_cert_record *rec, int *changed, int *revoked, char *why, size_t why_size);

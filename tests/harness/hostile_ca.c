@@ -58,6 +58,7 @@ struct hostile_ca {
 	char *ocsp_url;            /* hostile_ca_set_ocsp: good leaves name this responder (AIA), NULL: none */
 	char *ocsp_index;          /* and are written to this openssl-ca index as valid */
 	EVP_PKEY *csr_key;         /* the last CSR's public key */
+	int csr_must_staple;       /* the last CSR asked for TLS Feature status_request: OCSP leaves carry it */
 	GENERAL_NAMES *csr_names;  /* the last CSR's SANs */
 	struct hostile_acme *acme; /* ARI, profiles, order faults (hostile_acme.c): its own lock */
 
@@ -185,8 +186,9 @@ out:
 	return x;
 }
 
-/* From a finalize JWS body: the CSR's public key and SANs. 0 or -1. */
-static int csr_from_jws(const char *body, size_t len, EVP_PKEY **key, GENERAL_NAMES **names)
+/* From a finalize JWS body: the CSR's public key and SANs, and whether it asks for TLS Feature (must-staple,
+ * RFC 7633). 0 or -1. */
+static int csr_from_jws(const char *body, size_t len, EVP_PKEY **key, GENERAL_NAMES **names, int *tls_feature)
 {
 	cJSON *jws = cJSON_ParseWithLength(body, len), *payload = NULL;
 	unsigned char *pl = NULL, *der = NULL;
@@ -209,6 +211,7 @@ static int csr_from_jws(const char *body, size_t len, EVP_PKEY **key, GENERAL_NA
 	exts = X509_REQ_get_extensions(req);
 	*names = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
 	*key = X509_REQ_get_pubkey(req);
+	*tls_feature = X509v3_get_ext_by_NID(exts, NID_tlsfeature, -1) >= 0;
 	if (*names == NULL || *key == NULL) {
 		GENERAL_NAMES_free(*names);
 		EVP_PKEY_free(*key);
@@ -557,7 +560,8 @@ static int on_finalize(struct conn *c, enum hostile_mode m, const struct request
 
 	if (m == HC_SLOW_DRIP)
 		return send_drip(c, gen);
-	if (csr_from_jws(rq->body, rq->body_len, &key, &names) != 0)
+	int tls_feature = 0;
+	if (csr_from_jws(rq->body, rq->body_len, &key, &names, &tls_feature) != 0)
 		return send_body(c, 400, "application/problem+json", NULL,
 				 "{\"type\":\"urn:ietf:params:acme:error:badCSR\"}", 44);
 	pthread_mutex_lock(&h->lock);
@@ -565,6 +569,7 @@ static int on_finalize(struct conn *c, enum hostile_mode m, const struct request
 	GENERAL_NAMES_free(h->csr_names);
 	h->csr_key = key;
 	h->csr_names = names;
+	h->csr_must_staple = tls_feature;
 	free(h->chain_pem);
 	h->chain_pem = chain_for_mode(h, m);
 	h->counts.issued++;
@@ -1006,8 +1011,15 @@ static int ocsp_leaf(struct hostile_ca *h, X509 *leaf)
 	X509V3_set_ctx_nodb(&v3);
 	X509V3_set_ctx(&v3, h->ca, leaf, NULL, NULL, 0);
 	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_info_access, aia);
-	int ok = e != NULL && X509_add_ext(leaf, e, -1) && X509_sign(leaf, h->ca_key, EVP_sha256()) > 0;
+	int ok = e != NULL && X509_add_ext(leaf, e, -1);
 	X509_EXTENSION_free(e);
+	if (ok && h->csr_must_staple) {
+		/* As a CA that honours the request: the TLS Feature the CSR asked for (RFC 7633 section 4.2.2). */
+		e = X509V3_EXT_conf_nid(NULL, &v3, NID_tlsfeature, "status_request");
+		ok = e != NULL && X509_add_ext(leaf, e, -1);
+		X509_EXTENSION_free(e);
+	}
+	ok = ok && X509_sign(leaf, h->ca_key, EVP_sha256()) > 0;
 	BIGNUM *bn = ok ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL) : NULL;
 	char *hex = bn ? BN_bn2hex(bn) : NULL;
 	const ASN1_TIME *na = X509_get0_notAfter(leaf);

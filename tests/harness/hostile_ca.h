@@ -4,7 +4,8 @@
  * then misbehaves there in a selected way. The good path: directory, newNonce, newAccount, newOrder ("ready"),
  * an authorization already "valid", finalize ("processing"), the order "valid", the certificate (a leaf for the
  * CSR's key and names, signed by the throwaway CA, then that CA). Nothing is validated: JWS signatures and
- * nonces are taken on trust; the CSR is parsed only to learn the key and the names. What a CA in production
+ * nonces are taken on trust; the CSR is parsed only to learn the key, the names and whether it asks for
+ * must-staple (RFC 7633: a leaf that names a responder, hostile_ca_set_ocsp, then carries the TLS Feature). What a CA in production
  * offers beyond Debian's Pebble (ARI, profiles, 503 and rateLimited new orders) is in hostile_acme.h.
  *
  * A second listener on 127.0.0.2 is the redirect target: it counts the connections it is offered and hangs up.

@@ -2,9 +2,9 @@
  * Issue 14, acceptance 5: OCSP stapling (shim/manager/staple.c, shim/preload/hooks.c). Pebble's certificates
  * name no OCSP responder, so the project's scripted CA (tests/harness/hostile_ca.h) issues leaves that name one
  * (hostile_ca_set_ocsp: an AIA OCSP URL, each leaf written to an openssl-ca index as valid), answered by a real
- * `openssl ocsp -index` responder on 127.0.0.1 that signs as that CA (-nmin 1: each response valid a minute, so
- * the manager refreshes every 30 s). OpenSSL 3.0's responder reads its index once, so the test starts it again
- * whenever the index changes.
+ * `openssl ocsp -index` responder on 127.0.0.1 that signs as that CA (-nmin 1: each response valid a minute,
+ * refreshed at half its validity divided by AUTOTLS_TEST_BACKOFF_SCALE, so every 5 s). OpenSSL 3.0's responder
+ * reads its index once, so the test starts it again whenever the index changes (tests/harness/ocsp_scene.h).
  * openssl s_server runs under the shim with its own stapling on for its own certificate (-status_file: a fixed
  * response it sends itself). A client asking for status (SSL_set_tlsext_status_type, as `s_client -status`):
  *   - for the managed name gets a stapled response that verifies against the scripted CA only, says good, and is
@@ -20,6 +20,7 @@
 #include "tests/harness/files.h"
 #include "tests/harness/hostile_ca.h"
 #include "tests/harness/netns.h"
+#include "tests/harness/ocsp_scene.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/spawn.h"
@@ -45,11 +46,11 @@
 #define ISSUE_LIMIT_MS 30000
 #define REVOKE_LIMIT_MS 60000 /* the acceptance: a new certificate within a minute */
 
-static char base[64], index_path[128], ca_key[128], responder_log[128], host_der[128], store[128], events[128];
+static char base[64], host_der[128], store[128], events[128];
 static struct hostile_ca *hc;
-static int ocsp_port, tls_port;
-static pid_t responder = -1, server = -1;
-static long index_seen = -1; /* the index's size when the responder last started */
+static struct harness_ocsp oc;
+static int tls_port;
+static pid_t server = -1;
 
 static long file_size(const char *path)
 {
@@ -67,182 +68,28 @@ static int count_in(const char *path, const char *needle)
 	return n;
 }
 
-static int responder_start(void)
-{
-	char port[16];
-	snprintf(port, sizeof(port), "%d", ocsp_port);
-	char *argv[] = { "openssl", "ocsp", "-index", index_path, "-port", port, "-rsigner", (char *)hostile_ca_ca_file(hc),
-			 "-rkey", ca_key, "-CA", (char *)hostile_ca_ca_file(hc), "-nmin", "1", NULL };
-	struct harness_spawn_opts o = { .argv = argv, .out_path = responder_log, .own_group = 1, .die_with_us = 1 };
-	index_seen = file_size(index_path);
-	int before = count_in(responder_log, "waiting for OCSP client connections");
-	if (harness_spawn(&o, &responder) != 0)
-		return -1;
-	/* Not a probe connection: one without a request made OpenSSL 3.0's responder spin with -ignore_err (seen
-	 * here), and without it may end it. Its log says when it listens. */
-	for (int i = 0; i < 200 && count_in(responder_log, "waiting for OCSP client connections") == before; i++)
-		harness_sleep_ms(25);
-	return count_in(responder_log, "waiting for OCSP client connections") > before ? 0 : -1;
-}
-
-/* OpenSSL 3.0's responder never reads its index again: start it again when the index changed. */
-static void responder_follow(void)
-{
-	if (file_size(index_path) == index_seen)
-		return;
-	harness_stop_child(responder, SIGTERM, 2000, 1);
-	responder = -1;
-	if (responder_start() != 0)
-		fprintf(stderr, "  the OCSP responder did not start again\n");
-}
-
-/* What a status-asking client got: the served leaf's serial and the stapled response (NULL: none). */
-struct seen {
-	char serial[80];
-	unsigned char *ocsp;
-	long ocsp_len;
-	X509 *leaf, *issuer;
-};
-
-static void seen_clear(struct seen *s)
-{
-	free(s->ocsp);
-	X509_free(s->leaf);
-	X509_free(s->issuer);
-	memset(s, 0, sizeof(*s));
-}
-
-/* One handshake asking for status (as `openssl s_client -status`), verified against root when given. 0 or -1. */
-static int handshake(const char *sni, const char *root, struct seen *out)
-{
-	memset(out, 0, sizeof(*out));
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl = NULL;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)tls_port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (ctx == NULL || fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
-		goto out;
-	if (root != NULL) {
-		if (SSL_CTX_load_verify_locations(ctx, root, NULL) != 1)
-			goto out;
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	ssl = SSL_new(ctx);
-	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, sni) || !SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp) ||
-	    (root != NULL && !SSL_set1_host(ssl, sni)) || !SSL_set_fd(ssl, fd) || SSL_connect(ssl) != 1)
-		goto out;
-	out->leaf = SSL_get1_peer_certificate(ssl);
-	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
-	if (out->leaf == NULL || harness_serial_hex(out->leaf, out->serial, sizeof(out->serial)) != 0)
-		goto out;
-	if (sk_X509_num(chain) > 1 && (out->issuer = sk_X509_value(chain, 1)) != NULL)
-		X509_up_ref(out->issuer);
-	const unsigned char *resp = NULL;
-	long n = SSL_get_tlsext_status_ocsp_resp(ssl, &resp);
-	if (resp != NULL && n > 0 && (out->ocsp = malloc((size_t)n)) != NULL) {
-		memcpy(out->ocsp, resp, (size_t)n);
-		out->ocsp_len = n;
-	}
-	rc = 0;
-out:
-	if (ssl != NULL)
-		SSL_shutdown(ssl);
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	if (fd >= 0)
-		close(fd);
-	ERR_clear_error();
-	if (rc != 0)
-		seen_clear(out);
-	return rc;
-}
-
-/* The stapled response's status for the served leaf, checked as a client would: signed by the scripted CA (the
- * only anchor), for this certificate, within its validity. V_OCSP_CERTSTATUS_*, or -1 when it is not that. */
-static int staple_status(const struct seen *s)
-{
-	const unsigned char *p = s->ocsp;
-	OCSP_RESPONSE *r = s->ocsp ? d2i_OCSP_RESPONSE(NULL, &p, s->ocsp_len) : NULL;
-	OCSP_BASICRESP *bs = r ? OCSP_response_get1_basic(r) : NULL;
-	X509_STORE *st = X509_STORE_new();
-	X509 *ca = NULL;
-	FILE *f = fopen(hostile_ca_ca_file(hc), "r");
-	OCSP_CERTID *id = NULL;
-	ASN1_GENERALIZEDTIME *thisu = NULL, *nextu = NULL;
-	int status = -1, reason;
-	if (f != NULL) {
-		ca = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (bs != NULL && st != NULL && ca != NULL && s->issuer != NULL && X509_STORE_add_cert(st, ca) == 1 &&
-	    OCSP_basic_verify(bs, NULL, st, 0) == 1 && (id = OCSP_cert_to_id(NULL, s->leaf, s->issuer)) != NULL &&
-	    OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisu, &nextu) == 1 &&
-	    OCSP_check_validity(thisu, nextu, 300, -1) != 1)
-		status = -1;
-	if (id == NULL)
-		status = -1;
-	OCSP_CERTID_free(id);
-	X509_free(ca);
-	X509_STORE_free(st);
-	OCSP_BASICRESP_free(bs);
-	OCSP_RESPONSE_free(r);
-	ERR_clear_error();
-	return status;
-}
-
 /* Waits until the managed name is served by the scripted CA with a good staple (serial differing from not, when
  * given). ms it took, or -1; *s filled on success. */
-static long wait_stapled(const char *not, long limit_ms, struct seen *s)
+static long wait_stapled(const char *not, long limit_ms, struct harness_ocsp_seen *s)
 {
 	long t0 = harness_now_ms();
 	while (harness_now_ms() - t0 < limit_ms) {
-		responder_follow();
-		if (handshake(NAME, hostile_ca_ca_file(hc), s) == 0) {
-			if ((not == NULL || strcmp(s->serial, not) != 0) && staple_status(s) == V_OCSP_CERTSTATUS_GOOD)
+		harness_ocsp_follow(&oc);
+		if (harness_ocsp_handshake(tls_port, NAME, hostile_ca_ca_file(hc), s) == 0) {
+			if ((not == NULL || strcmp(s->serial, not) != 0) &&
+			    harness_ocsp_status(s, hostile_ca_ca_file(hc)) == V_OCSP_CERTSTATUS_GOOD)
 				return harness_now_ms() - t0;
-			seen_clear(s);
+			harness_ocsp_seen_clear(s);
 		}
 		harness_sleep_ms(200);
 	}
 	return -1;
 }
 
-/* Writes serial into the index as revoked now (keyCompromise). 0 or -1. */
-static int revoke_serial(const char *serial)
-{
-	char *text = harness_read_file(index_path, NULL), rev[32], needle[96];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	/* The index's UTCTime: two-digit years (RFC 5280 4.1.2.5.1, as openssl ca writes them). */
-	snprintf(rev, sizeof(rev), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec);
-	snprintf(needle, sizeof(needle), "\t\t%s\t", serial);
-	FILE *f = text ? fopen(index_path, "w") : NULL;
-	int found = 0;
-	for (char *line = text; f != NULL && line && *line;) {
-		char *end = strchr(line, '\n');
-		if (end)
-			*end = '\0';
-		char *hit = strstr(line, needle);
-		if (line[0] == 'V' && hit != NULL) {
-			fprintf(f, "R%.*s\t%s,keyCompromise%s\n", (int)(hit - line - 1), line + 1, rev, hit + 1);
-			found = 1;
-		} else {
-			fprintf(f, "%s\n", line);
-		}
-		line = end ? end + 1 : NULL;
-	}
-	int ok = f != NULL && fclose(f) == 0 && found;
-	free(text);
-	return ok ? 0 : -1;
-}
-
 
 static void stapled_then_revoked(void)
 {
-	struct seen s1, s2, other;
+	struct harness_ocsp_seen s1, s2, other;
 	char served1[80];
 
 	long ms = wait_stapled(NULL, ISSUE_LIMIT_MS, &s1);
@@ -250,7 +97,7 @@ static void stapled_then_revoked(void)
 	REQUIRE(ms >= 0);
 	CHECK(s1.ocsp_len > 0);
 	snprintf(served1, sizeof(served1), "%s", s1.serial);
-	seen_clear(&s1);
+	harness_ocsp_seen_clear(&s1);
 
 	/* Kept beside the certificate record in the store. */
 	char cmd[256], line[512] = "";
@@ -265,24 +112,24 @@ static void stapled_then_revoked(void)
 	size_t host_len = 0;
 	char *host = harness_read_file(host_der, &host_len);
 	REQUIRE(host != NULL && host_len > 0);
-	REQUIRE(handshake("unmanaged.example.test", NULL, &other) == 0);
+	REQUIRE(harness_ocsp_handshake(tls_port, "unmanaged.example.test", NULL, &other) == 0);
 	CHECK(strcmp(other.serial, served1) != 0);
 	CHECK(other.ocsp_len == (long)host_len && memcmp(other.ocsp, host, host_len) == 0);
 	fprintf(stderr, "  unmanaged name: the host's own staple (%ld bytes, same as its -status_file: %s)\n",
 		other.ocsp_len, other.ocsp_len == (long)host_len && memcmp(other.ocsp, host, host_len) == 0 ? "yes" : "no");
-	seen_clear(&other);
+	harness_ocsp_seen_clear(&other);
 	free(host);
 
 	/* Revoked at the responder: a new certificate within a minute, `revoked` seen by the hook. */
-	REQUIRE(revoke_serial(served1) == 0);
+	REQUIRE(harness_ocsp_revoke(&oc, served1) == 0);
 	long t0 = harness_now_ms();
-	responder_follow();
+	harness_ocsp_follow(&oc);
 	long t_new = -1;
 	while (harness_now_ms() - t0 < REVOKE_LIMIT_MS) {
-		responder_follow();
-		if (handshake(NAME, hostile_ca_ca_file(hc), &s2) == 0) {
+		harness_ocsp_follow(&oc);
+		if (harness_ocsp_handshake(tls_port, NAME, hostile_ca_ca_file(hc), &s2) == 0) {
 			int fresh = strcmp(s2.serial, served1) != 0;
-			seen_clear(&s2);
+			harness_ocsp_seen_clear(&s2);
 			if (fresh) {
 				t_new = harness_now_ms() - t0;
 				break;
@@ -297,7 +144,7 @@ static void stapled_then_revoked(void)
 	ms = wait_stapled(served1, 30000, &s2);
 	fprintf(stderr, "  the new certificate (serial %s) stapled good %ld ms later\n", s2.serial, ms);
 	CHECK(ms >= 0);
-	seen_clear(&s2);
+	harness_ocsp_seen_clear(&s2);
 }
 
 static const char hook_body[] = "#!/bin/sh\n"
@@ -329,52 +176,47 @@ static int server_up(const char *extra)
  * served, and nothing is stapled for it; the host's own staple stays. */
 static void off_staples_nothing(void)
 {
-	struct seen s;
+	struct harness_ocsp_seen s;
 	harness_stop_child(server, SIGTERM, 5000, 1);
 	server = -1;
 	REQUIRE(server_up("AUTOTLS_OCSP=off") == 0);
 	long t0 = harness_now_ms();
 	int served = 0;
 	while (!served && harness_now_ms() - t0 < ISSUE_LIMIT_MS) {
-		served = handshake(NAME, hostile_ca_ca_file(hc), &s) == 0;
+		served = harness_ocsp_handshake(tls_port, NAME, hostile_ca_ca_file(hc), &s) == 0;
 		if (!served)
 			harness_sleep_ms(100);
 		else
-			seen_clear(&s);
+			harness_ocsp_seen_clear(&s);
 	}
 	REQUIRE(served);
 	long served_ms = harness_now_ms() - t0;
 	harness_sleep_ms(1500); /* a staple, were there one, comes within milliseconds of the certificate */
-	REQUIRE(handshake(NAME, hostile_ca_ca_file(hc), &s) == 0);
+	REQUIRE(harness_ocsp_handshake(tls_port, NAME, hostile_ca_ca_file(hc), &s) == 0);
 	fprintf(stderr, "  AUTOTLS_OCSP=off: the stored certificate served after %ld ms, stapled bytes %ld\n",
 		served_ms, s.ocsp_len);
 	CHECK(s.ocsp == NULL);
-	seen_clear(&s);
+	harness_ocsp_seen_clear(&s);
 	size_t host_len = 0;
 	char *host = harness_read_file(host_der, &host_len);
-	REQUIRE(handshake("unmanaged.example.test", NULL, &s) == 0);
+	REQUIRE(harness_ocsp_handshake(tls_port, "unmanaged.example.test", NULL, &s) == 0);
 	CHECK(host != NULL && s.ocsp_len == (long)host_len && memcmp(s.ocsp, host, host_len) == 0);
-	seen_clear(&s);
+	harness_ocsp_seen_clear(&s);
 	free(host);
 }
 
 static int setup(void)
 {
 	char url[64], lib[PATH_MAX], pre[2 * PATH_MAX], hook[160], cmd[1024];
-	snprintf(index_path, sizeof(index_path), "%s/index.txt", base);
-	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", base);
-	snprintf(responder_log, sizeof(responder_log), "%s/ocsp.log", base);
 	snprintf(host_der, sizeof(host_der), "%s/host-ocsp.der", base);
 	snprintf(store, sizeof(store), "%s/store", base);
 	snprintf(events, sizeof(events), "%s/events", base);
 	snprintf(hook, sizeof(hook), "%s/hook.sh", base);
 	snprintf(host_cert, sizeof(host_cert), "%s/host.pem", base);
 	snprintf(host_key, sizeof(host_key), "%s/host.key", base);
-	ocsp_port = harness_free_port();
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ocsp_port);
-	if (hostile_ca_set_ocsp(hc, url, index_path) != 0 || hostile_ca_write_key(hc, ca_key) != 0 ||
-	    responder_start() != 0)
+	if (harness_ocsp_start(&oc, hc, base) != 0)
 		return -1;
+	snprintf(url, sizeof(url), "%s", oc.url);
 	/* The host's own certificate and its own staple: any well-formed response (here the responder's answer
 	 * about a serial it does not know), which s_server sends for its certificate. */
 	X509 *x = NULL;
@@ -445,10 +287,10 @@ int main(void)
 		char log[128];
 		snprintf(log, sizeof(log), "%s/autotls.log", base);
 		harness_print_tail("autotls.log", log, 6000);
-		harness_print_tail("ocsp.log", responder_log, 2000);
+		harness_print_tail("ocsp.log", oc.log, 2000);
 	}
 	harness_stop_child(server, SIGTERM, 5000, 1);
-	harness_stop_child(responder, SIGTERM, 2000, 1);
+	harness_ocsp_stop(&oc);
 	hostile_ca_stop(hc);
 	harness_remove_or_keep(base);
 	return ok ? TEST_EXIT() : 1;

@@ -68,6 +68,27 @@ static void good_values(void)
 	shim_config_clear(&cfg);
 }
 
+/* AUTOTLS_MUST_STAPLE: on or off, off by default; on with AUTOTLS_OCSP=off is warned about. */
+static void must_staple_values(void)
+{
+	const char *v_on[] = { "AUTOTLS_DOMAINS", "a.test", "AUTOTLS_MUST_STAPLE", "on", NULL };
+	const char *v_none[] = { "AUTOTLS_DOMAINS", "a.test", NULL };
+	const char *v_off[] = { "AUTOTLS_DOMAINS", "a.test", "AUTOTLS_MUST_STAPLE", "on", "AUTOTLS_OCSP", "off", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v_on, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.must_staple, ==, 1);
+	CHECK_STR(log, "");
+	shim_config_clear(&cfg);
+	REQUIRE(read_with(v_none, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.must_staple, ==, 0);
+	shim_config_clear(&cfg);
+	REQUIRE(read_with(v_off, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.must_staple, ==, 1);
+	CHECK(strstr(log, "AUTOTLS_MUST_STAPLE=on with AUTOTLS_OCSP=off") != NULL);
+	shim_config_clear(&cfg);
+}
+
 /* Spaces around a comma are fine; a space inside a name is refused (bad_values_name_the_variable). */
 static void domains_spaces_around_commas(void)
 {
@@ -298,6 +319,8 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_HTTP_REDIRECT", "2" },
 		{ "AUTOTLS_OCSP", "no" },
 		{ "AUTOTLS_OCSP", "OFF" },
+		{ "AUTOTLS_MUST_STAPLE", "1" },
+		{ "AUTOTLS_MUST_STAPLE", "yes" },
 		{ "AUTOTLS_WEBROOT", "var/www/html" },
 		{ "AUTOTLS_DNS_HOOK", "relative/hook.sh" },
 		{ "AUTOTLS_DNS_HOOK", "/nonexistent/autotls-hook" },
@@ -424,6 +447,7 @@ static void ca_values(void)
 
 int main(void)
 {
+	RUN(must_staple_values);
 	RUN(good_values);
 	RUN(domains_spaces_around_commas);
 	RUN(defaults);

@@ -122,6 +122,42 @@ static void test_csr_refuses_bad_input(void)
 	EVP_PKEY_free(key);
 }
 
+/* AUTOTLS_MUST_STAPLE: the CSR asks for TLS Feature status_request (RFC 7633), non-critical; without it, no
+ * TLS Feature at all. */
+static void test_csr_must_staple(void)
+{
+	EVP_PKEY *key = NULL;
+	const char *one[] = { "example.com" };
+	REQUIRE(at_key_generate(&key, AT_KEY_P256) == 0);
+	for (int want = 0; want <= 1; want++) {
+		unsigned char *der = NULL;
+		size_t len = 0;
+		REQUIRE(at_csr_make_ex(&der, &len, key, one, 1, want) == 0);
+		const unsigned char *p = der;
+		X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
+		REQUIRE(req != NULL);
+		CHECK_INT(X509_REQ_verify(req, key), ==, 1);
+		STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+		int crit = -1;
+		TLS_FEATURE *f = X509V3_get_d2i(exts, NID_tlsfeature, &crit, NULL);
+		CHECK_INT(f != NULL, ==, want);
+		if (f != NULL) {
+			CHECK_INT(crit, ==, 0);
+			CHECK_INT(sk_ASN1_INTEGER_num(f), ==, 1);
+			CHECK_INT(ASN1_INTEGER_get(sk_ASN1_INTEGER_value(f, 0)), ==, 5);
+		}
+		/* The names are there either way. */
+		GENERAL_NAMES *gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+		CHECK(gens != NULL && sk_GENERAL_NAME_num(gens) == 1);
+		GENERAL_NAMES_free(gens);
+		sk_ASN1_INTEGER_pop_free(f, ASN1_INTEGER_free);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		X509_REQ_free(req);
+		free(der);
+	}
+	EVP_PKEY_free(key);
+}
+
 static void test_name_is_ip(void)
 {
 	static const struct {
@@ -148,6 +184,7 @@ int main(void)
 	RUN(test_csr_p384);
 	RUN(test_csr_rsa2048);
 	RUN(test_csr_refuses_bad_input);
+	RUN(test_csr_must_staple);
 	RUN(test_name_is_ip);
 	return TEST_EXIT();
 }

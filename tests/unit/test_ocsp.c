@@ -87,6 +87,39 @@ static void url_from_aia(void)
 	CHECK_INT(at_ocsp_url(&url, pem, strlen(pem)), ==, AT_E_NOTFOUND); /* no responder: nothing to staple */
 	free(pem);
 	CHECK_INT(at_ocsp_url(&url, "garbage", 7), ==, AT_E_PARSE);
+	/* The quick filter: a leaf with a responder is worth a look, one without is not; what it cannot read is. */
+	CHECK_INT(at_ocsp_worth_a_look(chain, strlen(chain)), ==, 1);
+	pem = harness_cert_pem(other, NULL);
+	CHECK_INT(at_ocsp_worth_a_look(pem, strlen(pem)), ==, 0);
+	free(pem);
+	CHECK_INT(at_ocsp_worth_a_look("garbage", 7), ==, 1);
+}
+
+/* RFC 7633: the TLS Feature extension with status_request (5) is must-staple; other features, or none, are not. */
+static void must_staple_from_tls_feature(void)
+{
+	int must = -1;
+	CHECK_OK(at_ocsp_must_staple(&must, chain, strlen(chain)));
+	CHECK_INT(must, ==, 0);
+	static const char *const features[] = { "status_request", "status_request_v2", "status_request,status_request_v2" };
+	static const int want[] = { 1, 0, 1 };
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		EVP_PKEY *k = harness_key_p256();
+		X509 *x = k ? harness_cert_sign(k, "must", "DNS:m.test", -60, 86400, 0, ca, ca_key) : NULL;
+		REQUIRE(x != NULL);
+		REQUIRE(add_ext(x, ca, NID_tlsfeature, features[i]) == 0);
+		REQUIRE(X509_sign(x, ca_key, EVP_sha256()) > 0);
+		char *pem = harness_cert_pem(x, NULL);
+		REQUIRE(pem != NULL);
+		must = -1;
+		CHECK_OK(at_ocsp_must_staple(&must, pem, strlen(pem)));
+		CHECK_INT(must, ==, want[i]);
+		CHECK_INT(at_ocsp_worth_a_look(pem, strlen(pem)), ==, 1); /* no responder, but a TLS Feature */
+		free(pem);
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+	CHECK_INT(at_ocsp_must_staple(&must, "garbage", 7), ==, AT_E_PARSE);
 }
 
 static void responses_checked_against_the_issuer(void)
@@ -196,6 +229,7 @@ int main(void)
 {
 	setup();
 	RUN(url_from_aia);
+	RUN(must_staple_from_tls_feature);
 	RUN(responses_checked_against_the_issuer);
 	RUN(fetch_over_the_seam);
 	X509_free(ca);
