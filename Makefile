@@ -56,7 +56,7 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
               shim/shm.c shim/shm_dir.c \
               shim/manager/control.c shim/manager/seen.c shim/control_path.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
-MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
+MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/threadless.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/host_service.c shim/manager/ondemand.c \
