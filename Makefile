@@ -67,7 +67,7 @@ HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
               tools/autotls/check.c tools/autotls/control.c tools/autotls/enable.c tools/autotls/renew.c tools/autotls/renew_local.c \
               tools/autotls/revoke.c tools/autotls/procs.c shim/control_path.c \
-              tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
+              tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/doctor_reach.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
               tools/*/*.c))
