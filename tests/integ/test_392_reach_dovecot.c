@@ -41,7 +41,6 @@
 
 #define DOVECOT "/usr/sbin/dovecot"
 #define VALIDITY_S 30
-#define SERVE_TIMEOUT_MS 10000
 #define RENEW_TIMEOUT_MS 40000
 
 struct dovecot {
@@ -184,13 +183,15 @@ static void login_follows(void)
 	CHECK_OK(dovecot_start(&open_login));
 	REQUIRE(open_login.started);
 	for (size_t i = 0; i < 2; i++) {
-		long ms = starttls_wait_serial(protos[i], port_of(&open_login, protos[i]), SHIM_NAME,
-					       env.p.issuing_root_file, NULL, SERVE_TIMEOUT_MS, 100, &r);
-		CHECK(ms >= 0);
-		if (ms < 0)
+		/* The first session of each listener already: a login process's first handshake copies from the
+		 * store before it picks a certificate (threadless.c). */
+		memset(&r, 0, sizeof(r));
+		CHECK_OK(starttls_connect(protos[i], port_of(&open_login, protos[i]), SHIM_NAME, env.p.issuing_root_file,
+					  NULL, &r));
+		if (test_failed_now)
 			return;
-		fprintf(stderr, "  dovecot %s: %s verified %ld ms after it listened\n",
-			protos[i] == TLS_IMAPS ? "IMAPS" : "STARTTLS", SHIM_NAME, ms);
+		fprintf(stderr, "  dovecot %s: %s verified in the first session\n",
+			protos[i] == TLS_IMAPS ? "IMAPS" : "STARTTLS", SHIM_NAME);
 		CHECK(strcmp(r.serial, serial) != 0);
 		snprintf(first_serial, sizeof(first_serial), "%s", r.serial);
 		CHECK_INT(starttls_count_serial(protos[i], port_of(&open_login, protos[i]), SHIM_NAME,
