@@ -56,7 +56,7 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
               shim/shm.c shim/shm_dir.c \
               shim/manager/control.c shim/manager/seen.c shim/control_path.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
-MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c
+MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/threadless.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/host_service.c shim/manager/ondemand.c \
@@ -67,7 +67,7 @@ HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \
               tools/autotls/check.c tools/autotls/control.c tools/autotls/enable.c tools/autotls/renew.c tools/autotls/renew_local.c \
               tools/autotls/revoke.c tools/autotls/procs.c shim/control_path.c \
-              tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
+              tools/autotls/doctor.c tools/autotls/doctor_elf.c tools/autotls/doctor_reach.c tools/autotls/import.c shim/config.c shim/ondemand_policy.c
 UNLISTED := $(filter-out $(CORE_SRC) $(PRELOAD_SRC) $(MANAGER_SRC) $(HELPER_SRC) $(CLI_SRC),\
               $(wildcard util/*.c dns/*.c acme/*.c store/*.c engine/*.c challenge/*.c shim/*.c shim/*/*.c \
               tools/*/*.c))

@@ -47,6 +47,9 @@ for pkg in "${PACKAGES[@]}"; do
 	fi
 done
 
+# Debian's own nodejs, fetched apart and never installed (its script says why).
+"$(dirname "$0")/deps-debian-node.sh" || echo "deps: without Debian's nodejs, test_395 fails" >&2
+
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi

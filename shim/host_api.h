@@ -11,7 +11,7 @@
 #include "shim/channel.h"
 #include "shim/shm.h"
 
-#define SHIM_HOST_API_VERSION 3
+#define SHIM_HOST_API_VERSION 4
 
 struct shim_host {
 	int version;
@@ -33,6 +33,10 @@ struct shim_host {
 	 * region (a worker running as another user). Called by the manager thread with its quiesce lock held.
 	 * In the manager process, shm itself. */
 	struct shm_region *(*region_writable)(void);
+	/* The manager sets *poll_now (hooks_poll) only in a process where its thread cannot start (threadless.c):
+	 * every server handshake calls it, and it follows the store at most every few seconds. NULL in the manager
+	 * process. */
+	int (**poll_now)(void);
 };
 
 /* Exported by libautotls-manager.so. Returns 0 or a negative error (then the shim stays passive). */

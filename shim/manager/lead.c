@@ -538,6 +538,13 @@ static void publish_from_store(void)
 	at_cert_record_clear(&rec);
 }
 
+void mgr_follow_store(void)
+{
+	/* The manager process is its tree's only publisher (it holds mgr_alive). */
+	if (mgr_host->shm == NULL || mgr_is_helper || claim_tree(mgr_host->chan))
+		publish_from_store();
+}
+
 void mgr_lead(void)
 {
 	struct shm_region *shm = mgr_host->shm;
@@ -577,9 +584,7 @@ void mgr_lead(void)
 		 * host) copies the certificate from the store, through its manager process when it has one. */
 		if (fd < 0 && since_poll >= STORE_POLL_MS && !defer && (mgr_is_helper || !mgr_can_lead())) {
 			since_poll = 0;
-			/* The manager process is its tree's only publisher (it holds mgr_alive). */
-			if (shm == NULL || mgr_is_helper || claim_tree(mgr_host->chan))
-				publish_from_store();
+			mgr_follow_store();
 		}
 		since_poll += 250;
 		if (shm) {

@@ -53,6 +53,16 @@ int mgr_sync_now(void);
 /* The leader's work until it loses the lead (returns) or the process ends. */
 void mgr_lead(void);
 
+/* One step of a follower whose leader lives elsewhere (the host manager, another tree): when this process is
+ * its tree's publisher, copies the certificate from the store into the region if the record changed. The
+ * manager thread calls it with the quiesce lock held (lead.c), a threadless follower too (threadless.c). */
+void mgr_follow_store(void);
+
+/* A process that cannot start the manager thread (Dovecot's login processes run with RLIMIT_NPROC 1): sets the
+ * host's poll_now so that its handshakes follow the store themselves (threadless.c). 0, or AT_E_STATE when the
+ * host has no poll_now or this process may lead its store (a leader needs its thread). */
+int mgr_threadless_start(void) AT_MUST_CHECK;
+
 /* Starts the manager thread in this process; returns once the thread holds the quiesce lock. Returns 0 or
  * AT_E_NOMEM. */
 int mgr_thread_start(void) AT_MUST_CHECK;

@@ -205,5 +205,9 @@ int autotls_manager_attach(const struct shim_host *host)
 	at_lockset_fork_handlers();
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0 || atexit(quiesce_at_exit) != 0)
 		return AT_E_NOMEM;
-	return mgr_thread_start();
+	int rc = mgr_thread_start();
+	/* No thread allowed here (threadless.c): a follower does its steps at the host's handshakes instead. */
+	if (rc != 0 && mgr_threadless_start() == 0)
+		rc = 0;
+	return rc;
 }

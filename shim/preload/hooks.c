@@ -20,6 +20,7 @@
 #include <time.h>
 
 int (*hooks_sync_now)(void);
+int (*hooks_poll)(void);
 const struct shim_config *hooks_on_demand;
 struct shm_region *hooks_on_demand_region;
 struct shm_channel *hooks_on_demand_channel;
@@ -255,6 +256,8 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 	if (rc <= 0 || !r->SSL_is_server(ssl))
 		return rc;
 
+	if (hooks_poll)
+		(void)hooks_poll();
 	const struct cache_snapshot *s = cache_current();
 	if (s == NULL)
 		return rc;

@@ -44,6 +44,10 @@ int hooks_status_ctrl(SSL_CTX *ctx, int cmd, void *parg, long *ret) AT_MUST_CHEC
 
 /* Called by the manager side: sync the local cache from the shared region now (set once at attach). */
 extern int (*hooks_sync_now)(void);
+/* Set by the manager side only in a process that cannot have a manager thread (shim/manager/threadless.c):
+ * every server handshake calls it first, and it follows the store at most every few seconds (the one place
+ * the handshake path may read files: a few milliseconds after a change, nothing otherwise). NULL elsewhere. */
+extern int (*hooks_poll)(void);
 
 /* On-demand issuance: the configuration (NULL: off), the region its certificates come through and the channel
  * requests are posted to; set by init.c. */

@@ -85,6 +85,7 @@ __attribute__((constructor)) static void autotls_init(void)
 	host.refused_seen = cache_refused_seen;
 	host.start_manager = start_manager;
 	host.region_writable = region_writable;
+	host.poll_now = &hooks_poll;
 	if (pthread_atfork(NULL, NULL, attach_child) != 0)
 		at_log_warn("cannot register a fork handler; a host that forks while it makes its first TLS context "
 			    "may hang its child");

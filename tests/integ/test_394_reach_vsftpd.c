@@ -8,7 +8,8 @@
  * tree had before, made every session answer "500 OOPS: mmap"). Checked: the same vsftpd without the preload
  * completes AUTH TLS (RFC 4217) with its own certificate; under the preload the listener's region is below half
  * the session cap, sessions verify the managed name against Pebble's root (HTTP-01: Pebble cannot reach
- * TLS-ALPN-01 behind AUTH TLS), and another name keeps vsftpd's own certificate.
+ * TLS-ALPN-01 behind AUTH TLS), and another name keeps vsftpd's own certificate; after the renewal (30-second
+ * certificates) new sessions of the same listener get the new serial; no key in the shim's or vsftpd's log.
  */
 #include "tests/harness/files.h"
 #include "tests/harness/placeholder.h"
@@ -31,6 +32,8 @@
 
 #define VSFTPD "/usr/sbin/vsftpd"
 #define SESSION_AS_LIMIT (200L * 1024 * 1024) /* vsftpd 3.0.3's VSFTP_AS_LIMIT */
+#define VALIDITY_S 30
+#define RENEW_TIMEOUT_MS 40000
 
 static struct shim_env env;
 static int prepared;
@@ -133,9 +136,23 @@ static void preload_covers_sessions(void)
 		harness_now_ms() - t0);
 	/* Sessions are new processes each: ten in a row all serve it. */
 	CHECK_INT(starttls_count_serial(STARTTLS_FTP, port, SHIM_NAME, env.p.issuing_root_file, r.serial, 10), ==, 10);
+	char first[80];
+	snprintf(first, sizeof(first), "%s", r.serial);
 	memset(&r, 0, sizeof(r));
 	CHECK_OK(starttls_connect(STARTTLS_FTP, port, "other.example.test", NULL, NULL, &r));
 	CHECK_STR(r.serial, serial);
+	/* The renewal (30-second certificates, renewed with a third left) reaches new sessions of the same
+	 * listener: each session is a fork that inherits the region the tree's manager publishes into. */
+	long ms = starttls_wait_serial(STARTTLS_FTP, port, SHIM_NAME, env.p.issuing_root_file, first, RENEW_TIMEOUT_MS,
+				       200, &r);
+	CHECK(ms >= 0);
+	if (ms >= 0)
+		fprintf(stderr, "  vsftpd: the renewed certificate (serial %s) served %ld ms into the wait\n", r.serial,
+			ms);
+	CHECK(kill(pid, 0) == 0);
+	CHECK_INT(pebble_count_orders(&env.p), >=, 2);
+	CHECK_INT(harness_file_count_lines(env.log, "PRIVATE KEY"), ==, 0);
+	CHECK_INT(harness_file_count_lines(out_file, "PRIVATE KEY"), ==, 0);
 	harness_stop_child(pid, SIGTERM, 3000, 1);
 }
 
@@ -144,7 +161,9 @@ int main(void)
 	static const char chall[] = "AUTOTLS_CHALLENGES=http-01";
 	shim_env_dir_tag = "reach-ftp";
 	shim_env_extra[0] = chall;
+	shim_env_validity_s = VALIDITY_S;
 	prepared = shim_env_prepare(&env, SERVER_S_SERVER) == 0;
+	shim_env_validity_s = 0;
 	shim_env_dir_tag = NULL;
 	RUN(plain_vsftpd_works);
 	RUN(preload_covers_sessions);

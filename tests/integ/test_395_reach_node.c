@@ -1,5 +1,6 @@
 /*
- * Node.js https.createServer under the preload (issue 12, acceptance 5): what this host's node does, proven.
+ * Node.js https.createServer under the preload (issue 12, acceptance 5 and 6): the host's node proven out of reach,
+ * Debian's own nodejs covered.
  *
  * The preload reaches a server through the dynamic linker: it interposes SSL_CTX_new[_ex] between the server
  * and the system's libssl.so.3. The nodejs installed here (NodeSource's build, node_shared_openssl false) carries
@@ -7,9 +8,16 @@
  * exports it for native addons), and its own calls bind inside the executable, never through the preload. So
  * the test proves the reason it cannot be covered: with the full settings and a CA, node under the preload maps
  * libautotls.so but no libssl.so; the shim never hooks a server context (no "hooked server SSL_CTX" line); a
- * client asking for the managed name gets node's own certificate, which does not verify against the CA's root; the CA
- * sees no order. Debian's own nodejs package is built against the system's libssl3 (--shared-openssl); it
- * is not installed here and is not covered by this test.
+ * client asking for the managed name gets node's own certificate, which does not verify against the CA's root;
+ * the CA sees no order.
+ *
+ * Debian 12's own nodejs (18, libnode108 built with --shared-openssl) links the system's libssl.so.3. It is not
+ * installed here (it would replace the host's node): scripts/deps-debian-node.sh keeps it apart, unpacked, and
+ * the test runs it in a mount namespace of its own with Debian's /usr/share/nodejs (the builtins Debian keeps out
+ * of libnode) laid over /usr/share. Under the preload, the same script's https.createServer on the CA's
+ * TLS-ALPN-01 port: node maps libssl.so.3 and the shim hooks its context; a client trusting only Pebble's root
+ * verifies the managed name; after a renewal (30-second certificates) new connections to the same node process get
+ * the new serial; another name keeps node's own certificate; the store's key files are 0600; no log holds a key.
  */
 #include "tests/harness/files.h"
 #include "tests/harness/placeholder.h"
@@ -19,23 +27,32 @@
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define NODE "/usr/bin/node"
 #define START_TIMEOUT_MS 15000
 #define SETTLE_MS 1500
+#define DEBIAN_NODE_DIR "/var/cache/autotls-tests/debian-node"
+#define VALIDITY_S 30
+#define SERVE_TIMEOUT_MS 20000
+#define RENEW_TIMEOUT_MS 40000
 
 static struct shim_env env;
 static pid_t node_pid;
 static int prepared, started;
-static char node_out[360], placeholder_serial[80];
+static char node_out[360], placeholder_serial[80], script[360];
+static int deb_started, deb_served;
+static pid_t deb_pid;
+static char deb_out[360], deb_serial[80];
 
 static void node_starts(void)
 {
-	char script[360], cert[360], key[360], js[2048];
+	char cert[360], key[360], js[2048];
 
 	REQUIRE(prepared);
 	snprintf(cert, sizeof(cert), "%s/node-cert.pem", env.dir);
@@ -110,17 +127,156 @@ static void node_keeps_its_certificate(void)
 	CHECK_INT(pebble_count_orders(&env.p), ==, 0);
 }
 
+/* Debian's nodejs, unpacked apart (scripts/deps-debian-node.sh), in a mount namespace with its builtins. */
+static void debian_node_starts(void)
+{
+	char cmd[1200], e_libs[200];
+	char *extra[24];
+	size_t k = 0;
+
+	REQUIRE(prepared);
+	if (node_pid > 0)
+		harness_stop_child(node_pid, SIGTERM, 3000, 1);
+	node_pid = 0;
+	if (access(DEBIAN_NODE_DIR "/usr/bin/node", X_OK) != 0) {
+		fprintf(stderr, "  no %s/usr/bin/node: run scripts/deps.sh\n", DEBIAN_NODE_DIR);
+		REQUIRE(0);
+	}
+	snprintf(deb_out, sizeof(deb_out), "%s/debian-node.out", env.dir);
+	snprintf(e_libs, sizeof(e_libs), "LD_LIBRARY_PATH=%s/usr/lib/x86_64-linux-gnu", DEBIAN_NODE_DIR);
+	for (size_t i = 0; env.envp[i] != NULL && k + 2 < sizeof(extra) / sizeof(extra[0]); i++)
+		extra[k++] = env.envp[i];
+	extra[k++] = e_libs;
+	extra[k] = NULL;
+	snprintf(cmd, sizeof(cmd),
+		 "mount -t overlay overlay -o lowerdir=%s/usr/share:/usr/share /usr/share && exec %s/usr/bin/node %s",
+		 DEBIAN_NODE_DIR, DEBIAN_NODE_DIR, script);
+	char *argv[] = {"/usr/bin/unshare", "-m", "/bin/sh", "-c", cmd, NULL};
+	struct harness_spawn_opts o = {
+		.argv = argv,
+		.extra_env = extra,
+		.out_path = deb_out,
+		.own_group = 1,
+		.die_with_us = 1,
+	};
+	REQUIRE(harness_spawn(&o, &deb_pid) == 0);
+	long t0 = harness_now_ms();
+	while (!harness_tcp_connects(env.port) && harness_now_ms() - t0 < START_TIMEOUT_MS)
+		harness_sleep_ms(50);
+	deb_started = harness_tcp_connects(env.port);
+	CHECK(deb_started);
+	char *out = harness_read_file(deb_out, NULL);
+	CHECK(out != NULL && strstr(out, "shared true") != NULL);
+	if (out != NULL)
+		fprintf(stderr, "  Debian's node says: %.*s\n", (int)strcspn(out, "\n"), out);
+	free(out);
+}
+
+/* A session that verifies against root_file and, when old is not NULL, shows another serial: ms waited or -1. */
+static long wait_verified(const char *old, long timeout_ms, struct tls_client_result *r)
+{
+	long t0 = harness_now_ms();
+	tls_verify_quiet = 1;
+	for (;;) {
+		memset(r, 0, sizeof(*r));
+		if (tls_client_connect(env.port, SHIM_NAME, NULL, 0, env.p.issuing_root_file, NULL, r) == 0 &&
+		    (old == NULL || strcmp(r->serial, old) != 0))
+			break;
+		if (harness_now_ms() - t0 > timeout_ms) {
+			tls_verify_quiet = 0;
+			return -1;
+		}
+		harness_sleep_ms(200);
+	}
+	tls_verify_quiet = 0;
+	return harness_now_ms() - t0;
+}
+
+static void debian_node_covered(void)
+{
+	char path[64];
+	struct tls_client_result r;
+
+	REQUIRE(deb_started);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)deb_pid);
+	char *maps = harness_read_file(path, NULL);
+	CHECK(maps != NULL && strstr(maps, "/libssl.so.3") != NULL && strstr(maps, "libautotls.so") != NULL);
+	free(maps);
+	long ms = wait_verified(NULL, SERVE_TIMEOUT_MS, &r);
+	CHECK(ms >= 0);
+	if (ms < 0)
+		return;
+	fprintf(stderr, "  Debian's node: %s verified against Pebble's root %ld ms after it listened\n", SHIM_NAME, ms);
+	snprintf(deb_serial, sizeof(deb_serial), "%s", r.serial);
+	CHECK(strcmp(deb_serial, placeholder_serial) != 0);
+	CHECK(harness_file_count_lines(env.log, "hooked server SSL_CTX") >= 1);
+	memset(&r, 0, sizeof(r));
+	CHECK_OK(tls_client_connect(env.port, SHIM_UNMANAGED, NULL, 0, NULL, NULL, &r));
+	CHECK_STR(r.serial, placeholder_serial);
+	deb_served = 1;
+}
+
+static void debian_node_renewed_live(void)
+{
+	struct tls_client_result r;
+
+	REQUIRE(deb_served);
+	long ms = wait_verified(deb_serial, RENEW_TIMEOUT_MS, &r);
+	CHECK(ms >= 0);
+	if (ms >= 0)
+		fprintf(stderr, "  Debian's node: the renewed certificate (serial %s) served %ld ms into the wait\n",
+			r.serial, ms);
+	CHECK(kill(deb_pid, 0) == 0);
+	CHECK_INT(pebble_count_orders(&env.p), >=, 2);
+}
+
+static int bad_modes;
+
+static int store_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	char *text = harness_read_file(path, NULL);
+	if (text != NULL && strstr(text, "PRIVATE KEY") != NULL && (st->st_mode & 07777) != 0600) {
+		fprintf(stderr, "  store: %s holds a key and is %04o\n", path, (unsigned)(st->st_mode & 07777));
+		bad_modes++;
+	}
+	free(text);
+	return 0;
+}
+
+static void debian_node_keys_private(void)
+{
+	REQUIRE(deb_served);
+	CHECK_OK(nftw(env.store, store_entry, 16, FTW_PHYS));
+	CHECK_INT(bad_modes, ==, 0);
+	CHECK_INT(harness_file_count_lines(env.log, "PRIVATE KEY"), ==, 0);
+	CHECK_INT(harness_file_count_lines(deb_out, "PRIVATE KEY"), ==, 0);
+}
+
 int main(void)
 {
 	shim_env_dir_tag = "reach-node";
+	shim_env_validity_s = VALIDITY_S;
 	prepared = shim_env_prepare(&env, SERVER_S_SERVER) == 0;
+	shim_env_validity_s = 0;
 	shim_env_dir_tag = NULL;
 	RUN(node_starts);
 	RUN(own_openssl_proven);
 	RUN(node_keeps_its_certificate);
-	if (test_failed_total)
+	RUN(debian_node_starts);
+	RUN(debian_node_covered);
+	RUN(debian_node_renewed_live);
+	RUN(debian_node_keys_private);
+	if (test_failed_total) {
 		harness_print_tail("node", node_out, 2000);
+		harness_print_tail("Debian's node", deb_out, 2000);
+		harness_print_tail("shim", env.log, 4000);
+	}
 	if (node_pid > 0)
 		harness_stop_child(node_pid, SIGTERM, 3000, 1);
+	if (deb_pid > 0)
+		harness_stop_child(deb_pid, SIGTERM, 3000, 1);
 	return shim_env_exit(&env);
 }

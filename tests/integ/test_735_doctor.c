@@ -1,6 +1,7 @@
 /*
  * `autotls doctor` answers each kind of server the way the man page says, with the documented exit code: nginx,
- * openssl and python3 (through its ssl module) can be covered (0); caddy (Go), gnutls-serv (GnuTLS), a binary
+ * openssl and python3 (through its ssl module) can be covered (0), and so can Postfix's smtpd (libpostfix-tls.so),
+ * Dovecot's imap-login (its TLS module), mosquitto and vsftpd, each with a note of its set-up; caddy (Go), gnutls-serv (GnuTLS), a binary
  * with OpenSSL linked in statically, a fully static binary and a set-uid copy of openssl cannot (1, each with
  * its fix); a running nginx under the preload is covered, master and workers (0: the preload and the region
  * mapped shared in each); a running process that has libssl.so.3 without the preload (this test) is not (1);
@@ -49,6 +50,17 @@ static void binaries(void)
 	CHECK_INT(doctor("/usr/bin/openssl"), ==, 0);
 	CHECK_INT(doctor("/usr/bin/python3"), ==, 0);
 	CHECK(strstr(out, "Python's ssl module") != NULL);
+	/* The servers that follow the host manager: their TLS where the binary does not show it, and each one's
+	 * set-up (doctor_reach.c). */
+	CHECK_INT(doctor("/usr/lib/postfix/sbin/smtpd"), ==, 0);
+	CHECK(strstr(out, "libpostfix-tls.so") != NULL && strstr(out, "note: ") && strstr(out, "import_environment"));
+	CHECK_INT(doctor("/usr/lib/dovecot/imap-login"), ==, 0);
+	CHECK(strstr(out, "libssl_iostream_openssl.so") != NULL && strstr(out, "chroot =") &&
+	      strstr(out, "AUTOTLS_STORAGE_GROUP=dovenull"));
+	CHECK_INT(doctor("/usr/sbin/mosquitto"), ==, 0);
+	CHECK(strstr(out, "AUTOTLS_STORAGE_GROUP=mosquitto") != NULL);
+	CHECK_INT(doctor("/usr/sbin/vsftpd"), ==, 0);
+	CHECK(strstr(out, "AUTOTLS_CHALLENGES=http-01") != NULL);
 	CHECK_INT(doctor("/usr/bin/caddy"), ==, 1);
 	CHECK(strstr(out, "a Go program") != NULL && strstr(out, "Fix:") != NULL);
 	CHECK_INT(doctor("/usr/bin/gnutls-serv"), ==, 1);

@@ -9,6 +9,7 @@
  */
 #include "tools/autotls/cli.h"
 #include "tools/autotls/doctor.h"
+#include "tools/autotls/doctor_reach.h"
 #include "util/proc_stat.h"
 
 #include <ctype.h>
@@ -107,6 +108,10 @@ static int judge_binary(const char *path)
 		printf("%s: yes: Python's ssl module (%s) links libssl.so.3 dynamically; the preload interposes it\n",
 		       path, mod);
 		r = DOCTOR_YES;
+	} else if (doctor_reach_module(real, mod, sizeof(mod))) {
+		printf("%s: yes: its TLS is in %s, which links libssl.so.3 dynamically; the preload interposes it\n",
+		       path, mod);
+		r = DOCTOR_YES;
 	} else {
 		printf("%s: cannot tell: links no TLS library (NEEDED %s); covered only if it loads libssl.so.3 at "
 		       "run time (a plugin, a language's ssl module). Fix: ask about a running process: autotls doctor "
@@ -125,6 +130,8 @@ static int judge_binary(const char *path)
 		       "capability another way (systemd's AmbientCapabilities=)\n", path);
 		r = DOCTOR_NO;
 	}
+	if (r == DOCTOR_YES)
+		doctor_reach_note(path, real);
 	return r;
 }
 
