@@ -579,14 +579,20 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		goto fail;
 	}
 
+	/* The shim is on with AUTOTLS_DOMAINS (the leader's certificate), AUTOTLS_SITES (a certificate a line), or
+	 * both; with neither it stays off and silent. A sites file alone leaves ndomains 0: no leader's certificate
+	 * (lead.c idles, its control channel still answers), every certificate the file's. */
 	v = getenv_fn("AUTOTLS_DOMAINS");
-	if (v == NULL || *v == '\0') {
+	const char *sites_v = getenv_fn("AUTOTLS_SITES");
+	if ((v == NULL || *v == '\0') && (sites_v == NULL || *sites_v == '\0')) {
 		rc = AT_E_NOTFOUND;
 		goto fail;
 	}
-	rc = parse_domains(cfg, v);
-	if (rc != 0)
-		goto fail;
+	if (v != NULL && *v != '\0') {
+		rc = parse_domains(cfg, v);
+		if (rc != 0)
+			goto fail;
+	}
 
 	rc = parse_cas(cfg, getenv_fn);
 	if (rc != 0)

@@ -18,9 +18,9 @@
 #define SHIM_MAX_CAS 4 /* AUTOTLS_CA's list: the first, then the ones issuance falls back to */
 
 struct shim_config {
-	int active;                       /* AUTOTLS_DOMAINS set and every value valid */
+	int active;                       /* AUTOTLS_DOMAINS or AUTOTLS_SITES set and every value valid */
 	char *domains[SHIM_MAX_DOMAINS];  /* owned, normalised; one certificate covers them all */
-	size_t ndomains;
+	size_t ndomains;                  /* 0 only with a sites file and no AUTOTLS_DOMAINS: no leader's cert */
 	char *ca;                         /* owned: AUTOTLS_CA's first URL or the default */
 	/* AUTOTLS_CA as an ordered list (shim/manager/ca_list.c): cas[0] is ca's URL again; issuance falls back
 	 * from one to the next and each renewal starts again from the first. Each CA has its own account. */
@@ -90,8 +90,8 @@ struct shim_config {
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim
- * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when
- * AUTOTLS_DOMAINS is not set (the shim stays silent and passive). */
+ * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when neither
+ * AUTOTLS_DOMAINS nor AUTOTLS_SITES is set (the shim stays silent and passive). */
 int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *)) AT_MUST_CHECK;
 
 /* The setting names of CA i's External Account Binding (0: AUTOTLS_EAB_KID and AUTOTLS_EAB_HMAC_KEY; i > 0: with

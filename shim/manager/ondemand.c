@@ -406,7 +406,8 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(comp, "/"), comp);
 		char managed[AT_NAME_MAX + 1];
-		if (at_name_to_component(managed, cfg->domains[0]) == 0 && strcmp(managed, name) == 0)
+		if (cfg->ndomains > 0 && at_name_to_component(managed, cfg->domains[0]) == 0 &&
+		    strcmp(managed, name) == 0)
 			continue;
 		struct at_cert_record rec;
 		memset(&rec, 0, sizeof(rec));
