@@ -183,6 +183,11 @@ static int parse_on_demand(struct shim_config *cfg, const char *(*getenv_fn)(con
 	if (take_number(&cfg->on_demand_rate, "AUTOTLS_ON_DEMAND_RATE", getenv_fn("AUTOTLS_ON_DEMAND_RATE"), 1, 6000,
 			"a number of new names a minute") != 0)
 		return AT_E_INVAL;
+	/* Names no handshake asked for in this many days are not renewed (shim/ondemand_idle.h); 0: always. */
+	cfg->on_demand_idle_days = 30;
+	if (take_number(&cfg->on_demand_idle_days, "AUTOTLS_ON_DEMAND_IDLE", getenv_fn("AUTOTLS_ON_DEMAND_IDLE"), 0,
+			3650, "a number of days") != 0)
+		return AT_E_INVAL;
 	if (wanted && cfg->nallow == 0 && cfg->ask == NULL)
 		at_log_warn("AUTOTLS_ON_DEMAND=1 without AUTOTLS_ALLOW or AUTOTLS_ASK: on-demand issuance stays off "
 			    "(it would issue for any name a client sends)");

@@ -52,6 +52,8 @@ struct shim_config {
 					   * its certificate (threaded servers only; 0: never wait) */
 	long on_demand_rate;              /* AUTOTLS_ON_DEMAND_RATE: new on-demand names a minute (1..6000, 10);
 					   * twice as many at once */
+	long on_demand_idle_days;         /* AUTOTLS_ON_DEMAND_IDLE: an on-demand name no handshake asked for in
+					   * this many days is not renewed (0..3650, 30; 0: always renewed) */
 	unsigned challenges;              /* AUTOTLS_CHALLENGES: a bit per enum at_challenge_type (tls-alpn-01 = 1,
 					   * http-01 = 2, dns-01 = 4); 0: every type that can work */
 	/* DNS-01 through a hook (challenge/dns01_hook.c); the solver exists only when dns_hook is set. */
