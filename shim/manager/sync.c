@@ -761,7 +761,8 @@ static int sync_region(struct shm_region *shm, int asked)
 	if (rc == 0)
 		rc = shm_read_changes(shm, held_version, nheld, seen_writes, &c);
 	if (rc == 0) {
-		atomic_store_explicit(&touch_s, mgr_host->cfg->on_demand ? ondemand_touch_s(mgr_host->cfg) : 0,
+		const struct shim_config *cfg = mgr_host->cfg;
+		atomic_store_explicit(&touch_s, cfg != NULL && cfg->on_demand ? ondemand_touch_s(cfg) : 0,
 				      memory_order_relaxed);
 		atomic_store_explicit(&lazy_region, shm, memory_order_release);
 		int first = mgr_host->current == NULL || mgr_host->current() == NULL;
