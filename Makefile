@@ -61,7 +61,7 @@ MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/thr
 # its main(), on-demand issuance and the watch on its tree.
 HELPER_SRC  := $(MANAGER_COMMON_SRC) shim/manager/autotls_manager.c shim/manager/host_service.c shim/manager/ondemand.c \
               shim/manager/tree_watch.c shim/channel.c shim/config.c shim/ondemand_policy.c shim/preload/shm_map.c \
-              shim/sites.c shim/manager/sites_pool.c
+              shim/sites.c shim/manager/sites_pool.c shim/manager/ondemand_asked.c
 # A source file no list names would silently never be built: say so instead.
 # autotls, the operators' command (tools/autotls/): the core, the settings reader, one file per subcommand.
 CLI_SRC     := tools/autotls/main.c tools/autotls/settings.c tools/autotls/inventory.c tools/autotls/status.c \

@@ -6,7 +6,8 @@
 #      the same certificate as a managed one (B), interleaved; server on core 0, load client on core 1
 #   3. load cost: /bin/true with and without the preload
 #   4. scale: many stored certificates (scripts/bench_scale.sh)
-#   5. many sites: a sites file of 1,000 lines issued by Pebble, sites per second (scripts/bench_sites.sh)
+#   5. many sites: a sites file of 1,000 lines issued by Pebble, sites per second; 2,000 on-demand names in a
+#      burst; a restart with 10,000 stored sites (scripts/bench_sites.sh)
 set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."

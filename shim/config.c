@@ -183,6 +183,11 @@ static int parse_on_demand(struct shim_config *cfg, const char *(*getenv_fn)(con
 	if (take_number(&cfg->on_demand_rate, "AUTOTLS_ON_DEMAND_RATE", getenv_fn("AUTOTLS_ON_DEMAND_RATE"), 1, 6000,
 			"a number of new names a minute") != 0)
 		return AT_E_INVAL;
+	/* Names no handshake asked for in this many days are not renewed (shim/ondemand_idle.h); 0: always. */
+	cfg->on_demand_idle_days = 30;
+	if (take_number(&cfg->on_demand_idle_days, "AUTOTLS_ON_DEMAND_IDLE", getenv_fn("AUTOTLS_ON_DEMAND_IDLE"), 0,
+			3650, "a number of days") != 0)
+		return AT_E_INVAL;
 	if (wanted && cfg->nallow == 0 && cfg->ask == NULL)
 		at_log_warn("AUTOTLS_ON_DEMAND=1 without AUTOTLS_ALLOW or AUTOTLS_ASK: on-demand issuance stays off "
 			    "(it would issue for any name a client sends)");
@@ -579,14 +584,20 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		goto fail;
 	}
 
+	/* The shim is on with AUTOTLS_DOMAINS (the leader's certificate), AUTOTLS_SITES (a certificate a line), or
+	 * both; with neither it stays off and silent. A sites file alone leaves ndomains 0: no leader's certificate
+	 * (lead.c idles, its control channel still answers), every certificate the file's. */
 	v = getenv_fn("AUTOTLS_DOMAINS");
-	if (v == NULL || *v == '\0') {
+	const char *sites_v = getenv_fn("AUTOTLS_SITES");
+	if ((v == NULL || *v == '\0') && (sites_v == NULL || *sites_v == '\0')) {
 		rc = AT_E_NOTFOUND;
 		goto fail;
 	}
-	rc = parse_domains(cfg, v);
-	if (rc != 0)
-		goto fail;
+	if (v != NULL && *v != '\0') {
+		rc = parse_domains(cfg, v);
+		if (rc != 0)
+			goto fail;
+	}
 
 	rc = parse_cas(cfg, getenv_fn);
 	if (rc != 0)

@@ -18,9 +18,9 @@
 #define SHIM_MAX_CAS 4 /* AUTOTLS_CA's list: the first, then the ones issuance falls back to */
 
 struct shim_config {
-	int active;                       /* AUTOTLS_DOMAINS set and every value valid */
+	int active;                       /* AUTOTLS_DOMAINS or AUTOTLS_SITES set and every value valid */
 	char *domains[SHIM_MAX_DOMAINS];  /* owned, normalised; one certificate covers them all */
-	size_t ndomains;
+	size_t ndomains;                  /* 0 only with a sites file and no AUTOTLS_DOMAINS: no leader's cert */
 	char *ca;                         /* owned: AUTOTLS_CA's first URL or the default */
 	/* AUTOTLS_CA as an ordered list (shim/manager/ca_list.c): cas[0] is ca's URL again; issuance falls back
 	 * from one to the next and each renewal starts again from the first. Each CA has its own account. */
@@ -52,6 +52,8 @@ struct shim_config {
 					   * its certificate (threaded servers only; 0: never wait) */
 	long on_demand_rate;              /* AUTOTLS_ON_DEMAND_RATE: new on-demand names a minute (1..6000, 10);
 					   * twice as many at once */
+	long on_demand_idle_days;         /* AUTOTLS_ON_DEMAND_IDLE: an on-demand name no handshake asked for in
+					   * this many days is not renewed (0..3650, 30; 0: always renewed) */
 	unsigned challenges;              /* AUTOTLS_CHALLENGES: a bit per enum at_challenge_type (tls-alpn-01 = 1,
 					   * http-01 = 2, dns-01 = 4); 0: every type that can work */
 	/* DNS-01 through a hook (challenge/dns01_hook.c); the solver exists only when dns_hook is set. */
@@ -91,8 +93,8 @@ struct shim_config {
 };
 
 /* Reads the environment through getenv_fn (getenv, or a table in tests) into cfg. Returns 0 when the shim
- * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when
- * AUTOTLS_DOMAINS is not set (the shim stays silent and passive). */
+ * should act, AT_E_INVAL when a value is bad (logged, naming the variable), AT_E_NOTFOUND when neither
+ * AUTOTLS_DOMAINS nor AUTOTLS_SITES is set (the shim stays silent and passive). */
 int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const char *)) AT_MUST_CHECK;
 
 /* The setting names of CA i's External Account Binding (0: AUTOTLS_EAB_KID and AUTOTLS_EAB_HMAC_KEY; i > 0: with

@@ -245,6 +245,17 @@ static void lead(struct mgr_ca_list *cas, struct at_store *store, struct mgr_sta
 	int asked = 0;          /* the control channel waits for this round's outcome */
 	char revoked[128] = ""; /* the serial revoked before it (control channel) */
 
+	/* A sites file without AUTOTLS_DOMAINS: no leader's certificate. The leader still holds the election (the
+	 * store's one leader) and answers its control channel; renew and revoke of a site are refused here. */
+	while (cfg->ndomains == 0) {
+		int s = sleep_until(time(NULL) + 3600, &req);
+		if (s < 0)
+			return;
+		if (s > 0)
+			mgr_control_done(AT_E_NOTFOUND, NULL, NULL,
+					 "AUTOTLS_DOMAINS is not set: this server's certificates are its sites file's, "
+					 "renewed on their own schedule");
+	}
 	for (;;) {
 		struct at_cert_record rec;
 		int ordered = 0;
@@ -504,6 +515,8 @@ static void publish_from_store(void)
 	struct at_store_stat st;
 	struct at_cert_record rec;
 
+	if (cfg->ndomains == 0)
+		return; /* a sites file alone: its certificates are the manager process's (sites_pool.c) */
 	if (reader == NULL && at_store_open(&reader, cfg->storage, (gid_t)-1) != 0) {
 		if (!warned++)
 			at_log_debug("pid %d (uid %d) can neither lead nor read %s; it serves its own certificates until "

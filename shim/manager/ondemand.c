@@ -21,7 +21,9 @@
 #include "util/fnv.h"
 #include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
+#include "shim/manager/ondemand_asked.h"
 #include "shim/manager/staple_many.h"
+#include "shim/ondemand_idle.h"
 #include "shim/ondemand_policy.h"
 #include "acme/solver.h"
 #include "engine/engine.h"
@@ -49,14 +51,16 @@
 #define LOAD_SLICE_MS 20 /* the longest the stored names' load holds the quiesce lock at a time */
 #define RENEW_CHECK_S 60 /* how often issued names are looked at for renewal (divided by the tests' scale) */
 
-enum od_state { OD_EMPTY = 0, OD_QUEUED, OD_ISSUED, OD_REFUSED, OD_FAILED };
+/* OD_IDLE: issued, but no handshake asked for it in AUTOTLS_ON_DEMAND_IDLE days: not renewed (served until it
+ * expires); a touch makes it OD_ISSUED again, a request after its expiry asks for it anew. */
+enum od_state { OD_EMPTY = 0, OD_QUEUED, OD_ISSUED, OD_REFUSED, OD_FAILED, OD_IDLE };
 
 struct od_name {
 	char *name; /* owned (a pointer, not 256 bytes: the table holds every name issued, 100,000 of them) */
 	enum od_state state;
 	time_t until;    /* refused/failed: not before; issued: when to look at renewal */
 	long backoff_s;
-	time_t touched;
+	time_t touched; /* the last request or touch (shim/ondemand_idle.h); the idle rule's clock */
 	time_t published_not_after; /* of the certificate last published for it; 0: none yet */
 };
 
@@ -343,10 +347,33 @@ static void issue(struct mgr_ca_list *cas, struct od_name *n)
 			    at_strerror(rc), (long)(n->until - now));
 }
 
+static int asked_dirty; /* a touched time changed since the last save (ondemand_asked.c) */
+
+/* A touch (shim/ondemand_idle.h): a handshake was served name's certificate. Only a name issued here counts:
+ * the ring is untrusted, and a touch never asks for a certificate. */
+static void touch(const char *name, time_t now)
+{
+	struct od_name *n = find(name, 0);
+	if (n == NULL || (n->state != OD_ISSUED && n->state != OD_IDLE))
+		return;
+	if (n->touched != now)
+		asked_dirty = 1;
+	n->touched = now;
+	if (n->state == OD_IDLE) {
+		n->state = OD_ISSUED;
+		n->until = now; /* looked at for renewal at the next sweep */
+		at_log_info("on-demand: %s is asked for again: renewed as before", name);
+	}
+}
+
 /* A posted name: through the policy into the queue. */
 static void consider(const char *name)
 {
 	time_t now = time(NULL);
+	if (name[0] == ONDEMAND_TOUCH_MARK) {
+		touch(name + 1, now);
+		return;
+	}
 	if (!ondemand_qualifies(mgr_host->cfg, name)) {
 		at_log_debug("on-demand: a request outside the policy was ignored");
 		return;
@@ -354,7 +381,11 @@ static void consider(const char *name)
 	struct od_name *n = find(name, 1);
 	if (n == NULL)
 		return;
+	if (n->touched != now)
+		asked_dirty = 1;
 	n->touched = now;
+	if (n->state == OD_IDLE)
+		n->state = OD_EMPTY; /* expired and asked for again (a served one sends touches): as a new name */
 	if (n->state == OD_QUEUED || n->state == OD_ISSUED ||
 	    ((n->state == OD_REFUSED || n->state == OD_FAILED) && now < n->until))
 		return;
@@ -408,7 +439,8 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(comp, "/"), comp);
 		char managed[AT_NAME_MAX + 1];
-		if (at_name_to_component(managed, cfg->domains[0]) == 0 && strcmp(managed, name) == 0)
+		if (cfg->ndomains > 0 && at_name_to_component(managed, cfg->domains[0]) == 0 &&
+		    strcmp(managed, name) == 0)
 			continue;
 		struct at_cert_record rec;
 		memset(&rec, 0, sizeof(rec));
@@ -430,6 +462,57 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 	at_store_list_free(keys, n);
 }
 
+/* A stored "asked at" time (ondemand_asked.c): the later of it and ours counts. */
+static void asked_at(void *ctx, const char *name, time_t at)
+{
+	(void)ctx;
+	struct od_name *n = find(name, 0);
+	if (n == NULL || (n->state != OD_ISSUED && n->state != OD_IDLE))
+		return;
+	if (*(int *)ctx) /* at start: the store's word replaces the load's "now" */
+		n->touched = at;
+	else if (at > n->touched)
+		n->touched = at;
+}
+
+/* The idle rule's sweep part (shim/ondemand_idle.h): an issued name nobody asked for in idle_s is not renewed
+ * any more. Returns 1 when n is now idle. */
+static int went_idle(struct od_name *n, time_t now, long idle_s)
+{
+	if (idle_s <= 0 || n->state != OD_ISSUED || now - n->touched < idle_s)
+		return 0;
+	n->state = OD_IDLE;
+	at_log_info("on-demand: no handshake asked for %s in %ld s (AUTOTLS_ON_DEMAND_IDLE): it is not renewed; "
+		    "served until it expires (not after %ld)", n->name, (long)(now - n->touched),
+		    (long)n->published_not_after);
+	return 1;
+}
+
+/* Saves the asked times of the issued names, merged with the store's (another tree may share it). */
+static void asked_save(struct at_store *st)
+{
+	int start = 0;
+	if (od_asked_load(st, asked_at, &start) != 0)
+		return;
+	const char **nv = malloc((nused ? nused : 1) * sizeof(*nv));
+	time_t *tv = malloc((nused ? nused : 1) * sizeof(*tv));
+	size_t k = 0;
+	for (size_t i = 0; nv && tv && i < nused; i++) {
+		if (names[i].state == OD_ISSUED || names[i].state == OD_IDLE) {
+			nv[k] = names[i].name;
+			tv[k++] = names[i].touched;
+		}
+	}
+	int rc = nv && tv ? od_asked_save(st, nv, tv, k) : AT_E_NOMEM;
+	free(nv);
+	free(tv);
+	if (rc != 0)
+		at_log_warn("on-demand: when names were last asked for cannot be kept in the store (%s); the idle rule "
+			    "counts from this start after a restart", at_strerror(rc));
+	else
+		asked_dirty = 0;
+}
+
 static void *ondemand_main(void *arg)
 {
 	(void)arg;
@@ -446,6 +529,11 @@ static void *ondemand_main(void *arg)
 		goto out;
 	for (size_t i = 0; i < mgr_ca_list_count(cas); i++)
 		load_stored(mgr_ca_list_engine(cas, i), st);
+	int start = 1;
+	if (od_asked_load(st, asked_at, &start) != 0)
+		at_log_warn("on-demand: when names were last asked for cannot be read from the store; counted from now");
+	long idle_s = ondemand_idle_s(cfg);
+	time_t last_save = time(NULL);
 	at_log_info("on-demand issuance is on (%s%s%s)", cfg->nallow ? "AUTOTLS_ALLOW" : "",
 		    cfg->nallow && cfg->ask ? " and " : "", cfg->ask ? "AUTOTLS_ASK" : "");
 	time_t last_renew_check = time(NULL);
@@ -469,8 +557,17 @@ static void *ondemand_main(void *arg)
 			/* Renewal: ensure() orders only when a stored certificate is due. */
 			last_renew_check = time(NULL);
 			for (size_t i = 0; i < nnames; i++)
-				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check)
+				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check &&
+				    !went_idle(&names[i], last_renew_check, idle_s))
 					issue(cas, &names[i]);
+		}
+		if (asked_dirty && idle_s > 0 && time(NULL) - last_save >= ondemand_touch_s(cfg)) {
+			last_save = time(NULL);
+			/* Store I/O (4 MB at 100,000 names), not under the lock the leader's requests need; the table
+			 * is this thread's alone. */
+			mgr_quiesce_leave();
+			asked_save(st);
+			mgr_quiesce_enter();
 		}
 		mgr_event_tick();
 		mgr_quiesce_leave();

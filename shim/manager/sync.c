@@ -13,6 +13,7 @@
  */
 #include "shim/manager/manager.h"
 #include "shim/manager/control.h"
+#include "shim/ondemand_idle.h"
 #include "util/fnv.h"
 #include "acme/csr.h"
 #include "util/clock.h"
@@ -77,7 +78,12 @@ static struct parsed **held;   /* by slot */
  * is built for it; the entry's expiry is checked through the cell (resolve). Allocated once per slot used. */
 struct cell {
 	_Atomic(struct parsed *) p;
+	/* On-demand's idle rule (shim/ondemand_idle.h): before this time this process does not tell again that a
+	 * handshake asked for the record's names. Per process, one relaxed load per handshake; a CAS once a
+	 * period. Survives a renewal (the cell does). */
+	_Atomic int64_t ask_next;
 };
+static _Atomic long touch_s; /* ondemand_touch_s, 0: on-demand off (no touches); set by mgr_sync */
 static struct cell **cells;
 static size_t nheld;          /* slots known */
 static uint64_t seen_writes;  /* the directory's write count at the last read (shm_read_changes' since) */
@@ -420,6 +426,7 @@ static const struct cache_cert *fill(const struct cache_cert *c, const struct pa
 	out->refused_levels = o->refused;
 	out->refused_why = o->why;
 	out->lazy = NULL;
+	out->ask_due = 0;
 	return out;
 }
 
@@ -483,15 +490,24 @@ static const struct cache_cert *resolve(const struct cache_cert *c, struct cache
 {
 	if (c->lazy == NULL)
 		return c;
-	struct parsed *p = cell_entry(c);
-	if (p == NULL)
+	struct cell *cell = (struct cell *)(void *)c->lazy;
+	time_t now = time(NULL);
+	struct parsed *p = atomic_load_explicit(&cell->p, memory_order_acquire);
+	if (p == NULL || p->not_after <= now)
 		return NULL;
 	struct objs *o = atomic_load_explicit(&p->objs, memory_order_acquire);
 	if (o == NULL)
 		o = materialize(p);
 	if (o == NULL || o == &failed_objs)
 		return NULL;
-	return fill(c, p, o, out);
+	fill(c, p, o, out);
+	int64_t next = atomic_load_explicit(&cell->ask_next, memory_order_relaxed);
+	long every = atomic_load_explicit(&touch_s, memory_order_relaxed);
+	if (every > 0 && (int64_t)now >= next &&
+	    atomic_compare_exchange_strong_explicit(&cell->ask_next, &next, (int64_t)now + every,
+						    memory_order_relaxed, memory_order_relaxed))
+		out->ask_due = 1; /* one handshake of this process tells, the others of the period do not */
+	return out;
 }
 
 static time_t lazy_not_after(const struct cache_cert *c)
@@ -745,6 +761,9 @@ static int sync_region(struct shm_region *shm, int asked)
 	if (rc == 0)
 		rc = shm_read_changes(shm, held_version, nheld, seen_writes, &c);
 	if (rc == 0) {
+		const struct shim_config *cfg = mgr_host->cfg;
+		atomic_store_explicit(&touch_s, cfg != NULL && cfg->on_demand ? ondemand_touch_s(cfg) : 0,
+				      memory_order_relaxed);
 		atomic_store_explicit(&lazy_region, shm, memory_order_release);
 		int first = mgr_host->current == NULL || mgr_host->current() == NULL;
 		int rebuild = first || deferred_generation != 0, urgent = first || asked;

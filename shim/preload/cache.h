@@ -34,6 +34,9 @@ struct cache_cert {
 	struct cache_lazy *lazy; /* set (with leaf, chain and key NULL and no refusals yet): parsed on first use,
 				  * through cache_snapshot.resolve, which also checks the expiry (not_after is then
 				  * the far future: a renewal replaces the certificate without a new snapshot) */
+	int ask_due;             /* set by resolve, with on-demand on, once per ondemand_touch_s per record and
+				  * process: the handshake tells the manager the name was asked for
+				  * (shim/ondemand_idle.h) */
 };
 
 struct cache_snapshot {

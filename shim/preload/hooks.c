@@ -303,6 +303,10 @@ static int shim_cert_cb(SSL *ssl, void *arg)
 		s = cache_current();
 		if (s == NULL || s->resolve == NULL || (c = s->resolve(c, &parsed)) == NULL)
 			return rc;
+		/* Once a period per record and process (shim/ondemand_idle.h): an on-demand name asked for is
+		 * renewed; one nobody asks for stops being renewed. */
+		if (c->ask_due && hooks_on_demand && sni != addr && ondemand_qualifies(hooks_on_demand, lower))
+			ondemand_touch(hooks_on_demand_channel, lower);
 	}
 	if (c->refused_levels != 0) {
 		/* OpenSSL would refuse this certificate at this connection's security level (found when the

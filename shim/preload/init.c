@@ -260,8 +260,12 @@ void shim_on_server_ctx(void)
 		char exe[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = '\0';
-		at_log_info("hooked server SSL_CTX in %s (pid %d, uid %d); managing %s%s", exe, (int)me, (int)geteuid(),
-			    config.domains[0], config.ndomains > 1 ? " and more" : "");
+		if (config.ndomains > 0)
+			at_log_info("hooked server SSL_CTX in %s (pid %d, uid %d); managing %s%s", exe, (int)me,
+				    (int)geteuid(), config.domains[0], config.ndomains > 1 ? " and more" : "");
+		else
+			at_log_info("hooked server SSL_CTX in %s (pid %d, uid %d); managing the sites of %s", exe,
+				    (int)me, (int)geteuid(), config.sites);
 	}
 	pthread_mutex_lock(&attach_mu);
 	if (!attached) {

@@ -1,5 +1,6 @@
 /* On-demand issuance, the handshake side (see ondemand.h). */
 #include "shim/preload/ondemand.h"
+#include "shim/ondemand_idle.h"
 #include "util/fnv.h"
 
 #include <linux/futex.h>
@@ -29,4 +30,14 @@ void ondemand_post(struct shm_channel *r, const char *name)
 		syscall(SYS_futex, (uint32_t *)&r->req_futex, FUTEX_WAKE, 1, NULL, NULL, 0);
 		return;
 	}
+}
+
+void ondemand_touch(struct shm_channel *r, const char *name)
+{
+	char marked[256];
+	size_t n = strnlen(name, 253);
+	marked[0] = ONDEMAND_TOUCH_MARK;
+	memcpy(marked + 1, name, n);
+	marked[n + 1] = '\0';
+	ondemand_post(r, marked);
 }

@@ -15,4 +15,8 @@
 /* Posts name to the channel's request ring (deduplicated, dropped when full). */
 void ondemand_post(struct shm_channel *c, const char *name);
 
+/* Posts that a handshake asked for name, which is served (shim/ondemand_idle.h: ONDEMAND_TOUCH_MARK and the
+ * name, the same ring, deduplicated, dropped when full). */
+void ondemand_touch(struct shm_channel *c, const char *name);
+
 #endif

@@ -183,6 +183,13 @@ static int inproc(char **argv)
 	struct at_store *st = NULL;
 	char ca[256], path[600];
 	long n = atol(argv[4]);
+	/* On-demand on (its idle rule's per-handshake check in resolve, shim/ondemand_idle.h), unless
+	 * BENCH_SCALE_NO_TOUCH is set: the two give the check's cost. */
+	static struct shim_config cfg;
+	cfg.on_demand = getenv("BENCH_SCALE_NO_TOUCH") == NULL;
+	cfg.on_demand_idle_days = 30;
+	cfg.backoff_divisor = 1;
+	host.cfg = &cfg;
 	mgr_host = &host;
 	if (at_store_open_file(&st, argv[2]) != 0 || at_store_ca_component(ca, sizeof(ca), argv[3]) != 0)
 		return 1;

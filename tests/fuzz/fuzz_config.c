@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc == 0 || rc == AT_E_INVAL || rc == AT_E_NOTFOUND);
 	if (rc == 0) {
 		FUZZ_CHECK(cfg.active == 1);
-		FUZZ_CHECK(cfg.ndomains >= 1 && cfg.ndomains <= SHIM_MAX_DOMAINS);
+		FUZZ_CHECK((cfg.ndomains >= 1 || cfg.sites != NULL) && cfg.ndomains <= SHIM_MAX_DOMAINS);
 		for (size_t i = 0; i < cfg.ndomains; i++) {
 			char again[AT_NAME_MAX + 1];
 			FUZZ_CHECK(cfg.domains[i] != NULL);

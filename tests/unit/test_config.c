@@ -134,6 +134,25 @@ static void sites_and_rate(void)
 	shim_config_clear(&cfg);
 }
 
+/* A sites file alone turns the shim on (no leader's certificate); its errors still name the setting. */
+static void sites_alone(void)
+{
+	const char *v[] = { "AUTOTLS_STORAGE", "/x", "AUTOTLS_SITES", "/etc/sites", NULL };
+	const char *rel[] = { "AUTOTLS_STORAGE", "/x", "AUTOTLS_SITES", "sites.txt", NULL };
+	const char *badca[] = { "AUTOTLS_SITES", "/etc/sites", "AUTOTLS_CA", "ftp://x", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(v, &cfg, log, sizeof(log)) == 0);
+	CHECK_INT(cfg.active, ==, 1);
+	CHECK_INT(cfg.ndomains, ==, 0);
+	CHECK_STR(cfg.sites, "/etc/sites");
+	shim_config_clear(&cfg);
+	CHECK_INT(read_with(rel, &cfg, log, sizeof(log)), ==, AT_E_INVAL);
+	CHECK(strstr(log, "AUTOTLS_SITES") != NULL && strstr(log, "absolute") != NULL);
+	CHECK_INT(read_with(badca, &cfg, log, sizeof(log)), ==, AT_E_INVAL);
+	CHECK(strstr(log, "AUTOTLS_CA") != NULL);
+}
+
 static void dns_values(void)
 {
 	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_DNS_HOOK", "/bin/true",
@@ -452,6 +471,7 @@ int main(void)
 	RUN(domains_spaces_around_commas);
 	RUN(defaults);
 	RUN(sites_and_rate);
+	RUN(sites_alone);
 	RUN(dns_values);
 	RUN(dns_update_values);
 	RUN(hook_values);

@@ -264,9 +264,10 @@ int cli_enable(int argc, char **argv, const char *storage_opt)
 		if (en_add("AUTOTLS_STORAGE", storage_abs) != 0)
 			return CLI_USAGE;
 	}
-	if (en_getenv("AUTOTLS_DOMAINS") == NULL && en_getenv("AUTOTLS_ON_DEMAND") == NULL) {
+	if (en_getenv("AUTOTLS_DOMAINS") == NULL && en_getenv("AUTOTLS_ON_DEMAND") == NULL &&
+	    en_getenv("AUTOTLS_SITES") == NULL) {
 		fprintf(stderr, "autotls: enable needs the names: -d example.com,www.example.com (or --set "
-				"AUTOTLS_ON_DEMAND=1)\n");
+				"AUTOTLS_SITES=/etc/autotls/sites.txt, or --set AUTOTLS_ON_DEMAND=1)\n");
 		return CLI_USAGE;
 	}
 	/* The preload's own reader decides what a setting accepts; its one-line errors go to stderr. */
