@@ -43,6 +43,8 @@
 #define MANY_AUTHZ 1000
 #define LIFE_S (30L * 86400 + 3600) /* notBefore an hour back, notAfter 30 days ahead */
 
+#define ORDER_RING 64 /* orders whose certificates stay downloadable; more than any test has in flight */
+
 struct hostile_ca {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -55,6 +57,10 @@ struct hostile_ca {
 	long long finalized_ms;    /* monotonic ms of the mode's first finalize, 0 before */
 	int authz_invalid;         /* HC_AUTHZ_FAILS: the current order's authorization failed */
 	char *chain_pem;           /* the last good chain issued (leaf, CA) */
+	/* Each order has its own URLs (/order/K, /finalize/K, /cert/K) and its chain is kept under K, so that
+	 * orders placed at once (a sites file's workers) each download their own certificate. */
+	unsigned order_seq;             /* the last K handed out by newOrder */
+	char *order_chain[ORDER_RING];  /* order K's chain at [K % ORDER_RING]; NULL before its finalize */
 	char *ocsp_url;            /* hostile_ca_set_ocsp: good leaves name this responder (AIA), NULL: none */
 	char *ocsp_index;          /* and are written to this openssl-ca index as valid */
 	EVP_PKEY *csr_key;         /* the last CSR's public key */
@@ -443,6 +449,17 @@ static int send_drip(struct conn *c, unsigned gen)
 
 /* ---- ACME ---- */
 
+/* K from "/<what>/K" (K >= 1), or 0 when p is not such a path. */
+static unsigned order_of(const char *p, const char *what)
+{
+	size_t n = strlen(what);
+	if (strncmp(p, what, n) != 0 || p[n] < '1' || p[n] > '9')
+		return 0;
+	char *end;
+	unsigned long k = strtoul(p + n, &end, 10);
+	return *end == '\0' && k <= 0xffffffffUL ? (unsigned)k : 0;
+}
+
 static void url(char *out, size_t size, const struct hostile_ca *h, const char *path)
 {
 	snprintf(out, size, "%s%s", h->base, path);
@@ -456,10 +473,14 @@ static int reply_json(struct conn *c, int status, const char *json, const char *
 static int on_new_order(struct conn *c, enum hostile_mode m, const struct request *rq)
 {
 	struct hostile_ca *h = c->h;
-	char body[512], loc[200], fin[160], az[160];
-	url(fin, sizeof(fin), h, "/finalize/1");
+	char body[512], loc[200], fin[160], az[160], path[40];
+	pthread_mutex_lock(&h->lock);
+	unsigned k = ++h->order_seq;
+	pthread_mutex_unlock(&h->lock);
+	snprintf(path, sizeof(path), "/finalize/%u", k);
+	url(fin, sizeof(fin), h, path);
 	url(az, sizeof(az), h, "/authz/1");
-	snprintf(loc, sizeof(loc), "Location: %s/order/1\r\n", h->base);
+	snprintf(loc, sizeof(loc), "Location: %s/order/%u\r\n", h->base, k);
 
 	struct hostile_acme_reply r;
 	if (hostile_acme_new_order(h->acme, rq->body, rq->body_len, &r))
@@ -551,12 +572,12 @@ static int on_authz(struct conn *c, enum hostile_mode m)
 	return reply_json(c, 200, body, NULL);
 }
 
-static int on_finalize(struct conn *c, enum hostile_mode m, const struct request *rq, unsigned gen)
+static int on_finalize(struct conn *c, enum hostile_mode m, const struct request *rq, unsigned gen, unsigned k)
 {
 	struct hostile_ca *h = c->h;
 	EVP_PKEY *key = NULL;
 	GENERAL_NAMES *names = NULL;
-	char body[512], fin[160];
+	char body[512], fin[160], path[40];
 
 	if (m == HC_SLOW_DRIP)
 		return send_drip(c, gen);
@@ -572,20 +593,25 @@ static int on_finalize(struct conn *c, enum hostile_mode m, const struct request
 	h->csr_must_staple = tls_feature;
 	free(h->chain_pem);
 	h->chain_pem = chain_for_mode(h, m);
+	free(h->order_chain[k % ORDER_RING]);
+	h->order_chain[k % ORDER_RING] = h->chain_pem ? strdup(h->chain_pem) : NULL;
 	h->counts.issued++;
 	if (h->finalized_ms == 0)
 		h->finalized_ms = mono_ms();
 	pthread_mutex_unlock(&h->lock);
-	url(fin, sizeof(fin), h, "/finalize/1");
+	snprintf(path, sizeof(path), "/finalize/%u", k);
+	url(fin, sizeof(fin), h, path);
 	snprintf(body, sizeof(body), "{\"status\":\"processing\",\"finalize\":\"%s\"}", fin);
 	return reply_json(c, 200, body, "Retry-After: 0\r\n");
 }
 
-static int on_order_poll(struct conn *c, enum hostile_mode m)
+static int on_order_poll(struct conn *c, enum hostile_mode m, unsigned k)
 {
-	char body[512], cert[160], fin[160];
-	url(fin, sizeof(fin), c->h, "/finalize/1");
-	url(cert, sizeof(cert), c->h, "/cert/1");
+	char body[512], cert[160], fin[160], path[40];
+	snprintf(path, sizeof(path), "/finalize/%u", k);
+	url(fin, sizeof(fin), c->h, path);
+	snprintf(path, sizeof(path), "/cert/%u", k);
+	url(cert, sizeof(cert), c->h, path);
 	int held = 0, invalid = 0;
 	char ra[48];
 	pthread_mutex_lock(&c->h->lock);
@@ -606,18 +632,20 @@ static int on_order_poll(struct conn *c, enum hostile_mode m)
 	return reply_json(c, 200, body, "Retry-After: 0\r\n");
 }
 
-static int on_cert(struct conn *c, enum hostile_mode m, unsigned gen)
+static int on_cert(struct conn *c, enum hostile_mode m, unsigned gen, unsigned k)
 {
 	struct hostile_ca *h = c->h;
 	if (m == HC_HUGE_LENGTH || m == HC_HUGE_CHUNKED || m == HC_HUGE_CLOSE)
 		return send_huge(c, m, gen);
 	if (m == HC_REDIRECT) {
 		char loc[200];
-		snprintf(loc, sizeof(loc), "Location: https://127.0.0.2:%d/cert/1\r\n", h->port2);
+		snprintf(loc, sizeof(loc), "Location: https://127.0.0.2:%d/cert/%u\r\n", h->port2, k);
 		return send_body(c, 302, "text/plain", loc, "moved\n", 6);
 	}
 	pthread_mutex_lock(&h->lock);
-	char *chain = h->chain_pem ? strdup(h->chain_pem) : NULL;
+	/* This order's own chain; the last one issued for an order the ring has forgotten. */
+	const char *own = h->order_chain[k % ORDER_RING] ? h->order_chain[k % ORDER_RING] : h->chain_pem;
+	char *chain = own ? strdup(own) : NULL;
 	pthread_mutex_unlock(&h->lock);
 	if (chain == NULL)
 		return send_body(c, 404, "application/problem+json", NULL,
@@ -647,11 +675,11 @@ static int serve(struct conn *c, const struct request *rq)
 		counter = &h->counts.new_order;
 	else if (strncmp(p, "/authz/", 7) == 0)
 		counter = &h->counts.authz;
-	else if (strcmp(p, "/finalize/1") == 0)
+	else if (order_of(p, "/finalize/"))
 		counter = &h->counts.finalize;
-	else if (strcmp(p, "/order/1") == 0)
+	else if (order_of(p, "/order/"))
 		counter = &h->counts.order_polls;
-	else if (strcmp(p, "/cert/1") == 0)
+	else if (order_of(p, "/cert/"))
 		counter = &h->counts.cert;
 	else if (strncmp(p, "/chall/", 7) == 0)
 		counter = &h->counts.challenges;
@@ -695,12 +723,12 @@ static int serve(struct conn *c, const struct request *rq)
 		pthread_mutex_unlock(&h->lock);
 		return reply_json(c, 200, "{\"status\":\"processing\"}", NULL);
 	}
-	if (strcmp(p, "/finalize/1") == 0)
-		return on_finalize(c, m, rq, gen);
-	if (strcmp(p, "/order/1") == 0)
-		return on_order_poll(c, m);
-	if (strcmp(p, "/cert/1") == 0)
-		return on_cert(c, m, gen);
+	if (order_of(p, "/finalize/"))
+		return on_finalize(c, m, rq, gen, order_of(p, "/finalize/"));
+	if (order_of(p, "/order/"))
+		return on_order_poll(c, m, order_of(p, "/order/"));
+	if (order_of(p, "/cert/"))
+		return on_cert(c, m, gen, order_of(p, "/cert/"));
 	return send_body(c, 404, "text/plain", NULL, "no\n", 3);
 }
 
@@ -991,6 +1019,8 @@ void hostile_ca_stop(struct hostile_ca *h)
 	GENERAL_NAMES_free(h->csr_names);
 	free(h->ca_pem);
 	free(h->chain_pem);
+	for (size_t i = 0; i < ORDER_RING; i++)
+		free(h->order_chain[i]);
 	hostile_acme_free(h->acme);
 	free(h->ocsp_url);
 	free(h->ocsp_index);
