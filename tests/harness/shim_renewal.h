@@ -1,6 +1,6 @@
 /*
- * Renewal while clients keep coming (test_330 and test_335): Pebble issues 30-second certificates, so the
- * manager renews when half the lifetime is left (every ~15 s). A client loops full handshakes (verified against
+ * Renewal while clients keep coming (test_330 and test_335): Pebble issues 16-second certificates, so the
+ * manager renews when half the lifetime is left (every ~8 s). A client loops full handshakes (verified against
  * Pebble's root, a new connection each time) through at least two renewals: no handshake fails, the serial
  * changes at least twice, and every worker ends up serving the newest certificate (checked over many
  * connections at the end).

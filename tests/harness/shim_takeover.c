@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const struct pebble_opts takeover_pebble = {.validity_s = 30, .authz_reuse = -1};
+const struct pebble_opts takeover_pebble = {.validity_s = TAKEOVER_VALIDITY_S, .authz_reuse = -1};
 
 
 /* The one live manager process of e's store, waiting up to ms for it. 0 when none (or several). */

@@ -2,7 +2,7 @@
  * kill -9 of the tree's manager process (issue 9, acceptance 2), under nginx (a root master and two workers as
  * www-data) and under python's threaded ssl server (a single process that never reaps children; here the
  * killed manager is not even its child): within 10 s a new manager process leads, the tree logs once that the
- * old one is gone, a 30-second certificate renews twice more while a client loops with no failed handshake, and
+ * old one is gone, a 16-second certificate renews twice more while a client loops with no failed handshake, and
  * stopping the server leaves no manager running. See shim_takeover.h.
  */
 #include "tests/harness/shim_takeover.h"

@@ -66,10 +66,11 @@ static void killed_mid_issuance(void)
 	/* The killed manager's pid is a zombie (ours) all along: it must not count as alive. */
 	struct procfs_stat st;
 	CHECK(procfs_stat(t.killed, &st) != 0 || st.state == 'Z');
-	/* Then it renews (twice the certificate: the first and a renewal) with no failure. */
+	/* Then it renews (twice the certificate: the first and a renewal, due half-way through its lifetime) with no
+	 * failure over one whole lifetime. */
 	struct takeover loop;
 	memset(&loop, 0, sizeof(loop));
-	takeover_loop(&env, LIMIT_MS, 0, 30000, &loop);
+	takeover_loop(&env, LIMIT_MS, 0, TAKEOVER_VALIDITY_S * 1000L, &loop);
 	t.serials_after = loop.serials_before;
 	t.failures = loop.failures;
 	takeover_check(&env, &t, 2);

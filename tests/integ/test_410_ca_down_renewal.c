@@ -1,5 +1,5 @@
 /*
- * The CA goes down between issuance and renewal: Pebble issues 30-second certificates (renewal due ~15 s before
+ * The CA goes down between issuance and renewal: Pebble issues 20-second certificates (renewal due ~10 s before
  * expiry); right after the first issuance Pebble is killed. A client loops verified handshakes (a new
  * connection each time, trusting the first Pebble's root) while the renewal fails on the back-off
  * (AUTOTLS_TEST_BACKOFF_SCALE=60: 1 s, 10 s): none fails and the serial does not change. Pebble is then restarted
@@ -41,7 +41,7 @@ static int concat_files(const char *out, const char *a, const char *b)
 static void renewal_waits_for_the_ca(void)
 {
 	struct shim_env env;
-	struct pebble_opts po = {.validity_s = 30, .authz_reuse = -1};
+	struct pebble_opts po = {.validity_s = 20, .authz_reuse = -1};
 	struct at_cert_record rec;
 	struct tls_client_result r;
 	char root_old[400], root_new[400], bundle[400], s1[80], s2[80];

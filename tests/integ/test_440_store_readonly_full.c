@@ -1,8 +1,8 @@
 /*
  * The store runs out of space at renewal time: the store is a 64 KiB tmpfs (mount -t tmpfs -o size=64k; the
  * tests run as root and this sandbox allows it, so the read-only variant with an unprivileged server is not
- * needed). s_server under the shim gets a 30-second certificate; then the tmpfs is filled with a big file and
- * the renewal (due ~15 s before expiry) cannot write. No AUTOTLS_TEST_BACKOFF_SCALE here: the next try is 60 s
+ * needed). s_server under the shim gets a 16-second certificate; then the tmpfs is filled with a big file and
+ * the renewal (due ~8 s before expiry) cannot write. No AUTOTLS_TEST_BACKOFF_SCALE here: the next try is 60 s
  * away, so exactly one failed renewal falls inside the certificate's lifetime. While the certificate is valid
  * a client loops verified handshakes: none fails and the serial stays; the failure is logged as errors that
  * name the cause (counted: lines with "error:" mentioning the store or the space); the record still loads
@@ -55,7 +55,7 @@ static int store_line(const char *line)
 static void old_certificate_kept_when_the_store_is_full(void)
 {
 	struct shim_env env;
-	struct pebble_opts po = {.validity_s = 30, .authz_reuse = -1};
+	struct pebble_opts po = {.validity_s = 16, .authz_reuse = -1};
 	struct at_cert_record rec;
 	struct tls_client_result r;
 	char s1[80], filler[400];

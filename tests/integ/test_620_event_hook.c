@@ -1,6 +1,6 @@
 /*
- * AUTOTLS_HOOK (shim/manager/events.c) under openssl s_server, Pebble issuing 30-second certificates (renewal
- * about every 15 s) and AUTOTLS_TEST_BACKOFF_SCALE=60 (retries within seconds). A shell hook appends its
+ * AUTOTLS_HOOK (shim/manager/events.c) under openssl s_server, Pebble issuing 20-second certificates (renewal
+ * about every 10 s) and AUTOTLS_TEST_BACKOFF_SCALE=60 (retries within seconds). A shell hook appends its
  * environment to a file. It must see, in this order:
  *   - `obtained` once the first certificate is served: the names, AUTOTLS_NOT_AFTER in RFC 3339 UTC equal to the
  *     stored record's, AUTOTLS_CERT_FILE a 0644 file holding the served chain and no key;
@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define VALIDITY_S 20
 #define OD_NAME "n1.od.example.test"
 
 static char hook_dir[PATH_MAX], hook_path[PATH_MAX + 16], events_path[PATH_MAX + 16];
@@ -177,7 +178,10 @@ static int pem_serial(const char *path, char *out, size_t cap)
 static void hook_sees_every_event(void)
 {
 	struct shim_env env;
-	struct pebble_opts po = {.validity_s = 30, .authz_reuse = -1};
+	/* Short (the events come at fixed points of the lifetime: renewals at 10 and 20 s, the failure at 30 s,
+	 * `expiring` at 35 s), and long enough for the first renewal's hanging hook to be killed (2 s) and its lines
+	 * checked well before the next one. */
+	struct pebble_opts po = {.validity_s = VALIDITY_S, .authz_reuse = -1};
 	struct at_cert_record rec;
 	char s1[80], s2[80], s3[80], buf[1200], want[64], cert_file[400];
 	const char *tmp = getenv("TMPDIR");
