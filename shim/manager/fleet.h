@@ -1,0 +1,42 @@
+/*
+ * The fleet: one leader for every host that shares an etcd store (shim/manager/fleet.c), and the watch that
+ * tells a follower a certificate changed in the store (shim/manager/fleet_watch.c). Nothing here applies to a
+ * folder store: there the tree's fcntl lock on <state>/manager.lock is the whole election, as before.
+ */
+#ifndef AUTOTLS_SHIM_MANAGER_FLEET_H
+#define AUTOTLS_SHIM_MANAGER_FLEET_H
+
+#include "util/err.h"
+
+#include <stdbool.h>
+
+/* The fleet lock's lease (seconds): a leader that dies is replaced this long after its last keepalive. */
+#define MGR_FLEET_LEASE_S 6
+/* How often a leader renews it (from its loop's one-second ticks) and a follower asks for it. */
+#define MGR_FLEET_KEEP_MS 1000
+#define MGR_FLEET_TRY_MS 2000
+
+/* true when AUTOTLS_STORAGE is an etcd store: the election is the fleet lock as well as the local one. */
+bool mgr_fleet_on(void);
+
+/* Tries once for the fleet lock (its own store object, opened on first use and kept). 0 when this process now
+ * leads the fleet; AT_E_LOCKED when another host does; another error when etcd cannot be asked (logged once). */
+int mgr_fleet_try_lead(void) AT_MUST_CHECK;
+
+/* Called by the leader every second or so: renews the lease every MGR_FLEET_KEEP_MS. 0 while the lead is ours;
+ * AT_E_LOCKED when it is lost (the lease ended and another host may lead: stop leading now). etcd unreachable
+ * counts as ours until the lease would have ended. */
+int mgr_fleet_keep(void) AT_MUST_CHECK;
+
+/* Gives the fleet lock up (the lease revoked: the next host may lead at once). */
+void mgr_fleet_release(void);
+
+/* The watch on <PREFIX>/certificates/ and <PREFIX>/challenges/ (fleet_watch.c): started once, in the manager
+ * process only (a thread of its own; never in a host's process). mgr_fleet_watch_seq counts the changes seen
+ * (and every reconnection, after which the store must be read again); 0 when no watch runs. */
+void mgr_fleet_watch_start(void);
+unsigned long mgr_fleet_watch_seq(void);
+/* true while the watch stream is up (a follower then reads the store only when told, plus a slow safety poll). */
+bool mgr_fleet_watching(void);
+
+#endif
