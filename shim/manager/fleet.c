@@ -49,6 +49,11 @@ static int open_store(void)
 	return rc;
 }
 
+struct at_store *mgr_fleet_store(void)
+{
+	return open_store() == 0 ? fleet_store : NULL;
+}
+
 int mgr_fleet_try_lead(void)
 {
 	int rc = open_store();

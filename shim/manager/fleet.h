@@ -8,7 +8,11 @@
 
 #include "util/err.h"
 
+#include <stddef.h>
+
 #include <stdbool.h>
+
+struct at_store;
 
 /* The fleet lock's lease (seconds): a leader that dies is replaced this long after its last keepalive. */
 #define MGR_FLEET_LEASE_S 6
@@ -31,7 +35,22 @@ int mgr_fleet_keep(void) AT_MUST_CHECK;
 /* Gives the fleet lock up (the lease revoked: the next host may lead at once). */
 void mgr_fleet_release(void);
 
-/* The watch on <PREFIX>/certificates/ and <PREFIX>/challenges/ (fleet_watch.c): started once, in the manager
+/* The fleet's own store object (opened on first use; NULL when etcd cannot be reached now). Writes through it
+ * compare the fleet lock while it is held: a leader whose lease ended cannot write. */
+struct at_store *mgr_fleet_store(void);
+
+/* Distributed challenge solving (fleet_challenges.c). The leader puts each TLS-ALPN-01 challenge certificate
+ * under <PREFIX>/challenges/tls-alpn-01/<sni> as it presents it (and waits MGR_FLEET_SETTLE_MS so that every
+ * follower has published it before the CA is told to validate), and deletes it at cleanup; every follower's
+ * manager process publishes what is there into its own region and withdraws what is gone, so whichever host
+ * the CA reaches answers. */
+#define MGR_FLEET_SETTLE_MS 700
+int mgr_fleet_challenge_put(const char *sni, const char *chain, size_t chain_len, const char *key, size_t key_len)
+	AT_MUST_CHECK;
+void mgr_fleet_challenge_del(const char *sni);
+void mgr_fleet_challenges_follow(void);
+
+/* The watches on <PREFIX>/certificates/ and <PREFIX>/challenges/ (fleet_watch.c): started once, in the manager
  * process only (a thread of its own; never in a host's process). mgr_fleet_watch_seq counts the changes seen
  * (and every reconnection, after which the store must be read again); 0 when no watch runs. */
 void mgr_fleet_watch_start(void);

@@ -602,8 +602,11 @@ void mgr_lead(void)
 			since_poll = 0;
 			seen_wseq = wseq;
 			/* The manager process is its tree's only publisher (it holds mgr_alive). */
-			if (shm == NULL || mgr_is_helper || claim_tree(mgr_host->chan))
+			if (shm == NULL || mgr_is_helper || claim_tree(mgr_host->chan)) {
 				publish_from_store();
+				if (mgr_is_helper && shm != NULL)
+					mgr_fleet_challenges_follow(); /* etcd: the leader's challenges (fleet.h) */
+			}
 		}
 		since_poll += 250;
 		if (shm) {
