@@ -37,7 +37,7 @@ ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/
               acme/directory.c acme/http_curl.c acme/http_util.c acme/jwk.c acme/jws.c acme/jws_hmac.c acme/obtain.c \
               acme/ocsp.c acme/problem.c acme/request.c acme/revoke.c acme/san.c acme/solver.c
 STORE_SRC  := store/certs.c store/etcd_client.c store/etcd_url.c store/fileio.c store/key.c store/lock_file.c \
-              store/name.c store/punycode.c store/seal.c store/store_etcd.c store/store_file.c store/store_open.c
+              store/etcd_watch.c store/name.c store/punycode.c store/seal.c store/store_etcd.c store/store_file.c store/store_open.c
 ENGINE_SRC := engine/ari_state.c engine/attempts.c engine/backoff.c engine/engine.c engine/pending.c engine/renew.c
 CHALLENGE_SRC := challenge/dns01.c challenge/dns01_hook.c challenge/dns01_rfc2136.c challenge/dns01_wait.c \
               challenge/http01.c challenge/http01_request.c challenge/http01_responder.c challenge/http01_webroot.c \
@@ -48,13 +48,14 @@ CORE_SRC   := $(UTIL_SRC) $(DNS_SRC) $(ACME_SRC) $(STORE_SRC) $(ENGINE_SRC) $(CH
 PRELOAD_SRC := shim/preload/cache.c shim/preload/clienthello.c shim/preload/hooks.c shim/preload/init.c \
               shim/preload/interpose.c shim/preload/ondemand.c shim/preload/real.c shim/preload/shm_map.c \
               shim/preload/spawn.c shim/channel.c shim/config.c shim/ondemand_policy.c util/log.c util/err.c \
-              util/clock.c util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c
+              util/clock.c util/key_type.c util/b64.c store/name.c store/punycode.c store/key.c store/etcd_url.c
 # What the manager thread (libautotls-manager.so) and the manager process (autotls-manager) both run.
 MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/manager/events.c shim/manager/lead.c \
               shim/manager/publish.c shim/manager/quiesce.c shim/manager/ready.c shim/manager/refusal.c \
               shim/manager/region_write.c shim/manager/staple.c shim/manager/staple_many.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
               shim/shm.c shim/shm_dir.c \
-              shim/manager/control.c shim/manager/seen.c shim/control_path.c
+              shim/manager/control.c shim/manager/seen.c shim/control_path.c shim/manager/fleet.c \
+              shim/manager/fleet_challenges.c shim/manager/fleet_watch.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/threadless.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):

@@ -1,5 +1,6 @@
 /* Reading and checking the AUTOTLS_* variables (see config.h). */
 #include "shim/config.h"
+#include "store/etcd_url.h"
 #include "store/name.h"
 #include "store/store.h"
 #include "dns/tsig.h"
@@ -47,6 +48,47 @@ static int take_path(char **slot, const char *var, const char *v, const char *wh
 		return AT_E_INVAL;
 	}
 	return set_str(slot, v);
+}
+
+/*
+ * AUTOTLS_STORAGE (a folder, or etcd://HOST:PORT[,...]/PREFIX: store/etcd_url.h) and AUTOTLS_STATE_DIR, the
+ * folder for what belongs to this host alone (the tree's election lock, run/control.sock, public/ for the
+ * hook). With a folder store the state is the store folder itself, as it always was; with etcd it is
+ * AUTOTLS_STATE_DIR, else <the default store location>/local (/var/lib/autotls/local for root).
+ */
+static int parse_storage(struct shim_config *cfg, const char *(*getenv_fn)(const char *))
+{
+	const char *v = getenv_fn("AUTOTLS_STORAGE");
+	int rc;
+	if (v != NULL && at_etcd_url_is(v)) {
+		struct at_etcd_url u;
+		if (strlen(v) > 3000) {
+			at_log_error("AUTOTLS_STORAGE: \"%.80s...\" is too long", v);
+			return AT_E_INVAL;
+		}
+		if (at_etcd_url_parse(&u, v) != 0)
+			return AT_E_INVAL; /* it said why, naming AUTOTLS_STORAGE */
+		if (set_str(&cfg->storage, v) != 0)
+			return AT_E_NOMEM;
+	} else {
+		rc = take_path(&cfg->storage, "AUTOTLS_STORAGE", v, " or etcd://HOST:PORT[,HOST:PORT...]/PREFIX");
+		if (rc != 0)
+			return rc;
+		if (cfg->storage == NULL && at_store_default_path(&cfg->storage) != 0) {
+			at_log_error("AUTOTLS_STORAGE is not set and no default location could be found (no HOME)");
+			return AT_E_INVAL;
+		}
+	}
+	rc = take_path(&cfg->state_dir, "AUTOTLS_STATE_DIR", getenv_fn("AUTOTLS_STATE_DIR"), "");
+	if (rc != 0 || cfg->state_dir != NULL)
+		return rc;
+	if (!at_etcd_url_is(cfg->storage))
+		return set_str(&cfg->state_dir, cfg->storage) != 0 ? AT_E_NOMEM : 0;
+	if (at_store_default_local_path(&cfg->state_dir) != 0) {
+		at_log_error("AUTOTLS_STATE_DIR is not set and no default location could be found (no HOME)");
+		return AT_E_INVAL;
+	}
+	return 0;
 }
 
 static int parse_domains(struct shim_config *cfg, const char *v)
@@ -622,14 +664,9 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		rc = AT_E_INVAL;
 		goto fail;
 	}
-	rc = take_path(&cfg->storage, "AUTOTLS_STORAGE", getenv_fn("AUTOTLS_STORAGE"), "");
+	rc = parse_storage(cfg, getenv_fn);
 	if (rc != 0)
 		goto fail;
-	if (cfg->storage == NULL && at_store_default_path(&cfg->storage) != 0) {
-		at_log_error("AUTOTLS_STORAGE is not set and no default location could be found (no HOME)");
-		rc = AT_E_INVAL;
-		goto fail;
-	}
 	/* For tests that must watch a retry within seconds; not a user setting, so not in the README table. */
 	cfg->backoff_divisor = 1;
 	rc = take_number(&cfg->backoff_divisor, "AUTOTLS_TEST_BACKOFF_SCALE", getenv_fn("AUTOTLS_TEST_BACKOFF_SCALE"), 1,
@@ -740,6 +777,7 @@ void shim_config_clear(struct shim_config *cfg)
 	free(cfg->ca_roots);
 	free(cfg->email);
 	free(cfg->storage);
+	free(cfg->state_dir);
 	free(cfg->log_path);
 	free(cfg->webroot);
 	free(cfg->sites);

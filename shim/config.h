@@ -34,7 +34,9 @@ struct shim_config {
 	char *preferred_chain;            /* owned, may be NULL: AUTOTLS_PREFERRED_CHAIN, the root's issuer CN */
 	char *ca_roots;                   /* owned, may be NULL: AUTOTLS_CA_ROOTS */
 	char *email;                      /* owned, may be NULL */
-	char *storage;                    /* owned: AUTOTLS_STORAGE or the default location */
+	char *storage;                    /* owned: AUTOTLS_STORAGE (a folder or etcd://...) or the default location */
+	char *state_dir;                  /* owned: this host's own folder (election lock, run/, public/): the store
+					   * folder itself, or with etcd AUTOTLS_STATE_DIR / <default location>/local */
 	long storage_gid;                 /* AUTOTLS_STORAGE_GROUP's gid, -1 when unset: the group that may read
 					   * certificates (not account keys) from the store */
 	enum at_key_type key_type;        /* AUTOTLS_KEY_TYPE */

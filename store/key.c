@@ -107,22 +107,20 @@ static int join(char **out, const char *a, const char *b)
 	return 0;
 }
 
-/* secure_getenv: a set-uid or otherwise elevated process must not let its caller pick where keys are kept. */
-int at_store_default_path(char **out)
+/* The default folder below which a host keeps its store, with tail appended ("" or "/local"). secure_getenv: a
+ * set-uid or otherwise elevated process must not let its caller pick where keys are kept. */
+static int default_base(char **out, const char *tail)
 {
-	const char *env = secure_getenv("AUTOTLS_STORAGE");
-	char pwbuf[4096];
+	const char *env;
+	char pwbuf[4096], sfx[64];
 	struct passwd pw, *res = NULL;
 
-	if (out == NULL)
-		return AT_E_INVAL;
-	if (env != NULL && env[0] != '\0')
-		return join(out, env, "");
 	if (geteuid() == 0)
-		return join(out, "/var/lib/autotls", "");
+		return join(out, "/var/lib/autotls", tail);
 	env = secure_getenv("XDG_DATA_HOME");
+	snprintf(sfx, sizeof(sfx), "/autotls%s", tail);
 	if (env != NULL && env[0] == '/') /* the XDG spec says relative values are to be ignored */
-		return join(out, env, "/autotls");
+		return join(out, env, sfx);
 	env = secure_getenv("HOME");
 	if (env == NULL || env[0] != '/') {
 		if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof pwbuf, &res) != 0 || res == NULL || pw.pw_dir == NULL ||
@@ -130,5 +128,24 @@ int at_store_default_path(char **out)
 			return AT_E_STATE;
 		env = pw.pw_dir;
 	}
-	return join(out, env, "/.local/share/autotls");
+	snprintf(sfx, sizeof(sfx), "/.local/share/autotls%s", tail);
+	return join(out, env, sfx);
+}
+
+int at_store_default_path(char **out)
+{
+	const char *env = secure_getenv("AUTOTLS_STORAGE");
+
+	if (out == NULL)
+		return AT_E_INVAL;
+	if (env != NULL && env[0] != '\0')
+		return join(out, env, "");
+	return default_base(out, "");
+}
+
+int at_store_default_local_path(char **out)
+{
+	if (out == NULL)
+		return AT_E_INVAL;
+	return default_base(out, "/local");
 }

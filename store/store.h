@@ -82,6 +82,10 @@ int at_store_is_remote(const char *spec);
 /* The default location as above; *out new, caller frees. */
 int at_store_default_path(char **out) AT_MUST_CHECK;
 
+/* A host's own folder when the store is not a folder here (etcd): the default location's base with "/local"
+ * (/var/lib/autotls/local for root; AUTOTLS_STORAGE is not looked at). *out new, caller frees. */
+int at_store_default_local_path(char **out) AT_MUST_CHECK;
+
 /* Builds a key from components: at_store_key(buf, sizeof buf, "certificates", ca, name, "bundle.pem", NULL).
  * Returns 0, AT_E_BADNAME (a component breaks the rules) or AT_E_RANGE (buf too small). */
 int at_store_key(char *buf, size_t size, const char *first, ...) __attribute__((sentinel, warn_unused_result));

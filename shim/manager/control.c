@@ -85,7 +85,7 @@ void mgr_control_forked(void)
 
 int mgr_control_open(void)
 {
-	const char *storage = mgr_host->cfg->storage;
+	const char *storage = mgr_host->cfg->state_dir; /* this host's own folder (config.h) */
 	struct sockaddr_un sa;
 	socklen_t len;
 	int dirfd = -1, fd = -1, rc;
@@ -187,7 +187,7 @@ static int peer_allowed(uid_t uid)
 	struct stat st;
 	if (uid == 0 || uid == geteuid())
 		return 1;
-	return stat(mgr_host->cfg->storage, &st) == 0 && st.st_uid == uid;
+	return stat(mgr_host->cfg->state_dir, &st) == 0 && st.st_uid == uid;
 }
 
 /* Accepts what is waiting (quiesce lock released). Refused peers get their line here. */

@@ -108,8 +108,8 @@ static int public_path(char *out, size_t cap, const char *name, int dir_only)
 	int rc = at_name_to_component(comp, name);
 	if (rc != 0)
 		return rc;
-	int n = dir_only ? snprintf(out, cap, "%s/public", mgr_host->cfg->storage)
-			 : snprintf(out, cap, "%s/public/%s.pem", mgr_host->cfg->storage, comp);
+	int n = dir_only ? snprintf(out, cap, "%s/public", mgr_host->cfg->state_dir)
+			 : snprintf(out, cap, "%s/public/%s.pem", mgr_host->cfg->state_dir, comp);
 	return n > 0 && (size_t)n < cap ? 0 : AT_E_RANGE;
 }
 

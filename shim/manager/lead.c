@@ -17,6 +17,7 @@
 #include "shim/manager/ca_list.h"
 #include "shim/manager/control.h"
 #include "shim/manager/events.h"
+#include "shim/manager/fleet.h"
 #include "shim/manager/staple.h"
 #include "engine/engine.h"
 #include "store/certs.h"
@@ -45,6 +46,8 @@
 #define FORKED_WAIT_MS 1500
 /* How often a process tree without a leader looks for a new certificate in the store. */
 #define STORE_POLL_MS 2000
+/* The same on etcd while the watch stream is up (fleet.h): the watch says when; this is only a safety net. */
+#define FLEET_POLL_MS 30000
 /* How long the tree waits for a manager process it started to take the region's liveness mutex (a start takes
  * milliseconds; this covers a loaded machine and valgrind) before electing an in-process leader instead. */
 #define START_GRACE_MS 10000
@@ -74,7 +77,7 @@ static void make_dirs(const char *path)
 
 bool mgr_can_lead(void)
 {
-	const char *dir = mgr_host->cfg->storage;
+	const char *dir = mgr_host->cfg->state_dir; /* the store folder itself, or this host's own (config.h) */
 	if (faccessat(AT_FDCWD, dir, F_OK, AT_EACCESS) != 0)
 		make_dirs(dir);
 	return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0;
@@ -84,7 +87,7 @@ bool mgr_can_lead(void)
 static int try_elect(void)
 {
 	char path[4096];
-	const char *dir = mgr_host->cfg->storage;
+	const char *dir = mgr_host->cfg->state_dir;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return -1;
 	snprintf(path, sizeof(path), "%s/manager.lock", dir);
@@ -116,6 +119,8 @@ static int sleep_until(time_t when, struct mgr_control_req *req)
 		mgr_event_tick();
 		if (!mgr_can_lead())
 			return -1;
+		if (mgr_fleet_on() && mgr_fleet_keep() != 0)
+			return -1; /* another host of the fleet may lead now (fleet.c) */
 		if (req->ask != MGR_ASK_NONE)
 			return 1;
 	}
@@ -563,10 +568,12 @@ void mgr_lead(void)
 	struct shm_region *shm = mgr_host->shm;
 	int fd = -1;
 	long since_poll = STORE_POLL_MS;
+	unsigned long seen_wseq = 0; /* the fleet watch's count when the store was last read (fleet.h) */
 	long since_try = mgr_forked_child ? ELECTION_EVERY_MS - FORKED_WAIT_MS : ELECTION_EVERY_MS;
 
 	if (mgr_is_helper)
 		since_try = ELECTION_EVERY_MS;
+	mgr_fleet_watch_start(); /* etcd, manager process only (fleet_watch.c) */
 	for (;;) {
 		/* A tree with a live manager process leaves the election to it; the others stand by. */
 		int defer = manager_defers(shm);
@@ -576,6 +583,13 @@ void mgr_lead(void)
 			 * (shim/shm.h) leaves the lead to a process that can. */
 			if (mgr_can_lead() && (shm == NULL || mgr_region_writable() != NULL))
 				fd = try_elect();
+			/* On etcd the tree's leader leads only while it holds the fleet's lock too (fleet.c); else
+			 * it follows the store like any tree whose leader lives elsewhere. */
+			if (fd >= 0 && mgr_fleet_on() && mgr_fleet_try_lead() != 0) {
+				close(fd);
+				fd = -1;
+				since_try = ELECTION_EVERY_MS - MGR_FLEET_TRY_MS;
+			}
 			if (fd >= 0) {
 				at_log_info("managing certificates in pid %d", (int)getpid());
 				if (shm)
@@ -583,6 +597,7 @@ void mgr_lead(void)
 				if (!mgr_is_helper && !mgr_forked_child)
 					mgr_sleep_ms(SETTLE_MS);
 				lead_with_engine();
+				mgr_fleet_release();
 				/* Gave up the lead (lost permission or could not open the store). */
 				if (shm)
 					atomic_store(&mgr_host->chan->leader_pid, 0);
@@ -595,9 +610,15 @@ void mgr_lead(void)
 		}
 		/* Not the leader: a tree whose leader lives elsewhere (another tree's manager process, another
 		 * host) copies the certificate from the store, through its manager process when it has one. */
-		if (fd < 0 && since_poll >= STORE_POLL_MS && !defer && (mgr_is_helper || !mgr_can_lead())) {
+		unsigned long wseq = mgr_fleet_watch_seq();
+		long poll_ms = mgr_fleet_watching() ? FLEET_POLL_MS : STORE_POLL_MS;
+		if (fd < 0 && (since_poll >= poll_ms || wseq != seen_wseq) && !defer &&
+		    (mgr_is_helper || !mgr_can_lead() || mgr_fleet_on())) {
 			since_poll = 0;
+			seen_wseq = wseq;
 			mgr_follow_store();
+			if (mgr_is_helper && shm != NULL)
+				mgr_fleet_challenges_follow(); /* etcd: the leader's challenges (fleet.h) */
 		}
 		since_poll += 250;
 		if (shm) {

@@ -2,8 +2,10 @@
  * The TLS-ALPN-01 solver (RFC 8737) the manager uses: present() publishes the validation certificate and its key
  * for the challenge's SNI through the region (publish.c), where every process of the tree finds it and the
  * preload answers a ClientHello that offers only acme-tls/1 with it; cleanup() withdraws it. It needs the
- * region, so it lives in the shim, not in the core's challenge/. Runs on the manager's threads.
+ * region, so it lives in the shim, not in the core's challenge/. Runs on the manager's threads. On an etcd store
+ * the record is shared with the fleet's other hosts through the store as well (fleet_challenges.c).
  */
+#include "shim/manager/fleet.h"
 #include "shim/manager/manager.h"
 #include "acme/solver.h"
 #include "util/err.h"
@@ -45,6 +47,10 @@ static int alpn_present(void *ctx, const struct at_challenge *ch)
 		at_secret_free(key, key_len);
 		return rc;
 	}
+	/* On etcd, every host of the fleet answers too (fleet_challenges.c): the record goes to the store first. */
+	if (mgr_fleet_on() && (rc = mgr_fleet_challenge_put(ch->alpn_sni, chain, chain_len, key, key_len)) != 0)
+		at_log_warn("tls-alpn-01 challenge for %s not shared with the fleet (%s): only this host answers",
+			    ch->alpn_sni, at_strerror(rc));
 	rc = mgr_publish_challenge(ch->alpn_sni, &chain, chain_len, &key, key_len);
 	if (rc == 0)
 		at_log_debug("tls-alpn-01 challenge published for %s", ch->alpn_sni);
@@ -54,6 +60,8 @@ static int alpn_present(void *ctx, const struct at_challenge *ch)
 static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
 {
 	(void)ctx;
+	if (mgr_fleet_on())
+		mgr_fleet_challenge_del(ch->alpn_sni);
 	if (mgr_withdraw_challenge(ch->alpn_sni) != 0)
 		at_log_warn("withdrawing the tls-alpn-01 challenge for %s failed", ch->alpn_sni);
 }

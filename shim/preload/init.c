@@ -115,10 +115,11 @@ static int beside_me(char *out, size_t size, const char *file)
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* Whether this process could manage the store now: its user can write the store (or create it). */
+/* Whether this process could manage the store now: its user can write the store (or create it); with etcd, this
+ * host's own folder (the election lock, run/). */
 static int may_manage(void)
 {
-	const char *dir = config.storage;
+	const char *dir = config.state_dir; /* the store folder, or this host's own with etcd (config.h) */
 	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0)
 		return 1;
 	if (faccessat(AT_FDCWD, dir, F_OK, AT_EACCESS) == 0)

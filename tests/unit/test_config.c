@@ -122,6 +122,29 @@ static void defaults(void)
 	shim_config_clear(&cfg);
 }
 
+/* A folder store keeps this host's own files in the store folder, as always; an etcd store in AUTOTLS_STATE_DIR,
+ * or the default location's local/ folder. */
+static void storage_and_state_dir(void)
+{
+	const char *f[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", NULL };
+	const char *e[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "etcd://127.0.0.1:2379,[::1]:2380/fl",
+			    "AUTOTLS_STATE_DIR", "/var/lib/here", NULL };
+	const char *d[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "etcds://e1.test/prod/web", NULL };
+	struct shim_config cfg;
+	char log[2048];
+	REQUIRE(read_with(f, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.storage, "/x");
+	CHECK_STR(cfg.state_dir, "/x");
+	shim_config_clear(&cfg);
+	REQUIRE(read_with(e, &cfg, log, sizeof(log)) == 0);
+	CHECK_STR(cfg.storage, "etcd://127.0.0.1:2379,[::1]:2380/fl");
+	CHECK_STR(cfg.state_dir, "/var/lib/here");
+	shim_config_clear(&cfg);
+	REQUIRE(read_with(d, &cfg, log, sizeof(log)) == 0);
+	CHECK(cfg.state_dir != NULL && strstr(cfg.state_dir, "/autotls/local") != NULL);
+	shim_config_clear(&cfg);
+}
+
 static void sites_and_rate(void)
 {
 	const char *v[] = { "AUTOTLS_DOMAINS", "example.com", "AUTOTLS_STORAGE", "/x", "AUTOTLS_SITES", "/etc/sites",
@@ -313,6 +336,9 @@ static void bad_values_name_the_variable(void)
 		{ "AUTOTLS_EMAIL", "a@b.c,d@e.f" },
 		{ "AUTOTLS_KEY_TYPE", "ed25519" },
 		{ "AUTOTLS_STORAGE", "relative" },
+		{ "AUTOTLS_STORAGE", "etcd://127.0.0.1:2379" },
+		{ "AUTOTLS_STORAGE", "etcd://127.0.0.1:99999/fleet" },
+		{ "AUTOTLS_STATE_DIR", "relative" },
 		{ "AUTOTLS_LOG_LEVEL", "loud" },
 		{ "AUTOTLS_LOG", "somewhere" },
 		{ "AUTOTLS_STORAGE_GROUP", "no-such-group-autotls" },
@@ -476,6 +502,7 @@ int main(void)
 	RUN(dns_update_values);
 	RUN(hook_values);
 	RUN(unset_is_silent);
+	RUN(storage_and_state_dir);
 	RUN(ca_values);
 	RUN(bad_values_name_the_variable);
 	return TEST_EXIT();

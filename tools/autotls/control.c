@@ -25,7 +25,7 @@ static long long now_ms(void)
 int cli_control_ask(cJSON **reply, const struct cli_settings *s, const char *line, long timeout_ms, char *why,
 		    size_t size)
 {
-	const char *storage = s->cfg.storage;
+	const char *storage = s->cfg.state_dir; /* the control socket is in the host's own folder */
 	struct sockaddr_un sa;
 	socklen_t len;
 	int dirfd = -1, code;

@@ -40,7 +40,7 @@ int cli_settings_read(struct cli_settings *s, const char *storage_opt)
 	if (storage_opt != NULL) {
 		char cwd[PATH_MAX];
 		int n;
-		if (storage_opt[0] == '/')
+		if (storage_opt[0] == '/' || at_store_is_remote(storage_opt)) /* a folder path, or etcd://... */
 			n = snprintf(storage_abs, sizeof(storage_abs), "%s", storage_opt);
 		else if (getcwd(cwd, sizeof(cwd)) != NULL)
 			n = snprintf(storage_abs, sizeof(storage_abs), "%s/%s", cwd, storage_opt);

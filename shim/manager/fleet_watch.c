@@ -1,0 +1,40 @@
+/*
+ * The fleet's watch (fleet.h): in the manager process of a tree on an etcd store, one store watch
+ * (store/etcd_watch.c, a thread of its own) on <PREFIX>/certificates/ and one on <PREFIX>/challenges/, so a
+ * follower reads the store when a certificate or a challenge changed instead of every few seconds. Who calls it: lead.c's mgr_lead, on the manager thread
+ * (start once; then only the counter is read). What it must never do: start in a host's process (a thread
+ * there would meet the host's forks; the manager process never forks but to posix_spawn a hook), publish
+ * anything itself (lead.c's loop does, under its own rules). Lock order: none.
+ */
+#include "shim/manager/fleet.h"
+#include "shim/manager/manager.h"
+#include "store/etcd_watch.h"
+#include "util/log.h"
+
+#include <unistd.h>
+
+static struct at_etcd_watch *watch, *watch_ch; /* certificates/, challenges/ */
+
+void mgr_fleet_watch_start(void)
+{
+	if (watch != NULL || !mgr_is_helper || !mgr_fleet_on())
+		return;
+	int rc = at_etcd_watch_start(&watch, mgr_host->cfg->storage, "certificates/");
+	if (rc == 0)
+		rc = at_etcd_watch_start(&watch_ch, mgr_host->cfg->storage, "challenges/");
+	if (rc == 0)
+		at_log_debug("pid %d watches %s for new certificates", (int)getpid(), mgr_host->cfg->storage);
+	else
+		at_log_warn("no etcd watch (%s): this host reads the store for new certificates every few seconds",
+			    at_strerror(rc));
+}
+
+unsigned long mgr_fleet_watch_seq(void)
+{
+	return at_etcd_watch_seq(watch) + at_etcd_watch_seq(watch_ch);
+}
+
+bool mgr_fleet_watching(void)
+{
+	return at_etcd_watch_up(watch) && at_etcd_watch_up(watch_ch);
+}

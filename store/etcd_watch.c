@@ -1,0 +1,267 @@
+/*
+ * The watch (store/etcd_watch.h). Owns one thread and its libcurl handle: a POST to /v3/watch whose answer the
+ * gateway never ends, one JSON object a line ({"result":{"created":true}}, then {"result":{"events":[...]}}).
+ * Who calls it: the manager process's fleet watch (shim/manager/fleet_watch.c), once. What it must never do:
+ * log a line of the stream (events carry the values, sealed or not: key material); take a lock of anyone
+ * else's. Lock order: none (the counters are atomics; the stop flag is read by libcurl's progress callback).
+ *
+ * Failover: when the stream ends or cannot be opened (a member killed, refused, restarted), the next member is
+ * tried after a pause (100 ms, doubling to 1 s); each new stream counts as a change, since what happened while
+ * none was open is not replayed (no start revision is asked for: the caller reads the store again instead).
+ * A member that hangs without closing the connection is found by TCP keepalive (2 s idle, 1 s probes).
+ */
+#include "store/etcd_watch.h"
+#include "store/etcd_url.h"
+#include "util/b64.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LINE_MAX_BYTES (4 * 1024 * 1024) /* an event line holds a value (at most 1 MiB) in base64, and its key */
+#define CONNECT_MS 700
+
+struct at_etcd_watch {
+	pthread_t thread;
+	struct at_etcd_url url;
+	char *body;                 /* the create_request, owned */
+	char *ca, *cert, *key;      /* owned copies of AUTOTLS_ETCD_* */
+	unsigned long seq;          /* atomic */
+	int up;                     /* atomic */
+	int stop;                   /* atomic */
+	/* the current stream's unfinished line (the thread's alone) */
+	char *line;
+	size_t len, cap;
+};
+
+static char *dup_env(const char *name)
+{
+	const char *v = secure_getenv(name);
+	return v && *v ? strdup(v) : NULL;
+}
+
+static void drop_line(struct at_etcd_watch *w)
+{
+	if (w->line)
+		OPENSSL_cleanse(w->line, w->cap);
+	free(w->line);
+	w->line = NULL;
+	w->len = w->cap = 0;
+}
+
+/* One whole line of the stream: counts it when it creates the watch or carries events. */
+static void on_line(struct at_etcd_watch *w, const char *p, size_t n)
+{
+	cJSON *j = cJSON_ParseWithLength(p, n);
+	const cJSON *r = j ? cJSON_GetObjectItemCaseSensitive(j, "result") : NULL;
+	if (r == NULL) {
+		cJSON_Delete(j);
+		return;
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "created"))) {
+		__atomic_store_n(&w->up, 1, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&w->seq, 1, __ATOMIC_RELEASE);
+		at_log_debug("etcd watch up");
+	} else if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "events")) > 0) {
+		__atomic_add_fetch(&w->seq, 1, __ATOMIC_RELEASE);
+	} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "canceled"))) {
+		__atomic_store_n(&w->up, 0, __ATOMIC_RELEASE);
+	}
+	cJSON_Delete(j);
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct at_etcd_watch *w = arg;
+	size_t total = size * n;
+	if (w->len + total + 1 > LINE_MAX_BYTES)
+		return 0; /* ends this stream; the next one starts clean */
+	if (w->len + total + 1 > w->cap) {
+		size_t cap = w->cap ? w->cap : 4096;
+		while (cap < w->len + total + 1)
+			cap *= 2;
+		char *nl = malloc(cap);
+		if (nl == NULL)
+			return 0;
+		if (w->line) {
+			memcpy(nl, w->line, w->len);
+			OPENSSL_cleanse(w->line, w->cap);
+			free(w->line);
+		}
+		w->line = nl;
+		w->cap = cap;
+	}
+	memcpy(w->line + w->len, p, total);
+	w->len += total;
+	size_t start = 0;
+	for (size_t i = 0; i < w->len; i++) {
+		if (w->line[i] != '\n')
+			continue;
+		if (i > start)
+			on_line(w, w->line + start, i - start);
+		start = i + 1;
+	}
+	if (start > 0) {
+		memmove(w->line, w->line + start, w->len - start);
+		OPENSSL_cleanse(w->line + (w->len - start), start);
+		w->len -= start;
+	}
+	return total;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	struct at_etcd_watch *w = arg;
+	return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) ? 1 : 0;
+}
+
+static void pause_ms(struct at_etcd_watch *w, long ms)
+{
+	for (long t = 0; t < ms && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE); t += 50) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void *watch_main(void *arg)
+{
+	struct at_etcd_watch *w = arg;
+	CURL *easy = curl_easy_init();
+	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	size_t cur = 0;
+	long pause = 100;
+	int said = 0;
+
+	while (easy && hdr && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		char url[400];
+		snprintf(url, sizeof url, "%s/v3/watch", w->url.members[cur]);
+		curl_easy_reset(easy);
+		curl_easy_setopt(easy, CURLOPT_URL, url);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, w->body);
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(easy, CURLOPT_WRITEDATA, w);
+		curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, w);
+		curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
+		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 2L);
+		curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 1L);
+		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+		if (w->ca)
+			curl_easy_setopt(easy, CURLOPT_CAINFO, w->ca);
+		if (w->cert)
+			curl_easy_setopt(easy, CURLOPT_SSLCERT, w->cert);
+		if (w->key)
+			curl_easy_setopt(easy, CURLOPT_SSLKEY, w->key);
+		int64_t t0 = at_clock_ms();
+		CURLcode cc = curl_easy_perform(easy);
+		int was_up = __atomic_exchange_n(&w->up, 0, __ATOMIC_ACQ_REL);
+		at_log_debug("etcd watch at %s: the stream ended (%s)", w->url.members[cur], curl_easy_strerror(cc));
+		drop_line(w);
+		if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
+			break;
+		if (was_up && !said)
+			at_log_info("etcd watch at %s ended (%s); trying the next member", w->url.members[cur],
+				    curl_easy_strerror(cc));
+		said = was_up ? 0 : said + 1;
+		if (said == 1)
+			at_log_debug("etcd watch at %s: %s", w->url.members[cur], curl_easy_strerror(cc));
+		cur = (cur + 1) % w->url.n;
+		/* A stream that lived a while ends a quiet spell: the next try is at once, the pauses start again. */
+		if (was_up && at_clock_ms() - t0 > 5000)
+			pause = 100;
+		pause_ms(w, pause);
+		pause = pause < 500 ? pause * 2 : 1000;
+	}
+	curl_slist_free_all(hdr);
+	if (easy)
+		curl_easy_cleanup(easy);
+	return NULL;
+}
+
+int at_etcd_watch_start(struct at_etcd_watch **out, const char *spec, const char *below)
+{
+	struct at_etcd_watch *w;
+	char key[AT_ETCD_PREFIX_MAX + 300], end[sizeof key];
+	char *bk = NULL, *be = NULL;
+	int rc;
+
+	if (out == NULL || below == NULL || strlen(below) > 250)
+		return AT_E_INVAL;
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return AT_E_NOMEM;
+	rc = at_etcd_url_parse(&w->url, spec);
+	if (rc != 0) {
+		free(w);
+		return rc;
+	}
+	snprintf(key, sizeof key, "%s/%s", w->url.prefix, below);
+	/* etcd's prefix convention: the range ends at the key with its last byte plus one ('/' + 1 = '0'). */
+	memcpy(end, key, sizeof key);
+	end[strlen(end) - 1]++;
+	rc = AT_E_NOMEM;
+	if (at_b64_encode(&bk, key, strlen(key)) != 0 || at_b64_encode(&be, end, strlen(end)) != 0)
+		goto fail;
+	cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
+	if (cr && cJSON_AddStringToObject(cr, "key", bk) && cJSON_AddStringToObject(cr, "range_end", be))
+		w->body = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (w->body == NULL)
+		goto fail;
+	w->ca = dup_env("AUTOTLS_ETCD_CA");
+	w->cert = dup_env("AUTOTLS_ETCD_CERT");
+	w->key = dup_env("AUTOTLS_ETCD_KEY");
+	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+		rc = AT_E_IO;
+		goto fail;
+	}
+	free(bk);
+	free(be);
+	*out = w;
+	return 0;
+fail:
+	free(bk);
+	free(be);
+	free(w->body);
+	free(w->ca);
+	free(w->cert);
+	free(w->key);
+	free(w);
+	return rc;
+}
+
+unsigned long at_etcd_watch_seq(const struct at_etcd_watch *w)
+{
+	return w ? __atomic_load_n(&w->seq, __ATOMIC_ACQUIRE) : 0;
+}
+
+bool at_etcd_watch_up(const struct at_etcd_watch *w)
+{
+	return w && __atomic_load_n(&w->up, __ATOMIC_ACQUIRE);
+}
+
+void at_etcd_watch_stop(struct at_etcd_watch *w)
+{
+	if (w == NULL)
+		return;
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(w->thread, NULL);
+	drop_line(w);
+	free(w->body);
+	free(w->ca);
+	free(w->cert);
+	free(w->key);
+	free(w);
+}

@@ -1,0 +1,31 @@
+/*
+ * A watch on etcd keys below one store prefix (store/etcd_watch.c): a thread of its own holds the JSON gateway's
+ * /v3/watch stream open (failing over between the members) and counts what it sees. It tells that something
+ * changed, never what: the caller reads the store again (through the store, which opens the sealed values).
+ */
+#ifndef AUTOTLS_STORE_ETCD_WATCH_H
+#define AUTOTLS_STORE_ETCD_WATCH_H
+
+#include "util/err.h"
+
+#include <stdbool.h>
+
+struct at_etcd_watch;
+
+/* Starts watching every key below <PREFIX>/<below> of the etcd store spec (etcd://...; below a store prefix
+ * ending in '/', e.g. "certificates/"). TLS files from AUTOTLS_ETCD_CA, _CERT, _KEY, as for the store. The
+ * thread is detached from the caller's locks: it takes none but its own. *out new. 0, AT_E_INVAL (spec),
+ * AT_E_NOMEM, AT_E_IO (no thread). */
+int at_etcd_watch_start(struct at_etcd_watch **out, const char *spec, const char *below) AT_MUST_CHECK;
+
+/* How many changes the watch has seen, plus one for every time the stream was (re)established (events while it
+ * was down are not replayed: read the store again). Never goes down. */
+unsigned long at_etcd_watch_seq(const struct at_etcd_watch *w);
+
+/* true while the stream is up (the gateway said "created" and the connection has not ended since). */
+bool at_etcd_watch_up(const struct at_etcd_watch *w);
+
+/* Stops the thread (within about a second: libcurl's progress callback) and frees w. NULL is fine. */
+void at_etcd_watch_stop(struct at_etcd_watch *w);
+
+#endif
