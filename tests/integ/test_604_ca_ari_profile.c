@@ -194,9 +194,8 @@ static void ari_window_and_replaces(void)
 /*
  * The CA's answer kept across restarts: 30-second certificates (the lifetime rule renews at half, 15 s), a
  * window at 83-90 % (24-27 s: the scripted CA rounds 24.9 down) and Retry-After: 12. The server is restarted 4 s
- * after the issuance (its new
- * manager must not ask the CA again before the 12 s) and again 18 s after it (past the lifetime point: the new
- * manager must keep the CA's later window, not order at once).
+ * after the issuance (its new manager must not ask the CA again before the 12 s) and again 18 s after it (past
+ * the lifetime point: the new manager must keep the CA's later window, not order at once).
  */
 static void ari_kept_across_restarts(void)
 {
