@@ -6,6 +6,7 @@
  * certificate: B, which loses the election on <store>/manager.lock, has to read it from the store. Then A stops:
  * B takes the lead over and still serves the stored certificate, still with no new order.
  */
+#include "tests/harness/fleet.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_client.h"
 #include "tests/harness/shim_env.h"
@@ -15,13 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static struct shim_env env;
-static struct server srv_b;
-static int port_b, started_a, started_b, issued_a;
-static char dir_b[400], log_b[400], e_log_b[420], serial_a[80];
-static char *envp_b[16];
+static struct fleet_host b;
+static int started_a, started_b, issued_a;
+static char serial_a[80];
 
 /* A verified handshake on port for SHIM_NAME, polled up to timeout_ms; elapsed ms (serial in out) or -1. */
 static long wait_port(int port, long timeout_ms, char *out, size_t cap)
@@ -44,16 +43,7 @@ static void a_leads_and_issues(void)
 	long ms = shim_log_wait(&env, "managing certificates in pid", NULL, 1, 10000);
 	CHECK(ms >= 0);
 	/* B: its own folder, port and log; the same store, name and CA. */
-	snprintf(dir_b, sizeof(dir_b), "%s/b", env.dir);
-	snprintf(log_b, sizeof(log_b), "%s/b/autotls.log", env.dir);
-	snprintf(e_log_b, sizeof(e_log_b), "AUTOTLS_LOG=%s", log_b);
-	CHECK_OK(mkdir(dir_b, 0755));
-	int k = 0;
-	for (int i = 0; env.envp[i] != NULL; i++)
-		envp_b[k++] = strncmp(env.envp[i], "AUTOTLS_LOG=", 12) == 0 ? e_log_b : env.envp[i];
-	envp_b[k] = NULL;
-	port_b = harness_free_port();
-	started_b = server_start(&srv_b, SERVER_S_SERVER, dir_b, port_b, envp_b) == 0;
+	started_b = fleet_host_start(&b, &env, SERVER_S_SERVER, "b", 0) == 0;
 	CHECK(started_b);
 	ms = wait_port(env.port, SHIM_ISSUE_TIMEOUT_MS, serial_a, sizeof(serial_a));
 	CHECK(ms >= 0);
@@ -66,14 +56,14 @@ static void b_serves_the_stored_certificate(void)
 	char serial_b[80];
 
 	REQUIRE(issued_a && started_b);
-	long ms = wait_port(port_b, 15000, serial_b, sizeof(serial_b));
-	fprintf(stderr, "  B (port %d): %s after %ld ms more\n", port_b, ms >= 0 ? serial_b : "never verified", ms);
+	long ms = wait_port(b.port, 15000, serial_b, sizeof(serial_b));
+	fprintf(stderr, "  B (port %d): %s after %ld ms more\n", b.port, ms >= 0 ? serial_b : "never verified", ms);
 	CHECK(ms >= 0);
 	if (ms >= 0)
 		CHECK_STR(serial_b, serial_a);
 	CHECK_INT(pebble_count_orders(&env.p), ==, 1);
 	/* Exactly one leader at a time. */
-	char *text = harness_read_file(log_b, NULL);
+	char *text = harness_read_file(b.log, NULL);
 	fprintf(stderr, "  B's log: %s\n",
 		text && strstr(text, "managing certificates") ? "B managed at some point" : "B never managed");
 	free(text);
@@ -86,12 +76,12 @@ static void b_takes_over_when_a_stops(void)
 	REQUIRE(issued_a && started_b);
 	server_stop(&env.srv);
 	long t0 = harness_now_ms();
-	long ms = wait_port(port_b, 10000, serial_b, sizeof(serial_b));
+	long ms = wait_port(b.port, 10000, serial_b, sizeof(serial_b));
 	CHECK(ms >= 0);
 	if (ms >= 0)
 		CHECK_STR(serial_b, serial_a);
 	harness_sleep_ms(1500);
-	char *text = harness_read_file(log_b, NULL);
+	char *text = harness_read_file(b.log, NULL);
 	int took_over = text && strstr(text, "managing certificates") != NULL;
 	fprintf(stderr, "  after A stopped: B %s the lead, serves %s (%ld ms)\n", took_over ? "took" : "did not take",
 		ms >= 0 ? serial_b : "no verified certificate", harness_now_ms() - t0);
@@ -107,12 +97,9 @@ int main(void)
 	RUN(b_takes_over_when_a_stops);
 	if (test_failed_total) {
 		shim_env_dump(&env);
-		server_print_logs(&srv_b);
-		char *text = harness_read_file(log_b, NULL);
-		fprintf(stderr, "  --- %s ---\n%s\n", log_b, text ? text : "(none)");
-		free(text);
+		fleet_host_dump(&b);
 	}
-	server_stop(&srv_b);
+	server_stop(&b.srv);
 	shim_env_stop(&env);
 	return TEST_EXIT();
 }

@@ -7,116 +7,39 @@
  * new serial within 1 s of the first host that served it (the spread is printed), and Pebble sees one order per
  * serial.
  */
-#include "store/store.h"
-#include "store/store_etcd.h"
-#include "tests/harness/etcd.h"
+#include "tests/harness/fleet.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_client.h"
 #include "tests/harness/shim_env.h"
-#include "tests/harness/shim_log.h"
-#include "tests/harness/spawn.h"
 #include "tests/test.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #define HOSTS 3
 
 static struct shim_env env;
-static struct etcd_cluster cl;
-static struct server srv[HOSTS];
-static int port[HOSTS];
-static char dir[HOSTS][400], alog[HOSTS][400], e_log[HOSTS][420], e_state[HOSTS][420];
-static char *envp[HOSTS][20];
-static char spec[300];
-static pid_t lb_pid;
-
-static int log_has(const char *path, const char *what)
-{
-	char *text = harness_read_file(path, NULL);
-	int has = text && strstr(text, what) != NULL;
-	free(text);
-	return has;
-}
-
-static int start_haproxy(void)
-{
-	char cfg[600], out[600], text[1024];
-	snprintf(cfg, sizeof cfg, "%s/haproxy-lb.cfg", env.dir);
-	snprintf(out, sizeof out, "%s/haproxy-lb.out", env.dir);
-	snprintf(text, sizeof text,
-		 "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 2s\n  timeout client 10s\n"
-		 "  timeout server 10s\nfrontend fe\n  bind 127.0.0.1:%d\n  default_backend be\nbackend be\n"
-		 "  balance roundrobin\n  server h0 127.0.0.1:%d\n  server h1 127.0.0.1:%d\n  server h2 127.0.0.1:%d\n",
-		 env.port, port[0], port[1], port[2]);
-	FILE *f = fopen(cfg, "w");
-	if (f == NULL)
-		return -1;
-	fputs(text, f);
-	fclose(f);
-	char *argv[] = { "haproxy", "-db", "-f", cfg, NULL };
-	struct harness_spawn_opts o = { .argv = argv, .out_path = out, .drop_prefix = "LD_PRELOAD", .own_group = 1,
-					.die_with_us = 1 };
-	if (harness_spawn(&o, &lb_pid) != 0)
-		return -1;
-	for (long w0 = harness_now_ms(); harness_now_ms() - w0 < 5000; harness_sleep_ms(20))
-		if (harness_tcp_connects(env.port))
-			return 0;
-	return -1;
-}
+static struct fleet fl = { .env = &env };
 
 static void renewals_reach_every_host(void)
 {
-	REQUIRE(etcd_cluster_start(&cl) == 0);
-	REQUIRE(etcd_cluster_spec(&cl, "fleet908", spec, sizeof spec) == 0);
-	shim_env_extra[0] = "AUTOTLS_CHALLENGES=tls-alpn-01";
+	REQUIRE(fleet_etcd_start(&fl, "fleet908") == 0);
 	shim_env_validity_s = 30;
-	int prepared = shim_env_prepare(&env, SERVER_NGINX) == 0;
+	int prepared = fleet_prepare(&fl, NULL, "AUTOTLS_CHALLENGES=tls-alpn-01") == 0;
 	shim_env_validity_s = 0;
-	shim_env_extra[0] = NULL;
 	REQUIRE(prepared);
-	snprintf(env.e_storage, sizeof env.e_storage, "AUTOTLS_STORAGE=%s", spec);
-	struct at_store *hold = NULL;
-	REQUIRE(at_store_open_etcd(&hold, spec) == 0);
-	REQUIRE(at_store_lock(hold, "issue-" SHIM_NAME, 30, 0) == 0);
-	for (int h = 0; h < HOSTS; h++) {
-		snprintf(dir[h], sizeof dir[h], "%s/h%d", env.dir, h);
-		snprintf(alog[h], sizeof alog[h], "%s/h%d/autotls.log", env.dir, h);
-		snprintf(e_log[h], sizeof e_log[h], "AUTOTLS_LOG=%s", alog[h]);
-		snprintf(e_state[h], sizeof e_state[h], "AUTOTLS_STATE_DIR=%s/h%d/state", env.dir, h);
-		REQUIRE(mkdir(dir[h], 0755) == 0);
-		int k = 0;
-		for (int i = 0; env.envp[i] != NULL && k < 17; i++)
-			envp[h][k++] = strncmp(env.envp[i], "AUTOTLS_LOG=", 12) == 0 ? e_log[h] : env.envp[i];
-		envp[h][k++] = e_state[h];
-		envp[h][k] = NULL;
-		port[h] = harness_free_port();
-		REQUIRE(server_start(&srv[h], SERVER_NGINX, dir[h], port[h], envp[h]) == 0);
-	}
-	REQUIRE(start_haproxy() == 0);
-	for (int h = 0; h < HOSTS; h++) {
-		long w0 = harness_now_ms();
-		while (!log_has(alog[h], "watches") && harness_now_ms() - w0 < 10000)
-			harness_sleep_ms(20);
-		REQUIRE(log_has(alog[h], "watches"));
-	}
+	REQUIRE(fleet_hold_issue(&fl) == 0);
+	REQUIRE(fleet_start_hosts(&fl, HOSTS) == 0);
+	REQUIRE(fleet_start_haproxy(&fl) == 0);
+	REQUIRE(fleet_wait_all_watch(&fl, 10000) == 0);
 	/* Round robin starts at h0: connections through the balancer now make Pebble's validation, the next one,
 	 * go to the host after the leader, a follower. */
-	int lead = -1;
-	for (int h = 0; h < HOSTS; h++)
-		if (log_has(alog[h], "leads the fleet"))
-			lead = h;
+	int lead = fleet_leader(&fl);
 	REQUIRE(lead >= 0);
-	for (int i = 0; i < (lead + 1) % HOSTS; i++)
-		harness_tcp_connects(env.port);
-	fprintf(stderr, "  host %d leads; the validation is aimed at host %d through HAProxy\n", lead, (lead + 1) % HOSTS);
+	fleet_aim_after(&fl, lead);
 	long t1 = harness_now_ms();
-	CHECK_OK(at_store_unlock(hold, "issue-" SHIM_NAME));
-	at_store_close(hold);
+	CHECK_OK(fleet_release_issue(&fl));
 	/* The loop: until three serials (the first and two renewals) have reached every host, or 60 s. */
 	char seen[8][80];
 	long first_at[8][HOSTS];
@@ -143,7 +66,7 @@ static void renewals_reach_every_host(void)
 		}
 		int all = nseen >= 3;
 		for (int h = 0; h < HOSTS; h++) {
-			probe.port = port[h];
+			probe.port = fl.host[h].port;
 			if (shim_try_verified(&probe, SHIM_NAME, NULL, 0, &r) != 0)
 				continue;
 			int k = 0;
@@ -189,20 +112,9 @@ int main(void)
 {
 	long t0 = harness_now_ms();
 	RUN(renewals_reach_every_host);
-	if (test_failed_total) {
-		for (int h = 0; h < HOSTS; h++) {
-			server_print_logs(&srv[h]);
-			char *text = harness_read_file(alog[h], NULL);
-			fprintf(stderr, "  --- %s ---\n%s\n", alog[h], text ? text : "(none)");
-			free(text);
-		}
-	}
-	if (lb_pid > 0)
-		harness_stop_child(lb_pid, SIGTERM, 2000, 1);
-	for (int h = 0; h < HOSTS; h++)
-		server_stop(&srv[h]);
-	shim_env_stop(&env);
-	etcd_cluster_stop(&cl);
+	if (test_failed_total)
+		fleet_dump(&fl);
+	fleet_stop(&fl);
 	fprintf(stderr, "  wall time %ld ms\n", harness_now_ms() - t0);
 	return TEST_EXIT();
 }
