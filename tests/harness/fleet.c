@@ -6,6 +6,7 @@
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_client.h"
 #include "tests/harness/spawn.h"
+#include "tests/test.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -191,6 +192,29 @@ void fleet_aim_after(struct fleet *f, int lead)
 	fprintf(stderr, "  host %d leads; the validation is aimed at host %d through HAProxy\n", lead, (lead + 1) % f->n);
 }
 
+int fleet_behind_haproxy(struct fleet *f, int n)
+{
+	if (fleet_hold_issue(f) != 0 || fleet_start_hosts(f, n) != 0)
+		return -1;
+	if (fleet_start_haproxy(f) != 0) {
+		fprintf(stderr, "  HAProxy did not start on port %d\n", f->env->port);
+		return -1;
+	}
+	if (fleet_wait_all_watch(f, 10000) != 0) {
+		fprintf(stderr, "  not every host watches the store\n");
+		return -1;
+	}
+	/* Round robin starts at h0: connections through the balancer now make Pebble's validation, the next one,
+	 * go to the host after the leader, a follower. */
+	int lead = fleet_leader(f);
+	if (lead < 0) {
+		fprintf(stderr, "  no host leads the fleet\n");
+		return -1;
+	}
+	fleet_aim_after(f, lead);
+	return lead;
+}
+
 void fleet_dump(const struct fleet *f)
 {
 	for (int h = 0; h < f->n; h++)
@@ -211,4 +235,16 @@ void fleet_stop(struct fleet *f)
 	if (f->env != NULL)
 		shim_env_stop(f->env);
 	etcd_cluster_stop(&f->cl);
+}
+
+int fleet_end(struct fleet *f, int dump_env, long t0)
+{
+	if (test_failed_total) {
+		if (dump_env)
+			shim_env_dump(f->env);
+		fleet_dump(f);
+	}
+	fleet_stop(f);
+	fprintf(stderr, "  wall time %ld ms\n", harness_now_ms() - t0);
+	return TEST_EXIT();
 }

@@ -79,9 +79,16 @@ int fleet_leader(const struct fleet *f);
 /* Round robin starts at h0: as many connections through the balancer as it takes for the next one (Pebble's
  * validation) to reach the host after lead, a follower. Prints which. */
 void fleet_aim_after(struct fleet *f, int lead);
+/* The set-up of test_907 and test_908: the issue lock held (fleet_hold_issue), n hosts (fleet_start_hosts),
+ * HAProxy on the env's port, every host watching the store, and the validation aimed at the host after the
+ * leader (fleet_aim_after). The leader's index, or -1 (a step failed; why printed where it can be). */
+int fleet_behind_haproxy(struct fleet *f, int n);
 /* For a failing test: every host's dump. */
 void fleet_dump(const struct fleet *f);
 /* Stops HAProxy, the hosts, the env (shim_env_stop) and the etcd cluster. Safe on what never started. */
 void fleet_stop(struct fleet *f);
+/* A fleet test's end, from main: when a check failed, the dumps (the env's too with dump_env); fleet_stop; the
+ * wall time since t0 printed. TEST_EXIT()'s code. */
+int fleet_end(struct fleet *f, int dump_env, long t0);
 
 #endif

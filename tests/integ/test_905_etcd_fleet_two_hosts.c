@@ -105,11 +105,5 @@ int main(void)
 	RUN(a_leads_b_follows);
 	RUN(renewal_reaches_b_by_watch);
 	RUN(b_leads_when_a_stops);
-	if (test_failed_total) {
-		shim_env_dump(&env);
-		fleet_dump(&fl);
-	}
-	fleet_stop(&fl);
-	fprintf(stderr, "  wall time %ld ms\n", harness_now_ms() - t0);
-	return TEST_EXIT();
+	return fleet_end(&fl, 1, t0);
 }

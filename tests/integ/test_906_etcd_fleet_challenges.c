@@ -54,11 +54,5 @@ int main(void)
 {
 	long t0 = harness_now_ms();
 	RUN(follower_answers_the_leaders_challenge);
-	if (test_failed_total) {
-		shim_env_dump(&env);
-		fleet_dump(&fl);
-	}
-	fleet_stop(&fl);
-	fprintf(stderr, "  wall time %ld ms\n", harness_now_ms() - t0);
-	return TEST_EXIT();
+	return fleet_end(&fl, 1, t0);
 }
