@@ -7,44 +7,58 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int hostile_shim_settings(struct hostile_shim_settings *s, char **envp, int *k, const char *name, const char *ca,
+			  const char *roots, const char *store, const char *log)
+{
+	char lib[PATH_MAX], pre[2 * PATH_MAX];
+	memset(s, 0, sizeof(*s));
+	if (harness_shim_lib_path(lib, sizeof(lib)) != 0 || harness_preload_value(pre, sizeof(pre), lib, &s->sanitized) != 0)
+		return -1;
+	snprintf(s->e_pre, sizeof(s->e_pre), "LD_PRELOAD=%s", pre);
+	snprintf(s->e_dom, sizeof(s->e_dom), "AUTOTLS_DOMAINS=%s", name);
+	snprintf(s->e_ca, sizeof(s->e_ca), "AUTOTLS_CA=%s", ca);
+	snprintf(s->e_roots, sizeof(s->e_roots), "AUTOTLS_CA_ROOTS=%s", roots);
+	snprintf(s->e_store, sizeof(s->e_store), "AUTOTLS_STORAGE=%s", store);
+	snprintf(s->e_log, sizeof(s->e_log), "AUTOTLS_LOG=%s", log);
+	snprintf(s->e_http, sizeof(s->e_http), "AUTOTLS_HTTP_PORT=%d", harness_free_port());
+	envp[(*k)++] = s->e_pre;
+	envp[(*k)++] = s->e_dom;
+	envp[(*k)++] = s->e_ca;
+	envp[(*k)++] = s->e_roots;
+	envp[(*k)++] = s->e_store;
+	envp[(*k)++] = s->e_log;
+	envp[(*k)++] = s->e_http;
+	envp[(*k)++] = "AUTOTLS_CHALLENGES=tls-alpn-01";
+	envp[(*k)++] = "AUTOTLS_LOG_LEVEL=debug";
+	envp[(*k)++] = "AUTOTLS_TEST_BACKOFF_SCALE=60";
+	return 0;
+}
+
+int hostile_shim_settings_end(const struct hostile_shim_settings *s, char **envp, int k)
+{
+	if (s->sanitized) {
+		envp[k++] = HARNESS_ASAN_OPTIONS;
+		envp[k++] = HARNESS_UBSAN_OPTIONS;
+	}
+	envp[k] = NULL;
+	return k;
+}
+
 int hostile_life_prepare(struct hostile_life *l, const char *base, const char *tag, const char *name, const char *ca,
 			 const char *roots, const char *extra1, const char *extra2)
 {
-	char lib[PATH_MAX], pre[2 * PATH_MAX];
-	int sanitized = 0, k = 0;
+	int k = 0;
 	memset(l, 0, sizeof(*l));
 	snprintf(l->dir, sizeof(l->dir), "%s/%s", base, tag);
 	snprintf(l->store, sizeof(l->store), "%s/store", l->dir);
 	snprintf(l->log, sizeof(l->log), "%s/autotls.log", l->dir);
-	if (mkdir(l->dir, 0755) != 0 || harness_shim_lib_path(lib, sizeof(lib)) != 0 ||
-	    harness_preload_value(pre, sizeof(pre), lib, &sanitized) != 0)
+	if (mkdir(l->dir, 0755) != 0 || hostile_shim_settings(&l->set, l->envp, &k, name, ca, roots, l->store, l->log) != 0)
 		return -1;
-	snprintf(l->e_pre, sizeof(l->e_pre), "LD_PRELOAD=%s", pre);
-	snprintf(l->e_dom, sizeof(l->e_dom), "AUTOTLS_DOMAINS=%s", name);
-	snprintf(l->e_ca, sizeof(l->e_ca), "AUTOTLS_CA=%s", ca);
-	snprintf(l->e_roots, sizeof(l->e_roots), "AUTOTLS_CA_ROOTS=%s", roots);
-	snprintf(l->e_store, sizeof(l->e_store), "AUTOTLS_STORAGE=%s", l->store);
-	snprintf(l->e_log, sizeof(l->e_log), "AUTOTLS_LOG=%s", l->log);
-	snprintf(l->e_http, sizeof(l->e_http), "AUTOTLS_HTTP_PORT=%d", harness_free_port());
-	l->envp[k++] = l->e_pre;
-	l->envp[k++] = l->e_dom;
-	l->envp[k++] = l->e_ca;
-	l->envp[k++] = l->e_roots;
-	l->envp[k++] = l->e_store;
-	l->envp[k++] = l->e_log;
-	l->envp[k++] = l->e_http;
-	l->envp[k++] = "AUTOTLS_CHALLENGES=tls-alpn-01";
-	l->envp[k++] = "AUTOTLS_LOG_LEVEL=debug";
-	l->envp[k++] = "AUTOTLS_TEST_BACKOFF_SCALE=60";
 	if (extra1)
 		l->envp[k++] = (char *)extra1;
 	if (extra2)
 		l->envp[k++] = (char *)extra2;
-	if (sanitized) {
-		l->envp[k++] = HARNESS_ASAN_OPTIONS;
-		l->envp[k++] = HARNESS_UBSAN_OPTIONS;
-	}
-	l->envp[k] = NULL;
+	hostile_shim_settings_end(&l->set, l->envp, k);
 	return 0;
 }
 

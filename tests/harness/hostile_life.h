@@ -11,10 +11,25 @@
 
 #include <limits.h>
 
-struct hostile_life {
-	char dir[160], store[200], log[200];
+/* The shim's settings for a server against the scripted CA, each in a buffer of its own (see hostile_shim_settings). */
+struct hostile_shim_settings {
 	char e_pre[2 * PATH_MAX + 16], e_dom[128], e_ca[600], e_roots[PATH_MAX + 32], e_store[240], e_log[240];
 	char e_http[48];
+	int sanitized;
+};
+
+/* Fills s and puts into envp, from *k on (*k advanced by 10; not terminated): the preload, AUTOTLS_DOMAINS=name,
+ * AUTOTLS_CA=ca, AUTOTLS_CA_ROOTS=roots, AUTOTLS_STORAGE=store, AUTOTLS_LOG=log, a free AUTOTLS_HTTP_PORT,
+ * tls-alpn-01, debug logs and AUTOTLS_TEST_BACKOFF_SCALE=60. 0 or -1. */
+int hostile_shim_settings(struct hostile_shim_settings *s, char **envp, int *k, const char *name, const char *ca,
+			  const char *roots, const char *store, const char *log);
+/* Ends envp at k: the sanitizers' options when the preload is sanitized (two entries), then NULL. The NULL's
+ * index. */
+int hostile_shim_settings_end(const struct hostile_shim_settings *s, char **envp, int k);
+
+struct hostile_life {
+	char dir[160], store[200], log[200];
+	struct hostile_shim_settings set;
 	char *envp[20];
 	struct server srv;
 	int port, up;

@@ -1,9 +1,11 @@
 /* The OCSP scene for the stapling tests (see ocsp_scene.h). */
 #include "tests/harness/ocsp_scene.h"
 #include "tests/harness/files.h"
+#include "tests/harness/netns.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/spawn.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -207,4 +209,117 @@ int harness_ocsp_status(const struct harness_ocsp_seen *s, const char *ca_file)
 	OCSP_RESPONSE_free(r);
 	ERR_clear_error();
 	return status;
+}
+
+long harness_ocsp_wait_stapled(struct harness_ocsp *o, int port, const char *sni, const char *not, long limit_ms,
+			       long poll_ms, struct harness_ocsp_seen *s)
+{
+	const char *ca = hostile_ca_ca_file(o->hc);
+	long t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < limit_ms) {
+		harness_ocsp_follow(o);
+		if (harness_ocsp_handshake(port, sni, ca, s) == 0) {
+			if ((not == NULL || strcmp(s->serial, not) != 0) && harness_ocsp_status(s, ca) == V_OCSP_CERTSTATUS_GOOD)
+				return harness_now_ms() - t0;
+			harness_ocsp_seen_clear(s);
+		}
+		harness_sleep_ms(poll_ms);
+	}
+	return -1;
+}
+
+int harness_ocsp_host_staple(const struct harness_ocsp *o, const char *path)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "openssl ocsp -issuer %s -serial 0x99 -url %s -respout %s -noverify >/dev/null 2>&1",
+		 hostile_ca_ca_file(o->hc), o->url, path);
+	return system(cmd) == 0 && file_size(path) > 0 ? 0 : -1;
+}
+
+static const char hook_body[] = "#!/bin/sh\n"
+				"echo \"event=$AUTOTLS_EVENT|names=$AUTOTLS_NAMES|error=$AUTOTLS_ERROR|\" >> \"$(dirname \"$0\")/events\"\n";
+
+int harness_ocsp_shim_env(struct harness_ocsp_shim *sh, const struct harness_ocsp *o, const char *base, const char *name,
+			  const char *const *extra)
+{
+	char log[PATH_MAX];
+	int k = 0;
+	memset(sh, 0, sizeof(*sh));
+	snprintf(sh->store, sizeof(sh->store), "%s/store", base);
+	snprintf(sh->events, sizeof(sh->events), "%s/events", base);
+	snprintf(sh->hook, sizeof(sh->hook), "%s/hook.sh", base);
+	snprintf(sh->e_hook, sizeof(sh->e_hook), "AUTOTLS_HOOK=%s", sh->hook);
+	snprintf(log, sizeof(log), "%s/autotls.log", base);
+	FILE *f = fopen(sh->hook, "w");
+	if (f == NULL || fputs(hook_body, f) < 0 || fclose(f) != 0 || chmod(sh->hook, 0755) != 0)
+		return -1;
+	if (hostile_shim_settings(&sh->set, sh->env, &k, name, hostile_ca_directory_url(o->hc), hostile_ca_ca_file(o->hc),
+				  sh->store, log) != 0)
+		return -1;
+	sh->env[k++] = sh->e_hook;
+	for (int i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if (i == 8)
+			return -1;
+		sh->env[k++] = (char *)extra[i];
+	}
+	sh->n = hostile_shim_settings_end(&sh->set, sh->env, k);
+	return 0;
+}
+
+int harness_ocsp_events(const struct harness_ocsp_shim *sh, const char *needle)
+{
+	return count_in(sh->events, needle);
+}
+
+int harness_ocsp_server_start(char *const *env, const char *base, const char *cert, const char *key,
+			      const char *status_file, int *port, pid_t *pid)
+{
+	char accept[32], out[160], ca_cert[PATH_MAX], ca_key[PATH_MAX], status[PATH_MAX];
+	*pid = -1;
+	*port = harness_free_port();
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", *port);
+	snprintf(out, sizeof(out), "%s/s_server.out", base);
+	snprintf(ca_cert, sizeof(ca_cert), "%s", cert);
+	snprintf(ca_key, sizeof(ca_key), "%s", key);
+	snprintf(status, sizeof(status), "%s", status_file ? status_file : "");
+	char *argv[] = { "openssl", "s_server", "-accept", accept, "-cert", ca_cert, "-key", ca_key, "-www",
+			 status_file ? "-status_file" : NULL, status, NULL };
+	struct harness_spawn_opts o = { .argv = argv, .extra_env = env, .out_path = out, .own_group = 1, .die_with_us = 1 };
+	if (harness_spawn(&o, pid) != 0)
+		return -1;
+	for (int i = 0; i < 300 && !harness_tcp_connects(*port); i++)
+		harness_sleep_ms(50);
+	return harness_tcp_connects(*port) ? 0 : -1;
+}
+
+int harness_ocsp_scene_open(char *base, size_t cap, const char *tag, struct hostile_ca **hc)
+{
+	if (harness_netns_private() != 0)
+		return -1;
+	snprintf(base, cap, "/tmp/autotls-%s-XXXXXX", tag);
+	harness_ignore_sigpipe();
+	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0 || hostile_ca_start(hc, base) != 0) {
+		fprintf(stderr, "cannot set up the scripted CA\n");
+		return -1;
+	}
+	return 0;
+}
+
+int harness_ocsp_scene_close(const char *base, struct hostile_ca *hc, struct harness_ocsp *o, pid_t server,
+			     int setup_ok, size_t tail_bytes)
+{
+	if (!setup_ok)
+		fprintf(stderr, "cannot set up the OCSP responder or the server\n");
+	if (!setup_ok || test_failed_total) {
+		char log[PATH_MAX];
+		snprintf(log, sizeof(log), "%s/autotls.log", base);
+		harness_print_tail("autotls.log", log, tail_bytes);
+		harness_print_tail("ocsp.log", o->log, 2000);
+	}
+	if (server > 0)
+		harness_stop_child(server, SIGTERM, 5000, 1);
+	harness_ocsp_stop(o);
+	hostile_ca_stop(hc);
+	harness_remove_or_keep(base);
+	return setup_ok ? TEST_EXIT() : 1;
 }

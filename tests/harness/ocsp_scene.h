@@ -10,8 +10,11 @@
 #define AUTOTLS_TESTS_HARNESS_OCSP_SCENE_H
 
 #include "tests/harness/hostile_ca.h"
+#include "tests/harness/hostile_life.h"
 
+#include <limits.h>
 #include <openssl/x509.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct harness_ocsp {
@@ -46,5 +49,44 @@ int harness_ocsp_handshake(int port, const char *sni, const char *root, struct h
  * (the only anchor), for this certificate, within its validity. V_OCSP_CERTSTATUS_*, or -1 when it is not that. */
 int harness_ocsp_status(const struct harness_ocsp_seen *s, const char *ca_file);
 void harness_ocsp_seen_clear(struct harness_ocsp_seen *s);
+/* Waits until sni on 127.0.0.1:port is served by o's CA with a good staple (a serial other than not, when given),
+ * following the index (harness_ocsp_follow) and trying every poll_ms. ms it took, or -1; *s filled on success. */
+long harness_ocsp_wait_stapled(struct harness_ocsp *o, int port, const char *sni, const char *not, long limit_ms,
+			       long poll_ms, struct harness_ocsp_seen *s);
+/* A well-formed response for a host's own staple (s_server -status_file): the responder's answer about a serial it
+ * does not know, written (DER) to path. 0 or -1. */
+int harness_ocsp_host_staple(const struct harness_ocsp *o, const char *path);
+
+/* The environment of the server under the shim in the scene. */
+struct harness_ocsp_shim {
+	char store[128], events[128], hook[160], e_hook[200];
+	struct hostile_shim_settings set;
+	char *env[28]; /* NULL-terminated after n entries; room for two more */
+	int n;
+};
+/* Writes the hook <base>/hook.sh (each event appended to <base>/events as "event=E|names=N|error=X|") and fills
+ * sh->env: hostile_shim_settings for name with o's CA, the store <base>/store and the log <base>/autotls.log;
+ * the hook; then extra (NULL or NULL-terminated "NAME=value", up to 8, borrowed) and the
+ * sanitizers' options when the preload is sanitized. 0 or -1. */
+int harness_ocsp_shim_env(struct harness_ocsp_shim *sh, const struct harness_ocsp *o, const char *base, const char *name,
+			  const char *const *extra);
+/* How often needle stands in the hook's events file (0 when there is none). */
+int harness_ocsp_events(const struct harness_ocsp_shim *sh, const char *needle);
+/* openssl s_server -www under env (NULL-terminated, borrowed) with cert and key and, when status_file is given,
+ * its own staple (-status_file), on a free port of 127.0.0.1 (into *port); its output in <base>/s_server.out.
+ * 0 once it accepts (up to 15 s), or -1. *pid: the server, -1 when it did not start. */
+int harness_ocsp_server_start(char *const *env, const char *base, const char *cert, const char *key,
+			      const char *status_file, int *port, pid_t *pid);
+
+/* The scene's start, before anything else in main: a network namespace of the test's own, SIGPIPE ignored, a
+ * fresh folder /tmp/autotls-<tag>-XXXXXX (into base, cap bytes; world-traversable) and the scripted CA in it.
+ * 0 or -1 (why printed). */
+int harness_ocsp_scene_open(char *base, size_t cap, const char *tag, struct hostile_ca **hc);
+/* Its end, from main: when the set-up failed (!setup_ok) "cannot set up the OCSP responder or the server"; when
+ * it failed or a check did, the tails of <base>/autotls.log (tail_bytes) and of the responder's log; then the
+ * server (pid > 0), the responder and the CA stopped and the folder removed (harness_remove_or_keep). The exit
+ * code: TEST_EXIT()'s, 1 when the set-up failed. */
+int harness_ocsp_scene_close(const char *base, struct hostile_ca *hc, struct harness_ocsp *o, pid_t server,
+			     int setup_ok, size_t tail_bytes);
 
 #endif

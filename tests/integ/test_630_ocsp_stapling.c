@@ -17,75 +17,35 @@
  * takes a port and no address, and binds every interface.
  */
 #include "tests/harness/certgen.h"
-#include "tests/harness/files.h"
 #include "tests/harness/hostile_ca.h"
-#include "tests/harness/netns.h"
 #include "tests/harness/ocsp_scene.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
-#include "tests/harness/spawn.h"
 #include "tests/test.h"
 
-#include <arpa/inet.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/ocsp.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #define NAME "ocsp.hostile.test"
 #define ISSUE_LIMIT_MS 30000
 #define REVOKE_LIMIT_MS 60000 /* the acceptance: a new certificate within a minute */
 
-static char base[64], host_der[128], store[128], events[128];
+static char base[64], host_der[128];
 static struct hostile_ca *hc;
 static struct harness_ocsp oc;
+static struct harness_ocsp_shim sh;
 static int tls_port;
 static pid_t server = -1;
-
-static long file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-static int count_in(const char *path, const char *needle)
-{
-	char *t = harness_read_file(path, NULL);
-	int n = 0;
-	for (char *p = t; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(t);
-	return n;
-}
 
 /* Waits until the managed name is served by the scripted CA with a good staple (serial differing from not, when
  * given). ms it took, or -1; *s filled on success. */
 static long wait_stapled(const char *not, long limit_ms, struct harness_ocsp_seen *s)
 {
-	long t0 = harness_now_ms();
-	while (harness_now_ms() - t0 < limit_ms) {
-		harness_ocsp_follow(&oc);
-		if (harness_ocsp_handshake(tls_port, NAME, hostile_ca_ca_file(hc), s) == 0) {
-			if ((not == NULL || strcmp(s->serial, not) != 0) &&
-			    harness_ocsp_status(s, hostile_ca_ca_file(hc)) == V_OCSP_CERTSTATUS_GOOD)
-				return harness_now_ms() - t0;
-			harness_ocsp_seen_clear(s);
-		}
-		harness_sleep_ms(200);
-	}
-	return -1;
+	return harness_ocsp_wait_stapled(&oc, tls_port, NAME, not, limit_ms, 200, s);
 }
-
 
 static void stapled_then_revoked(void)
 {
@@ -101,7 +61,7 @@ static void stapled_then_revoked(void)
 
 	/* Kept beside the certificate record in the store. */
 	char cmd[256], line[512] = "";
-	snprintf(cmd, sizeof(cmd), "find %s/certificates -name ocsp -type f", store);
+	snprintf(cmd, sizeof(cmd), "find %s/certificates -name ocsp -type f", sh.store);
 	FILE *p = popen(cmd, "r");
 	REQUIRE(p != NULL);
 	int stored = fgets(line, sizeof(line), p) != NULL && strstr(line, "/" NAME "/ocsp") != NULL;
@@ -139,7 +99,7 @@ static void stapled_then_revoked(void)
 	}
 	fprintf(stderr, "  revoked at the responder: a new certificate served after %ld ms\n", t_new);
 	CHECK(t_new >= 0 && t_new <= REVOKE_LIMIT_MS);
-	CHECK_INT(count_in(events, "event=revoked|names=" NAME "|"), ==, 1);
+	CHECK_INT(harness_ocsp_events(&sh, "event=revoked|names=" NAME "|"), ==, 1);
 	/* The new certificate is stapled too (its first fetch may find the responder restarting: the retry). */
 	ms = wait_stapled(served1, 30000, &s2);
 	fprintf(stderr, "  the new certificate (serial %s) stapled good %ld ms later\n", s2.serial, ms);
@@ -147,29 +107,14 @@ static void stapled_then_revoked(void)
 	harness_ocsp_seen_clear(&s2);
 }
 
-static const char hook_body[] = "#!/bin/sh\n"
-				"echo \"event=$AUTOTLS_EVENT|names=$AUTOTLS_NAMES|error=$AUTOTLS_ERROR|\" >> \"$(dirname \"$0\")/events\"\n";
-
-static char *env[18], host_cert[128], host_key[128];
-static int env_extra; /* where server_up puts its one extra setting */
+static char host_cert[128], host_key[128];
 
 /* s_server under the shim, with its own certificate and its own staple (-status_file), plus extra (NULL: none). */
 static int server_up(const char *extra)
 {
-	char accept[32], out[160];
-	env[env_extra] = (char *)extra;
-	env[env_extra + 1] = NULL;
-	tls_port = harness_free_port();
-	snprintf(accept, sizeof(accept), "127.0.0.1:%d", tls_port);
-	snprintf(out, sizeof(out), "%s/s_server.out", base);
-	char *argv[] = { "openssl", "s_server", "-accept", accept, "-cert", host_cert, "-key", host_key, "-www",
-			 "-status_file", host_der, NULL };
-	struct harness_spawn_opts o = { .argv = argv, .extra_env = env, .out_path = out, .own_group = 1, .die_with_us = 1 };
-	if (harness_spawn(&o, &server) != 0)
-		return -1;
-	for (int i = 0; i < 300 && !harness_tcp_connects(tls_port); i++)
-		harness_sleep_ms(50);
-	return harness_tcp_connects(tls_port) ? 0 : -1;
+	sh.env[sh.n] = (char *)extra;
+	sh.env[sh.n + 1] = NULL;
+	return harness_ocsp_server_start(sh.env, base, host_cert, host_key, host_der, &tls_port, &server);
 }
 
 /* AUTOTLS_OCSP=off, the same store (a good response stored beside the certificate): the managed certificate is
@@ -207,16 +152,11 @@ static void off_staples_nothing(void)
 
 static int setup(void)
 {
-	char url[64], lib[PATH_MAX], pre[2 * PATH_MAX], hook[160], cmd[1024];
 	snprintf(host_der, sizeof(host_der), "%s/host-ocsp.der", base);
-	snprintf(store, sizeof(store), "%s/store", base);
-	snprintf(events, sizeof(events), "%s/events", base);
-	snprintf(hook, sizeof(hook), "%s/hook.sh", base);
 	snprintf(host_cert, sizeof(host_cert), "%s/host.pem", base);
 	snprintf(host_key, sizeof(host_key), "%s/host.key", base);
 	if (harness_ocsp_start(&oc, hc, base) != 0)
 		return -1;
-	snprintf(url, sizeof(url), "%s", oc.url);
 	/* The host's own certificate and its own staple: any well-formed response (here the responder's answer
 	 * about a serial it does not know), which s_server sends for its certificate. */
 	X509 *x = NULL;
@@ -226,72 +166,21 @@ static int setup(void)
 		return -1;
 	X509_free(x);
 	EVP_PKEY_free(k);
-	snprintf(cmd, sizeof(cmd), "openssl ocsp -issuer %s -serial 0x99 -url %s -respout %s -noverify >/dev/null 2>&1",
-		 hostile_ca_ca_file(hc), url, host_der);
-	if (system(cmd) != 0 || file_size(host_der) <= 0)
+	if (harness_ocsp_host_staple(&oc, host_der) != 0)
 		return -1;
-	FILE *f = fopen(hook, "w");
-	if (f == NULL || fputs(hook_body, f) < 0 || fclose(f) != 0 || chmod(hook, 0755) != 0)
+	if (harness_ocsp_shim_env(&sh, &oc, base, NAME, NULL) != 0)
 		return -1;
-
-	int sanitized = 0, k2 = 0;
-	static char e_pre[2 * PATH_MAX + 16], e_ca[160], e_roots[PATH_MAX + 32], e_store[200], e_log[200], e_http[48],
-		e_hook[200];
-	if (harness_shim_lib_path(lib, sizeof(lib)) != 0 || harness_preload_value(pre, sizeof(pre), lib, &sanitized) != 0)
-		return -1;
-	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", pre);
-	snprintf(e_ca, sizeof(e_ca), "AUTOTLS_CA=%s", hostile_ca_directory_url(hc));
-	snprintf(e_roots, sizeof(e_roots), "AUTOTLS_CA_ROOTS=%s", hostile_ca_ca_file(hc));
-	snprintf(e_store, sizeof(e_store), "AUTOTLS_STORAGE=%s", store);
-	snprintf(e_log, sizeof(e_log), "AUTOTLS_LOG=%s/autotls.log", base);
-	snprintf(e_http, sizeof(e_http), "AUTOTLS_HTTP_PORT=%d", harness_free_port());
-	snprintf(e_hook, sizeof(e_hook), "AUTOTLS_HOOK=%s", hook);
-	env[k2++] = e_pre;
-	env[k2++] = "AUTOTLS_DOMAINS=" NAME;
-	env[k2++] = e_ca;
-	env[k2++] = e_roots;
-	env[k2++] = e_store;
-	env[k2++] = e_log;
-	env[k2++] = e_http;
-	env[k2++] = e_hook;
-	env[k2++] = "AUTOTLS_CHALLENGES=tls-alpn-01";
-	env[k2++] = "AUTOTLS_LOG_LEVEL=debug";
-	env[k2++] = "AUTOTLS_TEST_BACKOFF_SCALE=60";
-	if (sanitized) {
-		env[k2++] = HARNESS_ASAN_OPTIONS;
-		env[k2++] = HARNESS_UBSAN_OPTIONS;
-	}
-	env[k2] = NULL;
-	env_extra = k2;
 	return server_up(NULL);
 }
 
 int main(void)
 {
-	if (harness_netns_private() != 0)
+	if (harness_ocsp_scene_open(base, sizeof(base), "t630", &hc) != 0)
 		return 1;
-	snprintf(base, sizeof(base), "/tmp/autotls-t630-XXXXXX");
-	harness_ignore_sigpipe();
-	if (mkdtemp(base) == NULL || chmod(base, 0755) != 0 || hostile_ca_start(&hc, base) != 0) {
-		fprintf(stderr, "cannot set up the scripted CA\n");
-		return 1;
-	}
 	int ok = setup() == 0;
-	if (!ok)
-		fprintf(stderr, "cannot set up the OCSP responder or the server\n");
-	else
+	if (ok)
 		RUN(stapled_then_revoked);
 	if (ok)
 		RUN(off_staples_nothing);
-	if (!ok || test_failed_total) {
-		char log[128];
-		snprintf(log, sizeof(log), "%s/autotls.log", base);
-		harness_print_tail("autotls.log", log, 6000);
-		harness_print_tail("ocsp.log", oc.log, 2000);
-	}
-	harness_stop_child(server, SIGTERM, 5000, 1);
-	harness_ocsp_stop(&oc);
-	hostile_ca_stop(hc);
-	harness_remove_or_keep(base);
-	return ok ? TEST_EXIT() : 1;
+	return harness_ocsp_scene_close(base, hc, &oc, server, ok, 6000);
 }
