@@ -2,9 +2,11 @@
  * An OCSP scene for the stapling tests (test_630, test_631): a real `openssl ocsp -index` responder on
  * 127.0.0.1 that signs as the scripted CA (tests/harness/hostile_ca.h, whose good leaves then name it in their
  * AIA and are written to its index as valid), a client that asks for status as `openssl s_client -status` does,
- * and the check of a stapled response as a client makes it. OpenSSL 3.0's responder reads its index once, so
- * harness_ocsp_follow starts it again whenever the index changed. The responder takes a port and no address and
- * binds every interface: run it inside the test's own network namespace (tests/harness/netns.h).
+ * the check of a stapled response as a client makes it, the waits built on them, the shim's environment (with a
+ * hook that records events) for openssl s_server under the shim, and the scene's start and end. OpenSSL 3.0's
+ * responder reads its index once, so harness_ocsp_follow starts it again whenever the index changed. The
+ * responder takes a port and no address and binds every interface: run it inside the test's own network
+ * namespace (tests/harness/netns.h; harness_ocsp_scene_open makes it).
  */
 #ifndef AUTOTLS_TESTS_HARNESS_OCSP_SCENE_H
 #define AUTOTLS_TESTS_HARNESS_OCSP_SCENE_H
