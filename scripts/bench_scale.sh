@@ -13,96 +13,14 @@ set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-LIB="$ROOT/$BUILD/libautotls.so"
-BIN="$ROOT/$BUILD/tests/bench/bench_scale"
+. scripts/bench_lib.sh
 N=${BENCH_SCALE_N:-10000}
-CA_URL=https://127.0.0.1:9/directory # never contacted: the store holds every certificate
-MANAGED=managed.scale.test
-TMPDIR_BASE=${BENCH_SCALE_TMPDIR:-/dev/shm}
-[ -d "$TMPDIR_BASE" ] && [ -w "$TMPDIR_BASE" ] || TMPDIR_BASE=/tmp
-TMP=$(mktemp -d "$TMPDIR_BASE/autotls-bench-scale-XXXXXX")
-cleanup() {
-	[ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
-	sleep 0.3
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-verifies() { # port name root
-	echo | openssl s_client -connect "127.0.0.1:$1" -servername "$2" -CAfile "$3" -verify_return_error \
-		-verify_hostname "$2" >/dev/null 2>&1
-}
-# PSS in kB of the nginx tree and the tree's manager process (found by the region's memfd it maps).
-tree_pss() { # master-pid
-	python3 - "$1" <<'PY'
-import os, sys
-master = int(sys.argv[1])
-def region(pid):
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            # The region's memfd ("autotls"), not the request channel's ("autotls-chan"): a process whose
-            # first descriptor listed was the channel's was not counted as the manager's.
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link == "/memfd:autotls" or link.startswith("/memfd:autotls ("):
-                return os.stat(f"/proc/{pid}/fd/{fd}").st_ino
-    except OSError:
-        pass
-    return None
-def pss(pid):
-    for line in open(f"/proc/{pid}/smaps_rollup"):
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
-ino, pids = region(master), {master}
-for p in os.listdir("/proc"):
-    if not p.isdigit():
-        continue
-    try:
-        ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
-        if ppid == master or (ino is not None and region(int(p)) == ino):
-            pids.add(int(p))
-    except OSError:
-        pass
-if os.environ.get("BENCH_SCALE_DETAIL"):
-    # Where the memory is, by process and by mapping (BENCH_SCALE_DETAIL=1): the region's memfd, the heap, the rest.
-    for p in sorted(pids):
-        kinds, name = {}, None
-        for line in open(f"/proc/{p}/smaps"):
-            f = line.split()
-            if len(f) >= 5 and "-" in f[0] and len(f[3]) == 5 and ":" in f[3]:
-                name = f[5] if len(f) > 5 else "[anon]"
-                name = "memfd" if name.startswith("/memfd") else name if name.startswith("[") else "file"
-            elif f and f[0] == "Pss:":
-                kinds[name] = kinds.get(name, 0) + int(f[1])
-        comm = open(f"/proc/{p}/comm").read().strip()
-        print(f"  pid {p} {comm}: " + ", ".join(f"{k} {v} kB" for k, v in sorted(kinds.items())), file=sys.stderr)
-print(sum(pss(p) for p in pids), len(pids))
-PY
-}
+bench_tmp autotls-bench-scale
 run_server() { # n: stores n certificates, starts nginx, prints "start_ms all_ms pss_kb nprocs"
 	local n=$1 d="$TMP/n$1" p
 	p=$(port)
 	mkdir -p "$d"
-	"$BIN" gen "$d/store" "$CA_URL" "$n" "$d/root.pem" "$MANAGED"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=placeholder.test" \
-		-keyout "$d/ph.key" -out "$d/ph.crt" 2>/dev/null
-	cat >"$d/nginx.conf" <<CONF
-worker_processes 2;
-user root;
-pid $TMP/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	server {
-		listen 127.0.0.1:$p ssl;
-		ssl_certificate $d/ph.crt;
-		ssl_certificate_key $d/ph.key;
-		location / { return 200 "ok\n"; }
-	}
-}
-CONF
+	bench_server_files "$d" "$n" "$p"
 	local t0 t1 t2 last
 	last=n$((n - 1)).scale.test
 	t0=$(now_ms)
@@ -113,15 +31,9 @@ CONF
 	for _ in $(seq 1 3000); do verifies "$p" "$last" "$d/root.pem" && break; sleep 0.1; done
 	verifies "$p" "$last" "$d/root.pem" || { echo "bench_scale: $last is not served" >&2; exit 1; }
 	t2=$(now_ms)
-	# A handshake for a few names on both workers, then the steady state: snapshots retired during the load
-	# are freed after the cache's grace (CACHE_GRACE_S, 30 s; parsed entries after twice that).
-	for i in 1 2 3 4; do verifies "$p" "n$(( (i * 7919) % n )).scale.test" "$d/root.pem" || true; done
-	sleep "${BENCH_SCALE_SETTLE_S:-65}"
-	read -r pss procs < <(tree_pss "$(cat "$TMP/nginx.pid")")
+	read -r pss procs < <(bench_settled_pss "$p" "$n" "$d/root.pem")
 	echo "$((t1 - t0)) $((t2 - t0)) $pss $procs"
-	kill "$(cat "$TMP/nginx.pid")"
-	while [ -f "$TMP/nginx.pid" ]; do sleep 0.1; done
-	sleep 1 # the manager process leaves once no process maps the region
+	bench_nginx_stop
 }
 
 read -r b_start b_all b_pss b_procs < <(run_server 1)

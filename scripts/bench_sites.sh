@@ -31,82 +31,15 @@ if [ -z "$ONLY" ] || [ "$ONLY" = b ]; then
 fi
 [ -z "$ONLY" ] || [ "$ONLY" = c ] || exit 0
 
-LIB="$ROOT/$BUILD/libautotls.so"
-BIN="$ROOT/$BUILD/tests/bench/bench_scale"
+. scripts/bench_lib.sh
 S=${BENCH_SITES_STORED:-10000}
-CA_URL=https://127.0.0.1:9/directory # never contacted: the store holds every certificate
-MANAGED=managed.scale.test
-TMPDIR_BASE=${BENCH_SCALE_TMPDIR:-/dev/shm}
-[ -d "$TMPDIR_BASE" ] && [ -w "$TMPDIR_BASE" ] || TMPDIR_BASE=/tmp
-TMP=$(mktemp -d "$TMPDIR_BASE/autotls-bench-sites-XXXXXX")
-cleanup() {
-	[ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
-	sleep 0.3
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-verifies() { # port name root
-	echo | openssl s_client -connect "127.0.0.1:$1" -servername "$2" -CAfile "$3" -verify_return_error \
-		-verify_hostname "$2" >/dev/null 2>&1
-}
-# PSS in kB of the nginx tree and its manager process (the process holding the same region memfd).
-tree_pss() { # master-pid
-	python3 - "$1" <<'PY'
-import os, sys
-master = int(sys.argv[1])
-def region(pid):
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            if link == "/memfd:autotls" or link.startswith("/memfd:autotls ("):
-                return os.stat(f"/proc/{pid}/fd/{fd}").st_ino
-    except OSError:
-        pass
-    return None
-def pss(pid):
-    for line in open(f"/proc/{pid}/smaps_rollup"):
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
-ino, pids = region(master), {master}
-for p in os.listdir("/proc"):
-    if not p.isdigit():
-        continue
-    try:
-        ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
-        if ppid == master or (ino is not None and region(int(p)) == ino):
-            pids.add(int(p))
-    except OSError:
-        pass
-print(sum(pss(p) for p in pids), len(pids))
-PY
-}
+bench_tmp autotls-bench-sites
 run_sites() { # n: n stored sites; prints "first_ms all_ms pss_kb nprocs orders_logged"
 	local n=$1 d="$TMP/s$1" p
 	p=$(port)
 	mkdir -p "$d"
-	"$BIN" gen "$d/store" "$CA_URL" "$n" "$d/root.pem" "$MANAGED" >/dev/null
+	bench_server_files "$d" "$n" "$p"
 	for ((i = 0; i < n; i++)); do echo "n$i.scale.test"; done >"$d/sites.txt"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=placeholder.test" \
-		-keyout "$d/ph.key" -out "$d/ph.crt" 2>/dev/null
-	cat >"$d/nginx.conf" <<CONF
-worker_processes 2;
-user root;
-pid $TMP/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	server {
-		listen 127.0.0.1:$p ssl;
-		ssl_certificate $d/ph.crt;
-		ssl_certificate_key $d/ph.key;
-		location / { return 200 "ok\n"; }
-	}
-}
-CONF
 	local t0 t1 t2 first last
 	first=n0.scale.test
 	last=n$((n - 1)).scale.test
@@ -123,16 +56,12 @@ CONF
 	t2=$(now_ms)
 	verifies "$p" "$last" "$d/root.pem" && verifies "$p" "$first" "$d/root.pem" ||
 		{ echo "bench_sites: $first or $last is not served" >&2; exit 1; }
-	for i in 1 2 3 4; do verifies "$p" "n$(( (i * 7919) % n )).scale.test" "$d/root.pem" || true; done
-	sleep "${BENCH_SCALE_SETTLE_S:-65}"
-	read -r pss procs < <(tree_pss "$(cat "$TMP/nginx.pid")")
+	read -r pss procs < <(bench_settled_pss "$p" "$n" "$d/root.pem")
 	# An order would have to reach the CA, which listens nowhere: any try is logged as a failure.
 	local orders
 	orders=$(grep -cE 'sites: .* failed|obtaining a certificate .* failed|new order' "$d/autotls.log" || true)
 	echo "$((t1 - t0)) $((t2 - t0)) $pss $procs $orders"
-	kill "$(cat "$TMP/nginx.pid")"
-	while [ -f "$TMP/nginx.pid" ]; do sleep 0.1; done
-	sleep 1
+	bench_nginx_stop
 }
 read -r b_first b_all b_pss b_procs b_orders < <(run_sites 1)
 read -r s_first s_all s_pss s_procs s_orders < <(run_sites "$S")

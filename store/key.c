@@ -1,7 +1,8 @@
 /*
  * Store keys and the default store location. Keys are built and checked here so that every backend can rely on
  * one syntax: components of [a-z0-9._-] that never start with '.' (so never "." or "..", and the file backend
- * can keep its temporaries and locks under dot-names no key can reach).
+ * can keep its temporaries and locks under dot-names no key can reach); the backends' listings are built and
+ * sorted here too, one way for both.
  */
 #include "store/keypath.h"
 #include "store/store.h"
@@ -93,6 +94,34 @@ void at_store_list_free(char **keys, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
+}
+
+char *at_store_list_entry(const char *prefix, size_t plen, const char *c, size_t n, int folder)
+{
+	char *item = malloc(plen + n + 2);
+	if (item == NULL)
+		return NULL;
+	memcpy(item, prefix, plen);
+	memcpy(item + plen, c, n);
+	if (folder)
+		item[plen + n++] = '/';
+	item[plen + n] = '\0';
+	return item;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void at_store_list_hand_over(char ***out, size_t *cnt, char ***keys, size_t *n)
+{
+	if (*cnt > 1)
+		qsort(*out, *cnt, sizeof **out, cmp_str);
+	*keys = *out;
+	*n = *cnt;
+	*out = NULL;
+	*cnt = 0;
 }
 
 static int join(char **out, const char *a, const char *b)

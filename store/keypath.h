@@ -19,4 +19,12 @@ int at_store_component_ok(const char *c, size_t n);
  * without, it must not. Returns 0 or AT_E_BADNAME. */
 int at_store_key_check(const char *key, int prefix) AT_MUST_CHECK;
 
+/* A listing's entry (the backends' list()): prefix[0..plen) then the child's name c[0..n), with a '/' after a
+ * folder's, since a folder is listed as the prefix it is. NULL when memory runs out. */
+char *at_store_list_entry(const char *prefix, size_t plen, const char *c, size_t n, int folder);
+
+/* Sorts a listing's entries (*out)[0..*cnt) in strcmp order and hands them to *keys and *n; *out and *cnt are
+ * left empty, so the caller's cleanup frees nothing. */
+void at_store_list_hand_over(char ***out, size_t *cnt, char ***keys, size_t *n);
+
 #endif

@@ -299,11 +299,6 @@ static int etcd_del(struct at_store *s, const char *key)
 	return write_op(e, "request_delete_range", op);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int etcd_list(struct at_store *s, const char *prefix, char ***keys, size_t *n)
 {
 	struct store_etcd *e = se(s);
@@ -360,28 +355,17 @@ static int etcd_list(struct at_store *s, const char *prefix, char ***keys, size_
 			free(k);
 			continue;
 		}
-		char *item = malloc(plen + cn + 2);
+		char *item = at_store_list_entry(prefix, plen, rest, cn, slash != NULL);
+		free(k);
 		if (item == NULL) {
-			free(k);
 			rc = AT_E_NOMEM;
 			goto out;
 		}
-		memcpy(item, prefix, plen);
-		memcpy(item + plen, rest, cn);
-		if (slash)
-			item[plen + cn++] = '/';
-		item[plen + cn] = '\0';
 		out[cnt++] = item;
-		free(k);
 	}
-	if (cnt > 1)
-		qsort(out, cnt, sizeof *out, cmp_str);
 	/* etcd's byte order puts "a/x" after "a-b" and before "a0", so a folder's keys are adjacent: the check above
 	 * already left out repeats; sorting again is for strcmp order of "a/" against its neighbours. */
-	*keys = out;
-	*n = cnt;
-	out = NULL;
-	cnt = 0;
+	at_store_list_hand_over(&out, &cnt, keys, n);
 	rc = 0;
 out:
 	at_store_list_free(out, cnt);

@@ -139,11 +139,6 @@ static int file_del(struct at_store *s, const char *key)
 	return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Temporaries an interrupted write left, swept at most once an hour per store (the mtime of SWEPT_MARK, in the
  * lock folder beside the locks: no key, no record): a sweep walks every folder, seconds for 100,000 names, and
  * every process of a tree opens the store at start, the manager on the way to its first certificate. A reader
@@ -214,24 +209,14 @@ static int file_list(struct at_store *s, const char *prefix, char ***keys, size_
 			out = grown;
 			cap = ncap;
 		}
-		char *k = malloc(plen + nl + 2);
+		char *k = at_store_list_entry(prefix, plen, de->d_name, nl, S_ISDIR(st.st_mode));
 		if (k == NULL) {
 			rc = AT_E_NOMEM;
 			goto out;
 		}
-		memcpy(k, prefix, plen);
-		memcpy(k + plen, de->d_name, nl);
-		if (S_ISDIR(st.st_mode))
-			k[plen + nl++] = '/'; /* a folder is shown as the prefix it is */
-		k[plen + nl] = '\0';
 		out[cnt++] = k;
 	}
-	if (cnt > 1)
-		qsort(out, cnt, sizeof *out, cmp_str);
-	*keys = out;
-	*n = cnt;
-	out = NULL;
-	cnt = 0;
+	at_store_list_hand_over(&out, &cnt, keys, n);
 	rc = 0;
 out:
 	at_store_list_free(out, cnt);

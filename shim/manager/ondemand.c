@@ -18,7 +18,6 @@
  * It holds the quiesce lock like the leader's thread (the two take turns during network waits).
  */
 #include "shim/manager/manager.h"
-#include "util/fnv.h"
 #include "shim/manager/ca_list.h"
 #include "shim/manager/events.h"
 #include "shim/manager/ondemand_asked.h"
@@ -32,6 +31,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/name_index.h"
 
 #include <curl/curl.h>
 #include <linux/futex.h>
@@ -82,54 +82,15 @@ static int forgettable(const struct od_name *n)
 	return n->state == OD_REFUSED || n->state == OD_FAILED;
 }
 
-/* The names' index: open addressing over names[] by name (position + 1, 0 empty, UINT32_MAX a name that was
- * forgotten), so that finding a name does not grow with how many there are (100,000 stored certificates are
- * loaded at start, each found once). */
-static uint32_t *nix;
-static size_t nix_mask, nix_fill; /* fill counts deleted marks too */
-static size_t nused;              /* names[0..nused) have been taken; the rest are empty */
+/* The names' index over names[] by name (util/name_index.h), so that finding a name does not grow with how many
+ * there are (100,000 stored certificates are loaded at start, each found once). */
+static struct at_name_index nix;
+static size_t nused; /* names[0..nused) have been taken; the rest are empty */
 
-static uint32_t name_hash(const char *s)
+static const char *name_at(const void *arg, size_t pos)
 {
-	return at_fnv1a32(AT_FNV32_BASIS, s);
-}
-
-/* The index position of name, or where to insert it (*found 0). */
-static size_t nix_find(const char *name, int *found)
-{
-	size_t k = name_hash(name) & nix_mask, ins = SIZE_MAX;
-	for (; nix[k] != 0; k = (k + 1) & nix_mask) {
-		if (nix[k] == UINT32_MAX) {
-			if (ins == SIZE_MAX)
-				ins = k;
-		} else if (strcmp(names[nix[k] - 1].name, name) == 0) {
-			*found = 1;
-			return k;
-		}
-	}
-	*found = 0;
-	return ins != SIZE_MAX ? ins : k;
-}
-
-static int nix_rebuild(size_t want)
-{
-	size_t slots = 1024;
-	while (slots < 2 * want)
-		slots *= 2;
-	uint32_t *ix = calloc(slots, sizeof(*ix));
-	if (ix == NULL)
-		return AT_E_NOMEM;
-	free(nix);
-	nix = ix;
-	nix_mask = slots - 1;
-	nix_fill = 0;
-	for (size_t i = 0; i < nused; i++) {
-		int found;
-		size_t k = nix_find(names[i].name, &found);
-		nix[k] = (uint32_t)i + 1;
-		nix_fill++;
-	}
-	return 0;
+	(void)arg;
+	return names[pos].name;
 }
 
 /* The entry for name; with create, a new one when there is none (NULL only when memory runs out). A new entry
@@ -138,11 +99,11 @@ static int nix_rebuild(size_t want)
 static struct od_name *find(const char *name, int create)
 {
 	int found;
-	if ((nix == NULL || nix_fill + 1 > nix_mask / 2) && nix_rebuild(nused + 1) != 0)
+	if (at_name_index_full(&nix) && at_name_index_rebuild(&nix, nused + 1, nused, name_at, NULL) != 0)
 		return NULL;
-	size_t k = nix_find(name, &found);
+	size_t k = at_name_index_find(&nix, name, name_at, NULL, &found);
 	if (found)
-		return &names[nix[k] - 1];
+		return &names[at_name_index_pos(&nix, k)];
 	if (!create)
 		return NULL;
 	struct od_name *slot = NULL;
@@ -160,11 +121,8 @@ static struct od_name *find(const char *name, int create)
 		}
 		if (nforget >= FORGET_MAX) {
 			slot = oldest;
-			int f;
-			size_t ko = nix_find(oldest->name, &f);
-			if (f)
-				nix[ko] = UINT32_MAX;
-			k = nix_find(name, &found);
+			at_name_index_forget(&nix, oldest->name, name_at, NULL);
+			k = at_name_index_find(&nix, name, name_at, NULL, &found);
 		}
 	}
 	if (slot == NULL && nused == nnames) {
@@ -184,9 +142,7 @@ static struct od_name *find(const char *name, int create)
 	free(slot->name);
 	memset(slot, 0, sizeof(*slot));
 	slot->name = copy;
-	if (nix[k] == 0)
-		nix_fill++;
-	nix[k] = (uint32_t)(slot - names) + 1;
+	at_name_index_put(&nix, k, (size_t)(slot - names));
 	return slot;
 }
 

@@ -34,6 +34,7 @@
 #include "util/due_queue.h"
 #include "util/fnv.h"
 #include "util/log.h"
+#include "util/name_index.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -69,8 +70,7 @@ static struct sm_entry **ents; /* by id; NULL: a free id */
 static size_t nents;           /* ids handed out so far */
 static uint32_t *free_ids;     /* ids to reuse */
 static size_t nfree;
-static uint32_t *ix;           /* name index: id + 1, 0 empty, UINT32_MAX a removed name */
-static size_t ix_mask, ix_fill;
+static struct at_name_index ix; /* by name, over ents[] (util/name_index.h) */
 static struct at_due_queue due;
 static int started;
 
@@ -91,52 +91,20 @@ static long scaled(long s)
 
 /* ---- the name index (caller holds sm_mu) ---- */
 
-static size_t ix_find(const char *name, int *found)
+/* An entry's name by id; a free id or a withdrawn entry has none (a rebuild leaves it out). */
+static const char *entry_name(const void *arg, size_t id)
 {
-	size_t k = at_fnv1a32(AT_FNV32_BASIS, name) & ix_mask, ins = SIZE_MAX;
-	for (; ix[k] != 0; k = (k + 1) & ix_mask) {
-		if (ix[k] == UINT32_MAX) {
-			if (ins == SIZE_MAX)
-				ins = k;
-		} else if (strcmp(ents[ix[k] - 1]->name, name) == 0) {
-			*found = 1;
-			return k;
-		}
-	}
-	*found = 0;
-	return ins != SIZE_MAX ? ins : k;
-}
-
-static int ix_rebuild(size_t want)
-{
-	size_t slots = 1024;
-	while (slots < 2 * want)
-		slots *= 2;
-	uint32_t *nv = calloc(slots, sizeof(*nv));
-	if (nv == NULL)
-		return AT_E_NOMEM;
-	free(ix);
-	ix = nv;
-	ix_mask = slots - 1;
-	ix_fill = 0;
-	for (size_t i = 0; i < nents; i++) {
-		if (ents[i] == NULL || ents[i]->removed)
-			continue;
-		int found;
-		size_t k = ix_find(ents[i]->name, &found);
-		ix[k] = (uint32_t)i + 1;
-		ix_fill++;
-	}
-	return 0;
+	(void)arg;
+	return ents[id] != NULL && !ents[id]->removed ? ents[id]->name : NULL;
 }
 
 static struct sm_entry *lookup(const char *name)
 {
 	int found;
-	if (ix == NULL)
+	if (ix.slot == NULL)
 		return NULL;
-	size_t k = ix_find(name, &found);
-	return found ? ents[ix[k] - 1] : NULL;
+	size_t k = at_name_index_find(&ix, name, entry_name, NULL, &found);
+	return found ? ents[at_name_index_pos(&ix, k)] : NULL;
 }
 
 static void entry_free(struct sm_entry *e)
@@ -155,10 +123,7 @@ static void entry_free(struct sm_entry *e)
 /* Takes e out of the index (a name registered again gets a new entry); frees it unless the stapler holds it. */
 static void detach(struct sm_entry *e)
 {
-	int found;
-	size_t k = ix_find(e->name, &found);
-	if (found)
-		ix[k] = UINT32_MAX;
+	at_name_index_forget(&ix, e->name, entry_name, NULL);
 	at_due_remove(&due, e->id);
 	e->removed = 1;
 	if (!e->busy)
@@ -167,7 +132,7 @@ static void detach(struct sm_entry *e)
 
 static struct sm_entry *create(const char *name)
 {
-	if ((ix == NULL || ix_fill + 1 > ix_mask / 2) && ix_rebuild(nents - nfree + 1) != 0)
+	if (at_name_index_full(&ix) && at_name_index_rebuild(&ix, nents - nfree + 1, nents, entry_name, NULL) != 0)
 		return NULL;
 	struct sm_entry *e = calloc(1, sizeof(*e));
 	if (e == NULL || (e->name = strdup(name)) == NULL)
@@ -192,10 +157,8 @@ static struct sm_entry *create(const char *name)
 	e->id = free_ids[--nfree];
 	ents[e->id] = e;
 	int found;
-	size_t k = ix_find(name, &found);
-	if (ix[k] == 0)
-		ix_fill++;
-	ix[k] = e->id + 1;
+	size_t k = at_name_index_find(&ix, name, entry_name, NULL, &found);
+	at_name_index_put(&ix, k, e->id);
 	return e;
 fail:
 	if (e != NULL)

@@ -44,22 +44,10 @@ static int python_ssl_module(const char *real, char *out, size_t size)
 	if (strncmp(base, "python3", 7) != 0)
 		return 0;
 	char pat[PATH_MAX + 64];
-	glob_t g;
-	int found = 0;
 	snprintf(pat, sizeof(pat), "/usr/lib/%s/lib-dynload/_ssl*.so", base);
 	if (strcmp(base, "python3") == 0)
 		snprintf(pat, sizeof(pat), "/usr/lib/python3*/lib-dynload/_ssl*.so");
-	if (glob(pat, 0, NULL, &g) != 0)
-		return 0;
-	for (size_t i = 0; i < g.gl_pathc && !found; i++) {
-		struct doctor_elf m;
-		if (doctor_elf_read(&m, g.gl_pathv[i]) == 0 && m.libssl3) {
-			snprintf(out, size, "%s", g.gl_pathv[i]);
-			found = 1;
-		}
-	}
-	globfree(&g);
-	return found;
+	return doctor_elf_glob_libssl3(pat, out, size);
 }
 
 /* The answer for one binary, printed; DOCTOR_*. */

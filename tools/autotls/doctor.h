@@ -34,4 +34,8 @@ struct doctor_elf {
 /* Reads what path's ELF file says. 0, or an error with f->why set (not a file, not ELF, unreadable). */
 int doctor_elf_read(struct doctor_elf *f, const char *path) AT_MUST_CHECK;
 
+/* 1 when a file pattern (a glob) matches links libssl.so.3 dynamically, the first such in glob's order with its
+ * path in out; else 0 (no match, or none links it). For a server whose TLS lives in a module of its own. */
+int doctor_elf_glob_libssl3(const char *pattern, char *out, size_t size);
+
 #endif

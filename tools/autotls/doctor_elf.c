@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -185,4 +186,21 @@ int doctor_elf_read(struct doctor_elf *f, const char *path)
 out:
 	munmap(m, size);
 	return rc;
+}
+
+int doctor_elf_glob_libssl3(const char *pattern, char *out, size_t size)
+{
+	glob_t g;
+	int found = 0;
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+		struct doctor_elf m;
+		if (doctor_elf_read(&m, g.gl_pathv[i]) == 0 && m.libssl3) {
+			snprintf(out, size, "%s", g.gl_pathv[i]);
+			found = 1;
+		}
+	}
+	globfree(&g);
+	return found;
 }

@@ -9,7 +9,6 @@
 #include "tools/autotls/doctor_reach.h"
 #include "tools/autotls/doctor.h"
 
-#include <glob.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,19 +56,9 @@ static const struct reach_row *row_of(const char *real)
 int doctor_reach_module(const char *real, char *out, size_t size)
 {
 	const struct reach_row *row = row_of(real);
-	glob_t g;
-	int found = 0;
-	if (row == NULL || row->module == NULL || glob(row->module, 0, NULL, &g) != 0)
+	if (row == NULL || row->module == NULL)
 		return 0;
-	for (size_t i = 0; i < g.gl_pathc && !found; i++) {
-		struct doctor_elf m;
-		if (doctor_elf_read(&m, g.gl_pathv[i]) == 0 && m.libssl3) {
-			snprintf(out, size, "%s", g.gl_pathv[i]);
-			found = 1;
-		}
-	}
-	globfree(&g);
-	return found;
+	return doctor_elf_glob_libssl3(row->module, out, size);
 }
 
 void doctor_reach_note(const char *path, const char *real)
