@@ -170,8 +170,8 @@ static void long_lines_refused_others_issued(void)
 	/* and a refused line's names are not served by a certificate of the CA */
 	tls_verify_quiet = 1;
 	const char *t0n[] = { "t0.thirty.test" }, *h0n[] = { "h0.hundred.test" };
-	CHECK(san_check_exact(port, "t0.thirty.test", hostile_ca_ca_file(hc), t0n, 1) == -1);
-	CHECK(san_check_exact(port, "h0.hundred.test", hostile_ca_ca_file(hc), h0n, 1) == -1);
+	CHECK(san_check_exact(port, "t0.thirty.test", hostile_ca_ca_file(hc), t0n, 1) != 0);
+	CHECK(san_check_exact(port, "h0.hundred.test", hostile_ca_ca_file(hc), h0n, 1) != 0);
 	tls_verify_quiet = 0;
 	if (test_failed_now)
 		harness_print_tail("the shim's log", logp, 6000);
