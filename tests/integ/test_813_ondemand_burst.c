@@ -128,9 +128,9 @@ static void name_of(char *out, size_t cap, int i)
  * Memory per on-demand name, bounded (acceptance 5: "within the bench's bound"). Two figures, two bounds:
  *   - settled (make bench, 2,000 names, 65 s after the burst, the retired name tables freed): measured 19.5 and
  *     21.7 KiB a name in two runs; bound SETTLED_KIB_MAX, about twice that, from SETTLED_N names on (below, the
- *     burst's one-time cost spread over few names weighs too much). A name's lasting cost (its record, certificate and key in the
- *     manager, its entry in the region) growing by half, or retired copies never freed (about 200 KiB a name at
- *     2,000), trips it.
+ *     burst's one-time cost spread over few names weighs too much). A name's lasting cost (its record,
+ *     certificate and key in the manager, its entry in the region) nearly doubling, or retired copies never
+ *     freed (about 200 KiB a name at 2,000), trips it.
  *   - just after the burst, at make test's size (at most JUST_AFTER_N names): measured 68.6 KiB a name at 100.
  *     At that size the figure is mostly what the burst costs once (the manager's threads and arenas touched,
  *     the region grown) spread over few names, so its bound, JUST_AFTER_KIB_MAX, is loose: 16 MiB over the tree
