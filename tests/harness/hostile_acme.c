@@ -162,6 +162,14 @@ int hostile_acme_new_order(struct hostile_acme *a, const char *jws, size_t len, 
 	}
 	if (o && cJSON_IsString(prof))
 		snprintf(o->profile, sizeof(o->profile), "%s", prof->valuestring);
+	const cJSON *id, *ids = o != NULL ? cJSON_GetObjectItemCaseSensitive(pl, "identifiers") : NULL;
+	cJSON_ArrayForEach(id, ids) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(id, "value");
+		size_t used = strlen(o->names);
+		if (cJSON_IsString(v) && used + 1 < sizeof(o->names))
+			snprintf(o->names + used, sizeof(o->names) - used, "%s%s", o->nnames ? " " : "", v->valuestring);
+		o->nnames++;
+	}
 	if (o && cJSON_IsString(repl)) {
 		snprintf(o->replaces, sizeof(o->replaces), "%s", repl->valuestring);
 		for (int i = 0; i < a->st.ncerts; i++)

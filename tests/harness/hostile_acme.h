@@ -11,7 +11,7 @@
  *     was issued; hostile_acme_refuse_replaces answers such an order 409 alreadyReplaced (RFC 9773 section 7.4)
  *     so the client must order again without it.
  *   - profiles: meta.profiles lists the names the test set; a new order's "profile" is recorded, and one the
- *     CA does not list is refused (400 invalidProfile).
+ *     CA does not list is refused (400 invalidProfile). So are its identifiers (how many, and their values).
  *   - faults: every new order answered 503 (serverInternal) or 429 rateLimited, with a Retry-After.
  *   - the lifetime of the certificates it signs (default: 30 days, notBefore an hour back, as before).
  * Orders are still taken on trust (the authorization is already valid; JWS and nonces are not checked): the
@@ -39,6 +39,8 @@ struct hostile_acme_order {
 	char profile[40];      /* "" when none was sent */
 	char replaces[200];    /* "" when none was sent */
 	char replaces_serial[80]; /* the serial (hex, upper case) of the certificate "replaces" names; "" unknown */
+	int nnames;            /* the order's identifiers */
+	char names[240];       /* their values, space-separated, cut at the field's end */
 	int answered;          /* the HTTP status the order got */
 };
 

@@ -4,8 +4,8 @@
  * burst (one handshake each, as fast as the client goes), then polled until every one verifies against Pebble's
  * root. Meanwhile a second client does handshakes for the managed name in a loop: their latency during the
  * burst is printed (median, 99th percentile, worst) and none may fail (no event-loop stall: the handshake path
- * posts and goes on). Printed too: the tree's memory per on-demand name (PSS of master, workers and the
- * manager process, before the burst and after).
+ * posts and goes on). Printed and bounded too: the tree's memory per on-demand name (PSS of master, workers and
+ * the manager process, before the burst and after; the bounds are at memory_within_bound).
  * BURST_N is 100 in make test (a few seconds of issuance); AUTOTLS_TEST_BURST_N=2000 is the acceptance's figure
  * (scripts/bench_sites.sh runs it in make bench).
  */
@@ -18,6 +18,7 @@
 #include "tests/test.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -123,6 +124,47 @@ static void name_of(char *out, size_t cap, int i)
 	snprintf(out, cap, "b%d.burst.test", i);
 }
 
+/*
+ * Memory per on-demand name, bounded (acceptance 5: "within the bench's bound"). Two figures, two bounds:
+ *   - settled (make bench, 2,000 names, 65 s after the burst, the retired name tables freed): measured 19.5 and
+ *     21.7 KiB a name in two runs; bound SETTLED_KIB_MAX, about twice that, from SETTLED_N names on (below, the
+ *     burst's one-time cost spread over few names weighs too much). A name's lasting cost (its record,
+ *     certificate and key in the manager, its entry in the region) nearly doubling, or retired copies never
+ *     freed (about 200 KiB a name at 2,000), trips it.
+ *   - just after the burst, at make test's size (at most JUST_AFTER_N names): measured 68.6 KiB a name at 100.
+ *     At that size the figure is mostly what the burst costs once (the manager's threads and arenas touched,
+ *     the region grown) spread over few names, so its bound, JUST_AFTER_KIB_MAX, is loose: 16 MiB over the tree
+ *     for 100 names. It trips on a cost of about 100 KiB a name more (a TLS context or a copy of the region per
+ *     name, a snapshot retired per name and kept), not on a small leak; that is the settled bound's job. Above
+ *     JUST_AFTER_N the just-after figure is not bounded: the retired copies of the name table, alive for the
+ *     cache's 30 s grace, grow with the square of the names (195-225 KiB a name at 2,000).
+ * Not checked under a sanitizer (its shadow memory and quarantine are most of the figure).
+ */
+#define SETTLED_KIB_MAX 40.0
+#define JUST_AFTER_KIB_MAX 160.0
+#define JUST_AFTER_N 200
+#define SETTLED_N 1000
+
+static void memory_within_bound(long grown_kb, long settled_kb)
+{
+	char lib[PATH_MAX], pre[2 * PATH_MAX];
+	int sanitized = 0;
+	if (harness_shim_lib_path(lib, sizeof(lib)) != 0 || harness_preload_value(pre, sizeof(pre), lib, &sanitized) != 0 ||
+	    sanitized) {
+		printf("  memory per name not bounded (a sanitized build)\n");
+		return;
+	}
+	double just = (double)grown_kb / (double)burst_n, settled = (double)settled_kb / (double)burst_n;
+	if (burst_n <= JUST_AFTER_N) {
+		printf("  bound just after the burst: %.1f KiB a name (%d names)\n", JUST_AFTER_KIB_MAX, burst_n);
+		CHECK(just <= JUST_AFTER_KIB_MAX);
+	}
+	if (settled_kb >= 0 && burst_n >= SETTLED_N) {
+		printf("  bound once settled: %.1f KiB a name\n", SETTLED_KIB_MAX);
+		CHECK(settled <= SETTLED_KIB_MAX);
+	}
+}
+
 static void burst_all_issued(void)
 {
 	int procs0 = 0, procs1 = 0;
@@ -190,6 +232,7 @@ static void burst_all_issued(void)
 	       (double)(pss1 - pss0) / (double)burst_n, pss2 >= 0 ? (double)(pss2 - pss0) / (double)burst_n : -1.0);
 	CHECK_INT(ndone, ==, burst_n);
 	CHECK_INT(orders, ==, burst_n);
+	memory_within_bound(pss1 - pss0, pss2 >= 0 ? pss2 - pss0 : -1);
 	CHECK_INT(p.failed, ==, 0);
 	CHECK(p.n > 10);
 	/* No stall: a handshake of the managed name never waited for an issuance (seconds); 1 s is generous on
