@@ -209,6 +209,9 @@ static int record_parse(struct at_cert_record *rec, const char *data, size_t len
 	} else if (!cJSON_IsNull(ari)) {
 		goto out;
 	}
+	/* A double outside long long's range (or NaN) cannot be converted (C11 6.3.1.4): a damaged record. */
+	if (!(renew->valuedouble >= -9.0e18 && renew->valuedouble <= 9.0e18))
+		goto out;
 	tmp.renew_after = (long long)renew->valuedouble;
 	if ((rc = dup_bytes(&tmp.key_pem, nl + 1, key_len)) != 0)
 		goto out;

@@ -78,7 +78,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FUZZ_CHECK(cfg.ca != NULL);
 		FUZZ_CHECK(strncmp(cfg.ca, "https://", 8) == 0);
-		FUZZ_CHECK(cfg.storage != NULL && cfg.storage[0] == '/');
+		/* a folder, or an etcd store (issue 11) whose host-local files go to an absolute AUTOTLS_STATE_DIR */
+		FUZZ_CHECK(cfg.storage != NULL && (cfg.storage[0] == '/' || strncmp(cfg.storage, "etcd://", 7) == 0 ||
+						   strncmp(cfg.storage, "etcds://", 8) == 0));
+		FUZZ_CHECK(cfg.state_dir != NULL && cfg.state_dir[0] == '/');
 		FUZZ_CHECK(cfg.ca_roots == NULL || cfg.ca_roots[0] == '/');
 		FUZZ_CHECK(cfg.email == NULL || strchr(cfg.email, '@') != NULL);
 		/* AUTOTLS_CA's list: 1..SHIM_MAX_CAS URLs, the first is ca, no repeats; EAB both or neither, only for a CA
