@@ -67,6 +67,17 @@ long host_manager_wait_published(const struct host_manager *h, const char *name,
 	return harness_now_ms() - t0;
 }
 
+long host_manager_issue(struct host_manager *h, const struct shim_env *e, char *const *extra, const char *name,
+			long timeout_ms)
+{
+	if (host_manager_start(h, e, extra) != 0)
+		return -1;
+	long ms = host_manager_wait_published(h, name, 1, timeout_ms);
+	if (ms >= 0)
+		fprintf(stderr, "  host manager: %s issued through HTTP-01 after %ld ms\n", name, ms);
+	return ms;
+}
+
 void host_manager_stop(struct host_manager *h)
 {
 	if (h->pid > 0)

@@ -26,6 +26,11 @@ int host_manager_start(struct host_manager *h, const struct shim_env *e, char *c
  * first renewal); ms waited, or -1 after timeout_ms. */
 long host_manager_wait_published(const struct host_manager *h, const char *name, int n, long timeout_ms);
 
+/* Starts it (as host_manager_start) and waits for its first issuance of name (as host_manager_wait_published),
+ * saying on stderr how long it took. ms waited, or -1 when it did not start or did not issue in timeout_ms. */
+long host_manager_issue(struct host_manager *h, const struct shim_env *e, char *const *extra, const char *name,
+			long timeout_ms);
+
 /* SIGTERM, then its process group. Safe twice. */
 void host_manager_stop(struct host_manager *h);
 

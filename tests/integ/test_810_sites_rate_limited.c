@@ -9,6 +9,7 @@
  */
 #include "tests/harness/files.h"
 #include "tests/harness/hostile_ca.h"
+#include "tests/harness/hostile_life.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/san_check.h"
@@ -58,44 +59,26 @@ static int all_served(int port)
 
 static void new_orders_wait_for_retry_after(void)
 {
-	char dir[128], store[160], logp[160], sites[160], lib[PATH_MAX], pre[2 * PATH_MAX];
-	char e_pre[2 * PATH_MAX + 16], e_ca[160], e_roots[PATH_MAX + 32], e_store[200], e_log[200], e_sites[200];
-	int sanitized = 0, k = 0;
+	char dir[128], store[160], logp[160], sites[160];
+	struct hostile_shim_settings set;
+	char e_sites[200];
+	int k = 0;
 	snprintf(dir, sizeof(dir), "%s/srv", base);
 	snprintf(store, sizeof(store), "%s/store", dir);
 	snprintf(logp, sizeof(logp), "%s/autotls.log", dir);
 	snprintf(sites, sizeof(sites), "%s/sites", dir);
-	REQUIRE(mkdir(dir, 0755) == 0 && harness_shim_lib_path(lib, sizeof(lib)) == 0 &&
-		harness_preload_value(pre, sizeof(pre), lib, &sanitized) == 0);
+	REQUIRE(mkdir(dir, 0755) == 0);
 	FILE *f = fopen(sites, "w");
 	REQUIRE(f != NULL);
 	for (int i = 1; i <= SITES; i++)
 		fprintf(f, "r%d.limited.test www.r%d.limited.test\n", i, i);
 	fclose(f);
-	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", pre);
-	snprintf(e_ca, sizeof(e_ca), "AUTOTLS_CA=%s", hostile_ca_directory_url(hc));
-	snprintf(e_roots, sizeof(e_roots), "AUTOTLS_CA_ROOTS=%s", hostile_ca_ca_file(hc));
-	snprintf(e_store, sizeof(e_store), "AUTOTLS_STORAGE=%s", store);
-	snprintf(e_log, sizeof(e_log), "AUTOTLS_LOG=%s", logp);
+	char *envp[20];
+	REQUIRE(hostile_shim_settings(&set, envp, &k, "managed.limited.test", hostile_ca_directory_url(hc),
+				      hostile_ca_ca_file(hc), store, logp) == 0);
 	snprintf(e_sites, sizeof(e_sites), "AUTOTLS_SITES=%s", sites);
-	char *envp[16];
-	envp[k++] = e_pre;
-	envp[k++] = "AUTOTLS_DOMAINS=managed.limited.test";
-	envp[k++] = e_ca;
-	envp[k++] = e_roots;
-	envp[k++] = e_store;
-	envp[k++] = e_log;
 	envp[k++] = e_sites;
-	envp[k++] = "AUTOTLS_CHALLENGES=tls-alpn-01";
-	envp[k++] = "AUTOTLS_LOG_LEVEL=debug";
-	/* The scripted CA keeps one order at a time: sites ordering at once may get each other's certificate
-	 * (refused, "key does not match") and retry on the scaled backoff (1 s, 10 s). */
-	envp[k++] = "AUTOTLS_TEST_BACKOFF_SCALE=60";
-	if (sanitized) {
-		envp[k++] = HARNESS_ASAN_OPTIONS;
-		envp[k++] = HARNESS_UBSAN_OPTIONS;
-	}
-	envp[k] = NULL;
+	k = hostile_shim_settings_end(&set, envp, k);
 
 	hostile_ca_set_hold_retry_after(hc, RETRY_AFTER_S);
 	hostile_ca_set_mode(hc, HC_RATE_LIMITED);
