@@ -22,26 +22,48 @@ static int leaf_and_issuer(STACK_OF(X509) **sk, X509 **leaf, X509 **issuer, cons
 	return 0;
 }
 
-int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len)
+/* RFC 7633 section 4: the TLS Feature extension lists TLS extension numbers; status_request is 5 (RFC 6066
+ * section 8). */
+static int leaf_must_staple(X509 *leaf)
+{
+	int crit = 0, yes = 0;
+	TLS_FEATURE *f = X509_get_ext_d2i(leaf, NID_tlsfeature, &crit, NULL);
+	for (int i = 0; f != NULL && i < sk_ASN1_INTEGER_num(f); i++)
+		if (ASN1_INTEGER_get(sk_ASN1_INTEGER_value(f, i)) == 5)
+			yes = 1;
+	sk_ASN1_INTEGER_pop_free(f, ASN1_INTEGER_free);
+	ERR_clear_error();
+	return yes;
+}
+
+int at_ocsp_leaf_info(char **url, int *must_staple, const char *chain_pem, size_t chain_len)
 {
 	STACK_OF(X509) *sk = NULL;
 	X509 *leaf, *issuer;
+	*must_staple = 0;
 	int rc = leaf_and_issuer(&sk, &leaf, &issuer, chain_pem, chain_len);
 	if (rc != 0)
 		return rc;
+	*must_staple = leaf_must_staple(leaf);
 	STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(leaf);
 	rc = AT_E_NOTFOUND;
 	for (int i = 0; i < sk_OPENSSL_STRING_num(urls); i++) {
 		const char *u = sk_OPENSSL_STRING_value(urls, i);
 		if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)
 			continue;
-		*out = strdup(u);
-		rc = *out ? 0 : AT_E_NOMEM;
+		*url = strdup(u);
+		rc = *url ? 0 : AT_E_NOMEM;
 		break;
 	}
 	X509_email_free(urls); /* X509_get1_ocsp's stack is freed this way (OpenSSL's documented pair) */
 	sk_X509_pop_free(sk, X509_free);
 	return rc;
+}
+
+int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len)
+{
+	int must_staple;
+	return at_ocsp_leaf_info(out, &must_staple, chain_pem, chain_len);
 }
 
 int at_ocsp_worth_a_look(const char *chain_pem, size_t chain_len)
@@ -75,22 +97,10 @@ int at_ocsp_worth_a_look(const char *chain_pem, size_t chain_len)
 
 int at_ocsp_must_staple(int *out, const char *chain_pem, size_t chain_len)
 {
-	STACK_OF(X509) *sk = NULL;
-	X509 *leaf, *issuer;
-	int rc = leaf_and_issuer(&sk, &leaf, &issuer, chain_pem, chain_len);
-	if (rc != 0)
-		return rc;
-	int crit = 0;
-	TLS_FEATURE *f = X509_get_ext_d2i(leaf, NID_tlsfeature, &crit, NULL);
-	*out = 0;
-	/* RFC 7633 section 4: the extension lists TLS extension numbers; status_request is 5 (RFC 6066 section 8). */
-	for (int i = 0; f != NULL && i < sk_ASN1_INTEGER_num(f); i++)
-		if (ASN1_INTEGER_get(sk_ASN1_INTEGER_value(f, i)) == 5)
-			*out = 1;
-	sk_ASN1_INTEGER_pop_free(f, ASN1_INTEGER_free);
-	sk_X509_pop_free(sk, X509_free);
-	ERR_clear_error();
-	return 0;
+	char *url = NULL;
+	int rc = at_ocsp_leaf_info(&url, out, chain_pem, chain_len);
+	free(url);
+	return rc == AT_E_NOTFOUND ? 0 : rc;
 }
 
 static time_t gt_time(const ASN1_GENERALIZEDTIME *t)

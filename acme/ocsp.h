@@ -26,6 +26,10 @@ struct at_ocsp_status {
 	int reason;         /* AT_OCSP_REVOKED only: the CRL reason code, -1 when none was given */
 };
 
+/* One parse of the chain for both of the below: *url as at_ocsp_url (AT_E_NOTFOUND when the leaf names no
+ * responder) and *must_staple as at_ocsp_must_staple, set whenever the chain parses. */
+int at_ocsp_leaf_info(char **url, int *must_staple, const char *chain_pem, size_t chain_len) AT_MUST_CHECK;
+
 /* The first OCSP responder URL of the leaf of chain_pem (AIA id-ad-ocsp), http or https: *out new, caller frees.
  * AT_E_NOTFOUND when the certificate names none, AT_E_PARSE when the chain does not parse. */
 int at_ocsp_url(char **out, const char *chain_pem, size_t chain_len) AT_MUST_CHECK;

@@ -86,7 +86,8 @@ int mgr_host_service_main(void)
 	at_http_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	at_lockset_set_wait_hooks(mgr_quiesce_leave, mgr_quiesce_enter);
 	at_log_info("autotls-manager --host pid %d: certificates for %s%s in %s, challenges%s%s (port %d)", (int)getpid(),
-		    config.domains[0], config.ndomains > 1 ? " and more" : "", config.storage,
+		    config.ndomains > 0 ? config.domains[0] : "its sites file", config.ndomains > 1 ? " and more" : "",
+		    config.storage,
 		    (config.challenges & (1u << AT_CHALLENGE_HTTP_01)) ? " http-01" : "",
 		    (config.challenges & (1u << AT_CHALLENGE_DNS_01)) ? " dns-01" : "", config.http_port);
 	mgr_quiesce_enter();

@@ -511,7 +511,8 @@ static int claim_tree(struct shm_channel *ch)
 
 static void publish_from_store(void)
 {
-	static struct at_store *reader; /* kept open for the life of the process */
+	static struct at_store *reader; /* kept open for the life of the process that opened it */
+	static pid_t reader_pid;
 	static struct at_store_stat last, last_ocsp;
 	static struct mgr_staple staple; /* the stored OCSP response, checked against the record */
 	static int warned;
@@ -522,6 +523,9 @@ static void publish_from_store(void)
 
 	if (cfg->ndomains == 0)
 		return; /* a sites file alone: its certificates are the manager process's (sites_pool.c) */
+	if (reader != NULL && reader_pid != getpid())
+		reader = NULL; /* a parent's (an etcd store's connection is the parent's): left as it is */
+	reader_pid = getpid();
 	if (reader == NULL && at_store_open(&reader, cfg->storage, (gid_t)-1) != 0) {
 		if (!warned++)
 			at_log_debug("pid %d (uid %d) can neither lead nor read %s; it serves its own certificates until "

@@ -101,10 +101,7 @@ static int new_cert(struct mgr_staple *s, const char *name, const struct at_cert
 	s->failures = 0;
 	s->revoked = 0;
 	s->warned = 0;
-	s->must_staple = 0;
-	if (at_ocsp_must_staple(&s->must_staple, rec->chain_pem, rec->chain_len) != 0)
-		s->must_staple = 0;
-	int rc = at_ocsp_url(&s->url, rec->chain_pem, rec->chain_len);
+	int rc = at_ocsp_leaf_info(&s->url, &s->must_staple, rec->chain_pem, rec->chain_len);
 	if (rc != 0) {
 		if (s->must_staple)
 			at_log_warn("OCSP: %s's certificate is must-staple (TLS Feature status_request, RFC 7633) but "

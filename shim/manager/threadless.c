@@ -15,6 +15,7 @@
  * leads, orders, or touches the network; a handshake that finds a step under way or not due goes on at once.
  * Lock order: mgr_quiesce, then what mgr_follow_store and mgr_sync take (as on the manager thread).
  */
+#include "shim/manager/fleet.h"
 #include "shim/manager/manager.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -36,10 +37,18 @@ static int poll_now(void)
 		return 0;
 	if (pthread_mutex_trylock(&mgr_quiesce) != 0)
 		return 0;
+	last = atomic_load(&poll_at_ms);
+	if (last >= 0 && now - last < POLL_MS) { /* another handshake took the step meanwhile */
+		mgr_quiesce_leave();
+		return 0;
+	}
 	atomic_store(&poll_at_ms, now);
 	/* The store's reads and the parse make OpenSSL objects the hooks must not take for the host's. */
 	mgr_host->set_in_manager(1);
-	mgr_follow_store();
+	/* Only a folder is read on a handshake thread: an etcd store is the network, which a handshake never waits
+	 * on; there the tree's manager process fills the region, and this step only brings the cache up to date. */
+	if (!mgr_fleet_on())
+		mgr_follow_store();
 	int rc = mgr_sync();
 	mgr_host->set_in_manager(0);
 	mgr_quiesce_leave();

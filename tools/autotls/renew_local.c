@@ -7,7 +7,7 @@
  *
  * What it owns: one engine per CA of AUTOTLS_CA for the length of the command, the HTTP-01 responder's port while
  * a challenge is pending. Who calls it: renew.c, only after the control channel said no manager runs. What it
- * must never do: run beside a leader (the election lock <storage>/manager.lock is tested first: a server whose
+ * must never do: run beside a leader (the election lock <state_dir>/manager.lock is tested first: a server whose
  * channel did not answer still leads), or be run by a user other than root and the store's owner. The store's
  * issue lock (the engine's) serialises it with any other orderer of the same names, so a server starting
  * meanwhile waits for this order instead of placing a second one.
@@ -99,7 +99,7 @@ static int may_order(const struct shim_config *cfg)
 			cfg->storage, (unsigned)st.st_uid);
 		return CLI_REFUSED;
 	}
-	snprintf(path, sizeof(path), "%s/manager.lock", cfg->storage);
+	snprintf(path, sizeof(path), "%s/manager.lock", cfg->state_dir); /* the election lock is this host's */
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0; /* never elected here: no leader */
