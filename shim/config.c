@@ -21,6 +21,21 @@ static int set_str(char **slot, const char *v)
 	return *slot ? 0 : AT_E_NOMEM;
 }
 
+/* An on/off setting: *out 1 for on, 0 for off, dflt when unset or empty; anything else is one error naming it
+ * and what it does (what). */
+static int take_on_off(int *out, const char *var, const char *v, int dflt, const char *what)
+{
+	*out = dflt;
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+		at_log_error("%s: \"%.20s\" is not on or off (%s)", var, v, what);
+		return AT_E_INVAL;
+	}
+	*out = strcmp(v, "on") == 0;
+	return 0;
+}
+
 /* An optional whole number between lo and hi (digits only); *out is left alone when unset. 0, or AT_E_INVAL
  * with one line naming the variable, what the number is, and the range. */
 static int take_number(long *out, const char *var, const char *v, long lo, long hi, const char *what)
@@ -704,28 +719,17 @@ int shim_config_read(struct shim_config *cfg, const char *(*getenv_fn)(const cha
 		}
 		cfg->http_redirect = v[0] == '1';
 	}
-	v = getenv_fn("AUTOTLS_OCSP");
-	if (v && *v) {
-		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
-			at_log_error("AUTOTLS_OCSP: \"%.20s\" is not on or off (OCSP stapling of managed certificates)", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		cfg->ocsp_off = strcmp(v, "off") == 0;
-	}
-	v = getenv_fn("AUTOTLS_MUST_STAPLE");
-	if (v && *v) {
-		if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
-			at_log_error("AUTOTLS_MUST_STAPLE: \"%.20s\" is not on or off (ask the CA for must-staple "
-				     "certificates, RFC 7633)", v);
-			rc = AT_E_INVAL;
-			goto fail;
-		}
-		cfg->must_staple = strcmp(v, "on") == 0;
-		if (cfg->must_staple && cfg->ocsp_off)
-			at_log_warn("AUTOTLS_MUST_STAPLE=on with AUTOTLS_OCSP=off: the certificates ask clients for a "
-				    "staple that is never sent, and clients that enforce it refuse them");
-	}
+	int off = 0;
+	if ((rc = take_on_off(&off, "AUTOTLS_OCSP", getenv_fn("AUTOTLS_OCSP"), 1,
+			      "OCSP stapling of managed certificates")) != 0)
+		goto fail;
+	cfg->ocsp_off = !off;
+	if ((rc = take_on_off(&cfg->must_staple, "AUTOTLS_MUST_STAPLE", getenv_fn("AUTOTLS_MUST_STAPLE"), 0,
+			      "ask the CA for must-staple certificates, RFC 7633")) != 0)
+		goto fail;
+	if (cfg->must_staple && cfg->ocsp_off)
+		at_log_warn("AUTOTLS_MUST_STAPLE=on with AUTOTLS_OCSP=off: the certificates ask clients for a "
+			    "staple that is never sent, and clients that enforce it refuse them");
 	rc = take_path(&cfg->webroot, "AUTOTLS_WEBROOT", getenv_fn("AUTOTLS_WEBROOT"),
 		       " to the folder the web server serves for http://<name>/");
 	if (rc != 0)
