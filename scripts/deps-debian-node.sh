@@ -16,7 +16,16 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: Debian's nodejs for test_395 needs root to fetch into $DIR" >&2
 	exit 1
 fi
-ver=$(apt-cache madison nodejs | awk -F'|' '$2 ~ /dfsg/ { gsub(/ /, "", $2); print $2; exit }')
+debian_ver() {
+	apt-cache madison nodejs | awk -F'|' '$2 ~ /dfsg/ { gsub(/ /, "", $2); print $2; exit }'
+}
+ver=$(debian_ver)
+if [ -z "$ver" ]; then
+	# Package lists that predate Debian's nodejs, or none at all (a fresh machine whose other packages were
+	# all installed already): refresh them once.
+	apt-get -q update >/dev/null
+	ver=$(debian_ver)
+fi
 if [ -z "$ver" ]; then
 	echo "deps: no Debian nodejs version in the package lists (apt-get update?)" >&2
 	exit 1

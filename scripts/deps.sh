@@ -47,10 +47,14 @@ for pkg in "${PACKAGES[@]}"; do
 	fi
 done
 
-# Debian's own nodejs, fetched apart and never installed (its script says why).
-"$(dirname "$0")/deps-debian-node.sh" || echo "deps: without Debian's nodejs, test_395 fails" >&2
+# Debian's own nodejs, fetched apart and never installed (its script says why). After the install below, whose
+# apt-get update a fresh machine needs before its package lists know Debian's nodejs.
+fetch_debian_node() {
+	"$(dirname "$0")/deps-debian-node.sh" || echo "deps: without Debian's nodejs, test_395 fails" >&2
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
+	fetch_debian_node
 	exit 0
 fi
 
@@ -98,3 +102,4 @@ if ! apt_get install --no-install-recommends "${missing[@]}"; then
 	apt_get update
 	apt_get install --no-install-recommends "${missing[@]}"
 fi
+fetch_debian_node
