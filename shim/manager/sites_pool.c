@@ -229,8 +229,14 @@ static void merge(struct sites *f)
 			}
 		} else if (c > 0) { /* added */
 			struct site *s = calloc(1, sizeof(*s));
-			if (s == NULL)
-				break;
+			if (s == NULL) {
+				/* This line only is left out (read again when the file changes); the other lines, old
+				 * and new, are carried over: an old one left out of the table would stay in due. */
+				at_log_error("sites: out of memory for %s (line %u); left out until the file changes",
+					     f->v[j].names[0], f->v[j].line);
+				j++;
+				continue;
+			}
 			take_names(s, &f->v[j++]);
 			s->next = now;
 			id_take(s);
