@@ -214,11 +214,11 @@ static int take_token(void)
 
 /* Publishes n's certificate (from CA ca, a store component) unless it is the one already published, with its OCSP
  * staple (staple_many.c). 0, or the publish's error (logged). */
-static int publish(struct od_name *n, const struct at_cert_record *rec, const char *ca)
+static int publish(struct at_store *st, struct od_name *n, const struct at_cert_record *rec, const char *ca)
 {
 	if (n->published_not_after == rec->info.not_after)
 		return 0;
-	int rc = mgr_staple_publish_extra(ca, n->name, rec);
+	int rc = mgr_staple_publish_extra(st, ca, n->name, rec);
 	if (rc == AT_E_STATE)
 		rc = 0; /* the region already holds exactly this certificate */
 	else if (rc == 0)
@@ -262,7 +262,7 @@ static int issue_at(void *ctx, struct at_engine *e, int force, struct at_cert_re
 	return mgr_challenge_round(e, nm, 1, list, count, &plan, force, rec, ordered);
 }
 
-static void issue(struct mgr_ca_list *cas, struct od_name *n)
+static void issue(struct mgr_ca_list *cas, struct at_store *st, struct od_name *n)
 {
 	const char *nm[] = { n->name };
 	struct at_cert_record rec;
@@ -273,7 +273,7 @@ static void issue(struct mgr_ca_list *cas, struct od_name *n)
 	if (rc == 0) {
 		/* Issued (and stored) either way; a publish that failed is tried again by the renewal sweep. */
 		n->state = OD_ISSUED;
-		if (publish(n, &rec, at_engine_ca(mgr_ca_list_engine(cas, ca))) == 0) {
+		if (publish(st, n, &rec, at_engine_ca(mgr_ca_list_engine(cas, ca))) == 0) {
 			n->until = now + renew_check_s();
 			n->backoff_s = 0;
 		} else {
@@ -407,7 +407,7 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		    o->published_not_after < rec.info.not_after) {
 			o->state = OD_ISSUED;
 			o->touched = time(NULL);
-			if (publish(o, &rec, ca) == 0)
+			if (publish(st, o, &rec, ca) == 0)
 				o->until = time(NULL) + renew_check_s();
 			else
 				back_off(o, time(NULL), -1, 0);
@@ -507,7 +507,7 @@ static void *ondemand_main(void *arg)
 			qlen--;
 			struct od_name *n = find(nm, 1);
 			if (n != NULL)
-				issue(cas, n);
+				issue(cas, st, n);
 		}
 		if (time(NULL) - last_renew_check >= renew_check_s()) {
 			/* Renewal: ensure() orders only when a stored certificate is due. */
@@ -515,7 +515,7 @@ static void *ondemand_main(void *arg)
 			for (size_t i = 0; i < nnames; i++)
 				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check &&
 				    !went_idle(&names[i], last_renew_check, idle_s))
-					issue(cas, &names[i]);
+					issue(cas, st, &names[i]);
 		}
 		if (asked_dirty && idle_s > 0 && time(NULL) - last_save >= ondemand_touch_s(cfg)) {
 			last_save = time(NULL);

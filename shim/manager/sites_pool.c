@@ -370,7 +370,7 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 	now = time(NULL);
 	time_t next;
 	if (rc == 0) {
-		int prc = mgr_staple_publish_extra(at_engine_ca(mgr_ca_list_engine(cas, ca)), names[0], &rec);
+		int prc = mgr_staple_publish_extra(st, at_engine_ca(mgr_ca_list_engine(cas, ca)), names[0], &rec);
 		if (prc == 0 || prc == AT_E_STATE) {
 			if (ordered || s->in_service != rec.info.not_after)
 				at_log_info("sites: %s (line %u, %zu name(s)) %s, served; not after %ld", names[0], s->line,
