@@ -48,7 +48,6 @@
 #define NAMES_MIN 64
 #define QUEUE 256
 #define REFUSED_S 600
-#define LOAD_SLICE_MS 20 /* the longest the stored names' load holds the quiesce lock at a time */
 #define RENEW_CHECK_S 60 /* how often issued names are looked at for renewal (divided by the tests' scale) */
 
 /* OD_IDLE: issued, but no handshake asked for it in AUTOTLS_ON_DEMAND_IDLE days: not renewed (served until it
@@ -384,13 +383,9 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 	mgr_publish_batch(1);
 	long slice_at = at_clock_ms();
 	for (size_t i = 0; i < n; i++) {
-		if (at_clock_ms() - slice_at >= LOAD_SLICE_MS) {
-			/* Thousands of stored names take seconds (minutes under a sanitizer): the quiesce lock is let go
-			 * between slices, or the leader's ACME requests, which need it to make progress, time out
-			 * meanwhile (seen: the managed name's first GET timed out after 19 s with 1,998 stored). */
-			mgr_sleep_ms(1);
-			slice_at = at_clock_ms();
-		}
+		/* Thousands of stored names take seconds (minutes under a sanitizer): the quiesce lock is let go
+		 * between slices, or the leader's ACME requests, which need it to make progress, time out meanwhile. */
+		mgr_quiesce_slice(&slice_at);
 		const char *comp = keys[i] + strlen(prefix);
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(comp, "/"), comp);

@@ -11,12 +11,13 @@
  *     store without an order). A file that cannot be read keeps the sites as they were.
  *   - Each worker has its own store handle and its own engines (mgr_ca_list: one ACME client per CA, the same
  *     account through the store) and takes the due site with the earliest time (util/due_queue.h by site id:
- *     O(log n) a pick, first come first served among equal times), at most SLICE_MS of sites at a time under the quiesce lock; a site is held by one worker at
- *     a time (busy), so one slow or failing site holds one worker, never the others. The issuance is the
- *     per-certificate lifecycle the leader and on-demand use: mgr_ca_ensure along AUTOTLS_CA's list, the
- *     attempt record's plan (mgr_challenge_plan/round, the engine's guard on), the store's issue lock per name
- *     set; failures back off as the leader's do (at_backoff_delay: 1 min, 10 min, 100 min, then daily, never
- *     before the attempt record's next try nor the CA's Retry-After); renewal at sites_renew_at (spread by name).
+ *     O(log n) a pick, first come first served among equal times), at most a slice (mgr_quiesce_slice: 20 ms)
+ *     of sites at a time under the quiesce lock; a site is held by one worker at a time (busy), so one slow or
+ *     failing site holds one worker, never the others. The issuance is the per-certificate lifecycle the
+ *     leader and on-demand use: mgr_ca_ensure along AUTOTLS_CA's list, the attempt record's plan
+ *     (mgr_challenge_plan/round, the engine's guard on), the store's issue lock per name set; failures back off
+ *     as the leader's do (at_backoff_delay: 1 min, 10 min, 100 min, then daily, never before the attempt
+ *     record's next try nor the CA's Retry-After); renewal at sites_renew_at (spread by name).
  *   - A rateLimited answer pauses new orders of every worker until its Retry-After (an hour when it gave none),
  *     said in one line naming what waits and until when; sites whose stored certificate is good are still
  *     looked at and served meanwhile.
@@ -52,10 +53,6 @@
 #define SITES_WORKERS 4
 #define WATCH_S 2                 /* the file's stat, every WATCH_S seconds */
 #define RATE_PAUSE_DEFAULT_S 3600 /* a rateLimited answer without Retry-After */
-/* The longest a worker holds the quiesce lock over sites in a row: the manager's threads take turns under it,
- * and 10,000 stored sites found good at a restart (some 2 ms each) held it 20 s, so the leader's own
- * certificate waited that long to be published (make bench section 5). */
-#define SLICE_MS 20
 
 struct site {
 	char **names; /* owned, names[0] the key */
@@ -504,10 +501,7 @@ static void *worker_main(void *arg)
 		int may_order = paused_until <= now;
 		pthread_mutex_unlock(&sites_mu);
 		if (s != NULL) {
-			if (at_clock_ms() - slice_at >= SLICE_MS) {
-				mgr_sleep_ms(1); /* the others' turn (a mutex is not fair: leave and enter would not do) */
-				slice_at = at_clock_ms();
-			}
+			mgr_quiesce_slice(&slice_at); /* at most a slice of sites in a row (quiesce.c) */
 			run_one(cas, st, s, &may_order);
 			if (id == 0 && !first_done) {
 				pthread_mutex_lock(&sites_mu);
