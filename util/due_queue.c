@@ -63,6 +63,41 @@ static void remove_at(struct at_due_queue *q, size_t i)
 		down(q, i);
 }
 
+/* pos[] with room for ids below np. */
+static int grow_pos(struct at_due_queue *q, size_t np)
+{
+	if (np <= q->npos)
+		return 0;
+	uint32_t *nv = realloc(q->pos, np * sizeof(*nv));
+	if (nv == NULL)
+		return AT_E_NOMEM;
+	memset(nv + q->npos, 0, (np - q->npos) * sizeof(*nv));
+	q->pos = nv;
+	q->npos = np;
+	return 0;
+}
+
+static int grow_heap(struct at_due_queue *q, size_t nc)
+{
+	if (nc <= q->cap)
+		return 0;
+	struct at_due_item *nh = realloc(q->heap, nc * sizeof(*nh));
+	if (nh == NULL)
+		return AT_E_NOMEM;
+	q->heap = nh;
+	q->cap = nc;
+	return 0;
+}
+
+int at_due_reserve(struct at_due_queue *q, size_t n)
+{
+	if (n > UINT32_MAX)
+		return AT_E_RANGE;
+	/* n ids at most are scheduled at once, so a heap of n never grows in at_due_set. */
+	int rc = grow_pos(q, n);
+	return rc != 0 ? rc : grow_heap(q, n);
+}
+
 int at_due_set(struct at_due_queue *q, uint32_t id, time_t due)
 {
 	if (id == UINT32_MAX)
@@ -71,12 +106,8 @@ int at_due_set(struct at_due_queue *q, uint32_t id, time_t due)
 		size_t np = q->npos ? q->npos : 64;
 		while (np <= (size_t)id)
 			np *= 2;
-		uint32_t *nv = realloc(q->pos, np * sizeof(*nv));
-		if (nv == NULL)
+		if (grow_pos(q, np) != 0)
 			return AT_E_NOMEM;
-		memset(nv + q->npos, 0, (np - q->npos) * sizeof(*nv));
-		q->pos = nv;
-		q->npos = np;
 	}
 	struct at_due_item it = { .due = due, .id = id, .seq = q->seq++ };
 	if (q->pos[id] != 0) {
@@ -89,14 +120,8 @@ int at_due_set(struct at_due_queue *q, uint32_t id, time_t due)
 			down(q, i);
 		return 0;
 	}
-	if (q->n == q->cap) {
-		size_t nc = q->cap ? q->cap * 2 : 64;
-		struct at_due_item *nh = realloc(q->heap, nc * sizeof(*nh));
-		if (nh == NULL)
-			return AT_E_NOMEM;
-		q->heap = nh;
-		q->cap = nc;
-	}
+	if (q->n == q->cap && grow_heap(q, q->cap ? q->cap * 2 : 64) != 0)
+		return AT_E_NOMEM;
 	place(q, q->n++, it);
 	up(q, q->n - 1);
 	return 0;

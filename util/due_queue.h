@@ -31,6 +31,10 @@ struct at_due_queue {
 /* Schedules id at due (a new one, or moves it). 0 or AT_E_NOMEM (the queue unchanged). */
 int at_due_set(struct at_due_queue *q, uint32_t id, time_t due) AT_MUST_CHECK;
 
+/* Makes room for ids 0..n-1 scheduled all at once: after it, at_due_set of such an id cannot fail (a caller that
+ * must not fail halfway reserves first). 0, AT_E_NOMEM (the queue's schedule unchanged) or AT_E_RANGE. */
+int at_due_reserve(struct at_due_queue *q, size_t n) AT_MUST_CHECK;
+
 /* Unschedules id (nothing when it is not scheduled). */
 void at_due_remove(struct at_due_queue *q, uint32_t id);
 

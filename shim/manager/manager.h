@@ -34,6 +34,9 @@ void mgr_quiesce_enter(void);
 void mgr_quiesce_leave(void);
 /* Sleeps ms with the quiesce lock released. */
 void mgr_sleep_ms(long ms);
+/* For a loop of small steps under the quiesce lock: once 20 ms have passed since *since_ms (at_clock_ms), lets
+ * the lock go for a moment (the other threads' turn) and restarts *since_ms. */
+void mgr_quiesce_slice(long *since_ms);
 /* The lock itself (quiesce.c), and the one mgr_sync holds while it parses the region into the cache (sync.c):
  * taken directly only by thread_life.c's fork and exit handlers, which open with the lock order. */
 extern pthread_mutex_t mgr_quiesce;

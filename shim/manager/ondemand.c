@@ -48,7 +48,6 @@
 #define NAMES_MIN 64
 #define QUEUE 256
 #define REFUSED_S 600
-#define LOAD_SLICE_MS 20 /* the longest the stored names' load holds the quiesce lock at a time */
 #define RENEW_CHECK_S 60 /* how often issued names are looked at for renewal (divided by the tests' scale) */
 
 /* OD_IDLE: issued, but no handshake asked for it in AUTOTLS_ON_DEMAND_IDLE days: not renewed (served until it
@@ -214,11 +213,11 @@ static int take_token(void)
 
 /* Publishes n's certificate (from CA ca, a store component) unless it is the one already published, with its OCSP
  * staple (staple_many.c). 0, or the publish's error (logged). */
-static int publish(struct od_name *n, const struct at_cert_record *rec, const char *ca)
+static int publish(struct at_store *st, struct od_name *n, const struct at_cert_record *rec, const char *ca)
 {
 	if (n->published_not_after == rec->info.not_after)
 		return 0;
-	int rc = mgr_staple_publish_extra(ca, n->name, rec);
+	int rc = mgr_staple_publish_extra(st, ca, n->name, rec);
 	if (rc == AT_E_STATE)
 		rc = 0; /* the region already holds exactly this certificate */
 	else if (rc == 0)
@@ -262,7 +261,7 @@ static int issue_at(void *ctx, struct at_engine *e, int force, struct at_cert_re
 	return mgr_challenge_round(e, nm, 1, list, count, &plan, force, rec, ordered);
 }
 
-static void issue(struct mgr_ca_list *cas, struct od_name *n)
+static void issue(struct mgr_ca_list *cas, struct at_store *st, struct od_name *n)
 {
 	const char *nm[] = { n->name };
 	struct at_cert_record rec;
@@ -273,7 +272,7 @@ static void issue(struct mgr_ca_list *cas, struct od_name *n)
 	if (rc == 0) {
 		/* Issued (and stored) either way; a publish that failed is tried again by the renewal sweep. */
 		n->state = OD_ISSUED;
-		if (publish(n, &rec, at_engine_ca(mgr_ca_list_engine(cas, ca))) == 0) {
+		if (publish(st, n, &rec, at_engine_ca(mgr_ca_list_engine(cas, ca))) == 0) {
 			n->until = now + renew_check_s();
 			n->backoff_s = 0;
 		} else {
@@ -384,13 +383,9 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 	mgr_publish_batch(1);
 	long slice_at = at_clock_ms();
 	for (size_t i = 0; i < n; i++) {
-		if (at_clock_ms() - slice_at >= LOAD_SLICE_MS) {
-			/* Thousands of stored names take seconds (minutes under a sanitizer): the quiesce lock is let go
-			 * between slices, or the leader's ACME requests, which need it to make progress, time out
-			 * meanwhile (seen: the managed name's first GET timed out after 19 s with 1,998 stored). */
-			mgr_sleep_ms(1);
-			slice_at = at_clock_ms();
-		}
+		/* Thousands of stored names take seconds (minutes under a sanitizer): the quiesce lock is let go
+		 * between slices, or the leader's ACME requests, which need it to make progress, time out meanwhile. */
+		mgr_quiesce_slice(&slice_at);
 		const char *comp = keys[i] + strlen(prefix);
 		char name[256];
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(comp, "/"), comp);
@@ -407,7 +402,7 @@ static void load_stored(struct at_engine *e, struct at_store *st)
 		    o->published_not_after < rec.info.not_after) {
 			o->state = OD_ISSUED;
 			o->touched = time(NULL);
-			if (publish(o, &rec, ca) == 0)
+			if (publish(st, o, &rec, ca) == 0)
 				o->until = time(NULL) + renew_check_s();
 			else
 				back_off(o, time(NULL), -1, 0);
@@ -507,7 +502,7 @@ static void *ondemand_main(void *arg)
 			qlen--;
 			struct od_name *n = find(nm, 1);
 			if (n != NULL)
-				issue(cas, n);
+				issue(cas, st, n);
 		}
 		if (time(NULL) - last_renew_check >= renew_check_s()) {
 			/* Renewal: ensure() orders only when a stored certificate is due. */
@@ -515,7 +510,7 @@ static void *ondemand_main(void *arg)
 			for (size_t i = 0; i < nnames; i++)
 				if (names[i].state == OD_ISSUED && names[i].until <= last_renew_check &&
 				    !went_idle(&names[i], last_renew_check, idle_s))
-					issue(cas, &names[i]);
+					issue(cas, st, &names[i]);
 		}
 		if (asked_dirty && idle_s > 0 && time(NULL) - last_save >= ondemand_touch_s(cfg)) {
 			last_save = time(NULL);

@@ -7,19 +7,21 @@
  * store's write is atomic (temp file and rename). Never on a server's thread.
  */
 #include "shim/manager/ondemand_asked.h"
+#include "store/name.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LINE_MAX_NAME 253
+#define ASKED_LINE_MAX (24 + AT_NAME_MAX + 2) /* "<time> <name>\n" at the longest */
 
 int od_asked_load(struct at_store *st, void (*fn)(void *ctx, const char *name, time_t at), void *ctx)
 {
 	char *val = NULL;
 	size_t len = 0;
-	int rc = st->ops->load(st, ONDEMAND_ASKED_KEY, &val, &len);
+	int rc = at_store_load(st, ONDEMAND_ASKED_KEY, &val, &len);
 	if (rc == AT_E_NOTFOUND)
 		return 0;
 	if (rc != 0)
@@ -30,14 +32,14 @@ int od_asked_load(struct at_store *st, void (*fn)(void *ctx, const char *name, t
 		size_t end = i;
 		while (end < len && val[end] != '\n')
 			end++;
-		char line[32 + LINE_MAX_NAME + 2];
+		char line[32 + AT_NAME_MAX + 2];
 		size_t n = end - i;
 		if (n > 0 && n < sizeof(line)) {
 			memcpy(line, val + i, n);
 			line[n] = '\0';
 			char *sp = strchr(line, ' '), *stop = NULL;
 			long long at = strtoll(line, &stop, 10);
-			if (sp != NULL && stop == sp && at > 0 && sp[1] != '\0' && strlen(sp + 1) <= LINE_MAX_NAME &&
+			if (sp != NULL && stop == sp && at > 0 && sp[1] != '\0' && strlen(sp + 1) <= AT_NAME_MAX &&
 			    strchr(sp + 1, ' ') == NULL)
 				fn(ctx, sp + 1, (time_t)at);
 		}
@@ -49,19 +51,18 @@ int od_asked_load(struct at_store *st, void (*fn)(void *ctx, const char *name, t
 
 int od_asked_save(struct at_store *st, const char *const *names, const time_t *at, size_t n)
 {
-	size_t cap = 64 + n * (24 + LINE_MAX_NAME + 2), len = 0;
-	char *buf = malloc(cap);
-	if (buf == NULL)
-		return AT_E_NOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(buf + len, cap - len, "%lld %.*s\n", (long long)at[i], LINE_MAX_NAME, names[i]);
-		if (w < 0 || (size_t)w >= cap - len) {
-			free(buf);
-			return AT_E_NOMEM;
-		}
-		len += (size_t)w;
+	/* Grown as the lines come (some 30 bytes a name), not reserved for the longest name n times (28 MB at
+	 * 100,000 names); that longest is the cap. */
+	struct at_buf b;
+	at_buf_init(&b, 64 + n * ASKED_LINE_MAX);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char line[ASKED_LINE_MAX + 1];
+		int w = snprintf(line, sizeof(line), "%lld %.*s\n", (long long)at[i], AT_NAME_MAX, names[i]);
+		rc = w < 0 || (size_t)w >= sizeof(line) ? AT_E_NOMEM : at_buf_append(&b, line, (size_t)w);
 	}
-	int rc = st->ops->store(st, ONDEMAND_ASKED_KEY, buf, len);
-	free(buf);
+	if (rc == 0)
+		rc = at_store_put(st, ONDEMAND_ASKED_KEY, b.data != NULL ? b.data : "", b.len);
+	at_buf_free(&b);
 	return rc;
 }

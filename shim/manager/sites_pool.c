@@ -10,13 +10,14 @@
  *     region at once (it stays in the store until it expires; the same line added again is served from the
  *     store without an order). A file that cannot be read keeps the sites as they were.
  *   - Each worker has its own store handle and its own engines (mgr_ca_list: one ACME client per CA, the same
- *     account through the store) and takes the due site with the earliest time (a heap by next time: O(log n)
- *     a pick), at most SLICE_MS of sites at a time under the quiesce lock; a site is held by one worker at
- *     a time (busy), so one slow or failing site holds one worker, never the others. The issuance is the
- *     per-certificate lifecycle the leader and on-demand use: mgr_ca_ensure along AUTOTLS_CA's list, the
- *     attempt record's plan (mgr_challenge_plan/round, the engine's guard on), the store's issue lock per name
- *     set; failures back off as the leader's do (at_backoff_delay: 1 min, 10 min, 100 min, then daily, never
- *     before the attempt record's next try nor the CA's Retry-After); renewal at sites_renew_at (spread by name).
+ *     account through the store) and takes the due site with the earliest time (util/due_queue.h by site id:
+ *     O(log n) a pick, first come first served among equal times), at most a slice (mgr_quiesce_slice: 20 ms)
+ *     of sites at a time under the quiesce lock; a site is held by one worker at a time (busy), so one slow or
+ *     failing site holds one worker, never the others. The issuance is the per-certificate lifecycle the
+ *     leader and on-demand use: mgr_ca_ensure along AUTOTLS_CA's list, the attempt record's plan
+ *     (mgr_challenge_plan/round, the engine's guard on), the store's issue lock per name set; failures back off
+ *     as the leader's do (at_backoff_delay: 1 min, 10 min, 100 min, then daily, never before the attempt
+ *     record's next try nor the CA's Retry-After); renewal at sites_renew_at (spread by name).
  *   - A rateLimited answer pauses new orders of every worker until its Retry-After (an hour when it gave none),
  *     said in one line naming what waits and until when; sites whose stored certificate is good are still
  *     looked at and served meanwhile.
@@ -33,6 +34,7 @@
 #include "engine/engine.h"
 #include "store/certs.h"
 #include "util/clock.h"
+#include "util/due_queue.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -51,10 +53,6 @@
 #define SITES_WORKERS 4
 #define WATCH_S 2                 /* the file's stat, every WATCH_S seconds */
 #define RATE_PAUSE_DEFAULT_S 3600 /* a rateLimited answer without Retry-After */
-/* The longest a worker holds the quiesce lock over sites in a row: the manager's threads take turns under it,
- * and 10,000 stored sites found good at a restart (some 2 ms each) held it 20 s, so the leader's own
- * certificate waited that long to be published (make bench section 5). */
-#define SLICE_MS 20
 
 struct site {
 	char **names; /* owned, names[0] the key */
@@ -69,21 +67,22 @@ struct site {
 	size_t npend;
 	unsigned pend_line;
 	time_t in_service;    /* notAfter of the certificate published for it, 0: none */
-	size_t hpos;          /* its place in due (the heap), HPOS_NONE while busy */
+	uint32_t id;          /* its place in by_id and its id in due, for as long as it lives */
 };
-
-#define HPOS_NONE ((size_t)-1)
 
 static pthread_mutex_t sites_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sites_cv = PTHREAD_COND_INITIALIZER;
 static struct site **table; /* sorted by key (merged with the file's sorted lines) */
 static size_t ntable;
-/* The sites no worker holds, as a binary heap by next time (earliest first): a pick is O(log n), not a scan of the
- * table (which cost some 100 microseconds an order at 100,000 sites, and 10^10 steps for a restart with
- * 100,000 stored sites). Its room is reserved for every site of the table when the table is made (merge), so no
- * insertion can fail. Under sites_mu. */
-static struct site **due;
-static size_t ndue, due_cap;
+/* The sites no worker holds, by id in a due queue by next time (earliest first): a pick is O(log n), not a scan
+ * of the table (which cost some 100 microseconds an order at 100,000 sites, and 10^10 steps for a restart with
+ * 100,000 stored sites). Its room (and the ids') is reserved for every site that may live at once when the table
+ * is made (merge), so no insertion can fail. Under sites_mu. */
+static struct at_due_queue due;
+static struct site **by_id; /* by id; NULL: a free id */
+static size_t nids;         /* ids handed out so far (by_id's and free_ids' room) */
+static uint32_t *free_ids;  /* ids to reuse */
+static size_t nfree;
 static time_t paused_until; /* rateLimited: no new order before */
 static int first_done;      /* worker 0 made (or found) the account: the others may start */
 
@@ -134,68 +133,52 @@ static void take_names(struct site *s, struct site_line *l)
 	l->nnames = 0;
 }
 
-static void due_set(size_t i, struct site *s)
+/* Room for want sites alive at once (their ids, their places in due): 0 or AT_E_NOMEM. */
+static int reserve(size_t want)
 {
-	due[i] = s;
-	s->hpos = i;
-}
-
-static void due_up(size_t i)
-{
-	struct site *s = due[i];
-	while (i > 0 && due[(i - 1) / 2]->next > s->next) {
-		due_set(i, due[(i - 1) / 2]);
-		i = (i - 1) / 2;
+	if (want > nids) {
+		/* free_ids grows with by_id: every id can be free at once. */
+		size_t cap = nids ? nids : 64;
+		while (cap < want)
+			cap *= 2;
+		struct site **nb = realloc(by_id, cap * sizeof(*nb));
+		if (nb == NULL)
+			return AT_E_NOMEM;
+		by_id = nb;
+		uint32_t *nf = realloc(free_ids, cap * sizeof(*nf));
+		if (nf == NULL)
+			return AT_E_NOMEM;
+		free_ids = nf;
+		for (size_t i = cap; i > nids; i--)
+			free_ids[nfree++] = (uint32_t)(i - 1);
+		for (size_t i = nids; i < cap; i++)
+			by_id[i] = NULL;
+		nids = cap;
 	}
-	due_set(i, s);
+	return at_due_reserve(&due, nids);
 }
 
-static void due_down(size_t i)
+/* An id for s (room reserved by merge). */
+static void id_take(struct site *s)
 {
-	struct site *s = due[i];
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= ndue)
-			break;
-		if (c + 1 < ndue && due[c + 1]->next < due[c]->next)
-			c++;
-		if (due[c]->next >= s->next)
-			break;
-		due_set(i, due[c]);
-		i = c;
-	}
-	due_set(i, s);
+	s->id = free_ids[--nfree];
+	by_id[s->id] = s;
 }
 
-/* Into the heap (room reserved by merge). */
-static void due_push(struct site *s)
+/* s's id back, s out of due. */
+static void id_release(struct site *s)
 {
-	due_set(ndue++, s);
-	due_up(ndue - 1);
+	at_due_remove(&due, s->id);
+	by_id[s->id] = NULL;
+	free_ids[nfree++] = s->id;
 }
 
-/* Out of the heap, when it is in it. */
-static void due_remove(struct site *s)
+/* s (not busy) into due at s->next, or moved there. Room reserved by merge: it cannot fail. */
+static void due_put(struct site *s)
 {
-	size_t i = s->hpos;
-	if (i == HPOS_NONE || i >= ndue || due[i] != s)
-		return;
-	s->hpos = HPOS_NONE;
-	struct site *last = due[--ndue];
-	if (i == ndue)
-		return;
-	due_set(i, last);
-	due_up(i);
-	due_down(last->hpos);
-}
-
-/* s's next changed: its place again. */
-static void due_fix(struct site *s)
-{
-	if (s->hpos == HPOS_NONE || s->hpos >= ndue || due[s->hpos] != s)
-		return;
-	due_up(s->hpos);
-	due_down(s->hpos);
+	if (at_due_set(&due, s->id, s->next) != 0)
+		at_log_error("sites: %s could not be scheduled (no room reserved); it waits until the file changes",
+			     s->names[0]);
 }
 
 static void withdraw(const char *key)
@@ -217,15 +200,9 @@ static void merge(struct sites *f)
 	}
 	pthread_mutex_lock(&sites_mu);
 	gone = calloc(ntable ? ntable : 1, sizeof(*gone));
-	if (gone != NULL && due_cap < f->n + ntable) {
-		/* Room for every site the table may hold meanwhile (the old and the new lines). */
-		struct site **nd = realloc(due, (f->n + ntable + 1) * sizeof(*nd));
-		if (nd != NULL) {
-			due = nd;
-			due_cap = f->n + ntable + 1;
-		}
-	}
-	if (gone == NULL || due_cap < f->n + ntable) {
+	/* Room for every site that may live meanwhile: those alive now (the table's, and removed ones a worker still
+	 * holds) and the new lines. */
+	if (gone == NULL || reserve(nids - nfree + f->n) != 0) {
 		at_log_error("sites: out of memory reading the sites file; the sites are kept as they were");
 		pthread_mutex_unlock(&sites_mu);
 		free(gone);
@@ -242,19 +219,25 @@ static void merge(struct sites *f)
 			if (s->busy) {
 				s->removed = 1; /* its worker withdraws and frees it */
 			} else {
-				due_remove(s);
+				id_release(s);
 				gone[ngone++] = s->names[0];
 				s->names[0] = NULL;
 				site_free(s);
 			}
 		} else if (c > 0) { /* added */
 			struct site *s = calloc(1, sizeof(*s));
-			if (s == NULL)
-				break;
+			if (s == NULL) {
+				/* This line only is left out (read again when the file changes); the other lines, old
+				 * and new, are carried over: an old one left out of the table would stay in due. */
+				at_log_error("sites: out of memory for %s (line %u); left out until the file changes",
+					     f->v[j].names[0], f->v[j].line);
+				j++;
+				continue;
+			}
 			take_names(s, &f->v[j++]);
 			s->next = now;
-			s->hpos = HPOS_NONE;
-			due_push(s);
+			id_take(s);
+			due_put(s);
 			nt[n++] = s;
 			nadded++;
 		} else {
@@ -277,7 +260,7 @@ static void merge(struct sites *f)
 				take_names(s, l);
 				s->next = now;
 				s->failures = 0;
-				due_fix(s);
+				due_put(s);
 				nchanged++;
 			} else {
 				s->line = l->line;
@@ -340,12 +323,14 @@ static int is_rate_limited(int rc, const struct at_problem *p)
  * when none is due; *wait_s then says how long until one is (capped). Caller holds sites_mu. */
 static struct site *pick(time_t now, long *wait_s)
 {
-	struct site *best = ndue > 0 ? due[0] : NULL;
-	time_t soonest = best != NULL && best->next < now + 3600 ? best->next : now + 3600;
+	time_t soonest = now + 3600, next;
+	if (at_due_next(&due, &next) == 0 && next < soonest)
+		soonest = next;
 	*wait_s = soonest > now ? (long)(soonest - now) : 1;
-	if (best == NULL || best->next > now)
+	uint32_t id;
+	if (at_due_take(&due, now, &id, 1) == 0)
 		return NULL;
-	due_remove(best);
+	struct site *best = by_id[id];
 	best->busy = 1;
 	return best;
 }
@@ -382,7 +367,7 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 	now = time(NULL);
 	time_t next;
 	if (rc == 0) {
-		int prc = mgr_staple_publish_extra(at_engine_ca(mgr_ca_list_engine(cas, ca)), names[0], &rec);
+		int prc = mgr_staple_publish_extra(st, at_engine_ca(mgr_ca_list_engine(cas, ca)), names[0], &rec);
 		if (prc == 0 || prc == AT_E_STATE) {
 			if (ordered || s->in_service != rec.info.not_after)
 				at_log_info("sites: %s (line %u, %zu name(s)) %s, served; not after %ld", names[0], s->line,
@@ -474,11 +459,13 @@ static void run_one(struct mgr_ca_list *cas, struct at_store *st, struct site *s
 		struct site **back = bsearch(&kp, table, ntable, sizeof(*table), by_key);
 		if (back != NULL) {
 			(*back)->next = now;
-			due_fix(*back);
+			if (!(*back)->busy)
+				due_put(*back); /* a busy one is scheduled by its worker when done */
 			again = 1;
 		}
+		id_release(s);
 	} else {
-		due_push(s);
+		due_put(s);
 	}
 	pthread_mutex_unlock(&sites_mu);
 	if (removed) {
@@ -514,10 +501,7 @@ static void *worker_main(void *arg)
 		int may_order = paused_until <= now;
 		pthread_mutex_unlock(&sites_mu);
 		if (s != NULL) {
-			if (at_clock_ms() - slice_at >= SLICE_MS) {
-				mgr_sleep_ms(1); /* the others' turn (a mutex is not fair: leave and enter would not do) */
-				slice_at = at_clock_ms();
-			}
+			mgr_quiesce_slice(&slice_at); /* at most a slice of sites in a row (quiesce.c) */
 			run_one(cas, st, s, &may_order);
 			if (id == 0 && !first_done) {
 				pthread_mutex_lock(&sites_mu);

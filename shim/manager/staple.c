@@ -23,12 +23,17 @@
 #define RETRY_S 60             /* after a failed fetch, doubled per failure up to RETRY_MAX_S */
 #define RETRY_MAX_S 3600
 
-/* A retry wait, divided by AUTOTLS_TEST_BACKOFF_SCALE (tests only), never under MIN_REFRESH_S. */
-static long scaled(long s)
+long mgr_staple_scaled(long s)
 {
 	long d = mgr_host->cfg->backoff_divisor;
 	s = d > 1 ? s / d : s;
 	return s < MIN_REFRESH_S ? MIN_REFRESH_S : s;
+}
+
+long mgr_staple_retry_s(int failures)
+{
+	long wait_s = (long)RETRY_S << (failures < 6 ? failures : 6);
+	return mgr_staple_scaled(wait_s > RETRY_MAX_S ? RETRY_MAX_S : wait_s);
 }
 
 /* One per thread: the leader's loop and the manager process's stapling thread (staple_many.c) fetch at once, and a
@@ -196,9 +201,9 @@ static void fetched(struct mgr_staple *s, struct at_store *store, const char *ca
 		return;
 	}
 	/* unknown: not yet in the responder's data (a new certificate), or not its CA's: ask again later. */
-	s->refresh_at = now + scaled(RETRY_S);
+	s->refresh_at = now + mgr_staple_scaled(RETRY_S);
 	at_log_warn("OCSP: the responder does not know %s's certificate; nothing stapled, asking again in %ld s", name,
-		    scaled(RETRY_S));
+		    mgr_staple_scaled(RETRY_S));
 }
 
 static void update(struct mgr_staple *s, struct at_store *store, const char *ca, const char *name,
@@ -261,10 +266,7 @@ static void update(struct mgr_staple *s, struct at_store *store, const char *ca,
 		fetched(s, store, ca, name, der, len, &st, now, changed, revoked, why, why_size);
 		return;
 	}
-	long wait_s = (long)RETRY_S << (s->failures < 6 ? s->failures : 6);
-	if (wait_s > RETRY_MAX_S)
-		wait_s = RETRY_MAX_S;
-	wait_s = scaled(wait_s);
+	long wait_s = mgr_staple_retry_s(s->failures);
 	s->failures++;
 	s->refresh_at = now + wait_s;
 	if (s->der != NULL && until_of(&s->st) <= now) {

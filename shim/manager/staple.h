@@ -56,4 +56,12 @@ void mgr_staple_ref(const struct mgr_staple *s, struct mgr_staple_ref *out);
 
 void mgr_staple_clear(struct mgr_staple *s);
 
+/* A wait in seconds divided by AUTOTLS_TEST_BACKOFF_SCALE (tests only), never under 5 s (the least time between
+ * two questions to a responder). */
+long mgr_staple_scaled(long s);
+
+/* The wait after failures tries failed in a row (a fetch, or staple_many.c's order for a revoked certificate):
+ * 1 min doubling per failure to an hour, scaled as mgr_staple_scaled. */
+long mgr_staple_retry_s(int failures);
+
 #endif

@@ -12,15 +12,16 @@
  *     once per turn, not once per certificate), and paces the next turn a second later while more are due: a
  *     restart with 100,000 certificates asks the responders 16 times a second at most, and only for what the
  *     store holds no fresh response for (mgr_staple_publish_extra takes a stored one at once, without asking);
- *   - a store handle for the publishers' look at stored responses (reg_mu), and one of the stapler's own.
+ *   - a store handle of the stapler's own (a publisher lends its own to mgr_staple_publish_extra).
  * An entry the stapler works on is busy: its mgr_staple is the stapler's, unlocked, until it is done; a publisher
  * that registers a new certificate for it meanwhile leaves it pending (the stapler takes it when done, and drops
  * what it fetched for the old one), and a withdrawal marks it removed (the stapler frees it).
  * A revoked answer fires `revoked` and the stapler orders a new certificate for the record's names at once
  * (mgr_ca_ensure with force, as the leader does for its own; on failure again after 1 min doubling to an hour),
  * and publishes it through mgr_staple_publish_extra like any publisher.
- * Lock order: the quiesce lock, then reg_mu, then sm_mu, then publish.c's state_mu. sm_mu is held for memory work
- * and the region's copy only, never across the network or the store. Never on a server thread.
+ * Lock order: the quiesce lock, then sm_mu, then publish.c's state_mu. The publishers hold the quiesce lock and
+ * each lends its own store handle, so their looks at the store need no lock of this file's. sm_mu is held for
+ * memory work and the region's copy only, never across the network or the store. Never on a server thread.
  */
 #include "shim/manager/staple_many.h"
 #include "shim/manager/ca_list.h"
@@ -47,8 +48,6 @@
 #define TURN_MS 1000       /* the pace of turns while more entries are due */
 #define IDLE_WAIT_S 30     /* the longest wait for a due time (a new entry wakes the stapler at once) */
 #define MISMATCH_S 60      /* the store holds another certificate than the one in service: looked at again then */
-#define RENEW_RETRY_S 60   /* a failed order for a revoked certificate: again after this, doubled to an hour */
-#define RENEW_RETRY_MAX_S 3600
 
 struct sm_entry {
 	uint32_t id;
@@ -74,19 +73,9 @@ static struct at_name_index ix; /* by name, over ents[] (util/name_index.h) */
 static struct at_due_queue due;
 static int started;
 
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct at_store *reg_store; /* the publishers' (under reg_mu) */
-
 static uint64_t chain_hash(const struct at_cert_record *rec)
 {
 	return at_fnv1a64(rec->chain_pem, rec->chain_len) | 1; /* staple.c's: st.cert_hash compares with it */
-}
-
-static long scaled(long s)
-{
-	long d = mgr_host->cfg->backoff_divisor;
-	s = d > 1 ? s / d : s;
-	return s < 5 ? 5 : s;
 }
 
 /* ---- the name index (caller holds sm_mu) ---- */
@@ -210,7 +199,7 @@ static void schedule(struct sm_entry *e, time_t at)
 
 static void *stapler_main(void *arg);
 
-int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_cert_record *rec)
+int mgr_staple_publish_extra(struct at_store *st, const char *ca, const char *name, const struct at_cert_record *rec)
 {
 	if (mgr_host->cfg->ocsp_off)
 		return mgr_publish_extra(rec->chain_pem, rec->chain_len, rec->key_pem, rec->key_len, name);
@@ -241,13 +230,7 @@ int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_c
 	memset(&fresh, 0, sizeof(fresh));
 	if (!at_ocsp_worth_a_look(rec->chain_pem, rec->chain_len))
 		goto plain;
-	pthread_mutex_lock(&reg_mu);
-	if (reg_store == NULL &&
-	    at_store_open(&reg_store, mgr_host->cfg->storage, (gid_t)mgr_host->cfg->storage_gid) != 0)
-		reg_store = NULL;
-	if (reg_store != NULL)
-		mgr_staple_load(&fresh, reg_store, ca, name, rec, &changed);
-	pthread_mutex_unlock(&reg_mu);
+	mgr_staple_load(&fresh, st, ca, name, rec, &changed);
 plain:;
 	char *ca_copy = fresh.url != NULL ? strdup(ca) : NULL;
 	pthread_mutex_lock(&sm_mu);
@@ -338,7 +321,7 @@ static void look(struct work *w, struct at_store *store)
 		 * publisher a moment ago: it registers it), or none readable now. Nothing asked for an old one. */
 		at_log_debug("OCSP: %s's stored certificate is not the one in service (%s); looked at again later", e->name,
 			     rc != 0 ? at_strerror(rc) : "another");
-		w->at = now + scaled(MISMATCH_S);
+		w->at = now + mgr_staple_scaled(MISMATCH_S);
 		return;
 	}
 	if (e->st.revoked) {
@@ -388,7 +371,7 @@ static int renew(struct work *w, struct mgr_ca_list **cas, struct at_store *stor
 		mgr_event_failed(names, old->nnames, rc, at_acme_last_problem(at_engine_acme(e)));
 		return rc;
 	}
-	int prc = mgr_staple_publish_extra(at_engine_ca(mgr_ca_list_engine(*cas, used)), w->e->name, &rec);
+	int prc = mgr_staple_publish_extra(store, at_engine_ca(mgr_ca_list_engine(*cas, used)), w->e->name, &rec);
 	if (prc != 0 && prc != AT_E_STATE)
 		at_log_error("OCSP: the new certificate for %s is stored but cannot be published (%s); its publisher "
 			     "serves it at its next look", w->e->name, at_strerror(prc));
@@ -433,10 +416,10 @@ static void turn(struct work *ws, size_t n, struct at_store *store, struct mgr_c
 			if (renew(w, cas, store) == 0) {
 				/* Published through mgr_staple_publish_extra: the entry has it pending. Should that
 				 * publish have failed, its publisher registers it at its next look. */
-				wait_s = scaled(MISMATCH_S);
+				wait_s = mgr_staple_scaled(MISMATCH_S);
 			} else {
-				wait_s = (long)RENEW_RETRY_S << (e->renew_failures < 6 ? e->renew_failures : 6);
-				wait_s = scaled(wait_s > RENEW_RETRY_MAX_S ? RENEW_RETRY_MAX_S : wait_s);
+				/* As after a failed fetch: 1 min doubling to an hour. */
+				wait_s = mgr_staple_retry_s(e->renew_failures);
 				e->renew_failures++;
 				at_log_warn("OCSP: no new certificate for the revoked %s yet; next try in %ld s", e->name, wait_s);
 			}
@@ -507,10 +490,11 @@ static void *stapler_main(void *arg)
 		mgr_quiesce_leave();
 		pthread_mutex_lock(&sm_mu);
 		now = time(NULL);
-		if (at_due_next(&due, &next) != 0 || next > now) {
+		int have = at_due_next(&due, &next) == 0;
+		if (!have || next > now) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			long wait_s = at_due_next(&due, &next) == 0 ? (long)(next - now) : IDLE_WAIT_S;
+			long wait_s = have ? (long)(next - now) : IDLE_WAIT_S;
 			ts.tv_sec += wait_s > IDLE_WAIT_S ? IDLE_WAIT_S : wait_s;
 			pthread_cond_timedwait(&sm_cv, &sm_mu, &ts);
 		}

@@ -22,8 +22,10 @@
  * stored certificates asks no responder for what it has), else none yet, and the stapling thread fetches it
  * (a due time per certificate, a bounded number of fetches per turn). A certificate that names no responder is
  * published as it is and costs nothing more. mgr_publish_extra's contract (0, AT_E_STATE, its errors).
+ * st is the caller's store handle (the stored response is read through it); the caller holds the quiesce lock.
  */
-int mgr_staple_publish_extra(const char *ca, const char *name, const struct at_cert_record *rec) AT_MUST_CHECK;
+int mgr_staple_publish_extra(struct at_store *st, const char *ca, const char *name,
+			     const struct at_cert_record *rec) AT_MUST_CHECK;
 
 /* name's record is withdrawn (publish.c, before it drops the record): its staple is no longer kept, fetched or
  * published. */

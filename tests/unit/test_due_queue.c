@@ -131,10 +131,46 @@ static void random_against_a_plain_array(void)
 	at_due_clear(&q);
 }
 
+/* A reserve of n makes room for ids 0..n-1 at once: setting, moving and removing them afterwards allocates
+ * nothing (so it cannot fail), what was scheduled before is kept, and a smaller reserve changes nothing. */
+static void reserve_then_no_allocation(void)
+{
+	enum { N = 1000 };
+	struct at_due_queue q;
+	memset(&q, 0, sizeof(q));
+	REQUIRE(at_due_set(&q, 3, 50) == 0);
+	CHECK_OK(at_due_reserve(&q, N));
+	CHECK_INT(q.cap, >=, N);
+	CHECK_INT(q.npos, >=, N);
+	time_t w = 0;
+	CHECK(at_due_when(&q, 3, &w));
+	CHECK_INT(w, ==, 50);
+	const struct at_due_item *heap = q.heap;
+	const uint32_t *pos = q.pos;
+	size_t cap = q.cap, npos = q.npos;
+	for (uint32_t i = 0; i < N; i++)
+		REQUIRE(at_due_set(&q, N - 1 - i, 100 + (time_t)(i % 7)) == 0);
+	for (uint32_t i = 0; i < N; i += 3)
+		at_due_remove(&q, i);
+	for (uint32_t i = 0; i < N; i++)
+		REQUIRE(at_due_set(&q, i, 200 - (time_t)(i % 5)) == 0);
+	CHECK(q.heap == heap && q.pos == pos && q.cap == cap && q.npos == npos);
+	CHECK_INT(at_due_count(&q), ==, N);
+	CHECK_OK(at_due_reserve(&q, 10));
+	CHECK(q.heap == heap && q.pos == pos);
+	CHECK_INT(at_due_count(&q), ==, N);
+	time_t next = 0;
+	CHECK_OK(at_due_next(&q, &next));
+	CHECK_INT(next, ==, 196);
+	CHECK_INT(at_due_reserve(&q, (size_t)UINT32_MAX + 1), ==, AT_E_RANGE);
+	at_due_clear(&q);
+}
+
 int main(void)
 {
 	RUN(many_due_at_once_bounded_per_turn);
 	RUN(only_what_is_due);
 	RUN(random_against_a_plain_array);
+	RUN(reserve_then_no_allocation);
 	return TEST_EXIT();
 }
