@@ -9,6 +9,7 @@
 #include "util/err.h"
 
 #include <cJSON.h>
+#include <curl/curl.h>
 #include <stddef.h>
 
 struct at_etcd;
@@ -18,6 +19,14 @@ struct at_etcd_tls {
 	const char *cert; /* AUTOTLS_ETCD_CERT and _KEY: a client certificate, when etcd asks for one; NULL: none */
 	const char *key;
 };
+
+/* The TLS files of the etcd store, from AUTOTLS_ETCD_CA, _CERT, _KEY (pointers into the environment, unset or
+ * empty: NULL). The store and the fleet's watch both take them from here. */
+void at_etcd_tls_from_env(struct at_etcd_tls *tls);
+
+/* Sets on easy (just reset) what every connection to a member shares, the client's requests and the watch's
+ * stream alike: the URL, the connect timeout, no signals, no redirects, http(s) only, and tls's files. */
+void at_etcd_setopt_common(CURL *easy, const char *url, const struct at_etcd_tls *tls);
 
 /* A client for the members of u. Nothing is sent yet. *out new, freed with at_etcd_close. */
 int at_etcd_open(struct at_etcd **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls) AT_MUST_CHECK;

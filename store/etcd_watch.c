@@ -11,7 +11,7 @@
  * A member that hangs without closing the connection is found by TCP keepalive (2 s idle, 1 s probes).
  */
 #include "store/etcd_watch.h"
-#include "store/etcd_url.h"
+#include "store/etcd_client.h"
 #include "util/b64.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -25,13 +25,12 @@
 #include <time.h>
 
 #define LINE_MAX_BYTES (4 * 1024 * 1024) /* an event line holds a value (at most 1 MiB) in base64, and its key */
-#define CONNECT_MS 700
 
 struct at_etcd_watch {
 	pthread_t thread;
 	struct at_etcd_url url;
 	char *body;                 /* the create_request, owned */
-	char *ca, *cert, *key;      /* owned copies of AUTOTLS_ETCD_* */
+	char *ca, *cert, *key;      /* owned copies of the caller's TLS files */
 	unsigned long seq;          /* atomic */
 	int up;                     /* atomic */
 	int stop;                   /* atomic */
@@ -40,10 +39,11 @@ struct at_etcd_watch {
 	size_t len, cap;
 };
 
-static char *dup_env(const char *name)
+/* 0, or -1 when s was set and there was no memory for its copy. */
+static int dup_opt(char **out, const char *s)
 {
-	const char *v = secure_getenv(name);
-	return v && *v ? strdup(v) : NULL;
+	*out = s && *s ? strdup(s) : NULL;
+	return s && *s && *out == NULL ? -1 : 0;
 }
 
 static void drop_line(struct at_etcd_watch *w)
@@ -138,12 +138,13 @@ static void *watch_main(void *arg)
 	size_t cur = 0;
 	long pause = 100;
 	int said = 0;
+	const struct at_etcd_tls tls = { w->ca, w->cert, w->key };
 
 	while (easy && hdr && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		char url[400];
 		snprintf(url, sizeof url, "%s/v3/watch", w->url.members[cur]);
 		curl_easy_reset(easy);
-		curl_easy_setopt(easy, CURLOPT_URL, url);
+		at_etcd_setopt_common(easy, url, &tls);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, w->body);
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
@@ -151,19 +152,9 @@ static void *watch_main(void *arg)
 		curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, w);
 		curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
 		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 		curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 2L);
 		curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 1L);
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-		if (w->ca)
-			curl_easy_setopt(easy, CURLOPT_CAINFO, w->ca);
-		if (w->cert)
-			curl_easy_setopt(easy, CURLOPT_SSLCERT, w->cert);
-		if (w->key)
-			curl_easy_setopt(easy, CURLOPT_SSLKEY, w->key);
 		int64_t t0 = at_clock_ms();
 		CURLcode cc = curl_easy_perform(easy);
 		int was_up = __atomic_exchange_n(&w->up, 0, __ATOMIC_ACQ_REL);
@@ -190,23 +181,20 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-int at_etcd_watch_start(struct at_etcd_watch **out, const char *spec, const char *below)
+int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
+			const char *below)
 {
 	struct at_etcd_watch *w;
 	char key[AT_ETCD_PREFIX_MAX + 300], end[sizeof key];
 	char *bk = NULL, *be = NULL;
 	int rc;
 
-	if (out == NULL || below == NULL || strlen(below) > 250)
+	if (out == NULL || u == NULL || u->n == 0 || below == NULL || strlen(below) > 250)
 		return AT_E_INVAL;
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
 		return AT_E_NOMEM;
-	rc = at_etcd_url_parse(&w->url, spec);
-	if (rc != 0) {
-		free(w);
-		return rc;
-	}
+	w->url = *u;
 	snprintf(key, sizeof key, "%s/%s", w->url.prefix, below);
 	/* etcd's prefix convention: the range ends at the key with its last byte plus one ('/' + 1 = '0'). */
 	memcpy(end, key, sizeof key);
@@ -220,9 +208,8 @@ int at_etcd_watch_start(struct at_etcd_watch **out, const char *spec, const char
 	cJSON_Delete(req);
 	if (w->body == NULL)
 		goto fail;
-	w->ca = dup_env("AUTOTLS_ETCD_CA");
-	w->cert = dup_env("AUTOTLS_ETCD_CERT");
-	w->key = dup_env("AUTOTLS_ETCD_KEY");
+	if (tls && (dup_opt(&w->ca, tls->ca) || dup_opt(&w->cert, tls->cert) || dup_opt(&w->key, tls->key)))
+		goto fail;
 	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
 		rc = AT_E_IO;
 		goto fail;

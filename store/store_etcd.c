@@ -651,8 +651,7 @@ int at_store_open_etcd(struct at_store **out, const char *spec)
 {
 	static int warned_clear;
 	struct at_etcd_url u;
-	struct at_etcd_tls tls = { secure_getenv("AUTOTLS_ETCD_CA"), secure_getenv("AUTOTLS_ETCD_CERT"),
-				   secure_getenv("AUTOTLS_ETCD_KEY") };
+	struct at_etcd_tls tls;
 	const char *keyfile = secure_getenv("AUTOTLS_STORAGE_KEY");
 	struct store_etcd *e = NULL;
 	cJSON *req = NULL, *resp = NULL;
@@ -660,6 +659,7 @@ int at_store_open_etcd(struct at_store **out, const char *spec)
 
 	if (out == NULL)
 		return AT_E_INVAL;
+	at_etcd_tls_from_env(&tls);
 	rc = at_etcd_url_parse(&u, spec);
 	if (rc != 0)
 		return rc;
