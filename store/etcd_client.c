@@ -248,6 +248,14 @@ int at_etcd_call(struct at_etcd *c, const char *path, const cJSON *req, long dea
 	return rc;
 }
 
+void at_etcd_range_end(const char *p, char *out, size_t size)
+{
+	size_t n = strlen(p);
+	snprintf(out, size, "%s", p);
+	if (n > 0 && n < size)
+		out[n - 1]++;
+}
+
 cJSON *at_etcd_b64_item(const void *p, size_t n)
 {
 	char *s = NULL;

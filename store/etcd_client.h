@@ -42,6 +42,9 @@ int at_etcd_call(struct at_etcd *c, const char *path, const cJSON *req, long dea
 /* How many requests this client has sent (every try counts), for the bench and the tests. */
 unsigned long at_etcd_requests(const struct at_etcd *c);
 
+/* The end of the range of every key starting with p into out (etcd's prefix convention: the last byte plus one;
+ * "fleet/certificates/" ends at "fleet/certificates0"). */
+void at_etcd_range_end(const char *p, char *out, size_t size);
 /* Base64 of n bytes as a new cJSON string item; NULL on no memory. */
 cJSON *at_etcd_b64_item(const void *p, size_t n);
 /* Adds base64 of n bytes to obj under name. 0 or AT_E_NOMEM. */

@@ -12,7 +12,6 @@
  */
 #include "store/etcd_watch.h"
 #include "store/etcd_client.h"
-#include "util/b64.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -186,7 +185,6 @@ int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
 {
 	struct at_etcd_watch *w;
 	char key[AT_ETCD_PREFIX_MAX + 300], end[sizeof key];
-	char *bk = NULL, *be = NULL;
 	int rc;
 
 	if (out == NULL || u == NULL || u->n == 0 || below == NULL || strlen(below) > 250)
@@ -196,14 +194,11 @@ int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
 		return AT_E_NOMEM;
 	w->url = *u;
 	snprintf(key, sizeof key, "%s/%s", w->url.prefix, below);
-	/* etcd's prefix convention: the range ends at the key with its last byte plus one ('/' + 1 = '0'). */
-	memcpy(end, key, sizeof key);
-	end[strlen(end) - 1]++;
+	at_etcd_range_end(key, end, sizeof end);
 	rc = AT_E_NOMEM;
-	if (at_b64_encode(&bk, key, strlen(key)) != 0 || at_b64_encode(&be, end, strlen(end)) != 0)
-		goto fail;
 	cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
-	if (cr && cJSON_AddStringToObject(cr, "key", bk) && cJSON_AddStringToObject(cr, "range_end", be))
+	if (cr && at_etcd_add_b64(cr, "key", key, strlen(key)) == 0 &&
+	    at_etcd_add_b64(cr, "range_end", end, strlen(end)) == 0)
 		w->body = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	if (w->body == NULL)
@@ -214,13 +209,9 @@ int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
 		rc = AT_E_IO;
 		goto fail;
 	}
-	free(bk);
-	free(be);
 	*out = w;
 	return 0;
 fail:
-	free(bk);
-	free(be);
 	free(w->body);
 	free(w->ca);
 	free(w->cert);
