@@ -77,15 +77,22 @@ void at_etcd_setopt_common(CURL *easy, const char *url, const struct at_etcd_tls
 		curl_easy_setopt(easy, CURLOPT_SSLKEY, tls->key);
 }
 
+int at_etcd_global_init(void)
+{
+	pthread_once(&curl_once, curl_init_once);
+	return curl_ok ? 0 : AT_E_NET;
+}
+
 int at_etcd_open(struct at_etcd **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls)
 {
 	struct at_etcd *c;
+	int rc;
 
 	if (out == NULL || u == NULL || u->n == 0)
 		return AT_E_INVAL;
-	pthread_once(&curl_once, curl_init_once);
-	if (!curl_ok)
-		return AT_E_NET;
+	rc = at_etcd_global_init();
+	if (rc != 0)
+		return rc;
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return AT_E_NOMEM;

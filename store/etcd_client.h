@@ -20,6 +20,11 @@ struct at_etcd_tls {
 	const char *key;
 };
 
+/* libcurl's global init, once per process (pthread_once). Every user of libcurl here calls it before its first
+ * curl_easy_init, on its own thread or not: curl_global_init is not thread-safe against a curl_easy_init that
+ * runs it implicitly. 0 or AT_E_NET. */
+int at_etcd_global_init(void) AT_MUST_CHECK;
+
 /* The TLS files of the etcd store, from AUTOTLS_ETCD_CA, _CERT, _KEY (pointers into the environment, unset or
  * empty: NULL). The store and the fleet's watch both take them from here. */
 void at_etcd_tls_from_env(struct at_etcd_tls *tls);

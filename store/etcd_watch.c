@@ -189,6 +189,10 @@ int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
 
 	if (out == NULL || u == NULL || u->n == 0 || below == NULL || strlen(below) > 250)
 		return AT_E_INVAL;
+	/* Here, not on the thread: libcurl's global init must not race the manager thread's at_etcd_open. */
+	rc = at_etcd_global_init();
+	if (rc != 0)
+		return rc;
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
 		return AT_E_NOMEM;

@@ -16,7 +16,7 @@ struct at_etcd_watch;
 /* Starts watching every key below <PREFIX>/<below> of the etcd store u names (at_etcd_url_parse; below a store
  * prefix ending in '/', e.g. "certificates/"), with tls's files (copied; NULL: none), as at_etcd_open takes them.
  * The thread is detached from the caller's locks: it takes none but its own. *out new. 0, AT_E_INVAL,
- * AT_E_NOMEM, AT_E_IO (no thread). */
+ * AT_E_NOMEM, AT_E_NET (libcurl would not start), AT_E_IO (no thread). */
 int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
 			const char *below) AT_MUST_CHECK;
 
