@@ -54,25 +54,33 @@ static void drop_line(struct at_etcd_watch *w)
 	w->len = w->cap = 0;
 }
 
-/* One whole line of the stream: counts it when it creates the watch or carries events. */
+/* Whether the n bytes at p hold s. */
+static bool has(const char *p, size_t n, const char *s)
+{
+	return memmem(p, n, s, strlen(s)) != NULL;
+}
+
+/* One whole line of the stream: counts it when it creates the watch or carries events. Matched as bytes, not
+ * parsed: its values are base64 (up to MBs, key material in an unsealed store) and a parser's copies would be
+ * freed uncleansed. The gateway writes compact JSON; base64 has no '"', and inside a JSON string a '"' comes
+ * escaped, so these quoted names can only be the fields themselves. */
 static void on_line(struct at_etcd_watch *w, const char *p, size_t n)
 {
-	cJSON *j = cJSON_ParseWithLength(p, n);
-	const cJSON *r = j ? cJSON_GetObjectItemCaseSensitive(j, "result") : NULL;
-	if (r == NULL) {
-		cJSON_Delete(j);
+	static const char ev[] = "\"events\":[";
+	const char *e;
+
+	if (!has(p, n, "\"result\":{"))
 		return;
-	}
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "created"))) {
+	if (has(p, n, "\"created\":true")) {
 		__atomic_store_n(&w->up, 1, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&w->seq, 1, __ATOMIC_RELEASE);
 		at_log_debug("etcd watch up");
-	} else if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "events")) > 0) {
+	} else if ((e = memmem(p, n, ev, sizeof ev - 1)) != NULL && (size_t)(e - p) + sizeof ev - 1 < n &&
+		   e[sizeof ev - 1] != ']') { /* an empty list is no change */
 		__atomic_add_fetch(&w->seq, 1, __ATOMIC_RELEASE);
-	} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "canceled"))) {
+	} else if (has(p, n, "\"canceled\":true")) {
 		__atomic_store_n(&w->up, 0, __ATOMIC_RELEASE);
 	}
-	cJSON_Delete(j);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
@@ -97,14 +105,14 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 		w->cap = cap;
 	}
 	memcpy(w->line + w->len, p, total);
+	/* The bytes kept from before hold no newline (their lines went out): only the new ones are searched. */
+	size_t start = 0, from = w->len;
 	w->len += total;
-	size_t start = 0;
-	for (size_t i = 0; i < w->len; i++) {
-		if (w->line[i] != '\n')
-			continue;
+	for (const char *nl; from < w->len && (nl = memchr(w->line + from, '\n', w->len - from)) != NULL;) {
+		size_t i = (size_t)(nl - w->line);
 		if (i > start)
 			on_line(w, w->line + start, i - start);
-		start = i + 1;
+		start = from = i + 1;
 	}
 	if (start > 0) {
 		memmove(w->line, w->line + start, w->len - start);
