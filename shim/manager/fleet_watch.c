@@ -27,6 +27,10 @@ void mgr_fleet_watch_start(void)
 		rc = at_etcd_watch_start(&watch, &u, &tls, "certificates/");
 	if (rc == 0)
 		rc = at_etcd_watch_start(&watch_ch, &u, &tls, "challenges/");
+	if (rc != 0 && watch != NULL) { /* no half watch: it would block the next try and count alone */
+		at_etcd_watch_stop(watch);
+		watch = NULL;
+	}
 	if (rc == 0)
 		at_log_debug("pid %d watches %s for new certificates", (int)getpid(), mgr_host->cfg->storage);
 	else
