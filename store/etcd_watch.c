@@ -144,7 +144,6 @@ static void *watch_main(void *arg)
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	size_t cur = 0;
 	long pause = 100;
-	int said = 0;
 	const struct at_etcd_tls tls = { w->ca, w->cert, w->key };
 
 	while (easy && hdr && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
@@ -165,15 +164,15 @@ static void *watch_main(void *arg)
 		int64_t t0 = at_clock_ms();
 		CURLcode cc = curl_easy_perform(easy);
 		int was_up = __atomic_exchange_n(&w->up, 0, __ATOMIC_ACQ_REL);
-		at_log_debug("etcd watch at %s: the stream ended (%s)", w->url.members[cur], curl_easy_strerror(cc));
 		drop_line(w);
 		if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
 			break;
-		if (was_up && !said)
+		/* One line per ended try: info when a stream that was up ended, debug for a member that never
+		 * answered (those repeat every second while a member is down). */
+		if (was_up)
 			at_log_info("etcd watch at %s ended (%s); trying the next member", w->url.members[cur],
 				    curl_easy_strerror(cc));
-		said = was_up ? 0 : said + 1;
-		if (said == 1)
+		else
 			at_log_debug("etcd watch at %s: %s", w->url.members[cur], curl_easy_strerror(cc));
 		cur = (cur + 1) % w->url.n;
 		/* A stream that lived a while ends a quiet spell: the next try is at once, the pauses start again. */
