@@ -52,15 +52,47 @@ static char *dup_or_null(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
+void at_etcd_tls_from_env(struct at_etcd_tls *tls)
+{
+	const char *ca = secure_getenv("AUTOTLS_ETCD_CA"), *cert = secure_getenv("AUTOTLS_ETCD_CERT"),
+		   *key = secure_getenv("AUTOTLS_ETCD_KEY");
+
+	tls->ca = ca && *ca ? ca : NULL;
+	tls->cert = cert && *cert ? cert : NULL;
+	tls->key = key && *key ? key : NULL;
+}
+
+void at_etcd_setopt_common(CURL *easy, const char *url, const struct at_etcd_tls *tls)
+{
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (tls && tls->ca)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, tls->ca);
+	if (tls && tls->cert)
+		curl_easy_setopt(easy, CURLOPT_SSLCERT, tls->cert);
+	if (tls && tls->key)
+		curl_easy_setopt(easy, CURLOPT_SSLKEY, tls->key);
+}
+
+int at_etcd_global_init(void)
+{
+	pthread_once(&curl_once, curl_init_once);
+	return curl_ok ? 0 : AT_E_NET;
+}
+
 int at_etcd_open(struct at_etcd **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls)
 {
 	struct at_etcd *c;
+	int rc;
 
 	if (out == NULL || u == NULL || u->n == 0)
 		return AT_E_INVAL;
-	pthread_once(&curl_once, curl_init_once);
-	if (!curl_ok)
-		return AT_E_NET;
+	rc = at_etcd_global_init();
+	if (rc != 0)
+		return rc;
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return AT_E_NOMEM;
@@ -127,6 +159,7 @@ static int try_member(struct at_etcd *c, size_t i, const char *path, const char 
 	long status = 0;
 	int rc;
 	CURLcode cc;
+	const struct at_etcd_tls tls = { c->ca, c->cert, c->key };
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 
 	if (hdr == NULL)
@@ -134,22 +167,12 @@ static int try_member(struct at_etcd *c, size_t i, const char *path, const char 
 	at_buf_init(&b, RESP_MAX);
 	snprintf(url, sizeof url, "%s%s", c->url.members[i], path);
 	curl_easy_reset(c->easy);
-	curl_easy_setopt(c->easy, CURLOPT_URL, url);
+	at_etcd_setopt_common(c->easy, url, &tls);
 	curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
 	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)REQUEST_MS);
-	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (c->ca)
-		curl_easy_setopt(c->easy, CURLOPT_CAINFO, c->ca);
-	if (c->cert)
-		curl_easy_setopt(c->easy, CURLOPT_SSLCERT, c->cert);
-	if (c->key)
-		curl_easy_setopt(c->easy, CURLOPT_SSLKEY, c->key);
 	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
 	cc = curl_easy_perform(c->easy);
 	curl_slist_free_all(hdr);
@@ -230,6 +253,14 @@ int at_etcd_call(struct at_etcd *c, const char *path, const cJSON *req, long dea
 	if (rc == AT_E_NET)
 		at_log_warn("etcd: no member of %zu answered %s", c->url.n, path);
 	return rc;
+}
+
+void at_etcd_range_end(const char *p, char *out, size_t size)
+{
+	size_t n = strlen(p);
+	snprintf(out, size, "%s", p);
+	if (n > 0 && n < size)
+		out[n - 1]++;
 }
 
 cJSON *at_etcd_b64_item(const void *p, size_t n)

@@ -9,6 +9,7 @@
 #include "util/err.h"
 
 #include <cJSON.h>
+#include <curl/curl.h>
 #include <stddef.h>
 
 struct at_etcd;
@@ -18,6 +19,19 @@ struct at_etcd_tls {
 	const char *cert; /* AUTOTLS_ETCD_CERT and _KEY: a client certificate, when etcd asks for one; NULL: none */
 	const char *key;
 };
+
+/* libcurl's global init, once per process (pthread_once). Every user of libcurl here calls it before its first
+ * curl_easy_init, on its own thread or not: curl_global_init is not thread-safe against a curl_easy_init that
+ * runs it implicitly. 0 or AT_E_NET. */
+int at_etcd_global_init(void) AT_MUST_CHECK;
+
+/* The TLS files of the etcd store, from AUTOTLS_ETCD_CA, _CERT, _KEY (pointers into the environment, unset or
+ * empty: NULL). The store and the fleet's watch both take them from here. */
+void at_etcd_tls_from_env(struct at_etcd_tls *tls);
+
+/* Sets on easy (just reset) what every connection to a member shares, the client's requests and the watch's
+ * stream alike: the URL, the connect timeout, no signals, no redirects, http(s) only, and tls's files. */
+void at_etcd_setopt_common(CURL *easy, const char *url, const struct at_etcd_tls *tls);
 
 /* A client for the members of u. Nothing is sent yet. *out new, freed with at_etcd_close. */
 int at_etcd_open(struct at_etcd **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls) AT_MUST_CHECK;
@@ -33,6 +47,9 @@ int at_etcd_call(struct at_etcd *c, const char *path, const cJSON *req, long dea
 /* How many requests this client has sent (every try counts), for the bench and the tests. */
 unsigned long at_etcd_requests(const struct at_etcd *c);
 
+/* The end of the range of every key starting with p into out (etcd's prefix convention: the last byte plus one;
+ * "fleet/certificates/" ends at "fleet/certificates0"). */
+void at_etcd_range_end(const char *p, char *out, size_t size);
 /* Base64 of n bytes as a new cJSON string item; NULL on no memory. */
 cJSON *at_etcd_b64_item(const void *p, size_t n);
 /* Adds base64 of n bytes to obj under name. 0 or AT_E_NOMEM. */

@@ -11,8 +11,7 @@
  * A member that hangs without closing the connection is found by TCP keepalive (2 s idle, 1 s probes).
  */
 #include "store/etcd_watch.h"
-#include "store/etcd_url.h"
-#include "util/b64.h"
+#include "store/etcd_client.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -25,13 +24,12 @@
 #include <time.h>
 
 #define LINE_MAX_BYTES (4 * 1024 * 1024) /* an event line holds a value (at most 1 MiB) in base64, and its key */
-#define CONNECT_MS 700
 
 struct at_etcd_watch {
 	pthread_t thread;
 	struct at_etcd_url url;
 	char *body;                 /* the create_request, owned */
-	char *ca, *cert, *key;      /* owned copies of AUTOTLS_ETCD_* */
+	char *ca, *cert, *key;      /* owned copies of the caller's TLS files */
 	unsigned long seq;          /* atomic */
 	int up;                     /* atomic */
 	int stop;                   /* atomic */
@@ -40,10 +38,11 @@ struct at_etcd_watch {
 	size_t len, cap;
 };
 
-static char *dup_env(const char *name)
+/* 0, or -1 when s was set and there was no memory for its copy. */
+static int dup_opt(char **out, const char *s)
 {
-	const char *v = secure_getenv(name);
-	return v && *v ? strdup(v) : NULL;
+	*out = s && *s ? strdup(s) : NULL;
+	return s && *s && *out == NULL ? -1 : 0;
 }
 
 static void drop_line(struct at_etcd_watch *w)
@@ -55,25 +54,33 @@ static void drop_line(struct at_etcd_watch *w)
 	w->len = w->cap = 0;
 }
 
-/* One whole line of the stream: counts it when it creates the watch or carries events. */
+/* Whether the n bytes at p hold s. */
+static bool has(const char *p, size_t n, const char *s)
+{
+	return memmem(p, n, s, strlen(s)) != NULL;
+}
+
+/* One whole line of the stream: counts it when it creates the watch or carries events. Matched as bytes, not
+ * parsed: its values are base64 (up to MBs, key material in an unsealed store) and a parser's copies would be
+ * freed uncleansed. The gateway writes compact JSON; base64 has no '"', and inside a JSON string a '"' comes
+ * escaped, so these quoted names can only be the fields themselves. */
 static void on_line(struct at_etcd_watch *w, const char *p, size_t n)
 {
-	cJSON *j = cJSON_ParseWithLength(p, n);
-	const cJSON *r = j ? cJSON_GetObjectItemCaseSensitive(j, "result") : NULL;
-	if (r == NULL) {
-		cJSON_Delete(j);
+	static const char ev[] = "\"events\":[";
+	const char *e;
+
+	if (!has(p, n, "\"result\":{"))
 		return;
-	}
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "created"))) {
+	if (has(p, n, "\"created\":true")) {
 		__atomic_store_n(&w->up, 1, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&w->seq, 1, __ATOMIC_RELEASE);
 		at_log_debug("etcd watch up");
-	} else if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "events")) > 0) {
+	} else if ((e = memmem(p, n, ev, sizeof ev - 1)) != NULL && (size_t)(e - p) + sizeof ev - 1 < n &&
+		   e[sizeof ev - 1] != ']') { /* an empty list is no change */
 		__atomic_add_fetch(&w->seq, 1, __ATOMIC_RELEASE);
-	} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "canceled"))) {
+	} else if (has(p, n, "\"canceled\":true")) {
 		__atomic_store_n(&w->up, 0, __ATOMIC_RELEASE);
 	}
-	cJSON_Delete(j);
 }
 
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
@@ -98,14 +105,14 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 		w->cap = cap;
 	}
 	memcpy(w->line + w->len, p, total);
+	/* The bytes kept from before hold no newline (their lines went out): only the new ones are searched. */
+	size_t start = 0, from = w->len;
 	w->len += total;
-	size_t start = 0;
-	for (size_t i = 0; i < w->len; i++) {
-		if (w->line[i] != '\n')
-			continue;
+	for (const char *nl; from < w->len && (nl = memchr(w->line + from, '\n', w->len - from)) != NULL;) {
+		size_t i = (size_t)(nl - w->line);
 		if (i > start)
 			on_line(w, w->line + start, i - start);
-		start = i + 1;
+		start = from = i + 1;
 	}
 	if (start > 0) {
 		memmove(w->line, w->line + start, w->len - start);
@@ -137,13 +144,13 @@ static void *watch_main(void *arg)
 	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	size_t cur = 0;
 	long pause = 100;
-	int said = 0;
+	const struct at_etcd_tls tls = { w->ca, w->cert, w->key };
 
 	while (easy && hdr && !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		char url[400];
 		snprintf(url, sizeof url, "%s/v3/watch", w->url.members[cur]);
 		curl_easy_reset(easy);
-		curl_easy_setopt(easy, CURLOPT_URL, url);
+		at_etcd_setopt_common(easy, url, &tls);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, w->body);
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_data);
@@ -151,31 +158,21 @@ static void *watch_main(void *arg)
 		curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(easy, CURLOPT_XFERINFODATA, w);
 		curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_MS);
 		curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 		curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 2L);
 		curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 1L);
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-		if (w->ca)
-			curl_easy_setopt(easy, CURLOPT_CAINFO, w->ca);
-		if (w->cert)
-			curl_easy_setopt(easy, CURLOPT_SSLCERT, w->cert);
-		if (w->key)
-			curl_easy_setopt(easy, CURLOPT_SSLKEY, w->key);
 		int64_t t0 = at_clock_ms();
 		CURLcode cc = curl_easy_perform(easy);
 		int was_up = __atomic_exchange_n(&w->up, 0, __ATOMIC_ACQ_REL);
-		at_log_debug("etcd watch at %s: the stream ended (%s)", w->url.members[cur], curl_easy_strerror(cc));
 		drop_line(w);
 		if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
 			break;
-		if (was_up && !said)
+		/* One line per ended try: info when a stream that was up ended, debug for a member that never
+		 * answered (those repeat every second while a member is down). */
+		if (was_up)
 			at_log_info("etcd watch at %s ended (%s); trying the next member", w->url.members[cur],
 				    curl_easy_strerror(cc));
-		said = was_up ? 0 : said + 1;
-		if (said == 1)
+		else
 			at_log_debug("etcd watch at %s: %s", w->url.members[cur], curl_easy_strerror(cc));
 		cur = (cur + 1) % w->url.n;
 		/* A stream that lived a while ends a quiet spell: the next try is at once, the pauses start again. */
@@ -190,50 +187,42 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-int at_etcd_watch_start(struct at_etcd_watch **out, const char *spec, const char *below)
+int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
+			const char *below)
 {
 	struct at_etcd_watch *w;
 	char key[AT_ETCD_PREFIX_MAX + 300], end[sizeof key];
-	char *bk = NULL, *be = NULL;
 	int rc;
 
-	if (out == NULL || below == NULL || strlen(below) > 250)
+	if (out == NULL || u == NULL || u->n == 0 || below == NULL || strlen(below) > 250)
 		return AT_E_INVAL;
+	/* Here, not on the thread: libcurl's global init must not race the manager thread's at_etcd_open. */
+	rc = at_etcd_global_init();
+	if (rc != 0)
+		return rc;
 	w = calloc(1, sizeof *w);
 	if (w == NULL)
 		return AT_E_NOMEM;
-	rc = at_etcd_url_parse(&w->url, spec);
-	if (rc != 0) {
-		free(w);
-		return rc;
-	}
+	w->url = *u;
 	snprintf(key, sizeof key, "%s/%s", w->url.prefix, below);
-	/* etcd's prefix convention: the range ends at the key with its last byte plus one ('/' + 1 = '0'). */
-	memcpy(end, key, sizeof key);
-	end[strlen(end) - 1]++;
+	at_etcd_range_end(key, end, sizeof end);
 	rc = AT_E_NOMEM;
-	if (at_b64_encode(&bk, key, strlen(key)) != 0 || at_b64_encode(&be, end, strlen(end)) != 0)
-		goto fail;
 	cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
-	if (cr && cJSON_AddStringToObject(cr, "key", bk) && cJSON_AddStringToObject(cr, "range_end", be))
+	if (cr && at_etcd_add_b64(cr, "key", key, strlen(key)) == 0 &&
+	    at_etcd_add_b64(cr, "range_end", end, strlen(end)) == 0)
 		w->body = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	if (w->body == NULL)
 		goto fail;
-	w->ca = dup_env("AUTOTLS_ETCD_CA");
-	w->cert = dup_env("AUTOTLS_ETCD_CERT");
-	w->key = dup_env("AUTOTLS_ETCD_KEY");
+	if (tls && (dup_opt(&w->ca, tls->ca) || dup_opt(&w->cert, tls->cert) || dup_opt(&w->key, tls->key)))
+		goto fail;
 	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
 		rc = AT_E_IO;
 		goto fail;
 	}
-	free(bk);
-	free(be);
 	*out = w;
 	return 0;
 fail:
-	free(bk);
-	free(be);
 	free(w->body);
 	free(w->ca);
 	free(w->cert);

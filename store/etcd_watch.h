@@ -6,17 +6,19 @@
 #ifndef AUTOTLS_STORE_ETCD_WATCH_H
 #define AUTOTLS_STORE_ETCD_WATCH_H
 
+#include "store/etcd_client.h"
 #include "util/err.h"
 
 #include <stdbool.h>
 
 struct at_etcd_watch;
 
-/* Starts watching every key below <PREFIX>/<below> of the etcd store spec (etcd://...; below a store prefix
- * ending in '/', e.g. "certificates/"). TLS files from AUTOTLS_ETCD_CA, _CERT, _KEY, as for the store. The
- * thread is detached from the caller's locks: it takes none but its own. *out new. 0, AT_E_INVAL (spec),
- * AT_E_NOMEM, AT_E_IO (no thread). */
-int at_etcd_watch_start(struct at_etcd_watch **out, const char *spec, const char *below) AT_MUST_CHECK;
+/* Starts watching every key below <PREFIX>/<below> of the etcd store u names (at_etcd_url_parse; below a store
+ * prefix ending in '/', e.g. "certificates/"), with tls's files (copied; NULL: none), as at_etcd_open takes them.
+ * The thread is detached from the caller's locks: it takes none but its own. *out new. 0, AT_E_INVAL,
+ * AT_E_NOMEM, AT_E_NET (libcurl would not start), AT_E_IO (no thread). */
+int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
+			const char *below) AT_MUST_CHECK;
 
 /* How many changes the watch has seen, plus one for every time the stream was (re)established (events while it
  * was down are not replayed: read the store again). Never goes down. */

@@ -68,15 +68,6 @@ static int full_key(const struct store_etcd *e, const char *rest, char *out, siz
 	return n < 0 || (size_t)n >= size ? AT_E_RANGE : 0;
 }
 
-/* The end of the range of every key starting with p (etcd's prefix convention: the last byte plus one). */
-static void range_end(const char *p, char *out, size_t size)
-{
-	size_t n = strlen(p);
-	snprintf(out, size, "%s", p);
-	if (n > 0 && n < size)
-		out[n - 1]++;
-}
-
 static cJSON *obj_with_key(const char *k)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -290,7 +281,7 @@ static int etcd_del(struct at_store *s, const char *key)
 	if (op == NULL)
 		return AT_E_NOMEM;
 	if (key[n - 1] == '/') {
-		range_end(full, end, sizeof end);
+		at_etcd_range_end(full, end, sizeof end);
 		if (at_etcd_add_b64(op, "range_end", end, strlen(end)) != 0) {
 			cJSON_Delete(op);
 			return AT_E_NOMEM;
@@ -317,7 +308,7 @@ static int etcd_list(struct at_store *s, const char *prefix, char ***keys, size_
 		return rc;
 	plen = strlen(prefix);
 	flen = strlen(full);
-	range_end(full, end, sizeof end);
+	at_etcd_range_end(full, end, sizeof end);
 	req = obj_with_key(full);
 	if (req == NULL || at_etcd_add_b64(req, "range_end", end, strlen(end)) != 0 ||
 	    !cJSON_AddTrueToObject(req, "keys_only")) {
@@ -651,8 +642,7 @@ int at_store_open_etcd(struct at_store **out, const char *spec)
 {
 	static int warned_clear;
 	struct at_etcd_url u;
-	struct at_etcd_tls tls = { secure_getenv("AUTOTLS_ETCD_CA"), secure_getenv("AUTOTLS_ETCD_CERT"),
-				   secure_getenv("AUTOTLS_ETCD_KEY") };
+	struct at_etcd_tls tls;
 	const char *keyfile = secure_getenv("AUTOTLS_STORAGE_KEY");
 	struct store_etcd *e = NULL;
 	cJSON *req = NULL, *resp = NULL;
@@ -660,6 +650,7 @@ int at_store_open_etcd(struct at_store **out, const char *spec)
 
 	if (out == NULL)
 		return AT_E_INVAL;
+	at_etcd_tls_from_env(&tls);
 	rc = at_etcd_url_parse(&u, spec);
 	if (rc != 0)
 		return rc;

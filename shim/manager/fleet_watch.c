@@ -19,9 +19,18 @@ void mgr_fleet_watch_start(void)
 {
 	if (watch != NULL || !mgr_is_helper || !mgr_fleet_on())
 		return;
-	int rc = at_etcd_watch_start(&watch, mgr_host->cfg->storage, "certificates/");
+	struct at_etcd_url u;
+	struct at_etcd_tls tls;
+	at_etcd_tls_from_env(&tls); /* the store's own (store_etcd.c) */
+	int rc = at_etcd_url_parse(&u, mgr_host->cfg->storage);
 	if (rc == 0)
-		rc = at_etcd_watch_start(&watch_ch, mgr_host->cfg->storage, "challenges/");
+		rc = at_etcd_watch_start(&watch, &u, &tls, "certificates/");
+	if (rc == 0)
+		rc = at_etcd_watch_start(&watch_ch, &u, &tls, "challenges/");
+	if (rc != 0 && watch != NULL) { /* no half watch: it would block the next try and count alone */
+		at_etcd_watch_stop(watch);
+		watch = NULL;
+	}
 	if (rc == 0)
 		at_log_debug("pid %d watches %s for new certificates", (int)getpid(), mgr_host->cfg->storage);
 	else
