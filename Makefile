@@ -31,7 +31,7 @@ LDFLAGS += $(LDFLAGS_SAN)
 
 # Every program's sources, listed: a file joins a binary by being named here, never by lying in a folder.
 # The core archive (build/libautotls-core.a): what the manager, the tests and a command-line tool share.
-UTIL_SRC   := util/b64.c util/buf.c util/clock.c util/command.c util/due_queue.c util/err.c util/key_type.c util/keys.c util/log.c util/name_index.c util/proc_stat.c util/wait_hooks.c util/x509.c
+UTIL_SRC   := util/b64.c util/buf.c util/clock.c util/command.c util/due_queue.c util/err.c util/id_slots.c util/key_type.c util/keys.c util/log.c util/name_index.c util/proc_stat.c util/wait_hooks.c util/x509.c
 DNS_SRC    := dns/auth.c dns/auth_parse.c dns/query.c dns/transport.c dns/tsig.c dns/update.c dns/wire.c dns/zone.c
 ACME_SRC   := acme/account.c acme/ari.c acme/authz.c acme/challenge_data.c acme/client.c acme/csr.c \
               acme/directory.c acme/http_curl.c acme/http_util.c acme/jwk.c acme/jws.c acme/jws_hmac.c acme/obtain.c \

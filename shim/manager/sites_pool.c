@@ -35,6 +35,7 @@
 #include "store/certs.h"
 #include "util/clock.h"
 #include "util/due_queue.h"
+#include "util/id_slots.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -67,7 +68,7 @@ struct site {
 	size_t npend;
 	unsigned pend_line;
 	time_t in_service;    /* notAfter of the certificate published for it, 0: none */
-	uint32_t id;          /* its place in by_id and its id in due, for as long as it lives */
+	uint32_t id;          /* its place in ids and its id in due, for as long as it lives */
 };
 
 static pthread_mutex_t sites_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -79,10 +80,7 @@ static size_t ntable;
  * 100,000 stored sites). Its room (and the ids') is reserved for every site that may live at once when the table
  * is made (merge), so no insertion can fail. Under sites_mu. */
 static struct at_due_queue due;
-static struct site **by_id; /* by id; NULL: a free id */
-static size_t nids;         /* ids handed out so far (by_id's and free_ids' room) */
-static uint32_t *free_ids;  /* ids to reuse */
-static size_t nfree;
+static struct at_id_slots ids; /* the sites by id (util/id_slots.h) */
 static time_t paused_until; /* rateLimited: no new order before */
 static int first_done;      /* worker 0 made (or found) the account: the others may start */
 
@@ -136,41 +134,23 @@ static void take_names(struct site *s, struct site_line *l)
 /* Room for want sites alive at once (their ids, their places in due): 0 or AT_E_NOMEM. */
 static int reserve(size_t want)
 {
-	if (want > nids) {
-		/* free_ids grows with by_id: every id can be free at once. */
-		size_t cap = nids ? nids : 64;
-		while (cap < want)
-			cap *= 2;
-		struct site **nb = realloc(by_id, cap * sizeof(*nb));
-		if (nb == NULL)
-			return AT_E_NOMEM;
-		by_id = nb;
-		uint32_t *nf = realloc(free_ids, cap * sizeof(*nf));
-		if (nf == NULL)
-			return AT_E_NOMEM;
-		free_ids = nf;
-		for (size_t i = cap; i > nids; i--)
-			free_ids[nfree++] = (uint32_t)(i - 1);
-		for (size_t i = nids; i < cap; i++)
-			by_id[i] = NULL;
-		nids = cap;
-	}
-	return at_due_reserve(&due, nids);
+	int rc = at_id_slots_reserve(&ids, want);
+	if (rc != 0)
+		return rc;
+	return at_due_reserve(&due, ids.n);
 }
 
 /* An id for s (room reserved by merge). */
 static void id_take(struct site *s)
 {
-	s->id = free_ids[--nfree];
-	by_id[s->id] = s;
+	s->id = at_id_slots_take_reserved(&ids, s);
 }
 
 /* s's id back, s out of due. */
 static void id_release(struct site *s)
 {
 	at_due_remove(&due, s->id);
-	by_id[s->id] = NULL;
-	free_ids[nfree++] = s->id;
+	at_id_slots_put(&ids, s->id);
 }
 
 /* s (not busy) into due at s->next, or moved there. Room reserved by merge: it cannot fail. */
@@ -202,7 +182,7 @@ static void merge(struct sites *f)
 	gone = calloc(ntable ? ntable : 1, sizeof(*gone));
 	/* Room for every site that may live meanwhile: those alive now (the table's, and removed ones a worker still
 	 * holds) and the new lines. */
-	if (gone == NULL || reserve(nids - nfree + f->n) != 0) {
+	if (gone == NULL || reserve(at_id_slots_used(&ids) + f->n) != 0) {
 		at_log_error("sites: out of memory reading the sites file; the sites are kept as they were");
 		pthread_mutex_unlock(&sites_mu);
 		free(gone);
@@ -330,7 +310,7 @@ static struct site *pick(time_t now, long *wait_s)
 	uint32_t id;
 	if (at_due_take(&due, now, &id, 1) == 0)
 		return NULL;
-	struct site *best = by_id[id];
+	struct site *best = ids.at[id];
 	best->busy = 1;
 	return best;
 }

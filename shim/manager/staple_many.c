@@ -33,6 +33,7 @@
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/due_queue.h"
+#include "util/id_slots.h"
 #include "util/fnv.h"
 #include "util/log.h"
 #include "util/name_index.h"
@@ -65,10 +66,7 @@ struct sm_entry {
 
 static pthread_mutex_t sm_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sm_cv = PTHREAD_COND_INITIALIZER;
-static struct sm_entry **ents; /* by id; NULL: a free id */
-static size_t nents;           /* ids handed out so far */
-static uint32_t *free_ids;     /* ids to reuse */
-static size_t nfree;
+static struct at_id_slots ents; /* the entries by id (util/id_slots.h) */
 static struct at_name_index ix; /* by name, over ents[] (util/name_index.h) */
 static struct at_due_queue due;
 static int started;
@@ -84,7 +82,8 @@ static uint64_t chain_hash(const struct at_cert_record *rec)
 static const char *entry_name(const void *arg, size_t id)
 {
 	(void)arg;
-	return ents[id] != NULL && !ents[id]->removed ? ents[id]->name : NULL;
+	const struct sm_entry *e = ents.at[id];
+	return e != NULL && !e->removed ? e->name : NULL;
 }
 
 static struct sm_entry *lookup(const char *name)
@@ -93,13 +92,12 @@ static struct sm_entry *lookup(const char *name)
 	if (ix.slot == NULL)
 		return NULL;
 	size_t k = at_name_index_find(&ix, name, entry_name, NULL, &found);
-	return found ? ents[at_name_index_pos(&ix, k)] : NULL;
+	return found ? ents.at[at_name_index_pos(&ix, k)] : NULL;
 }
 
 static void entry_free(struct sm_entry *e)
 {
-	ents[e->id] = NULL;
-	free_ids[nfree++] = e->id;
+	at_id_slots_put(&ents, e->id);
 	at_due_remove(&due, e->id);
 	mgr_staple_clear(&e->st);
 	mgr_staple_clear(&e->pend);
@@ -121,30 +119,13 @@ static void detach(struct sm_entry *e)
 
 static struct sm_entry *create(const char *name)
 {
-	if (at_name_index_full(&ix) && at_name_index_rebuild(&ix, nents - nfree + 1, nents, entry_name, NULL) != 0)
+	if (at_name_index_full(&ix) && at_name_index_rebuild(&ix, at_id_slots_used(&ents) + 1, ents.n, entry_name, NULL) != 0)
 		return NULL;
 	struct sm_entry *e = calloc(1, sizeof(*e));
 	if (e == NULL || (e->name = strdup(name)) == NULL)
 		goto fail;
-	if (nfree == 0) {
-		/* free_ids grows with ents: every id can be free at once. */
-		size_t cap = nents ? nents * 2 : 64;
-		struct sm_entry **ne = realloc(ents, cap * sizeof(*ne));
-		if (ne == NULL)
-			goto fail;
-		ents = ne;
-		uint32_t *nf = realloc(free_ids, cap * sizeof(*nf));
-		if (nf == NULL)
-			goto fail;
-		free_ids = nf;
-		for (size_t i = cap; i > nents; i--)
-			free_ids[nfree++] = (uint32_t)(i - 1);
-		for (size_t i = nents; i < cap; i++)
-			ents[i] = NULL;
-		nents = cap;
-	}
-	e->id = free_ids[--nfree];
-	ents[e->id] = e;
+	if (at_id_slots_take(&ents, e, &e->id) != 0)
+		goto fail;
 	int found;
 	size_t k = at_name_index_find(&ix, name, entry_name, NULL, &found);
 	at_name_index_put(&ix, k, e->id);
@@ -474,7 +455,7 @@ static void *stapler_main(void *arg)
 		size_t n = at_due_take(&due, now, ids, FETCHES_PER_TURN);
 		for (size_t i = 0; i < n; i++) {
 			memset(&ws[i], 0, sizeof(ws[i]));
-			ws[i].e = ents[ids[i]];
+			ws[i].e = ents.at[ids[i]];
 			ws[i].e->busy = 1;
 		}
 		pthread_mutex_unlock(&sm_mu);
