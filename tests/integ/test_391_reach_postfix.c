@@ -21,11 +21,11 @@
 #include "tests/harness/postfix.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_env.h"
+#include "tests/harness/store_modes.h"
 #include "tests/harness/starttls.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -152,34 +152,15 @@ static void renewed_live(void)
 	CHECK_INT(harness_file_count_lines(hm.log, "renewed the certificate for " SHIM_NAME), >=, 1);
 }
 
-static int key_files, key_bad;
-
-static int store_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	if (flag != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	char *text = harness_read_file(path, NULL);
-	if (text != NULL && strstr(text, "PRIVATE KEY") != NULL) {
-		key_files++;
-		if ((st->st_mode & 07777) != 0600 || st->st_uid != 0) {
-			fprintf(stderr, "  store: %s holds a key and is %04o uid %u\n", path, (unsigned)(st->st_mode & 07777),
-				(unsigned)st->st_uid);
-			key_bad++;
-		}
-	}
-	free(text);
-	return 0;
-}
-
 static void keys_private_logs_clean(void)
 {
 	const char *logs[] = {hm.log, env.log, pf.maillog};
 
 	REQUIRE(hm_issued);
-	CHECK_OK(nftw(env.store, store_entry, 16, FTW_PHYS));
-	CHECK_INT(key_files, >=, 2); /* the account key and the certificate record */
-	CHECK_INT(key_bad, ==, 0);
+	struct store_modes m;
+	CHECK_OK(store_modes_check(env.store, 0, (gid_t)-1, &m));
+	CHECK_INT(m.key_files, >=, 2); /* the account key and the certificate record */
+	CHECK_INT(m.bad, ==, 0);
 	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
 		char *text = harness_read_file(logs[i], NULL);
 		if (text != NULL && strstr(text, "PRIVATE KEY") != NULL) {

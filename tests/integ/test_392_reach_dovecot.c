@@ -27,6 +27,7 @@
 #include "tests/harness/shim_env.h"
 #include "tests/harness/spawn.h"
 #include "tests/harness/starttls.h"
+#include "tests/harness/store_modes.h"
 #include "tests/test.h"
 
 #include <fcntl.h>
@@ -248,6 +249,14 @@ static void only_host_manager_orders_logs_clean(void)
 	CHECK_INT(harness_file_count_lines(jailed.shim_log, "managing certificates in pid"), ==, 0);
 	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++)
 		CHECK_INT(harness_file_count_lines(logs[i], "PRIVATE KEY"), ==, 0);
+	/* keys 0600; certificate records 0640 for dovenull's group (AUTOTLS_STORAGE_GROUP), no more */
+	struct group *gr = getgrnam("dovenull");
+	struct store_modes m;
+	REQUIRE(gr != NULL);
+	CHECK_OK(store_modes_check(env.store, (uid_t)-1, gr->gr_gid, &m));
+	CHECK_INT(m.cert_records, >=, 1);
+	CHECK_INT(m.acct_keys, >=, 1);
+	CHECK_INT(m.bad, ==, 0);
 }
 
 int main(void)

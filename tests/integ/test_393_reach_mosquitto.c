@@ -17,12 +17,12 @@
 #include "tests/harness/mosquitto.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_env.h"
+#include "tests/harness/store_modes.h"
 #include "tests/harness/starttls.h"
 #include "tests/harness/tlsverify.h"
 #include "tests/test.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -145,47 +145,16 @@ static void renewed_live(void)
 	CHECK_INT(pebble_count_orders(&env.p), >=, 2);
 }
 
-static int acct_keys, cert_records, bad;
-
-static int store_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	const char *rel = path + strlen(env.store);
-	unsigned mode = (unsigned)(st->st_mode & 07777);
-
-	(void)ftw;
-	if (flag != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	char *text = harness_read_file(path, NULL);
-	int key = text != NULL && strstr(text, "PRIVATE KEY") != NULL;
-	free(text);
-	if (!key)
-		return 0;
-	if (strncmp(rel, "/certificates/", 14) == 0) {
-		cert_records++;
-		if (mode != 0640 || st->st_gid != mq_gid) {
-			fprintf(stderr, "  store: %s is %04o group %u, not 0640 group mosquitto\n", path, mode,
-				(unsigned)st->st_gid);
-			bad++;
-		}
-	} else {
-		acct_keys += strncmp(rel, "/accounts/", 10) == 0;
-		if (mode != 0600) {
-			fprintf(stderr, "  store: %s holds a key and is %04o, not 0600\n", path, mode);
-			bad++;
-		}
-	}
-	return 0;
-}
-
 static void keys_private_logs_clean(void)
 {
 	const char *logs[] = {hm.log, mq_log, mq.out_file};
 
 	REQUIRE(hm_issued);
-	CHECK_OK(nftw(env.store, store_entry, 16, FTW_PHYS));
-	CHECK_INT(cert_records, >=, 1);
-	CHECK_INT(acct_keys, >=, 1);
-	CHECK_INT(bad, ==, 0);
+	struct store_modes m;
+	CHECK_OK(store_modes_check(env.store, (uid_t)-1, mq_gid, &m));
+	CHECK_INT(m.cert_records, >=, 1);
+	CHECK_INT(m.acct_keys, >=, 1);
+	CHECK_INT(m.bad, ==, 0);
 	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
 		char *text = harness_read_file(logs[i], NULL);
 		if (text != NULL && strstr(text, "PRIVATE KEY") != NULL) {

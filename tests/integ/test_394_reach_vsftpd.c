@@ -17,6 +17,7 @@
 #include "tests/harness/shim_env.h"
 #include "tests/harness/spawn.h"
 #include "tests/harness/starttls.h"
+#include "tests/harness/store_modes.h"
 #include "tests/test.h"
 
 #include <arpa/inet.h>
@@ -153,6 +154,10 @@ static void preload_covers_sessions(void)
 	CHECK_INT(pebble_count_orders(&env.p), >=, 2);
 	CHECK_INT(harness_file_count_lines(env.log, "PRIVATE KEY"), ==, 0);
 	CHECK_INT(harness_file_count_lines(out_file, "PRIVATE KEY"), ==, 0);
+	struct store_modes m;
+	CHECK_OK(store_modes_check(env.store, (uid_t)-1, (gid_t)-1, &m));
+	CHECK_INT(m.key_files, >=, 2); /* the account key and the certificate record, each 0600 */
+	CHECK_INT(m.bad, ==, 0);
 	harness_stop_child(pid, SIGTERM, 3000, 1);
 }
 

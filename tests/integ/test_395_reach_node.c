@@ -25,9 +25,9 @@
 #include "tests/harness/shim_env.h"
 #include "tests/harness/spawn.h"
 #include "tests/harness/tlsverify.h"
+#include "tests/harness/store_modes.h"
 #include "tests/test.h"
 
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,27 +230,13 @@ static void debian_node_renewed_live(void)
 	CHECK_INT(pebble_count_orders(&env.p), >=, 2);
 }
 
-static int bad_modes;
-
-static int store_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	if (flag != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	char *text = harness_read_file(path, NULL);
-	if (text != NULL && strstr(text, "PRIVATE KEY") != NULL && (st->st_mode & 07777) != 0600) {
-		fprintf(stderr, "  store: %s holds a key and is %04o\n", path, (unsigned)(st->st_mode & 07777));
-		bad_modes++;
-	}
-	free(text);
-	return 0;
-}
-
 static void debian_node_keys_private(void)
 {
 	REQUIRE(deb_served);
-	CHECK_OK(nftw(env.store, store_entry, 16, FTW_PHYS));
-	CHECK_INT(bad_modes, ==, 0);
+	struct store_modes m;
+	CHECK_OK(store_modes_check(env.store, (uid_t)-1, (gid_t)-1, &m));
+	CHECK_INT(m.key_files, >=, 2); /* the account key and the certificate record */
+	CHECK_INT(m.bad, ==, 0);
 	CHECK_INT(harness_file_count_lines(env.log, "PRIVATE KEY"), ==, 0);
 	CHECK_INT(harness_file_count_lines(deb_out, "PRIVATE KEY"), ==, 0);
 }
