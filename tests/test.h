@@ -15,22 +15,24 @@ extern int test_failed_now;   /* a CHECK failed in the test function RUN runs no
 extern int test_passed_total; /* test functions that passed / failed so far */
 extern int test_failed_total;
 
+/* Prints a failed check's line ("  file:line: ..."), marks the test failed, and keeps the first few such lines,
+ * which RUN_AS prints again after the FAIL line: a test that prints a long log tail on failure (the shim's)
+ * pushes its checks out of a truncated CI excerpt otherwise. */
+void test_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the kept lines (after "FAIL ...") and forgets them; RUN_AS calls it. */
+void test_repeat_failures(void);
+
 #define CHECK(cond)                                                                                   \
 	do {                                                                                          \
-		if (!(cond)) {                                                                        \
-			fprintf(stderr, "  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-			fflush(stderr);                                                               \
-			test_failed_now = 1;                                                          \
-		}                                                                                     \
+		if (!(cond))                                                                          \
+			test_fail("%s:%d: check failed: %s", __FILE__, __LINE__, #cond);              \
 	} while (0)
 
 /* CHECK and leave the test function at once (for preconditions). */
 #define REQUIRE(cond)                                                                                 \
 	do {                                                                                          \
 		if (!(cond)) {                                                                        \
-			fprintf(stderr, "  %s:%d: required: %s\n", __FILE__, __LINE__, #cond);       \
-			fflush(stderr);                                                               \
-			test_failed_now = 1;                                                          \
+			test_fail("%s:%d: required: %s", __FILE__, __LINE__, #cond);                  \
 			return;                                                                       \
 		}                                                                                     \
 	} while (0)
@@ -38,12 +40,9 @@ extern int test_failed_total;
 #define CHECK_INT(a, op, b)                                                                           \
 	do {                                                                                          \
 		long long a_ = (long long)(a), b_ = (long long)(b);                                   \
-		if (!(a_ op b_)) {                                                                    \
-			fprintf(stderr, "  %s:%d: check failed: %s %s %s (%lld vs %lld)\n", __FILE__,  \
-				__LINE__, #a, #op, #b, a_, b_);                                       \
-			fflush(stderr);                                                               \
-			test_failed_now = 1;                                                          \
-		}                                                                                     \
+		if (!(a_ op b_))                                                                      \
+			test_fail("%s:%d: check failed: %s %s %s (%lld vs %lld)", __FILE__, __LINE__, \
+				  #a, #op, #b, a_, b_);                                               \
 	} while (0)
 
 #define CHECK_OK(expr) CHECK_INT((expr), ==, 0)
@@ -51,12 +50,9 @@ extern int test_failed_total;
 #define CHECK_STR(a, b)                                                                               \
 	do {                                                                                          \
 		const char *a_ = (a), *b_ = (b);                                                      \
-		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                                \
-			fprintf(stderr, "  %s:%d: check failed: %s == %s (\"%s\" vs \"%s\")\n",       \
-				__FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");  \
-			fflush(stderr);                                                               \
-			test_failed_now = 1;                                                          \
-		}                                                                                     \
+		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                                  \
+			test_fail("%s:%d: check failed: %s == %s (\"%s\" vs \"%s\")", __FILE__,         \
+				  __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");          \
 	} while (0)
 
 /* Runs fn, a test function, and prints its line under name (a string): for a harness function whose name is
@@ -67,6 +63,7 @@ extern int test_failed_total;
 		fn();                                                                                 \
 		printf("%s %s:%s\n", test_failed_now ? "FAIL" : "PASS", __FILE__, name);             \
 		fflush(stdout);                                                                       \
+		test_repeat_failures();                                                               \
 		if (test_failed_now)                                                                  \
 			test_failed_total++;                                                          \
 		else                                                                                  \

@@ -48,11 +48,12 @@ long shim_wait_verified(const struct shim_env *e, const char *name, long timeout
 			break;
 		harness_sleep_ms(SHIM_POLL_MS);
 	}
-	/* Once more with the client's reasons shown. */
+	/* Once more with the client's reasons shown (res is filled only when a handshake completed). */
+	memset(&res, 0, sizeof(res));
 	if (tls_client_connect(e->port, name, NULL, 0, e->p.issuing_root_file, name, &res) == 0)
 		return harness_now_ms() - start;
 	fprintf(stderr, "  shim: %s not verified within %ld ms (last served: subject %s, issuer %s)\n", name,
-		timeout_ms, res.subject, res.issuer);
+		timeout_ms, res.subject[0] ? res.subject : "none, no handshake", res.issuer);
 	return -1;
 }
 
