@@ -59,9 +59,6 @@ void mgr_fleet_challenges_follow(void);
  * <PREFIX>/challenges/dns-01/<hex SHA-256 of name and value> while it exists: a leader that dies before its
  * cleanup leaves the note, and the next leader runs the cleanup (the hook's del, or the RFC 2136 delete) for
  * it. The wraps do nothing when the store is not etcd. */
-/* The record's key for data[0..len): challenges/<kind>/<lowercase hex SHA-256 of data> into out (a store component
- * is [a-z0-9._-]; tokens and TXT values are base64url). 0, or AT_E_RANGE, AT_E_CRYPTO. fleet_takeover.c. */
-int mgr_fleet_hash_key(char *out, size_t size, const char *kind, const char *data, size_t len) AT_MUST_CHECK;
 void mgr_fleet_http01_wrap(struct at_solver *s);
 void mgr_fleet_dns01_wrap(struct at_solver *s);
 void mgr_fleet_http01_follow(void);

@@ -4,19 +4,19 @@
  * the next leader removes it (mgr_fleet_dns01_leftovers, from fleet_takeover.c) instead of leaving it at the
  * DNS provider for good.
  *
- * The note, <PREFIX>/challenges/dns-01/<lowercase hex SHA-256 of "<name>\n<value>">: "<name>\n<value>", the
- * record's name ("_acme-challenge.<domain>") and value (base64url of a SHA-256, RFC 8555 section 8.4). Both are
- * public once in the DNS; no key material.
+ * The note, <PREFIX>/challenges/dns-01/<lowercase hex SHA-256 of "<name>\n<value>"> (challenge/fleet_record.h):
+ * "<name>\n<value>", the record's name ("_acme-challenge.<domain>") and value (base64url of a SHA-256, RFC 8555
+ * section 8.4). Both are public once in the DNS; no key material.
  *
  * What it owns: the leader's wrapped solver (lead_inner, under wrap_mu, a leaf lock held for a copy). Who calls
  * it: the leader's solver (the wrapped present and cleanup) and a new leader's take-over, on the manager's
  * threads. What it must never do: hand a note that does not parse to the hook (the store is input from
- * elsewhere: capped, the name a DNS name under _acme-challenge., the value base64url, the pair hashing to the
- * note's name); block a server thread (the hook's waits release the quiesce lock, challenges.c).
+ * elsewhere: at_fleet_dns01_check); block a server thread (the hook's waits release the quiesce lock, challenges.c).
  */
 #include "shim/manager/fleet.h"
 #include "shim/manager/manager.h"
 #include "acme/solver.h"
+#include "challenge/fleet_record.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -28,9 +28,8 @@
 #define D01_PREFIX "challenges/dns-01/"
 #define D01_KIND "dns-01"
 #define D01_LABEL "_acme-challenge."
-#define D01_NAME_MAX 253
-#define D01_VALUE_MAX 64 /* base64url of a SHA-256 is 43 characters */
-#define D01_KEY_MAX 128
+#define D01_KEY_MAX AT_FLEET_KEY_MAX
+#define D01_RECORD_MAX AT_FLEET_DNS01_RECORD_MAX
 
 static pthread_mutex_t wrap_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct at_solver lead_inner;
@@ -44,16 +43,16 @@ static struct at_solver inner(void)
 }
 
 /* The note for ch into note (its length in *len) and its key into key. 0, or AT_E_RANGE / AT_E_INVAL. */
-static int note_of(const struct at_challenge *ch, char note[D01_NAME_MAX + D01_VALUE_MAX + 2], size_t *len,
+static int note_of(const struct at_challenge *ch, char note[D01_RECORD_MAX + 1], size_t *len,
 		   char key[D01_KEY_MAX])
 {
 	if (ch == NULL || ch->dns_txt_name == NULL || ch->dns_txt_value == NULL)
 		return AT_E_INVAL;
-	int n = snprintf(note, D01_NAME_MAX + D01_VALUE_MAX + 2, "%s\n%s", ch->dns_txt_name, ch->dns_txt_value);
-	if (n < 0 || n >= D01_NAME_MAX + D01_VALUE_MAX + 2)
+	int n = snprintf(note, D01_RECORD_MAX + 1, "%s\n%s", ch->dns_txt_name, ch->dns_txt_value);
+	if (n < 0 || n > D01_RECORD_MAX)
 		return AT_E_RANGE;
 	*len = (size_t)n;
-	return mgr_fleet_hash_key(key, D01_KEY_MAX, D01_KIND, note, *len);
+	return at_fleet_record_key(key, D01_KEY_MAX, D01_KIND, note, *len);
 }
 
 /* The note goes first: a leader that dies while the hook runs or the record propagates leaves it behind. */
@@ -62,7 +61,7 @@ static int lead_present(void *ctx, const struct at_challenge *ch)
 	(void)ctx;
 	struct at_solver s = inner();
 	struct at_store *st = mgr_fleet_store();
-	char note[D01_NAME_MAX + D01_VALUE_MAX + 2], key[D01_KEY_MAX];
+	char note[D01_RECORD_MAX + 1], key[D01_KEY_MAX];
 	size_t len = 0;
 	int noted = st != NULL && note_of(ch, note, &len, key) == 0 && at_store_put(st, key, note, len) == 0;
 	if (!noted)
@@ -78,7 +77,7 @@ static void lead_cleanup(void *ctx, const struct at_challenge *ch)
 {
 	(void)ctx;
 	struct at_solver s = inner();
-	char note[D01_NAME_MAX + D01_VALUE_MAX + 2], key[D01_KEY_MAX];
+	char note[D01_RECORD_MAX + 1], key[D01_KEY_MAX];
 	size_t len = 0;
 	s.cleanup(s.ctx, ch);
 	struct at_store *st = mgr_fleet_store();
@@ -98,40 +97,16 @@ void mgr_fleet_dns01_wrap(struct at_solver *s)
 	s->ctx = NULL;
 }
 
-static int dns_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-	       c == '_';
-}
-
-static int b64url_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/* Splits the note v[0..len) (NUL-terminated) at key into name and value (both into v) when it is well formed:
- * "_acme-challenge.<DNS name>\n<base64url>", hashing to key. 0 or AT_E_PARSE. */
+/* Splits the note v[0..len) (NUL-terminated) at key into name and value, both into v, when at_fleet_dns01_check
+ * passes. 0 or AT_E_PARSE. */
 static int note_parse(const char *key, char *v, size_t len, const char **name, const char **value)
 {
-	char *nl = len <= D01_NAME_MAX + D01_VALUE_MAX + 1 ? memchr(v, '\n', len) : NULL;
-	char k[D01_KEY_MAX];
-	if (nl == NULL || (size_t)(nl - v) > D01_NAME_MAX || (size_t)(nl - v) <= sizeof(D01_LABEL) - 1 ||
-	    strncmp(v, D01_LABEL, sizeof(D01_LABEL) - 1) != 0)
+	size_t nlen = 0;
+	if (at_fleet_dns01_check(key, v, len, &nlen) != 0)
 		return AT_E_PARSE;
-	for (const char *p = v; p < nl; p++)
-		if (!dns_char(*p))
-			return AT_E_PARSE;
-	size_t vl = len - (size_t)(nl - v) - 1;
-	if (vl == 0 || vl > D01_VALUE_MAX)
-		return AT_E_PARSE;
-	for (const char *p = nl + 1; p < v + len; p++)
-		if (!b64url_char(*p))
-			return AT_E_PARSE;
-	if (mgr_fleet_hash_key(k, sizeof k, D01_KIND, v, len) != 0 || strcmp(k, key) != 0)
-		return AT_E_PARSE;
-	*nl = '\0';
+	v[nlen] = '\0';
 	*name = v;
-	*value = nl + 1;
+	*value = v + nlen + 1;
 	return 0;
 }
 

@@ -2,21 +2,21 @@
  * Distributed HTTP-01 solving on an etcd store (fleet.h): the CA's validation request reaches whichever host the
  * load balancer picks, so every host must answer the ordering host's tokens.
  *
- * The record, <PREFIX>/challenges/http-01/<lowercase hex SHA-256 of the token> (a store component is [a-z0-9._-]
- * and a token is base64url, RFC 8555 section 8.3): the key authorization "<token>.<thumbprint>" (section 8.1),
- * which every responder sends to whoever asks anyway. No key material, so nothing here needs sealing or wiping.
+ * The record, <PREFIX>/challenges/http-01/<lowercase hex SHA-256 of the token> (challenge/fleet_record.h): the key
+ * authorization "<token>.<thumbprint>" (RFC 8555 section 8.1), which every responder sends to whoever asks
+ * anyway. No key material, so nothing here needs sealing or wiping.
  *
  * What it owns: the leader's wrapped solver (lead_inner, under wrap_mu, a leaf lock held for a copy) and the
  * follower's table of the tokens it answers from the store. Who calls it: the leader's solver (the wrapped
  * present and cleanup), the follower's loop in lead.c and a new leader's take-over (fleet_takeover.c), all on the
  * manager thread of the manager process, one at a time; the table needs no lock. What it must never do: answer
- * a record that does not parse (a follower treats the store as input from elsewhere: the value is capped, the
- * token must be base64url and hash to the record's name, the key authorization "<token>.<base64url>", checked
- * again by the responder's present); keep answering a token the store no longer holds; block a server thread.
+ * a record that does not parse (a follower treats the store as input from elsewhere:
+ * at_fleet_http01_check, and the responder's present checks again); keep answering a token the store no longer holds; block a server thread.
  */
 #include "shim/manager/fleet.h"
 #include "shim/manager/manager.h"
 #include "acme/solver.h"
+#include "challenge/fleet_record.h"
 #include "challenge/http01_request.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -27,9 +27,8 @@
 
 #define H01_PREFIX "challenges/http-01/"
 #define H01_KIND "http-01"
-#define H01_VALUE_MAX 512   /* a key authorization: a token (43 characters at Let's Encrypt) and a thumbprint (43) */
 #define H01_FOLLOW_MAX 16   /* tokens answered at once for the leader: a certificate's names validated together */
-#define H01_KEY_MAX 128     /* "challenges/http-01/" and 64 hex digits */
+#define H01_KEY_MAX AT_FLEET_KEY_MAX
 
 static pthread_mutex_t wrap_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct at_solver lead_inner; /* the solver the leader's wrap calls (always the same: challenges.c's) */
@@ -53,7 +52,7 @@ static struct at_solver inner(void)
 
 static int token_key(char *out, size_t size, const char *token)
 {
-	return mgr_fleet_hash_key(out, size, H01_KIND, token, strlen(token));
+	return at_fleet_record_key(out, size, H01_KIND, token, strlen(token));
 }
 
 /* The leader: answers here first (the port or the webroot file), then tells the fleet and gives it time. */
@@ -69,7 +68,7 @@ static int lead_present(void *ctx, const struct at_challenge *ch)
 	size_t kl = ch->key_authorization ? strlen(ch->key_authorization) : 0;
 	if (st == NULL)
 		rc = AT_E_NET;
-	else if (kl == 0 || kl > H01_VALUE_MAX)
+	else if (kl == 0 || kl > AT_FLEET_HTTP01_VALUE_MAX)
 		rc = AT_E_RANGE;
 	else if ((rc = token_key(k, sizeof k, ch->token)) == 0)
 		rc = at_store_put(st, k, ch->key_authorization, kl);
@@ -107,26 +106,6 @@ void mgr_fleet_http01_wrap(struct at_solver *s)
 	s->ctx = NULL;
 }
 
-/* 0 when v[0..len) is a key authorization "<token>.<base64url>" whose token hashes to key; the token's length
- * in *tlen. */
-static int record_ok(const char *key, const char *v, size_t len, size_t *tlen)
-{
-	char k[H01_KEY_MAX];
-	const char *dot = len <= H01_VALUE_MAX ? memchr(v, '.', len) : NULL;
-	if (dot == NULL)
-		return AT_E_PARSE;
-	size_t tl = (size_t)(dot - v);
-	if (!at_http01_token_ok(v, tl) || !at_http01_token_ok(dot + 1, len - tl - 1))
-		return AT_E_PARSE;
-	char token[AT_HTTP01_TOKEN_MAX + 1];
-	memcpy(token, v, tl);
-	token[tl] = '\0';
-	if (token_key(k, sizeof k, token) != 0 || strcmp(k, key) != 0)
-		return AT_E_PARSE;
-	*tlen = tl;
-	return 0;
-}
-
 static struct followed *find(const char *key)
 {
 	for (size_t i = 0; i < ntable; i++)
@@ -147,7 +126,7 @@ static struct followed *answer(const char *key, const char *v, size_t len)
 	struct followed *f = &table[ntable++];
 	memset(f, 0, sizeof *f);
 	snprintf(f->key, sizeof f->key, "%s", key);
-	if (record_ok(key, v, len, &tl) != 0) {
+	if (at_fleet_http01_check(key, v, len, &tl) != 0) {
 		at_log_warn("the fleet's http-01 record %s is malformed; not answered", key);
 		return f;
 	}

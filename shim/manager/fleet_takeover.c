@@ -2,30 +2,14 @@
  * What a new leader of an etcd fleet does before its first order (fleet.h): a leader that died in the middle of
  * an issuance left its HTTP-01 tokens (followers would keep their responders open for them) and its DNS-01
  * notes (the TXT records are still at the DNS provider) in the store; the new one removes them. It also forgets
- * the tokens it answered as a follower. And the record keys both kinds share.
+ * the tokens it answered as a follower.
  *
  * Who calls it: mgr_lead (lead.c) on the manager thread, once the fleet lock is held, so no other leader writes
  * challenges/ meanwhile (and the store's writes compare that lock). Owns nothing. Must never: run on a server
  * thread (the DNS cleanup runs a hook, waits released through the wait hooks).
  */
 #include "shim/manager/fleet.h"
-#include "store/store.h"
 #include "util/log.h"
-
-#include <openssl/evp.h>
-#include <stdio.h>
-
-int mgr_fleet_hash_key(char *out, size_t size, const char *kind, const char *data, size_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		return AT_E_CRYPTO;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return at_store_key(out, size, "challenges", kind, hex, (char *)NULL);
-}
 
 void mgr_fleet_take_over(void)
 {
