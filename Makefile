@@ -41,7 +41,7 @@ STORE_SRC  := store/certs.c store/etcd_client.c store/etcd_url.c store/fileio.c 
 ENGINE_SRC := engine/ari_state.c engine/attempts.c engine/backoff.c engine/engine.c engine/pending.c engine/renew.c
 CHALLENGE_SRC := challenge/dns01.c challenge/dns01_hook.c challenge/dns01_rfc2136.c challenge/dns01_wait.c \
               challenge/http01.c challenge/http01_request.c challenge/http01_responder.c challenge/http01_webroot.c \
-              challenge/wait_hooks.c
+              challenge/wait_hooks.c challenge/fleet_record.c
 CORE_SRC   := $(UTIL_SRC) $(DNS_SRC) $(ACME_SRC) $(STORE_SRC) $(ENGINE_SRC) $(CHALLENGE_SRC)
 # libautotls.so, the preload: the interposer, the handshake path, the cache and the configuration. It links
 # nothing but libc: OpenSSL is resolved at run time from the host's own copy (shim/preload/real.h).
@@ -55,7 +55,8 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
               shim/manager/region_write.c shim/manager/staple.c shim/manager/staple_many.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
               shim/shm.c shim/shm_dir.c \
               shim/manager/control.c shim/manager/seen.c shim/control_path.c shim/manager/fleet.c \
-              shim/manager/fleet_challenges.c shim/manager/fleet_watch.c
+              shim/manager/fleet_challenges.c shim/manager/fleet_watch.c \
+              shim/manager/fleet_http01.c shim/manager/fleet_dns01.c shim/manager/fleet_takeover.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/threadless.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):

@@ -12,6 +12,7 @@
  * attach), and has their waits release the quiesce lock, as libcurl's and the store's lock waits do. Called by
  * the manager's threads holding the quiesce lock.
  */
+#include "shim/manager/fleet.h"
 #include "shim/manager/manager.h"
 #include "challenge/dns01_hook.h"
 #include "challenge/dns01_rfc2136.h"
@@ -75,10 +76,15 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 		mgr_tlsalpn01_solver(&s);
 		out[(*n)++] = s;
 	}
-	if ((enabled & (1u << AT_CHALLENGE_HTTP_01)) && *n < max && at_http01_solver(&s, &http01) == 0)
+	/* On etcd, HTTP-01 tokens and DNS-01 records go through the store too (fleet_http01.c, fleet_dns01.c). */
+	if ((enabled & (1u << AT_CHALLENGE_HTTP_01)) && *n < max && at_http01_solver(&s, &http01) == 0) {
+		mgr_fleet_http01_wrap(&s);
 		out[(*n)++] = s;
-	if ((enabled & (1u << AT_CHALLENGE_DNS_01)) && *n < max && dns01_solver(&s) == 0)
+	}
+	if ((enabled & (1u << AT_CHALLENGE_DNS_01)) && *n < max && dns01_solver(&s) == 0) {
+		mgr_fleet_dns01_wrap(&s);
 		out[(*n)++] = s;
+	}
 	if (*n == 0)
 		return AT_E_NO_SOLVER;
 	/* Fisher-Yates with the CSPRNG: no type is favoured, run after run. */
@@ -92,6 +98,16 @@ int mgr_challenges(struct at_solver *out, size_t max, size_t *n)
 		out[j] = t;
 	}
 	return 0;
+}
+
+int mgr_challenge_solver(int type, struct at_solver *out)
+{
+	pthread_once(&configured, configure);
+	if (type == AT_CHALLENGE_HTTP_01)
+		return at_http01_solver(out, &http01);
+	if (type == AT_CHALLENGE_DNS_01)
+		return dns01_solver(out);
+	return AT_E_UNSUPPORTED;
 }
 
 int mgr_challenge_plan(struct at_engine *e, const char *const *names, size_t nnames, struct at_solver *list,

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 struct at_store;
+struct at_solver;
 
 /* The fleet lock's lease (seconds): a leader that dies is replaced this long after its last keepalive. */
 #define MGR_FLEET_LEASE_S 6
@@ -49,6 +50,26 @@ int mgr_fleet_challenge_put(const char *sni, const char *chain, size_t chain_len
 	AT_MUST_CHECK;
 void mgr_fleet_challenge_del(const char *sni);
 void mgr_fleet_challenges_follow(void);
+
+/* Distributed HTTP-01 and DNS-01 (fleet_http01.c, fleet_dns01.c, fleet_takeover.c). On etcd, mgr_challenges wraps
+ * the HTTP-01 solver so that the leader also puts each token's key authorization under
+ * <PREFIX>/challenges/http-01/<hex SHA-256 of the token> (then waits MGR_FLEET_SETTLE_MS) and deletes it at
+ * cleanup; every follower's manager process answers what is there from its own responder (or webroot) and
+ * withdraws what is gone. The DNS-01 solver is wrapped so that each TXT record is noted under
+ * <PREFIX>/challenges/dns-01/<hex SHA-256 of name and value> while it exists: a leader that dies before its
+ * cleanup leaves the note, and the next leader runs the cleanup (the hook's del, or the RFC 2136 delete) for
+ * it. The wraps do nothing when the store is not etcd. */
+void mgr_fleet_http01_wrap(struct at_solver *s);
+void mgr_fleet_dns01_wrap(struct at_solver *s);
+void mgr_fleet_http01_follow(void);
+/* A follower that starts to lead: forgets the tokens it answered for the old leader. */
+void mgr_fleet_http01_forget(void);
+/* A new leader, before its first order: what a dead leader left in challenges/http-01/ and challenges/dns-01/
+ * is removed (DNS records through the cleanup of this host's DNS-01 solver first). Nothing off etcd. */
+void mgr_fleet_take_over(void);
+/* The parts of mgr_fleet_take_over: how many were removed, or a negative at_err (etcd not reached). */
+int mgr_fleet_http01_leftovers(void);
+int mgr_fleet_dns01_leftovers(void);
 
 /* The watches on <PREFIX>/certificates/ and <PREFIX>/challenges/ (fleet_watch.c): started once, in the manager
  * process only (a thread of its own; never in a host's process). mgr_fleet_watch_seq counts the changes seen

@@ -600,6 +600,7 @@ void mgr_lead(void)
 					atomic_store(&mgr_host->chan->leader_pid, (int32_t)getpid());
 				if (!mgr_is_helper && !mgr_forked_child)
 					mgr_sleep_ms(SETTLE_MS);
+				mgr_fleet_take_over(); /* etcd: what a dead leader left (fleet_takeover.c) */
 				lead_with_engine();
 				mgr_fleet_release();
 				/* Gave up the lead (lost permission or could not open the store). */
@@ -621,8 +622,10 @@ void mgr_lead(void)
 			since_poll = 0;
 			seen_wseq = wseq;
 			mgr_follow_store();
-			if (mgr_is_helper && shm != NULL)
+			if (mgr_is_helper && shm != NULL) {
 				mgr_fleet_challenges_follow(); /* etcd: the leader's challenges (fleet.h) */
+				mgr_fleet_http01_follow();
+			}
 		}
 		since_poll += 250;
 		if (shm) {

@@ -113,6 +113,12 @@ void mgr_sync_fork_after(void);
 /* The enabled challenge solvers in a fresh random order (challenges.c). Returns 0 or AT_E_NO_SOLVER. */
 int mgr_challenges(struct at_solver *out, size_t max, size_t *n) AT_MUST_CHECK;
 
+/* This host's own solver of type (AT_CHALLENGE_HTTP_01 or AT_CHALLENGE_DNS_01, an enum at_challenge_type),
+ * whatever AUTOTLS_CHALLENGES says and never wrapped for the fleet: what a follower answers the leader's tokens
+ * with, and what a new leader removes a dead one's records with (fleet_http01.c, fleet_dns01.c). 0, the
+ * solver's constructor's error, or AT_E_UNSUPPORTED. challenges.c. */
+int mgr_challenge_solver(int type, struct at_solver *out) AT_MUST_CHECK;
+
 /* The enabled solvers (mgr_challenges, into list[AT_CHALLENGE_COUNT]) and the attempt record's plan for names at
  * e (at_engine_attempt_plan): which types may be tried now, in which order. A record that cannot be read plans
  * "now, in the offered order". Returns 0 or AT_E_NO_SOLVER. challenges.c. */

@@ -30,6 +30,8 @@ int fleet_host_start(struct fleet_host *h, const struct shim_env *e, enum server
 	for (int i = 0; e->envp[i] != NULL && k < 22; i++) {
 		if (strncmp(e->envp[i], "AUTOTLS_LOG=", 12) == 0) {
 			h->envp[k++] = h->e_log;
+		} else if (h->e_http[0] != '\0' && strncmp(e->envp[i], "AUTOTLS_HTTP_PORT=", 18) == 0) {
+			h->envp[k++] = h->e_http;
 		} else if (own_state && strncmp(e->envp[i], "AUTOTLS_STATE_DIR=", 18) == 0) {
 			h->envp[k++] = h->e_state;
 			stated = 1;
@@ -125,6 +127,14 @@ int fleet_add_host(struct fleet *f, const char *name)
 	/* Counted before it starts: a host whose start failed is dumped and stopped with the others. */
 	struct fleet_host *h = &f->host[f->n++];
 	return fleet_host_start(h, f->env, SERVER_NGINX, name, 1);
+}
+
+int fleet_add_host_http(struct fleet *f, const char *name, int http_port)
+{
+	if (f->n >= FLEET_HOSTS_MAX)
+		return -1;
+	snprintf(f->host[f->n].e_http, sizeof f->host[f->n].e_http, "AUTOTLS_HTTP_PORT=%d", http_port);
+	return fleet_add_host(f, name);
 }
 
 int fleet_start_hosts(struct fleet *f, int n)

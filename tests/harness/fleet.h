@@ -24,6 +24,7 @@ struct fleet_host {
 	int port;
 	int started;
 	char dir[400], log[400], e_log[420], e_state[420];
+	char e_http[40];        /* "AUTOTLS_HTTP_PORT=<port>" in place of the env's, when set (fleet_add_host_http) */
 	char *envp[24];
 };
 
@@ -68,6 +69,9 @@ int fleet_hold_issue(struct fleet *f);
 int fleet_release_issue(struct fleet *f);
 /* Starts the next host, nginx in <env dir>/<name> with a state folder of its own (fleet_host_start). 0 or -1. */
 int fleet_add_host(struct fleet *f, const char *name);
+/* fleet_add_host with AUTOTLS_HTTP_PORT=http_port in place of the env's (Pebble's httpPort): the host's HTTP-01
+ * responder on a port of its own (test_911). 0 or -1. */
+int fleet_add_host_http(struct fleet *f, const char *name, int http_port);
 /* Starts n nginx hosts h0..h<n-1> (fleet_add_host). 0 or -1. */
 int fleet_start_hosts(struct fleet *f, int n);
 /* HAProxy (mode tcp, round robin over the hosts, in order) on the env's port; 0 once it accepts, or -1. */
