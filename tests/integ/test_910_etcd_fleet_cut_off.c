@@ -16,14 +16,13 @@
  * for its backoff); that limit is the load balancer's pool to keep, as with any unhealthy member.
  */
 #include "tests/harness/fleet.h"
+#include "tests/harness/fleet_cut.h"
 #include "tests/harness/proc.h"
 #include "tests/harness/shim_client.h"
 #include "tests/harness/shim_env.h"
-#include "tests/harness/tcp_relay.h"
 #include "tests/test.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,72 +34,6 @@ static struct shim_env env;
 static struct fleet fl = { .env = &env };
 static struct tcp_relay relay;
 
-/* The size of the file at path (0 when absent). */
-static size_t log_size(const char *path)
-{
-	size_t len = 0;
-	char *text = harness_read_file(path, &len);
-	free(text);
-	return text ? len : 0;
-}
-
-/* Counts the lines of path's bytes [from, to) that are not debug lines, printing each, and how many of them hold
- * what into *with. */
-static int loud_lines(const char *path, size_t from, size_t to, const char *what, int *with)
-{
-	size_t len = 0;
-	char *text = harness_read_file(path, &len);
-	int n = 0;
-	*with = 0;
-	if (text == NULL)
-		return 0;
-	if (to > len)
-		to = len;
-	for (size_t at = from; at < to;) {
-		char *end = memchr(text + at, '\n', to - at);
-		size_t ll = end ? (size_t)(end - (text + at)) : to - at;
-		text[at + ll] = '\0';
-		if (strstr(text + at, "] debug: ") == NULL && ll > 0) {
-			n++;
-			*with += strstr(text + at, what) != NULL;
-			fprintf(stderr, "    | %s\n", text + at);
-		}
-		at += ll + 1;
-	}
-	free(text);
-	return n;
-}
-
-/* Waits until the file at path holds what after its first from bytes: 0, or -1 after timeout_ms. */
-static int log_wait_after(const char *path, size_t from, const char *what, long timeout_ms)
-{
-	for (long w0 = harness_now_ms();; harness_sleep_ms(50)) {
-		size_t len = 0;
-		char *text = harness_read_file(path, &len);
-		int has = text && len > from && strstr(text + from, what) != NULL;
-		free(text);
-		if (has)
-			return 0;
-		if (harness_now_ms() - w0 >= timeout_ms)
-			return -1;
-	}
-}
-
-/* The cut-off host: the env's settings but its store reached through the relay. fleet_host_start copies the
- * env's variables as pointers and the server copies them at its start, so the env's own AUTOTLS_STORAGE is
- * changed for that start alone. */
-static int add_cut_host(void)
-{
-	char saved[sizeof env.e_storage];
-	const char *prefix = strrchr(fl.spec, '/');
-	memcpy(saved, env.e_storage, sizeof saved);
-	snprintf(env.e_storage, sizeof env.e_storage, "AUTOTLS_STORAGE=etcd://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d%s",
-		 relay.port[0], relay.port[1], relay.port[2], prefix ? prefix : "/fleet910");
-	int rc = fleet_add_host(&fl, "cut");
-	memcpy(env.e_storage, saved, sizeof saved);
-	return rc;
-}
-
 static void cut_off_through_a_renewal(void)
 {
 	char first[80], other[80], renewed[80];
@@ -110,7 +43,6 @@ static void cut_off_through_a_renewal(void)
 	int prepared = fleet_prepare(&fl, NULL, "AUTOTLS_CHALLENGES=tls-alpn-01") == 0;
 	shim_env_validity_s = 0;
 	REQUIRE(prepared);
-	REQUIRE(tcp_relay_start(&relay, fl.cl.client_port, ETCD_MEMBERS) == 0);
 	REQUIRE(fleet_hold_issue(&fl) == 0);
 	/* The balancer's pool is h0 and h1; one of them leads before the cut-off host starts. */
 	REQUIRE(fleet_start_hosts(&fl, 2) == 0);
@@ -119,7 +51,7 @@ static void cut_off_through_a_renewal(void)
 		harness_sleep_ms(50);
 	int lead = fleet_leader(&fl);
 	REQUIRE(lead >= 0);
-	REQUIRE(add_cut_host() == 0);
+	REQUIRE(fleet_cut_add_host(&fl, &relay, "cut") == 0);
 	REQUIRE(fleet_wait_all_watch(&fl, 10000) == 0);
 	long t1 = harness_now_ms();
 	CHECK_OK(fleet_release_issue(&fl));
@@ -142,7 +74,7 @@ static void cut_off_through_a_renewal(void)
 		lead, first, old_not_after - (long long)time(NULL), harness_now_ms() - t1);
 
 	/* The cut. */
-	size_t log_at_cut = log_size(fl.host[CUT].log);
+	size_t log_at_cut = fleet_cut_log_size(fl.host[CUT].log);
 	REQUIRE(tcp_relay_cut(&relay) == 0);
 	long tc = harness_now_ms();
 	int served = 0, failed = 0, wrong = 0;
@@ -171,7 +103,7 @@ static void cut_off_through_a_renewal(void)
 			}
 		}
 	}
-	size_t log_at_mend = log_size(fl.host[CUT].log);
+	size_t log_at_mend = fleet_cut_log_size(fl.host[CUT].log);
 	REQUIRE(tcp_relay_mend(&relay) == 0);
 	long tm = harness_now_ms();
 	long long left = old_not_after - (long long)time(NULL);
@@ -196,10 +128,10 @@ static void cut_off_through_a_renewal(void)
 	/* Its log while cut off: once that etcd stopped answering, not a line per try; then that it answers. */
 	int lost = 0;
 	fprintf(stderr, "  the cut-off host's log during the cut (debug lines left out):\n");
-	int loud = loud_lines(fl.host[CUT].log, log_at_cut, log_at_mend, "no member of", &lost);
+	int loud = fleet_cut_loud_lines(fl.host[CUT].log, log_at_cut, log_at_mend, "no member of", &lost);
 	CHECK_INT(lost, ==, 1);
 	CHECK(loud <= 6);
-	CHECK(log_wait_after(fl.host[CUT].log, log_at_mend, "etcd answers again", 3000) == 0);
+	CHECK(fleet_cut_log_wait_after(fl.host[CUT].log, log_at_mend, "etcd answers again", 3000) == 0);
 	fprintf(stderr, "  %ld ms from the etcd start's end to here\n", harness_now_ms() - t1);
 }
 
