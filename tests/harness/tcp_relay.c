@@ -217,8 +217,11 @@ int tcp_relay_start(struct tcp_relay *r, const int *to, int n)
 		if (getppid() != parent)
 			_exit(0);
 		signal(SIGPIPE, SIG_IGN);
-		close(ctl[1]);
-		close(ack[0]);
+		/* Only its two pipe ends: another relay's order pipe held here would never reach its end of file, and
+		 * the test's own connections are not the relay's. */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != ctl[0] && fd != ack[1])
+				close(fd);
 		relay_main(r, ctl[0], ack[1]);
 		_exit(0);
 	}
