@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,30 @@ out:
 	return rc;
 }
 
+/* Since when (at_clock_ms) no member has answered a call of this process; 0 while they answer. A host cut off
+ * from etcd says so once, not at every call (a follower asks every second or two, for the election and the
+ * store), and says when etcd answers again. Process-wide, since a manager holds several clients (the election's,
+ * the follower's reader, the engine's). */
+static long down_since_ms;
+
+static void note_unreachable(const struct at_etcd *c, const char *path)
+{
+	long zero = 0, now = at_clock_ms();
+	if (__atomic_compare_exchange_n(&down_since_ms, &zero, now > 0 ? now : 1, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		at_log_warn("etcd: no member of %zu answered %s; what this host has stays in service, and etcd is "
+			    "asked again (said once until it answers)", c->url.n, path);
+	else
+		at_log_debug("etcd: no member of %zu answered %s", c->url.n, path);
+}
+
+static void note_answered(void)
+{
+	long since = __atomic_exchange_n(&down_since_ms, 0, __ATOMIC_ACQ_REL);
+	if (since != 0)
+		at_log_info("etcd answers again (no member answered for %ld ms)", at_clock_ms() - since);
+}
+
 int at_etcd_call(struct at_etcd *c, const char *path, const cJSON *req, long deadline_ms, cJSON **resp)
 {
 	char *body;
@@ -251,7 +276,9 @@ int at_etcd_call(struct at_etcd *c, const char *path, const cJSON *req, long dea
 	}
 	at_secret_free(body, strlen(body));
 	if (rc == AT_E_NET)
-		at_log_warn("etcd: no member of %zu answered %s", c->url.n, path);
+		note_unreachable(c, path);
+	else
+		note_answered();
 	return rc;
 }
 

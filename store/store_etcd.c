@@ -44,6 +44,8 @@ struct held {
 	char name[AT_STORE_COMPONENT_MAX + 1];
 	char lease[24];      /* the lease ID as etcd writes it (a decimal int64) */
 	long long create_rev;
+	long kept_ms;        /* at_clock_ms before the request that etcd last confirmed the lease on (grant, keepalive):
+	                      * the lease lives at least lease_s from then */
 };
 
 struct store_etcd {
@@ -508,6 +510,7 @@ static int etcd_lock(struct at_store *s, const char *name, int lease_s, int wait
 	if (rc != 0)
 		return rc;
 	snprintf(full, sizeof full, "%s.locks/%s", e->prefix, name);
+	long granted_ms = at_clock_ms();
 	rc = lease_grant(e, lease_s, lease, sizeof lease);
 	if (rc != 0)
 		return rc;
@@ -533,8 +536,27 @@ static int etcd_lock(struct at_store *s, const char *name, int lease_s, int wait
 	snprintf(h->name, sizeof h->name, "%s", name);
 	snprintf(h->lease, sizeof h->lease, "%s", lease);
 	h->create_rev = rev;
+	h->kept_ms = granted_ms;
 	pthread_mutex_unlock(&e->held_mu);
 	return 0;
+}
+
+/* The held lock name's kept_ms (0: not held), or, with set > 0, sets it. */
+static long held_kept(struct store_etcd *e, const char *name, long set)
+{
+	long kept = 0;
+
+	pthread_mutex_lock(&e->held_mu);
+	for (size_t i = 0; i < e->nheld; i++) {
+		if (strcmp(e->held[i].name, name) != 0)
+			continue;
+		if (set > 0)
+			e->held[i].kept_ms = set;
+		kept = e->held[i].kept_ms;
+		break;
+	}
+	pthread_mutex_unlock(&e->held_mu);
+	return kept;
 }
 
 /* Takes name out of the held table; its lease into lease. 0 or AT_E_STATE (not held). */
@@ -574,14 +596,21 @@ static int etcd_lock_refresh(struct at_store *s, const char *name, int lease_s)
 		cJSON_Delete(req);
 		return AT_E_NOMEM;
 	}
+	/* Tried no longer than until a second before the lease surely ends (a holder cut off from etcd must learn
+	 * that it cannot keep the lock before another may take it, not 15 s later; etcd ends leases on its own
+	 * half-second checks), at least one round of the members. */
+	long sent_ms = at_clock_ms(), deadline = held_kept(e, name, 0) + lease_s * 1000L - 1000 - sent_ms;
+	deadline = deadline > OP_DEADLINE_MS ? OP_DEADLINE_MS : deadline < 1 ? 1 : deadline;
 	/* The gateway's keepalive is a stream: one request, one {"result": ...} answer. */
-	rc = at_etcd_call(e->c, "/v3/lease/keepalive", req, OP_DEADLINE_MS, &resp);
+	rc = at_etcd_call(e->c, "/v3/lease/keepalive", req, deadline, &resp);
 	cJSON_Delete(req);
 	if (rc == 0) {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(resp, "result");
 		rc = at_etcd_get_i64(r ? r : resp, "TTL", &ttl);
 		if (rc == 0 && ttl <= 0)
 			rc = AT_E_LOCKED; /* the lease ended: the key went with it, and someone may hold it now */
+		else if (rc == 0)
+			(void)held_kept(e, name, sent_ms);
 	} else if (rc == AT_E_NOTFOUND) {
 		rc = AT_E_LOCKED;
 	}

@@ -84,8 +84,11 @@ int mgr_fleet_keep(void)
 		last_keep_ms = at_clock_ms();
 		return 0;
 	}
-	/* etcd not answering: the lease may still run; past its end another host may lead, so neither may we. */
-	if (rc != AT_E_LOCKED && rc != AT_E_STATE && at_clock_ms() - last_keep_ms < MGR_FLEET_LEASE_S * 1000L - 500)
+	/* etcd not answering: the lease may still run; past its end another host may lead, so neither may we. We
+	 * stop two seconds before (the store's keepalive gives up a second before the end, its pauses may end it up
+	 * to 400 ms sooner, and the next try comes a loop later), so that the lead ends here before another host
+	 * can take it. */
+	if (rc != AT_E_LOCKED && rc != AT_E_STATE && at_clock_ms() - last_keep_ms < MGR_FLEET_LEASE_S * 1000L - 2000)
 		return 0;
 	at_log_warn("pid %d lost the fleet's lead on %s (%s)", (int)getpid(), mgr_host->cfg->storage, at_strerror(rc));
 	mgr_fleet_release();
