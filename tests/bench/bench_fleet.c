@@ -343,9 +343,9 @@ static int renewals(struct fleet *f, int n, double *per_out)
 	       "%.1f per second, %.2f per second per host\n", f->n, f->n == 1 ? "" : "s", idle_s, count_total(&idle),
 	       idle_rate, idle_rate / f->n);
 	print_methods("idle, per second per host, by method", &idle, idle_s * f->n);
-	printf("etcd requests during %d forced renewals (%d orders at Pebble, %.1f s, each until every one of %d host(s) served "
-	       "the new serial): %.0f; less the idle rate over the same time: %.1f per renewal\n", n, orders, ren_s,
-	       f->n, count_total(&ren), per);
+	printf("etcd requests during %d forced renewals (%d orders at Pebble, %.1f s, each until every one of %d "
+	       "host(s) served the new serial): %.0f; less the idle rate over the same time: %.1f per renewal\n", n,
+	       orders, ren_s, f->n, count_total(&ren), per);
 	/* By method, the idle share taken out likewise. */
 	struct counts net = ren;
 	for (int i = 0; i < net.n; i++)
