@@ -417,8 +417,9 @@ static int lease_grant(struct store_etcd *e, int ttl, char *id, size_t size)
 	return rc;
 }
 
-/* Revokes a lease (deleting the keys attached to it). 0, AT_E_NOTFOUND (it had ended) or an error. */
-static int lease_revoke(struct store_etcd *e, const char *id)
+/* Revokes a lease (deleting the keys attached to it) within deadline_ms. 0, AT_E_NOTFOUND (it had ended) or an
+ * error. */
+static int lease_revoke_within(struct store_etcd *e, const char *id, long deadline_ms)
 {
 	cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	int rc;
@@ -427,10 +428,15 @@ static int lease_revoke(struct store_etcd *e, const char *id)
 		cJSON_Delete(req);
 		return AT_E_NOMEM;
 	}
-	rc = at_etcd_call(e->c, "/v3/lease/revoke", req, OP_DEADLINE_MS, &resp);
+	rc = at_etcd_call(e->c, "/v3/lease/revoke", req, deadline_ms, &resp);
 	cJSON_Delete(req);
 	cJSON_Delete(resp);
 	return rc;
+}
+
+static int lease_revoke(struct store_etcd *e, const char *id)
+{
+	return lease_revoke_within(e, id, OP_DEADLINE_MS);
 }
 
 /* The lock transaction: put the lock key with our lease if it does not exist, else read it. *won 1 with *rev
@@ -725,5 +731,39 @@ fail:
 	at_seal_key_free(e->seal);
 	pthread_mutex_destroy(&e->held_mu);
 	free(e);
+	return rc;
+}
+
+int at_store_etcd_give_back(struct at_store *s, long deadline_ms, unsigned *given)
+{
+	unsigned n = 0;
+	int rc = 0;
+
+	if (s == NULL || s->ops != &etcd_ops)
+		goto out;
+	struct store_etcd *e = se(s);
+	long end = at_clock_ms() + deadline_ms;
+	for (;;) {
+		char lease[24];
+		/* One at a time out of the table under held_mu, never held across the request. */
+		pthread_mutex_lock(&e->held_mu);
+		int any = e->nheld > 0;
+		if (any) {
+			snprintf(lease, sizeof lease, "%s", e->held[e->nheld - 1].lease);
+			e->nheld--;
+		}
+		pthread_mutex_unlock(&e->held_mu);
+		if (!any)
+			break;
+		long left = end - at_clock_ms();
+		int r = lease_revoke_within(e, lease, left > 100 ? left : 100);
+		if (r == 0)
+			n++;
+		else if (r != AT_E_NOTFOUND && rc == 0)
+			rc = r; /* that lease ends by itself; the others are still given back */
+	}
+out:
+	if (given)
+		*given = n;
 	return rc;
 }

@@ -43,6 +43,8 @@ static int open_store(void)
 	held = 0;
 	fleet_pid = getpid();
 	int rc = at_store_open(&fleet_store, mgr_host->cfg->storage, (gid_t)-1);
+	if (rc == 0)
+		mgr_fleet_exit_add(fleet_store); /* given back at a clean exit (fleet_exit.c) */
 	if (rc != 0 && !warned++)
 		at_log_error("AUTOTLS_STORAGE %s: cannot reach etcd for the fleet's election (%s); this host follows "
 			     "what it has until it can", mgr_host->cfg->storage, at_strerror(rc));

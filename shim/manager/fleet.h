@@ -40,6 +40,15 @@ void mgr_fleet_release(void);
  * compare the fleet lock while it is held: a leader whose lease ended cannot write. */
 struct at_store *mgr_fleet_store(void);
 
+/* A clean exit gives the fleet's locks back (fleet_exit.c): mgr_fleet_exit_add registers an etcd store object
+ * (borrowed; another backend is never touched) whose locks this process gives back when it leaves, and
+ * mgr_fleet_exit_remove takes it out again before it is closed; mgr_fleet_leave, from the thread that is ending
+ * the process (tree_watch.c; thread_life.c at exit()), revokes every lease they hold, bounded (fleet_exit.c), so
+ * the next host leads (and orders) at once instead of after the leases. */
+void mgr_fleet_exit_add(struct at_store *s);
+void mgr_fleet_exit_remove(struct at_store *s);
+void mgr_fleet_leave(void);
+
 /* Distributed challenge solving (fleet_challenges.c). The leader puts each TLS-ALPN-01 challenge certificate
  * under <PREFIX>/challenges/tls-alpn-01/<sni> as it presents it (and waits MGR_FLEET_SETTLE_MS so that every
  * follower has published it before the CA is told to validate), and deletes it at cleanup; every follower's

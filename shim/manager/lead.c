@@ -415,7 +415,9 @@ static int lead_with_engine(void)
 		/* Without a channel the server runs on (logged): only the operators' commands are missing. */
 		if (mgr_control_open() != 0)
 			at_log_debug("pid %d leads without a control channel", (int)getpid());
+		mgr_fleet_exit_add(store); /* the engine's issue locks, given back at a clean exit (fleet_exit.c) */
 		lead(cas, store, &staple);
+		mgr_fleet_exit_remove(store);
 		mgr_control_close();
 		mgr_staple_clear(&staple);
 	}

@@ -45,6 +45,7 @@
  * release locks.
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/fleet.h"
 #include "shim/manager/control.h"
 #include "acme/http.h"
 #include "store/lock_file.h"
@@ -125,6 +126,7 @@ static void quiesce_at_exit(void)
 		exit_thread = pthread_self();
 		atomic_store(&exit_parked, 1);
 	}
+	mgr_fleet_leave(); /* an in-process leader's locks on etcd (fleet_exit.c); nothing in any other process */
 }
 
 /*

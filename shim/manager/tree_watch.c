@@ -17,9 +17,12 @@
  * before.
  *
  * The thread owns the lifeline descriptor and the pagemap descriptor; it never touches OpenSSL, libcurl or the
- * store, and takes no lock. Leaving with _exit is safe: writes to the store are atomic renames.
+ * store, and takes no lock, but once: as it leaves, mgr_fleet_leave gives back the locks this process holds on
+ * an etcd store (fleet_exit.c: bounded, its own lock). Leaving with _exit is safe: writes to the store are atomic
+ * renames (on etcd, single requests).
  */
 #include "shim/manager/manager.h"
+#include "shim/manager/fleet.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -59,6 +62,7 @@ static int region_shared(void)
 static void gone(const char *why)
 {
 	at_log_info("autotls-manager pid %d: the server is gone (%s); exiting", (int)getpid(), why);
+	mgr_fleet_leave(); /* an etcd store's locks: the next host need not wait for their leases (fleet_exit.c) */
 	_exit(0);
 }
 

@@ -1,7 +1,8 @@
 /*
  * The etcd store against a real three-member cluster (tests/harness/etcd.c): the key/value operations as the
  * file backend's tests ask them, locks on leases across store objects and processes (exclusive, taken over when
- * a holder's lease ends, a write by a holder whose lease ended refused), and a SIGKILLed leader: the next
+ * a holder's lease ends, a write by a holder whose lease ended refused, every lock given back at once by a
+ * leaving holder), and a SIGKILLed leader: the next
  * operation goes on through another member.
  */
 #include "store/store.h"
@@ -134,6 +135,26 @@ static void test_locks(void)
 	at_store_close(a);
 }
 
+/* A leaving process gives back every lock it holds (the leader's fleet lock and the engine's issue lock at a
+ * clean exit, shim/manager/fleet_exit.c): another object takes each at once, long before its lease would end. */
+static void test_give_back(void)
+{
+	struct at_store *a = open_store(), *b = open_store();
+	unsigned given = 0;
+	REQUIRE(a != NULL && b != NULL);
+	CHECK_OK(at_store_lock(a, "manager", 60, 0));
+	CHECK_OK(at_store_lock(a, "issue-z", 300, 0));
+	CHECK_OK(at_store_etcd_give_back(a, 1500, &given));
+	CHECK_INT(given, ==, 2);
+	CHECK_OK(at_store_lock(b, "manager", 30, 0));
+	CHECK_OK(at_store_lock(b, "issue-z", 30, 0));
+	CHECK_INT(at_store_lock_refresh(a, "issue-z", 30), ==, AT_E_STATE); /* a holds nothing now */
+	CHECK_OK(at_store_etcd_give_back(a, 1500, &given));
+	CHECK_INT(given, ==, 0);
+	at_store_close(a);
+	at_store_close(b);
+}
+
 #define NPROC 4
 #define ROUNDS 10
 
@@ -229,6 +250,7 @@ int main(void)
 	unsetenv("AUTOTLS_STORAGE_KEY");
 	RUN(test_kv);
 	RUN(test_locks);
+	RUN(test_give_back);
 	RUN(test_race);
 	RUN(test_leader_killed);
 	t0 = harness_now_ms();

@@ -7,8 +7,12 @@
  *    through the etcd watch: the time between A's first verified handshake and B's is printed;
  *  - `autotls renew --force` through A's control socket (in A's state folder): a new serial on A, then on B
  *    within 1 s (the watch; printed); one order each time at Pebble;
- *  - A stopped: B takes the fleet's lead once A's lease ends (printed), with no new order.
+ *  - A stopped (a clean exit): A's manager gives the fleet lock back (fleet_exit.c) and B leads well within the
+ *    lease (under 3 s; printed), with no new order;
+ *  - B's leading manager process SIGKILLed (no clean exit): no other leads before the lease has run out
+ *    (printed; B's tree starts a new manager process, which leads once the lease ends).
  */
+#include "shim/manager/fleet.h"
 #include "tests/harness/command.h"
 #include "tests/harness/fleet.h"
 #include "tests/harness/proc.h"
@@ -18,7 +22,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct shim_env env;
 static struct fleet fl = { .env = &env };
@@ -93,9 +99,49 @@ static void b_leads_when_a_stops(void)
 		}
 		harness_sleep_ms(100);
 	}
-	fprintf(stderr, "  A stopped: B leads the fleet after %ld ms\n", took);
-	CHECK(took >= 0);
+	fprintf(stderr, "  A stopped: B leads the fleet after %ld ms (the lease is %d s: A gave the lock back)\n", took,
+		MGR_FLEET_LEASE_S);
+	CHECK(took >= 0 && took < 3000);
+	CHECK(fleet_log_has(env.log, "gave back 1 lock"));
 	CHECK(fleet_wait_serial(&env, b->port, NULL, 3000, serial_b, sizeof serial_b) >= 0);
+	CHECK_INT(pebble_count_orders(&env.p), ==, 2);
+}
+
+/* The pid of the last "pid N leads the fleet" line in the log at path, or -1. */
+static int last_leader_pid(const char *path)
+{
+	char *text = harness_read_file(path, NULL);
+	int pid = -1;
+	for (const char *p = text; p && (p = strstr(p, " leads the fleet")) != NULL; p++) {
+		const char *q = p;
+		while (q > text && q[-1] >= '0' && q[-1] <= '9')
+			q--;
+		if (q > text + 4 && strncmp(q - 4, "pid ", 4) == 0)
+			pid = atoi(q);
+	}
+	free(text);
+	return pid;
+}
+
+static void killed_leader_waits_for_lease(void)
+{
+	REQUIRE(issued && b->started);
+	int dead = last_leader_pid(b->log);
+	REQUIRE(dead > 0);
+	/* No clean exit: the lease runs out before another manager may lead (B's tree starts a new one). */
+	REQUIRE(kill(dead, SIGKILL) == 0);
+	long t0 = harness_now_ms(), took = -1;
+	while (harness_now_ms() - t0 < 20000) {
+		int now = last_leader_pid(b->log);
+		if (now > 0 && now != dead) {
+			took = harness_now_ms() - t0;
+			break;
+		}
+		harness_sleep_ms(100);
+	}
+	fprintf(stderr, "  B's leading manager (pid %d) SIGKILLed: another led after %ld ms (the lease: %d s)\n", dead,
+		took, MGR_FLEET_LEASE_S);
+	CHECK(took >= (MGR_FLEET_LEASE_S - 2) * 1000L);
 	CHECK_INT(pebble_count_orders(&env.p), ==, 2);
 }
 
@@ -105,5 +151,6 @@ int main(void)
 	RUN(a_leads_b_follows);
 	RUN(renewal_reaches_b_by_watch);
 	RUN(b_leads_when_a_stops);
+	RUN(killed_leader_waits_for_lease);
 	return fleet_end(&fl, 1, t0);
 }
