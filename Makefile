@@ -55,7 +55,7 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
               shim/manager/region_write.c shim/manager/staple.c shim/manager/staple_many.c shim/manager/sync.c shim/manager/tlsalpn01_solver.c \
               shim/shm.c shim/shm_dir.c \
               shim/manager/control.c shim/manager/seen.c shim/control_path.c shim/manager/fleet.c \
-              shim/manager/fleet_challenges.c shim/manager/fleet_watch.c
+              shim/manager/fleet_challenges.c shim/manager/fleet_watch.c shim/manager/fleet_issue.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/threadless.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):
