@@ -13,6 +13,7 @@
 #include <time.h>
 
 #define ISSUE_LOCK_LEASE_S 300
+#define HOLD_SLICE_MS 1000 /* the hold hook's period while waiting for the issue lock */
 
 /* A store component for the contact email: [a-z0-9.-] kept, everything else '-'. "default" without one. */
 static void contact_component(char *out, size_t size, const char *email)
@@ -235,6 +236,8 @@ struct lease {
 static int lease_keepalive(void *ctx)
 {
 	struct lease *l = ctx;
+	if (l->e->cfg.hold_hook != NULL)
+		l->e->cfg.hold_hook(l->e->cfg.hold_hook_ctx);
 	if (l->lost)
 		return AT_E_LOCKED;
 	long long now = at_clock_ms();
@@ -254,6 +257,23 @@ static int lease_keepalive(void *ctx)
 	}
 	l->refreshed_ms = now;
 	return 0;
+}
+
+/* Takes the issue lock, waiting up to wait_ms; with a hold hook, in slices of HOLD_SLICE_MS with the hook called
+ * between them (a wait for another holder can outlast the caller's own lease). 0 or at_store_lock's error. */
+static int issue_lock_wait(struct at_engine *e, const char *lock, int lease_s, long wait_ms)
+{
+	if (e->cfg.hold_hook == NULL)
+		return at_store_lock(e->cfg.store, lock, lease_s, (int)wait_ms);
+	long long end = at_clock_ms() + wait_ms;
+	for (;;) {
+		long long left = end - at_clock_ms();
+		int rc = at_store_lock(e->cfg.store, lock, lease_s, (int)(left > HOLD_SLICE_MS ? HOLD_SLICE_MS :
+									  left > 0 ? left : 0));
+		if (rc != AT_E_LOCKED || left <= HOLD_SLICE_MS)
+			return rc;
+		e->cfg.hold_hook(e->cfg.hold_hook_ctx);
+	}
 }
 
 /* What the order callback needs to keep a new order (see engine_pending). */
@@ -432,7 +452,7 @@ int at_engine_ensure(struct at_engine *e, const char *const *names, size_t nname
 	long wait = e->cfg.poll_timeout_ms > 0 ? e->cfg.poll_timeout_ms : 120000;
 	struct lease lease = { .e = e, .lock = lock, .lease_s = e->cfg.issue_lease_s > 0 ? e->cfg.issue_lease_s :
 									       ISSUE_LOCK_LEASE_S };
-	rc = at_store_lock(e->cfg.store, lock, lease.lease_s, (int)wait);
+	rc = issue_lock_wait(e, lock, lease.lease_s, wait);
 	lease.refreshed_ms = at_clock_ms();
 	if (rc != 0) {
 		at_cert_record_clear(&rec);

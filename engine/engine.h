@@ -46,6 +46,11 @@ struct at_engine_config {
 					  * command that only looks, as `autotls status`, must not write the store) */
 	time_t (*clock)(void);           /* the attempt record's clock; NULL: time() (tests move time with it) */
 	int issue_lease_s;               /* the issue lock's lease, kept alive while held; 0: 300 s */
+	/* Called at every step and poll of an issuance and about every second while waiting for the issue lock
+	 * (NULL: never): the caller keeps a lease of its own alive meanwhile (the shim's fleet lock on etcd, which
+	 * its loop renews only between rounds). Its outcome is the caller's; the engine does not look at it. */
+	void (*hold_hook)(void *ctx);
+	void *hold_hook_ctx;
 };
 
 int at_engine_new(struct at_engine **out, const struct at_engine_config *cfg) AT_MUST_CHECK;

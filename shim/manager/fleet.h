@@ -49,6 +49,13 @@ void mgr_fleet_exit_add(struct at_store *s);
 void mgr_fleet_exit_remove(struct at_store *s);
 void mgr_fleet_leave(void);
 
+/* The leader's engines on etcd (fleet_issue.c): the issue lock's lease (seconds; renewed by the engine at every
+ * step once a third has gone by), and the fleet lock renewed at every step of an issuance and every second of a
+ * wait for the issue lock. Nothing on a folder store. */
+#define MGR_FLEET_ISSUE_LEASE_S (2 * MGR_FLEET_LEASE_S)
+struct at_engine_config;
+void mgr_fleet_engine_config(struct at_engine_config *ec);
+
 /* Distributed challenge solving (fleet_challenges.c). The leader puts each TLS-ALPN-01 challenge certificate
  * under <PREFIX>/challenges/tls-alpn-01/<sni> as it presents it (and waits MGR_FLEET_SETTLE_MS so that every
  * follower has published it before the CA is told to validate), and deletes it at cleanup; every follower's

@@ -408,6 +408,7 @@ static int lead_with_engine(void)
 	/* One engine per CA of AUTOTLS_CA (ca_list.c), each with the CA's own URL and EAB. */
 	struct at_engine_config ec;
 	mgr_engine_base(&ec, store);
+	mgr_fleet_engine_config(&ec); /* etcd: the issue lock's lease, the fleet lock kept meanwhile */
 	rc = mgr_ca_list_new(&cas, &ec);
 	if (rc == 0) {
 		struct mgr_staple staple;

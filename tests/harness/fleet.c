@@ -150,7 +150,7 @@ int fleet_start_hosts(struct fleet *f, int n)
 
 int fleet_start_haproxy(struct fleet *f)
 {
-	char cfg[600], out[600], text[1024];
+	char cfg[600], out[600], text[2048];
 	snprintf(cfg, sizeof cfg, "%s/haproxy-lb.cfg", f->env->dir);
 	snprintf(out, sizeof out, "%s/haproxy-lb.out", f->env->dir);
 	int len = snprintf(text, sizeof text,
@@ -159,7 +159,8 @@ int fleet_start_haproxy(struct fleet *f)
 			   "  balance roundrobin\n",
 			   f->env->port);
 	for (int h = 0; h < f->n && len > 0 && (size_t)len < sizeof text; h++)
-		len += snprintf(text + len, sizeof text - (size_t)len, "  server h%d 127.0.0.1:%d\n", h, f->host[h].port);
+		len += snprintf(text + len, sizeof text - (size_t)len, "  server h%d 127.0.0.1:%d%s%s\n", h,
+				f->host[h].port, f->lb_server_opts ? " " : "", f->lb_server_opts ? f->lb_server_opts : "");
 	if (len <= 0 || (size_t)len >= sizeof text)
 		return -1;
 	FILE *fp = fopen(cfg, "w");

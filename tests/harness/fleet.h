@@ -37,6 +37,7 @@ struct fleet {
 	char e_state[420];      /* AUTOTLS_STATE_DIR of the env's own server, when fleet_prepare was asked for one */
 	struct at_store *hold;  /* the issue lock's holder (fleet_hold_issue) */
 	pid_t lb_pid;           /* HAProxy, 0: none */
+	const char *lb_server_opts; /* NULL, or what fleet_start_haproxy adds to each server line (health checks) */
 	int n;                  /* hosts in host[] */
 	struct fleet_host host[FLEET_HOSTS_MAX];
 };
