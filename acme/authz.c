@@ -254,9 +254,10 @@ int acme_authz_wait(struct at_acme *c, struct acme_authz_work *w, long long dead
 			at_log_warn("ACME authorization for %s: still pending at the deadline", w->identifier);
 			return AT_E_TIMEOUT;
 		}
-		acme_sleep_ms(acme_poll_delay_ms(attempt, retry_after, deadline_ms));
+		rc = acme_sleep_ms(c, acme_poll_delay_ms(attempt, retry_after, deadline_ms));
 		free(retry_after);
-		rc = acme_keepalive(c);
+		if (rc == 0)
+			rc = acme_keepalive(c);
 		if (rc != 0)
 			return rc;
 	}

@@ -96,9 +96,19 @@ int at_acme_clock_skew(const struct at_acme *c, long *skew_s)
 	return 0;
 }
 
-void acme_sleep_ms(long ms)
+int acme_sleep_ms(struct at_acme *c, long ms)
 {
-	at_http_pause_ms(ms);
+	/* In slices of at most a second with the keepalive between: a caller's lease (the issue lock's on etcd,
+	 * 12 s) must outlive a long Retry-After. */
+	while (ms > 0) {
+		long piece = ms < 1000 ? ms : 1000;
+		at_http_pause_ms(piece);
+		ms -= piece;
+		int rc = ms > 0 ? acme_keepalive(c) : 0;
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 int acme_keepalive(struct at_acme *c)

@@ -76,8 +76,9 @@ void acme_note_date(struct at_acme *c, const struct at_http_response *resp);
 
 /* Sleeps for ms milliseconds (the manager's thread only: never on a server thread), through the HTTP wait hooks
  * (at_http_set_wait_hooks: the manager releases its fork-quiesce lock there, so that a host's fork() never waits
- * out a Retry-After). */
-void acme_sleep_ms(long ms);
+ * out a Retry-After), calling the running obtain's keepalive between slices of a second: 0, or the keepalive's
+ * code to stop with. */
+int acme_sleep_ms(struct at_acme *c, long ms) AT_MUST_CHECK;
 
 /* The running obtain's keepalive: 0, or the code to stop with. */
 int acme_keepalive(struct at_acme *c) AT_MUST_CHECK;

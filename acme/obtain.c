@@ -291,8 +291,11 @@ static int wait_order(struct obtain *ob, const char *want)
 		}
 		/* Every status the loop goes on with (pending, processing, and ready while waiting for valid) waits
 		 * first: a CA that keeps answering "ready" after finalize must not be polled in a tight loop. */
-		if (status && strcmp(status, want) != 0)
-			acme_sleep_ms(delay);
+		if (status && strcmp(status, want) != 0) {
+			int src = acme_sleep_ms(ob->c, delay);
+			if (src != 0)
+				return src;
+		}
 	}
 }
 

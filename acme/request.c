@@ -177,7 +177,9 @@ int acme_post(struct at_acme *c, const char *url, const char *payload, int use_j
 			ratelimit_waited = 1;
 			at_log_info("ACME POST %s: rate limited, waiting %ld s as the CA asks", url,
 				    c->problem.retry_after);
-			acme_sleep_ms(c->problem.retry_after * 1000);
+			rc = acme_sleep_ms(c, c->problem.retry_after * 1000);
+			if (rc != 0)
+				return rc;
 			continue;
 		}
 		return rc;

@@ -755,8 +755,14 @@ int at_store_etcd_give_back(struct at_store *s, long deadline_ms, unsigned *give
 		pthread_mutex_unlock(&e->held_mu);
 		if (!any)
 			break;
-		long left = end - at_clock_ms();
-		int r = lease_revoke_within(e, lease, left > 100 ? left : 100);
+		/* One round of the members, no pause between rounds: a pause goes through the wait hooks, which
+		 * release and retake the manager's quiesce lock, and the thread giving the locks back (the tree
+		 * watch's, or exit()'s) does not own it. Past the deadline the rest run out by themselves. */
+		if (at_clock_ms() >= end) {
+			rc = rc ? rc : AT_E_TIMEOUT;
+			continue;
+		}
+		int r = lease_revoke_within(e, lease, 1);
 		if (r == 0)
 			n++;
 		else if (r != AT_E_NOTFOUND && rc == 0)

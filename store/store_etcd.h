@@ -18,7 +18,8 @@ int at_store_open_etcd(struct at_store **out, const char *spec) AT_MUST_CHECK;
 unsigned long at_store_etcd_requests(struct at_store *s);
 
 /* Gives back every lock s holds now (each lease revoked: its key goes at once, so the next holder need not wait
- * for the lease to end), each request bounded by what is left of deadline_ms; the table of held locks is empty
+ * for the lease to end), each with one round of the members and no pause (a pause would go through the wait
+ * hooks, i.e. the manager's quiesce lock, which the caller does not own), none started past deadline_ms; the table of held locks is empty
  * after it, so a later refresh of one says AT_E_STATE. For a process that is leaving (shim/manager/fleet_exit.c);
  * callable from any thread while another uses s. *given: the leases revoked (NULL: not wanted). 0, or the first
  * error (those leases end by themselves). Another backend: 0, nothing given. */

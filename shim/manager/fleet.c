@@ -28,11 +28,17 @@ static struct at_store *fleet_store;
 static pid_t fleet_pid; /* the process that opened it: a forked child leaves the parent's connection alone */
 static int64_t last_keep_ms; /* the last renewal etcd confirmed (or the take) */
 static int held;
+static _Thread_local int held_here; /* set on the thread that took the lock, cleared where it is given up */
 static int warned;
 
 bool mgr_fleet_on(void)
 {
 	return at_store_is_remote(mgr_host->cfg->storage) != 0;
+}
+
+bool mgr_fleet_publishes_here(void)
+{
+	return held_here && held && fleet_pid == getpid() && mgr_fleet_on();
 }
 
 static int open_store(void)
@@ -64,6 +70,7 @@ int mgr_fleet_try_lead(void)
 	rc = at_store_lock(fleet_store, FLEET_LOCK, MGR_FLEET_LEASE_S, 0);
 	if (rc == 0) {
 		held = 1;
+		held_here = 1;
 		warned = 0;
 		last_keep_ms = at_clock_ms();
 		at_log_info("pid %d leads the fleet on %s", (int)getpid(), mgr_host->cfg->storage);
@@ -102,6 +109,7 @@ void mgr_fleet_release(void)
 	if (!held || fleet_pid != getpid())
 		return;
 	held = 0;
+	held_here = 0;
 	if (at_store_unlock(fleet_store, FLEET_LOCK) != 0)
 		at_log_debug("the fleet lock was not given back; its lease ends by itself in %d s", MGR_FLEET_LEASE_S);
 }

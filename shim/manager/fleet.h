@@ -24,6 +24,12 @@ struct at_solver;
 /* true when AUTOTLS_STORAGE is an etcd store: the election is the fleet lock as well as the local one. */
 bool mgr_fleet_on(void);
 
+/* true on the thread that holds the fleet lock (the manager thread of the fleet's leader), false on every other
+ * thread: only the fleet leader's own rounds publish challenges through the store. On-demand, the sites pool
+ * and the stapler's re-order run on threads of their own in every host's manager process, followers too; their
+ * challenges are answered by this host alone (and fleet.c's store object is the manager thread's). */
+bool mgr_fleet_publishes_here(void);
+
 /* Tries once for the fleet lock (its own store object, opened on first use and kept). 0 when this process now
  * leads the fleet; AT_E_LOCKED when another host does; another error when etcd cannot be asked (logged once). */
 int mgr_fleet_try_lead(void) AT_MUST_CHECK;

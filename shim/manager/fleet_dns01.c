@@ -87,7 +87,7 @@ static void lead_cleanup(void *ctx, const struct at_challenge *ch)
 
 void mgr_fleet_dns01_wrap(struct at_solver *s)
 {
-	if (!mgr_fleet_on() || s->type != AT_CHALLENGE_DNS_01)
+	if (!mgr_fleet_publishes_here() || s->type != AT_CHALLENGE_DNS_01)
 		return;
 	pthread_mutex_lock(&wrap_mu);
 	lead_inner = *s;
@@ -110,6 +110,14 @@ static int note_parse(const char *key, char *v, size_t len, const char **name, c
 	return 0;
 }
 
+/* A leftover's cleanup runs the DNS hook (up to its time limit, a minute): the fleet lock's 6 s lease is kept
+ * alive meanwhile, and a lead lost stops the hook (the next leader finds the note). */
+static int keep_lead(void *ctx)
+{
+	(void)ctx;
+	return mgr_fleet_keep();
+}
+
 int mgr_fleet_dns01_leftovers(void)
 {
 	struct at_store *st = mgr_fleet_store();
@@ -123,7 +131,7 @@ int mgr_fleet_dns01_leftovers(void)
 	if (rc != 0)
 		return rc;
 	int can = n > 0 && mgr_challenge_solver(AT_CHALLENGE_DNS_01, &s) == 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && mgr_fleet_keep() == 0; i++) {
 		size_t kl = strlen(keys[i]), len = 0;
 		char *v = NULL;
 		const char *name = NULL, *value = NULL;
@@ -139,7 +147,7 @@ int mgr_fleet_dns01_leftovers(void)
 		} else {
 			struct at_challenge ch = { .type = AT_CHALLENGE_DNS_01, .identifier_type = "dns",
 						   .identifier = name + sizeof(D01_LABEL) - 1, .dns_txt_name = name,
-						   .dns_txt_value = value };
+						   .dns_txt_value = value, .keepalive = keep_lead };
 			at_log_info("dns-01 record %s was left by the fleet's last leader; removing it", name);
 			s.cleanup(s.ctx, &ch);
 		}

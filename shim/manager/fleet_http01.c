@@ -96,7 +96,7 @@ static void lead_cleanup(void *ctx, const struct at_challenge *ch)
 
 void mgr_fleet_http01_wrap(struct at_solver *s)
 {
-	if (!mgr_fleet_on() || s->type != AT_CHALLENGE_HTTP_01)
+	if (!mgr_fleet_publishes_here() || s->type != AT_CHALLENGE_HTTP_01)
 		return;
 	pthread_mutex_lock(&wrap_mu);
 	lead_inner = *s;

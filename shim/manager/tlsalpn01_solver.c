@@ -48,7 +48,7 @@ static int alpn_present(void *ctx, const struct at_challenge *ch)
 		return rc;
 	}
 	/* On etcd, every host of the fleet answers too (fleet_challenges.c): the record goes to the store first. */
-	if (mgr_fleet_on() && (rc = mgr_fleet_challenge_put(ch->alpn_sni, chain, chain_len, key, key_len)) != 0)
+	if (mgr_fleet_publishes_here() && (rc = mgr_fleet_challenge_put(ch->alpn_sni, chain, chain_len, key, key_len)) != 0)
 		at_log_warn("tls-alpn-01 challenge for %s not shared with the fleet (%s): only this host answers",
 			    ch->alpn_sni, at_strerror(rc));
 	rc = mgr_publish_challenge(ch->alpn_sni, &chain, chain_len, &key, key_len);
@@ -60,7 +60,7 @@ static int alpn_present(void *ctx, const struct at_challenge *ch)
 static void alpn_cleanup(void *ctx, const struct at_challenge *ch)
 {
 	(void)ctx;
-	if (mgr_fleet_on())
+	if (mgr_fleet_publishes_here())
 		mgr_fleet_challenge_del(ch->alpn_sni);
 	if (mgr_withdraw_challenge(ch->alpn_sni) != 0)
 		at_log_warn("withdrawing the tls-alpn-01 challenge for %s failed", ch->alpn_sni);
