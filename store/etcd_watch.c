@@ -1,7 +1,8 @@
 /*
  * The watch (store/etcd_watch.h). Owns one thread and its libcurl handle: a POST to /v3/watch whose answer the
  * gateway never ends, one JSON object a line ({"result":{"created":true}}, then {"result":{"events":[...]}}).
- * Who calls it: the manager process's fleet watch (shim/manager/fleet_watch.c), once. What it must never do:
+ * Who calls it: the manager process's fleet watches (shim/manager/fleet_watch.c; fleet_lockwatch.c for the
+ * fleet lock's key, deletes only), once each. What it must never do:
  * log a line of the stream (events carry the values, sealed or not: key material); take a lock of anyone
  * else's. Lock order: none (the counters are atomics; the stop flag is read by libcurl's progress callback).
  *
@@ -187,14 +188,16 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
-			const char *below)
+/* Starts the thread on <PREFIX>/<rel>: every key below it when prefix, else that one key; deletes only when
+ * deletes_only (etcd's NOPUT filter: the stream then carries no puts at all). */
+static int watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
+		       const char *rel, bool prefix, bool deletes_only)
 {
 	struct at_etcd_watch *w;
 	char key[AT_ETCD_PREFIX_MAX + 300], end[sizeof key];
 	int rc;
 
-	if (out == NULL || u == NULL || u->n == 0 || below == NULL || strlen(below) > 250)
+	if (out == NULL || u == NULL || u->n == 0 || rel == NULL || strlen(rel) > 250)
 		return AT_E_INVAL;
 	/* Here, not on the thread: libcurl's global init must not race the manager thread's at_etcd_open. */
 	rc = at_etcd_global_init();
@@ -204,12 +207,14 @@ int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
 	if (w == NULL)
 		return AT_E_NOMEM;
 	w->url = *u;
-	snprintf(key, sizeof key, "%s/%s", w->url.prefix, below);
+	snprintf(key, sizeof key, "%s/%s", w->url.prefix, rel);
 	at_etcd_range_end(key, end, sizeof end);
 	rc = AT_E_NOMEM;
-	cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
+	cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request"), *f = NULL;
 	if (cr && at_etcd_add_b64(cr, "key", key, strlen(key)) == 0 &&
-	    at_etcd_add_b64(cr, "range_end", end, strlen(end)) == 0)
+	    (!prefix || at_etcd_add_b64(cr, "range_end", end, strlen(end)) == 0) &&
+	    (!deletes_only || ((f = cJSON_AddArrayToObject(cr, "filters")) != NULL &&
+			       cJSON_AddItemToArray(f, cJSON_CreateString("NOPUT")))))
 		w->body = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	if (w->body == NULL)
@@ -229,6 +234,24 @@ fail:
 	free(w->key);
 	free(w);
 	return rc;
+}
+
+int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
+			const char *below)
+{
+	return watch_start(out, u, tls, below, true, false);
+}
+
+int at_etcd_watch_lock_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
+			     const struct at_etcd_tls *tls, const char *name)
+{
+	char rel[128];
+
+	/* store_etcd.c keeps lock n at <PREFIX>/.locks/n (its header comment). */
+	if (name == NULL || !*name || strchr(name, '/') != NULL ||
+	    (size_t)snprintf(rel, sizeof rel, ".locks/%s", name) >= sizeof rel)
+		return AT_E_INVAL;
+	return watch_start(out, u, tls, rel, false, true);
 }
 
 unsigned long at_etcd_watch_seq(const struct at_etcd_watch *w)

@@ -20,6 +20,12 @@ struct at_etcd_watch;
 int at_etcd_watch_start(struct at_etcd_watch **out, const struct at_etcd_url *u, const struct at_etcd_tls *tls,
 			const char *below) AT_MUST_CHECK;
 
+/* The same on one lock's key, <PREFIX>/.locks/<name> (the store's lock name, store_etcd.c), for its deletes only
+ * (the holder's unlock, or etcd ending its lease): the seq then moves when the lock may be free (and, as above,
+ * at every new stream: a delete while none was open is not replayed). 0 or as at_etcd_watch_start. */
+int at_etcd_watch_lock_start(struct at_etcd_watch **out, const struct at_etcd_url *u,
+			     const struct at_etcd_tls *tls, const char *name) AT_MUST_CHECK;
+
 /* How many changes the watch has seen, plus one for every time the stream was (re)established (events while it
  * was down are not replayed: read the store again). Never goes down. */
 unsigned long at_etcd_watch_seq(const struct at_etcd_watch *w);

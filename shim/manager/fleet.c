@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-#define FLEET_LOCK "manager"
+#define FLEET_LOCK MGR_FLEET_LOCK
 
 static struct at_store *fleet_store;
 static pid_t fleet_pid; /* the process that opened it: a forked child leaves the parent's connection alone */

@@ -577,15 +577,18 @@ void mgr_lead(void)
 	long since_poll = STORE_POLL_MS;
 	unsigned long seen_wseq = 0; /* the fleet watch's count when the store was last read (fleet.h) */
 	long since_try = mgr_forked_child ? ELECTION_EVERY_MS - FORKED_WAIT_MS : ELECTION_EVERY_MS;
+	int fleet_lost = 0; /* the last try lost the fleet lock: the next waits for mgr_fleet_try_due (fleet.h) */
 
 	if (mgr_is_helper)
 		since_try = ELECTION_EVERY_MS;
 	mgr_fleet_watch_start(); /* etcd, manager process only (fleet_watch.c) */
+	mgr_fleet_lockwatch_start(); /* the fleet lock's key, likewise (fleet_lockwatch.c) */
 	for (;;) {
 		/* A tree with a live manager process leaves the election to it; the others stand by. */
 		int defer = manager_defers(shm);
-		if (fd < 0 && since_try >= ELECTION_EVERY_MS && !defer) {
+		if (fd < 0 && !defer && (fleet_lost ? mgr_fleet_try_due(since_try) : since_try >= ELECTION_EVERY_MS)) {
 			since_try = 0;
+			fleet_lost = 0;
 			/* A leader must be able to publish: a worker that may write the store but not the region
 			 * (shim/shm.h) leaves the lead to a process that can. */
 			if (mgr_can_lead() && (shm == NULL || mgr_region_writable() != NULL))
@@ -595,7 +598,7 @@ void mgr_lead(void)
 			if (fd >= 0 && mgr_fleet_on() && mgr_fleet_try_lead() != 0) {
 				close(fd);
 				fd = -1;
-				since_try = ELECTION_EVERY_MS - MGR_FLEET_TRY_MS;
+				fleet_lost = 1;
 			}
 			if (fd >= 0) {
 				at_log_info("managing certificates in pid %d", (int)getpid());

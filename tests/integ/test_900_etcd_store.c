@@ -6,6 +6,7 @@
  * operation goes on through another member.
  */
 #include "store/store.h"
+#include "store/etcd_watch.h"
 #include "store/store_etcd.h"
 #include "tests/harness/etcd.h"
 #include "tests/harness/proc.h"
@@ -155,6 +156,48 @@ static void test_give_back(void)
 	at_store_close(b);
 }
 
+/* Waits up to ms for the watch's count to pass seq; the milliseconds it took, or -1. */
+static long watch_wait(struct at_etcd_watch *w, unsigned long seq, long ms)
+{
+	long t0 = harness_now_ms();
+	while (at_etcd_watch_seq(w) == seq && harness_now_ms() - t0 < ms)
+		harness_sleep_ms(10);
+	return at_etcd_watch_seq(w) != seq ? harness_now_ms() - t0 : -1;
+}
+
+/* The watch on one lock's key (the fleet's followers, shim/manager/fleet_lockwatch.c): it counts the key's
+ * deletes, by unlock and by a lease that ended, and neither a take (a put) nor another lock's key. */
+static void test_lock_watch(void)
+{
+	struct at_etcd_url u;
+	struct at_etcd_watch *w = NULL;
+	struct at_store *a = open_store();
+	REQUIRE(a != NULL);
+	REQUIRE(at_etcd_url_parse(&u, spec) == 0);
+	CHECK_INT(at_etcd_watch_lock_start(&w, &u, NULL, "a/b"), ==, AT_E_INVAL);
+	REQUIRE(at_etcd_watch_lock_start(&w, &u, NULL, "lw") == 0);
+	CHECK(watch_wait(w, 0, 5000) >= 0); /* the stream's creation counts */
+	REQUIRE(at_etcd_watch_up(w));
+	unsigned long seq = at_etcd_watch_seq(w);
+	CHECK_OK(at_store_lock(a, "lw", 30, 0));
+	CHECK_OK(at_store_lock(a, "lwx", 30, 0));
+	CHECK_OK(at_store_unlock(a, "lwx"));
+	CHECK_INT(watch_wait(w, seq, 500), ==, -1); /* a take and another key: nothing */
+	CHECK_OK(at_store_unlock(a, "lw"));
+	long took = watch_wait(w, seq, 2000);
+	printf("  an unlock seen by the lock's watch after %ld ms\n", took);
+	CHECK(took >= 0 && took < 1000);
+	seq = at_etcd_watch_seq(w);
+	long t0 = harness_now_ms();
+	CHECK_OK(at_store_lock(a, "lw", 1, 0)); /* not renewed: etcd deletes the key when the lease ends */
+	took = watch_wait(w, seq, 5000);
+	printf("  a 1 s lease's end seen by the lock's watch %ld ms after the take\n",
+	       took >= 0 ? harness_now_ms() - t0 : -1L);
+	CHECK(took >= 0);
+	at_etcd_watch_stop(w);
+	at_store_close(a);
+}
+
 #define NPROC 4
 #define ROUNDS 10
 
@@ -251,6 +294,7 @@ int main(void)
 	RUN(test_kv);
 	RUN(test_locks);
 	RUN(test_give_back);
+	RUN(test_lock_watch);
 	RUN(test_race);
 	RUN(test_leader_killed);
 	t0 = harness_now_ms();
