@@ -56,7 +56,7 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
               shim/shm.c shim/shm_dir.c \
               shim/manager/control.c shim/manager/seen.c shim/control_path.c shim/manager/fleet.c \
               shim/manager/fleet_challenges.c shim/manager/fleet_watch.c \
-              shim/manager/fleet_http01.c shim/manager/fleet_dns01.c shim/manager/fleet_takeover.c \
+              shim/manager/fleet_http01.c shim/manager/fleet_dns01.c shim/manager/fleet_takeover.c shim/manager/fleet_wrap.c \
               shim/manager/fleet_exit.c \
               shim/manager/fleet_issue.c shim/manager/fleet_lockwatch.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.

@@ -6,11 +6,13 @@
 #ifndef AUTOTLS_SHIM_MANAGER_FLEET_H
 #define AUTOTLS_SHIM_MANAGER_FLEET_H
 
+#include "acme/solver.h"
 #include "util/err.h"
 
 #include <stddef.h>
 
 #include <stdbool.h>
+#include <pthread.h>
 
 struct at_store;
 struct at_solver;
@@ -77,6 +79,18 @@ int mgr_fleet_challenge_put(const char *sni, const char *chain, size_t chain_len
 	AT_MUST_CHECK;
 void mgr_fleet_challenge_del(const char *sni);
 void mgr_fleet_challenges_follow(void);
+
+/* A leader's solver wrapped so that its challenges also go through the store (fleet_wrap.c): the inner solver
+ * (this host's own) kept in w, the wrapper's present and cleanup set in s with w as their ctx. */
+struct mgr_fleet_wrap {
+	pthread_mutex_t mu;
+	struct at_solver inner;
+};
+#define MGR_FLEET_WRAP_INIT { PTHREAD_MUTEX_INITIALIZER, { 0 } }
+void mgr_fleet_wrap_set(struct mgr_fleet_wrap *w, struct at_solver *s, int (*present)(void *, const struct at_challenge *),
+			void (*cleanup)(void *, const struct at_challenge *));
+/* A copy of w's inner solver. */
+struct at_solver mgr_fleet_wrap_inner(struct mgr_fleet_wrap *w);
 
 /* Distributed HTTP-01 and DNS-01 (fleet_http01.c, fleet_dns01.c, fleet_takeover.c). On etcd, mgr_challenges wraps
  * the HTTP-01 solver so that the leader also puts each token's key authorization under

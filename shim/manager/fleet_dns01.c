@@ -8,7 +8,7 @@
  * "<name>\n<value>", the record's name ("_acme-challenge.<domain>") and value (base64url of a SHA-256, RFC 8555
  * section 8.4). Both are public once in the DNS; no key material.
  *
- * What it owns: the leader's wrapped solver (lead_inner, under wrap_mu, a leaf lock held for a copy). Who calls
+ * What it owns: the leader's wrapped solver (wrap: fleet_wrap.c). Who calls
  * it: the leader's solver (the wrapped present and cleanup) and a new leader's take-over, on the manager's
  * threads. What it must never do: hand a note that does not parse to the hook (the store is input from
  * elsewhere: at_fleet_dns01_check); block a server thread (the hook's waits release the quiesce lock, challenges.c).
@@ -31,16 +31,7 @@
 #define D01_KEY_MAX AT_FLEET_KEY_MAX
 #define D01_RECORD_MAX AT_FLEET_DNS01_RECORD_MAX
 
-static pthread_mutex_t wrap_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct at_solver lead_inner;
-
-static struct at_solver inner(void)
-{
-	pthread_mutex_lock(&wrap_mu);
-	struct at_solver s = lead_inner;
-	pthread_mutex_unlock(&wrap_mu);
-	return s;
-}
+static struct mgr_fleet_wrap wrap = MGR_FLEET_WRAP_INIT;
 
 /* The note for ch into note (its length in *len) and its key into key. 0, or AT_E_RANGE / AT_E_INVAL. */
 static int note_of(const struct at_challenge *ch, char note[D01_RECORD_MAX + 1], size_t *len,
@@ -58,8 +49,7 @@ static int note_of(const struct at_challenge *ch, char note[D01_RECORD_MAX + 1],
 /* The note goes first: a leader that dies while the hook runs or the record propagates leaves it behind. */
 static int lead_present(void *ctx, const struct at_challenge *ch)
 {
-	(void)ctx;
-	struct at_solver s = inner();
+	struct at_solver s = mgr_fleet_wrap_inner(ctx);
 	struct at_store *st = mgr_fleet_store();
 	char note[D01_RECORD_MAX + 1], key[D01_KEY_MAX];
 	size_t len = 0;
@@ -75,8 +65,7 @@ static int lead_present(void *ctx, const struct at_challenge *ch)
 
 static void lead_cleanup(void *ctx, const struct at_challenge *ch)
 {
-	(void)ctx;
-	struct at_solver s = inner();
+	struct at_solver s = mgr_fleet_wrap_inner(ctx);
 	char note[D01_RECORD_MAX + 1], key[D01_KEY_MAX];
 	size_t len = 0;
 	s.cleanup(s.ctx, ch);
@@ -89,12 +78,7 @@ void mgr_fleet_dns01_wrap(struct at_solver *s)
 {
 	if (!mgr_fleet_publishes_here() || s->type != AT_CHALLENGE_DNS_01)
 		return;
-	pthread_mutex_lock(&wrap_mu);
-	lead_inner = *s;
-	pthread_mutex_unlock(&wrap_mu);
-	s->present = lead_present;
-	s->cleanup = lead_cleanup;
-	s->ctx = NULL;
+	mgr_fleet_wrap_set(&wrap, s, lead_present, lead_cleanup);
 }
 
 /* Splits the note v[0..len) (NUL-terminated) at key into name and value, both into v, when at_fleet_dns01_check

@@ -6,7 +6,7 @@
  * authorization "<token>.<thumbprint>" (RFC 8555 section 8.1), which every responder sends to whoever asks
  * anyway. No key material, so nothing here needs sealing or wiping.
  *
- * What it owns: the leader's wrapped solver (lead_inner, under wrap_mu, a leaf lock held for a copy) and the
+ * What it owns: the leader's wrapped solver (wrap: fleet_wrap.c) and the
  * follower's table of the tokens it answers from the store. Who calls it: the leader's solver (the wrapped
  * present and cleanup), the follower's loop in lead.c and a new leader's take-over (fleet_takeover.c), all on the
  * manager thread of the manager process, one at a time; the table needs no lock. What it must never do: answer
@@ -30,8 +30,7 @@
 #define H01_FOLLOW_MAX 16   /* tokens answered at once for the leader: a certificate's names validated together */
 #define H01_KEY_MAX AT_FLEET_KEY_MAX
 
-static pthread_mutex_t wrap_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct at_solver lead_inner; /* the solver the leader's wrap calls (always the same: challenges.c's) */
+static struct mgr_fleet_wrap wrap = MGR_FLEET_WRAP_INIT;
 
 struct followed {
 	char key[H01_KEY_MAX];
@@ -42,14 +41,6 @@ struct followed {
 static struct followed table[H01_FOLLOW_MAX];
 static size_t ntable;
 
-static struct at_solver inner(void)
-{
-	pthread_mutex_lock(&wrap_mu);
-	struct at_solver s = lead_inner;
-	pthread_mutex_unlock(&wrap_mu);
-	return s;
-}
-
 static int token_key(char *out, size_t size, const char *token)
 {
 	return at_fleet_record_key(out, size, H01_KIND, token, strlen(token));
@@ -58,8 +49,7 @@ static int token_key(char *out, size_t size, const char *token)
 /* The leader: answers here first (the port or the webroot file), then tells the fleet and gives it time. */
 static int lead_present(void *ctx, const struct at_challenge *ch)
 {
-	(void)ctx;
-	struct at_solver s = inner();
+	struct at_solver s = mgr_fleet_wrap_inner(ctx);
 	char k[H01_KEY_MAX];
 	int rc = s.present(s.ctx, ch);
 	if (rc != 0)
@@ -84,8 +74,7 @@ static int lead_present(void *ctx, const struct at_challenge *ch)
 
 static void lead_cleanup(void *ctx, const struct at_challenge *ch)
 {
-	(void)ctx;
-	struct at_solver s = inner();
+	struct at_solver s = mgr_fleet_wrap_inner(ctx);
 	struct at_store *st = mgr_fleet_store();
 	char k[H01_KEY_MAX];
 	if (ch != NULL && ch->token != NULL && st != NULL && token_key(k, sizeof k, ch->token) == 0 &&
@@ -98,12 +87,7 @@ void mgr_fleet_http01_wrap(struct at_solver *s)
 {
 	if (!mgr_fleet_publishes_here() || s->type != AT_CHALLENGE_HTTP_01)
 		return;
-	pthread_mutex_lock(&wrap_mu);
-	lead_inner = *s;
-	pthread_mutex_unlock(&wrap_mu);
-	s->present = lead_present;
-	s->cleanup = lead_cleanup;
-	s->ctx = NULL;
+	mgr_fleet_wrap_set(&wrap, s, lead_present, lead_cleanup);
 }
 
 static struct followed *find(const char *key)

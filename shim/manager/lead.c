@@ -627,11 +627,12 @@ void mgr_lead(void)
 		    (mgr_is_helper || !mgr_can_lead() || mgr_fleet_on())) {
 			since_poll = 0;
 			seen_wseq = wseq;
-			mgr_follow_store();
+			/* The leader's challenges first: it waits only MGR_FLEET_SETTLE_MS before the CA validates. */
 			if (mgr_is_helper && shm != NULL) {
 				mgr_fleet_challenges_follow(); /* etcd: the leader's challenges (fleet.h) */
 				mgr_fleet_http01_follow();
 			}
+			mgr_follow_store();
 		}
 		since_poll += 250;
 		if (shm) {
