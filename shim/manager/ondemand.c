@@ -538,6 +538,11 @@ int mgr_ondemand_start(void)
 {
 	if (!mgr_host->cfg->on_demand || mgr_host->chan == NULL)
 		return 0;
+	/* On etcd the fleet's leader alone publishes challenges through the store (fleet.h); an on-demand name is
+	 * ordered by the host asked for it, which answers its challenge alone. */
+	if (at_store_is_remote(mgr_host->cfg->storage))
+		at_log_warn("AUTOTLS_ON_DEMAND on an etcd store: each host orders the names it is asked for and answers "
+			    "their challenges itself; behind a load balancer set AUTOTLS_CHALLENGES=dns-01 for them");
 	pthread_t t;
 	return pthread_create(&t, NULL, ondemand_main, NULL) == 0 ? 0 : AT_E_NOMEM;
 }

@@ -543,6 +543,13 @@ int mgr_sites_start(void)
 {
 	if (mgr_host->cfg->sites == NULL)
 		return 0;
+	/* The pool keeps its sites in a folder store (its workers open one); on etcd it would issue nothing. */
+	if (at_store_is_remote(mgr_host->cfg->storage)) {
+		at_log_error("AUTOTLS_SITES=%s is not served: a sites file needs a folder store, and AUTOTLS_STORAGE is "
+			     "etcd (%s); list the names in AUTOTLS_DOMAINS, or run the sites on a host with a folder "
+			     "AUTOTLS_STORAGE", mgr_host->cfg->sites, mgr_host->cfg->storage);
+		return 0;
+	}
 	pthread_t t;
 	if (pthread_create(&t, NULL, watch_main, NULL) != 0)
 		return AT_E_NOMEM;
