@@ -104,7 +104,17 @@ static struct followed *answer(const char *key, const char *v, size_t len)
 {
 	struct at_solver s;
 	size_t tl = 0;
-	if (ntable == H01_FOLLOW_MAX || strlen(key) >= H01_KEY_MAX)
+	static int full_said;
+	if (ntable == H01_FOLLOW_MAX) {
+		/* Said once until the table has room again: a record written by something else than a leader
+		 * (malformed records keep their entry while they stay) would otherwise go unanswered in silence. */
+		if (!full_said++)
+			at_log_warn("the fleet's store holds more than %d http-01 records; %s and later ones are not "
+				    "answered here", H01_FOLLOW_MAX, key);
+		return NULL;
+	}
+	full_said = 0;
+	if (strlen(key) >= H01_KEY_MAX)
 		return NULL;
 	/* Kept in the table even when refused, so that it is refused (and logged) once, not on every pass. */
 	struct followed *f = &table[ntable++];
