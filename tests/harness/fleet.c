@@ -4,6 +4,7 @@
 #include "store/store_etcd.h"
 #include "tests/harness/pebble.h"
 #include "tests/harness/proc.h"
+#include "tests/harness/procfs.h"
 #include "tests/harness/shim_client.h"
 #include "tests/harness/spawn.h"
 #include "tests/test.h"
@@ -232,7 +233,29 @@ void fleet_dump(const struct fleet *f)
 		fleet_host_dump(&f->host[h]);
 }
 
-void fleet_stop(struct fleet *f)
+/* Every host's autotls-manager process must leave once its server is gone (its tree watch notices within a
+ * second, gives the fleet's locks back and exits), etcd still up: the number still there after
+ * MANAGERS_GONE_MS, each SIGKILLed and named (a manager that outlives its server is a process we left on the
+ * host). */
+#define MANAGERS_GONE_MS 10000
+static int managers_left(const struct fleet *f)
+{
+	pid_t pids[32];
+	int n = 0;
+	long t0 = harness_now_ms();
+	if (f->spec[0] == '\0')
+		return 0;
+	while ((n = procfs_find_managers(f->spec, pids, 32)) > 0 && harness_now_ms() - t0 < MANAGERS_GONE_MS)
+		harness_sleep_ms(100);
+	for (int i = 0; i < n && i < 32; i++) {
+		fprintf(stderr, "  autotls-manager pid %d (AUTOTLS_STORAGE=%s) outlived its server by %d ms; killed\n",
+			(int)pids[i], f->spec, MANAGERS_GONE_MS);
+		kill(pids[i], SIGKILL);
+	}
+	return n;
+}
+
+int fleet_stop(struct fleet *f)
 {
 	if (f->lb_pid > 0)
 		harness_stop_child(f->lb_pid, SIGTERM, 2000, 1);
@@ -245,7 +268,12 @@ void fleet_stop(struct fleet *f)
 	}
 	if (f->env != NULL)
 		shim_env_stop(f->env);
+	int left = managers_left(f);
+	if (left > 0)
+		test_fail("%d autotls-manager process(es) of the fleet outlived their servers", left);
 	etcd_cluster_stop(&f->cl);
+	f->spec[0] = '\0';
+	return left;
 }
 
 int fleet_end(struct fleet *f, int dump_env, long t0)
@@ -255,7 +283,15 @@ int fleet_end(struct fleet *f, int dump_env, long t0)
 			shim_env_dump(f->env);
 		fleet_dump(f);
 	}
-	fleet_stop(f);
+	/* After the test functions: a line of its own, so that the runner counts it. */
+	int left = fleet_stop(f);
+	printf("%s %s:managers_leave_with_their_servers\n", left > 0 ? "FAIL" : "PASS", __FILE__);
+	fflush(stdout);
+	test_repeat_failures();
+	if (left > 0)
+		test_failed_total++;
+	else
+		test_passed_total++;
 	fprintf(stderr, "  wall time %ld ms\n", harness_now_ms() - t0);
 	return TEST_EXIT();
 }

@@ -90,10 +90,13 @@ void fleet_aim_after(struct fleet *f, int lead);
 int fleet_behind_haproxy(struct fleet *f, int n);
 /* For a failing test: every host's dump. */
 void fleet_dump(const struct fleet *f);
-/* Stops HAProxy, the hosts, the env (shim_env_stop) and the etcd cluster. Safe on what never started. */
-void fleet_stop(struct fleet *f);
-/* A fleet test's end, from main: when a check failed, the dumps (the env's too with dump_env); fleet_stop; the
- * wall time since t0 printed. TEST_EXIT()'s code. */
+/* Stops HAProxy, the hosts and the env (shim_env_stop); then, etcd still up, waits up to 10 s for every
+ * autotls-manager process on the fleet's store to leave (those left are named, killed and fail the running
+ * test: test_fail); then stops the etcd cluster. Safe on what never started. Returns the managers left. */
+int fleet_stop(struct fleet *f);
+/* A fleet test's end, from main: when a check failed, the dumps (the env's too with dump_env); fleet_stop, with
+ * its own PASS/FAIL line (managers_leave_with_their_servers); the wall time since t0 printed. TEST_EXIT()'s
+ * code. */
 int fleet_end(struct fleet *f, int dump_env, long t0);
 
 #endif

@@ -3,6 +3,7 @@
  * AUTOTLS_STATE_DIR folders: no shared folder) with AUTOTLS_STORAGE=etcd://... on a real three-member cluster.
  * Pebble's tlsPort is A's port, so A must lead the fleet (only the leader answers TLS-ALPN-01 until challenges go
  * through the store): A starts first and B once A's log says it leads the fleet. Then:
+ *  - A's AUTOTLS_SITES is refused with one error (a sites file needs a folder store), its certificate unaffected;
  *  - B never leads (the fleet lock on etcd, not a file, keeps it out), serves the same certificate as A, learnt
  *    through the etcd watch: the time between A's first verified handshake and B's is printed;
  *  - `autotls renew --force` through A's control socket (in A's state folder): a new serial on A, then on B
@@ -37,7 +38,9 @@ static void a_leads_b_follows(void)
 	long t0 = harness_now_ms();
 	REQUIRE(fleet_etcd_start(&fl, "fleet905") == 0);
 	fprintf(stderr, "  three etcd members healthy in %ld ms\n", harness_now_ms() - t0);
-	REQUIRE(fleet_prepare(&fl, "state-a", NULL) == 0);
+	/* A sites file is refused on etcd (the pool keeps its sites in a folder store): one error naming both
+	 * settings, and the leader's own certificate goes on. The file need not exist: nothing reads it. */
+	REQUIRE(fleet_prepare(&fl, "state-a", "AUTOTLS_SITES=/nonexistent/autotls-sites.txt") == 0);
 	REQUIRE(shim_env_server_start(&env) == 0);
 	long ms = shim_log_wait(&env, "leads the fleet", NULL, 1, 10000);
 	CHECK(ms >= 0);
@@ -56,6 +59,8 @@ static void a_leads_b_follows(void)
 	CHECK_INT(pebble_count_orders(&env.p), ==, 1);
 	CHECK(!fleet_log_has(b->log, "leads the fleet"));
 	CHECK(fleet_log_has(b->log, "from the store"));
+	CHECK(fleet_log_has(env.log, "AUTOTLS_SITES=/nonexistent/autotls-sites.txt is not served: a sites file needs a "
+				     "folder store"));
 }
 
 static void renewal_reaches_b_by_watch(void)
