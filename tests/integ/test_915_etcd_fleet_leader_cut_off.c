@@ -52,7 +52,7 @@ static int line_time(const char *path, size_t from, const char *what, char ts[32
 
 static void leader_cut_off(void)
 {
-	char first[80], renewed[HOSTS][80], name[8];
+	char first[80], renewed[HOSTS][80], name[16];
 	struct tls_client_result r;
 	REQUIRE(fleet_etcd_start(&fl, "fleet915") == 0);
 	shim_env_validity_s = 30;
