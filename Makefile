@@ -58,7 +58,7 @@ MANAGER_COMMON_SRC := shim/manager/ca_list.c shim/manager/challenges.c shim/mana
               shim/manager/fleet_challenges.c shim/manager/fleet_watch.c \
               shim/manager/fleet_http01.c shim/manager/fleet_dns01.c shim/manager/fleet_takeover.c shim/manager/fleet_wrap.c \
               shim/manager/fleet_exit.c \
-              shim/manager/fleet_issue.c shim/manager/fleet_lockwatch.c
+              shim/manager/fleet_issue.c
 # libautotls-manager.so, loaded by the preload on a process's first server context: the thread's life.
 MANAGER_SRC := $(MANAGER_COMMON_SRC) shim/manager/thread_life.c shim/manager/threadless.c
 # autotls-manager, the manager process the preload starts for each server process tree (shim/preload/spawn.c):

@@ -1,8 +1,8 @@
 /*
  * The watch (store/etcd_watch.h). Owns one thread and its libcurl handle: a POST to /v3/watch whose answer the
  * gateway never ends, one JSON object a line ({"result":{"created":true}}, then {"result":{"events":[...]}}).
- * Who calls it: the manager process's fleet watches (shim/manager/fleet_watch.c; fleet_lockwatch.c for the
- * fleet lock's key, deletes only), once each. What it must never do:
+ * Who calls it: the manager process's fleet watches (shim/manager/fleet_watch.c: two prefixes, and the fleet
+ * lock's key, deletes only), once each. What it must never do:
  * log a line of the stream (events carry the values, sealed or not: key material); take a lock of anyone
  * else's. Lock order: none (the counters are atomics; the stop flag is read by libcurl's progress callback).
  *

@@ -22,10 +22,10 @@ struct at_solver;
 /* How often a leader renews it (from its loop's one-second ticks) and a follower asks for it. */
 #define MGR_FLEET_KEEP_MS 1000
 #define MGR_FLEET_TRY_MS 2000
-/* A follower whose manager process watches the fleet lock's key (fleet_lockwatch.c) tries when the key is deleted,
+/* A follower whose manager process watches the fleet lock's key (fleet_watch.c) tries when the key is deleted,
  * and otherwise only this often (a safety net); without that watch, every MGR_FLEET_TRY_MS. */
 #define MGR_FLEET_TRY_WATCHED_MS 30000
-/* The fleet lock's store lock name (fleet.c takes it; fleet_lockwatch.c watches its key). */
+/* The fleet lock's store lock name (fleet.c takes it; fleet_watch.c watches its key). */
 #define MGR_FLEET_LOCK "manager"
 
 /* true when AUTOTLS_STORAGE is an etcd store: the election is the fleet lock as well as the local one. */
@@ -112,11 +112,10 @@ void mgr_fleet_take_over(void);
 int mgr_fleet_http01_leftovers(void);
 int mgr_fleet_dns01_leftovers(void);
 
-/* The watch on the fleet lock's key (fleet_lockwatch.c): started once, in the manager process only.
+/* The watch on the fleet lock's key (fleet_watch.c), started with the others by mgr_fleet_watch_start.
  * mgr_fleet_try_due(ms since this process last tried for the fleet lock and lost): true when the key was deleted
  * since (or the watch came up: a delete may have gone unseen), else when MGR_FLEET_TRY_WATCHED_MS have passed
  * with the watch up or MGR_FLEET_TRY_MS without it. A true answer is consumed: the next call waits again. */
-void mgr_fleet_lockwatch_start(void);
 bool mgr_fleet_try_due(long since_ms);
 
 /* The watches on <PREFIX>/certificates/ and <PREFIX>/challenges/ (fleet_watch.c): started once, in the manager

@@ -581,8 +581,7 @@ void mgr_lead(void)
 
 	if (mgr_is_helper)
 		since_try = ELECTION_EVERY_MS;
-	mgr_fleet_watch_start(); /* etcd, manager process only (fleet_watch.c) */
-	mgr_fleet_lockwatch_start(); /* the fleet lock's key, likewise (fleet_lockwatch.c) */
+	mgr_fleet_watch_start(); /* etcd, manager process only: the store and the fleet lock (fleet_watch.c) */
 	for (;;) {
 		/* A tree with a live manager process leaves the election to it; the others stand by. */
 		int defer = manager_defers(shm);

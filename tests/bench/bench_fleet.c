@@ -21,7 +21,7 @@
  *
  * BENCH_FLEET_RUNS (default 3) and BENCH_FLEET_RENEWALS (default 3) change the counts; BENCH_FLEET_IDLE_S
  * (default IDLE_S) the idle window (over 30 s, it takes in the followers' safety tries for the fleet lock,
- * shim/manager/fleet_lockwatch.c).
+ * shim/manager/fleet_watch.c).
  */
 #include "store/store.h"
 #include "tests/harness/command.h"

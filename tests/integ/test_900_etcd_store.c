@@ -165,7 +165,7 @@ static long watch_wait(struct at_etcd_watch *w, unsigned long seq, long ms)
 	return at_etcd_watch_seq(w) != seq ? harness_now_ms() - t0 : -1;
 }
 
-/* The watch on one lock's key (the fleet's followers, shim/manager/fleet_lockwatch.c): it counts the key's
+/* The watch on one lock's key (the fleet's followers, shim/manager/fleet_watch.c): it counts the key's
  * deletes, by unlock and by a lease that ended, and neither a take (a put) nor another lock's key. */
 static void test_lock_watch(void)
 {
