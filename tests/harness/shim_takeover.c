@@ -86,6 +86,10 @@ void takeover_loop(struct shim_env *e, long kill_at_ms, int renewals, long limit
 		if (tls_client_connect(e->port, SHIM_NAME, NULL, t->handshakes % 2 ? TLS1_3_VERSION : TLS1_2_VERSION,
 				       e->p.issuing_root_file, NULL, &r) != 0) {
 			t->failures++;
+			/* Said here so that the reason follows the FAIL line (the dump after it is long). */
+			test_fail("handshake %d failed %ld ms into the loop (%ld ms after the kill): %s", t->handshakes,
+				  harness_now_ms() - t0, killed_at ? harness_now_ms() - killed_at : -1L,
+				  tls_client_last_error);
 		} else if (strcmp(last, r.serial) != 0) {
 			snprintf(last, sizeof(last), "%s", r.serial);
 			if (killed_at)

@@ -1,6 +1,7 @@
 #include "tests/harness/tlsverify.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 int tls_verify_quiet;
+char tls_client_last_error[256];
 
 static int is_ip(const char *s)
 {
@@ -34,14 +36,19 @@ static void print_errors(const char *what)
 {
 	unsigned long e;
 	char buf[256];
+	snprintf(tls_client_last_error, sizeof(tls_client_last_error), "%s", what);
 	if (tls_verify_quiet) {
 		ERR_clear_error();
 		return;
 	}
 	fprintf(stderr, "  tls: %s\n", what);
+	int first = 1;
 	while ((e = ERR_get_error()) != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
 		fprintf(stderr, "    %s\n", buf);
+		if (first)
+			snprintf(tls_client_last_error, sizeof(tls_client_last_error), "%.60s: %.190s", what, buf);
+		first = 0;
 	}
 }
 
@@ -225,7 +232,9 @@ int tls_client_handshake_fd(int fd, const char *sni, const char *alpn, int versi
 	} else if (r != 1) {
 		print_errors("client handshake failed");
 	} else {
-		fprintf(stderr, "  tls: verify failed: %s\n", X509_verify_cert_error_string(vr));
+		snprintf(tls_client_last_error, sizeof(tls_client_last_error), "verify failed: %.80s (subject %.140s)",
+			 X509_verify_cert_error_string(vr), res ? res->subject : "?");
+		fprintf(stderr, "  tls: %s\n", tls_client_last_error);
 	}
 out:
 	SSL_free(ssl);
@@ -243,7 +252,9 @@ int tls_client_connect(int port, const char *sni, const char *alpn, int version,
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		fprintf(stderr, "  tls: connect to 127.0.0.1:%d failed\n", port);
+		snprintf(tls_client_last_error, sizeof(tls_client_last_error), "connect to 127.0.0.1:%d failed: %s",
+			 port, strerror(errno));
+		fprintf(stderr, "  tls: %s\n", tls_client_last_error);
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -16,6 +16,8 @@ int tls_verify_pair(const char *chain_pem, size_t chain_len, const char *key_pem
 
 /* Set to 1 around a handshake that is expected to fail, to keep the test output readable. */
 extern int tls_verify_quiet;
+/* Why the last failed client handshake of this process failed (connect, handshake or verification). */
+extern char tls_client_last_error[256];
 
 struct tls_client_result {
 	char subject[256];
