@@ -99,13 +99,15 @@ static void objs_clear(struct objs *o)
 	memset(o, 0, sizeof(*o));
 }
 
+static struct objs failed_objs; /* a record that does not parse: asked once, then never again */
+
 static void parsed_free(struct parsed *p)
 {
 	if (p == NULL)
 		return;
 	objs_clear(&p->eager);
 	struct objs *o = atomic_load(&p->objs);
-	if (o != NULL) {
+	if (o != NULL && o != &failed_objs) { /* the mark is static: never freed */
 		objs_clear(o);
 		free(o);
 	}
@@ -411,7 +413,6 @@ static int parse_record(struct parsed **out, const struct shm_record *r, uint32_
 }
 
 /* ---- lazy parsing, on a handshake's thread ---- */
-static struct objs failed_objs;                /* a record that does not parse: asked once, then never again */
 
 static const struct cache_cert *fill(const struct cache_cert *c, const struct parsed *p, const struct objs *o,
 				     struct cache_cert *out)
@@ -658,6 +659,34 @@ static int same_names(const struct parsed *old, const struct parsed *p)
 	return 1;
 }
 
+/*
+ * A new version of a certificate this process has served (old was parsed by a handshake): parsed here, on the
+ * follower's thread, from the copy just read, so that no handshake has to read the region for it. A handshake's
+ * read gives up at once when a write section is open (shm_read_slot: it may not wait), and on a loaded machine
+ * a writer preempted inside one then made a renewed name's first handshake in this process get the host's own
+ * certificate (seen once in CI, in a takeover under ASan). Names never served stay lazy (scale: a site's
+ * certificate is parsed by the processes that serve it, when they first do). A parse that fails here leaves
+ * the entry lazy, as it was.
+ */
+static void warm(const struct parsed *old, struct parsed *p, const struct shm_record *r)
+{
+	struct objs *was = old != NULL && old->lazy ? atomic_load_explicit(&((struct parsed *)old)->objs,
+									   memory_order_acquire) : NULL;
+	if (!p->lazy || was == NULL || was == &failed_objs)
+		return;
+	struct objs *o = calloc(1, sizeof(*o)); /* owned by p once stored (parsed_free) */
+	if (o == NULL)
+		return;
+	ERR_set_mark();
+	int rc = objs_parse(o, r, 0);
+	ERR_pop_to_mark();
+	if (rc != 0) {
+		free(o);
+		return;
+	}
+	atomic_store_explicit(&p->objs, o, memory_order_release); /* p is not yet visible to any handshake */
+}
+
 /* Parses what changed and takes it; a record that does not parse keeps what its slot held (logged once per
  * version: its version is taken, so it is not tried again until it changes). *rebuild: whether the snapshot's
  * entries changed (else every change was swapped in place); *urgent: whether a change other than a new
@@ -693,6 +722,7 @@ static int apply(const struct shm_changes *c, int *rebuild, int *urgent)
 			at_log_error("a certificate in the shared region does not parse (%s); keeping the current ones",
 				     at_strerror(rc));
 		} else {
+			warm(held[x->slot], p, &r);
 			int changed = !same_names(held[x->slot], p);
 			*rebuild |= changed;
 			*urgent |= changed && (held[x->slot] != NULL || p->kind != SHM_CERT);

@@ -85,19 +85,28 @@ static void parsed_on_first_use_and_only_what_changed(void)
 	CHECK(mgr_cert_parsed(find("c.example.test"), &ta2) == NULL); /* c: never used, never parsed */
 
 	/* b is renewed: swapped in place (same names: no new snapshot); a keeps its parsed objects; b's entry now
-	 * leads to the new certificate, parsed on its first use. */
+	 * leads to the new certificate, parsed at the sync already, since this process served b (warm). */
 	CHECK_OK(put_cert("b.example.test"));
 	const struct cache_snapshot *s2 = cache_current();
 	CHECK(s2 == s1);
 	struct cache_cert t;
 	const struct cache_cert *a2 = mgr_cert_parsed(find("a.example.test"), &t);
 	CHECK(a2 != NULL && a2->leaf == pa->leaf);
-	CHECK(mgr_cert_parsed(find("b.example.test"), &t) == NULL);
-	struct cache_cert tb_new;
+	const struct cache_cert *b_warm = mgr_cert_parsed(find("b.example.test"), &t);
+	CHECK(b_warm != NULL && b_warm->leaf != pb->leaf);
+	/* c, never served, is renewed: still lazy (nothing parsed for a name this process does not serve). */
+	CHECK_OK(put_cert("c.example.test"));
+	CHECK(mgr_cert_parsed(find("c.example.test"), &t) == NULL);
+	/* A writer inside a write section (a manager preempted in one; the handshake's read of the region gives up
+	 * at once): the renewed b is served all the same, from what the sync parsed; c, whose first use needs the
+	 * region, is not (the handshake keeps the host's certificate, and the next one parses it). */
+	atomic_fetch_add(&private_region->seq, 1);
+	struct cache_cert tb_new, tc;
 	const struct cache_cert *pb_new = s2->resolve(find("b.example.test"), &tb_new);
-	CHECK(pb_new != NULL && pb_new->leaf != pb->leaf);
+	CHECK(pb_new != NULL && pb_new->leaf != pb->leaf && X509_check_private_key(pb_new->leaf, pb_new->key) == 1);
 	const struct cache_cert *c = find("c.example.test");
-	struct cache_cert tc;
+	CHECK(s2->resolve(c, &tc) == NULL);
+	atomic_fetch_add(&private_region->seq, 1);
 	CHECK(s2->resolve(c, &tc) != NULL);
 	/* A new name: a new snapshot. */
 	CHECK_OK(put_cert("d.example.test"));
@@ -118,6 +127,14 @@ static void a_record_that_does_not_parse_keeps_the_hosts(void)
 	/* Marked: the next handshake does not parse (nor allocate) again. */
 	CHECK(atomic_load(&cell_entry(c)->objs) == &failed_objs);
 	CHECK(cache_current()->resolve(c, &t) == NULL);
+	/* Replaced by a good one, the marked entry is retired and, once its grace is over, freed without freeing
+	 * the mark (a static: freeing it aborted the process a minute after such a replacement). */
+	CHECK_OK(put_cert("bad.example.test"));
+	CHECK(cache_current()->resolve(find("bad.example.test"), &t) != NULL);
+	for (struct parsed *p = parsed_retired; p != NULL; p = p->retired_next)
+		p->retired_at_ms -= 3L * CACHE_GRACE_S * 1000L;
+	sweep_retired();
+	CHECK(parsed_retired == NULL);
 }
 
 /* An expired certificate for a host, indexed lazily (its entry's own expiry is the far future: a renewal swaps
