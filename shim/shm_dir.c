@@ -27,13 +27,21 @@
 #define RELAXED memory_order_relaxed
 #define READ_WAIT_MS 50 /* a reader waits this long for a write section, then gives up (a writer killed in it) */
 #define HEAP_END(r) (2 * (uint64_t)shm_half(r))
-#define SLOT_TRIES 1000 /* shm_read_slot: reads of the sequence before a handshake gives up */
+#define SLOT_TRIES 1000 /* shm_read_slot: reads of the sequence before a handshake starts to yield */
+#define SLOT_YIELD_US 1000 /* then it yields and reads again for up to this long, and gives up */
 
 static long now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static struct shm_dir *dir_of(const struct shm_region *r)
@@ -464,9 +472,21 @@ int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, u
 	const struct shm_dir *d = dir_of(r);
 	if (slot >= SHM_SLOTS)
 		return AT_E_PARSE;
-	/* A handshake's thread: no sleep and no long wait. A write section is a few stores; one that does not end
-	 * within these tries (a writer killed in it) makes this handshake keep the host's certificate. */
-	for (int tries = 0; tries < SLOT_TRIES; tries++) {
+	/* A handshake's thread: no sleep and no long wait. A write section is a few stores; it normally ends within
+	 * the quick tries. A writer preempted inside one (a loaded machine: both cores busy) needs the CPU back to
+	 * end it, so the reader then yields between reads, for at most SLOT_YIELD_US (never a sleep: the thread
+	 * stays runnable). A section still open after that (a writer killed in it) makes this handshake keep the
+	 * host's certificate. */
+	long give_up_us = 0;
+	for (int tries = 0;; tries++) {
+		if (tries >= SLOT_TRIES) {
+			long now = now_us();
+			if (give_up_us == 0)
+				give_up_us = now + SLOT_YIELD_US;
+			else if (now > give_up_us)
+				break;
+			sched_yield();
+		}
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
 		if (s1 & 1)
 			continue;
