@@ -102,9 +102,10 @@ struct at_acme_order_opts {
 	 * (with cert_key) and resume it after a crash or a timeout. Non-zero stops the issuance with that code. */
 	int (*on_order)(void *ctx, const char *order_url);
 	void *on_order_ctx;
-	/* Called at every step and every poll of the issuance, and handed to the solvers (at_challenge_keepalive),
-	 * so that the caller can keep its lock's lease alive without a thread. Non-zero stops the issuance with
-	 * that code. NULL: none. */
+	/* Called at every step and every poll of the issuance, about every second of a request that waits for the
+	 * CA (at_http_request's during hook), and handed to the solvers (at_challenge_keepalive), so that the
+	 * caller can keep its lock's lease alive without a thread. Non-zero (but inside a request, where the next
+	 * step acts on it) stops the issuance with that code. NULL: none. */
 	int (*keepalive)(void *ctx);
 	void *keepalive_ctx;
 };

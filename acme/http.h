@@ -22,6 +22,11 @@ struct at_http_request {
 	size_t body_len;
 	long timeout_ms;          /* whole request */
 	size_t max_body;          /* cap; 0 means AT_HTTP_MAX_BODY */
+	/* Called about once a second while the request waits for the network, on the caller's thread (NULL: not
+	 * at all): an issuance's lock lease is kept alive through one slow request (a finalize the CA takes 10 s
+	 * over) as it is between requests. Its result is not looked at here: the caller's next step is. */
+	int (*during)(void *ctx);
+	void *during_ctx;
 };
 
 struct at_http_response {

@@ -8,6 +8,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/clock.h"
 #include "util/wait_hooks.h"
 
 #include <ctype.h>
@@ -57,10 +58,13 @@ void at_http_pause_ms(long ms)
  * quiesce lock; the wait for the network (curl_multi_poll) runs with it released, so a host that forks never
  * waits for a slow CA, and never forks while a transfer is inside OpenSSL.
  */
-static CURLcode transfer(struct curl_ctx *ctx)
+#define DURING_EVERY_MS 1000 /* how often a waiting request calls its during hook (http.h) */
+
+static CURLcode transfer(struct curl_ctx *ctx, const struct at_http_request *req)
 {
 	CURLcode result = CURLE_OK;
 	int running = 1;
+	long long during_at = at_clock_ms() + DURING_EVERY_MS;
 	if (curl_multi_add_handle(ctx->multi, ctx->easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
 	while (running) {
@@ -76,6 +80,12 @@ static CURLcode transfer(struct curl_ctx *ctx)
 		if (pm != CURLM_OK) {
 			result = CURLE_FAILED_INIT;
 			break;
+		}
+		/* Outside libcurl's calls (between a poll and the next perform), under the caller's quiesce lock as
+		 * between requests: the hook may make requests of its own through other handles (etcd's). */
+		if (req->during != NULL && at_clock_ms() >= during_at) {
+			(void)req->during(req->during_ctx);
+			during_at = at_clock_ms() + DURING_EVERY_MS;
 		}
 	}
 	int left;
@@ -227,7 +237,7 @@ static int curl_perform(void *vctx, const struct at_http_request *req, struct at
 
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	CURLcode cr = transfer(ctx);
+	CURLcode cr = transfer(ctx, req);
 	if (cr != CURLE_OK)
 		at_log_debug("HTTP %s %s: %s", req->method, req->url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
 	if (cr == CURLE_OK) {

@@ -497,11 +497,12 @@ int at_acme_obtain(struct at_acme *c, const struct at_acme_order_opts *o, struct
 	ob.c = c;
 	ob.o = o;
 	ob.key = o->cert_key;
+	if (o->resume_url && o->cert_key == NULL)
+		return AT_E_INVAL;
+	/* Called at every step, every poll, every slice of a wait and every second of a request (request.c). */
 	c->keepalive = o->keepalive;
 	c->keepalive_ctx = o->keepalive_ctx;
 	at_problem_clear(&c->problem);
-	if (o->resume_url && o->cert_key == NULL)
-		return AT_E_INVAL;
 
 	while (rc == 0 && st != OB_DONE) {
 		enum obtain_state cur = st;

@@ -49,7 +49,8 @@ int acme_nonce_take(struct at_acme *c, char **out)
 	if (rc != 0)
 		return rc;
 	struct at_http_request req = {
-		.method = "HEAD", .url = c->url_new_nonce, .timeout_ms = c->request_timeout_ms, .max_body = 4096,
+		.method = "HEAD", .url = c->url_new_nonce, .timeout_ms = c->request_timeout_ms, .during = c->keepalive,
+		.during_ctx = c->keepalive_ctx, .max_body = 4096,
 	};
 	struct at_http_response resp;
 	rc = c->http.perform(c->http.ctx, &req, &resp);
@@ -109,7 +110,8 @@ static int fail_from_response(struct at_acme *c, const char *what, const char *u
 int acme_get(struct at_acme *c, const char *url, struct at_http_response *resp)
 {
 	struct at_http_request req = {
-		.method = "GET", .url = url, .timeout_ms = c->request_timeout_ms, .max_body = AT_JSON_MAX,
+		.method = "GET", .url = url, .timeout_ms = c->request_timeout_ms, .during = c->keepalive,
+		.during_ctx = c->keepalive_ctx, .max_body = AT_JSON_MAX,
 	};
 	int rc = c->http.perform(c->http.ctx, &req, resp);
 	if (rc != 0) {
@@ -150,7 +152,8 @@ int acme_post(struct at_acme *c, const char *url, const char *payload, int use_j
 			return rc;
 		struct at_http_request req = {
 			.method = "POST", .url = url, .content_type = "application/jose+json", .body = jws,
-			.body_len = strlen(jws), .timeout_ms = c->request_timeout_ms, .max_body = AT_HTTP_MAX_BODY,
+			.body_len = strlen(jws), .timeout_ms = c->request_timeout_ms, .during = c->keepalive,
+		.during_ctx = c->keepalive_ctx, .max_body = AT_HTTP_MAX_BODY,
 		};
 		rc = c->http.perform(c->http.ctx, &req, resp);
 		free(jws);

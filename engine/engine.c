@@ -221,7 +221,8 @@ int at_engine_record_current(const struct at_cert_record *rec, const char *const
 
 /*
  * The issue lock's lease, kept alive without a thread: the ACME client calls this at every step and poll of the
- * issuance, and solvers that wait (DNS-01) call it through at_challenge_keepalive. The lease is written again
+ * issuance and about every second of a request that waits for the CA (http.h's during hook), and solvers that
+ * wait (DNS-01) call it through at_challenge_keepalive. The lease is written again
  * once a third of it has gone by, so a wait longer than the lease (a slow DNS provider, a CA that keeps the
  * order processing) never lets a second process or host take the lock and order the same names meanwhile.
  */

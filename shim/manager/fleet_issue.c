@@ -17,6 +17,10 @@
 static void keep_fleet_lock(void *ctx)
 {
 	(void)ctx;
+	/* Only on the thread that holds the fleet lock: fleet.c's store object is that thread's (an engine of the
+	 * lead may also be driven from another thread, e.g. the stapler's re-order). */
+	if (!mgr_fleet_publishes_here())
+		return;
 	int rc = mgr_fleet_keep(); /* logs a loss itself; the loop after the round acts on it */
 	(void)rc;
 }
