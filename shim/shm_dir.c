@@ -478,14 +478,18 @@ int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, u
 	 * stays runnable). A section still open after that (a writer killed in it) makes this handshake keep the
 	 * host's certificate. */
 	long give_up_us = 0;
+	int last = 0;
 	for (int tries = 0;; tries++) {
 		if (tries >= SLOT_TRIES) {
+			if (last)
+				break;
 			long now = now_us();
 			if (give_up_us == 0)
 				give_up_us = now + SLOT_YIELD_US;
 			else if (now > give_up_us)
-				break;
-			sched_yield();
+				last = 1; /* one more read after the window: this thread may have been preempted past it */
+			if (!last)
+				sched_yield();
 		}
 		uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
 		if (s1 & 1)

@@ -286,7 +286,8 @@ struct section {
 static void *close_section_soon(void *arg)
 {
 	struct section *s = arg;
-	usleep(200);
+	while (now_us() - s->opened_us < 200)
+		; /* a busy wait: usleep's wake-up alone took 900 us under ASan */
 	s->closed_us = now_us() - s->opened_us;
 	atomic_fetch_add(&s->r->seq, 1); /* even: the write ended */
 	return NULL;
