@@ -153,7 +153,7 @@ int acme_post(struct at_acme *c, const char *url, const char *payload, int use_j
 		struct at_http_request req = {
 			.method = "POST", .url = url, .content_type = "application/jose+json", .body = jws,
 			.body_len = strlen(jws), .timeout_ms = c->request_timeout_ms, .during = c->keepalive,
-		.during_ctx = c->keepalive_ctx, .max_body = AT_HTTP_MAX_BODY,
+			.during_ctx = c->keepalive_ctx, .max_body = AT_HTTP_MAX_BODY,
 		};
 		rc = c->http.perform(c->http.ctx, &req, resp);
 		free(jws);

@@ -11,6 +11,7 @@
  */
 #include "shim/shm.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/fnv.h"
 
@@ -29,20 +30,6 @@
 #define HEAP_END(r) (2 * (uint64_t)shm_half(r))
 #define SLOT_TRIES 1000 /* shm_read_slot: reads of the sequence before a handshake starts to yield */
 #define SLOT_YIELD_US 1000 /* then it yields and reads again for up to this long, and gives up */
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static struct shm_dir *dir_of(const struct shm_region *r)
 {
@@ -483,7 +470,7 @@ int shm_read_slot(const struct shm_region *r, uint32_t slot, uint64_t version, u
 		if (tries >= SLOT_TRIES) {
 			if (last)
 				break;
-			long now = now_us();
+			long now = at_clock_us();
 			if (give_up_us == 0)
 				give_up_us = now + SLOT_YIELD_US;
 			else if (now > give_up_us)
@@ -625,8 +612,8 @@ int shm_read_changes(const struct shm_region *r, const uint64_t *known, size_t n
 		/* A write in progress (odd), or one that changed the directory under the walk: yield and look again,
 		 * for a bounded time, so that no reader (holding a lock the host's fork needs) spins for ever. */
 		if (deadline == 0)
-			deadline = now_ms() + READ_WAIT_MS;
-		else if (now_ms() > deadline)
+			deadline = at_clock_ms() + READ_WAIT_MS;
+		else if (at_clock_ms() > deadline)
 			return AT_E_TIMEOUT;
 		sched_yield();
 	}

@@ -3,5 +3,7 @@
 #define AUTOTLS_UTIL_CLOCK_H
 
 long at_clock_ms(void);
+/* The same in microseconds, for waits measured in fractions of a millisecond. */
+long at_clock_us(void);
 
 #endif

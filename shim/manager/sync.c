@@ -668,10 +668,9 @@ static int same_names(const struct parsed *old, const struct parsed *p)
  * certificate is parsed by the processes that serve it, when they first do). A parse that fails here leaves
  * the entry lazy, as it was.
  */
-static void warm(const struct parsed *old, struct parsed *p, const struct shm_record *r)
+static void warm(struct parsed *old, struct parsed *p, const struct shm_record *r)
 {
-	struct objs *was = old != NULL && old->lazy ? atomic_load_explicit(&((struct parsed *)old)->objs,
-									   memory_order_acquire) : NULL;
+	struct objs *was = old != NULL && old->lazy ? atomic_load_explicit(&old->objs, memory_order_acquire) : NULL;
 	if (!p->lazy || was == NULL || was == &failed_objs)
 		return;
 	struct objs *o = calloc(1, sizeof(*o)); /* owned by p once stored (parsed_free) */

@@ -286,9 +286,9 @@ struct section {
 static void *close_section_soon(void *arg)
 {
 	struct section *s = arg;
-	while (now_us() - s->opened_us < 200)
+	while (at_clock_us() - s->opened_us < 200)
 		; /* a busy wait: usleep's wake-up alone took 900 us under ASan */
-	s->closed_us = now_us() - s->opened_us;
+	s->closed_us = at_clock_us() - s->opened_us;
 	atomic_fetch_add(&s->r->seq, 1); /* even: the write ended */
 	return NULL;
 }
@@ -310,10 +310,10 @@ static void a_short_write_section_is_waited_out_by_a_slot_read(void)
 	struct section sec = { .r = r };
 	pthread_t t;
 	atomic_fetch_add(&r->seq, 1); /* odd: a write in progress */
-	sec.opened_us = now_us();
+	sec.opened_us = at_clock_us();
 	REQUIRE(pthread_create(&t, NULL, close_section_soon, &sec) == 0);
 	int rc = shm_read_slot(r, slot, version, &copy, &len);
-	long got_us = now_us() - sec.opened_us;
+	long got_us = at_clock_us() - sec.opened_us;
 	pthread_join(t, NULL);
 	printf("  section closed after %ld us; the read returned %d after %ld us\n", sec.closed_us, rc, got_us);
 	if (sec.closed_us < SLOT_YIELD_US * 8 / 10) {
@@ -326,9 +326,9 @@ static void a_short_write_section_is_waited_out_by_a_slot_read(void)
 	shm_copy_free(copy, len);
 	/* Never closed: given up on after the window. */
 	atomic_fetch_add(&r->seq, 1);
-	long t0 = now_us();
+	long t0 = at_clock_us();
 	CHECK_INT(shm_read_slot(r, slot, version, &copy, &len), ==, AT_E_TIMEOUT);
-	long waited = now_us() - t0;
+	long waited = at_clock_us() - t0;
 	printf("  an open section given up on after %ld us\n", waited);
 	CHECK_INT(waited, >=, SLOT_YIELD_US);
 	CHECK_INT(waited, <, 2000000); /* bounded (a loaded machine may hold a yielding thread for a while) */
